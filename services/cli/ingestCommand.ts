@@ -1,0 +1,91 @@
+import cliProgress from 'cli-progress';
+import type { Config } from '../../shared/config.js';
+import { InputError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { EventWriter } from '../../shared/storage/eventWriter.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { ingestFiles, type IngestSummary } from '../ingest/files.js';
+import { followFile } from '../ingest/follow.js';
+
+export interface IngestFlags {
+  cluster?: string;
+  follow?: boolean;
+  output: 'text' | 'json';
+  config: Readonly<Config>;
+}
+
+/** `kubetrail ingest FILE… | -`: returns the exit code (2 when anything was quarantined). */
+export async function ingestCommand(files: string[], flags: IngestFlags): Promise<number> {
+  const { config } = flags;
+  if (flags.follow && (files.length !== 1 || files[0] === '-')) {
+    throw new InputError('--follow: give exactly one log file to follow (not -)');
+  }
+  const log = createLogger(config.log.level);
+  const store = openStore(config.database.path, { synchronous: config.database.synchronous });
+  const writer = new EventWriter(store, config.quarantine.maxRawBytes);
+  const cluster = flags.cluster ?? config.cluster;
+  const progress = createProgress();
+  let summary: IngestSummary;
+  try {
+    if (flags.follow) {
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      summary = await followFile(files[0]!, {
+        writer,
+        db: store.db,
+        cluster,
+        batchEvents: config.ingest.batchEvents,
+        pollMs: config.ingest.followPollMs,
+        log,
+        signal: abort.signal,
+        onProgress: progress?.update,
+      });
+    } else {
+      summary = await ingestFiles(files, { writer, cluster, batchEvents: config.ingest.batchEvents, onProgress: progress?.update });
+    }
+  } finally {
+    progress?.stop();
+    store.close();
+  }
+  process.stdout.write(flags.output === 'json' ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+  return summary.quarantined > 0 ? 2 : 0;
+}
+
+function formatSummary(s: IngestSummary): string {
+  const lines = [
+    `read ${s.read}, stored ${s.stored}, duplicates ${s.duplicates}, quarantined ${s.quarantined} (${formatBytes(s.bytes)})`,
+  ];
+  if (s.quarantined > 0) {
+    lines.push('quarantined (first reasons):');
+    for (const r of s.firstRejected.slice(0, 10)) lines.push(`  ${r.position}: ${r.reason}`);
+    lines.push('the quarantined input is kept in the quarantine table of the database');
+  }
+  return lines.join('\n') + '\n';
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** A progress line on stderr when it is a terminal: events, events/s and bytes read. */
+function createProgress(): { update: (p: { bytes: number; events: number }) => void; stop: () => void } | null {
+  if (!process.stderr.isTTY) return null;
+  const started = Date.now();
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: '{events} events  {rate} events/s  {mib} MiB read', hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(0, 0, { events: 0, rate: 0, mib: '0.0' });
+  return {
+    update: ({ bytes, events }) => {
+      const secs = Math.max((Date.now() - started) / 1000, 0.001);
+      bar.update(0, { events, rate: Math.round(events / secs), mib: (bytes / 1024 ** 2).toFixed(1) });
+    },
+    stop: () => bar.stop(),
+  };
+}

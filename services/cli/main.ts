@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { loadConfig, type Config } from '../../shared/config.js';
+import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { eventsCommand } from './eventsCommand.js';
+import { ingestCommand } from './ingestCommand.js';
+import { parseServices, serve } from './serve.js';
+
+/**
+ * The composition root: flags → configuration → services. The only module that reads the
+ * environment or has effects at start.
+ */
+const program = new Command('kubetrail')
+  .description('Kubernetes audit events turned into answers: who did what, with which credential, under which permission.')
+  .showHelpAfterError()
+  .exitOverride();
+
+interface CommonFlags {
+  db?: string;
+  config?: string;
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .option('--db <path>', 'SQLite database (default ./data/kubetrail.db, or KUBETRAIL_DB)')
+    .option('--config <file>', 'configuration file (default KUBETRAIL_CONFIG, or ./kubetrail.yaml when present)');
+}
+
+function configFrom(flags: CommonFlags & { listen?: string }): Readonly<Config> {
+  return loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
+}
+
+withCommon(program.command('serve'))
+  .description('run the webhook receiver (and, later, the query API and alerter)')
+  .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080, or KUBETRAIL_LISTEN)')
+  .option('--services <list>', 'services to run, comma-separated: ingest', 'ingest')
+  .action(async (flags: CommonFlags & { listen?: string; services: string }) => {
+    const config = configFrom(flags);
+    const services = parseServices(flags.services);
+    const log = createLogger(config.log.level);
+    const running = await serve(config, services, log);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      running.stop().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err: errorMessage(err) }, 'stop failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+withCommon(program.command('ingest'))
+  .description('store audit events from log files (JSON lines, EventList JSON, .gz) or - for stdin')
+  .argument('<files...>', 'files to read; - reads standard input')
+  .option('--cluster <name>', 'cluster the events came from (default: config cluster)')
+  .option('--follow', 'keep reading a live log-backend file across rotation; resumes after a restart')
+  .addOption(new Option('--output <format>', 'summary format').choices(['text', 'json']).default('text'))
+  .action(async (files: string[], flags: CommonFlags & { cluster?: string; follow?: boolean; output: 'text' | 'json' }) => {
+    const config = configFrom(flags);
+    process.exitCode = await ingestCommand(files, { ...flags, config });
+  });
+
+withCommon(program.command('events'))
+  .description('who did what: actions, each once, newest first')
+  .option('--user <name>', 'username of the actor')
+  .option('--verb <verb>', 'verb, e.g. get, create, delete')
+  .option('--resource <resource>', 'RESOURCE[.GROUP][/SUBRESOURCE], e.g. pods, deployments.apps, pods/exec')
+  .option('-n, --namespace <ns>', 'namespace')
+  .option('--name <name>', 'object name')
+  .option('--since <time>', 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time')
+  .option('--until <time>', 'duration back from now or RFC 3339 time')
+  .addOption(new Option('--decision <decision>', 'authorization decision').choices(['allow', 'forbid', 'unknown']))
+  .option('--cluster <name>', 'cluster')
+  .option('--limit <n>', 'most rows to show; 0 = all', '1000')
+  .addOption(new Option('--output <format>', 'output format').choices(['table', 'json', 'ndjson', 'csv']).default('table'))
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    await eventsCommand(config, flags);
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return;
+    if (code?.startsWith('commander.')) {
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof InputError || err instanceof ConfigError) {
+      process.stderr.write(`kubetrail: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`kubetrail: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import express from 'express';
+import { parseListen, type Config } from '../../shared/config.js';
+import { ConfigError, InputError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { EventWriter } from '../../shared/storage/eventWriter.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { CommitQueue } from '../ingest/commitQueue.js';
+import { createWebhookRouter } from '../ingest/webhook.js';
+
+/** The services `kubetrail serve` can run; later issues add api and alerter. */
+export const SERVICES = ['ingest'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Parses `--services a,b`; every name must be a known service. */
+export function parseServices(text: string): ServiceName[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new InputError(`--services: expected a list such as ${SERVICES.join(',')}`);
+  for (const n of names) {
+    if (!SERVICES.includes(n as ServiceName)) throw new InputError(`--services: unknown service '${n}' (available: ${SERVICES.join(', ')})`);
+  }
+  return [...new Set(names)] as ServiceName[];
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  /** Stops taking requests, lets those in flight finish, closes the store. */
+  stop(): Promise<void>;
+}
+
+/** Starts the HTTP server with the chosen services. */
+export async function serve(config: Readonly<Config>, services: ServiceName[], log: Logger): Promise<RunningServer> {
+  const listen = parseListen(config.listen)!;
+  const store = openStore(config.database.path, { synchronous: config.database.synchronous });
+  const app = express();
+  app.disable('x-powered-by');
+  let stopping = false;
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', (_req, res) => {
+    try {
+      if (stopping) throw new Error('shutting down');
+      store.db.prepare('SELECT 1').get();
+      res.type('text/plain').send('ok');
+    } catch (err) {
+      res.status(503).type('text/plain').send(`not ready: ${(err as Error).message}`);
+    }
+  });
+
+  if (services.includes('ingest')) {
+    const writer = new EventWriter(store, config.quarantine.maxRawBytes);
+    const queue = new CommitQueue(writer, log.child({ service: 'ingest' }));
+    app.use(
+      createWebhookRouter({
+        queue,
+        log: log.child({ service: 'ingest' }),
+        defaultCluster: config.cluster,
+        maxBodyBytes: config.webhook.maxBodyBytes,
+        tokens: config.webhook.tokens,
+      }),
+    );
+  }
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  const server = config.tls
+    ? createHttpsServer({ cert: readTls(config.tls.certFile, 'tls.certFile'), key: readTls(config.tls.keyFile, 'tls.keyFile') }, app)
+    : createHttpServer(app);
+  // Webhook bodies can be tens of MB on a slow link; the apiserver itself gives up after 30 s.
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : listen.port;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+  log.info({ url, services, database: config.database.path }, 'kubetrail serving');
+
+  return {
+    server,
+    url,
+    stop: async () => {
+      stopping = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      store.close();
+      log.info('kubetrail stopped');
+    },
+  };
+}
+
+function readTls(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`config ${key}: cannot read ${path} (${(err as Error).message})`);
+  }
+}

@@ -1,0 +1,196 @@
+import { createReadStream, statSync } from 'node:fs';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { parsePayload } from '../../shared/audit/parsePayload.js';
+import type { ParseOutcome, RejectedInput } from '../../shared/audit/types.js';
+import { InputError, errorMessage } from '../../shared/errors.js';
+import type { EventWriter, WriteBatch } from '../../shared/storage/eventWriter.js';
+import { ingestBatch } from './ingestBatch.js';
+import { LineSplitter, parseLine, type Line } from './lines.js';
+
+export interface FileIngestOptions {
+  writer: EventWriter;
+  cluster: string;
+  /** Events per transaction. */
+  batchEvents: number;
+  /** Called now and then with the bytes read so far (of the input as stored, e.g. compressed). */
+  onProgress?: (p: { bytes: number; events: number }) => void;
+  /** Documents (not JSON lines) are read whole; this caps their size. */
+  maxDocumentBytes?: number;
+}
+
+/** Counts of one ingest run, and the first reasons input was quarantined. */
+export interface IngestSummary {
+  read: number;
+  stored: number;
+  duplicates: number;
+  quarantined: number;
+  bytes: number;
+  firstRejected: { position: string; reason: string }[];
+}
+
+export function emptySummary(): IngestSummary {
+  return { read: 0, stored: 0, duplicates: 0, quarantined: 0, bytes: 0, firstRejected: [] };
+}
+
+const MAX_REASONS_KEPT = 20;
+
+/**
+ * Accumulates parse outcomes into batches and commits each as it fills, keeping the summary.
+ * Memory holds at most one batch.
+ */
+export class BatchAccumulator {
+  private batch: WriteBatch;
+
+  constructor(private readonly opts: FileIngestOptions, readonly summary: IngestSummary = emptySummary()) {
+    this.batch = this.fresh();
+  }
+
+  add(outcome: ParseOutcome): void {
+    this.batch.events.push(...outcome.events);
+    this.batch.rejected.push(...outcome.rejected);
+    this.summary.read += outcome.events.length + outcome.rejected.length;
+    for (const r of outcome.rejected) {
+      if (this.summary.firstRejected.length < MAX_REASONS_KEPT) this.summary.firstRejected.push({ position: r.position, reason: r.reason });
+    }
+    if (this.batch.events.length + this.batch.rejected.length >= this.opts.batchEvents) this.flush();
+  }
+
+  /** Commits what is pending; `also` runs in the same transaction (e.g. saving an offset). */
+  flush(also?: () => void): void {
+    if (this.batch.events.length === 0 && this.batch.rejected.length === 0 && !also) return;
+    const [result] = ingestBatch(this.opts.writer, [this.batch], also);
+    this.summary.stored += result!.accepted;
+    this.summary.duplicates += result!.duplicates;
+    this.summary.quarantined += result!.quarantined;
+    this.batch = this.fresh();
+  }
+
+  get pending(): number {
+    return this.batch.events.length + this.batch.rejected.length;
+  }
+
+  private fresh(): WriteBatch {
+    return { cluster: this.opts.cluster, source: 'file', events: [], rejected: [] };
+  }
+}
+
+/**
+ * Ingests audit files: JSON lines (the log backend), or one JSON document (an EventList, an
+ * array or a pretty-printed Event), each optionally gzipped; `-` is standard input. JSON lines
+ * stream with flat memory whatever the file size.
+ */
+export async function ingestFiles(paths: string[], opts: FileIngestOptions): Promise<IngestSummary> {
+  const acc = new BatchAccumulator(opts);
+  for (const path of paths) {
+    const name = path === '-' ? 'stdin' : path;
+    let input: Readable;
+    if (path === '-') input = process.stdin;
+    else {
+      try {
+        if (!statSync(path).isFile()) throw new InputError(`${path}: not a regular file`);
+      } catch (err) {
+        throw err instanceof InputError ? err : new InputError(`${path}: cannot read it (${errorMessage(err)})`);
+      }
+      input = createReadStream(path, { highWaterMark: 1 << 20 });
+    }
+    await ingestStream(input, name, acc, opts);
+  }
+  acc.flush();
+  return acc.summary;
+}
+
+async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, opts: FileIngestOptions): Promise<void> {
+  const maxDoc = opts.maxDocumentBytes ?? 512 * 1024 * 1024;
+  const baseBytes = acc.summary.bytes;
+  let lastProgress = 0;
+  const report = () => opts.onProgress?.({ bytes: acc.summary.bytes, events: acc.summary.read });
+  const splitter = new LineSplitter();
+  // JSON lines unless the first non-blank line is not JSON by itself (a pretty-printed document).
+  let mode: 'undecided' | 'lines' | 'document' = 'undecided';
+  let held: Line[] = [];
+  const doc: Buffer[] = [];
+  let docSize = 0;
+
+  try {
+    for await (const chunk of decode(raw, (n) => (acc.summary.bytes = baseBytes + n))) {
+      if (mode !== 'lines') {
+        doc.push(chunk);
+        docSize += chunk.length;
+        if (docSize > maxDoc) {
+          throw new InputError(`${name}: a single JSON document over ${maxDoc} bytes; write it as JSON lines (one Event per line)`);
+        }
+        if (mode === 'document') continue;
+      }
+      let lines = splitter.push(chunk);
+      if (mode === 'undecided') {
+        held.push(...lines);
+        const first = held.find((l) => l.text.trim() !== '');
+        if (!first) continue;
+        mode = isJson(first.text) ? 'lines' : 'document';
+        if (mode === 'document') continue;
+        lines = held;
+        held = [];
+        doc.length = 0;
+      }
+      for (const line of lines) acc.add(parseLine(line, name));
+      if (Date.now() - lastProgress > 200) {
+        lastProgress = Date.now();
+        report();
+      }
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`${name}: cannot read it (${errorMessage(err)})`);
+  }
+  if (mode === 'document') acc.add(parseDocument(Buffer.concat(doc).toString('utf8'), name));
+  else {
+    const last = splitter.rest();
+    if (last) acc.add(parseLine(last, name));
+  }
+  report();
+}
+
+/** The bytes of `raw`, gunzipped when they start with the gzip magic bytes; counts raw bytes read. */
+async function* decode(raw: Readable, onBytes: (total: number) => void): AsyncGenerator<Buffer> {
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head = await it.next();
+  if (head.done) return;
+  let total = 0;
+  async function* all(): AsyncGenerator<Buffer> {
+    for (let r: IteratorResult<Buffer> = head; !r.done; r = await it.next()) {
+      total += r.value.length;
+      onBytes(total);
+      yield r.value;
+    }
+  }
+  if (head.value.length >= 2 && head.value[0] === 0x1f && head.value[1] === 0x8b) {
+    const gunzip = createGunzip();
+    pipeline(Readable.from(all()), gunzip, () => {});
+    yield* gunzip as AsyncIterable<Buffer>;
+  } else {
+    yield* all();
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseDocument(text: string, name: string): ParseOutcome {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const rejected: RejectedInput = { position: name, reason: `not JSON lines and not one JSON document: ${errorMessage(err)}`, raw: text };
+    return { events: [], rejected: [rejected] };
+  }
+  const outcome = parsePayload(value, name);
+  if ('notAudit' in outcome) return { events: [], rejected: [{ position: name, reason: outcome.notAudit, raw: text }] };
+  return outcome;
+}

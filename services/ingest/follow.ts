@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, type Stats } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createGunzip } from 'node:zlib';
+import type { Database } from 'better-sqlite3';
+import type { Logger } from '../../shared/log.js';
+import type { EventWriter } from '../../shared/storage/eventWriter.js';
+import { BatchAccumulator, type IngestSummary } from './files.js';
+import { LineSplitter, parseLine, type Line } from './lines.js';
+
+export interface FollowOptions {
+  writer: EventWriter;
+  db: Database;
+  cluster: string;
+  batchEvents: number;
+  pollMs: number;
+  log: Logger;
+  signal: AbortSignal;
+  onProgress?: (p: { bytes: number; events: number }) => void;
+}
+
+/** Where we are in the followed file; saved in the same transaction as the events before it. */
+interface Position {
+  device: number;
+  inode: number;
+  headHash: string;
+  offset: number;
+  line: number;
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Tails a log-backend file like `tail -F`, storing each complete line. The position is saved
+ * with every commit, so a restart resumes exactly where the last commit ended; a rotation
+ * (the apiserver renames the file and opens a new one) is followed by finishing the renamed
+ * file first. After a restart, files rotated while kubetrail was down are found again by inode
+ * or by the hash of their first line (which also finds them once gzipped) and read to the end.
+ */
+export async function followFile(path: string, opts: FollowOptions): Promise<IngestSummary> {
+  const abs = resolve(path);
+  const acc = new BatchAccumulator({ writer: opts.writer, cluster: opts.cluster, batchEvents: Number.MAX_SAFE_INTEGER });
+  const offsets = createOffsetStore(opts.db, abs, opts.cluster);
+  const log = opts.log.child({ follow: abs });
+  const flush = (pos: Position) => acc.flush(() => offsets.save(pos));
+
+  let st = await waitForFile(abs, opts);
+  if (!st) return acc.summary;
+  const saved = offsets.load();
+  let pos: Position = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
+  if (saved && saved.inode === st.ino && saved.device === st.dev && saved.offset <= st.size) {
+    pos = saved;
+  } else if (saved) {
+    // Rotated (or replaced) while we were not running: finish the old file, then any rotated after it.
+    const backlog = await rotatedSince(abs, saved);
+    if (backlog.length === 0) log.warn('the file followed before was rotated away and cannot be found; starting at the new file');
+    for (const [i, file] of backlog.entries()) {
+      log.info({ file, from: i === 0 ? saved.offset : 0 }, 'reading a file rotated while kubetrail was down');
+      await ingestWhole(file, i === 0 ? saved : null, acc, opts.batchEvents, flush);
+    }
+  }
+
+  let fh: FileHandle = await open(abs, 'r');
+  let splitter = new LineSplitter(pos.offset, pos.line);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  try {
+    while (!opts.signal.aborted) {
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, splitter.consumed);
+      if (bytesRead > 0) {
+        const lines = splitter.push(Buffer.from(buf.subarray(0, bytesRead)));
+        for (const line of lines) {
+          if (pos.headHash === '' && line.number === 1) pos.headHash = hashHead(line.text);
+          acc.add(parseLine(line, abs));
+          pos.offset = line.end;
+          pos.line = line.number;
+        }
+        acc.summary.bytes += bytesRead;
+        if (lines.length > 0 && (acc.pending >= opts.batchEvents || bytesRead < CHUNK)) flush(pos);
+        opts.onProgress?.({ bytes: acc.summary.bytes, events: acc.summary.read });
+        if (bytesRead === CHUNK) continue;
+      }
+      st = await statOrNull(abs);
+      const rotated = !st || st.ino !== pos.inode || st.dev !== pos.device;
+      if (rotated) {
+        // Finish the renamed file: lines written before the rename are still in it.
+        for (;;) {
+          const r = await fh.read(buf, 0, CHUNK, splitter.consumed);
+          if (r.bytesRead === 0) break;
+          for (const line of splitter.push(Buffer.from(buf.subarray(0, r.bytesRead)))) {
+            acc.add(parseLine(line, abs));
+            pos.offset = line.end;
+            pos.line = line.number;
+          }
+        }
+        const last = splitter.rest();
+        if (last) {
+          acc.add(parseLine(last, abs));
+          pos.offset = last.end;
+        }
+        if (!st) st = await waitForFile(abs, opts);
+        if (!st) break;
+        await fh.close();
+        fh = await open(abs, 'r');
+        log.info({ lines: pos.line }, 'file rotated; following the new one');
+        pos = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
+        splitter = new LineSplitter();
+        flush(pos);
+        continue;
+      }
+      if (st && st.size < pos.offset) {
+        log.warn({ size: st.size, offset: pos.offset }, 'file truncated in place; reading it again from the start');
+        pos = { ...pos, headHash: '', offset: 0, line: 0 };
+        splitter = new LineSplitter();
+        flush(pos);
+        continue;
+      }
+      await sleep(opts.pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+  } finally {
+    await fh.close();
+  }
+  flush(pos);
+  return acc.summary;
+}
+
+/**
+ * Reads a whole rotated file (maybe gzipped), from `from` when given, committing every
+ * `batchEvents` with the position in that file, so that a restart mid-way resumes there.
+ */
+async function ingestWhole(
+  file: string,
+  from: Position | null,
+  acc: BatchAccumulator,
+  batchEvents: number,
+  flush: (pos: Position) => void,
+): Promise<void> {
+  const st = await stat(file);
+  const pos: Position = { device: st.dev, inode: st.ino, headHash: from?.headHash ?? '', offset: from?.offset ?? 0, line: from?.line ?? 0 };
+  const skip = pos.offset;
+  const gz = file.endsWith('.gz');
+  const raw = createReadStream(file, gz || skip === 0 ? {} : { start: skip });
+  const stream = gz ? raw.pipe(createGunzip()) : raw;
+  const splitter = new LineSplitter(gz ? 0 : skip, gz ? 0 : pos.line);
+  const take = (line: Line) => {
+    if (line.number === 1) pos.headHash = hashHead(line.text);
+    if (line.end <= skip) return;
+    acc.add(parseLine(line, file));
+    pos.offset = line.end;
+    pos.line = line.number;
+    if (acc.pending >= batchEvents) flush(pos);
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) splitter.push(chunk).forEach(take);
+  const last = splitter.rest();
+  if (last) take(last);
+  flush(pos);
+}
+
+/**
+ * The rotated siblings of `path` to read after a restart: the file we were in (matched by
+ * inode, else by first-line hash), then every sibling rotated after it, oldest first.
+ */
+async function rotatedSince(path: string, saved: Position): Promise<string[]> {
+  const dir = dirname(path);
+  const stem = basename(path, extname(path));
+  const siblings: { file: string; st: Stats }[] = [];
+  for (const name of await readdir(dir)) {
+    const file = join(dir, name);
+    if (file === path || !name.startsWith(`${stem}-`)) continue;
+    const st = await statOrNull(file);
+    if (st?.isFile()) siblings.push({ file, st });
+  }
+  siblings.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || a.file.localeCompare(b.file));
+  let start = siblings.findIndex((s) => s.st.ino === saved.inode && s.st.dev === saved.device);
+  if (start < 0 && saved.headHash !== '') {
+    for (const [i, s] of siblings.entries()) {
+      if ((await readHeadHash(s.file)) === saved.headHash) start = i;
+    }
+  }
+  return start < 0 ? [] : siblings.slice(start).map((s) => s.file);
+}
+
+async function readHeadHash(file: string): Promise<string> {
+  const raw = createReadStream(file, file.endsWith('.gz') ? {} : { end: 64 * 1024 });
+  const stream = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  const splitter = new LineSplitter();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const [first] = splitter.push(chunk);
+      if (first) return hashHead(first.text);
+    }
+  } catch {
+    return '';
+  } finally {
+    raw.destroy();
+  }
+  return '';
+}
+
+function hashHead(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function statOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await stat(path);
+  } catch {
+    return null;
+  }
+}
+
+async function waitForFile(path: string, opts: FollowOptions): Promise<Stats | null> {
+  let warned = false;
+  while (!opts.signal.aborted) {
+    const st = await statOrNull(path);
+    if (st) return st;
+    if (!warned) opts.log.info({ path }, 'waiting for the file to appear');
+    warned = true;
+    await sleep(opts.pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
+  }
+  return null;
+}
+
+function createOffsetStore(db: Database, path: string, cluster: string) {
+  const select = db.prepare('SELECT device, inode, head_hash AS headHash, offset, line FROM follow_offsets WHERE path = ?');
+  const upsert = db.prepare(`INSERT INTO follow_offsets (path, cluster, device, inode, head_hash, offset, line, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (path) DO UPDATE SET cluster = excluded.cluster, device = excluded.device, inode = excluded.inode,
+      head_hash = excluded.head_hash, offset = excluded.offset, line = excluded.line, updated_at = excluded.updated_at`);
+  return {
+    load: () => (select.get(path) as Position | undefined) ?? null,
+    save: (p: Position) => {
+      upsert.run(path, cluster, p.device, p.inode, p.headHash, p.offset, p.line, Date.now() * 1000);
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { createGunzip } from 'node:zlib';
+import express, { type Request, type Response, type Router } from 'express';
+import { parsePayload } from '../../shared/audit/parsePayload.js';
+import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { WriteBatch } from '../../shared/storage/eventWriter.js';
+import type { CommitQueue } from './commitQueue.js';
+
+export interface WebhookOptions {
+  queue: CommitQueue;
+  log: Logger;
+  defaultCluster: string;
+  maxBodyBytes: number;
+  /** Bearer tokens accepted; empty = no authentication. */
+  tokens: readonly string[];
+}
+
+/** A cluster name in the path: what a kubeconfig or DNS name would allow. */
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/**
+ * The kube-apiserver audit webhook target (PRODUCT.md "HTTP"): `POST /audit/webhook[/:cluster]`
+ * with an EventList or an Event. Answers 2xx only after the events are committed.
+ */
+export function createWebhookRouter(options: WebhookOptions): Router {
+  const router = express.Router();
+  const handler = async (req: Request, res: Response) => {
+    const param = req.params.cluster;
+    const cluster = typeof param === 'string' ? param : options.defaultCluster;
+    if (!CLUSTER_NAME.test(cluster)) {
+      res.status(400).json({ error: `cluster name in the path: expected letters, digits, '.', '_' or '-', got '${cluster}'` });
+      return;
+    }
+    if (options.tokens.length > 0 && !hasValidToken(req, options.tokens)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'missing or wrong bearer token for the audit webhook' });
+      return;
+    }
+    const log = options.log.child({ cluster });
+    let body: Buffer;
+    try {
+      body = await readBody(req, options.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof PayloadTooLargeError) {
+        log.warn({ limit: options.maxBodyBytes }, 'webhook body over the cap');
+        res.status(413).set('Connection', 'close').json({ error: err.message });
+        res.on('finish', () => req.destroy());
+        return;
+      }
+      res.status(400).json({ error: `cannot read the request body: ${errorMessage(err)}` });
+      return;
+    }
+
+    let batch: WriteBatch;
+    let badBody: string | null = null;
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      badBody = `body is not JSON: ${errorMessage(err)}`;
+    }
+    const outcome = badBody === null ? parsePayload(value, '') : null;
+    if (outcome && 'notAudit' in outcome) badBody = outcome.notAudit;
+    if (badBody !== null || !outcome || 'notAudit' in outcome) {
+      batch = { cluster, source: 'webhook', events: [], rejected: [{ position: 'webhook body', reason: badBody!, raw: body }] };
+    } else {
+      batch = { cluster, source: 'webhook', events: outcome.events, rejected: outcome.rejected };
+    }
+
+    try {
+      const result = await options.queue.submit(batch);
+      if (badBody !== null) {
+        log.warn({ reason: badBody }, 'webhook body rejected and quarantined');
+        res.status(400).json({ error: badBody, quarantined: result.quarantined });
+        return;
+      }
+      if (result.quarantined > 0) {
+        log.warn({ quarantined: result.quarantined, first: batch.rejected[0]?.reason }, 'events quarantined');
+      }
+      res.status(200).json(result);
+    } catch (err) {
+      const message = err instanceof StoreUnavailableError ? err.message : `cannot commit: ${errorMessage(err)}`;
+      res.status(503).set('Retry-After', '5').json({ error: message });
+    }
+  };
+  router.post('/audit/webhook', handler);
+  router.post('/audit/webhook/:cluster', handler);
+  return router;
+}
+
+/** Reads the whole body (gunzipping `Content-Encoding: gzip`), failing once it passes `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) {
+      reject(tooLarge(max));
+      return;
+    }
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity' && encoding !== 'gzip') {
+      reject(new Error(`unsupported Content-Encoding '${encoding}' (expected gzip or none)`));
+      return;
+    }
+    const stream = encoding === 'gzip' ? req.pipe(createGunzip()) : req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > max) {
+        done = true;
+        req.pause();
+        reject(tooLarge(max));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks, size));
+    });
+    stream.on('error', (err) => {
+      if (!done) {
+        done = true;
+        reject(err);
+      }
+    });
+  });
+}
+
+function tooLarge(max: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    `request body is over the cap of ${max} bytes (webhook.maxBodyBytes); lower --audit-webhook-batch-max-size or raise the cap`,
+  );
+}
+
+function hasValidToken(req: Request, tokens: readonly string[]): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!.trim());
+  return tokens.some((t) => {
+    const want = Buffer.from(t);
+    return want.length === given.length && timingSafeEqual(want, given);
+  });
+}

@@ -1,0 +1,58 @@
+import type { AuditEvent } from './types.js';
+
+/** The fields of an action as `kubetrail events` and the API show it (PRODUCT.md, action rows). */
+export interface ActionRow {
+  auditID: string;
+  time: string;
+  cluster: string;
+  stage: string;
+  verb: string;
+  user: string;
+  groups: string[];
+  impersonatedUser: string | null;
+  sourceIP: string | null;
+  userAgent: string | null;
+  apiGroup: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+  requestURI: string;
+  code: number | null;
+  decision: 'allow' | 'forbid' | 'unknown';
+  reason: string | null;
+}
+
+/** Column order for tables and CSV. */
+export const ACTION_COLUMNS: (keyof ActionRow)[] = [
+  'time', 'cluster', 'auditID', 'stage', 'verb', 'user', 'groups', 'impersonatedUser', 'sourceIP', 'userAgent',
+  'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'code', 'decision', 'reason',
+];
+
+/** The action row of one event received for `cluster`. */
+export function eventToActionRow(e: AuditEvent, cluster: string): ActionRow {
+  const decision = e.annotations?.['authorization.k8s.io/decision'];
+  const ref = e.objectRef ?? {};
+  return {
+    auditID: e.auditID,
+    time: e.requestReceivedTimestamp,
+    cluster,
+    stage: e.stage,
+    verb: e.verb,
+    user: e.user.username ?? '',
+    groups: e.user.groups ?? [],
+    impersonatedUser: e.impersonatedUser?.username ?? null,
+    // Only the last entry is the TCP peer; earlier ones are client-supplied headers (§2).
+    sourceIP: e.sourceIPs?.at(-1) ?? null,
+    userAgent: e.userAgent ?? null,
+    apiGroup: ref.apiGroup ?? '',
+    resource: ref.resource ?? '',
+    subresource: ref.subresource ?? '',
+    namespace: ref.namespace ?? '',
+    name: ref.name ?? '',
+    requestURI: e.requestURI,
+    code: e.responseStatus?.code ?? null,
+    decision: decision === 'allow' || decision === 'forbid' ? decision : 'unknown',
+    reason: e.annotations?.['authorization.k8s.io/reason'] ?? null,
+  };
+}

@@ -1,0 +1,46 @@
+import { detectCloudFormat } from './cloudFormats.js';
+import { describe, isObject, parseEvent } from './parseEvent.js';
+import { API_VERSIONS, type AuditApiVersion, type ParseOutcome } from './types.js';
+
+/**
+ * Reads one decoded JSON document — an Event, an EventList or a JSON array of Events — into
+ * events and rejected items. Each item is judged alone: one bad item never rejects the rest.
+ * Returns null when the document as a whole is not audit input (the caller answers 400 or
+ * quarantines it), with the reason in `notAudit`.
+ */
+export function parsePayload(value: unknown, position: string): ParseOutcome | { notAudit: string } {
+  const at = (i: number) => (position ? `${position} item ${i}` : `item ${i}`);
+  if (Array.isArray(value)) {
+    return collect(value.map((item, i) => parseEvent(item, at(i))));
+  }
+  if (!isObject(value)) return { notAudit: `expected an audit.k8s.io Event or EventList, got ${describe(value)}` };
+  if (value.kind === 'EventList' || (value.kind === undefined && Array.isArray(value.items))) {
+    let listVersion: AuditApiVersion | undefined;
+    if (value.apiVersion !== undefined) {
+      if (!API_VERSIONS.includes(value.apiVersion as AuditApiVersion)) {
+        return { notAudit: `EventList apiVersion: expected one of ${API_VERSIONS.join(', ')}, got ${describe(value.apiVersion)}` };
+      }
+      listVersion = value.apiVersion as AuditApiVersion;
+    }
+    if (value.items === undefined || value.items === null) return { events: [], rejected: [] };
+    if (!Array.isArray(value.items)) return { notAudit: `EventList items: expected a list, got ${describe(value.items)}` };
+    return collect(value.items.map((item, i) => parseEvent(item, at(i), listVersion)));
+  }
+  const isEventLike = value.kind === 'Event' || (value.kind === undefined && value.auditID !== undefined);
+  if (!isEventLike) {
+    const cloud = detectCloudFormat(value);
+    if (cloud) return { notAudit: `${cloud}: cloud audit formats are not read yet; send the Kubernetes Event it wraps` };
+    if (value.kind !== undefined) return { notAudit: `kind: expected "Event" or "EventList", got ${describe(value.kind)}` };
+    return { notAudit: 'not an audit.k8s.io Event or EventList (no kind, no auditID, no items)' };
+  }
+  return collect([parseEvent(value, position)]);
+}
+
+function collect(results: ReturnType<typeof parseEvent>[]): ParseOutcome {
+  const outcome: ParseOutcome = { events: [], rejected: [] };
+  for (const r of results) {
+    if ('event' in r) outcome.events.push(r);
+    else outcome.rejected.push(r);
+  }
+  return outcome;
+}

@@ -1,0 +1,41 @@
+/**
+ * Audit timestamps: RFC 3339 with up to 9 fractional digits in, microseconds since the epoch
+ * inside kubetrail, MicroTime (`2026-07-23T14:47:51.123456Z`) out, as the apiserver writes it.
+ */
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC 3339 time to microseconds since the epoch, or null when it is not one. */
+export function parseTime(text: string): number | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s, frac = '', zone] = m as unknown as string[];
+  const ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!);
+  if (Number.isNaN(ms)) return null;
+  const date = new Date(ms);
+  if (date.getUTCDate() !== +d! || date.getUTCMonth() !== +mo! - 1) return null;
+  let offsetMinutes = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone!.startsWith('-') ? -1 : 1;
+    offsetMinutes = sign * (+zone!.slice(1, 3) * 60 + +zone!.slice(4, 6));
+  }
+  const micros = frac === '' ? 0 : +frac.padEnd(6, '0').slice(0, 6);
+  return (ms - offsetMinutes * 60_000) * 1000 + micros;
+}
+
+/** True when `text` is exactly what formatMicroTime would write for the same instant. */
+export function isMicroTime(text: string): boolean {
+  return (
+    text.length === 27 &&
+    text.charCodeAt(10) === 84 /* T */ &&
+    text.charCodeAt(19) === 46 /* . */ &&
+    text.charCodeAt(26) === 90 /* Z */
+  );
+}
+
+/** Formats microseconds since the epoch as MicroTime, RFC 3339 UTC with 6 fractional digits. */
+export function formatMicroTime(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const frac = String(micros - ms * 1000).padStart(3, '0');
+  return new Date(ms).toISOString().slice(0, -1) + frac + 'Z';
+}

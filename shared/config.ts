@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from './errors.js';
+
+/**
+ * kubetrail's configuration: `kubetrail.yaml` plus environment overrides, validated once at
+ * start. Every default lives in DEFAULTS, with the reason for it; the README documents each key.
+ */
+export const DEFAULTS = {
+  /** Loopback: the store holds the cluster's most sensitive record; exposing it is a choice. */
+  listen: '127.0.0.1:8080',
+  /** The cluster name for events that arrive without one (webhook path, Kafka header). */
+  cluster: 'default',
+  database: {
+    path: './data/kubetrail.db',
+    /** FULL fsyncs each commit: an acknowledged batch survives a power cut, at little cost in WAL mode. */
+    synchronous: 'FULL' as 'FULL' | 'NORMAL',
+  },
+  webhook: {
+    /** 400 events with full RequestResponse bodies fit; larger bodies get 413. */
+    maxBodyBytes: 32 * 1024 * 1024,
+    /** Bearer tokens the apiserver must present (its webhook kubeconfig `users[].user.token`); none = no check. */
+    tokens: [] as string[],
+  },
+  quarantine: {
+    /** Rejected input is kept up to this many bytes each; the full size is recorded. */
+    maxRawBytes: 1024 * 1024,
+  },
+  ingest: {
+    /** Events per transaction for file ingest: larger transactions insert faster (sqlite-facts.md). */
+    batchEvents: 20_000,
+    /** How often `--follow` looks for new lines and rotation. */
+    followPollMs: 250,
+  },
+  log: { level: 'info' as const },
+};
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i;
+const UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
+
+const size = z.union([
+  z.number().int().positive(),
+  z.string().transform((text, ctx) => {
+    const m = SIZE.exec(text.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected a size like 32MiB, got '${text}'` });
+      return z.NEVER;
+    }
+    return Math.round(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
+  }),
+]);
+
+const hostPort = z.string().superRefine((v, ctx) => {
+  if (parseListen(v) === null) ctx.addIssue({ code: 'custom', message: `expected host:port, got '${v}'` });
+});
+
+const schema = z.strictObject({
+  listen: hostPort.default(DEFAULTS.listen),
+  tls: z.strictObject({ certFile: z.string(), keyFile: z.string() }).optional(),
+  cluster: z.string().min(1).default(DEFAULTS.cluster),
+  database: z
+    .strictObject({
+      path: z.string().min(1).default(DEFAULTS.database.path),
+      synchronous: z.enum(['FULL', 'NORMAL']).default(DEFAULTS.database.synchronous),
+    })
+    .default(DEFAULTS.database),
+  webhook: z
+    .strictObject({
+      maxBodyBytes: size.default(DEFAULTS.webhook.maxBodyBytes),
+      tokens: z.array(z.string().min(16, 'tokens must be at least 16 characters')).default(DEFAULTS.webhook.tokens),
+    })
+    .default(DEFAULTS.webhook),
+  quarantine: z.strictObject({ maxRawBytes: size.default(DEFAULTS.quarantine.maxRawBytes) }).default(DEFAULTS.quarantine),
+  ingest: z
+    .strictObject({
+      batchEvents: z.number().int().min(1).max(1_000_000).default(DEFAULTS.ingest.batchEvents),
+      followPollMs: z.number().int().min(10).max(60_000).default(DEFAULTS.ingest.followPollMs),
+    })
+    .default(DEFAULTS.ingest),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default(DEFAULTS.log),
+});
+
+export type Config = z.output<typeof schema>;
+
+export interface ConfigSources {
+  /** `--config FILE`; else `KUBETRAIL_CONFIG`; else `./kubetrail.yaml` when it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Command-line flags, which win over the file and the environment. */
+  overrides?: { listen?: string; databasePath?: string };
+}
+
+/** Reads, merges and validates the configuration. Throws ConfigError naming the key. */
+export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
+  const env = sources.env ?? process.env;
+  const file = sources.file ?? env.KUBETRAIL_CONFIG ?? (existsSync('kubetrail.yaml') ? 'kubetrail.yaml' : undefined);
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: cannot read it (${errorMessage(err)})`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: not valid YAML (${errorMessage(err)})`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file}: expected a mapping of keys`);
+      raw = doc as Record<string, unknown>;
+    }
+  }
+  const fromEnv: [string, string[]][] = [
+    ['KUBETRAIL_LISTEN', ['listen']],
+    ['KUBETRAIL_DB', ['database', 'path']],
+  ];
+  for (const [name, path] of fromEnv) if (env[name]) setPath(raw, path, env[name]);
+  if (sources.overrides?.listen) setPath(raw, ['listen'], sources.overrides.listen);
+  if (sources.overrides?.databasePath) setPath(raw, ['database', 'path'], sources.overrides.databasePath);
+
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const where = file ? ` (${file})` : '';
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(top level)';
+      const message =
+        issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
+      return `config ${key}${where}: ${message}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  return deepFreeze(result.data);
+}
+
+/** Splits `host:port` (or `[v6]:port`); null when it is not one. */
+export function parseListen(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key];
+    cur = cur[key] = typeof next === 'object' && next !== null ? { ...(next as object) } : {};
+  }
+  cur[path.at(-1)!] = value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

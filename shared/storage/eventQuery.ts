@@ -1,0 +1,206 @@
+import { inflateRawSync } from 'node:zlib';
+import type { Database } from 'better-sqlite3';
+import type { AuditEvent } from '../audit/types.js';
+import { keyToAuditId } from './auditId.js';
+import { DECISIONS, recordToEvent, type Decision, type EventRecord } from './eventRecord.js';
+
+/** Filters of who-did-what queries; every field is optional and they combine with AND. */
+export interface EventFilter {
+  cluster?: string;
+  /** Username of the actor (`user.username`). */
+  user?: string;
+  verb?: string;
+  resource?: string;
+  /** null: any group; '' the core group. */
+  apiGroup?: string | null;
+  /** undefined: any subresource (or none); '' only the resource itself. */
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  decision?: (typeof DECISIONS)[number];
+  /** Microseconds since the epoch, inclusive. */
+  since?: number;
+  /** Microseconds since the epoch, exclusive. */
+  until?: number;
+  /** 0 = no limit. */
+  limit?: number;
+  order?: 'desc' | 'asc';
+}
+
+/** One stored event, rebuilt. */
+export interface StoredEvent {
+  id: number;
+  cluster: string;
+  event: AuditEvent;
+  hasBody: boolean;
+}
+
+const SELECT = `SELECT e.id, e.audit_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
+    e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
+    c.value AS cluster, v.value AS verb, u.json AS user, u.username AS username,
+    iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
+    ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
+    o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations
+  FROM events e
+  JOIN strings c ON c.id = e.cluster_id
+  JOIN strings v ON v.id = e.verb_id
+  JOIN principals u ON u.id = e.user_id
+  LEFT JOIN principals iu ON iu.id = e.impersonated_id
+  LEFT JOIN strings sip ON sip.id = e.source_ips_id
+  LEFT JOIN strings ua ON ua.id = e.user_agent_id
+  LEFT JOIN api_resources ar ON ar.id = e.resource_id
+  LEFT JOIN objects o ON o.id = e.object_id
+  LEFT JOIN strings p ON p.id = e.path_id
+  LEFT JOIN strings rs ON rs.id = e.reason_id
+  LEFT JOIN strings an ON an.id = e.annotations_id`;
+
+/** Only the most complete stage of each action (one auditID): spec/k8s-audit.md §5.1. */
+const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
+  WHERE b.cluster_id = e.cluster_id AND b.audit_id = e.audit_id AND b.stage > e.stage)`;
+
+/** Actions matching `filter`, each once from its most complete stage, newest first by default. */
+export function queryActions(db: Database, filter: EventFilter): IterableIterator<StoredEvent> {
+  const where: string[] = [MOST_COMPLETE_STAGE];
+  const params: unknown[] = [];
+  if (filter.cluster !== undefined) {
+    where.push('e.cluster_id = (SELECT id FROM strings WHERE value = ?)');
+    params.push(filter.cluster);
+  }
+  if (filter.user !== undefined) {
+    where.push('e.user_id IN (SELECT id FROM principals WHERE username = ?)');
+    params.push(filter.user);
+  }
+  if (filter.verb !== undefined) {
+    where.push('e.verb_id = (SELECT id FROM strings WHERE value = ?)');
+    params.push(filter.verb);
+  }
+  if (filter.resource !== undefined || (filter.apiGroup !== undefined && filter.apiGroup !== null) || filter.subresource !== undefined) {
+    const cond: string[] = [];
+    if (filter.resource !== undefined) cond.push('resource = ?') && params.push(filter.resource);
+    if (filter.apiGroup !== undefined && filter.apiGroup !== null) cond.push('api_group = ?') && params.push(filter.apiGroup);
+    if (filter.subresource !== undefined) cond.push('subresource = ?') && params.push(filter.subresource);
+    where.push(`e.resource_id IN (SELECT id FROM api_resources WHERE ${cond.join(' AND ')})`);
+  }
+  if (filter.namespace !== undefined || filter.name !== undefined) {
+    const cond: string[] = [];
+    if (filter.namespace !== undefined) cond.push('namespace = ?') && params.push(filter.namespace);
+    if (filter.name !== undefined) cond.push('name = ?') && params.push(filter.name);
+    if (filter.resource !== undefined) cond.push('resource = ?') && params.push(filter.resource);
+    where.push(`e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ')})`);
+  }
+  if (filter.decision !== undefined) {
+    where.push('e.decision = ?');
+    params.push(DECISIONS.indexOf(filter.decision));
+  }
+  if (filter.since !== undefined) {
+    where.push('e.received_at >= ?');
+    params.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    where.push('e.received_at < ?');
+    params.push(filter.until);
+  }
+  const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
+  let sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.received_at ${dir}, e.id ${dir}`;
+  if (filter.limit) {
+    sql += ' LIMIT ?';
+    params.push(filter.limit);
+  }
+  return mapRows(db.prepare(sql).iterate(...params) as IterableIterator<EventRow>);
+}
+
+/** Every stored event (all stages) in insertion order, with bodies: for export and tests. */
+export function* readAllEvents(db: Database): IterableIterator<StoredEvent> {
+  const bodies = db.prepare('SELECT request, response FROM bodies WHERE event_id = ?');
+  for (const stored of mapRows(db.prepare(`${SELECT} ORDER BY e.id`).iterate() as IterableIterator<EventRow>)) {
+    if (stored.hasBody) Object.assign(stored.event, readBodies(bodies.get(stored.id) as BodyRow | undefined));
+    yield stored;
+  }
+}
+
+interface BodyRow {
+  request: Buffer | null;
+  response: Buffer | null;
+}
+
+function readBodies(row: BodyRow | undefined): { requestObject?: unknown; responseObject?: unknown } {
+  const out: { requestObject?: unknown; responseObject?: unknown } = {};
+  if (row?.request) out.requestObject = JSON.parse(inflateRawSync(row.request).toString('utf8'));
+  if (row?.response) out.responseObject = JSON.parse(inflateRawSync(row.response).toString('utf8'));
+  return out;
+}
+
+interface EventRow {
+  id: number;
+  audit_id: Buffer | string;
+  stage: number;
+  level: number;
+  received_at: number;
+  stage_delay: number;
+  resource_version: number | null;
+  query: string | null;
+  code: number | null;
+  decision: Decision;
+  shape: number;
+  residual: string | null;
+  source_version: number;
+  has_body: number;
+  cluster: string;
+  verb: string;
+  user: string;
+  username: string;
+  imp_json: string | null;
+  imp_username: string | null;
+  source_ips: string | null;
+  user_agent: string | null;
+  api_group: string | null;
+  api_version: string | null;
+  resource: string | null;
+  subresource: string | null;
+  present: number | null;
+  namespace: string | null;
+  name: string | null;
+  uid: string | null;
+  path: string | null;
+  reason: string | null;
+  annotations: string | null;
+}
+
+function* mapRows(rows: IterableIterator<EventRow>): IterableIterator<StoredEvent> {
+  for (const row of rows) {
+    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1 };
+  }
+}
+
+function rowToRecord(row: EventRow): EventRecord {
+  const hasRef = row.resource !== null;
+  return {
+    cluster: row.cluster,
+    auditID: keyToAuditId(row.audit_id),
+    stage: row.stage,
+    level: row.level,
+    receivedAt: row.received_at,
+    stageDelay: row.stage_delay,
+    verb: row.verb,
+    user: row.user,
+    username: row.username,
+    impersonatedUser: row.imp_json,
+    impersonatedUsername: row.imp_username,
+    sourceIPs: row.source_ips,
+    userAgent: row.user_agent,
+    apiResource: hasRef
+      ? { apiGroup: row.api_group!, apiVersion: row.api_version!, resource: row.resource!, subresource: row.subresource!, present: row.present! }
+      : null,
+    object: hasRef ? { apiGroup: row.api_group!, resource: row.resource!, namespace: row.namespace!, name: row.name!, uid: row.uid! } : null,
+    resourceVersion: row.resource_version,
+    path: row.path,
+    query: row.query,
+    code: row.code,
+    decision: row.decision,
+    reason: row.reason,
+    annotations: row.annotations,
+    shape: row.shape,
+    residual: row.residual,
+    sourceVersion: row.source_version,
+  };
+}
