@@ -1,0 +1,57 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AuditEvent } from '../shared/audit/types.js';
+
+/** A fresh temporary folder, removed after the current mocha suite. */
+export function tempDir(prefix = 'kubetrail-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The shared corpus beside the repository (`../shared/corpus`). A clone without it skips the
+ * tests that read it, saying so; under CI=true its absence is a failure.
+ */
+export function corpusDir(ctx: Mocha.Context | Mocha.Suite): string | null {
+  const dir = resolve(process.cwd(), '..', 'shared', 'corpus');
+  if (existsSync(dir)) return dir;
+  if (process.env.CI === 'true') throw new Error(`CI=true but the shared corpus is missing at ${dir}`);
+  // eslint-disable-next-line no-console
+  console.log(`    (skipped: the shared corpus is not at ${dir})`);
+  if ('skip' in ctx) ctx.skip();
+  return null;
+}
+
+/** The compiled CLI. */
+export const CLI = resolve(process.cwd(), 'dist', 'services', 'cli', 'main.js');
+
+let counter = 0;
+
+/** A valid v1 Event at Metadata level, with `overrides` applied. Each call gets a new auditID. */
+export function makeEvent(overrides: Partial<AuditEvent> & Record<string, unknown> = {}): AuditEvent {
+  counter++;
+  const hex = counter.toString(16).padStart(12, '0');
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: `0b6b0f56-8a3e-4c1e-9d1c-${hex}`,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/team-a/pods/web-1',
+    verb: 'get',
+    user: { username: 'alice', groups: ['dev', 'system:authenticated'] },
+    sourceIPs: ['10.0.0.7'],
+    userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abc',
+    objectRef: { resource: 'pods', namespace: 'team-a', name: 'web-1', apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2026-07-23T14:47:51.123456Z',
+    stageTimestamp: '2026-07-23T14:47:51.130001Z',
+    annotations: {
+      'authorization.k8s.io/decision': 'allow',
+      'authorization.k8s.io/reason': 'RBAC: allowed by RoleBinding "dev/team-a" of ClusterRole "edit" to Group "dev"',
+    },
+    ...overrides,
+  } as AuditEvent;
+}
