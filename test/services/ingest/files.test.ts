@@ -1,0 +1,152 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { expect } from 'chai';
+import { queryActions } from '../../../shared/storage/eventQuery.js';
+import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { openStore } from '../../../shared/storage/openStore.js';
+import { ingestFiles, type IngestSummary } from '../../../services/ingest/files.js';
+import { CLI, corpusDir, makeEvent, tempDir } from '../../helpers.js';
+
+async function ingestInto(db: string, files: string[]): Promise<IngestSummary> {
+  const store = openStore(db);
+  try {
+    return await ingestFiles(files, { writer: new EventWriter(store), cluster: 'c1', batchEvents: 3 });
+  } finally {
+    store.close();
+  }
+}
+
+function kubetrail(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', env: { ...process.env, KUBETRAIL_CONFIG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('file ingest', () => {
+  const dir = tempDir();
+  const lines = (events: unknown[]) => events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+
+  it('stores JSON lines, quarantines a bad line by file:line, and stores nothing new the second time', async () => {
+    const events = Array.from({ length: 7 }, () => makeEvent());
+    const file = join(dir, 'audit.log');
+    const text = lines(events.slice(0, 3)) + '{"kind":"Event","auditID":\n' + '\n' + lines(events.slice(3));
+    writeFileSync(file, text);
+    const db = join(dir, 'lines.db');
+    const first = await ingestInto(db, [file]);
+    expect(first).to.deep.include({ read: 8, stored: 7, duplicates: 0, quarantined: 1, bytes: Buffer.byteLength(text) });
+    expect(first.firstRejected).to.have.length(1);
+    expect(first.firstRejected[0]!.position).to.equal(`${file}:4`);
+    expect(first.firstRejected[0]!.reason).to.match(/^not JSON: /);
+    const second = await ingestInto(db, [file]);
+    expect(second).to.deep.include({ read: 8, stored: 0, duplicates: 7, quarantined: 1 });
+  });
+
+  it('reads a pretty-printed EventList, a JSON array, gzipped JSON lines and a last line without a newline', async () => {
+    const [a, b, c, d, e] = Array.from({ length: 5 }, () => makeEvent());
+    const list = join(dir, 'list.json');
+    writeFileSync(list, JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [a, b] }, null, 2));
+    const array = join(dir, 'array.json');
+    writeFileSync(array, '\n\n' + JSON.stringify([c], null, 1));
+    const gz = join(dir, 'audit.log.1.gz');
+    writeFileSync(gz, gzipSync(lines([d]) + JSON.stringify(e)));
+    const db = join(dir, 'docs.db');
+    const summary = await ingestInto(db, [list, array, gz]);
+    expect(summary).to.deep.include({ read: 5, stored: 5, quarantined: 0 });
+    const store = openStore(db, { readonly: true });
+    expect([...queryActions(store.db, {})].map((s) => s.event.auditID)).to.have.members([a, b, c, d, e].map((x) => x!.auditID));
+    store.close();
+  });
+
+  it('says which file cannot be read', async () => {
+    try {
+      await ingestInto(join(dir, 'x.db'), [join(dir, 'missing.log')]);
+      expect.fail('should throw');
+    } catch (err) {
+      expect((err as Error).message).to.match(/missing\.log: cannot read it \(ENOENT/);
+    }
+  });
+
+  it('stores or quarantines every file of the shared corpus, each with a clear reason', async function () {
+    const corpus = corpusDir(this);
+    if (!corpus) return;
+    const falco = readdirSync(join(corpus, 'audit', 'falco')).filter((f) => f.endsWith('.json'));
+    expect(falco.length).to.be.greaterThan(40);
+    for (const [i, name] of falco.entries()) {
+      const s = await ingestInto(join(dir, `falco-${i}.db`), [join(corpus, 'audit', 'falco', name)]);
+      if (name === 'fal_01_003.json') {
+        expect(s, name).to.deep.include({ stored: 0, quarantined: 1 });
+        expect(s.firstRejected[0]!.reason).to.equal('kind: expected "Event" or "EventList", got 0');
+      } else {
+        expect(s.quarantined, `${name}: ${JSON.stringify(s.firstRejected)}`).to.equal(0);
+        expect(s.stored, name).to.equal(s.read).and.be.greaterThan(0);
+      }
+    }
+    const cloud = (f: string) => join(corpus, 'audit', 'cloud', f);
+    const aks = await ingestInto(join(dir, 'aks.db'), [cloud('aks-kube-audit.jsonl')]);
+    expect(aks).to.deep.include({ stored: 0, quarantined: 1 });
+    expect(aks.firstRejected[0]!.reason).to.match(/^AKS diagnostic record \(category kube-audit\)/);
+    const gke = await ingestInto(join(dir, 'gke.db'), [cloud('gke-anonymous-probe.jsonl')]);
+    expect(gke.firstRejected[0]!.reason).to.match(/^GKE Cloud Audit Log entry/);
+    // Three raw Events that share one auditID and stage: by the (cluster, auditID, stage) key the
+    // first is stored and the others are duplicates; then a GKE and an AKS record.
+    const mixed = await ingestInto(join(dir, 'mixed.db'), [cloud('mixed-raw-gke-aks.jsonl')]);
+    expect(mixed).to.deep.include({ read: 5, stored: 1, duplicates: 2, quarantined: 2 });
+    expect(mixed.firstRejected.map((r) => r.position.split(':').at(-1))).to.deep.equal(['4', '5']);
+  });
+});
+
+describe('kubetrail ingest and events (CLI)', () => {
+  const dir = tempDir();
+  const db = join(dir, 'cli.db');
+
+  it('ingests from stdin, prints a JSON summary, exits 2 when something was quarantined', () => {
+    const good = makeEvent({ user: { username: 'dave' }, verb: 'delete' });
+    const r = kubetrail(['ingest', '-', '--db', db, '--cluster', 'lab', '--output', 'json'], JSON.stringify(good) + '\nnot json\n');
+    expect(r.code, r.stderr).to.equal(2);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).to.deep.include({ read: 2, stored: 1, duplicates: 0, quarantined: 1 });
+    expect(summary.firstRejected[0].position).to.equal('stdin:2');
+    const again = kubetrail(['ingest', '-', '--db', db, '--cluster', 'lab'], JSON.stringify(good) + '\n');
+    expect(again.code).to.equal(0);
+    expect(again.stdout).to.match(/^read 1, stored 0, duplicates 1, quarantined 0/);
+  });
+
+  it('answers who-did-what with filters, in every output format', () => {
+    const events = [
+      makeEvent({ user: { username: 'erin', groups: ['ops'] }, verb: 'delete', requestReceivedTimestamp: '2026-07-01T00:00:00.000001Z' }),
+      makeEvent({ user: { username: 'erin', groups: ['ops'] }, verb: 'get', requestReceivedTimestamp: '2026-07-02T00:00:00.000002Z' }),
+      makeEvent({ user: { username: 'frank' }, verb: 'get', annotations: { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' } }),
+    ];
+    const file = join(dir, 'who.log');
+    writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'));
+    expect(kubetrail(['ingest', file, '--db', db, '--cluster', 'lab']).code).to.equal(0);
+
+    const json = JSON.parse(kubetrail(['events', '--db', db, '--user', 'erin', '--output', 'json']).stdout);
+    expect(json.map((r: { auditID: string }) => r.auditID)).to.deep.equal([events[1]!.auditID, events[0]!.auditID]);
+    expect(json[0]).to.deep.equal({
+      auditID: events[1]!.auditID, time: '2026-07-02T00:00:00.000002Z', cluster: 'lab', stage: 'ResponseComplete', verb: 'get',
+      user: 'erin', groups: ['ops'], impersonatedUser: null, sourceIP: '10.0.0.7', userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abc',
+      apiGroup: '', resource: 'pods', subresource: '', namespace: 'team-a', name: 'web-1', requestURI: '/api/v1/namespaces/team-a/pods/web-1',
+      code: 200, decision: 'allow', reason: 'RBAC: allowed by RoleBinding "dev/team-a" of ClusterRole "edit" to Group "dev"',
+    });
+    const nd = kubetrail(['events', '--db', db, '--decision', 'forbid', '--output', 'ndjson']).stdout.trim().split('\n');
+    expect(nd.map((l) => JSON.parse(l).user)).to.deep.equal(['frank']);
+    const csv = kubetrail(['events', '--db', db, '--verb', 'delete', '--user', 'erin', '--output', 'csv']).stdout.trim().split('\n');
+    expect(csv[0]).to.match(/^time,cluster,auditID,stage,verb,user,groups,/);
+    expect(csv).to.have.length(2);
+    expect(csv[1]).to.contain(events[0]!.auditID);
+    const table = kubetrail(['events', '--db', db, '--user', 'erin', '--until', '2026-07-01T12:00:00Z']).stdout.trim().split('\n');
+    expect(table).to.have.length(2);
+    expect(table[0]).to.match(/^TIME\s+CLUSTER\s+AUDITID/);
+    expect(kubetrail(['events', '--db', db, '--limit', '1', '--output', 'ndjson']).stdout.trim().split('\n')).to.have.length(1);
+  });
+
+  it('exits 2 with a message naming the flag for bad input', () => {
+    const r = kubetrail(['events', '--db', db, '--since', 'last tuesday']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain("--since: expected a duration (90s, 15m, 24h, 30d, 2w) or an RFC 3339 time, got 'last tuesday'");
+    expect(kubetrail(['events', '--db', db, '--resource', 'Pods!']).stderr).to.contain('--resource: expected RESOURCE[.GROUP][/SUBRESOURCE]');
+    expect(kubetrail(['events', '--db', join(dir, 'nope.db')]).stderr).to.contain('no database yet');
+  });
+});
