@@ -55,3 +55,12 @@ export function makeEvent(overrides: Partial<AuditEvent> & Record<string, unknow
     ...overrides,
   } as AuditEvent;
 }
+
+/** Waits until `check()` is true, polling; fails after `ms` with `what` in the message. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -50,11 +50,14 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
   if (!st) return acc.summary;
   const saved = offsets.load();
   let pos: Position = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
-  if (saved && saved.inode === st.ino && saved.device === st.dev && saved.offset <= st.size) {
+  // An inode number can be reused once a rotated file is deleted: the first line must match too.
+  const sameFile = async (file: string, s: Stats, p: Position) =>
+    s.ino === p.inode && s.dev === p.device && (p.headHash === '' || (await readHeadHash(file)) === p.headHash);
+  if (saved && saved.offset <= st.size && (await sameFile(abs, st, saved))) {
     pos = saved;
   } else if (saved) {
     // Rotated (or replaced) while we were not running: finish the old file, then any rotated after it.
-    const backlog = await rotatedSince(abs, saved);
+    const backlog = await rotatedSince(abs, saved, sameFile);
     if (backlog.length === 0) log.warn('the file followed before was rotated away and cannot be found; starting at the new file');
     for (const [i, file] of backlog.entries()) {
       log.info({ file, from: i === 0 ? saved.offset : 0 }, 'reading a file rotated while kubetrail was down');
@@ -161,7 +164,11 @@ async function ingestWhole(
  * The rotated siblings of `path` to read after a restart: the file we were in (matched by
  * inode, else by first-line hash), then every sibling rotated after it, oldest first.
  */
-async function rotatedSince(path: string, saved: Position): Promise<string[]> {
+async function rotatedSince(
+  path: string,
+  saved: Position,
+  sameFile: (file: string, s: Stats, p: Position) => Promise<boolean>,
+): Promise<string[]> {
   const dir = dirname(path);
   const stem = basename(path, extname(path));
   const siblings: { file: string; st: Stats }[] = [];
@@ -172,11 +179,10 @@ async function rotatedSince(path: string, saved: Position): Promise<string[]> {
     if (st?.isFile()) siblings.push({ file, st });
   }
   siblings.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || a.file.localeCompare(b.file));
-  let start = siblings.findIndex((s) => s.st.ino === saved.inode && s.st.dev === saved.device);
+  let start = -1;
+  for (const [i, s] of siblings.entries()) if (await sameFile(s.file, s.st, saved)) start = i;
   if (start < 0 && saved.headHash !== '') {
-    for (const [i, s] of siblings.entries()) {
-      if ((await readHeadHash(s.file)) === saved.headHash) start = i;
-    }
+    for (const [i, s] of siblings.entries()) if ((await readHeadHash(s.file)) === saved.headHash) start = i;
   }
   return start < 0 ? [] : siblings.slice(start).map((s) => s.file);
 }
