@@ -39,17 +39,15 @@ export const DEFAULTS = {
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i;
 const UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
 
-const size = z.union([
-  z.number().int().positive(),
-  z.string().transform((text, ctx) => {
-    const m = SIZE.exec(text.trim());
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: `expected a size like 32MiB, got '${text}'` });
-      return z.NEVER;
-    }
-    return Math.round(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
-  }),
-]);
+const size = z.unknown().transform((value, ctx) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  const m = typeof value === 'string' ? SIZE.exec(value.trim()) : null;
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a size like 32MiB, got '${String(value)}'` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
+});
 
 const hostPort = z.string().superRefine((v, ctx) => {
   if (parseListen(v) === null) ctx.addIssue({ code: 'custom', message: `expected host:port, got '${v}'` });

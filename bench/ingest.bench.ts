@@ -1,0 +1,442 @@
+/**
+ * `npm run bench`: how fast kubetrail stores audit events, and at what cost in disk and memory,
+ * against a baseline measured in the same run on the same input.
+ *
+ *   a  baseline: read the file, JSON.parse each line, INSERT (auditID, raw JSON) into a bare
+ *      table — the least any store of these events must do (same pragmas as openStore).
+ *   b  `kubetrail ingest FILE --db DB --output json`, a child process.
+ *   c  `kubetrail serve`, a child process, fed EventList bodies of 400 events, 8 in flight.
+ *
+ * Environment: BENCH_EVENTS (default 1,000,000), BENCH_RUNS (default 3), BENCH_SEED,
+ * BENCH_KEEP=1 keeps the temporary directories. Prints a table and, last, one line
+ * `BENCH_JSON {...}`. Exits 0 whatever the figures: it measures, it does not judge.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { DEFAULT_SEED, writeEventsFile } from './generateEvents.js';
+import { eventListBodiesFromFile, lineBatches } from './fileLines.js';
+
+const CLI = fileURLToPath(new URL('../services/cli/main.js', import.meta.url));
+const BASELINE_TX_ROWS = 20_000;
+const WEBHOOK_BATCH = 400;
+const WEBHOOK_CONCURRENCY = 8;
+const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, bytesPerEvent: 250, peakRssMB: 300 };
+
+interface PhaseResult {
+  seconds: number;
+  eventsPerSec: number;
+  bytesPerEvent: number;
+  /** Events the product reported as stored (b, c); the baseline inserts every line. */
+  stored: number;
+  peakRssMB?: number;
+  problems: string[];
+}
+
+interface RunResult {
+  a: PhaseResult;
+  b: PhaseResult;
+  c: PhaseResult;
+  ratioBA: number;
+  ratioCA: number;
+}
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v.replace(/[_,]/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer, got '${v}'`);
+  return n;
+}
+
+// --- peak RSS of a child ------------------------------------------------------------------
+
+type RssMethod = 'gnu-time' | 'proc-poll';
+
+/** GNU time's `-v` reports the child's ru_maxrss exactly; otherwise poll /proc VmHWM. */
+function pickRssMethod(): RssMethod {
+  const r = spawnSync('/usr/bin/time', ['-v', 'true'], { encoding: 'utf8' });
+  return r.status === 0 && /Maximum resident set size/.test(r.stderr) ? 'gnu-time' : 'proc-poll';
+}
+
+interface Measured {
+  /** The node process itself (not /usr/bin/time), for signals. */
+  pid: Promise<number>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; peakRssKB: number; stdout: string; stderrTail: string }>;
+  child: ChildProcess;
+}
+
+/** Starts `node CLI args…` in `cwd`, keeping its stdout, the tail of its stderr and its peak RSS. */
+function startMeasured(method: RssMethod, args: string[], cwd: string): Measured {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('KUBETRAIL_')) delete env[k];
+  const timeFile = join(cwd, 'time-v.txt');
+  const argv = method === 'gnu-time' ? ['-v', '-o', timeFile, process.execPath, CLI, ...args] : [CLI, ...args];
+  const child = spawn(method === 'gnu-time' ? '/usr/bin/time' : process.execPath, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderrTail = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderrTail = (stderrTail + d).slice(-8000)));
+
+  const pid = method === 'gnu-time' ? childOf(child.pid!) : Promise.resolve(child.pid!);
+  let polledKB = 0;
+  let timer: NodeJS.Timeout | undefined;
+  if (method === 'proc-poll') {
+    const poll = () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(status) ?? /VmRSS:\s+(\d+) kB/.exec(status);
+        if (hwm) polledKB = Math.max(polledKB, Number(hwm[1]));
+      } catch {
+        // The process is gone: the last reading stands.
+      }
+    };
+    timer = setInterval(poll, 50);
+  }
+  const done = new Promise<Awaited<Measured['done']>>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (timer) clearInterval(timer);
+      let peakRssKB = polledKB;
+      if (method === 'gnu-time') {
+        const text = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
+        peakRssKB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1] ?? 0);
+        // GNU time reports the child's own exit status; a signal shows as "Command terminated by signal".
+        const status = /Exit status: (\d+)/.exec(text);
+        if (status) code = Number(status[1]);
+      }
+      resolve({ code, signal, peakRssKB, stdout, stderrTail });
+    });
+  });
+  return { pid, done, child };
+}
+
+/** The pid of the (only) child of `parent`, once it exists. */
+async function childOf(parent: number): Promise<number> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      const text = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
+      if (text) return Number(text.split(/\s+/)[0]);
+    } catch {
+      // Not there yet, or /proc without `children`: try the slower scan below.
+      const found = scanForChild(parent);
+      if (found !== null) return found;
+    }
+    await sleep(5);
+  }
+  throw new Error(`no child process of ${parent} appeared`);
+}
+
+function scanForChild(parent: number): number | null {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === parent) return Number(entry);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    // No /proc at all.
+  }
+  return null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- the three phases -----------------------------------------------------------------------
+
+/** Bytes of a SQLite database with its -wal and -shm files. */
+function dbBytes(path: string): number {
+  let total = 0;
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(p)) total += statSync(p).size;
+  return total;
+}
+
+function removeDb(path: string): void {
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) rmSync(p, { force: true });
+}
+
+async function runBaseline(input: string, dbPath: string, n: number): Promise<PhaseResult> {
+  const started = performance.now();
+  const db = new Database(dbPath);
+  // The pragmas of shared/storage/openStore.ts.
+  db.pragma('busy_timeout = 10000');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('wal_autocheckpoint = 10000');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+  db.exec('CREATE TABLE raw (audit_id TEXT NOT NULL, json TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO raw (audit_id, json) VALUES (?, ?)');
+  const begin = db.prepare('BEGIN');
+  const commit = db.prepare('COMMIT');
+  let inTx = 0;
+  let count = 0;
+  for await (const lines of lineBatches(input)) {
+    for (const line of lines) {
+      const text = line.toString('utf8');
+      const event = JSON.parse(text) as { auditID: string };
+      if (inTx === 0) begin.run();
+      insert.run(event.auditID, text);
+      count++;
+      if (++inTx === BASELINE_TX_ROWS) {
+        commit.run();
+        inTx = 0;
+      }
+    }
+  }
+  if (inTx > 0) commit.run();
+  db.close();
+  const seconds = (performance.now() - started) / 1000;
+  const problems = count === n ? [] : [`inserted ${count} rows, expected ${n}`];
+  return { seconds, eventsPerSec: count / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: count, problems };
+}
+
+async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number): Promise<PhaseResult> {
+  const started = performance.now();
+  const m = startMeasured(method, ['ingest', input, '--db', dbPath, '--output', 'json'], cwd);
+  const r = await m.done;
+  const seconds = (performance.now() - started) / 1000;
+  const problems: string[] = [];
+  let stored = 0;
+  try {
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { stored: number; quarantined: number; duplicates: number };
+    stored = summary.stored;
+    if (summary.stored !== n) problems.push(`stored ${summary.stored} of ${n} (duplicates ${summary.duplicates}, quarantined ${summary.quarantined})`);
+  } catch {
+    problems.push(`no JSON summary on stdout: ${JSON.stringify(r.stdout.slice(0, 300))}`);
+  }
+  if (r.code !== 0) problems.push(`exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}; stderr: ${r.stderrTail.slice(-600)}`);
+  return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored, peakRssMB: r.peakRssKB / 1024, problems };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function httpCall(agent: Agent | undefined, port: number, method: string, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = {};
+    if (body) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = body.length;
+    }
+    const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitReady(port: number, child: ChildProcess, stderrOf: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`kubetrail serve exited before it was ready: ${stderrOf()}`);
+    try {
+      const r = await httpCall(undefined, port, 'GET', '/readyz');
+      if (r.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(50);
+  }
+  throw new Error('kubetrail serve was not ready within 60 s');
+}
+
+async function runWebhook(method: RssMethod, input: string, dbPath: string, cwd: string, n: number): Promise<PhaseResult> {
+  const port = await freePort();
+  const m = startMeasured(method, ['serve', '--listen', `127.0.0.1:${port}`, '--db', dbPath], cwd);
+  let stderrTail = '';
+  m.child.stderr!.on('data', (d: string) => (stderrTail = (stderrTail + d).slice(-4000)));
+  const problems: string[] = [];
+  let accepted = 0;
+  let seconds = 0;
+  try {
+    await waitReady(port, m.child, () => stderrTail);
+    const agent = new Agent({ keepAlive: true, maxSockets: WEBHOOK_CONCURRENCY });
+    const bodies = eventListBodiesFromFile(input, WEBHOOK_BATCH);
+    const statuses = new Map<number, number>();
+    // Concurrent next() calls on one async generator are queued, so each body goes out once.
+    const worker = async () => {
+      for (;;) {
+        const next = await bodies.next();
+        if (next.done) return;
+        const r = await httpCall(agent, port, 'POST', '/audit/webhook', next.value.body);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        if (r.status === 200) accepted += (JSON.parse(r.text) as { accepted: number }).accepted;
+        else if (problems.length < 5) problems.push(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: WEBHOOK_CONCURRENCY }, worker));
+    seconds = (performance.now() - started) / 1000;
+    agent.destroy();
+    const non200 = [...statuses].filter(([s]) => s !== 200);
+    if (non200.length > 0) problems.push(`non-200 answers: ${non200.map(([s, c]) => `${c}×${s}`).join(', ')}`);
+    if (accepted !== n) problems.push(`accepted ${accepted} of ${n}`);
+  } finally {
+    const pid = await m.pid;
+    process.kill(pid, 'SIGTERM');
+  }
+  const r = await m.done;
+  if (r.code !== 0) problems.push(`serve exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}; stderr: ${r.stderrTail.slice(-600)}`);
+  return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: accepted, peakRssMB: r.peakRssKB / 1024, problems };
+}
+
+// --- reporting ------------------------------------------------------------------------------
+
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+const pad = (s: string, w: number) => s.padStart(w);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function phaseLine(label: string, p: PhaseResult, ratio?: number): string {
+  const parts = [
+    label.padEnd(26),
+    `${pad(p.seconds.toFixed(1), 6)} s`,
+    `${pad(int(p.eventsPerSec), 8)} ev/s`,
+    ratio === undefined ? ' '.repeat(8) : `${pad(ratio.toFixed(2), 5)}×a `,
+    `${pad(int(p.bytesPerEvent), 6)} B/ev`,
+    p.peakRssMB === undefined ? '' : `peak RSS ${pad(p.peakRssMB.toFixed(0), 4)} MB`,
+  ];
+  return '  ' + parts.join('  ');
+}
+
+async function main(): Promise<void> {
+  const n = envInt('BENCH_EVENTS', 1_000_000);
+  const runs = envInt('BENCH_RUNS', 3);
+  const seed = envInt('BENCH_SEED', DEFAULT_SEED);
+  const keep = process.env.BENCH_KEEP === '1';
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const method = pickRssMethod();
+  const rssLabel = method === 'gnu-time' ? '/usr/bin/time -v (ru_maxrss)' : '/proc/<pid>/status VmHWM polled every 50 ms';
+
+  const workDir = mkdtempSync(join(tmpdir(), 'kubetrail-bench-'));
+  const input = join(workDir, 'events.jsonl');
+  const runDirs: string[] = [];
+  try {
+    const genStart = performance.now();
+    const gen = await writeEventsFile(input, n, { seed });
+    const genSeconds = (performance.now() - genStart) / 1000;
+    console.log(
+      `kubetrail ingest benchmark — ${int(n)} events, ${runs} run${runs > 1 ? 's' : ''}, node ${process.version}, ${cpus().length} CPUs`,
+    );
+    console.log(`input: ${(gen.bytes / 1024 ** 2).toFixed(0)} MiB, ${int(gen.bytes / n)} B/event avg, seed ${seed}, generated in ${genSeconds.toFixed(1)} s`);
+    console.log(`peak RSS: ${rssLabel}; b and c times include process start; c is first request to last response`);
+
+    const results: RunResult[] = [];
+    for (let i = 1; i <= runs; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'kubetrail-bench-run-'));
+      runDirs.push(dir);
+      console.log(`\nrun ${i}/${runs}`);
+      const aDb = join(dir, 'baseline.db');
+      const a = await runBaseline(input, aDb, n);
+      console.log(phaseLine('a baseline parse+INSERT', a));
+      removeDb(aDb);
+      const bDb = join(dir, 'ingest.db');
+      const b = await runIngest(method, input, bDb, dir, n);
+      console.log(phaseLine('b kubetrail ingest', b, b.eventsPerSec / a.eventsPerSec));
+      removeDb(bDb);
+      const cDb = join(dir, 'webhook.db');
+      const c = await runWebhook(method, input, cDb, dir, n);
+      console.log(phaseLine(`c webhook ${WEBHOOK_BATCH}/body ×${WEBHOOK_CONCURRENCY}`, c, c.eventsPerSec / a.eventsPerSec));
+      removeDb(cDb);
+      for (const [label, p] of [['a', a], ['b', b], ['c', c]] as const) for (const problem of p.problems) console.log(`  ! ${label}: ${problem}`);
+      results.push({ a, b, c, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    }
+
+    const med = {
+      aEventsPerSec: median(results.map((r) => r.a.eventsPerSec)),
+      bEventsPerSec: median(results.map((r) => r.b.eventsPerSec)),
+      cEventsPerSec: median(results.map((r) => r.c.eventsPerSec)),
+      ratioBA: median(results.map((r) => r.ratioBA)),
+      ratioCA: median(results.map((r) => r.ratioCA)),
+      aBytesPerEvent: median(results.map((r) => r.a.bytesPerEvent)),
+      bBytesPerEvent: median(results.map((r) => r.b.bytesPerEvent)),
+      cBytesPerEvent: median(results.map((r) => r.c.bytesPerEvent)),
+      bPeakRssMB: median(results.map((r) => r.b.peakRssMB ?? 0)),
+      cPeakRssMB: median(results.map((r) => r.c.peakRssMB ?? 0)),
+    };
+    const targets = [
+      { name: 'b/a events/s', value: med.ratioBA, op: '>=', limit: TARGETS.ingestRatio },
+      { name: 'c/a events/s', value: med.ratioCA, op: '>=', limit: TARGETS.webhookRatio },
+      { name: 'b bytes/event', value: med.bBytesPerEvent, op: '<=', limit: TARGETS.bytesPerEvent },
+      { name: 'c bytes/event', value: med.cBytesPerEvent, op: '<=', limit: TARGETS.bytesPerEvent },
+      { name: 'b peak RSS MB', value: med.bPeakRssMB, op: '<=', limit: TARGETS.peakRssMB },
+      { name: 'c peak RSS MB', value: med.cPeakRssMB, op: '<=', limit: TARGETS.peakRssMB },
+    ].map((t) => ({ ...t, pass: t.op === '>=' ? t.value >= t.limit : t.value <= t.limit }));
+
+    console.log(`\nmedian over ${runs} run${runs > 1 ? 's' : ''} (ratios: median of each run's ratio)`);
+    console.log(`  a events/s      ${pad(int(med.aEventsPerSec), 9)}   (${int(med.aBytesPerEvent)} B/event on disk)`);
+    console.log(`  b events/s      ${pad(int(med.bEventsPerSec), 9)}`);
+    console.log(`  c events/s      ${pad(int(med.cEventsPerSec), 9)}`);
+    for (const t of targets) {
+      const shown = t.name.includes('/a') ? t.value.toFixed(2) : t.value.toFixed(0);
+      console.log(`  ${t.name.padEnd(15)} ${pad(shown, 9)}   target ${t.op} ${t.limit}   ${t.pass ? 'PASS' : 'FAIL'}`);
+    }
+    const problems = results.flatMap((r, i) => [...r.a.problems, ...r.b.problems, ...r.c.problems].map((p) => `run ${i + 1}: ${p}`));
+    if (problems.length > 0) console.log(`  ! ${problems.length} problem(s) above: figures of those runs may not be comparable`);
+
+    const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+    const phaseJson = (p: PhaseResult) => ({
+      seconds: round(p.seconds, 2),
+      eventsPerSec: Math.round(p.eventsPerSec),
+      bytesPerEvent: round(p.bytesPerEvent),
+      stored: p.stored,
+      ...(p.peakRssMB === undefined ? {} : { peakRssMB: round(p.peakRssMB) }),
+      ...(p.problems.length > 0 ? { problems: p.problems } : {}),
+    });
+    const summary = {
+      events: n,
+      runs,
+      seed,
+      node: process.version,
+      cpus: cpus().length,
+      input: { bytes: gen.bytes, avgEventBytes: round(gen.bytes / n), generateSeconds: round(genSeconds, 2) },
+      rssMethod: method,
+      webhook: { eventsPerBody: WEBHOOK_BATCH, concurrency: WEBHOOK_CONCURRENCY },
+      perRun: results.map((r) => ({ a: phaseJson(r.a), b: phaseJson(r.b), c: phaseJson(r.c), ratioBA: round(r.ratioBA, 3), ratioCA: round(r.ratioCA, 3) })),
+      median: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, k.startsWith('ratio') ? round(v, 3) : round(v)])),
+      targets: targets.map((t) => ({ ...t, value: round(t.value, 3) })),
+    };
+    console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
+  } finally {
+    if (keep) console.log(`kept: ${[workDir, ...runDirs].join(' ')}`);
+    else {
+      rmSync(workDir, { recursive: true, force: true });
+      for (const d of runDirs) rmSync(d, { recursive: true, force: true });
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

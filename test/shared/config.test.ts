@@ -1,0 +1,62 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { DEFAULTS, loadConfig } from '../../shared/config.js';
+import { tempDir } from '../helpers.js';
+
+describe('loadConfig', () => {
+  const dir = tempDir();
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const error = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('expected an error');
+  };
+
+  it('has the documented defaults with no file and no environment', () => {
+    const c = loadConfig({ file: file('empty.yaml', ''), env: {} });
+    expect(c.listen).to.equal('127.0.0.1:8080');
+    expect(c.database).to.deep.equal({ path: './data/kubetrail.db', synchronous: 'FULL' });
+    expect(c.webhook.maxBodyBytes).to.equal(32 * 1024 * 1024);
+    expect(c.cluster).to.equal(DEFAULTS.cluster);
+    expect(Object.isFrozen(c.webhook)).to.equal(true);
+  });
+
+  it('reads the file, then the environment, then flags, each winning over the one before', () => {
+    const f = file('k.yaml', 'listen: 0.0.0.0:9000\ndatabase:\n  path: /var/lib/kt.db\nwebhook:\n  maxBodyBytes: 8MiB\n');
+    const fromFile = loadConfig({ file: f, env: {} });
+    expect([fromFile.listen, fromFile.database.path, fromFile.webhook.maxBodyBytes]).to.deep.equal(['0.0.0.0:9000', '/var/lib/kt.db', 8 * 1024 * 1024]);
+    const fromEnv = loadConfig({ env: { KUBETRAIL_CONFIG: f, KUBETRAIL_DB: 'env.db', KUBETRAIL_LISTEN: '127.0.0.1:1' } });
+    expect([fromEnv.listen, fromEnv.database.path]).to.deep.equal(['127.0.0.1:1', 'env.db']);
+    const fromFlags = loadConfig({ file: f, env: { KUBETRAIL_DB: 'env.db' }, overrides: { databasePath: 'flag.db', listen: '[::1]:2' } });
+    expect([fromFlags.listen, fromFlags.database.path]).to.deep.equal(['[::1]:2', 'flag.db']);
+  });
+
+  const bad: [string, string, string][] = [
+    ['a listen address without a port', 'listen: localhost', "config listen ({f}): expected host:port, got 'localhost'"],
+    ['a size without a number', 'webhook:\n  maxBodyBytes: lots', "config webhook.maxBodyBytes ({f}): expected a size like 32MiB, got 'lots'"],
+    ['a misspelt key', 'webhok: {}', 'config (top level) ({f}): unknown key webhok'],
+    ['a nested misspelt key', 'database:\n  pth: x', 'config database ({f}): unknown key pth'],
+    ['a wrong synchronous mode', 'database:\n  synchronous: OFF', 'config database.synchronous ({f}):'],
+    ['a short webhook token', 'webhook:\n  tokens: [abc]', 'config webhook.tokens.0 ({f}): tokens must be at least 16 characters'],
+    ['YAML that is not a mapping', '- a\n- b', 'config file {f}: expected a mapping of keys'],
+    ['broken YAML', 'a: [b', 'config file {f}: not valid YAML'],
+  ];
+  for (const [what, text, message] of bad) {
+    it(`names the key and the problem for ${what}`, () => {
+      const f = file(`${what.replace(/\W+/g, '-')}.yaml`, text);
+      expect(error(() => loadConfig({ file: f, env: {} }))).to.contain(message.replace('{f}', f));
+    });
+  }
+
+  it('names a config file it cannot read', () => {
+    expect(error(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))).to.match(/^config file .*nope\.yaml: cannot read it/);
+  });
+});
