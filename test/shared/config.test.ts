@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
 import { DEFAULTS, loadConfig } from '../../shared/config.js';
 import { tempDir } from '../helpers.js';
 
@@ -58,5 +60,28 @@ describe('loadConfig', () => {
 
   it('names a config file it cannot read', () => {
     expect(error(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))).to.match(/^config file .*nope\.yaml: cannot read it/);
+  });
+
+  it('accepts the example configuration shipped in deploy/', () => {
+    const c = loadConfig({ file: 'deploy/kubetrail.yaml', env: {} });
+    expect(c.listen).to.equal('0.0.0.0:8443');
+    expect(c.tls?.certFile).to.equal('/etc/kubetrail/tls.crt');
+  });
+});
+
+describe('deploy/ files for the kube-apiserver', () => {
+  it('has the recommended audit Policy: secrets at Metadata first, Metadata for everything last', () => {
+    const policy = parseYaml(readFileSync('deploy/audit-policy.yaml', 'utf8'));
+    expect([policy.apiVersion, policy.kind]).to.deep.equal(['audit.k8s.io/v1', 'Policy']);
+    expect(policy.omitStages).to.deep.equal(['RequestReceived']);
+    expect(policy.rules[0].level).to.equal('Metadata');
+    expect(policy.rules[0].resources[0].resources).to.include('secrets');
+    expect(policy.rules.at(-1)).to.deep.equal({ level: 'Metadata' });
+  });
+
+  it('has a webhook kubeconfig whose server is a kubetrail webhook path', () => {
+    const kc = parseYaml(readFileSync('deploy/audit-webhook-kubeconfig.yaml', 'utf8'));
+    expect(kc.clusters[0].cluster.server).to.match(/^https:\/\/[^/]+\/audit\/webhook\/[a-z0-9-]+$/);
+    expect(kc['current-context']).to.equal('kubetrail');
   });
 });
