@@ -57,6 +57,9 @@ function formatSummary(s: IngestSummary): string {
   const lines = [
     `read ${s.read}, stored ${s.stored}, duplicates ${s.duplicates}, quarantined ${s.quarantined} (${formatBytes(s.bytes)})`,
   ];
+  if (s.conflicts > 0) {
+    lines.push(`${s.conflicts} of the duplicates differ from the stored event (auditID reused?): kept in the quarantine table for review`);
+  }
   if (s.quarantined > 0) {
     lines.push('quarantined (first reasons):');
     for (const r of s.firstRejected.slice(0, 10)) lines.push(`  ${r.position}: ${r.reason}`);

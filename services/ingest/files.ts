@@ -24,13 +24,15 @@ export interface IngestSummary {
   read: number;
   stored: number;
   duplicates: number;
+  /** Duplicates with different content; kept in the quarantine table (see WriteResult). */
+  conflicts: number;
   quarantined: number;
   bytes: number;
   firstRejected: { position: string; reason: string }[];
 }
 
 export function emptySummary(): IngestSummary {
-  return { read: 0, stored: 0, duplicates: 0, quarantined: 0, bytes: 0, firstRejected: [] };
+  return { read: 0, stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, bytes: 0, firstRejected: [] };
 }
 
 const MAX_REASONS_KEPT = 20;
@@ -63,6 +65,7 @@ export class BatchAccumulator {
     this.summary.stored += result!.accepted;
     this.summary.duplicates += result!.duplicates;
     this.summary.quarantined += result!.quarantined;
+    this.summary.conflicts += result!.conflicts;
     this.batch = this.fresh();
   }
 

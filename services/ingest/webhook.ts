@@ -78,7 +78,8 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       if (result.quarantined > 0) {
         log.warn({ quarantined: result.quarantined, first: batch.rejected[0]?.reason }, 'events quarantined');
       }
-      res.status(200).json(result);
+      if (result.conflicts > 0) log.warn({ conflicts: result.conflicts }, 'duplicates with different content kept in quarantine');
+      res.status(200).json({ accepted: result.accepted, duplicates: result.duplicates, quarantined: result.quarantined });
     } catch (err) {
       const message = err instanceof StoreUnavailableError ? err.message : `cannot commit: ${errorMessage(err)}`;
       res.status(503).set('Retry-After', '5').json({ error: message });

@@ -109,6 +109,15 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
   return mapRows(db.prepare(sql).iterate(...params) as IterableIterator<EventRow>);
 }
 
+/** A lookup of one stored event (without bodies) by its stored key; null when absent. */
+export function createEventLookup(db: Database): (clusterId: number, auditKey: Buffer | string, stage: number) => AuditEvent | null {
+  const stmt = db.prepare(`${SELECT} WHERE e.cluster_id = ? AND e.audit_id = ? AND e.stage = ?`);
+  return (clusterId, auditKey, stage) => {
+    const row = stmt.get(clusterId, auditKey, stage) as EventRow | undefined;
+    return row ? recordToEvent(rowToRecord(row)) : null;
+  };
+}
+
 /** Every stored event (all stages) in insertion order, with bodies: for export and tests. */
 export function* readAllEvents(db: Database): IterableIterator<StoredEvent> {
   const bodies = db.prepare('SELECT request, response FROM bodies WHERE event_id = ?');

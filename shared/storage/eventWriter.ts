@@ -1,9 +1,11 @@
+import { isDeepStrictEqual } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
 import { createRedactor, redactBodies, type Redactor } from '../audit/redact.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import { Dimensions } from './dimensions.js';
-import { eventToRecord } from './eventRecord.js';
+import { eventToRecord, recordToEvent } from './eventRecord.js';
+import { createEventLookup } from './eventQuery.js';
 import { auditIdToKey } from './auditId.js';
 import type { Store } from './openStore.js';
 
@@ -20,6 +22,12 @@ export interface WriteResult {
   accepted: number;
   duplicates: number;
   quarantined: number;
+  /**
+   * Duplicates whose content differs from the stored event (a client-set Audit-ID reused by
+   * another request, or edited input). Counted in `duplicates` as the key says, and kept in
+   * the quarantine table for review, so that nothing is dropped unseen.
+   */
+  conflicts: number;
 }
 
 /** Work to do in the same transaction as a batch (e.g. saving a file offset). */
@@ -36,6 +44,7 @@ export class EventWriter {
   private readonly insertEvent: Statement;
   private readonly insertBody: Statement;
   private readonly insertQuarantine: Statement;
+  private readonly lookup: ReturnType<typeof createEventLookup>;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20) {
     const db = store.db;
@@ -47,6 +56,7 @@ export class EventWriter {
         decision, reason_id, annotations_id, shape, residual, source_version, has_body)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (cluster_id, audit_id, stage) DO NOTHING`);
+    this.lookup = createEventLookup(db);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
     this.insertQuarantine = db.prepare(`INSERT INTO quarantine
         (received_at, source, cluster, position, reason, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?)`);
@@ -69,16 +79,17 @@ export class EventWriter {
   }
 
   private writeOne(batch: WriteBatch): WriteResult {
-    const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0 };
+    const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     const d = this.dims;
     const clusterId = d.string(batch.cluster);
     for (const parsed of batch.events) {
       const r = eventToRecord(parsed, batch.cluster);
       const e = parsed.event;
       const hasBody = e.requestObject !== undefined || e.responseObject !== undefined;
+      const key = auditIdToKey(r.auditID);
       const info = this.insertEvent.run(
         clusterId,
-        auditIdToKey(r.auditID),
+        key,
         r.stage,
         r.level,
         r.receivedAt,
@@ -104,6 +115,12 @@ export class EventWriter {
       );
       if (info.changes === 0) {
         result.duplicates++;
+        const stored = this.lookup(clusterId, key, r.stage);
+        if (stored && !isDeepStrictEqual(stored, recordToEvent(r))) {
+          result.conflicts++;
+          const reason = `conflicting duplicate: auditID ${r.auditID} stage ${e.stage} is already stored with different content; this copy was not stored`;
+          this.quarantine(batch.source, batch.cluster, { position: parsed.position, reason, raw: JSON.stringify(e) });
+        }
         continue;
       }
       result.accepted++;

@@ -39,7 +39,7 @@ describe('file ingest', () => {
     expect(first.firstRejected[0]!.position).to.equal(`${file}:4`);
     expect(first.firstRejected[0]!.reason).to.match(/^not JSON: /);
     const second = await ingestInto(db, [file]);
-    expect(second).to.deep.include({ read: 8, stored: 0, duplicates: 7, quarantined: 1 });
+    expect(second).to.deep.include({ read: 8, stored: 0, duplicates: 7, conflicts: 0, quarantined: 1 });
   });
 
   it('reads a pretty-printed EventList, a JSON array, gzipped JSON lines and a last line without a newline', async () => {
@@ -89,9 +89,10 @@ describe('file ingest', () => {
     const gke = await ingestInto(join(dir, 'gke.db'), [cloud('gke-anonymous-probe.jsonl')]);
     expect(gke.firstRejected[0]!.reason).to.match(/^GKE Cloud Audit Log entry/);
     // Three raw Events that share one auditID and stage: by the (cluster, auditID, stage) key the
-    // first is stored and the others are duplicates; then a GKE and an AKS record.
+    // first is stored and the others are duplicates — with different content, so they are kept
+    // in the quarantine table as conflicts; then a GKE and an AKS record.
     const mixed = await ingestInto(join(dir, 'mixed.db'), [cloud('mixed-raw-gke-aks.jsonl')]);
-    expect(mixed).to.deep.include({ read: 5, stored: 1, duplicates: 2, quarantined: 2 });
+    expect(mixed).to.deep.include({ read: 5, stored: 1, duplicates: 2, conflicts: 2, quarantined: 2 });
     expect(mixed.firstRejected.map((r) => r.position.split(':').at(-1))).to.deep.equal(['4', '5']);
   });
 });

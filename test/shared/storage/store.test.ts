@@ -94,7 +94,7 @@ describe('store', () => {
 
   it('gives back every unusual event exactly, bodies redacted', () => {
     const events = oddEvents().map((e) => parsed(e));
-    expect(writer.write([batch(events)])).to.deep.equal([{ accepted: events.length, duplicates: 0, quarantined: 0 }]);
+    expect(writer.write([batch(events)])).to.deep.equal([{ accepted: events.length, duplicates: 0, quarantined: 0, conflicts: 0 }]);
     const back = [...readAllEvents(store.db)];
     expect(back.map((s) => s.event)).to.deep.equal(events.map((p) => expectedBack(p, store)));
     expect(back.every((s) => s.cluster === 'prod')).to.equal(true);
@@ -105,10 +105,31 @@ describe('store', () => {
   it('counts re-delivered events as duplicates, per (cluster, auditID, stage)', () => {
     const e = makeEvent();
     const received = makeEvent({ auditID: e.auditID, stage: 'RequestReceived' });
-    expect(writer.write([batch([parsed(e), parsed(received)])])[0]).to.deep.equal({ accepted: 2, duplicates: 0, quarantined: 0 });
-    expect(writer.write([batch([parsed(e), parsed(e)])])[0]).to.deep.equal({ accepted: 0, duplicates: 2, quarantined: 0 });
-    expect(writer.write([batch([parsed(e)], 'staging')])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(writer.write([batch([parsed(e), parsed(received)])])[0]).to.deep.equal({ accepted: 2, duplicates: 0, quarantined: 0, conflicts: 0 });
+    expect(writer.write([batch([parsed(e), parsed(e)])])[0]).to.deep.equal({ accepted: 0, duplicates: 2, quarantined: 0, conflicts: 0 });
+    expect(writer.write([batch([parsed(e)], 'staging')])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0, conflicts: 0 });
     expect(store.db.prepare('SELECT count(*) AS n FROM events').get()).to.deep.equal({ n: 3 });
+  });
+
+  it('stores v1beta1 and v1 of the same request as one record: the second is a plain duplicate', () => {
+    const v1 = makeEvent();
+    const beta = { ...v1, apiVersion: 'audit.k8s.io/v1beta1', metadata: { creationTimestamp: v1.stageTimestamp }, timestamp: '2026-07-23T14:47:51Z' };
+    expect(writer.write([batch([parsed(beta)])])[0]!.accepted).to.equal(1);
+    expect(writer.write([batch([parsed(v1)])])[0]).to.deep.equal({ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 0 });
+    expect([...readAllEvents(store.db)].map((s) => s.event)).to.deep.equal([v1]);
+  });
+
+  it('keeps a duplicate whose content differs in the quarantine, without storing it', () => {
+    const e = makeEvent();
+    const other = { ...e, verb: 'delete', user: { username: 'mallory' } };
+    writer.write([batch([parsed(e)])]);
+    expect(writer.write([batch([parsed(other, 'f.log:9')])])[0]).to.deep.equal({ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 1 });
+    const q = store.db.prepare('SELECT position, reason, raw FROM quarantine').all() as { position: string; reason: string; raw: Buffer }[];
+    expect(q).to.have.length(1);
+    expect(q[0]!.position).to.equal('f.log:9');
+    expect(q[0]!.reason).to.equal(`conflicting duplicate: auditID ${e.auditID} stage ResponseComplete is already stored with different content; this copy was not stored`);
+    expect(JSON.parse(q[0]!.raw.toString()).user.username).to.equal('mallory');
+    expect([...readAllEvents(store.db)].map((s) => s.event.user.username)).to.deep.equal(['alice']);
   });
 
   it('shows each action once, from its most complete stage', () => {
