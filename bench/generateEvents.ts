@@ -945,17 +945,17 @@ export class AuditEventGenerator {
   private kubeletRequest(): void {
     const rng = this.rng;
     // A pod's kubelet acts for the pod; node-level requests come from any node.
-    const pod: Pod | undefined = rng.pick(this.allPods);
+    const pod = rng.pick(this.allPods);
     const node = rng.chance(0.5) ? pod.node : rng.pick(this.nodes);
     const id = pod.node.kubelet;
     const x = rng.float();
-    if (x < 0.3 && pod) {
+    if (x < 0.3) {
       this.queue.push(this.resourceRequest(id, 'patch', res('pods'), pod.workload.spec.ns, pod.name, 'status', ''));
     } else if (x < 0.42) {
       this.queue.push(this.resourceRequest(node.kubelet, 'patch', res('nodes'), undefined, node.name, 'status', '', '?timeout=10s'));
     } else if (x < 0.55) {
       this.queue.push(this.resourceRequest(node.kubelet, 'get', res('nodes'), undefined, node.name, undefined, '', '?resourceVersion=0&timeout=10s'));
-    } else if (x < 0.75 && pod) {
+    } else if (x < 0.75) {
       // Kubelets watch (and first list) the single ConfigMaps and Secrets their pods mount.
       const ns = pod.workload.spec.ns;
       const r = res(rng.chance(0.6) ? 'configmaps' : 'secrets');
@@ -963,10 +963,10 @@ export class AuditEventGenerator {
       const sel = `fieldSelector=metadata.name%3D${encodeURIComponent(name)}`;
       if (rng.chance(0.5)) this.queue.push(this.resourceRequest(id, 'list', r, ns, name, undefined, '', `?${sel}&limit=500&resourceVersion=0`));
       else this.queue.push(this.resourceRequest(id, 'watch', r, ns, name, undefined, '', undefined, sel));
-    } else if (x < 0.85 && pod) {
+    } else if (x < 0.85) {
       this.queue.push(this.resourceRequest(id, 'get', res(rng.chance(0.5) ? 'configmaps' : 'secrets'), pod.workload.spec.ns, undefined, undefined, ''));
     } else if (x < 0.98) {
-      const ns = pod?.workload.spec.ns ?? 'default';
+      const ns = pod.workload.spec.ns;
       if (rng.chance(0.4) && this.recentEvents.length > 0) {
         const ev = rng.pick(this.recentEvents);
         this.queue.push(this.resourceRequest(id, 'patch', res('events'), ev.ns, ev.name, undefined, ''));

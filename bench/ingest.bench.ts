@@ -8,11 +8,12 @@
  *   c  `kubetrail serve`, a child process, fed EventList bodies of 400 events, 8 in flight.
  *
  * Environment: BENCH_EVENTS (default 1,000,000), BENCH_RUNS (default 3), BENCH_SEED,
- * BENCH_KEEP=1 keeps the temporary directories. Prints a table and, last, one line
+ * BENCH_KEEP=1 keeps the temporary directories, BENCH_RSS=poll measures peak RSS by polling
+ * /proc even where /usr/bin/time is available. Prints a table and, last, one line
  * `BENCH_JSON {...}`. Exits 0 whatever the figures: it measures, it does not judge.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ interface PhaseResult {
   /** Events the product reported as stored (b, c); the baseline inserts every line. */
   stored: number;
   peakRssMB?: number;
+  /** User + system CPU seconds of the process doing the work (the child for b and c). */
+  cpuSeconds?: number;
   problems: string[];
 }
 
@@ -59,8 +62,9 @@ function envInt(name: string, fallback: number): number {
 
 type RssMethod = 'gnu-time' | 'proc-poll';
 
-/** GNU time's `-v` reports the child's ru_maxrss exactly; otherwise poll /proc VmHWM. */
+/** GNU time's `-v` reports the child's ru_maxrss exactly; otherwise (or BENCH_RSS=poll) poll /proc VmHWM. */
 function pickRssMethod(): RssMethod {
+  if (process.env.BENCH_RSS === 'poll') return 'proc-poll';
   const r = spawnSync('/usr/bin/time', ['-v', 'true'], { encoding: 'utf8' });
   return r.status === 0 && /Maximum resident set size/.test(r.stderr) ? 'gnu-time' : 'proc-poll';
 }
@@ -68,7 +72,7 @@ function pickRssMethod(): RssMethod {
 interface Measured {
   /** The node process itself (not /usr/bin/time), for signals. */
   pid: Promise<number>;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; peakRssKB: number; stdout: string; stderrTail: string }>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; peakRssKB: number; cpuSeconds?: number; stdout: string; stderrTail: string }>;
   child: ChildProcess;
 }
 
@@ -86,13 +90,19 @@ function startMeasured(method: RssMethod, args: string[], cwd: string): Measured
 
   const pid = method === 'gnu-time' ? childOf(child.pid!) : Promise.resolve(child.pid!);
   let polledKB = 0;
+  let polledCpu: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   if (method === 'proc-poll') {
+    const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
     const poll = () => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const hwm = /VmHWM:\s+(\d+) kB/.exec(status) ?? /VmRSS:\s+(\d+) kB/.exec(status);
         if (hwm) polledKB = Math.max(polledKB, Number(hwm[1]));
+        // utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the parenthesized name).
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        polledCpu = (Number(fields[11]) + Number(fields[12])) / ticks;
       } catch {
         // The process is gone: the last reading stands.
       }
@@ -104,14 +114,18 @@ function startMeasured(method: RssMethod, args: string[], cwd: string): Measured
     child.once('close', (code, signal) => {
       if (timer) clearInterval(timer);
       let peakRssKB = polledKB;
+      let cpuSeconds = polledCpu;
       if (method === 'gnu-time') {
         const text = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
         peakRssKB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1] ?? 0);
+        const user = /User time \(seconds\): ([\d.]+)/.exec(text);
+        const sys = /System time \(seconds\): ([\d.]+)/.exec(text);
+        if (user && sys) cpuSeconds = Number(user[1]) + Number(sys[1]);
         // GNU time reports the child's own exit status; a signal shows as "Command terminated by signal".
         const status = /Exit status: (\d+)/.exec(text);
         if (status) code = Number(status[1]);
       }
-      resolve({ code, signal, peakRssKB, stdout, stderrTail });
+      resolve({ code, signal, peakRssKB, cpuSeconds, stdout, stderrTail });
     });
   });
   return { pid, done, child };
@@ -168,6 +182,7 @@ function removeDb(path: string): void {
 
 async function runBaseline(input: string, dbPath: string, n: number): Promise<PhaseResult> {
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const db = new Database(dbPath);
   // The pragmas of shared/storage/openStore.ts.
   db.pragma('busy_timeout = 10000');
@@ -198,8 +213,9 @@ async function runBaseline(input: string, dbPath: string, n: number): Promise<Ph
   if (inTx > 0) commit.run();
   db.close();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
   const problems = count === n ? [] : [`inserted ${count} rows, expected ${n}`];
-  return { seconds, eventsPerSec: count / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: count, problems };
+  return { seconds, eventsPerSec: count / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: count, cpuSeconds: (cpu.user + cpu.system) / 1e6, problems };
 }
 
 async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number): Promise<PhaseResult> {
@@ -217,7 +233,7 @@ async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: 
     problems.push(`no JSON summary on stdout: ${JSON.stringify(r.stdout.slice(0, 300))}`);
   }
   if (r.code !== 0) problems.push(`exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}; stderr: ${r.stderrTail.slice(-600)}`);
-  return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored, peakRssMB: r.peakRssKB / 1024, problems };
+  return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored, peakRssMB: r.peakRssKB / 1024, cpuSeconds: r.cpuSeconds, problems };
 }
 
 async function freePort(): Promise<number> {
@@ -302,10 +318,19 @@ async function runWebhook(method: RssMethod, input: string, dbPath: string, cwd:
   }
   const r = await m.done;
   if (r.code !== 0) problems.push(`serve exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}; stderr: ${r.stderrTail.slice(-600)}`);
-  return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: accepted, peakRssMB: r.peakRssKB / 1024, problems };
+  return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: accepted, peakRssMB: r.peakRssKB / 1024, cpuSeconds: r.cpuSeconds, problems };
 }
 
 // --- reporting ------------------------------------------------------------------------------
+
+/** The commit measured, `+dirty` when files outside bench/ differ from it; null outside git. */
+function gitRevision(): string | null {
+  const cwd = fileURLToPath(new URL('../..', import.meta.url));
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
+  if (head.status !== 0) return null;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench'], { cwd, encoding: 'utf8' });
+  return head.stdout.trim() + (dirty.stdout.trim() ? '+dirty' : '');
+}
 
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
 const pad = (s: string, w: number) => s.padStart(w);
@@ -323,6 +348,7 @@ function phaseLine(label: string, p: PhaseResult, ratio?: number): string {
     `${pad(int(p.eventsPerSec), 8)} ev/s`,
     ratio === undefined ? ' '.repeat(8) : `${pad(ratio.toFixed(2), 5)}×a `,
     `${pad(int(p.bytesPerEvent), 6)} B/ev`,
+    p.cpuSeconds === undefined ? '' : `cpu ${pad(p.cpuSeconds.toFixed(1), 5)} s`,
     p.peakRssMB === undefined ? '' : `peak RSS ${pad(p.peakRssMB.toFixed(0), 4)} MB`,
   ];
   return '  ' + parts.join('  ');
@@ -335,7 +361,7 @@ async function main(): Promise<void> {
   const keep = process.env.BENCH_KEEP === '1';
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const method = pickRssMethod();
-  const rssLabel = method === 'gnu-time' ? '/usr/bin/time -v (ru_maxrss)' : '/proc/<pid>/status VmHWM polled every 50 ms';
+  const rssLabel = method === 'gnu-time' ? '/usr/bin/time -v (ru_maxrss)' : '/proc/<pid>/status VmHWM polled every 50 ms (cpu: last poll)';
 
   const workDir = mkdtempSync(join(tmpdir(), 'kubetrail-bench-'));
   const input = join(workDir, 'events.jsonl');
@@ -344,11 +370,16 @@ async function main(): Promise<void> {
     const genStart = performance.now();
     const gen = await writeEventsFile(input, n, { seed });
     const genSeconds = (performance.now() - genStart) / 1000;
+    // Flush the input now, so that its write-back does not land in the first measurement.
+    const fd = openSync(input, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
     console.log(
       `kubetrail ingest benchmark — ${int(n)} events, ${runs} run${runs > 1 ? 's' : ''}, node ${process.version}, ${cpus().length} CPUs`,
     );
     console.log(`input: ${(gen.bytes / 1024 ** 2).toFixed(0)} MiB, ${int(gen.bytes / n)} B/event avg, seed ${seed}, generated in ${genSeconds.toFixed(1)} s`);
-    console.log(`peak RSS: ${rssLabel}; b and c times include process start; c is first request to last response`);
+    console.log(`revision ${gitRevision() ?? 'unknown'}; peak RSS: ${rssLabel}; b and c times include process start; c is first request to last response;`);
+    console.log('cpu = user+system seconds of the working process (the child for b and c; well below wall time = waiting on disk or on the client)');
 
     const results: RunResult[] = [];
     for (let i = 1; i <= runs; i++) {
@@ -411,6 +442,7 @@ async function main(): Promise<void> {
       bytesPerEvent: round(p.bytesPerEvent),
       stored: p.stored,
       ...(p.peakRssMB === undefined ? {} : { peakRssMB: round(p.peakRssMB) }),
+      ...(p.cpuSeconds === undefined ? {} : { cpuSeconds: round(p.cpuSeconds, 2) }),
       ...(p.problems.length > 0 ? { problems: p.problems } : {}),
     });
     const summary = {
@@ -420,6 +452,7 @@ async function main(): Promise<void> {
       node: process.version,
       cpus: cpus().length,
       input: { bytes: gen.bytes, avgEventBytes: round(gen.bytes / n), generateSeconds: round(genSeconds, 2) },
+      revision: gitRevision(),
       rssMethod: method,
       webhook: { eventsPerBody: WEBHOOK_BATCH, concurrency: WEBHOOK_CONCURRENCY },
       perRun: results.map((r) => ({ a: phaseJson(r.a), b: phaseJson(r.b), c: phaseJson(r.c), ratioBA: round(r.ratioBA, 3), ratioCA: round(r.ratioCA, 3) })),
