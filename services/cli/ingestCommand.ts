@@ -2,8 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { EventWriter } from '../../shared/storage/eventWriter.js';
-import { openStore } from '../../shared/storage/openStore.js';
+import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { ingestFiles, type IngestSummary } from '../ingest/files.js';
 import { followFile } from '../ingest/follow.js';
 
@@ -21,8 +20,10 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const store = openStore(config.database.path, { synchronous: config.database.synchronous });
-  const writer = new EventWriter(store, config.quarantine.maxRawBytes);
+  const writer = await StoreWriter.open(config.database.path, {
+    synchronous: config.database.synchronous,
+    quarantineMaxBytes: config.quarantine.maxRawBytes,
+  });
   const cluster = flags.cluster ?? config.cluster;
   const progress = createProgress();
   let summary: IngestSummary;
@@ -34,7 +35,6 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
       process.once('SIGTERM', stop);
       summary = await followFile(files[0]!, {
         writer,
-        db: store.db,
         cluster,
         batchEvents: config.ingest.batchEvents,
         pollMs: config.ingest.followPollMs,
@@ -47,7 +47,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     }
   } finally {
     progress?.stop();
-    store.close();
+    await writer.close();
   }
   process.stdout.write(flags.output === 'json' ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   return summary.quarantined > 0 ? 2 : 0;

@@ -5,8 +5,7 @@ import express from 'express';
 import { parseListen, type Config } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { EventWriter } from '../../shared/storage/eventWriter.js';
-import { openStore } from '../../shared/storage/openStore.js';
+import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { CommitQueue } from '../ingest/commitQueue.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
 
@@ -34,7 +33,11 @@ export interface RunningServer {
 /** Starts the HTTP server with the chosen services. */
 export async function serve(config: Readonly<Config>, services: ServiceName[], log: Logger): Promise<RunningServer> {
   const listen = parseListen(config.listen)!;
-  const store = openStore(config.database.path, { synchronous: config.database.synchronous });
+  const writer = await StoreWriter.open(config.database.path, {
+    synchronous: config.database.synchronous,
+    quarantineMaxBytes: config.quarantine.maxRawBytes,
+  });
+  const store = writer.store;
   const app = express();
   app.disable('x-powered-by');
   let stopping = false;
@@ -53,7 +56,6 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   });
 
   if (services.includes('ingest')) {
-    const writer = new EventWriter(store, config.quarantine.maxRawBytes);
     const queue = new CommitQueue(writer, log.child({ service: 'ingest' }));
     app.use(
       createWebhookRouter({
@@ -93,7 +95,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      store.close();
+      await writer.close();
       log.info('kubetrail stopped');
     },
   };

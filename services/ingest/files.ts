@@ -4,12 +4,14 @@ import { createGunzip } from 'node:zlib';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome, RejectedInput } from '../../shared/audit/types.js';
 import { InputError, errorMessage } from '../../shared/errors.js';
-import type { EventWriter, WriteBatch } from '../../shared/storage/eventWriter.js';
-import { ingestBatch } from './ingestBatch.js';
+import type { WriteOptions } from '../../shared/storage/eventWriter.js';
+import type { RowBatchBuilder } from '../../shared/storage/eventRows.js';
+import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import { commitIngest, createIngestBuilder } from './ingestBatch.js';
 import { LineSplitter, parseLine, type Line } from './lines.js';
 
 export interface FileIngestOptions {
-  writer: EventWriter;
+  writer: StoreWriter;
   cluster: string;
   /** Events per transaction. */
   batchEvents: number;
@@ -38,43 +40,62 @@ export function emptySummary(): IngestSummary {
 const MAX_REASONS_KEPT = 20;
 
 /**
- * Accumulates parse outcomes into batches and commits each as it fills, keeping the summary.
- * Memory holds at most one batch.
+ * Accumulates parse outcomes into batches and commits them, keeping the summary. One commit
+ * runs on the writer thread while the next batch is read here; memory holds at most two batches.
  */
 export class BatchAccumulator {
-  private batch: WriteBatch;
+  private builder: RowBatchBuilder;
+  private inFlight: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: FileIngestOptions, readonly summary: IngestSummary = emptySummary()) {
-    this.batch = this.fresh();
+  constructor(private readonly opts: Pick<FileIngestOptions, 'writer' | 'cluster' | 'batchEvents'>, readonly summary: IngestSummary = emptySummary()) {
+    this.builder = this.fresh();
   }
 
   add(outcome: ParseOutcome): void {
-    this.batch.events.push(...outcome.events);
-    this.batch.rejected.push(...outcome.rejected);
-    this.summary.read += outcome.events.length + outcome.rejected.length;
+    for (const e of outcome.events) this.builder.addEvent(e);
     for (const r of outcome.rejected) {
+      this.builder.addRejected(r);
       if (this.summary.firstRejected.length < MAX_REASONS_KEPT) this.summary.firstRejected.push({ position: r.position, reason: r.reason });
     }
-    if (this.batch.events.length + this.batch.rejected.length >= this.opts.batchEvents) this.flush();
+    this.summary.read += outcome.events.length + outcome.rejected.length;
   }
 
-  /** Commits what is pending; `also` runs in the same transaction (e.g. saving an offset). */
-  flush(also?: () => void): void {
-    if (this.batch.events.length === 0 && this.batch.rejected.length === 0 && !also) return;
-    const [result] = ingestBatch(this.opts.writer, [this.batch], also);
-    this.summary.stored += result!.accepted;
-    this.summary.duplicates += result!.duplicates;
-    this.summary.quarantined += result!.quarantined;
-    this.summary.conflicts += result!.conflicts;
-    this.batch = this.fresh();
+  /** True when the pending batch has reached the batch size. */
+  get full(): boolean {
+    return this.pending >= this.opts.batchEvents;
   }
 
   get pending(): number {
-    return this.batch.events.length + this.batch.rejected.length;
+    return this.builder.size;
   }
 
-  private fresh(): WriteBatch {
-    return { cluster: this.opts.cluster, source: 'file', events: [], rejected: [] };
+  /**
+   * Sends the pending batch to be committed (with a `--follow` position, in the same
+   * transaction) once the previous commit is done; resolves when it is handed over.
+   */
+  async flush(options: WriteOptions = {}): Promise<void> {
+    if (this.pending === 0 && !options.followOffset) return;
+    const rows = this.builder.finish();
+    this.builder = this.fresh();
+    await this.inFlight;
+    this.inFlight = commitIngest(this.opts.writer, [rows], options).then(([r]) => {
+      this.summary.stored += r!.accepted;
+      this.summary.duplicates += r!.duplicates;
+      this.summary.quarantined += r!.quarantined;
+      this.summary.conflicts += r!.conflicts;
+    });
+    // A failed commit surfaces at the next flush or drain; keep it from being unhandled meanwhile.
+    this.inFlight.catch(() => undefined);
+  }
+
+  /** Commits what is pending and waits for every commit. */
+  async drain(options: WriteOptions = {}): Promise<void> {
+    await this.flush(options);
+    await this.inFlight;
+  }
+
+  private fresh(): RowBatchBuilder {
+    return createIngestBuilder(this.opts.writer, this.opts.cluster, 'file');
   }
 }
 
@@ -99,7 +120,7 @@ export async function ingestFiles(paths: string[], opts: FileIngestOptions): Pro
     }
     await ingestStream(input, name, acc, opts);
   }
-  acc.flush();
+  await acc.drain();
   return acc.summary;
 }
 
@@ -136,7 +157,10 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
         held = [];
         doc.length = 0;
       }
-      for (const line of lines) acc.add(parseLine(line, name));
+      for (const line of lines) {
+        acc.add(parseLine(line, name));
+        if (acc.full) await acc.flush();
+      }
       if (Date.now() - lastProgress > 200) {
         lastProgress = Date.now();
         report();

@@ -4,15 +4,14 @@ import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
-import type { Database } from 'better-sqlite3';
 import type { Logger } from '../../shared/log.js';
-import type { EventWriter } from '../../shared/storage/eventWriter.js';
+import { loadFollowOffset } from '../../shared/storage/followOffsets.js';
+import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { BatchAccumulator, type IngestSummary } from './files.js';
 import { LineSplitter, parseLine, type Line } from './lines.js';
 
 export interface FollowOptions {
-  writer: EventWriter;
-  db: Database;
+  writer: StoreWriter;
   cluster: string;
   batchEvents: number;
   pollMs: number;
@@ -42,13 +41,12 @@ const CHUNK = 1 << 20;
 export async function followFile(path: string, opts: FollowOptions): Promise<IngestSummary> {
   const abs = resolve(path);
   const acc = new BatchAccumulator({ writer: opts.writer, cluster: opts.cluster, batchEvents: Number.MAX_SAFE_INTEGER });
-  const offsets = createOffsetStore(opts.db, abs, opts.cluster);
   const log = opts.log.child({ follow: abs });
-  const flush = (pos: Position) => acc.flush(() => offsets.save(pos));
+  const flush = (pos: Position) => acc.flush({ followOffset: { ...pos, path: abs, cluster: opts.cluster } });
 
   let st = await waitForFile(abs, opts);
   if (!st) return acc.summary;
-  const saved = offsets.load();
+  const saved = loadFollowOffset(opts.writer.store.db, abs);
   let pos: Position = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
   // An inode number can be reused once a rotated file is deleted: the first line must match too.
   const sameFile = async (file: string, s: Stats, p: Position) =>
@@ -80,7 +78,7 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
           pos.line = line.number;
         }
         acc.summary.bytes += bytesRead;
-        if (lines.length > 0 && (acc.pending >= opts.batchEvents || bytesRead < CHUNK)) flush(pos);
+        if (lines.length > 0 && (acc.pending >= opts.batchEvents || bytesRead < CHUNK)) await flush(pos);
         opts.onProgress?.({ bytes: acc.summary.bytes, events: acc.summary.read });
         if (bytesRead === CHUNK) continue;
       }
@@ -109,14 +107,14 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
         log.info({ lines: pos.line }, 'file rotated; following the new one');
         pos = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
         splitter = new LineSplitter();
-        flush(pos);
+        await flush(pos);
         continue;
       }
       if (st && st.size < pos.offset) {
         log.warn({ size: st.size, offset: pos.offset }, 'file truncated in place; reading it again from the start');
         pos = { ...pos, headHash: '', offset: 0, line: 0 };
         splitter = new LineSplitter();
-        flush(pos);
+        await flush(pos);
         continue;
       }
       await sleep(opts.pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
@@ -124,7 +122,8 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
   } finally {
     await fh.close();
   }
-  flush(pos);
+  await flush(pos);
+  await acc.drain();
   return acc.summary;
 }
 
@@ -137,7 +136,7 @@ async function ingestWhole(
   from: Position | null,
   acc: BatchAccumulator,
   batchEvents: number,
-  flush: (pos: Position) => void,
+  flush: (pos: Position) => Promise<void>,
 ): Promise<void> {
   const st = await stat(file);
   const pos: Position = { device: st.dev, inode: st.ino, headHash: from?.headHash ?? '', offset: from?.offset ?? 0, line: from?.line ?? 0 };
@@ -146,18 +145,18 @@ async function ingestWhole(
   const raw = createReadStream(file, gz || skip === 0 ? {} : { start: skip });
   const stream = gz ? raw.pipe(createGunzip()) : raw;
   const splitter = new LineSplitter(gz ? 0 : skip, gz ? 0 : pos.line);
-  const take = (line: Line) => {
+  const take = async (line: Line) => {
     if (line.number === 1) pos.headHash = hashHead(line.text);
     if (line.end <= skip) return;
     acc.add(parseLine(line, file));
     pos.offset = line.end;
     pos.line = line.number;
-    if (acc.pending >= batchEvents) flush(pos);
+    if (acc.pending >= batchEvents) await flush(pos);
   };
-  for await (const chunk of stream as AsyncIterable<Buffer>) splitter.push(chunk).forEach(take);
+  for await (const chunk of stream as AsyncIterable<Buffer>) for (const line of splitter.push(chunk)) await take(line);
   const last = splitter.rest();
-  if (last) take(last);
-  flush(pos);
+  if (last) await take(last);
+  await flush(pos);
 }
 
 /**
@@ -226,18 +225,4 @@ async function waitForFile(path: string, opts: FollowOptions): Promise<Stats | n
     await sleep(opts.pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
   }
   return null;
-}
-
-function createOffsetStore(db: Database, path: string, cluster: string) {
-  const select = db.prepare('SELECT device, inode, head_hash AS headHash, offset, line FROM follow_offsets WHERE path = ?');
-  const upsert = db.prepare(`INSERT INTO follow_offsets (path, cluster, device, inode, head_hash, offset, line, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (path) DO UPDATE SET cluster = excluded.cluster, device = excluded.device, inode = excluded.inode,
-      head_hash = excluded.head_hash, offset = excluded.offset, line = excluded.line, updated_at = excluded.updated_at`);
-  return {
-    load: () => (select.get(path) as Position | undefined) ?? null,
-    save: (p: Position) => {
-      upsert.run(path, cluster, p.device, p.inode, p.headHash, p.offset, p.line, Date.now() * 1000);
-    },
-  };
 }

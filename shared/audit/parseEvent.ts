@@ -47,14 +47,16 @@ export function parseEvent(value: unknown, position: string, listVersion?: Audit
     versionInferred = true;
   }
 
-  const event: Record<string, unknown> = { ...value, kind: 'Event', apiVersion: 'audit.k8s.io/v1' };
+  // A v1 Event that says so is used as it is: no copy on the hot path.
+  const asIs = sourceVersion === 'audit.k8s.io/v1' && value.kind === 'Event' && value.apiVersion === sourceVersion;
+  const event: Record<string, unknown> = asIs ? value : { ...value, kind: 'Event', apiVersion: 'audit.k8s.io/v1' };
   if (sourceVersion !== 'audit.k8s.io/v1') {
     const problem = convertLegacy(event, sourceVersion);
     if (problem) return reject(problem);
   }
   const problem = validateV1(event);
-  if (problem) return reject(problem);
-  return { event: event as AuditEvent, sourceVersion, versionInferred, position };
+  if (typeof problem === 'string') return reject(problem);
+  return { event: event as AuditEvent, sourceVersion, versionInferred, position, receivedAt: problem.receivedAt, stageAt: problem.stageAt };
 }
 
 /** v1beta1/v1alpha1 → v1 in place, as the apiserver's own conversion functions do (§3). */
@@ -90,19 +92,17 @@ function convertLegacy(event: Record<string, unknown>, version: AuditApiVersion)
   return null;
 }
 
-/** The first problem with a v1-shaped event, naming the field, or null when it is valid. */
-function validateV1(e: Record<string, unknown>): string | null {
+/** The first problem with a v1-shaped event, naming the field; or, when it is valid, its times. */
+function validateV1(e: Record<string, unknown>): string | { receivedAt: number; stageAt: number } {
   if (typeof e.auditID !== 'string' || e.auditID === '') return fieldProblem('auditID', e.auditID, 'a non-empty string');
   if (!STAGES.includes(e.stage as never)) return fieldProblem('stage', e.stage, `one of ${STAGES.join(', ')}`);
   if (!LEVELS.includes(e.level as never)) return fieldProblem('level', e.level, `one of ${LEVELS.join(', ')}`);
   if (typeof e.verb !== 'string') return fieldProblem('verb', e.verb, 'a string');
   if (typeof e.requestURI !== 'string') return fieldProblem('requestURI', e.requestURI, 'a string');
-  for (const key of ['requestReceivedTimestamp', 'stageTimestamp'] as const) {
-    const t = e[key];
-    if (typeof t !== 'string' || parseTime(t) === null) {
-      return fieldProblem(key, t, 'an RFC 3339 time');
-    }
-  }
+  const receivedAt = typeof e.requestReceivedTimestamp === 'string' ? parseTime(e.requestReceivedTimestamp) : null;
+  if (receivedAt === null) return fieldProblem('requestReceivedTimestamp', e.requestReceivedTimestamp, 'an RFC 3339 time');
+  const stageAt = typeof e.stageTimestamp === 'string' ? parseTime(e.stageTimestamp) : null;
+  if (stageAt === null) return fieldProblem('stageTimestamp', e.stageTimestamp, 'an RFC 3339 time');
   const userProblem = validateUser('user', e.user, true) ?? validateUser('impersonatedUser', e.impersonatedUser, false);
   if (userProblem) return userProblem;
   if (e.sourceIPs !== undefined && !isStringArray(e.sourceIPs)) return fieldProblem('sourceIPs', e.sourceIPs, 'a list of strings');
@@ -124,7 +124,7 @@ function validateV1(e: Record<string, unknown>): string | null {
       if (typeof v !== 'string') return fieldProblem(`annotations["${k}"]`, v, 'a string');
     }
   }
-  return null;
+  return { receivedAt, stageAt };
 }
 
 function validateUser(field: string, user: unknown, required: boolean): string | null {

@@ -69,6 +69,9 @@ export interface ParsedEvent {
   versionInferred: boolean;
   /** Where in the input: `file:line`, `item 3`, `file:line item 3`. */
   position: string;
+  /** requestReceivedTimestamp and stageTimestamp in microseconds since the epoch. */
+  receivedAt: number;
+  stageAt: number;
 }
 
 /** Input that is not a usable event, kept for the quarantine with its reason. */

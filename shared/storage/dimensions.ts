@@ -1,79 +1,113 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
 
+/** A dimension table: one id per distinct value. */
+export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects';
+
+interface Table {
+  cache: Map<string, number>;
+  missing: Map<string, unknown[]>;
+  insert: Statement;
+  select: Statement;
+  /** The select's parameters, from the insert's. */
+  selectArgs: (insertParams: unknown[]) => unknown[];
+}
+
 /**
- * Interning of repeated values into the dimension tables (strings, principals, api_resources,
- * objects), with an in-memory cache of ids. Ids handed out inside a transaction that later
- * rolls back are forgotten through `rollback()`, so the cache never points at a missing row.
+ * Interning of repeated values into the dimension tables, with an in-memory cache of ids.
+ * Two phases, so that new values are written in one short transaction of their own instead of
+ * holding the write lock while a batch is prepared: `lookup()` each value of a batch and
+ * `want()` the unknown ones, then `resolve()`, then `id()` for those. An id is cached only once its row is committed, so the
+ * cache never points at a missing row. Dimension rows are insert-only and never change.
  */
 export class Dimensions {
-  private readonly caches = new Map<string, Map<string, number>>();
-  private pending: [Map<string, number>, string][] = [];
-  private readonly stmts: Record<string, { insert: Statement; select: Statement }>;
+  private readonly tables: Record<DimensionName, Table>;
 
-  constructor(db: Database, private readonly maxCacheEntries = 200_000) {
-    const pair = (insert: string, select: string) => ({ insert: db.prepare(insert), select: db.prepare(select).pluck() });
-    this.stmts = {
-      string: pair('INSERT OR IGNORE INTO strings (value) VALUES (?)', 'SELECT id FROM strings WHERE value = ?'),
-      principal: pair(
-        'INSERT OR IGNORE INTO principals (username, json) VALUES (?, ?)',
+  constructor(private readonly db: Database, private readonly maxCacheEntries = 200_000) {
+    const table = (insert: string, select: string, selectArgs = (p: unknown[]) => p): Table => ({
+      cache: new Map(),
+      missing: new Map(),
+      insert: db.prepare(insert),
+      select: db.prepare(select).pluck(),
+      selectArgs,
+    });
+    this.tables = {
+      strings: table('INSERT OR IGNORE INTO strings (value) VALUES (?)', 'SELECT id FROM strings WHERE value = ?'),
+      verbs: table('INSERT OR IGNORE INTO verbs (verb) VALUES (?)', 'SELECT id FROM verbs WHERE verb = ?'),
+      principals: table(
+        'INSERT OR IGNORE INTO principals (json, username) VALUES (?, ?)',
         'SELECT id FROM principals WHERE json = ?',
+        (p) => [p[0]],
       ),
-      apiResource: pair(
-        `INSERT OR IGNORE INTO api_resources (api_group, api_version, resource, subresource, present) VALUES (?, ?, ?, ?, ?)`,
-        `SELECT id FROM api_resources WHERE api_group = ? AND api_version = ? AND resource = ? AND subresource = ? AND present = ?`,
+      apiResources: table(
+        'INSERT OR IGNORE INTO api_resources (api_group, api_version, resource, subresource, present) VALUES (?, ?, ?, ?, ?)',
+        'SELECT id FROM api_resources WHERE api_group = ? AND api_version = ? AND resource = ? AND subresource = ? AND present = ?',
       ),
-      object: pair(
+      objects: table(
         'INSERT OR IGNORE INTO objects (api_group, resource, namespace, name, uid) VALUES (?, ?, ?, ?, ?)',
         'SELECT id FROM objects WHERE api_group = ? AND resource = ? AND namespace = ? AND name = ? AND uid = ?',
       ),
     };
   }
 
-  string(value: string): number {
-    return this.intern('string', value, () => [value], () => [value]);
+  /** The cached id of a value, or undefined. */
+  lookup(name: DimensionName, key: string): number | undefined {
+    return this.tables[name].cache.get(key);
   }
 
-  principal(json: string, username: string): number {
-    return this.intern('principal', json, () => [username, json], () => [json]);
+  /** Notes a value to write at the next `resolve()`; `params` are its insert's parameters. */
+  want(name: DimensionName, key: string, params: unknown[]): void {
+    const t = this.tables[name];
+    if (!t.cache.has(key) && !t.missing.has(key)) t.missing.set(key, params);
   }
 
-  apiResource(k: ApiResourceKey): number {
-    const params = () => [k.apiGroup, k.apiVersion, k.resource, k.subresource, k.present];
-    return this.intern('apiResource', `${k.apiGroup}\0${k.apiVersion}\0${k.resource}\0${k.subresource}\0${k.present}`, params, params);
+  /** Writes the values needed and not yet known, in one transaction, and caches their ids. */
+  resolve(): void {
+    const all = Object.values(this.tables);
+    if (all.every((t) => t.missing.size === 0)) return;
+    const found: [Table, string, number][] = [];
+    this.db.transaction(() => {
+      for (const t of all) {
+        for (const [key, params] of t.missing) {
+          const info = t.insert.run(...params);
+          const id = info.changes > 0 ? Number(info.lastInsertRowid) : (t.select.get(...t.selectArgs(params)) as number);
+          found.push([t, key, id]);
+        }
+      }
+    }).immediate();
+    for (const t of all) t.missing.clear();
+    for (const [t, key, id] of found) t.cache.set(key, id);
   }
 
-  object(k: ObjectKey): number {
-    const params = () => [k.apiGroup, k.resource, k.namespace, k.name, k.uid];
-    return this.intern('object', `${k.apiGroup}\0${k.resource}\0${k.namespace}\0${k.name}\0${k.uid}`, params, params);
-  }
-
-  /** Call after a commit: the ids handed out are now durable. */
-  commit(): void {
-    this.pending = [];
-  }
-
-  /** Call after a rollback: forget the ids handed out since the last commit. */
-  rollback(): void {
-    for (const [cache, key] of this.pending) cache.delete(key);
-    this.pending = [];
-  }
-
-  private intern(kind: string, key: string, insertParams: () => unknown[], selectParams: () => unknown[]): number {
-    let cache = this.caches.get(kind);
-    if (!cache) this.caches.set(kind, (cache = new Map()));
-    const hit = cache.get(key);
-    if (hit !== undefined) return hit;
-    const { insert, select } = this.stmts[kind]!;
-    const info = insert.run(...insertParams());
-    const id = info.changes > 0 ? Number(info.lastInsertRowid) : (select.get(...selectParams()) as number);
-    if (cache.size >= this.maxCacheEntries) {
-      // A full reset is simpler than LRU and costs only re-lookups of the values still in use.
-      cache.clear();
-      this.pending = this.pending.filter(([c]) => c !== cache);
-    }
-    cache.set(key, id);
-    this.pending.push([cache, key]);
+  /** The id of a value passed to `need*()` and resolved. */
+  id(name: DimensionName, key: string): number {
+    const id = this.tables[name].cache.get(key);
+    if (id === undefined) throw new Error(`internal: ${name} value not resolved before use`);
     return id;
   }
+
+  /** Starts a batch: forgets cached ids when the caches have grown past their bound. */
+  startBatch(): void {
+    for (const t of Object.values(this.tables)) {
+      // A full reset is simpler than LRU and costs only re-lookups of the values still in use.
+      if (t.cache.size >= this.maxCacheEntries) t.cache.clear();
+    }
+  }
+
+}
+
+export function apiResourceKey(k: ApiResourceKey): string {
+  return `${k.apiGroup}\0${k.apiVersion}\0${k.resource}\0${k.subresource}\0${k.present}`;
+}
+
+export function objectKey(k: ObjectKey): string {
+  return `${k.apiGroup}\0${k.resource}\0${k.namespace}\0${k.name}\0${k.uid}`;
+}
+
+export function apiResourceParams(k: ApiResourceKey): unknown[] {
+  return [k.apiGroup, k.apiVersion, k.resource, k.subresource, k.present];
+}
+
+export function objectParams(k: ObjectKey): unknown[] {
+  return [k.apiGroup, k.resource, k.namespace, k.name, k.uid];
 }

@@ -3,6 +3,7 @@ import type { Database } from 'better-sqlite3';
 import type { AuditEvent } from '../audit/types.js';
 import { keyToAuditId } from './auditId.js';
 import { DECISIONS, recordToEvent, type Decision, type EventRecord } from './eventRecord.js';
+import { EVENT_COLUMNS, type EventRow } from './eventRows.js';
 
 /** Filters of who-did-what queries; every field is optional and they combine with AND. */
 export interface EventFilter {
@@ -35,15 +36,19 @@ export interface StoredEvent {
   hasBody: boolean;
 }
 
-const SELECT = `SELECT e.id, e.audit_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
+const SELECT = selectFrom('events');
+
+/** The rebuilding select over `table`, a table with the columns of `events`. */
+function selectFrom(table: string): string {
+  return `SELECT e.id, e.audit_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
     e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
-    c.value AS cluster, v.value AS verb, u.json AS user, u.username AS username,
+    c.value AS cluster, v.verb AS verb, u.json AS user, u.username AS username,
     iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
     ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
     o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations
-  FROM events e
+  FROM ${table} e
   JOIN strings c ON c.id = e.cluster_id
-  JOIN strings v ON v.id = e.verb_id
+  JOIN verbs v ON v.id = e.verb_id
   JOIN principals u ON u.id = e.user_id
   LEFT JOIN principals iu ON iu.id = e.impersonated_id
   LEFT JOIN strings sip ON sip.id = e.source_ips_id
@@ -53,6 +58,9 @@ const SELECT = `SELECT e.id, e.audit_id, e.stage, e.level, e.received_at, e.stag
   LEFT JOIN strings p ON p.id = e.path_id
   LEFT JOIN strings rs ON rs.id = e.reason_id
   LEFT JOIN strings an ON an.id = e.annotations_id`;
+}
+
+const READ_VERBS = new Set(['get', 'list', 'watch']);
 
 /** Only the most complete stage of each action (one auditID): spec/k8s-audit.md §5.1. */
 const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
@@ -71,8 +79,10 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.user);
   }
   if (filter.verb !== undefined) {
-    where.push('e.verb_id = (SELECT id FROM strings WHERE value = ?)');
+    where.push('e.verb_id = (SELECT id FROM verbs WHERE verb = ?)');
     params.push(filter.verb);
+    // The same term as the partial index events_changes, so that SQLite can use it.
+    if (!READ_VERBS.has(filter.verb)) where.push('e.verb_id > 3');
   }
   if (filter.resource !== undefined || (filter.apiGroup !== undefined && filter.apiGroup !== null) || filter.subresource !== undefined) {
     const cond: string[] = [];
@@ -106,22 +116,32 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     sql += ' LIMIT ?';
     params.push(filter.limit);
   }
-  return mapRows(db.prepare(sql).iterate(...params) as IterableIterator<EventRow>);
+  return mapRows(db.prepare(sql).iterate(...params) as IterableIterator<JoinedRow>);
 }
 
-/** A lookup of one stored event (without bodies) by its stored key; null when absent. */
-export function createEventLookup(db: Database): (clusterId: number, auditKey: Buffer | string, stage: number) => AuditEvent | null {
-  const stmt = db.prepare(`${SELECT} WHERE e.cluster_id = ? AND e.audit_id = ? AND e.stage = ?`);
-  return (clusterId, auditKey, stage) => {
-    const row = stmt.get(clusterId, auditKey, stage) as EventRow | undefined;
-    return row ? recordToEvent(rowToRecord(row)) : null;
+/**
+ * Rebuilds the event an `events` row would hold, without storing it: the row goes through a
+ * temporary table and the same select as stored rows. For the rare paths (conflicts).
+ */
+export function createRowReader(db: Database): (row: EventRow) => AuditEvent {
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS incoming_event AS SELECT * FROM main.events WHERE 0');
+  const insert = db.prepare(`INSERT INTO temp.incoming_event (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})`);
+  const select = db.prepare(selectFrom('temp.incoming_event'));
+  const clear = db.prepare('DELETE FROM temp.incoming_event');
+  return (row) => {
+    insert.run(...row);
+    try {
+      return recordToEvent(rowToRecord(select.get() as JoinedRow));
+    } finally {
+      clear.run();
+    }
   };
 }
 
 /** Every stored event (all stages) in insertion order, with bodies: for export and tests. */
 export function* readAllEvents(db: Database): IterableIterator<StoredEvent> {
   const bodies = db.prepare('SELECT request, response FROM bodies WHERE event_id = ?');
-  for (const stored of mapRows(db.prepare(`${SELECT} ORDER BY e.id`).iterate() as IterableIterator<EventRow>)) {
+  for (const stored of mapRows(db.prepare(`${SELECT} ORDER BY e.id`).iterate() as IterableIterator<JoinedRow>)) {
     if (stored.hasBody) Object.assign(stored.event, readBodies(bodies.get(stored.id) as BodyRow | undefined));
     yield stored;
   }
@@ -139,7 +159,8 @@ function readBodies(row: BodyRow | undefined): { requestObject?: unknown; respon
   return out;
 }
 
-interface EventRow {
+/** A joined row of SELECT. */
+interface JoinedRow {
   id: number;
   audit_id: Buffer | string;
   stage: number;
@@ -175,13 +196,13 @@ interface EventRow {
   annotations: string | null;
 }
 
-function* mapRows(rows: IterableIterator<EventRow>): IterableIterator<StoredEvent> {
+function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEvent> {
   for (const row of rows) {
     yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1 };
   }
 }
 
-function rowToRecord(row: EventRow): EventRecord {
+function rowToRecord(row: JoinedRow): EventRecord {
   const hasRef = row.resource !== null;
   return {
     cluster: row.cluster,

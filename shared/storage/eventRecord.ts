@@ -1,4 +1,4 @@
-import { formatMicroTime, isMicroTime, parseTime } from '../audit/time.js';
+import { formatMicroTime, isMicroTime } from '../audit/time.js';
 import { API_VERSIONS, LEVELS, STAGES, type AuditEvent, type ObjectReference, type ParsedEvent } from '../audit/types.js';
 
 /**
@@ -59,6 +59,7 @@ export type Decision = 0 | 1 | 2;
 const DECISION_KEY = 'authorization.k8s.io/decision';
 const REASON_KEY = 'authorization.k8s.io/reason';
 const REF_KEYS = ['resource', 'namespace', 'name', 'apiGroup', 'apiVersion', 'subresource', 'uid', 'resourceVersion'] as const;
+const REF_BITS = new Map<string, number>(REF_KEYS.map((k, i) => [k, 1 << i]));
 const SHAPE_STATUS = 1;
 const SHAPE_STATUS_EMPTY_METADATA = 2;
 const SHAPE_ANNOTATIONS = 4;
@@ -72,13 +73,13 @@ const INTEGER = /^(0|[1-9]\d{0,14})$/;
 /** The columns for one parsed event received for `cluster`. */
 export function eventToRecord(parsed: ParsedEvent, cluster: string): EventRecord {
   const e = parsed.event;
-  const residual: Record<string, unknown> = {};
-  for (const key in e) if (!KNOWN_FIELDS.has(key)) residual[key] = e[key];
+  // Most events have nothing beyond the columns: allocate the residual only when they do.
+  let residual: Record<string, unknown> | null = null;
+  for (const key in e) if (!KNOWN_FIELDS.has(key)) (residual ??= {})[key] = e[key];
 
-  const receivedAt = parseTime(e.requestReceivedTimestamp)!;
-  const stageAt = parseTime(e.stageTimestamp)!;
-  if (!isMicroTime(e.requestReceivedTimestamp)) residual.requestReceivedTimestamp = e.requestReceivedTimestamp;
-  if (!isMicroTime(e.stageTimestamp)) residual.stageTimestamp = e.stageTimestamp;
+  const { receivedAt, stageAt } = parsed;
+  if (!isMicroTime(e.requestReceivedTimestamp)) (residual ??= {}).requestReceivedTimestamp = e.requestReceivedTimestamp;
+  if (!isMicroTime(e.stageTimestamp)) (residual ??= {}).stageTimestamp = e.stageTimestamp;
 
   const q = e.requestURI.indexOf('?');
   const path = q < 0 ? e.requestURI : e.requestURI.slice(0, q);
@@ -90,17 +91,17 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string): EventRecord
   const ref = e.objectRef;
   if (ref) {
     let present = 0;
-    const extra: Record<string, unknown> = {};
+    let extra: Record<string, unknown> | null = null;
     for (const key in ref) {
-      const bit = REF_KEYS.indexOf(key as (typeof REF_KEYS)[number]);
-      if (bit >= 0) present |= 1 << bit;
-      else extra[key] = ref[key];
+      const bit = REF_BITS.get(key);
+      if (bit !== undefined) present |= bit;
+      else (extra ??= {})[key] = ref[key];
     }
     if (ref.resourceVersion !== undefined) {
       if (INTEGER.test(ref.resourceVersion)) resourceVersion = Number(ref.resourceVersion);
-      else extra.resourceVersion = ref.resourceVersion;
+      else (extra ??= {}).resourceVersion = ref.resourceVersion;
     }
-    if (Object.keys(extra).length > 0) residual.objectRef = extra;
+    if (extra) (residual ??= {}).objectRef = extra;
     apiResource = {
       apiGroup: ref.apiGroup ?? '',
       apiVersion: ref.apiVersion ?? '',
@@ -116,13 +117,13 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string): EventRecord
   const status = e.responseStatus;
   if (status) {
     shape |= SHAPE_STATUS;
-    const extra: Record<string, unknown> = {};
+    let extra: Record<string, unknown> | null = null;
     for (const key in status) {
       if (key === 'code') code = status.code!;
       else if (key === 'metadata' && isEmptyObject(status.metadata)) shape |= SHAPE_STATUS_EMPTY_METADATA;
-      else extra[key] = status[key];
+      else (extra ??= {})[key] = status[key];
     }
-    if (Object.keys(extra).length > 0) residual.responseStatus = extra;
+    if (extra) (residual ??= {}).responseStatus = extra;
   }
 
   let decision: Decision = 0;
@@ -144,7 +145,7 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string): EventRecord
     if (restCount > 0) annotations = JSON.stringify(rest);
   }
 
-  const r = Object.keys(residual).length > 0 ? JSON.stringify(residual) : null;
+  const r = residual ? JSON.stringify(residual) : null;
   return {
     cluster,
     auditID: e.auditID,

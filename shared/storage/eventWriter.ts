@@ -1,22 +1,16 @@
-import { isDeepStrictEqual } from 'node:util';
-import { deflateRawSync } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
-import { createRedactor, redactBodies, type Redactor } from '../audit/redact.js';
-import type { ParsedEvent, RejectedInput } from '../audit/types.js';
+import { createRedactor, type Redactor } from '../audit/redact.js';
+import type { RejectedInput } from '../audit/types.js';
 import { Dimensions } from './dimensions.js';
-import { eventToRecord, recordToEvent } from './eventRecord.js';
-import { createEventLookup } from './eventQuery.js';
-import { auditIdToKey } from './auditId.js';
+import { createRowReader } from './eventQuery.js';
+import { EVENT_COLUMNS, INSERT_EVENT, batchesToRows, type EventRow, type RowBatch } from './eventRows.js';
+import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import type { Store } from './openStore.js';
+import type { WriteBatch } from './prepareBatch.js';
 
-/** One unit of input to store: events and rejected items from one source, for one cluster. */
-export interface WriteBatch {
-  cluster: string;
-  /** `webhook`, `file`, `kafka`: recorded with quarantined input. */
-  source: string;
-  events: ParsedEvent[];
-  rejected: RejectedInput[];
-}
+export type { WriteBatch };
+
+const SOURCE_VERSION = EVENT_COLUMNS.indexOf('source_version');
 
 export interface WriteResult {
   accepted: number;
@@ -30,105 +24,76 @@ export interface WriteResult {
   conflicts: number;
 }
 
-/** Work to do in the same transaction as a batch (e.g. saving a file offset). */
-export type InTransaction = () => void;
+export interface WriteOptions {
+  /** A `--follow` position to save in the same transaction as the events. */
+  followOffset?: FollowOffset;
+}
 
 /**
- * Writes batches of events into the store. A call to `write` is one transaction: every event
- * of every batch given is committed, or none is. Re-delivered events — the same
- * (cluster, auditID, stage) — are counted as duplicates and not stored again.
+ * Writes batches of events into the store. A call is one transaction: every event of every
+ * batch given is committed, or none is. Re-delivered events — the same (cluster, auditID,
+ * stage) — are counted as duplicates and not stored again.
  */
 export class EventWriter {
+  readonly redact: Redactor;
   private readonly dims: Dimensions;
-  private readonly redact: Redactor;
   private readonly insertEvent: Statement;
   private readonly insertBody: Statement;
   private readonly insertQuarantine: Statement;
-  private readonly lookup: ReturnType<typeof createEventLookup>;
+  private readonly selectStored: Statement;
+  private readonly readRow: (row: EventRow) => unknown;
+  private readonly saveOffset: (o: FollowOffset) => void;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20) {
     const db = store.db;
     this.dims = new Dimensions(db);
     this.redact = createRedactor(store.redactionKey);
-    this.insertEvent = db.prepare(`INSERT INTO events (
-        cluster_id, audit_id, stage, level, received_at, stage_delay, verb_id, user_id, impersonated_id,
-        source_ips_id, user_agent_id, resource_id, object_id, resource_version, path_id, query, code,
-        decision, reason_id, annotations_id, shape, residual, source_version, has_body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (cluster_id, audit_id, stage) DO NOTHING`);
-    this.lookup = createEventLookup(db);
+    this.readRow = createRowReader(db);
+    this.saveOffset = createFollowOffsetSaver(db);
+    this.insertEvent = db.prepare(INSERT_EVENT);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
     this.insertQuarantine = db.prepare(`INSERT INTO quarantine
         (received_at, source, cluster, position, reason, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.selectStored = db
+      .prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE cluster_id = ? AND audit_id = ? AND stage = ?`)
+      .raw();
   }
 
-  /** Stores the batches in one transaction; `also` runs inside it. Throws when it cannot commit. */
-  write(batches: WriteBatch[], also?: InTransaction): WriteResult[] {
-    try {
-      const results = this.store.db.transaction(() => {
-        const out = batches.map((b) => this.writeOne(b));
-        also?.();
-        return out;
-      }).immediate();
-      this.dims.commit();
-      return results;
-    } catch (err) {
-      this.dims.rollback();
-      throw err;
-    }
+  /** Prepares and stores the batches in one transaction, all on this thread. Throws when it cannot commit. */
+  write(batches: WriteBatch[], options: WriteOptions = {}): WriteResult[] {
+    return this.writeRows(batchesToRows(batches, this.dims, this.redact), options);
   }
 
-  private writeOne(batch: WriteBatch): WriteResult {
+  /** Stores batches of rows in one transaction. Throws when it cannot commit. */
+  writeRows(batches: RowBatch[], options: WriteOptions = {}): WriteResult[] {
+    return this.store.db.transaction(() => {
+      const out = batches.map((b) => this.writeOne(b));
+      if (options.followOffset) this.saveOffset(options.followOffset);
+      return out;
+    }).immediate();
+  }
+
+  private writeOne(batch: RowBatch): WriteResult {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
-    const d = this.dims;
-    const clusterId = d.string(batch.cluster);
-    for (const parsed of batch.events) {
-      const r = eventToRecord(parsed, batch.cluster);
-      const e = parsed.event;
-      const hasBody = e.requestObject !== undefined || e.responseObject !== undefined;
-      const key = auditIdToKey(r.auditID);
-      const info = this.insertEvent.run(
-        clusterId,
-        key,
-        r.stage,
-        r.level,
-        r.receivedAt,
-        r.stageDelay,
-        d.string(r.verb),
-        d.principal(r.user, r.username),
-        r.impersonatedUser === null ? null : d.principal(r.impersonatedUser, r.impersonatedUsername!),
-        r.sourceIPs === null ? null : d.string(r.sourceIPs),
-        r.userAgent === null ? null : d.string(r.userAgent),
-        r.apiResource && d.apiResource(r.apiResource),
-        r.object && d.object(r.object),
-        r.resourceVersion,
-        r.path === null ? null : d.string(r.path),
-        r.query,
-        r.code,
-        r.decision,
-        r.reason === null ? null : d.string(r.reason),
-        r.annotations === null ? null : d.string(r.annotations),
-        r.shape,
-        r.residual,
-        r.sourceVersion,
-        hasBody ? 1 : 0,
-      );
-      if (info.changes === 0) {
-        result.duplicates++;
-        const stored = this.lookup(clusterId, key, r.stage);
-        if (stored && !isDeepStrictEqual(stored, recordToEvent(r))) {
-          result.conflicts++;
-          const reason = `conflicting duplicate: auditID ${r.auditID} stage ${e.stage} is already stored with different content; this copy was not stored`;
-          this.quarantine(batch.source, batch.cluster, { position: parsed.position, reason, raw: JSON.stringify(e) });
-        }
-        continue;
+    batch.rows.forEach((row, i) => {
+      if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
+      const info = this.insertEvent.run(...row);
+      if (info.changes > 0) {
+        result.accepted++;
+        if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!));
+        return;
       }
-      result.accepted++;
-      if (hasBody) {
-        const bodies = redactBodies(e, this.redact);
-        this.insertBody.run(info.lastInsertRowid, compressJson(bodies.requestObject), compressJson(bodies.responseObject));
+      result.duplicates++;
+      const stored = this.selectStored.get(row[0], row[1], row[2]) as unknown[] | undefined;
+      // Interning is deterministic: the same content gives the same ids, column for column
+      // (the key aside, and the source version, which says how it came, not what it says).
+      if (stored && row.some((v, c) => c !== 1 && c !== SOURCE_VERSION && v !== stored[c])) {
+        result.conflicts++;
+        const incoming = this.readRow(row) as { auditID: string; stage: string };
+        const reason = `conflicting duplicate: auditID ${incoming.auditID} stage ${incoming.stage} is already stored with different content; this copy was not stored`;
+        this.quarantine(batch.source, batch.cluster, { position: batch.positions[i]!, reason, raw: JSON.stringify(incoming) });
       }
-    }
+    });
     for (const rej of batch.rejected) {
       this.quarantine(batch.source, batch.cluster, rej);
       result.quarantined++;
@@ -143,6 +108,8 @@ export class EventWriter {
   }
 }
 
-function compressJson(value: unknown): Buffer | null {
-  return value === undefined ? null : deflateRawSync(JSON.stringify(value));
+/** Bytes as better-sqlite3 binds them (a Uint8Array arrives from the other thread). */
+function toBuffer(bytes: Uint8Array | null): Buffer | null {
+  if (bytes === null || Buffer.isBuffer(bytes)) return bytes;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { ingestFiles, type IngestSummary } from '../../../services/ingest/files.js';
 import { CLI, corpusDir, makeEvent, tempDir } from '../../helpers.js';
 
 async function ingestInto(db: string, files: string[]): Promise<IngestSummary> {
-  const store = openStore(db);
+  const writer = await StoreWriter.open(db);
   try {
-    return await ingestFiles(files, { writer: new EventWriter(store), cluster: 'c1', batchEvents: 3 });
+    return await ingestFiles(files, { writer, cluster: 'c1', batchEvents: 3 });
   } finally {
-    store.close();
+    await writer.close();
   }
 }
 

@@ -1,0 +1,102 @@
+import { Worker } from 'node:worker_threads';
+import { createRedactor, type Redactor } from '../audit/redact.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { WriteOptions, WriteResult } from './eventWriter.js';
+import { openStore, type Store, type StoreOptions } from './openStore.js';
+import { Dimensions } from './dimensions.js';
+import { RowBatchBuilder, type RowBatch } from './eventRows.js';
+
+export interface WriterThreadOptions {
+  path: string;
+  synchronous: NonNullable<StoreOptions['synchronous']>;
+  quarantineMaxBytes: number;
+}
+
+export interface WriterRequest {
+  id: number;
+  batches: RowBatch[];
+  options: WriteOptions;
+}
+
+export type WriterResponse = { id: number; results: WriteResult[] } | { id: number; error: string };
+
+/**
+ * Commits prepared batches on a writer thread, so that parsing and preparing the next batch
+ * (this thread) overlaps with writing the last one (the other core). Repeated values are
+ * interned here (new ones in a short transaction of their own), so the writer thread gets
+ * plain rows of ids and only inserts. Requests are committed in the order given, each as one
+ * transaction; the promise settles after the commit. `store` is this thread's connection.
+ */
+export class StoreWriter {
+  readonly redact: Redactor;
+  private readonly dims: Dimensions;
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private readonly ready: Promise<void>;
+
+  private constructor(readonly store: Store, options: WriterThreadOptions) {
+    this.redact = createRedactor(store.redactionKey);
+    this.dims = new Dimensions(store.db);
+    this.worker = new Worker(new URL('./writerThread.js', import.meta.url), { workerData: options });
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('message', () => resolve());
+      this.worker.once('error', reject);
+    });
+    this.worker.on('message', (msg: WriterResponse | { ready: true }) => {
+      if (!('id' in msg)) return;
+      const w = this.waiting.get(msg.id);
+      this.waiting.delete(msg.id);
+      if ('error' in msg) w?.reject(new StoreUnavailableError(`cannot commit to the store: ${msg.error}`));
+      else w?.resolve(msg.results);
+    });
+    this.worker.on('error', (err) => this.fail(new StoreUnavailableError(`the store writer failed: ${err.message}`)));
+    this.worker.on('exit', (code) => this.fail(new StoreUnavailableError(`the store writer stopped (exit code ${code})`)));
+  }
+
+  /** Opens (creating and migrating) the store at `path` and starts its writer thread. */
+  static async open(path: string, options: { synchronous?: 'FULL' | 'NORMAL'; quarantineMaxBytes?: number } = {}): Promise<StoreWriter> {
+    const synchronous = options.synchronous ?? 'FULL';
+    const store = openStore(path, { synchronous });
+    const writer = new StoreWriter(store, { path, synchronous, quarantineMaxBytes: options.quarantineMaxBytes ?? 1 << 20 });
+    try {
+      await writer.ready;
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    return writer;
+  }
+
+  /** A builder of rows for one batch, interning with this writer's caches. */
+  createBuilder(cluster: string, source: string): RowBatchBuilder {
+    return new RowBatchBuilder(this.dims, this.redact, cluster, source);
+  }
+
+  /** Commits the batches in one transaction; rejects with StoreUnavailableError when it cannot. */
+  write(batches: RowBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, batches, options } satisfies WriterRequest);
+    });
+  }
+
+  /** Waits for the writes in flight, stops the writer thread and closes the store. */
+  async close(): Promise<void> {
+    if (!this.failure) {
+      const exited = new Promise((r) => this.worker.once('exit', r));
+      this.worker.postMessage('close');
+      await exited;
+    }
+    this.store.close();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+}

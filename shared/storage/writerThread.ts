@@ -1,0 +1,29 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../errors.js';
+import { EventWriter } from './eventWriter.js';
+import { openStore } from './openStore.js';
+import type { WriterRequest, WriterResponse, WriterThreadOptions } from './storeWriter.js';
+
+/**
+ * The writer thread: owns the write connection and runs each request as one transaction,
+ * in the order received. Parsing and preparing rows happen on the other thread.
+ */
+const options = workerData as WriterThreadOptions;
+const store = openStore(options.path, { synchronous: options.synchronous });
+const writer = new EventWriter(store, options.quarantineMaxBytes);
+
+parentPort!.on('message', (req: WriterRequest | 'close') => {
+  if (req === 'close') {
+    store.close();
+    parentPort!.close();
+    return;
+  }
+  let res: WriterResponse;
+  try {
+    res = { id: req.id, results: writer.writeRows(req.batches, req.options) };
+  } catch (err) {
+    res = { id: req.id, error: errorMessage(err) };
+  }
+  parentPort!.postMessage(res);
+});
+parentPort!.postMessage({ ready: true });
