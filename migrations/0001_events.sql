@@ -55,7 +55,10 @@ CREATE TABLE objects (
   UNIQUE (resource, namespace, name, api_group, uid)
 );
 
--- One row per (cluster, auditID, stage): re-delivered events are duplicates by that key.
+-- One row per request stage: re-delivered events are duplicates. The key leads with
+-- requestReceivedTimestamp, which every stage and every re-delivery of a request carries
+-- unchanged, so that inserts land at the right edge of the index instead of at a random page
+-- (spec/sqlite-facts.md); (cluster, auditID, stage) within it is what identifies the event.
 CREATE TABLE events (
   id               INTEGER PRIMARY KEY,
   cluster_id       INTEGER NOT NULL,   -- strings
@@ -83,8 +86,7 @@ CREATE TABLE events (
   source_version   INTEGER NOT NULL,   -- 0 v1, 1 v1beta1, 2 v1alpha1; +4 when the version was inferred
   has_body         INTEGER NOT NULL    -- 1 when a row in bodies holds request/response objects
 );
-CREATE UNIQUE INDEX events_key ON events (cluster_id, audit_id, stage);
-CREATE INDEX events_time ON events (received_at);
+CREATE UNIQUE INDEX events_key ON events (received_at, audit_id, stage, cluster_id);
 CREATE INDEX events_user ON events (user_id, received_at);
 CREATE INDEX events_object ON events (object_id, received_at) WHERE object_id IS NOT NULL;
 -- Who changed what: every verb but get, list and watch (reads by verb are most of the table anyway).

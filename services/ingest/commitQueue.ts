@@ -1,13 +1,13 @@
 import { StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { WriteResult } from '../../shared/storage/eventWriter.js';
-import type { RowBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatch } from '../../shared/storage/eventRows.js';
 import type { WriteBatch } from '../../shared/storage/prepareBatch.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { buildRows, commitIngest } from './ingestBatch.js';
 
 interface Waiting {
-  batch: RowBatch;
+  batch: RecordBatch;
   events: number;
   resolve: (r: WriteResult) => void;
   reject: (e: Error) => void;
@@ -28,7 +28,7 @@ export class CommitQueue {
 
   /** Resolves with the batch's counts once it is durably committed; rejects with StoreUnavailableError. */
   submit(batch: WriteBatch): Promise<WriteResult> {
-    let rows: RowBatch;
+    let rows: RecordBatch;
     try {
       rows = buildRows(this.writer, batch);
     } catch (err) {
@@ -36,7 +36,7 @@ export class CommitQueue {
       return Promise.reject(new StoreUnavailableError(`cannot commit to the store: ${errorMessage(err)}`));
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ batch: rows, events: rows.rows.length, resolve, reject });
+      this.waiting.push({ batch: rows, events: rows.records.length, resolve, reject });
       void this.pump();
     });
   }

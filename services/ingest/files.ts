@@ -5,7 +5,7 @@ import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome, RejectedInput } from '../../shared/audit/types.js';
 import { InputError, errorMessage } from '../../shared/errors.js';
 import type { WriteOptions } from '../../shared/storage/eventWriter.js';
-import type { RowBatchBuilder } from '../../shared/storage/eventRows.js';
+import type { RecordBatchBuilder } from '../../shared/storage/eventRows.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { commitIngest, createIngestBuilder } from './ingestBatch.js';
 import { LineSplitter, parseLine, type Line } from './lines.js';
@@ -44,7 +44,7 @@ const MAX_REASONS_KEPT = 20;
  * runs on the writer thread while the next batch is read here; memory holds at most two batches.
  */
 export class BatchAccumulator {
-  private builder: RowBatchBuilder;
+  private builder: RecordBatchBuilder;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: Pick<FileIngestOptions, 'writer' | 'cluster' | 'batchEvents'>, readonly summary: IngestSummary = emptySummary()) {
@@ -94,7 +94,7 @@ export class BatchAccumulator {
     await this.inFlight;
   }
 
-  private fresh(): RowBatchBuilder {
+  private fresh(): RecordBatchBuilder {
     return createIngestBuilder(this.opts.writer, this.opts.cluster, 'file');
   }
 }

@@ -1,5 +1,5 @@
 import type { WriteOptions, WriteResult } from '../../shared/storage/eventWriter.js';
-import type { RowBatchBuilder, RowBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatchBuilder, RecordBatch } from '../../shared/storage/eventRows.js';
 import type { WriteBatch } from '../../shared/storage/prepareBatch.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 
@@ -9,12 +9,12 @@ import type { StoreWriter } from '../../shared/storage/storeWriter.js';
  * (identity, detections) hook in here, so that every source gets them — and the finished
  * batches are committed on the writer thread.
  */
-export function createIngestBuilder(writer: StoreWriter, cluster: string, source: string): RowBatchBuilder {
+export function createIngestBuilder(writer: StoreWriter, cluster: string, source: string): RecordBatchBuilder {
   return writer.createBuilder(cluster, source);
 }
 
 /** Commits finished batches in one transaction; settles after the commit. */
-export function commitIngest(writer: StoreWriter, batches: RowBatch[], options?: WriteOptions): Promise<WriteResult[]> {
+export function commitIngest(writer: StoreWriter, batches: RecordBatch[], options?: WriteOptions): Promise<WriteResult[]> {
   return writer.write(batches, options);
 }
 
@@ -24,7 +24,7 @@ export async function ingestBatch(writer: StoreWriter, batches: WriteBatch[], op
 }
 
 /** The rows of one whole batch. */
-export function buildRows(writer: StoreWriter, batch: WriteBatch): RowBatch {
+export function buildRows(writer: StoreWriter, batch: WriteBatch): RecordBatch {
   const builder = createIngestBuilder(writer, batch.cluster, batch.source);
   for (const e of batch.events) builder.addEvent(e);
   for (const r of batch.rejected) builder.addRejected(r);

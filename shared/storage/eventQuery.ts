@@ -62,9 +62,12 @@ function selectFrom(table: string): string {
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 
-/** Only the most complete stage of each action (one auditID): spec/k8s-audit.md §5.1. */
+/**
+ * Only the most complete stage of each action (one request: its auditID, which all its
+ * stages share with their requestReceivedTimestamp): spec/k8s-audit.md §5.1.
+ */
 const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
-  WHERE b.cluster_id = e.cluster_id AND b.audit_id = e.audit_id AND b.stage > e.stage)`;
+  WHERE b.received_at = e.received_at AND b.audit_id = e.audit_id AND b.stage > e.stage AND b.cluster_id = e.cluster_id)`;
 
 /** Actions matching `filter`, each once from its most complete stage, newest first by default. */
 export function queryActions(db: Database, filter: EventFilter): IterableIterator<StoredEvent> {

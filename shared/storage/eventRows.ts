@@ -45,39 +45,81 @@ export const EVENT_COLUMNS = [
 /** Inserts one row; a row with the key of a stored one is skipped (a duplicate). */
 export const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
   VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (cluster_id, audit_id, stage) DO NOTHING`;
+  ON CONFLICT (received_at, audit_id, stage, cluster_id) DO NOTHING`;
 
-/** A batch as rows: what the writer thread receives. */
-export interface RowBatch {
+/**
+ * One event's columns before interning: the EventRecord flattened into an array of strings and
+ * numbers, which is what crosses to the writer thread (flat arrays clone far cheaper than
+ * objects). `hasRef` is false for non-resource requests.
+ */
+export type RecordRow = [
+  auditID: string,
+  stage: number,
+  level: number,
+  receivedAt: number,
+  stageDelay: number,
+  verb: string,
+  user: string,
+  username: string,
+  impersonatedUser: string | null,
+  impersonatedUsername: string | null,
+  sourceIPs: string | null,
+  userAgent: string | null,
+  hasRef: boolean,
+  apiGroup: string,
+  apiVersion: string,
+  resource: string,
+  subresource: string,
+  present: number,
+  namespace: string,
+  name: string,
+  uid: string,
+  resourceVersion: number | null,
+  path: string | null,
+  query: string | null,
+  code: number | null,
+  decision: number,
+  reason: string | null,
+  annotations: string | null,
+  shape: number,
+  residual: string | null,
+  sourceVersion: number,
+  hasBody: number,
+];
+
+/** A batch as flat records: what the writer thread receives. */
+export interface RecordBatch {
   cluster: string;
-  clusterId: number;
   source: string;
-  rows: EventRow[];
-  /** Per row: where it came from, for quarantining a conflicting duplicate. */
+  records: RecordRow[];
+  /** Per record: where it came from, for quarantining a conflicting duplicate. */
   positions: string[];
-  /** Per row: compressed request and response bodies, or null. */
+  /** Per record: compressed request and response bodies, or null. */
   requests: (Uint8Array | null)[];
   responses: (Uint8Array | null)[];
   rejected: RejectedInput[];
 }
 
-/**
- * Builds one RowBatch event by event, so that each parsed event becomes a compact row at once
- * and the parsed object can die young (holding a batch of parsed events costs memory and GC).
- * Values already interned get their ids right away; the others are written together by
- * `finish()` (see Dimensions) and patched in.
- */
-export class RowBatchBuilder {
-  private readonly batch: RowBatch;
-  private readonly patches: [EventRow, number, DimensionName, string][] = [];
+/** A batch as rows of ids, ready to insert. */
+export interface RowBatch extends Omit<RecordBatch, 'records'> {
+  clusterId: number;
+  rows: EventRow[];
+}
 
-  constructor(private readonly dims: Dimensions, private readonly redact: Redactor, cluster: string, source: string) {
-    this.batch = { cluster, clusterId: 0, source, rows: [], positions: [], requests: [], responses: [], rejected: [] };
+/**
+ * Collects one batch, event by event: each parsed event becomes a flat record at once, so the
+ * parsed object can die young (holding a batch of parsed events costs memory and GC time).
+ */
+export class RecordBatchBuilder {
+  private readonly batch: RecordBatch;
+
+  constructor(private readonly redact: Redactor, cluster: string, source: string) {
+    this.batch = { cluster, source, records: [], positions: [], requests: [], responses: [], rejected: [] };
   }
 
   /** Events and rejected input added so far. */
   get size(): number {
-    return this.batch.rows.length + this.batch.rejected.length;
+    return this.batch.records.length + this.batch.rejected.length;
   }
 
   addRejected(rejected: RejectedInput): void {
@@ -86,81 +128,95 @@ export class RowBatchBuilder {
 
   addEvent(parsed: ParsedEvent): void {
     const { record: r, request, response } = prepareEvent(parsed, this.batch.cluster, this.redact);
-    const row = new Array(24) as EventRow;
-    row[0] = 0; // the cluster id, set by finish()
-    row[1] = auditIdToKey(r.auditID);
-    row[2] = r.stage;
-    row[3] = r.level;
-    row[4] = r.receivedAt;
-    row[5] = r.stageDelay;
-    row[6] = this.id(row, 6, 'verbs', r.verb);
-    row[7] = this.id(row, 7, 'principals', r.user, r.username);
-    row[8] = r.impersonatedUser === null ? null : this.id(row, 8, 'principals', r.impersonatedUser, r.impersonatedUsername!);
-    row[9] = this.str(row, 9, r.sourceIPs);
-    row[10] = this.str(row, 10, r.userAgent);
-    row[11] = r.apiResource && this.id(row, 11, 'apiResources', apiResourceKey(r.apiResource), r.apiResource);
-    row[12] = r.object && this.id(row, 12, 'objects', objectKey(r.object), r.object);
-    row[13] = r.resourceVersion;
-    row[14] = this.str(row, 14, r.path);
-    row[15] = r.query;
-    row[16] = r.code;
-    row[17] = r.decision;
-    row[18] = this.str(row, 18, r.reason);
-    row[19] = this.str(row, 19, r.annotations);
-    row[20] = r.shape;
-    row[21] = r.residual;
-    row[22] = r.sourceVersion;
-    row[23] = request !== null || response !== null ? 1 : 0;
-    this.batch.rows.push(row);
+    const ar = r.apiResource;
+    const o = r.object;
+    this.batch.records.push([
+      r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, r.verb, r.user, r.username, r.impersonatedUser,
+      r.impersonatedUsername, r.sourceIPs, r.userAgent, ar !== null, ar?.apiGroup ?? '', ar?.apiVersion ?? '',
+      ar?.resource ?? '', ar?.subresource ?? '', ar?.present ?? 0, o?.namespace ?? '', o?.name ?? '', o?.uid ?? '',
+      r.resourceVersion, r.path, r.query, r.code, r.decision, r.reason, r.annotations, r.shape, r.residual,
+      r.sourceVersion, request !== null || response !== null ? 1 : 0,
+    ]);
     this.batch.positions.push(parsed.position);
     this.batch.requests.push(request);
     this.batch.responses.push(response);
   }
 
-  /** Interns what is new (one short transaction), patches the rows and returns the batch. */
-  finish(): RowBatch {
-    const { dims, batch } = this;
-    dims.want('strings', batch.cluster, [batch.cluster]);
-    dims.resolve();
-    for (const [row, column, name, key] of this.patches) row[column] = dims.id(name, key);
-    batch.clusterId = dims.id('strings', batch.cluster);
-    for (const row of batch.rows) row[0] = batch.clusterId;
-    return batch;
-  }
-
-  /** `source` gives the insert's parameters, built only for values not yet known. */
-  private id(row: EventRow, column: number, name: DimensionName, key: string, source?: string | ApiResourceKey | ObjectKey): number {
-    const known = this.dims.lookup(name, key);
-    if (known !== undefined) return known;
-    this.dims.want(name, key, insertParams(name, key, source));
-    this.patches.push([row, column, name, key]);
-    return 0;
-  }
-
-  private str(row: EventRow, column: number, v: string | null): number | null {
-    return v === null ? null : this.id(row, column, 'strings', v);
+  finish(): RecordBatch {
+    return this.batch;
   }
 }
 
-/** Rows of whole batches at once. */
-export function batchesToRows(batches: WriteBatch[], dims: Dimensions, redact: Redactor): RowBatch[] {
+/**
+ * Turns flat records into rows of ids. Values already interned get their ids from the cache;
+ * the others are written together first, in a transaction of their own (see Dimensions).
+ */
+export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatch[] {
+  dims.startBatch();
+  const patches: [EventRow, number, DimensionName, string][] = [];
+  const id = (row: EventRow, column: number, name: DimensionName, key: string, params?: () => unknown[]): number => {
+    const known = dims.lookup(name, key);
+    if (known !== undefined) return known;
+    dims.want(name, key, params ? params() : [key]);
+    patches.push([row, column, name, key]);
+    return 0;
+  };
+  const str = (row: EventRow, column: number, v: string | null) => (v === null ? null : id(row, column, 'strings', v));
+  const out = batches.map((b): RowBatch => {
+    dims.want('strings', b.cluster, [b.cluster]);
+    const rows = b.records.map((f) => {
+      const row = new Array(24) as EventRow;
+      row[0] = 0; // the cluster id, set below
+      row[1] = auditIdToKey(f[0]);
+      row[2] = f[1];
+      row[3] = f[2];
+      row[4] = f[3];
+      row[5] = f[4];
+      row[6] = id(row, 6, 'verbs', f[5]);
+      row[7] = id(row, 7, 'principals', f[6], () => [f[6], f[7]]);
+      row[8] = f[8] === null ? null : id(row, 8, 'principals', f[8], () => [f[8], f[9]]);
+      row[9] = str(row, 9, f[10]);
+      row[10] = str(row, 10, f[11]);
+      if (f[12]) {
+        const ar: ApiResourceKey = { apiGroup: f[13], apiVersion: f[14], resource: f[15], subresource: f[16], present: f[17] };
+        const o: ObjectKey = { apiGroup: f[13], resource: f[15], namespace: f[18], name: f[19], uid: f[20] };
+        row[11] = id(row, 11, 'apiResources', apiResourceKey(ar), () => apiResourceParams(ar));
+        row[12] = id(row, 12, 'objects', objectKey(o), () => objectParams(o));
+      } else {
+        row[11] = null;
+        row[12] = null;
+      }
+      row[13] = f[21];
+      row[14] = str(row, 14, f[22]);
+      row[15] = f[23];
+      row[16] = f[24];
+      row[17] = f[25];
+      row[18] = str(row, 18, f[26]);
+      row[19] = str(row, 19, f[27]);
+      row[20] = f[28];
+      row[21] = f[29];
+      row[22] = f[30];
+      row[23] = f[31];
+      return row;
+    });
+    const { records: _records, ...rest } = b;
+    return { ...rest, clusterId: 0, rows };
+  });
+  dims.resolve();
+  for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);
+  for (const b of out) {
+    b.clusterId = dims.id('strings', b.cluster);
+    for (const row of b.rows) row[0] = b.clusterId;
+  }
+  return out;
+}
+
+/** Flat records of whole batches at once. */
+export function batchesToRecords(batches: WriteBatch[], redact: Redactor): RecordBatch[] {
   return batches.map((b) => {
-    const builder = new RowBatchBuilder(dims, redact, b.cluster, b.source);
+    const builder = new RecordBatchBuilder(redact, b.cluster, b.source);
     for (const e of b.events) builder.addEvent(e);
     for (const r of b.rejected) builder.addRejected(r);
     return builder.finish();
   });
-}
-
-function insertParams(name: DimensionName, key: string, source?: string | ApiResourceKey | ObjectKey): unknown[] {
-  switch (name) {
-    case 'principals':
-      return [key, source];
-    case 'apiResources':
-      return apiResourceParams(source as ApiResourceKey);
-    case 'objects':
-      return objectParams(source as ObjectKey);
-    default:
-      return [key];
-  }
 }

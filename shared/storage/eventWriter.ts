@@ -3,7 +3,7 @@ import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
-import { EVENT_COLUMNS, INSERT_EVENT, batchesToRows, type EventRow, type RowBatch } from './eventRows.js';
+import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import type { Store } from './openStore.js';
 import type { WriteBatch } from './prepareBatch.js';
@@ -55,19 +55,23 @@ export class EventWriter {
     this.insertQuarantine = db.prepare(`INSERT INTO quarantine
         (received_at, source, cluster, position, reason, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.selectStored = db
-      .prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE cluster_id = ? AND audit_id = ? AND stage = ?`)
+      .prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE received_at = ? AND audit_id = ? AND stage = ? AND cluster_id = ?`)
       .raw();
   }
 
   /** Prepares and stores the batches in one transaction, all on this thread. Throws when it cannot commit. */
   write(batches: WriteBatch[], options: WriteOptions = {}): WriteResult[] {
-    return this.writeRows(batchesToRows(batches, this.dims, this.redact), options);
+    return this.writeRecords(batchesToRecords(batches, this.redact), options);
   }
 
-  /** Stores batches of rows in one transaction. Throws when it cannot commit. */
-  writeRows(batches: RowBatch[], options: WriteOptions = {}): WriteResult[] {
+  /**
+   * Stores batches of flat records in one transaction (after interning new values in one of
+   * their own). Throws when it cannot commit.
+   */
+  writeRecords(batches: RecordBatch[], options: WriteOptions = {}): WriteResult[] {
+    const rows = recordsToRows(batches, this.dims);
     return this.store.db.transaction(() => {
-      const out = batches.map((b) => this.writeOne(b));
+      const out = rows.map((b) => this.writeOne(b));
       if (options.followOffset) this.saveOffset(options.followOffset);
       return out;
     }).immediate();
@@ -84,7 +88,7 @@ export class EventWriter {
         return;
       }
       result.duplicates++;
-      const stored = this.selectStored.get(row[0], row[1], row[2]) as unknown[] | undefined;
+      const stored = this.selectStored.get(row[4], row[1], row[2], row[0]) as unknown[] | undefined;
       // Interning is deterministic: the same content gives the same ids, column for column
       // (the key aside, and the source version, which says how it came, not what it says).
       if (stored && row.some((v, c) => c !== 1 && c !== SOURCE_VERSION && v !== stored[c])) {

@@ -12,6 +12,8 @@ export interface StoreOptions {
   /** `FULL` (default) fsyncs the WAL at every commit, so an acknowledged batch survives a power cut. */
   synchronous?: 'FULL' | 'NORMAL';
   readonly?: boolean;
+  /** SQLite page cache, in KiB (default 32 MiB). */
+  cacheKiB?: number;
 }
 
 /** An open kubetrail database: SQLite in WAL mode, migrated to the current schema. */
@@ -35,7 +37,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, readMigrations(MIGRATIONS_DIR));
   }
-  db.pragma('cache_size = -65536');
+  db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
   db.pragma('temp_store = MEMORY');
   const redactionKey = options.readonly ? Buffer.alloc(0) : ensureRedactionKey(db);
   return { db, path, redactionKey, close: () => db.close() };

@@ -3,8 +3,7 @@ import { createRedactor, type Redactor } from '../audit/redact.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import { openStore, type Store, type StoreOptions } from './openStore.js';
-import { Dimensions } from './dimensions.js';
-import { RowBatchBuilder, type RowBatch } from './eventRows.js';
+import { RecordBatchBuilder, type RecordBatch } from './eventRows.js';
 
 export interface WriterThreadOptions {
   path: string;
@@ -14,22 +13,20 @@ export interface WriterThreadOptions {
 
 export interface WriterRequest {
   id: number;
-  batches: RowBatch[];
+  batches: RecordBatch[];
   options: WriteOptions;
 }
 
 export type WriterResponse = { id: number; results: WriteResult[] } | { id: number; error: string };
 
 /**
- * Commits prepared batches on a writer thread, so that parsing and preparing the next batch
- * (this thread) overlaps with writing the last one (the other core). Repeated values are
- * interned here (new ones in a short transaction of their own), so the writer thread gets
- * plain rows of ids and only inserts. Requests are committed in the order given, each as one
- * transaction; the promise settles after the commit. `store` is this thread's connection.
+ * Commits batches on a writer thread, so that parsing and preparing the next batch (this
+ * thread) overlaps with interning and writing the last one (the other core). Batches cross as
+ * flat records. Requests are committed in the order given, each as one transaction; the
+ * promise settles after the commit. `store` is this thread's connection, for reads.
  */
 export class StoreWriter {
   readonly redact: Redactor;
-  private readonly dims: Dimensions;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (e: Error) => void }>();
   private nextId = 1;
@@ -38,8 +35,11 @@ export class StoreWriter {
 
   private constructor(readonly store: Store, options: WriterThreadOptions) {
     this.redact = createRedactor(store.redactionKey);
-    this.dims = new Dimensions(store.db);
-    this.worker = new Worker(new URL('./writerThread.js', import.meta.url), { workerData: options });
+    // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time.
+    this.worker = new Worker(new URL('./writerThread.js', import.meta.url), {
+      workerData: options,
+      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32 },
+    });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('message', () => resolve());
       this.worker.once('error', reject);
@@ -70,12 +70,12 @@ export class StoreWriter {
   }
 
   /** A builder of rows for one batch, interning with this writer's caches. */
-  createBuilder(cluster: string, source: string): RowBatchBuilder {
-    return new RowBatchBuilder(this.dims, this.redact, cluster, source);
+  createBuilder(cluster: string, source: string): RecordBatchBuilder {
+    return new RecordBatchBuilder(this.redact, cluster, source);
   }
 
   /** Commits the batches in one transaction; rejects with StoreUnavailableError when it cannot. */
-  write(batches: RowBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
+  write(batches: RecordBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

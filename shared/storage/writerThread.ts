@@ -20,7 +20,7 @@ parentPort!.on('message', (req: WriterRequest | 'close') => {
   }
   let res: WriterResponse;
   try {
-    res = { id: req.id, results: writer.writeRows(req.batches, req.options) };
+    res = { id: req.id, results: writer.writeRecords(req.batches, req.options) };
   } catch (err) {
     res = { id: req.id, error: errorMessage(err) };
   }

@@ -102,6 +102,17 @@ describe('store', () => {
     expect(env.value).to.match(/^kubetrail:redacted:[0-9a-f]{12}$/);
   });
 
+  it('stores a later request that reuses an auditID as a request of its own', () => {
+    const e = makeEvent();
+    const later = { ...e, requestReceivedTimestamp: '2026-07-23T15:00:00.000000Z', stageTimestamp: '2026-07-23T15:00:00.100000Z' };
+    writer.write([batch([parsed(e)])]);
+    expect(writer.write([batch([parsed(later)])])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0, conflicts: 0 });
+    expect([...queryActions(store.db, {})].map((s) => s.event.requestReceivedTimestamp)).to.deep.equal([
+      '2026-07-23T15:00:00.000000Z',
+      '2026-07-23T14:47:51.123456Z',
+    ]);
+  });
+
   it('counts re-delivered events as duplicates, per (cluster, auditID, stage)', () => {
     const e = makeEvent();
     const received = makeEvent({ auditID: e.auditID, stage: 'RequestReceived' });
@@ -215,7 +226,10 @@ describe('store round trip over the shared corpus', function () {
       lines.forEach((text, n) => events.push(...parseLine({ text, number: n + 1, end: 0 }, file).events));
       writer.write([batch(events)]);
       const firstOfKey = new Map<string, ParsedEvent>();
-      for (const p of events) if (!firstOfKey.has(`${p.event.auditID}/${p.event.stage}`)) firstOfKey.set(`${p.event.auditID}/${p.event.stage}`, p);
+      for (const p of events) {
+        const key = `${p.receivedAt}/${p.event.auditID}/${p.event.stage}`;
+        if (!firstOfKey.has(key)) firstOfKey.set(key, p);
+      }
       const back = [...readAllEvents(store.db)].map((s) => s.event);
       expect(back, file).to.deep.equal([...firstOfKey.values()].map((p) => expectedBack(p, store)));
       compared += back.length;
