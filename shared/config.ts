@@ -29,7 +29,7 @@ export const DEFAULTS = {
   },
   ingest: {
     /** Events per transaction for file ingest: larger transactions insert faster (sqlite-facts.md). */
-    batchEvents: 20_000,
+    batchEvents: 5_000,
     /** How often `--follow` looks for new lines and rotation. */
     followPollMs: 250,
   },

@@ -9,7 +9,7 @@ import type { WriterRequest, WriterResponse, WriterThreadOptions } from './store
  * in the order received. Parsing and preparing rows happen on the other thread.
  */
 const options = workerData as WriterThreadOptions;
-const store = openStore(options.path, { synchronous: options.synchronous });
+const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 16384 });
 const writer = new EventWriter(store, options.quarantineMaxBytes);
 
 parentPort!.on('message', (req: WriterRequest | 'close') => {
