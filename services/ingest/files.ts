@@ -116,7 +116,7 @@ export async function ingestFiles(paths: string[], opts: FileIngestOptions): Pro
       } catch (err) {
         throw err instanceof InputError ? err : new InputError(`${path}: cannot read it (${errorMessage(err)})`);
       }
-      input = createReadStream(path, { highWaterMark: 1 << 20 });
+      input = createReadStream(path, { highWaterMark: 256 * 1024 });
     }
     await ingestStream(input, name, acc, opts);
   }
