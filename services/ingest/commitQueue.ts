@@ -1,14 +1,12 @@
 import { StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { WriteResult } from '../../shared/storage/eventWriter.js';
-import type { RecordBatch } from '../../shared/storage/eventRows.js';
 import type { WriteBatch } from '../../shared/storage/prepareBatch.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { buildRows, commitIngest } from './ingestBatch.js';
+import { ingestBatch } from './ingestBatch.js';
 
 interface Waiting {
-  batch: RecordBatch;
-  events: number;
+  batch: WriteBatch;
   resolve: (r: WriteResult) => void;
   reject: (e: Error) => void;
 }
@@ -28,15 +26,8 @@ export class CommitQueue {
 
   /** Resolves with the batch's counts once it is durably committed; rejects with StoreUnavailableError. */
   submit(batch: WriteBatch): Promise<WriteResult> {
-    let rows: RecordBatch;
-    try {
-      rows = buildRows(this.writer, batch);
-    } catch (err) {
-      this.log.error({ err: errorMessage(err) }, 'cannot prepare a batch');
-      return Promise.reject(new StoreUnavailableError(`cannot commit to the store: ${errorMessage(err)}`));
-    }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ batch: rows, events: rows.records.length, resolve, reject });
+      this.waiting.push({ batch, resolve, reject });
       void this.pump();
     });
   }
@@ -46,13 +37,13 @@ export class CommitQueue {
     this.busy = true;
     let events = 0;
     let n = 0;
-    while (n < this.waiting.length && (n === 0 || events + this.waiting[n]!.events <= this.maxEventsPerCommit)) {
-      events += this.waiting[n]!.events;
+    while (n < this.waiting.length && (n === 0 || events + this.waiting[n]!.batch.events.length <= this.maxEventsPerCommit)) {
+      events += this.waiting[n]!.batch.events.length;
       n++;
     }
     const group = this.waiting.splice(0, n);
     try {
-      const results = await commitIngest(this.writer, group.map((g) => g.batch));
+      const results = await ingestBatch(this.writer, group.map((g) => g.batch));
       group.forEach((g, i) => g.resolve(results[i]!));
     } catch (err) {
       if (group.length === 1) this.reject(group[0]!, err);
@@ -60,7 +51,7 @@ export class CommitQueue {
       else {
         for (const g of group) {
           try {
-            g.resolve((await commitIngest(this.writer, [g.batch]))[0]!);
+            g.resolve((await ingestBatch(this.writer, [g.batch]))[0]!);
           } catch (e) {
             this.reject(g, e);
           }
@@ -73,7 +64,7 @@ export class CommitQueue {
   }
 
   private reject(g: Waiting, err: unknown): void {
-    this.log.error({ err: errorMessage(err), events: g.events }, 'commit failed');
+    this.log.error({ err: errorMessage(err), events: g.batch.events.length }, 'commit failed');
     g.reject(err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`cannot commit to the store: ${errorMessage(err)}`));
   }
 }

@@ -1,14 +1,29 @@
 import type { WriteOptions, WriteResult } from '../../shared/storage/eventWriter.js';
-import type { RecordBatchBuilder, RecordBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatch, RecordBatchBuilder } from '../../shared/storage/eventRows.js';
 import type { WriteBatch } from '../../shared/storage/prepareBatch.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 
 /**
- * The one path every source (webhook, files, Kafka) stores through. Events go into a builder
- * on the caller's thread — rows, redaction, compression; later stages of the pipeline
- * (identity, detections) hook in here, so that every source gets them — and the finished
- * batches are committed on the writer thread.
+ * The one path every source (webhook, files, Kafka) stores through. Every event goes through a
+ * builder on the caller's thread — column split, redaction, compression; later stages of the
+ * pipeline (identity, detections) hook in there, so that every source gets them — and the
+ * finished batches are committed together, in one transaction, on the writer thread.
+ *
+ * `ingestBatch` takes whole batches (webhook bodies, Kafka message batches); a source that
+ * reads event by event (files) keeps a builder with `createIngestBuilder`, so that each parsed
+ * event becomes a compact record at once, and commits it with `commitIngest`.
  */
+export async function ingestBatch(writer: StoreWriter, batches: WriteBatch[], options?: WriteOptions): Promise<WriteResult[]> {
+  const records = batches.map((batch) => {
+    const builder = createIngestBuilder(writer, batch.cluster, batch.source);
+    for (const e of batch.events) builder.addEvent(e);
+    for (const r of batch.rejected) builder.addRejected(r);
+    return builder.finish();
+  });
+  return commitIngest(writer, records, options);
+}
+
+/** A builder for one batch, event by event. */
 export function createIngestBuilder(writer: StoreWriter, cluster: string, source: string): RecordBatchBuilder {
   return writer.createBuilder(cluster, source);
 }
@@ -16,17 +31,4 @@ export function createIngestBuilder(writer: StoreWriter, cluster: string, source
 /** Commits finished batches in one transaction; settles after the commit. */
 export function commitIngest(writer: StoreWriter, batches: RecordBatch[], options?: WriteOptions): Promise<WriteResult[]> {
   return writer.write(batches, options);
-}
-
-/** Builds and commits whole batches in one transaction. */
-export async function ingestBatch(writer: StoreWriter, batches: WriteBatch[], options?: WriteOptions): Promise<WriteResult[]> {
-  return commitIngest(writer, batches.map((b) => buildRows(writer, b)), options);
-}
-
-/** The rows of one whole batch. */
-export function buildRows(writer: StoreWriter, batch: WriteBatch): RecordBatch {
-  const builder = createIngestBuilder(writer, batch.cluster, batch.source);
-  for (const e of batch.events) builder.addEvent(e);
-  for (const r of batch.rejected) builder.addRejected(r);
-  return builder.finish();
 }
