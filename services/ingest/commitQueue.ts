@@ -1,7 +1,7 @@
 import { StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { WriteResult } from '../../shared/storage/eventWriter.js';
-import type { WriteBatch } from '../../shared/storage/prepareBatch.js';
+import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { ingestBatch } from './ingestBatch.js';
 

@@ -1,6 +1,6 @@
 import type { WriteOptions, WriteResult } from '../../shared/storage/eventWriter.js';
 import type { RecordBatch, RecordBatchBuilder } from '../../shared/storage/eventRows.js';
-import type { WriteBatch } from '../../shared/storage/prepareBatch.js';
+import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 
 /**

@@ -3,7 +3,7 @@ import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import { auditIdToKey } from './auditId.js';
 import { apiResourceKey, apiResourceParams, objectKey, objectParams, type DimensionName, type Dimensions } from './dimensions.js';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
-import { prepareEvent, type WriteBatch } from './prepareBatch.js';
+import { prepareEvent, type WriteBatch } from './prepareEvent.js';
 
 /**
  * The values of one `events` row, in the column order of INSERT_EVENT: numbers, ids of

@@ -6,7 +6,7 @@ import { createRowReader } from './eventQuery.js';
 import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import type { Store } from './openStore.js';
-import type { WriteBatch } from './prepareBatch.js';
+import type { WriteBatch } from './prepareEvent.js';
 
 export type { WriteBatch };
 
