@@ -69,7 +69,7 @@ export class StoreWriter {
     return writer;
   }
 
-  /** A builder of rows for one batch, interning with this writer's caches. */
+  /** A builder of flat records for one batch, event by event. */
   createBuilder(cluster: string, source: string): RecordBatchBuilder {
     return new RecordBatchBuilder(this.redact, cluster, source);
   }
