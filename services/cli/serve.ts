@@ -48,6 +48,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   app.get('/readyz', (_req, res) => {
     try {
       if (stopping) throw new Error('shutting down');
+      if (writer.problem) throw new Error(writer.problem);
       store.db.prepare('SELECT 1').get();
       res.type('text/plain').send('ok');
     } catch (err) {

@@ -69,6 +69,11 @@ export class StoreWriter {
     return writer;
   }
 
+  /** Why writes cannot be taken any more (the writer thread stopped), or null while they can. */
+  get problem(): string | null {
+    return this.failure?.message ?? null;
+  }
+
   /** A builder of flat records for one batch, event by event. */
   createBuilder(cluster: string, source: string): RecordBatchBuilder {
     return new RecordBatchBuilder(this.redact, cluster, source);
