@@ -8,19 +8,22 @@ import type { AuditEvent } from './types.js';
  * copy of the store cannot be checked against a dictionary of likely secrets without the key.
  *
  * What is redacted:
- * - Secret `data` and `stringData` values, including Secrets inside lists and the
- *   `kubectl.kubernetes.io/last-applied-configuration` annotation of a Secret (it holds the
- *   whole Secret as applied);
- * - patches of `secrets` (merge patches of data/stringData; JSON-patch values under /data or
- *   /stringData);
+ * - Secret `data` and `stringData` values: Secrets by kind anywhere in a body, the items of a
+ *   SecretList, and — in requests about core `secrets` — bodies without a kind (merge patches)
+ *   and list items (list responses leave `kind` off their items);
+ * - JSON-patch values under /data or /stringData of secrets;
+ * - the `kubectl.kubernetes.io/last-applied-configuration` annotation of any object (it holds
+ *   the whole applied object as text), redacted like the object itself;
  * - TokenRequest `status.token`;
  * - container `env[].value` in every `containers`, `initContainers` and `ephemeralContainers`
- *   list at any depth (pods, templates of workloads, patches), and JSON-patch values whose
- *   path runs through an `env` list.
+ *   list at any depth (pods, templates of workloads, patches), and in JSON-patch values that
+ *   are a container list, a container, an env list or an env var.
  */
 export const REDACTED_PREFIX = 'kubetrail:redacted:';
 
 export type Redactor = (value: unknown) => string;
+
+const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
 
 /** A redactor keyed with the store's secret. */
 export function createRedactor(key: Uint8Array): Redactor {
@@ -39,15 +42,22 @@ export function redactBodies(event: AuditEvent, redact: Redactor): { requestObje
     out.requestObject = redactValue(event.requestObject, redact, isSecretRequest);
   }
   if (event.responseObject !== undefined) {
-    out.responseObject = redactValue(event.responseObject, redact, false);
+    out.responseObject = redactValue(event.responseObject, redact, isSecretRequest);
   }
   return out;
 }
 
-function redactValue(body: unknown, redact: Redactor, isSecretPatch: boolean): unknown {
-  if (Array.isArray(body) && body.every(isJsonPatchOp)) return body.map((op) => redactPatchOp(op, redact, isSecretPatch));
+/**
+ * `isSecretRequest`: the request is about core `secrets`, so a body without a kind (a merge
+ * patch) is a Secret, and so is every item of a list (list responses leave `kind` off items).
+ */
+function redactValue(body: unknown, redact: Redactor, isSecretRequest: boolean): unknown {
+  if (Array.isArray(body) && body.every(isJsonPatchOp)) return body.map((op) => redactPatchOp(op, redact, isSecretRequest));
   const copy = walk(body, redact);
-  if (isSecretPatch && isRecord(copy) && copy.kind === undefined) redactSecretFields(copy, redact);
+  if (isSecretRequest && isRecord(copy)) {
+    if (copy.kind === undefined) redactSecretFields(copy, redact);
+    if (Array.isArray(copy.items)) copy.items.forEach((item) => isRecord(item) && redactSecretFields(item, redact));
+  }
   return copy;
 }
 
@@ -57,13 +67,15 @@ function walk(value: unknown, redact: Redactor): unknown {
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    if ((k === 'containers' || k === 'initContainers' || k === 'ephemeralContainers') && Array.isArray(v)) {
+    if (CONTAINER_LISTS.has(k) && Array.isArray(v)) {
       out[k] = v.map((c) => redactContainer(walk(c, redact), redact));
     } else {
       out[k] = walk(v, redact);
     }
   }
   if (out.kind === 'Secret') redactSecretFields(out, redact);
+  if (out.kind === 'SecretList' && Array.isArray(out.items)) out.items.forEach((item) => isRecord(item) && redactSecretFields(item, redact));
+  redactLastApplied(out, redact);
   if (out.kind === 'TokenRequest' && isRecord(out.status) && out.status.token !== undefined) {
     out.status = { ...out.status, token: redact(out.status.token) };
   }
@@ -75,16 +87,29 @@ function redactSecretFields(secret: Record<string, unknown>, redact: Redactor): 
     const map = secret[field];
     if (isRecord(map)) secret[field] = mapValues(map, redact);
   }
-  const meta = secret.metadata;
-  if (isRecord(meta) && isRecord(meta.annotations)) {
-    const applied = meta.annotations['kubectl.kubernetes.io/last-applied-configuration'];
-    if (applied !== undefined) {
-      secret.metadata = {
-        ...meta,
-        annotations: { ...meta.annotations, 'kubectl.kubernetes.io/last-applied-configuration': redact(applied) },
-      };
-    }
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * `kubectl apply` keeps the whole applied object, as JSON text, in an annotation: a Secret's
+ * data, a Deployment's env values. It is redacted like the object itself; text that is not
+ * JSON is redacted whole.
+ */
+function redactLastApplied(obj: Record<string, unknown>, redact: Redactor): void {
+  const meta = obj.metadata;
+  if (!isRecord(meta) || !isRecord(meta.annotations)) return;
+  const applied = meta.annotations[LAST_APPLIED];
+  if (typeof applied !== 'string') return;
+  let redacted: string;
+  try {
+    const inner = walk(JSON.parse(applied), redact);
+    if (obj.kind === 'Secret' && isRecord(inner)) redactSecretFields(inner, redact);
+    redacted = JSON.stringify(inner);
+  } catch {
+    redacted = redact(applied);
   }
+  obj.metadata = { ...meta, annotations: { ...meta.annotations, [LAST_APPLIED]: redacted } };
 }
 
 function redactContainer(container: unknown, redact: Redactor): unknown {
@@ -115,6 +140,14 @@ function redactPatchOp(op: JsonPatchOp, redact: Redactor, isSecretPatch: boolean
     const whole = walk(op.value, redact) as Record<string, unknown>;
     redactSecretFields(whole, redact);
     return { ...op, value: whole };
+  }
+  const containersAt = segments.findLastIndex((seg) => CONTAINER_LISTS.has(seg));
+  if (containersAt > 0 && segments.length - containersAt <= 2) {
+    // The value is a whole container list, or one container of it.
+    const value = segments.length - containersAt === 1 && Array.isArray(op.value)
+      ? op.value.map((c) => redactContainer(walk(c, redact), redact))
+      : redactContainer(walk(op.value, redact), redact);
+    return { ...op, value };
   }
   const envAt = segments.lastIndexOf('env');
   if (envAt > 0) {

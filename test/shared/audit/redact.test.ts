@@ -30,17 +30,45 @@ describe('redactBodies', () => {
       expect(body.data.copy).to.equal(body.data.password);
       expect(body.data.other).to.not.equal(body.data.password);
       expect(body.stringData.token).to.match(MARK);
-      expect(body.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).to.match(MARK);
+      expect(JSON.parse(body.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).data.p).to.match(MARK);
       expect(body.metadata.annotations.team).to.equal('a');
       expect(strings(body).join()).to.not.match(/aHVudGVyMg|plain-token|b3RoZXI/);
     }
     expect(secret.data.password).to.equal('aHVudGVyMg==', 'the event itself is not changed');
   });
 
-  it('redacts Secrets inside a list response', () => {
-    const list = { kind: 'SecretList', items: [{ kind: 'Secret', data: { a: 'c2VjcmV0' } }, { kind: 'Secret', data: { b: 'c2VjcmV0' } }] };
-    const out = redactBodies(makeEvent({ objectRef: secretRef, responseObject: list }), redact).responseObject as typeof list;
-    expect(out.items.map((s) => Object.values(s.data)[0])).to.satisfy((v: string[]) => v.every((x) => MARK.test(x)));
+  it('redacts Secrets inside a list response, whose items carry no kind', () => {
+    const list = { kind: 'SecretList', apiVersion: 'v1', items: [{ metadata: { name: 'db' }, data: { a: 'c2VjcmV0' } }, { metadata: { name: 'x' }, data: { b: 'c2VjcmV0' } }] };
+    const listRef = { resource: 'secrets', namespace: 'a', apiVersion: 'v1' };
+    const out = redactBodies(makeEvent({ objectRef: listRef, responseObject: list }), redact).responseObject;
+    expect(strings(out).join()).to.not.contain('c2VjcmV0');
+    // A list of secrets as a Table or in a cross-namespace list still says SecretList.
+    const elsewhere = redactBodies(makeEvent({ objectRef: { resource: 'configmaps', apiVersion: 'v1' }, responseObject: list }), redact).responseObject;
+    expect(strings(elsewhere).join()).to.not.contain('c2VjcmV0');
+  });
+
+  it('redacts the last-applied annotation of any object like the object itself', () => {
+    const applied = { kind: 'Deployment', spec: { template: { spec: { containers: [{ name: 'c', env: [{ name: 'P', value: 's3cr3t' }] }] } } } };
+    const deployment = { ...applied, metadata: { name: 'd', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(applied) } } };
+    const ref = { resource: 'deployments', apiGroup: 'apps', apiVersion: 'v1', namespace: 'a', name: 'd' };
+    const out = redactBodies(makeEvent({ objectRef: ref, requestObject: deployment }), redact).requestObject as typeof deployment;
+    expect(JSON.stringify(out)).to.not.contain('s3cr3t');
+    const inner = JSON.parse(out.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']);
+    expect(inner.spec.template.spec.containers[0].env[0].value).to.match(MARK);
+    const notJson = { kind: 'ConfigMap', metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'token=abc{' } } };
+    const out2 = redactBodies(makeEvent({ requestObject: notJson }), redact).requestObject as typeof notJson;
+    expect(out2.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).to.match(MARK);
+  });
+
+  it('redacts JSON-patch values that are a container or a container list', () => {
+    const patch = [
+      { op: 'add', path: '/spec/template/spec/containers/1', value: { name: 'side', env: [{ name: 'A', value: 'patch-secret-A' }] } },
+      { op: 'replace', path: '/spec/template/spec/initContainers', value: [{ name: 'i', env: [{ name: 'B', value: 'patch-secret-B' }] }] },
+      { op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'nginx:1.27' },
+    ];
+    const out = redactBodies(makeEvent({ requestObject: patch }), redact).requestObject as typeof patch;
+    expect(JSON.stringify(out)).to.not.match(/patch-secret/);
+    expect(out[2]!.value).to.equal('nginx:1.27');
   });
 
   it('redacts merge patches and JSON patches of secrets', () => {
