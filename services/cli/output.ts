@@ -17,11 +17,13 @@ export async function writeRows<T extends object>(
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   if (format === 'table') {
     const cells: string[][] = [columns.map((c) => String(c).toUpperCase())];
+    const widths = cells[0]!.map((c) => c.length);
     for (const row of rows) {
-      cells.push(columns.map((c) => tableCell(row[c])));
+      const line = columns.map((c) => tableCell(row[c]));
+      line.forEach((c, i) => (widths[i] = Math.max(widths[i]!, c.length)));
+      cells.push(line);
       n++;
     }
-    const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
     for (const r of cells) await write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n');
     return n;
   }

@@ -32,18 +32,30 @@ export interface RunningServer {
 
 /** Starts the HTTP server with the chosen services. */
 export async function serve(config: Readonly<Config>, services: ServiceName[], log: Logger): Promise<RunningServer> {
-  const listen = parseListen(config.listen)!;
   const writer = await StoreWriter.open(config.database.path, {
     synchronous: config.database.synchronous,
     quarantineMaxBytes: config.quarantine.maxRawBytes,
   });
+  try {
+    return await startServer(config, services, log, writer);
+  } catch (err) {
+    // Without this the writer thread would keep a process that failed to start alive.
+    await writer.close();
+    throw err;
+  }
+}
+
+async function startServer(config: Readonly<Config>, services: ServiceName[], log: Logger, writer: StoreWriter): Promise<RunningServer> {
+  const listen = parseListen(config.listen)!;
   const store = writer.store;
   const app = express();
   app.disable('x-powered-by');
   let stopping = false;
 
   app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok');
+    // A writer thread that stopped will not come back: a liveness probe should restart us.
+    if (writer.problem) res.status(503).type('text/plain').send(`unhealthy: ${writer.problem}`);
+    else res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req, res) => {
     try {

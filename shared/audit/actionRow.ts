@@ -1,3 +1,4 @@
+import { formatMicroTime, parseTime } from './time.js';
 import type { AuditEvent } from './types.js';
 
 /** The fields of an action as `kubetrail events` and the API show it (PRODUCT.md, action rows). */
@@ -35,7 +36,8 @@ export function eventToActionRow(e: AuditEvent, cluster: string): ActionRow {
   const ref = e.objectRef ?? {};
   return {
     auditID: e.auditID,
-    time: e.requestReceivedTimestamp,
+    // Always RFC 3339 UTC with microseconds, whatever precision or zone the event came with.
+    time: formatMicroTime(parseTime(e.requestReceivedTimestamp) ?? 0),
     cluster,
     stage: e.stage,
     verb: e.verb,

@@ -63,10 +63,12 @@ export function parseEvent(value: unknown, position: string, listVersion?: Audit
 function convertLegacy(event: Record<string, unknown>, version: AuditApiVersion): string | null {
   const meta = event.metadata;
   if (meta !== undefined && !isObject(meta)) return `metadata: expected an object, got ${describe(meta)}`;
-  if (event.requestReceivedTimestamp === undefined || event.requestReceivedTimestamp === '') {
+  // Go writes a zero MicroTime as null: absent, like a missing or empty one.
+  const absent = (v: unknown) => v === undefined || v === null || v === '';
+  if (absent(event.requestReceivedTimestamp)) {
     if (event.timestamp !== undefined) event.requestReceivedTimestamp = event.timestamp;
   }
-  if (event.stageTimestamp === undefined || event.stageTimestamp === '') {
+  if (absent(event.stageTimestamp)) {
     const created = meta?.creationTimestamp;
     if (created !== undefined && created !== null) event.stageTimestamp = created;
     else if (event.requestReceivedTimestamp !== undefined) event.stageTimestamp = event.requestReceivedTimestamp;

@@ -33,7 +33,7 @@ export function parsePayload(value: unknown, position: string): ParseOutcome | {
     if (value.kind !== undefined) return { notAudit: `kind: expected "Event" or "EventList", got ${describe(value.kind)}` };
     return { notAudit: 'not an audit.k8s.io Event or EventList (no kind, no auditID, no items)' };
   }
-  return collect([parseEvent(value, position)]);
+  return collect([parseEvent(value, position || 'item 0')]);
 }
 
 function collect(results: ReturnType<typeof parseEvent>[]): ParseOutcome {

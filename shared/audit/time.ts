@@ -40,7 +40,7 @@ function parseGeneral(text: string): number | null {
   const ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!);
   if (Number.isNaN(ms)) return null;
   const date = new Date(ms);
-  if (date.getUTCDate() !== +d! || date.getUTCMonth() !== +mo! - 1) return null;
+  if (date.getUTCDate() !== +d! || date.getUTCMonth() !== +mo! - 1 || +h! > 23 || +mi! > 59 || +s! > 59) return null;
   let offsetMinutes = 0;
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone!.startsWith('-') ? -1 : 1;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -8,7 +9,7 @@ import { createLogger } from '../../../shared/log.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
-import { makeEvent, tempDir } from '../../helpers.js';
+import { CLI, makeEvent, tempDir } from '../../helpers.js';
 
 const eventList = (items: unknown[]) => ({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
 
@@ -83,6 +84,21 @@ describe('webhook (real HTTP)', () => {
     const res = await post('/audit/webhook/allbad', JSON.stringify(eventList([{ kind: 'Event' }, 7])));
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({ accepted: 0, duplicates: 0, quarantined: 2 });
+  });
+
+  it('quarantines a bad single Event with a position, item 0', async () => {
+    const res = await post('/audit/webhook/single', JSON.stringify({ ...makeEvent(), stage: 'Later' }));
+    expect(await res.json()).to.deep.equal({ accepted: 0, duplicates: 0, quarantined: 1 });
+    expect(quarantined().filter((r) => r.cluster === 'single').map((r) => r.position)).to.deep.equal(['item 0']);
+  });
+
+  it('a second server on the same port fails to start, and exits instead of hanging', async function () {
+    const file = join(dir, 'clash.yaml');
+    writeFileSync(file, `listen: ${new URL(server.url).host}\n`);
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', file, '--db', join(dir, 'clash.db')], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.signal, 'still running after 20 s').to.equal(null);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.contain('EADDRINUSE');
   });
 
   it('answers 400 to a body that is not JSON, and quarantines it', async () => {

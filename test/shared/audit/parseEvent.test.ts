@@ -62,6 +62,12 @@ describe('parseEvent', () => {
     expect(r.event).to.not.have.property('metadata');
   });
 
+  it('treats null times of v1beta1 events (a zero MicroTime) as absent', () => {
+    const e: Record<string, unknown> = { ...asV1beta1(makeEvent()), requestReceivedTimestamp: null, stageTimestamp: null };
+    const r = accepted(parseEvent(e, 'x:1'));
+    expect([r.event.requestReceivedTimestamp, r.event.stageTimestamp]).to.deep.equal(['2026-07-23T14:47:51Z', '2026-07-23T14:47:51.130001Z']);
+  });
+
   it('infers the version of events that lost apiVersion, and says so', () => {
     const v1: Record<string, unknown> = makeEvent();
     delete v1.apiVersion;
