@@ -13,7 +13,7 @@ export interface IngestFlags {
   config: Readonly<Config>;
 }
 
-/** `kubetrail ingest FILE… | -`: returns the exit code (2 when anything was quarantined). */
+/** `kubetrail ingest FILE… | -`: returns the exit code (2 when anything was quarantined or a file was unreadable). */
 export async function ingestCommand(files: string[], flags: IngestFlags): Promise<number> {
   const { config } = flags;
   if (flags.follow && (files.length !== 1 || files[0] === '-')) {
@@ -50,13 +50,14 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     await writer.close();
   }
   process.stdout.write(flags.output === 'json' ? JSON.stringify(summary) + '\n' : formatSummary(summary));
-  return summary.quarantined > 0 ? 2 : 0;
+  return summary.quarantined > 0 || summary.unreadable.length > 0 ? 2 : 0;
 }
 
 function formatSummary(s: IngestSummary): string {
   const lines = [
     `read ${s.read}, stored ${s.stored}, duplicates ${s.duplicates}, quarantined ${s.quarantined} (${formatBytes(s.bytes)})`,
   ];
+  for (const u of s.unreadable) lines.push(`${u.file}: ${u.reason}`);
   if (s.conflicts > 0) {
     lines.push(`${s.conflicts} of the duplicates differ from the stored event (auditID reused?): kept in the quarantine table for review`);
   }

@@ -3,7 +3,7 @@ import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome, RejectedInput } from '../../shared/audit/types.js';
-import { InputError, errorMessage } from '../../shared/errors.js';
+import { InputError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { WriteOptions } from '../../shared/storage/eventWriter.js';
 import type { RecordBatchBuilder } from '../../shared/storage/eventRows.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
@@ -31,10 +31,12 @@ export interface IngestSummary {
   quarantined: number;
   bytes: number;
   firstRejected: { position: string; reason: string }[];
+  /** Files that could not be read (to the end); what was read of them is stored. */
+  unreadable: { file: string; reason: string }[];
 }
 
 export function emptySummary(): IngestSummary {
-  return { read: 0, stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, bytes: 0, firstRejected: [] };
+  return { read: 0, stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, bytes: 0, firstRejected: [], unreadable: [] };
 }
 
 const MAX_REASONS_KEPT = 20;
@@ -108,17 +110,16 @@ export async function ingestFiles(paths: string[], opts: FileIngestOptions): Pro
   const acc = new BatchAccumulator(opts);
   for (const path of paths) {
     const name = path === '-' ? 'stdin' : path;
-    let input: Readable;
-    if (path === '-') input = process.stdin;
-    else {
-      try {
-        if (!statSync(path).isFile()) throw new InputError(`${path}: not a regular file`);
-      } catch (err) {
-        throw err instanceof InputError ? err : new InputError(`${path}: cannot read it (${errorMessage(err)})`);
-      }
-      input = createReadStream(path, { highWaterMark: 256 * 1024 });
+    try {
+      if (path !== '-' && !statSync(path).isFile()) throw new InputError('not a regular file');
+      const input = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 256 * 1024 });
+      await ingestStream(input, name, acc, opts);
+    } catch (err) {
+      // A file that cannot be read (missing, truncated gzip) is reported; what was read of it,
+      // and the other files, are still stored.
+      if (err instanceof StoreUnavailableError) throw err;
+      acc.summary.unreadable.push({ file: name, reason: err instanceof InputError ? err.message : `cannot read it (${errorMessage(err)})` });
     }
-    await ingestStream(input, name, acc, opts);
   }
   await acc.drain();
   return acc.summary;
@@ -142,7 +143,7 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
         doc.push(chunk);
         docSize += chunk.length;
         if (docSize > maxDoc) {
-          throw new InputError(`${name}: a single JSON document over ${maxDoc} bytes; write it as JSON lines (one Event per line)`);
+          throw new InputError(`a single JSON document over ${maxDoc} bytes; write it as JSON lines (one Event per line)`);
         }
         if (mode === 'document') continue;
       }
@@ -151,7 +152,10 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
         held.push(...lines);
         const first = held.find((l) => l.text.trim() !== '');
         if (!first) continue;
-        mode = isJson(first.text) ? 'lines' : 'document';
+        // A pretty-printed document starts with { or [ on a line that is not JSON by itself;
+        // anything else (a truncated or garbled first line) is JSON lines with a bad line.
+        const start = first.text.trimStart()[0];
+        mode = isJson(first.text) || (start !== '{' && start !== '[') ? 'lines' : 'document';
         if (mode === 'document') continue;
         lines = held;
         held = [];
@@ -167,8 +171,8 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
       }
     }
   } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`${name}: cannot read it (${errorMessage(err)})`);
+    if (err instanceof InputError || err instanceof StoreUnavailableError) throw err;
+    throw new InputError(`cannot read it (${errorMessage(err)})`);
   }
   if (mode === 'document') acc.add(parseDocument(Buffer.concat(doc).toString('utf8'), name));
   else {
@@ -209,13 +213,19 @@ function isJson(text: string): boolean {
   }
 }
 
+/** One JSON document; when it is not one after all, its lines, each judged alone. */
 function parseDocument(text: string, name: string): ParseOutcome {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (err) {
-    const rejected: RejectedInput = { position: name, reason: `not JSON lines and not one JSON document: ${errorMessage(err)}`, raw: text };
-    return { events: [], rejected: [rejected] };
+  } catch {
+    const outcome: ParseOutcome = { events: [], rejected: [] };
+    text.split('\n').forEach((line, i) => {
+      const one = parseLine({ text: line.endsWith('\r') ? line.slice(0, -1) : line, number: i + 1, end: 0 }, name);
+      outcome.events.push(...one.events);
+      outcome.rejected.push(...one.rejected);
+    });
+    return outcome;
   }
   const outcome = parsePayload(value, name);
   if ('notAudit' in outcome) return { events: [], rejected: [{ position: name, reason: outcome.notAudit, raw: text }] };

@@ -58,13 +58,34 @@ describe('file ingest', () => {
     store.close();
   });
 
-  it('says which file cannot be read', async () => {
-    try {
-      await ingestInto(join(dir, 'x.db'), [join(dir, 'missing.log')]);
-      expect.fail('should throw');
-    } catch (err) {
-      expect((err as Error).message).to.match(/missing\.log: cannot read it \(ENOENT/);
-    }
+  it('reports a file it cannot read, and still stores the others and what it read of it', async () => {
+    const [a, b, c] = Array.from({ length: 3 }, () => makeEvent());
+    const good = join(dir, 'good.log');
+    writeFileSync(good, lines([a]));
+    const whole = gzipSync(lines([b]) + lines(Array.from({ length: 2000 }, () => makeEvent())));
+    const truncated = join(dir, 'truncated.log.gz');
+    writeFileSync(truncated, whole.subarray(0, whole.length - 200));
+    const after = join(dir, 'after.log');
+    writeFileSync(after, lines([c]));
+    const db = join(dir, 'unreadable.db');
+    const s = await ingestInto(db, [good, join(dir, 'missing.log'), truncated, after]);
+    expect(s.unreadable.map((u) => u.file)).to.deep.equal([join(dir, 'missing.log'), truncated]);
+    expect(s.unreadable[0]!.reason).to.match(/^cannot read it \(ENOENT/);
+    expect(s.unreadable[1]!.reason).to.match(/^cannot read it \(unexpected end of file\)/);
+    expect(s.stored).to.be.greaterThan(3);
+    const store = openStore(db, { readonly: true });
+    const ids = [...queryActions(store.db, {})].map((x) => x.event.auditID);
+    store.close();
+    expect(ids).to.include.members([a!.auditID, b!.auditID, c!.auditID]);
+  });
+
+  it('keeps the valid lines of a file whose first line is broken', async () => {
+    const events = Array.from({ length: 3 }, () => makeEvent());
+    const file = join(dir, 'broken-first.log');
+    writeFileSync(file, JSON.stringify(makeEvent()).slice(0, 120) + '\n' + lines(events));
+    const s = await ingestInto(join(dir, 'broken-first.db'), [file]);
+    expect(s).to.deep.include({ read: 4, stored: 3, quarantined: 1 });
+    expect(s.firstRejected[0]!.position).to.equal(`${file}:1`);
   });
 
   it('stores or quarantines every file of the shared corpus, each with a clear reason', async function () {
