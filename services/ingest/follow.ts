@@ -44,8 +44,11 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
   const log = opts.log.child({ follow: abs });
   const flush = (pos: Position) => acc.flush({ followOffset: { ...pos, path: abs, cluster: opts.cluster } });
 
-  let st = await waitForFile(abs, opts);
-  if (!st) return acc.summary;
+  if (!(await waitForFile(abs, opts))) return acc.summary;
+  // The identity of the file comes from the open descriptor, so that a rotation between a
+  // stat and an open cannot pair one file's inode with another file's content.
+  let fh: FileHandle = await open(abs, 'r');
+  let st: Stats | null = await fh.stat();
   const saved = loadFollowOffset(opts.writer.store.db, abs);
   let pos: Position = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
   // An inode number can be reused once a rotated file is deleted: the first line must match too.
@@ -63,7 +66,6 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
     }
   }
 
-  let fh: FileHandle = await open(abs, 'r');
   let splitter = new LineSplitter(pos.offset, pos.line);
   const buf = Buffer.allocUnsafe(CHUNK);
   try {
@@ -100,10 +102,17 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
           acc.add(parseLine(last, abs));
           pos.offset = last.end;
         }
-        if (!st) st = await waitForFile(abs, opts);
-        if (!st) break;
+        // Files rotated after that one and before the current file (two rotations between two
+        // looks) are read whole.
+        const [, ...between] = await rotatedSince(abs, pos, sameFile);
+        for (const file of between) {
+          log.info({ file }, 'reading a file rotated between two looks');
+          await ingestWhole(file, null, acc, opts.batchEvents, flush);
+        }
+        if (!(await waitForFile(abs, opts))) break;
         await fh.close();
         fh = await open(abs, 'r');
+        st = await fh.stat();
         log.info({ lines: pos.line }, 'file rotated; following the new one');
         pos = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
         splitter = new LineSplitter();
@@ -186,25 +195,38 @@ async function rotatedSince(
   return start < 0 ? [] : siblings.slice(start).map((s) => s.file);
 }
 
+/** How much of the first line identifies a file: enough to tell files apart, never all of a huge line. */
+const HEAD_BYTES = 4096;
+
+/** The hash of a file's head: its first line, or its first HEAD_BYTES bytes when the line is longer. */
 async function readHeadHash(file: string): Promise<string> {
-  const raw = createReadStream(file, file.endsWith('.gz') ? {} : { end: 64 * 1024 });
+  const raw = createReadStream(file, file.endsWith('.gz') ? {} : { end: HEAD_BYTES });
   const stream = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  const splitter = new LineSplitter();
+  let head = Buffer.alloc(0);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const [first] = splitter.push(chunk);
-      if (first) return hashHead(first.text);
+      head = Buffer.concat([head, chunk]);
+      if (head.includes(10) || head.length >= HEAD_BYTES) break;
     }
   } catch {
     return '';
   } finally {
     raw.destroy();
   }
-  return '';
+  const nl = head.indexOf(10);
+  if (nl < 0 && head.length < HEAD_BYTES) return ''; // no complete head yet
+  let end = nl < 0 ? HEAD_BYTES : Math.min(nl, HEAD_BYTES);
+  if (nl >= 0 && nl <= HEAD_BYTES && end > 0 && head[end - 1] === 13) end--;
+  return hashHeadBytes(head.subarray(0, end));
 }
 
+/** The head hash of a file whose first line is `text` (as LineSplitter gives it). */
 function hashHead(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hashHeadBytes(Buffer.from(text, 'utf8').subarray(0, HEAD_BYTES));
+}
+
+function hashHeadBytes(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 async function statOrNull(path: string): Promise<Stats | null> {

@@ -98,3 +98,73 @@ describe('kubetrail ingest --follow', function () {
     child = null;
   });
 });
+
+describe('kubetrail ingest --follow, harder rotations', function () {
+  this.timeout(120_000);
+  const dir = tempDir();
+  const log = join(dir, 'audit.log');
+  const db = join(dir, 'follow2.db');
+  const config = join(dir, 'kubetrail.yaml');
+  // A slow poll, so that two rotations can happen between two looks.
+  writeFileSync(config, 'ingest:\n  followPollMs: 1500\nlog:\n  level: warn\n');
+  const written: string[] = [];
+  let child: ChildProcess | null = null;
+  after(() => child?.kill('SIGKILL'));
+
+  /** Events with a large annotation, so that each line is longer than 64 KiB. */
+  const lines = (n: number, big = false) =>
+    Array.from({ length: n }, () => {
+      const e = makeEvent(big ? { annotations: { 'example.com/blob': 'x'.repeat(70_000) } } : {});
+      written.push(e.auditID.replace(/-/g, ''));
+      return JSON.stringify(e) + '\n';
+    }).join('');
+  const storedIds = (): string[] => {
+    try {
+      const conn = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
+      try {
+        return (conn.prepare('SELECT lower(hex(audit_id)) AS h FROM events').all() as { h: string }[]).map((r) => r.h);
+      } finally {
+        conn.close();
+      }
+    } catch {
+      return [];
+    }
+  };
+  const expectAll = async () => {
+    await waitFor(() => storedIds().length >= written.length, `${written.length} events stored`, 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(storedIds().sort()).to.deep.equal([...written].sort());
+  };
+  const start = () => {
+    child = spawn(process.execPath, [CLI, 'ingest', '--follow', log, '--db', db, '--config', config], { stdio: 'ignore' });
+  };
+
+  it('reads every file when the log rotates twice between two looks', async () => {
+    writeFileSync(log, lines(3));
+    start();
+    await expectAll();
+    // Just after a look: two rotations before the next one.
+    renameSync(log, join(dir, 'audit-2026-07-23T10-00-00.000.log'));
+    writeFileSync(log, lines(4));
+    await new Promise((r) => setTimeout(r, 20));
+    renameSync(log, join(dir, 'audit-2026-07-23T10-00-01.000.log'));
+    writeFileSync(log, lines(2));
+    await expectAll();
+  });
+
+  it('finds a rotated file again after a restart when its first line is over 64 KiB', async () => {
+    child!.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    rmSync(log);
+    writeFileSync(log, lines(2, true));
+    start();
+    await expectAll();
+    child!.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    appendFileSync(log, lines(3, true));
+    renameSync(log, join(dir, 'audit-2026-07-23T11-00-00.000.log'));
+    writeFileSync(log, lines(1));
+    start();
+    await expectAll();
+  });
+});
