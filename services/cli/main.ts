@@ -5,6 +5,7 @@ import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { eventsCommand } from './eventsCommand.js';
 import { ingestCommand } from './ingestCommand.js';
+import { OUTPUT_FORMATS } from './output.js';
 import { parseServices, serve } from './serve.js';
 
 /**
@@ -80,7 +81,7 @@ withCommon(program.command('events'))
   .addOption(new Option('--decision <decision>', 'authorization decision').choices(['allow', 'forbid', 'unknown']))
   .option('--cluster <name>', 'cluster')
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
-  .addOption(new Option('--output <format>', 'output format').choices(['table', 'json', 'ndjson', 'csv']).default('table'))
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
     const config = configFrom(flags);
     await eventsCommand(config, flags);

@@ -33,10 +33,12 @@ const CHUNK = 1 << 20;
 
 /**
  * Tails a log-backend file like `tail -F`, storing each complete line. The position is saved
- * with every commit, so a restart resumes exactly where the last commit ended; a rotation
- * (the apiserver renames the file and opens a new one) is followed by finishing the renamed
- * file first. After a restart, files rotated while kubetrail was down are found again by inode
- * or by the hash of their first line (which also finds them once gzipped) and read to the end.
+ * in the same transaction as the events before it, so a restart resumes exactly where the last
+ * commit ended. On a rotation (the apiserver renames the file and opens a new one) the renamed
+ * file is finished through its open descriptor, files rotated after it (two rotations between
+ * two looks) are read whole, then the new file is followed. After a restart, files rotated
+ * while kubetrail was down are found again by inode or by the hash of their head (which also
+ * finds them once gzipped) and read to the end.
  */
 export async function followFile(path: string, opts: FollowOptions): Promise<IngestSummary> {
   const abs = resolve(path);

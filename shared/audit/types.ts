@@ -86,16 +86,3 @@ export interface ParseOutcome {
   events: ParsedEvent[];
   rejected: RejectedInput[];
 }
-
-/** Rank of a stage for picking the most complete stage of one action. */
-export function stageRank(stage: Stage): number {
-  switch (stage) {
-    case 'RequestReceived':
-      return 0;
-    case 'ResponseStarted':
-      return 1;
-    case 'ResponseComplete':
-    case 'Panic':
-      return 2;
-  }
-}
