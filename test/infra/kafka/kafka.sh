@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A real single-node Apache Kafka broker (KRaft) for tests, bench and CI, from Maven Central jars.
+#   kafka.sh start   fetch the jars once into ~/.cache/kubetrail, format, start on free loopback
+#                    ports, wait until a produce/consume probe succeeds; prints KAFKA_BROKERS=host:port
+#   kafka.sh stop    stop the broker started by `start` (by its PID) and remove its data
+#   kafka.sh brokers print host:port of the running broker
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+VERSION=4.1.2
+CACHE="${HOME}/.cache/kubetrail"
+LIBS="$CACHE/kafka-$VERSION/libs"
+RUN="${KUBETRAIL_KAFKA_RUN:-$CACHE/run/kafka}"
+
+free_port() {
+  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+fetch() {
+  if [ -f "$LIBS/.ok" ]; then return; fi
+  echo "fetching Kafka $VERSION jars into $LIBS" >&2
+  mkdir -p "$LIBS"
+  mvn -B -q -f "$HERE/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2
+  touch "$LIBS/.ok"
+}
+
+running() {
+  [ -f "$RUN/kafka.pid" ] && kill -0 "$(cat "$RUN/kafka.pid")" 2>/dev/null
+}
+
+start() {
+  if running; then
+    echo "KAFKA_BROKERS=$(cat "$RUN/brokers")"
+    return
+  fi
+  fetch
+  rm -rf "$RUN"
+  mkdir -p "$RUN/data"
+  local broker_port controller_port
+  broker_port=$(free_port)
+  controller_port=$(free_port)
+  while [ "$controller_port" = "$broker_port" ]; do controller_port=$(free_port); done
+  cat > "$RUN/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$broker_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$broker_port,CONTROLLER://127.0.0.1:$controller_port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$RUN/data
+num.partitions=1
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+PROPS
+  local cp="$LIBS/*"
+  local jopts=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j2.configurationFile=$HERE/log4j2.properties")
+  local cluster_id
+  cluster_id=$(node -e "console.log(require('crypto').randomBytes(16).toString('base64url'))")
+  java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN/server.properties" --standalone \
+    > "$RUN/format.log" 2>&1 || { cat "$RUN/format.log" >&2; exit 1; }
+  nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$RUN/server.properties" > "$RUN/kafka.log" 2>&1 &
+  echo $! > "$RUN/kafka.pid"
+  echo "127.0.0.1:$broker_port" > "$RUN/brokers"
+  if ! node "$HERE/probe.mjs" "127.0.0.1:$broker_port" 90; then
+    echo "the broker did not become ready; its log:" >&2
+    tail -40 "$RUN/kafka.log" >&2
+    stop
+    exit 1
+  fi
+  echo "KAFKA_BROKERS=127.0.0.1:$broker_port"
+}
+
+stop() {
+  if [ -f "$RUN/kafka.pid" ]; then
+    local pid
+    pid=$(cat "$RUN/kafka.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    fi
+  fi
+  rm -rf "$RUN"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  brokers) cat "$RUN/brokers" ;;
+  *) echo "usage: $0 start|stop|brokers" >&2; exit 2 ;;
+esac
