@@ -33,6 +33,14 @@ export const DEFAULTS = {
     /** How often `--follow` looks for new lines and rotation. */
     followPollMs: 250,
   },
+  kafka: {
+    /** No brokers: no Kafka consumer. */
+    brokers: [] as string[],
+    topics: ['k8s-audit'],
+    group: 'kubetrail',
+    deadLetterTopic: 'k8s-audit.dlq',
+    clientId: 'kubetrail',
+  },
   log: { level: 'info' as const },
 };
 
@@ -76,6 +84,15 @@ const schema = z.strictObject({
       followPollMs: z.number().int().min(10).max(60_000).default(DEFAULTS.ingest.followPollMs),
     })
     .default(DEFAULTS.ingest),
+  kafka: z
+    .strictObject({
+      brokers: z.array(hostPort).default(DEFAULTS.kafka.brokers),
+      topics: z.array(z.string().min(1)).min(1).default(DEFAULTS.kafka.topics),
+      group: z.string().min(1).default(DEFAULTS.kafka.group),
+      deadLetterTopic: z.string().min(1).default(DEFAULTS.kafka.deadLetterTopic),
+      clientId: z.string().min(1).default(DEFAULTS.kafka.clientId),
+    })
+    .default(DEFAULTS.kafka),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default(DEFAULTS.log),
@@ -119,6 +136,10 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     ['KUBETRAIL_DB', ['database', 'path']],
   ];
   for (const [name, path] of fromEnv) if (env[name]) setPath(raw, path, env[name]);
+  const brokers = env.KUBETRAIL_KAFKA_BROKERS || env.KAFKA_BROKERS;
+  if (brokers) setPath(raw, ['kafka', 'brokers'], brokers.split(',').map((b) => b.trim()).filter(Boolean));
+  if (env.KUBETRAIL_KAFKA_TOPIC) setPath(raw, ['kafka', 'topics'], env.KUBETRAIL_KAFKA_TOPIC.split(',').map((t) => t.trim()).filter(Boolean));
+  if (env.KUBETRAIL_KAFKA_GROUP) setPath(raw, ['kafka', 'group'], env.KUBETRAIL_KAFKA_GROUP);
   if (sources.overrides?.listen) setPath(raw, ['listen'], sources.overrides.listen);
   if (sources.overrides?.databasePath) setPath(raw, ['database', 'path'], sources.overrides.databasePath);
 

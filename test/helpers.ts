@@ -1,5 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AuditEvent } from '../shared/audit/types.js';
 
@@ -63,4 +63,23 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * host:port of a real Kafka broker: KAFKA_BROKERS, else the one `test/infra/kafka/kafka.sh start`
+ * runs. Without one the calling tests skip, saying how to start one; under CI=true they fail.
+ */
+export function kafkaBrokers(ctx: Mocha.Context): string[] | null {
+  const fromEnv = process.env.KUBETRAIL_KAFKA_BROKERS || process.env.KAFKA_BROKERS;
+  let brokers = fromEnv ? fromEnv.split(',').map((b) => b.trim()) : null;
+  if (!brokers) {
+    const file = resolve(homedir(), '.cache', 'kubetrail', 'run', 'kafka', 'brokers');
+    if (existsSync(file)) brokers = [readFileSync(file, 'utf8').trim()];
+  }
+  if (brokers) return brokers;
+  if (process.env.CI === 'true') throw new Error('CI=true but no Kafka broker: .ci/run must start one (test/infra/kafka/kafka.sh start)');
+  // eslint-disable-next-line no-console
+  console.log('    (skipped: no Kafka broker; run `bash test/infra/kafka/kafka.sh start` or set KAFKA_BROKERS)');
+  ctx.skip();
+  return null;
 }

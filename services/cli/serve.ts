@@ -7,6 +7,7 @@ import { ConfigError, InputError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { CommitQueue } from '../ingest/commitQueue.js';
+import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
 
 /** The services `kubetrail serve` can run; later issues add api and alerter. */
@@ -97,6 +98,15 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   const port = typeof address === 'object' && address ? address.port : listen.port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+  let consumer: RunningConsumer | null = null;
+  if (services.includes('ingest') && config.kafka.brokers.length > 0) {
+    try {
+      consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log });
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
   log.info({ url, services, database: config.database.path }, 'kubetrail serving');
 
   return {
@@ -108,6 +118,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await consumer?.stop();
       await writer.close();
       log.info('kubetrail stopped');
     },

@@ -1,0 +1,106 @@
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
+import type { Config } from '../../shared/config.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
+import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import { ingestBatch } from './ingestBatch.js';
+import { parseMessageValue } from './kafkaMessage.js';
+
+export interface KafkaConsumerOptions {
+  writer: StoreWriter;
+  kafka: Readonly<Config['kafka']>;
+  defaultCluster: string;
+  log: Logger;
+}
+
+export interface RunningConsumer {
+  /** Finishes the batch in hand, commits its offsets and leaves the group. */
+  stop(): Promise<void>;
+}
+
+/** The header that names the cluster a message came from. */
+export const CLUSTER_HEADER = 'cluster';
+/** The header that says why a message was sent to the dead-letter topic. */
+export const ERROR_HEADER = 'kubetrail-error';
+
+/**
+ * Consumes audit events from Kafka in a consumer group (a new group starts at the earliest
+ * offset). Each fetched batch is stored in one transaction and only then are its offsets
+ * committed: at-least-once delivery, made exactly-once by the store's duplicate key.
+ * Messages that are not audit input go to the dead-letter topic, with the reason in a header,
+ * and to the quarantine table.
+ */
+export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<RunningConsumer> {
+  const log = opts.log.child({ service: 'kafka' });
+  const kafka = new Kafka({
+    clientId: opts.kafka.clientId,
+    brokers: [...opts.kafka.brokers],
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const fields = { namespace: entry.namespace, ...entry.log };
+      if (entry.level <= logLevel.ERROR) log.error(fields, entry.log.message);
+      else log.warn(fields, entry.log.message);
+    },
+  });
+  const consumer: Consumer = kafka.consumer({ groupId: opts.kafka.group, allowAutoTopicCreation: true });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  await consumer.connect();
+  for (const topic of opts.kafka.topics) await consumer.subscribe({ topic, fromBeginning: true });
+
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async (payload: EachBatchPayload) => {
+      await storeBatch(payload, opts, consumer, producer, log);
+    },
+  });
+  log.info({ brokers: opts.kafka.brokers, topics: opts.kafka.topics, group: opts.kafka.group }, 'consuming from Kafka');
+  return {
+    stop: async () => {
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
+async function storeBatch(
+  { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  opts: KafkaConsumerOptions,
+  consumer: Consumer,
+  producer: Producer,
+  log: Logger,
+): Promise<void> {
+  if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+  const byCluster = new Map<string, WriteBatch>();
+  const dead: { value: Buffer | null; headers: Record<string, string>; key: Buffer | null }[] = [];
+  for (const m of batch.messages) {
+    const cluster = m.headers?.[CLUSTER_HEADER]?.toString() || opts.defaultCluster;
+    let wb = byCluster.get(cluster);
+    if (!wb) byCluster.set(cluster, (wb = { cluster, source: 'kafka', events: [], rejected: [] }));
+    const position = `${batch.topic}/${batch.partition}@${m.offset}`;
+    const outcome = parseMessageValue(m.value, position);
+    if ('unusable' in outcome) {
+      wb.rejected.push({ position, reason: outcome.unusable, raw: m.value ?? '' });
+      dead.push({ value: m.value, key: m.key, headers: { [ERROR_HEADER]: outcome.unusable, [CLUSTER_HEADER]: cluster, 'kubetrail-source': position } });
+      continue;
+    }
+    wb.events.push(...outcome.events);
+    wb.rejected.push(...outcome.rejected);
+  }
+  if (dead.length > 0) {
+    await producer.send({ topic: opts.kafka.deadLetterTopic, acks: -1, messages: dead });
+    log.warn({ topic: batch.topic, partition: batch.partition, messages: dead.length, first: dead[0]!.headers[ERROR_HEADER] }, 'messages sent to the dead-letter topic');
+  }
+  await heartbeat();
+  try {
+    await ingestBatch(opts.writer, [...byCluster.values()]);
+  } catch (err) {
+    log.error({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'cannot store a batch; it will be fetched again');
+    throw err;
+  }
+  // Only now, with the events committed to the store, is the batch done for the group.
+  resolveOffset(batch.lastOffset());
+  await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+}

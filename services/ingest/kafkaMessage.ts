@@ -1,0 +1,31 @@
+import { parsePayload } from '../../shared/audit/parsePayload.js';
+import type { ParseOutcome } from '../../shared/audit/types.js';
+import { errorMessage } from '../../shared/errors.js';
+import { parseLine } from './lines.js';
+
+/**
+ * Reads one Kafka message value (PRODUCT.md "Kafka"): one Event, an EventList, or JSON lines
+ * of Events. A value that is none of these as a whole gives `unusable` with the reason (it goes
+ * to the dead-letter topic); bad items inside a usable value are rejected one by one.
+ */
+export function parseMessageValue(value: Buffer | null, position: string): ParseOutcome | { unusable: string } {
+  if (value === null || value.length === 0) return { unusable: 'empty message value (expected an Event, an EventList or JSON lines)' };
+  const text = value.toString('utf8');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    if (!text.includes('\n')) return { unusable: `not JSON: ${errorMessage(err)}` };
+    // JSON lines: each line is judged alone.
+    const outcome: ParseOutcome = { events: [], rejected: [] };
+    text.split('\n').forEach((line, i) => {
+      const one = parseLine({ text: line, number: i + 1, end: 0 }, position);
+      outcome.events.push(...one.events);
+      outcome.rejected.push(...one.rejected);
+    });
+    if (outcome.events.length === 0) return { unusable: `not JSON lines of Events: ${outcome.rejected[0]?.reason ?? 'no events'}` };
+    return outcome;
+  }
+  const outcome = parsePayload(doc, position);
+  return 'notAudit' in outcome ? { unusable: outcome.notAudit } : outcome;
+}

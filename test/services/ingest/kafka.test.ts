@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { createLogger } from '../../../shared/log.js';
+import { queryActions } from '../../../shared/storage/eventQuery.js';
+import { StoreWriter } from '../../../shared/storage/storeWriter.js';
+import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
+import { corpusDir, kafkaBrokers, makeEvent, tempDir, waitFor } from '../../helpers.js';
+
+/** Consumer tests against a real Apache Kafka broker (test/infra/kafka/kafka.sh). */
+describe('Kafka consumer (real broker)', function () {
+  this.timeout(120_000);
+  const dir = tempDir();
+  let brokers: string[];
+  let kafka: Kafka;
+
+  before(function () {
+    const b = kafkaBrokers(this);
+    if (!b) return;
+    brokers = b;
+    kafka = new Kafka({ clientId: 'kubetrail-test', brokers, logLevel: logLevel.NOTHING });
+  });
+
+  async function produce(topic: string, messages: { value: string; headers?: Record<string, string> }[]) {
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages });
+    await producer.disconnect();
+  }
+
+  function stored(writer: StoreWriter, cluster?: string) {
+    return [...queryActions(writer.store.db, cluster ? { cluster } : {})];
+  }
+
+  it('stores single Events, EventLists and JSON lines, by the cluster header, and dead-letters the rest', async () => {
+    const topic = `audit-${randomUUID()}`;
+    const dlq = `${topic}.dlq`;
+    const writer = await StoreWriter.open(join(dir, 'consume.db'));
+    const single = makeEvent();
+    const listed = [makeEvent(), makeEvent()];
+    const jsonLines = [makeEvent(), makeEvent(), makeEvent()];
+    await produce(topic, [
+      { value: JSON.stringify(single), headers: { cluster: 'prod-eu' } },
+      { value: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [...listed, { kind: 'Event', stage: 'x' }] }) },
+      { value: jsonLines.map((e) => JSON.stringify(e)).join('\n') + '\n', headers: { cluster: 'prod-us' } },
+      { value: 'this is not json' },
+      { value: JSON.stringify({ kind: 'Pod', apiVersion: 'v1' }) },
+    ]);
+    const consumer = await startKafkaConsumer({
+      writer,
+      kafka: { brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: dlq, clientId: 'kubetrail-test' },
+      defaultCluster: 'main',
+      log: createLogger('silent'),
+    });
+    try {
+      await waitFor(() => stored(writer).length >= 6, '6 events stored', 60_000);
+      expect(stored(writer, 'prod-eu').map((s) => s.event.auditID)).to.deep.equal([single.auditID]);
+      expect(stored(writer, 'main').map((s) => s.event.auditID)).to.have.members(listed.map((e) => e.auditID));
+      expect(stored(writer, 'prod-us').map((s) => s.event.auditID)).to.have.members(jsonLines.map((e) => e.auditID));
+      const q = writer.store.db.prepare("SELECT position, reason FROM quarantine WHERE source = 'kafka' ORDER BY id").all() as { position: string; reason: string }[];
+      expect(q.map((r) => r.reason)).to.deep.equal([
+        'auditID: missing (expected a non-empty string)',
+        'not JSON: ' + q[1]!.reason.slice('not JSON: '.length),
+        'kind: expected "Event" or "EventList", got "Pod"',
+      ]);
+      expect(q[0]!.position).to.equal(`${topic}/0@1 item 2`);
+      // The two unusable messages, with their reasons, on the dead-letter topic.
+      const dead = await readTopic(dlq, 2);
+      expect(dead.map((m) => m.value)).to.deep.equal(['this is not json', JSON.stringify({ kind: 'Pod', apiVersion: 'v1' })]);
+      expect(dead[1]!.error).to.equal('kind: expected "Event" or "EventList", got "Pod"');
+    } finally {
+      await consumer.stop();
+      await writer.close();
+    }
+  });
+
+  it('stores the Falco corpus sent one event per message, and nothing twice when the group resumes', async function () {
+    const corpus = corpusDir(this);
+    if (!corpus) return;
+    const topic = `audit-${randomUUID()}`;
+    const values = ['create_secret.json', 'exec_pod.json', 'create_clusterrolebinding.json', 'delete_namespace_foo.json'].map((f) =>
+      readFileSync(join(corpus, 'audit', 'falco', f), 'utf8').trim(),
+    );
+    await produce(topic, values.map((value) => ({ value })));
+    const writer = await StoreWriter.open(join(dir, 'corpus.db'));
+    const options = { writer, kafka: { brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: `${topic}.dlq`, clientId: 'kubetrail-test' }, defaultCluster: 'minikube', log: createLogger('silent') };
+    try {
+      let consumer = await startKafkaConsumer(options);
+      await waitFor(() => stored(writer).length >= 4, '4 corpus events stored', 60_000);
+      await consumer.stop();
+      // Sent again, and a restart of the group: the committed offsets and the duplicate key keep it at 4.
+      await produce(topic, [{ value: values[0]! }]);
+      consumer = await startKafkaConsumer(options);
+      await waitFor(() => (writer.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n >= 4, 'still 4', 10_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      await consumer.stop();
+      expect((writer.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(4);
+    } finally {
+      await writer.close();
+    }
+  });
+
+  async function readTopic(topic: string, n: number): Promise<{ value: string; error: string | undefined }[]> {
+    const consumer: Consumer = kafka.consumer({ groupId: `read-${randomUUID()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const got: { value: string; error: string | undefined }[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        got.push({ value: message.value?.toString() ?? '', error: message.headers?.[ERROR_HEADER]?.toString() });
+      },
+    });
+    await waitFor(() => got.length >= n, `${n} messages on ${topic}`, 30_000);
+    await consumer.disconnect();
+    return got;
+  }
+});
