@@ -27,6 +27,14 @@ export function corpusDir(ctx: Mocha.Context | Mocha.Suite): string | null {
 /** The compiled CLI. */
 export const CLI = resolve(process.cwd(), 'dist', 'services', 'cli', 'main.js');
 
+/** The environment for a kubetrail child process: no config file and no Kafka unless a test asks. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBETRAIL_CONFIG: '', ...extra };
+  if (!('KAFKA_BROKERS' in extra)) delete env.KAFKA_BROKERS;
+  if (!('KUBETRAIL_KAFKA_BROKERS' in extra)) delete env.KUBETRAIL_KAFKA_BROKERS;
+  return env;
+}
+
 let counter = 0;
 
 /** A valid v1 Event at Metadata level, with `overrides` applied. Each call gets a new auditID. */

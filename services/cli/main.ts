@@ -91,9 +91,10 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    const code = (err as { code?: string }).code;
+    const raw = (err as { code?: unknown }).code;
+    const code = typeof raw === 'string' ? raw : '';
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return;
-    if (code?.startsWith('commander.')) {
+    if (code.startsWith('commander.')) {
       process.exitCode = 2;
       return;
     }

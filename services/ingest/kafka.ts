@@ -45,6 +45,16 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   });
   const consumer: Consumer = kafka.consumer({ groupId: opts.kafka.group, allowAutoTopicCreation: true });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Create the topics first: subscribing to a topic that auto-creation has not finished fails.
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = [...opts.kafka.topics, opts.kafka.deadLetterTopic].filter((t) => !existing.has(t));
+    if (missing.length > 0) await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
   await producer.connect();
   await consumer.connect();
   for (const topic of opts.kafka.topics) await consumer.subscribe({ topic, fromBeginning: true });

@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
-import { CLI, makeEvent, tempDir } from '../../helpers.js';
+import { CLI, cliEnv, makeEvent, tempDir } from '../../helpers.js';
 
 /** Starts `kubetrail serve` as a child process and resolves with its URL once it listens. */
 function startServer(db: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--db', db], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, KUBETRAIL_CONFIG: '' },
+    env: cliEnv(),
   });
   return new Promise((resolve, reject) => {
     let buf = '';

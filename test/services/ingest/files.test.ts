@@ -7,7 +7,7 @@ import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { ingestFiles, type IngestSummary } from '../../../services/ingest/files.js';
-import { CLI, corpusDir, makeEvent, tempDir } from '../../helpers.js';
+import { CLI, cliEnv, corpusDir, makeEvent, tempDir } from '../../helpers.js';
 
 async function ingestInto(db: string, files: string[]): Promise<IngestSummary> {
   const writer = await StoreWriter.open(db);
@@ -19,7 +19,7 @@ async function ingestInto(db: string, files: string[]): Promise<IngestSummary> {
 }
 
 function kubetrail(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', env: { ...process.env, KUBETRAIL_CONFIG: '' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', env: cliEnv() });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

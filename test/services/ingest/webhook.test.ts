@@ -9,7 +9,7 @@ import { createLogger } from '../../../shared/log.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
-import { CLI, makeEvent, tempDir } from '../../helpers.js';
+import { CLI, cliEnv, makeEvent, tempDir } from '../../helpers.js';
 
 const eventList = (items: unknown[]) => ({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
 
@@ -95,7 +95,7 @@ describe('webhook (real HTTP)', () => {
   it('a second server on the same port fails to start, and exits instead of hanging', async function () {
     const file = join(dir, 'clash.yaml');
     writeFileSync(file, `listen: ${new URL(server.url).host}\n`);
-    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', file, '--db', join(dir, 'clash.db')], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', file, '--db', join(dir, 'clash.db')], { encoding: 'utf8', timeout: 20_000, env: cliEnv() });
     expect(r.signal, 'still running after 20 s').to.equal(null);
     expect(r.status).to.equal(1);
     expect(r.stderr).to.contain('EADDRINUSE');
