@@ -17,6 +17,8 @@ export interface KafkaConsumerOptions {
 export interface RunningConsumer {
   /** Finishes the batch in hand, commits its offsets and leaves the group. */
   stop(): Promise<void>;
+  /** Counts since start: messages stored (or dead-lettered) and events accepted. */
+  stats(): { messages: number; accepted: number };
 }
 
 /** The header that names the cluster a message came from. */
@@ -59,11 +61,14 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   await consumer.connect();
   for (const topic of opts.kafka.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
+  const stats = { messages: 0, accepted: 0 };
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async (payload: EachBatchPayload) => {
-      await storeBatch(payload, opts, consumer, producer, log);
+      const accepted = await storeBatch(payload, opts, consumer, producer, log);
+      stats.messages += payload.batch.messages.length;
+      stats.accepted += accepted;
     },
   });
   log.info({ brokers: opts.kafka.brokers, topics: opts.kafka.topics, group: opts.kafka.group }, 'consuming from Kafka');
@@ -72,6 +77,7 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
       await consumer.disconnect();
       await producer.disconnect();
     },
+    stats: () => ({ ...stats }),
   };
 }
 
@@ -81,8 +87,8 @@ async function storeBatch(
   consumer: Consumer,
   producer: Producer,
   log: Logger,
-): Promise<void> {
-  if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+): Promise<number> {
+  if (batch.messages.length === 0 || !isRunning() || isStale()) return 0;
   const byCluster = new Map<string, WriteBatch>();
   const dead: { value: Buffer | null; headers: Record<string, string>; key: Buffer | null }[] = [];
   for (const m of batch.messages) {
@@ -104,8 +110,9 @@ async function storeBatch(
     log.warn({ topic: batch.topic, partition: batch.partition, messages: dead.length, first: dead[0]!.headers[ERROR_HEADER] }, 'messages sent to the dead-letter topic');
   }
   await heartbeat();
+  let results;
   try {
-    await ingestBatch(opts.writer, [...byCluster.values()]);
+    results = await ingestBatch(opts.writer, [...byCluster.values()]);
   } catch (err) {
     log.error({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'cannot store a batch; it will be fetched again');
     throw err;
@@ -113,4 +120,5 @@ async function storeBatch(
   // Only now, with the events committed to the store, is the batch done for the group.
   resolveOffset(batch.lastOffset());
   await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+  return results.reduce((n, r) => n + r.accepted, 0);
 }

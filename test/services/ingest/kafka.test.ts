@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import BetterSqlite3 from 'better-sqlite3';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { createLogger } from '../../../shared/log.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
-import { corpusDir, kafkaBrokers, makeEvent, tempDir, waitFor } from '../../helpers.js';
+import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, tempDir, waitFor } from '../../helpers.js';
 
 /** Consumer tests against a real Apache Kafka broker (test/infra/kafka/kafka.sh). */
 describe('Kafka consumer (real broker)', function () {
@@ -99,6 +101,96 @@ describe('Kafka consumer (real broker)', function () {
       expect((writer.store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(4);
     } finally {
       await writer.close();
+    }
+  });
+
+  /** `count` events on a new topic of `partitions` partitions, as EventLists of 100, keyed by auditID. */
+  async function fillTopic(topic: string, partitions: number, count: number): Promise<string[]> {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    await admin.disconnect();
+    return produceEvents(topic, count);
+  }
+
+  async function produceEvents(topic: string, count: number): Promise<string[]> {
+    const ids: string[] = [];
+    const messages = [];
+    for (let i = 0; i < count; i += 100) {
+      const items = Array.from({ length: Math.min(100, count - i) }, () => makeEvent({ auditID: randomUUID() }));
+      ids.push(...items.map((e) => e.auditID));
+      messages.push({ key: items[0]!.auditID, value: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }) });
+    }
+    const producer = kafka.producer();
+    await producer.connect();
+    // A few lists per request: a record batch must stay under the broker's 1 MB message limit.
+    for (let i = 0; i < messages.length; i += 5) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 5) });
+    await producer.disconnect();
+    return ids;
+  }
+
+  const countIn = (db: string) => {
+    const conn = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
+    try {
+      return conn.prepare('SELECT count(*) AS n, count(DISTINCT audit_id) AS d FROM events').get() as { n: number; d: number };
+    } finally {
+      conn.close();
+    }
+  };
+
+  it('kill -9 of the consuming server mid-stream, then a restart: nothing lost, nothing twice', async () => {
+    const topic = `audit-${randomUUID()}`;
+    const ids = await fillTopic(topic, 2, 30_000);
+    const db = join(dir, 'kill.db');
+    const env = cliEnv({ KAFKA_BROKERS: brokers.join(','), KUBETRAIL_KAFKA_TOPIC: topic, KUBETRAIL_KAFKA_GROUP: `g-${topic}` });
+    const serve = () =>
+      spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--db', db], { env, stdio: 'ignore' });
+    let child = serve();
+    await waitFor(() => existsSync(db) && countIn(db).n > 0, 'some events stored', 60_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // More events arrive while it is down.
+    ids.push(...(await produceEvents(topic, 10_000)));
+    expect(countIn(db).n).to.be.lessThan(ids.length);
+    child = serve();
+    try {
+      await waitFor(() => countIn(db).n >= ids.length, `${ids.length} events stored`, 90_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(countIn(db)).to.deep.equal({ n: ids.length, d: ids.length });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
+  it('two consumers in one group split the partitions and together store each event once', async () => {
+    const topic = `audit-${randomUUID()}`;
+    await fillTopic(topic, 4, 0);
+    const db = join(dir, 'pair.db');
+    const writers = [await StoreWriter.open(db), await StoreWriter.open(db)];
+    const kafkaOptions = { brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: `${topic}.dlq`, clientId: 'kubetrail-test' };
+    const consumers = await Promise.all(
+      writers.map((writer) => startKafkaConsumer({ writer, kafka: kafkaOptions, defaultCluster: 'main', log: createLogger('silent') })),
+    );
+    try {
+      // Both members in the group, each with its partitions, before any event is sent.
+      const admin = kafka.admin();
+      await admin.connect();
+      await waitFor(async () => {
+        const { groups } = await admin.describeGroups([kafkaOptions.group]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
+      }, 'a stable group of two', 60_000);
+      await admin.disconnect();
+      const ids = await produceEvents(topic, 8_000);
+      await waitFor(() => countIn(db).n >= ids.length, `${ids.length} events stored`, 90_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(countIn(db)).to.deep.equal({ n: ids.length, d: ids.length });
+      const stats = consumers.map((c) => c.stats());
+      expect(stats.every((s) => s.accepted > 0), JSON.stringify(stats)).to.equal(true);
+      expect(stats.reduce((n, s) => n + s.accepted, 0)).to.equal(ids.length);
+    } finally {
+      for (const c of consumers) await c.stop();
+      for (const w of writers) await w.close();
     }
   });
 
