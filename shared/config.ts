@@ -41,6 +41,12 @@ export const DEFAULTS = {
     deadLetterTopic: 'k8s-audit.dlq',
     clientId: 'kubetrail',
   },
+  relay: {
+    /** Publish webhook batches to Kafka (kafka.brokers) instead of storing them. */
+    toKafka: false,
+    /** The topic to publish to; default: the first of kafka.topics. */
+    topic: undefined as string | undefined,
+  },
   log: { level: 'info' as const },
 };
 
@@ -93,6 +99,9 @@ const schema = z.strictObject({
       clientId: z.string().min(1).default(DEFAULTS.kafka.clientId),
     })
     .default(DEFAULTS.kafka),
+  relay: z
+    .strictObject({ toKafka: z.boolean().default(false), topic: z.string().min(1).optional() })
+    .default({ toKafka: false }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default(DEFAULTS.log),
@@ -105,7 +114,7 @@ export interface ConfigSources {
   file?: string;
   env?: NodeJS.ProcessEnv;
   /** Command-line flags, which win over the file and the environment. */
-  overrides?: { listen?: string; databasePath?: string };
+  overrides?: { listen?: string; databasePath?: string; relayToKafka?: boolean };
 }
 
 /** Reads, merges and validates the configuration. Throws ConfigError naming the key. */
@@ -143,6 +152,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (sources.overrides?.listen) setPath(raw, ['listen'], sources.overrides.listen);
   if (sources.overrides?.databasePath) setPath(raw, ['database', 'path'], sources.overrides.databasePath);
 
+  if (sources.overrides?.relayToKafka) setPath(raw, ['relay', 'toKafka'], true);
   const result = schema.safeParse(raw);
   if (!result.success) {
     const where = file ? ` (${file})` : '';
@@ -153,6 +163,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       return `config ${key}${where}: ${message}`;
     });
     throw new ConfigError(lines.join('\n'));
+  }
+  if (result.data.relay.toKafka && result.data.kafka.brokers.length === 0) {
+    throw new ConfigError(`config relay.toKafka${file ? ` (${file})` : ''}: needs kafka.brokers (or KAFKA_BROKERS) to publish to`);
   }
   return deepFreeze(result.data);
 }

@@ -36,8 +36,9 @@ withCommon(program.command('serve'))
   .description('run the webhook receiver (and, later, the query API and alerter)')
   .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080, or KUBETRAIL_LISTEN)')
   .option('--services <list>', 'services to run, comma-separated: ingest', 'ingest')
-  .action(async (flags: CommonFlags & { listen?: string; services: string }) => {
-    const config = configFrom(flags);
+  .option('--relay-to-kafka', 'publish webhook batches to Kafka (kafka.brokers) instead of storing them')
+  .action(async (flags: CommonFlags & { listen?: string; services: string; relayToKafka?: boolean }) => {
+    const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen, relayToKafka: flags.relayToKafka } });
     const services = parseServices(flags.services);
     const log = createLogger(config.log.level);
     const running = await serve(config, services, log);

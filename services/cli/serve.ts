@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { CommitQueue } from '../ingest/commitQueue.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
+import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
 
 /** The services `kubetrail serve` can run; later issues add api and alerter. */
@@ -69,8 +70,10 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     }
   });
 
+  let relay: KafkaRelay | null = null;
   if (services.includes('ingest')) {
-    const queue = new CommitQueue(writer, log.child({ service: 'ingest' }));
+    if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
+    const queue = relay ?? new CommitQueue(writer, log.child({ service: 'ingest' }));
     app.use(
       createWebhookRouter({
         queue,
@@ -104,10 +107,11 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log });
     } catch (err) {
       server.close();
+      await relay?.stop();
       throw err;
     }
   }
-  log.info({ url, services, database: config.database.path }, 'kubetrail serving');
+  log.info({ url, services, database: config.database.path, relayToKafka: config.relay.toKafka }, 'kubetrail serving');
 
   return {
     server,
@@ -119,6 +123,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         server.closeIdleConnections();
       });
       await consumer?.stop();
+      await relay?.stop();
       await writer.close();
       log.info('kubetrail stopped');
     },

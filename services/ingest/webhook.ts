@@ -5,11 +5,15 @@ import express, { type Request, type Response, type Router } from 'express';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { WriteBatch } from '../../shared/storage/eventWriter.js';
-import type { CommitQueue } from './commitQueue.js';
+import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
+
+/** Where the webhook sends a batch: the store (CommitQueue) or Kafka (KafkaRelay). */
+export interface BatchSink {
+  submit(batch: WriteBatch): Promise<WriteResult>;
+}
 
 export interface WebhookOptions {
-  queue: CommitQueue;
+  queue: BatchSink;
   log: Logger;
   defaultCluster: string;
   maxBodyBytes: number;
@@ -81,7 +85,7 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       if (result.conflicts > 0) log.warn({ conflicts: result.conflicts }, 'duplicates with different content kept in quarantine');
       res.status(200).json({ accepted: result.accepted, duplicates: result.duplicates, quarantined: result.quarantined });
     } catch (err) {
-      const message = err instanceof StoreUnavailableError ? err.message : `cannot commit: ${errorMessage(err)}`;
+      const message = err instanceof StoreUnavailableError ? err.message : `cannot store the batch: ${errorMessage(err)}`;
       res.status(503).set('Retry-After', '5').json({ error: message });
     }
   };

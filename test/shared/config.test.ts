@@ -58,6 +58,14 @@ describe('loadConfig', () => {
     });
   }
 
+  it('reads Kafka settings from the environment, and refuses relay mode without brokers', () => {
+    const c = loadConfig({ file: file('k2.yaml', ''), env: { KAFKA_BROKERS: 'a:9092, b:9092', KUBETRAIL_KAFKA_TOPIC: 't1,t2', KUBETRAIL_KAFKA_GROUP: 'g' } });
+    expect(c.kafka).to.deep.include({ brokers: ['a:9092', 'b:9092'], topics: ['t1', 't2'], group: 'g', deadLetterTopic: 'k8s-audit.dlq' });
+    expect(loadConfig({ file: file('k3.yaml', ''), env: { KUBETRAIL_KAFKA_BROKERS: 'x:1', KAFKA_BROKERS: 'y:2' } }).kafka.brokers).to.deep.equal(['x:1']);
+    expect(error(() => loadConfig({ file: file('k4.yaml', 'relay:\n  toKafka: true\n'), env: {} }))).to.contain('relay.toKafka');
+    expect(error(() => loadConfig({ file: file('k5.yaml', 'kafka:\n  brokers: [nohost]\n'), env: {} }))).to.contain("config kafka.brokers.0");
+  });
+
   it('names a config file it cannot read', () => {
     expect(error(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))).to.match(/^config file .*nope\.yaml: cannot read it/);
   });

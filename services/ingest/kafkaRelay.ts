@@ -1,0 +1,61 @@
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Config } from '../../shared/config.js';
+import type { Logger } from '../../shared/log.js';
+import type { WriteResult } from '../../shared/storage/eventWriter.js';
+import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
+import { CLUSTER_HEADER, ERROR_HEADER } from './kafka.js';
+
+/** A record batch must stay under the broker's default message.max.bytes (1 MB). */
+const MAX_REQUEST_BYTES = 900 * 1024;
+
+/**
+ * Relay mode: the webhook publishes each accepted batch to Kafka instead of the store, one
+ * message per event keyed by auditID (so all stages of a request land on one partition), and
+ * answers only after every in-sync replica has it. Rejected input goes to the dead-letter
+ * topic. Stateless receivers in front, consumer groups behind: how kubetrail scales out.
+ */
+export class KafkaRelay {
+  private constructor(private readonly producer: Producer, private readonly topic: string, private readonly deadLetterTopic: string, private readonly log: Logger) {}
+
+  static async start(kafka: Readonly<Config['kafka']>, topic: string, log: Logger): Promise<KafkaRelay> {
+    const client = new Kafka({ clientId: `${kafka.clientId}-relay`, brokers: [...kafka.brokers], logLevel: logLevel.WARN });
+    const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    return new KafkaRelay(producer, topic, kafka.deadLetterTopic, log.child({ service: 'relay' }));
+  }
+
+  /** Publishes the batch; resolves once the broker acknowledged every message. */
+  async submit(batch: WriteBatch): Promise<WriteResult> {
+    const headers = { [CLUSTER_HEADER]: batch.cluster };
+    const messages = batch.events.map((p) => ({ key: p.event.auditID, value: JSON.stringify(p.event), headers }));
+    for (const chunk of bySize(messages)) await this.producer.send({ topic: this.topic, acks: -1, messages: chunk });
+    if (batch.rejected.length > 0) {
+      const dead = batch.rejected.map((r) => ({
+        value: typeof r.raw === 'string' ? r.raw : Buffer.from(r.raw),
+        headers: { ...headers, [ERROR_HEADER]: r.reason, 'kubetrail-source': `webhook ${r.position}` },
+      }));
+      for (const chunk of bySize(dead)) await this.producer.send({ topic: this.deadLetterTopic, acks: -1, messages: chunk });
+      this.log.warn({ rejected: dead.length, first: batch.rejected[0]!.reason }, 'rejected input sent to the dead-letter topic');
+    }
+    return { accepted: messages.length, duplicates: 0, quarantined: batch.rejected.length, conflicts: 0 };
+  }
+
+  async stop(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+function* bySize<T extends { value: string | Buffer }>(messages: T[]): Generator<T[]> {
+  let chunk: T[] = [];
+  let size = 0;
+  for (const m of messages) {
+    if (chunk.length > 0 && size + m.value.length > MAX_REQUEST_BYTES) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(m);
+    size += m.value.length;
+  }
+  if (chunk.length > 0) yield chunk;
+}
