@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
 import { parseListen, type Config } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
+import { createMetrics } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { CommitQueue } from '../ingest/commitQueue.js';
@@ -59,6 +60,10 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     if (writer.problem) res.status(503).type('text/plain').send(`unhealthy: ${writer.problem}`);
     else res.type('text/plain').send('ok');
   });
+  const metrics = createMetrics();
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.get('/readyz', (_req, res) => {
     try {
       if (stopping) throw new Error('shutting down');
@@ -81,6 +86,8 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         defaultCluster: config.cluster,
         maxBodyBytes: config.webhook.maxBodyBytes,
         tokens: config.webhook.tokens,
+        metrics,
+        source: relay ? 'relay' : 'webhook',
       }),
     );
   }
@@ -104,7 +111,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   let consumer: RunningConsumer | null = null;
   if (services.includes('ingest') && config.kafka.brokers.length > 0) {
     try {
-      consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log });
+      consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log, metrics });
     } catch (err) {
       server.close();
       await relay?.stop();

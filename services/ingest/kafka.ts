@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry, t
 import type { Config } from '../../shared/config.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { ingestBatch } from './ingestBatch.js';
@@ -12,6 +13,7 @@ export interface KafkaConsumerOptions {
   kafka: Readonly<Config['kafka']>;
   defaultCluster: string;
   log: Logger;
+  metrics?: Metrics;
 }
 
 export interface RunningConsumer {
@@ -107,6 +109,7 @@ async function storeBatch(
   }
   if (dead.length > 0) {
     await producer.send({ topic: opts.kafka.deadLetterTopic, acks: -1, messages: dead });
+    opts.metrics?.deadLettered(opts.kafka.deadLetterTopic, dead.length);
     log.warn({ topic: batch.topic, partition: batch.partition, messages: dead.length, first: dead[0]!.headers[ERROR_HEADER] }, 'messages sent to the dead-letter topic');
   }
   await heartbeat();
@@ -120,5 +123,8 @@ async function storeBatch(
   // Only now, with the events committed to the store, is the batch done for the group.
   resolveOffset(batch.lastOffset());
   await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
-  return results.reduce((n, r) => n + r.accepted, 0);
+  const totals = results.reduce((t, r) => ({ accepted: t.accepted + r.accepted, duplicates: t.duplicates + r.duplicates, quarantined: t.quarantined + r.quarantined }), { accepted: 0, duplicates: 0, quarantined: 0 });
+  opts.metrics?.ingested('kafka', totals);
+  opts.metrics?.kafkaLag(batch.topic, batch.partition, Number(batch.offsetLag()));
+  return totals.accepted;
 }

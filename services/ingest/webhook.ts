@@ -5,6 +5,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
 
 /** Where the webhook sends a batch: the store (CommitQueue) or Kafka (KafkaRelay). */
@@ -19,6 +20,9 @@ export interface WebhookOptions {
   maxBodyBytes: number;
   /** Bearer tokens accepted; empty = no authentication. */
   tokens: readonly string[];
+  metrics?: Metrics;
+  /** `webhook`, or `relay` when batches go to Kafka. */
+  source?: string;
 }
 
 /** A cluster name in the path: what a kubeconfig or DNS name would allow. */
@@ -74,6 +78,7 @@ export function createWebhookRouter(options: WebhookOptions): Router {
 
     try {
       const result = await options.queue.submit(batch);
+      options.metrics?.ingested(options.source ?? 'webhook', result);
       if (badBody !== null) {
         log.warn({ reason: badBody }, 'webhook body rejected and quarantined');
         res.status(400).json({ error: badBody, quarantined: result.quarantined });

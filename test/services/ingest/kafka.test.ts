@@ -220,6 +220,12 @@ describe('Kafka consumer (real broker)', function () {
       expect(clusters).to.deep.equal([{ c: 'edge-1' }]);
       expect(countIn(db)).to.deep.equal({ n: 120, d: 120 });
       expect((await readTopic(dlq, 1))[0]!.error).to.match(/^stage: missing/);
+      // Both sides count what went through them on /metrics (Prometheus text format).
+      const relayed = await (await fetch(`${receiver.url}/metrics`)).text();
+      expect(relayed).to.contain('kubetrail_ingest_events_total{source="relay",outcome="accepted"} 120');
+      const consumed = await (await fetch(`${storer.url}/metrics`)).text();
+      expect(consumed).to.contain('kubetrail_ingest_events_total{source="kafka",outcome="accepted"} 120');
+      expect(consumed).to.match(new RegExp(`kubetrail_kafka_consumer_lag\\{topic="${topic}",partition="0"\\} 0`));
     } finally {
       await receiver.stop();
       await storer.stop();

@@ -161,6 +161,13 @@ describe('webhook (real HTTP)', () => {
     expect(await retry.json()).to.deep.equal({ accepted: 2, duplicates: 0, quarantined: 0 });
   });
 
+  it('counts what it took on /metrics', async () => {
+    const text = await (await fetch(server.url + '/metrics')).text();
+    expect(text).to.match(/^kubetrail_ingest_events_total\{source="webhook",outcome="accepted"\} [1-9]\d*$/m);
+    expect(text).to.match(/^kubetrail_ingest_events_total\{source="webhook",outcome="duplicate"\} [1-9]\d*$/m);
+    expect(text).to.match(/^kubetrail_ingest_events_total\{source="webhook",outcome="quarantined"\} [1-9]\d*$/m);
+  });
+
   it('commits concurrent batches together and answers each with its own counts', async () => {
     const batches = Array.from({ length: 12 }, (_, i) => Array.from({ length: 5 + i }, () => makeEvent()));
     const answers = await Promise.all(batches.map((b) => post('/audit/webhook/concurrent', JSON.stringify(eventList(b))).then((r) => r.json())));

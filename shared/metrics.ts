@@ -1,0 +1,49 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The counts of one stored batch, as every source reports them. */
+export interface IngestCounts {
+  accepted: number;
+  duplicates: number;
+  quarantined: number;
+}
+
+/** kubetrail's Prometheus metrics, in a registry of their own (served at GET /metrics). */
+export interface Metrics {
+  registry: Registry;
+  /** A batch from `source` (webhook, kafka, relay) has been stored or relayed. */
+  ingested(source: string, counts: IngestCounts): void;
+  /** How far the consumer is behind the end of a partition, in messages. */
+  kafkaLag(topic: string, partition: number, lag: number): void;
+  /** Messages sent to the dead-letter topic. */
+  deadLettered(topic: string, n: number): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kubetrail_' });
+  const events = new Counter({
+    name: 'kubetrail_ingest_events_total',
+    help: 'Audit events received, by source and outcome (accepted, duplicate, quarantined).',
+    labelNames: ['source', 'outcome'],
+    registers: [registry],
+  });
+  const batches = new Counter({ name: 'kubetrail_ingest_batches_total', help: 'Batches stored or relayed, by source.', labelNames: ['source'], registers: [registry] });
+  const lag = new Gauge({
+    name: 'kubetrail_kafka_consumer_lag',
+    help: 'Messages between the last one stored and the end of the partition.',
+    labelNames: ['topic', 'partition'],
+    registers: [registry],
+  });
+  const dead = new Counter({ name: 'kubetrail_kafka_dead_lettered_total', help: 'Messages sent to the dead-letter topic.', labelNames: ['topic'], registers: [registry] });
+  return {
+    registry,
+    ingested: (source, c) => {
+      batches.inc({ source });
+      if (c.accepted) events.inc({ source, outcome: 'accepted' }, c.accepted);
+      if (c.duplicates) events.inc({ source, outcome: 'duplicate' }, c.duplicates);
+      if (c.quarantined) events.inc({ source, outcome: 'quarantined' }, c.quarantined);
+    },
+    kafkaLag: (topic, partition, n) => lag.set({ topic, partition: String(partition) }, n),
+    deadLettered: (topic, n) => dead.inc({ topic }, n),
+  };
+}
