@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AuditEvent } from '../shared/audit/types.js';
@@ -90,4 +92,32 @@ export function kafkaBrokers(ctx: Mocha.Context): string[] | null {
   console.log('    (skipped: no Kafka broker; run `bash test/infra/kafka/kafka.sh start` or set KAFKA_BROKERS)');
   ctx.skip();
   return null;
+}
+
+/** The auditIDs stored in the database at `db`, as lower-case hex without dashes; [] while it is being created. */
+export function storedAuditKeys(db: string): string[] {
+  if (!existsSync(db)) return [];
+  const conn = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
+  try {
+    return (conn.prepare('SELECT lower(hex(audit_id)) AS h FROM events').all() as { h: string }[]).map((r) => r.h);
+  } catch (err) {
+    if (/no such table/.test((err as Error).message)) return [];
+    throw err;
+  } finally {
+    conn.close();
+  }
+}
+
+/** `kubetrail serve ARGS` as a child process; resolves with it and its URL once it listens. */
+export function startServe(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.once('exit', (code) => reject(new Error(`kubetrail serve exited with ${code}: ${buf}`)));
+  });
 }

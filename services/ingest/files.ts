@@ -2,13 +2,13 @@ import { createReadStream, statSync } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
-import type { ParseOutcome, RejectedInput } from '../../shared/audit/types.js';
+import type { ParseOutcome } from '../../shared/audit/types.js';
 import { InputError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { WriteOptions } from '../../shared/storage/eventWriter.js';
 import type { RecordBatchBuilder } from '../../shared/storage/eventRows.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { commitIngest, createIngestBuilder } from './ingestBatch.js';
-import { LineSplitter, parseLine, type Line } from './lines.js';
+import { LineSplitter, parseLine, parseLines, type Line } from './lines.js';
 
 export interface FileIngestOptions {
   writer: StoreWriter;
@@ -219,13 +219,7 @@ function parseDocument(text: string, name: string): ParseOutcome {
   try {
     value = JSON.parse(text);
   } catch {
-    const outcome: ParseOutcome = { events: [], rejected: [] };
-    text.split('\n').forEach((line, i) => {
-      const one = parseLine({ text: line.endsWith('\r') ? line.slice(0, -1) : line, number: i + 1, end: 0 }, name);
-      outcome.events.push(...one.events);
-      outcome.rejected.push(...one.rejected);
-    });
-    return outcome;
+    return parseLines(text, name);
   }
   const outcome = parsePayload(value, name);
   if ('notAudit' in outcome) return { events: [], rejected: [{ position: name, reason: outcome.notAudit, raw: text }] };

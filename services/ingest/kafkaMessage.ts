@@ -1,7 +1,7 @@
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { errorMessage } from '../../shared/errors.js';
-import { parseLine } from './lines.js';
+import { parseLines } from './lines.js';
 
 /**
  * Reads one Kafka message value (PRODUCT.md "Kafka"): one Event, an EventList, or JSON lines
@@ -17,12 +17,7 @@ export function parseMessageValue(value: Buffer | null, position: string): Parse
   } catch (err) {
     if (!text.includes('\n')) return { unusable: `not JSON: ${errorMessage(err)}` };
     // JSON lines: each line is judged alone.
-    const outcome: ParseOutcome = { events: [], rejected: [] };
-    text.split('\n').forEach((line, i) => {
-      const one = parseLine({ text: line, number: i + 1, end: 0 }, position);
-      outcome.events.push(...one.events);
-      outcome.rejected.push(...one.rejected);
-    });
+    const outcome = parseLines(text, position);
     if (outcome.events.length === 0) return { unusable: `not JSON lines of Events: ${outcome.rejected[0]?.reason ?? 'no events'}` };
     return outcome;
   }

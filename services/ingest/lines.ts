@@ -71,3 +71,14 @@ export function parseLine(line: Line, source: string): ParseOutcome {
   if ('notAudit' in outcome) return { events: [], rejected: [{ position, reason: outcome.notAudit, raw: text }] };
   return outcome;
 }
+
+/** Every line of a text held in memory, parsed as in parseLine (JSON lines judged line by line). */
+export function parseLines(text: string, source: string): ParseOutcome {
+  const outcome: ParseOutcome = { events: [], rejected: [] };
+  text.split('\n').forEach((line, i) => {
+    const one = parseLine({ text: line.endsWith('\r') ? line.slice(0, -1) : line, number: i + 1, end: 0 }, source);
+    for (const e of one.events) outcome.events.push(e);
+    for (const r of one.rejected) outcome.rejected.push(r);
+  });
+  return outcome;
+}

@@ -1,25 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import BetterSqlite3 from 'better-sqlite3';
-import { CLI, cliEnv, makeEvent, tempDir } from '../../helpers.js';
+import { makeEvent, startServe, storedAuditKeys, tempDir } from '../../helpers.js';
 
-/** Starts `kubetrail serve` as a child process and resolves with its URL once it listens. */
-function startServer(db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--db', db], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: cliEnv(),
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`kubetrail serve exited with ${code}: ${buf}`)));
-  });
-}
+const startServer = (db: string) => startServe(['--db', db]);
 
 /**
  * The durability promise: a 2xx means committed. A server killed with SIGKILL while clients
@@ -62,14 +45,7 @@ describe('crash safety of the webhook (SIGKILL mid-stream)', function () {
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
 
     // What the store holds after the crash: every acknowledged batch, whole.
-    const storedIds = () => {
-      const conn = new BetterSqlite3(db, { readonly: true });
-      try {
-        return (conn.prepare('SELECT lower(hex(audit_id)) AS h FROM events').all() as { h: string }[]).map((r) => r.h);
-      } finally {
-        conn.close();
-      }
-    };
+    const storedIds = () => storedAuditKeys(db);
     ({ child, url } = await startServer(db));
     const afterCrash = new Set(storedIds());
     const key = (id: string) => id.replace(/-/g, '');

@@ -3,8 +3,7 @@ import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import BetterSqlite3 from 'better-sqlite3';
-import { CLI, makeEvent, tempDir, waitFor } from '../../helpers.js';
+import { CLI, makeEvent, storedAuditKeys, tempDir, waitFor } from '../../helpers.js';
 
 /**
  * `kubetrail ingest --follow` as a real process: it tails a file the way the apiserver's log
@@ -26,18 +25,7 @@ describe('kubetrail ingest --follow', function () {
     return JSON.stringify(e) + '\n';
   };
   const lines = (n: number) => Array.from({ length: n }, line).join('');
-  const storedIds = (): string[] => {
-    try {
-      const conn = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
-      try {
-        return (conn.prepare("SELECT lower(hex(audit_id)) AS h FROM events").all() as { h: string }[]).map((r) => r.h);
-      } finally {
-        conn.close();
-      }
-    } catch {
-      return [];
-    }
-  };
+  const storedIds = () => storedAuditKeys(db);
   const expectStored = async (n: number) => {
     await waitFor(() => storedIds().length >= n, `${n} events stored`);
     await new Promise((r) => setTimeout(r, 150));
@@ -118,18 +106,7 @@ describe('kubetrail ingest --follow, harder rotations', function () {
       written.push(e.auditID.replace(/-/g, ''));
       return JSON.stringify(e) + '\n';
     }).join('');
-  const storedIds = (): string[] => {
-    try {
-      const conn = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
-      try {
-        return (conn.prepare('SELECT lower(hex(audit_id)) AS h FROM events').all() as { h: string }[]).map((r) => r.h);
-      } finally {
-        conn.close();
-      }
-    } catch {
-      return [];
-    }
-  };
+  const storedIds = () => storedAuditKeys(db);
   const expectAll = async () => {
     await waitFor(() => storedIds().length >= written.length, `${written.length} events stored`, 30_000);
     await new Promise((r) => setTimeout(r, 300));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
@@ -10,7 +10,7 @@ import { createLogger } from '../../../shared/log.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
-import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, tempDir, waitFor } from '../../helpers.js';
+import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, waitFor } from '../../helpers.js';
 
 /** Consumer tests against a real Apache Kafka broker (test/infra/kafka/kafka.sh). */
 describe('Kafka consumer (real broker)', function () {
@@ -132,16 +132,8 @@ describe('Kafka consumer (real broker)', function () {
 
   /** Events in the database at `db`, counted and distinct; zero while it is still being created. */
   const countIn = (db: string): { n: number; d: number } => {
-    if (!existsSync(db)) return { n: 0, d: 0 };
-    const conn = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
-    try {
-      return conn.prepare('SELECT count(*) AS n, count(DISTINCT audit_id) AS d FROM events').get() as { n: number; d: number };
-    } catch (err) {
-      if (/no such table/.test((err as Error).message)) return { n: 0, d: 0 };
-      throw err;
-    } finally {
-      conn.close();
-    }
+    const keys = storedAuditKeys(db);
+    return { n: keys.length, d: new Set(keys).size };
   };
 
   it('kill -9 of the consuming server mid-stream, then a restart: nothing lost, nothing twice', async () => {
@@ -241,16 +233,7 @@ describe('Kafka consumer (real broker)', function () {
       (nested[a] ??= {})[b] = v;
     }
     writeFileSync(file, YAML.stringify(nested));
-    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--config', file, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const url = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${buf}`)));
-    });
+    const { child, url } = await startServe(['--config', file, ...args], env);
     return {
       url,
       stop: async () => {
