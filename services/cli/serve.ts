@@ -109,7 +109,8 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
   let consumer: RunningConsumer | null = null;
-  if (services.includes('ingest') && config.kafka.brokers.length > 0) {
+  // A relaying receiver is stateless: it publishes to Kafka and leaves consuming to others.
+  if (services.includes('ingest') && config.kafka.brokers.length > 0 && !relay) {
     try {
       consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log, metrics });
     } catch (err) {

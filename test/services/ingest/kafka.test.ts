@@ -211,6 +211,8 @@ describe('Kafka consumer (real broker)', function () {
       conn.close();
       expect(clusters).to.deep.equal([{ c: 'edge-1' }]);
       expect(countIn(db)).to.deep.equal({ n: 120, d: 120 });
+      // The receiver is stateless: it relays, and does not also consume the topic into its own store.
+      expect(countIn(join(dir, 'receiver.db')).n).to.equal(0);
       expect((await readTopic(dlq, 1))[0]!.error).to.match(/^stage: missing/);
       // Both sides count what went through them on /metrics (Prometheus text format).
       const relayed = await (await fetch(`${receiver.url}/metrics`)).text();
