@@ -40,6 +40,11 @@ export const DEFAULTS = {
     group: 'kubetrail',
     deadLetterTopic: 'k8s-audit.dlq',
     clientId: 'kubetrail',
+    /**
+     * Pause consuming while this many store writes wait: Kafka keeps the messages, so the
+     * webhook (whose senders time out) goes first, and a slow disk costs no group rebalance.
+     */
+    pauseAtBacklog: 4,
   },
   relay: {
     /** Publish webhook batches to Kafka (kafka.brokers) instead of storing them. */
@@ -97,6 +102,7 @@ const schema = z.strictObject({
       group: z.string().min(1).default(DEFAULTS.kafka.group),
       deadLetterTopic: z.string().min(1).default(DEFAULTS.kafka.deadLetterTopic),
       clientId: z.string().min(1).default(DEFAULTS.kafka.clientId),
+      pauseAtBacklog: z.number().int().min(1).max(1000).default(DEFAULTS.kafka.pauseAtBacklog),
     })
     .default(DEFAULTS.kafka),
   relay: z

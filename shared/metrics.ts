@@ -16,6 +16,8 @@ export interface Metrics {
   kafkaLag(topic: string, partition: number, lag: number): void;
   /** Messages sent to the dead-letter topic. */
   deadLettered(topic: string, n: number): void;
+  /** A partition's consumption is paused (the store is behind) or running again. */
+  kafkaPaused(topic: string, partition: number, paused: boolean): void;
 }
 
 export function createMetrics(): Metrics {
@@ -35,6 +37,13 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const dead = new Counter({ name: 'kubetrail_kafka_dead_lettered_total', help: 'Messages sent to the dead-letter topic.', labelNames: ['topic'], registers: [registry] });
+  const paused = new Gauge({
+    name: 'kubetrail_kafka_partition_paused',
+    help: '1 while consuming a partition is paused because the store is behind, else 0.',
+    labelNames: ['topic', 'partition'],
+    registers: [registry],
+  });
+  const pauses = new Counter({ name: 'kubetrail_kafka_pauses_total', help: 'Times consuming a partition was paused because the store was behind.', labelNames: ['topic'], registers: [registry] });
   return {
     registry,
     ingested: (source, c) => {
@@ -45,5 +54,9 @@ export function createMetrics(): Metrics {
     },
     kafkaLag: (topic, partition, n) => lag.set({ topic, partition: String(partition) }, n),
     deadLettered: (topic, n) => dead.inc({ topic }, n),
+    kafkaPaused: (topic, partition, isPaused) => {
+      paused.set({ topic, partition: String(partition) }, isPaused ? 1 : 0);
+      if (isPaused) pauses.inc({ topic });
+    },
   };
 }

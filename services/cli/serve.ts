@@ -115,7 +115,6 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log, metrics });
     } catch (err) {
       server.close();
-      await relay?.stop();
       throw err;
     }
   }

@@ -19,9 +19,18 @@ export interface KafkaConsumerOptions {
 export interface RunningConsumer {
   /** Finishes the batch in hand, commits its offsets and leaves the group. */
   stop(): Promise<void>;
-  /** Counts since start: messages stored (or dead-lettered) and events accepted. */
-  stats(): { messages: number; accepted: number };
+  /** Counts since start: messages stored (or dead-lettered), events accepted, pauses because the store was behind. */
+  stats(): ConsumerStats;
 }
+
+export interface ConsumerStats {
+  messages: number;
+  accepted: number;
+  pauses: number;
+}
+
+/** While a batch is being stored, the group is told we are alive this often. */
+const HEARTBEAT_WHILE_STORING_MS = 3000;
 
 /** The header that names the cluster a message came from. */
 export const CLUSTER_HEADER = 'cluster';
@@ -63,12 +72,16 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   await consumer.connect();
   for (const topic of opts.kafka.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
-  const stats = { messages: 0, accepted: 0 };
+  const stats: ConsumerStats = { messages: 0, accepted: 0, pauses: 0 };
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async (payload: EachBatchPayload) => {
-      const accepted = await storeBatch(payload, opts, consumer, producer, log);
+      if (pauseWhileStoreBehind(payload, opts, log)) {
+        stats.pauses++;
+        return;
+      }
+      const accepted = await storeBatch(payload, opts, producer, log);
       stats.messages += payload.batch.messages.length;
       stats.accepted += accepted;
     },
@@ -76,17 +89,40 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   log.info({ brokers: opts.kafka.brokers, topics: opts.kafka.topics, group: opts.kafka.group }, 'consuming from Kafka');
   return {
     stop: async () => {
+      // kafkajs lets the batch in hand finish (stored, then committed) before it leaves.
       await consumer.disconnect();
       await producer.disconnect();
+      log.info({ group: opts.kafka.group, ...stats }, 'left the consumer group');
     },
     stats: () => ({ ...stats }),
   };
 }
 
+/**
+ * When the store has `pauseAtBacklog` writes waiting (the webhook's, or other consumers'),
+ * pauses this partition without taking the batch, and resumes it once the backlog is down to
+ * half. Kafka keeps the messages meanwhile: the batch is fetched again from the last committed
+ * offset. Returns whether it paused.
+ */
+function pauseWhileStoreBehind({ batch, pause }: EachBatchPayload, opts: KafkaConsumerOptions, log: Logger): boolean {
+  const limit = opts.kafka.pauseAtBacklog;
+  const backlog = opts.writer.backlog;
+  if (batch.messages.length === 0 || backlog < limit) return false;
+  const { topic, partition } = batch;
+  const resume = pause();
+  opts.metrics?.kafkaPaused(topic, partition, true);
+  log.warn({ topic, partition, backlog }, 'the store is behind: consuming this partition is paused');
+  void opts.writer.whenBacklogAtMost(Math.floor(limit / 2)).then(() => {
+    resume();
+    opts.metrics?.kafkaPaused(topic, partition, false);
+    log.info({ topic, partition, backlog: opts.writer.backlog }, 'the store caught up: consuming this partition again');
+  });
+  return true;
+}
+
 async function storeBatch(
-  { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
+  { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
   opts: KafkaConsumerOptions,
-  consumer: Consumer,
   producer: Producer,
   log: Logger,
 ): Promise<number> {
@@ -113,16 +149,23 @@ async function storeBatch(
     log.warn({ topic: batch.topic, partition: batch.partition, messages: dead.length, first: dead[0]!.headers[ERROR_HEADER] }, 'messages sent to the dead-letter topic');
   }
   await heartbeat();
+  // A slow commit (a busy disk, a long checkpoint) must not cost our place in the group.
+  const beating = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_WHILE_STORING_MS);
   let results;
   try {
     results = await ingestBatch(opts.writer, [...byCluster.values()]);
   } catch (err) {
     log.error({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'cannot store a batch; it will be fetched again');
     throw err;
+  } finally {
+    clearInterval(beating);
   }
   // Only now, with the events committed to the store, is the batch done for the group.
   resolveOffset(batch.lastOffset());
-  await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+  // The payload's commit, not consumer.commitOffsets: that one does nothing once the consumer
+  // is stopping, and a batch stored during a SIGTERM must still be committed.
+  const next = (BigInt(batch.lastOffset()) + 1n).toString();
+  await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
   const totals = results.reduce((t, r) => ({ accepted: t.accepted + r.accepted, duplicates: t.duplicates + r.duplicates, quarantined: t.quarantined + r.quarantined }), { accepted: 0, duplicates: 0, quarantined: 0 });
   opts.metrics?.ingested('kafka', totals);
   opts.metrics?.kafkaLag(batch.topic, batch.partition, Number(batch.offsetLag()));

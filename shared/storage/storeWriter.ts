@@ -29,6 +29,7 @@ export class StoreWriter {
   readonly redact: Redactor;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (e: Error) => void }>();
+  private backlogWatchers: { atMost: number; resolve: () => void }[] = [];
   private nextId = 1;
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
@@ -50,6 +51,7 @@ export class StoreWriter {
       this.waiting.delete(msg.id);
       if ('error' in msg) w?.reject(new StoreUnavailableError(`cannot commit to the store: ${msg.error}`));
       else w?.resolve(msg.results);
+      this.notifyBacklog();
     });
     this.worker.on('error', (err) => this.fail(new StoreUnavailableError(`the store writer failed: ${err.message}`)));
     this.worker.on('exit', (code) => this.fail(new StoreUnavailableError(`the store writer stopped (exit code ${code})`)));
@@ -72,6 +74,17 @@ export class StoreWriter {
   /** Why writes cannot be taken any more (the writer thread stopped), or null while they can. */
   get problem(): string | null {
     return this.failure?.message ?? null;
+  }
+
+  /** Writes handed to the writer thread and not yet committed: how far the store is behind. */
+  get backlog(): number {
+    return this.waiting.size;
+  }
+
+  /** Resolves once at most `n` writes are waiting (at once if that is so, or if the writer has failed). */
+  whenBacklogAtMost(n: number): Promise<void> {
+    if (this.waiting.size <= n) return Promise.resolve();
+    return new Promise((resolve) => this.backlogWatchers.push({ atMost: n, resolve }));
   }
 
   /** A builder of flat records for one batch, event by event. */
@@ -103,5 +116,14 @@ export class StoreWriter {
     this.failure ??= err;
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
+    this.notifyBacklog();
+  }
+
+  private notifyBacklog(): void {
+    if (this.backlogWatchers.length === 0) return;
+    const size = this.waiting.size;
+    const due = this.backlogWatchers.filter((w) => size <= w.atMost);
+    this.backlogWatchers = this.backlogWatchers.filter((w) => size > w.atMost);
+    for (const w of due) w.resolve();
   }
 }

@@ -6,9 +6,14 @@ import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
 import YAML from 'yaml';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { DEFAULTS, type Config } from '../../../shared/config.js';
+import { parseEvent } from '../../../shared/audit/parseEvent.js';
+import type { ParsedEvent } from '../../../shared/audit/types.js';
 import { createLogger } from '../../../shared/log.js';
+import { createMetrics } from '../../../shared/metrics.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
+import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
 import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
 import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, waitFor } from '../../helpers.js';
 
@@ -33,6 +38,11 @@ describe('Kafka consumer (real broker)', function () {
     await producer.disconnect();
   }
 
+  /** The consumer's config for `topic`: a group and a dead-letter topic of its own. */
+  function kafkaConfig(topic: string, overrides: Partial<Config['kafka']> = {}): Config['kafka'] {
+    return { ...DEFAULTS.kafka, brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: `${topic}.dlq`, clientId: 'kubetrail-test', ...overrides };
+  }
+
   function stored(writer: StoreWriter, cluster?: string) {
     return [...queryActions(writer.store.db, cluster ? { cluster } : {})];
   }
@@ -53,7 +63,7 @@ describe('Kafka consumer (real broker)', function () {
     ]);
     const consumer = await startKafkaConsumer({
       writer,
-      kafka: { brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: dlq, clientId: 'kubetrail-test' },
+      kafka: kafkaConfig(topic, { deadLetterTopic: dlq }),
       defaultCluster: 'main',
       log: createLogger('silent'),
     });
@@ -88,7 +98,7 @@ describe('Kafka consumer (real broker)', function () {
     );
     await produce(topic, values.map((value) => ({ value })));
     const writer = await StoreWriter.open(join(dir, 'corpus.db'));
-    const options = { writer, kafka: { brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: `${topic}.dlq`, clientId: 'kubetrail-test' }, defaultCluster: 'minikube', log: createLogger('silent') };
+    const options = { writer, kafka: kafkaConfig(topic), defaultCluster: 'minikube', log: createLogger('silent') };
     try {
       let consumer = await startKafkaConsumer(options);
       await waitFor(() => stored(writer).length >= 4, '4 corpus events stored', 60_000);
@@ -112,6 +122,19 @@ describe('Kafka consumer (real broker)', function () {
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
     await admin.disconnect();
     return produceEvents(topic, count);
+  }
+
+  async function waitForStableGroup(group: string, members: number): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(async () => {
+        const { groups } = await admin.describeGroups([group]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === members;
+      }, `a stable group of ${members}`, 60_000);
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async function produceEvents(topic: string, count: number): Promise<string[]> {
@@ -161,24 +184,53 @@ describe('Kafka consumer (real broker)', function () {
     }
   });
 
+  it('on SIGTERM mid-stream, finishes the batch in hand, commits it and leaves the group', async () => {
+    const topic = `audit-${randomUUID()}`;
+    const group = `g-${topic}`;
+    const ids = await fillTopic(topic, 2, 30_000);
+    const db = join(dir, 'sigterm.db');
+    const env = cliEnv({ KAFKA_BROKERS: brokers.join(','), KUBETRAIL_KAFKA_TOPIC: topic, KUBETRAIL_KAFKA_GROUP: group });
+    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--db', db], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    await waitFor(() => countIn(db).n > 0, 'some events stored', 60_000);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code, output.slice(-2000)).to.equal(0);
+    const storedAfterStop = countIn(db);
+    expect(storedAfterStop.n, 'stopped mid-stream').to.be.lessThan(ids.length);
+    expect(storedAfterStop.d).to.equal(storedAfterStop.n);
+    expect(output).to.contain('left the consumer group');
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // Left, not timed out: the group is empty at once, not after the session timeout.
+      const { groups } = await admin.describeGroups([group]);
+      expect(groups[0]!.state).to.equal('Empty');
+      expect(groups[0]!.members).to.have.length(0);
+      // Every stored batch was committed, and nothing was committed unstored: the committed
+      // offsets (messages of 100 events) account for exactly the events in the store.
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const committed = offsets!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+      expect(committed * 100).to.equal(storedAfterStop.n);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('two consumers in one group split the partitions and together store each event once', async () => {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 4, 0);
     const db = join(dir, 'pair.db');
     const writers = [await StoreWriter.open(db), await StoreWriter.open(db)];
-    const kafkaOptions = { brokers, topics: [topic], group: `g-${topic}`, deadLetterTopic: `${topic}.dlq`, clientId: 'kubetrail-test' };
+    const kafkaOptions = kafkaConfig(topic);
     const consumers = await Promise.all(
       writers.map((writer) => startKafkaConsumer({ writer, kafka: kafkaOptions, defaultCluster: 'main', log: createLogger('silent') })),
     );
     try {
       // Both members in the group, each with its partitions, before any event is sent.
-      const admin = kafka.admin();
-      await admin.connect();
-      await waitFor(async () => {
-        const { groups } = await admin.describeGroups([kafkaOptions.group]);
-        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
-      }, 'a stable group of two', 60_000);
-      await admin.disconnect();
+      await waitForStableGroup(kafkaOptions.group, 2);
       const ids = await produceEvents(topic, 8_000);
       await waitFor(() => countIn(db).n >= ids.length, `${ids.length} events stored`, 90_000);
       await new Promise((r) => setTimeout(r, 1000));
@@ -189,6 +241,49 @@ describe('Kafka consumer (real broker)', function () {
     } finally {
       for (const c of consumers) await c.stop();
       for (const w of writers) await w.close();
+    }
+  });
+
+  it('pauses consuming while the store is behind, lets the waiting writes go first, then resumes', async () => {
+    const topic = `audit-${randomUUID()}`;
+    await fillTopic(topic, 1, 0);
+    const dbPath = join(dir, 'behind.db');
+    const writer = await StoreWriter.open(dbPath);
+    const metrics = createMetrics();
+    const options = kafkaConfig(topic, { pauseAtBacklog: 2 });
+    const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent'), metrics });
+    const pausedGauge = async () => /kubetrail_kafka_partition_paused\{topic="[^"]+",partition="0"\} (\d)/.exec(await metrics.registry.metrics())?.[1];
+    try {
+      await waitForStableGroup(options.group, 1);
+      // Another connection holds the write lock: the store falls behind, and three
+      // webhook-like writes wait for it.
+      const locker = new BetterSqlite3(dbPath);
+      locker.exec('BEGIN IMMEDIATE');
+      const waiting = Array.from({ length: 3 }, () => {
+        const parsed = parseEvent(makeEvent({ auditID: randomUUID() }), 'test') as ParsedEvent;
+        return ingestBatch(writer, [{ cluster: 'web', source: 'webhook', events: [parsed], rejected: [] }]);
+      });
+      await waitFor(() => writer.backlog === 3, 'three writes waiting', 5_000);
+      const ids = await produceEvents(topic, 500);
+      try {
+        await waitFor(() => consumer.stats().pauses > 0, 'the partition paused', 5_000);
+        expect(await pausedGauge()).to.equal('1');
+        expect(writer.backlog, 'the consumer added no write of its own').to.equal(3);
+      } finally {
+        locker.exec('COMMIT');
+        locker.close();
+      }
+      await Promise.all(waiting);
+      await waitFor(() => stored(writer, 'main').length >= ids.length, `${ids.length} events stored`, 30_000);
+      expect(countIn(dbPath)).to.deep.equal({ n: ids.length + 3, d: ids.length + 3 });
+      expect(await pausedGauge()).to.equal('0');
+      // The waiting writes went first: every event from Kafka was stored after them.
+      const last = writer.store.db.prepare("SELECT max(e.rowid) AS r FROM events e JOIN strings s ON s.id = e.cluster_id WHERE s.value = 'web'").get() as { r: number };
+      const first = writer.store.db.prepare("SELECT min(e.rowid) AS r FROM events e JOIN strings s ON s.id = e.cluster_id WHERE s.value = 'main'").get() as { r: number };
+      expect(first.r).to.be.greaterThan(last.r);
+    } finally {
+      await consumer.stop();
+      await writer.close();
     }
   });
 
