@@ -12,19 +12,18 @@
  * /proc even where /usr/bin/time is available. Prints a table and, last, one line
  * `BENCH_JSON {...}`. Exits 0 whatever the figures: it measures, it does not judge.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { CLI, pickRssMethod, startMeasured, type RssMethod } from './child.js';
 import { DEFAULT_SEED, writeEventsFile } from './generateEvents.js';
 import { eventListBodiesFromFile, lineBatches } from './fileLines.js';
+import { freePort, httpCall, waitReady } from './http.js';
+import { envInt, gitRevision, int, median, pad } from './report.js';
 
-const CLI = fileURLToPath(new URL('../services/cli/main.js', import.meta.url));
 const BASELINE_TX_ROWS = 20_000;
 const WEBHOOK_BATCH = 400;
 const WEBHOOK_CONCURRENCY = 8;
@@ -49,123 +48,6 @@ interface RunResult {
   ratioBA: number;
   ratioCA: number;
 }
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v.replace(/[_,]/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer, got '${v}'`);
-  return n;
-}
-
-// --- peak RSS of a child ------------------------------------------------------------------
-
-type RssMethod = 'gnu-time' | 'proc-poll';
-
-/** GNU time's `-v` reports the child's ru_maxrss exactly; otherwise (or BENCH_RSS=poll) poll /proc VmHWM. */
-function pickRssMethod(): RssMethod {
-  if (process.env.BENCH_RSS === 'poll') return 'proc-poll';
-  const r = spawnSync('/usr/bin/time', ['-v', 'true'], { encoding: 'utf8' });
-  return r.status === 0 && /Maximum resident set size/.test(r.stderr) ? 'gnu-time' : 'proc-poll';
-}
-
-interface Measured {
-  /** The node process itself (not /usr/bin/time), for signals. */
-  pid: Promise<number>;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; peakRssKB: number; cpuSeconds?: number; stdout: string; stderrTail: string }>;
-  child: ChildProcess;
-}
-
-/** Starts `node CLI args…` in `cwd`, keeping its stdout, the tail of its stderr and its peak RSS. */
-function startMeasured(method: RssMethod, args: string[], cwd: string): Measured {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('KUBETRAIL_')) delete env[k];
-  const timeFile = join(cwd, 'time-v.txt');
-  const argv = method === 'gnu-time' ? ['-v', '-o', timeFile, process.execPath, CLI, ...args] : [CLI, ...args];
-  const child = spawn(method === 'gnu-time' ? '/usr/bin/time' : process.execPath, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderrTail = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderrTail = (stderrTail + d).slice(-8000)));
-
-  const pid = method === 'gnu-time' ? childOf(child.pid!) : Promise.resolve(child.pid!);
-  let polledKB = 0;
-  let polledCpu: number | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  if (method === 'proc-poll') {
-    const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-    const poll = () => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(status) ?? /VmRSS:\s+(\d+) kB/.exec(status);
-        if (hwm) polledKB = Math.max(polledKB, Number(hwm[1]));
-        // utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the parenthesized name).
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        polledCpu = (Number(fields[11]) + Number(fields[12])) / ticks;
-      } catch {
-        // The process is gone: the last reading stands.
-      }
-    };
-    timer = setInterval(poll, 50);
-  }
-  const done = new Promise<Awaited<Measured['done']>>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      if (timer) clearInterval(timer);
-      let peakRssKB = polledKB;
-      let cpuSeconds = polledCpu;
-      if (method === 'gnu-time') {
-        const text = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
-        peakRssKB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1] ?? 0);
-        const user = /User time \(seconds\): ([\d.]+)/.exec(text);
-        const sys = /System time \(seconds\): ([\d.]+)/.exec(text);
-        if (user && sys) cpuSeconds = Number(user[1]) + Number(sys[1]);
-        // GNU time reports the child's own exit status; a signal shows as "Command terminated by signal".
-        const status = /Exit status: (\d+)/.exec(text);
-        if (status) code = Number(status[1]);
-      }
-      resolve({ code, signal, peakRssKB, cpuSeconds, stdout, stderrTail });
-    });
-  });
-  return { pid, done, child };
-}
-
-/** The pid of the (only) child of `parent`, once it exists. */
-async function childOf(parent: number): Promise<number> {
-  for (let i = 0; i < 400; i++) {
-    try {
-      const text = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
-      if (text) return Number(text.split(/\s+/)[0]);
-    } catch {
-      // Not there yet, or /proc without `children`: try the slower scan below.
-      const found = scanForChild(parent);
-      if (found !== null) return found;
-    }
-    await sleep(5);
-  }
-  throw new Error(`no child process of ${parent} appeared`);
-}
-
-function scanForChild(parent: number): number | null {
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === parent) return Number(entry);
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-  } catch {
-    // No /proc at all.
-  }
-  return null;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- the three phases -----------------------------------------------------------------------
 
@@ -236,51 +118,6 @@ async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: 
   return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored, peakRssMB: r.peakRssKB / 1024, cpuSeconds: r.cpuSeconds, problems };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function httpCall(agent: Agent | undefined, port: number, method: string, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = {};
-    if (body) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = body.length;
-    }
-    const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function waitReady(port: number, child: ChildProcess, stderrOf: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`kubetrail serve exited before it was ready: ${stderrOf()}`);
-    try {
-      const r = await httpCall(undefined, port, 'GET', '/readyz');
-      if (r.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(50);
-  }
-  throw new Error('kubetrail serve was not ready within 60 s');
-}
-
 async function runWebhook(method: RssMethod, input: string, dbPath: string, cwd: string, n: number): Promise<PhaseResult> {
   const port = await freePort();
   const m = startMeasured(method, ['serve', '--listen', `127.0.0.1:${port}`, '--db', dbPath], cwd);
@@ -319,26 +156,6 @@ async function runWebhook(method: RssMethod, input: string, dbPath: string, cwd:
   const r = await m.done;
   if (r.code !== 0) problems.push(`serve exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}; stderr: ${r.stderrTail.slice(-600)}`);
   return { seconds, eventsPerSec: n / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: accepted, peakRssMB: r.peakRssKB / 1024, cpuSeconds: r.cpuSeconds, problems };
-}
-
-// --- reporting ------------------------------------------------------------------------------
-
-/** The commit measured, `+dirty` when files outside bench/ differ from it; null outside git. */
-function gitRevision(): string | null {
-  const cwd = fileURLToPath(new URL('../..', import.meta.url));
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
-  if (head.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench'], { cwd, encoding: 'utf8' });
-  return head.stdout.trim() + (dirty.stdout.trim() ? '+dirty' : '');
-}
-
-const int = (x: number) => Math.round(x).toLocaleString('en-US');
-const pad = (s: string, w: number) => s.padStart(w);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function phaseLine(label: string, p: PhaseResult, ratio?: number): string {
