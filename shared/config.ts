@@ -45,8 +45,6 @@ export const DEFAULTS = {
      * webhook (whose senders time out) goes first, and a slow disk costs no group rebalance.
      */
     pauseAtBacklog: 4,
-    /** Partitions whose batches are processed at once (parsing one while another commits). */
-    concurrentPartitions: 2,
   },
   relay: {
     /** Publish webhook batches to Kafka (kafka.brokers) instead of storing them. */
@@ -104,8 +102,8 @@ const schema = z.strictObject({
       group: z.string().min(1).default(DEFAULTS.kafka.group),
       deadLetterTopic: z.string().min(1).default(DEFAULTS.kafka.deadLetterTopic),
       clientId: z.string().min(1).default(DEFAULTS.kafka.clientId),
-      pauseAtBacklog: z.number().int().min(1).max(1000).default(DEFAULTS.kafka.pauseAtBacklog),
-      concurrentPartitions: z.number().int().min(1).max(64).default(DEFAULTS.kafka.concurrentPartitions),
+      // The consumer keeps two writes of its own in flight: at 2 it would pause itself.
+      pauseAtBacklog: z.number().int().min(3).max(1000).default(DEFAULTS.kafka.pauseAtBacklog),
     })
     .default(DEFAULTS.kafka),
   relay: z
@@ -175,13 +173,6 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   }
   if (result.data.relay.toKafka && result.data.kafka.brokers.length === 0) {
     throw new ConfigError(`config relay.toKafka${file ? ` (${file})` : ''}: needs kafka.brokers (or KAFKA_BROKERS) to publish to`);
-  }
-  const { pauseAtBacklog, concurrentPartitions } = result.data.kafka;
-  if (pauseAtBacklog <= concurrentPartitions) {
-    // The consumer's own writes would count as the store falling behind, and it would pause itself.
-    throw new ConfigError(
-      `config kafka.pauseAtBacklog${file ? ` (${file})` : ''}: must be more than kafka.concurrentPartitions (${concurrentPartitions}), got ${pauseAtBacklog}`,
-    );
   }
   return deepFreeze(result.data);
 }

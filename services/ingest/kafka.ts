@@ -35,6 +35,9 @@ export interface ConsumerStats {
  */
 const FETCH_BYTES_PER_PARTITION = 4 << 20;
 
+/** Batches handed to the store and not yet committed: the next is parsed while one commits. */
+export const WRITES_IN_FLIGHT = 2;
+
 /** While a batch is being stored, the group is told we are alive this often. */
 const HEARTBEAT_WHILE_STORING_MS = 3000;
 
@@ -79,26 +82,19 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   for (const topic of opts.kafka.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
   const stats: ConsumerStats = { messages: 0, accepted: 0, pauses: 0 };
+  const pipeline = new WritePipeline(opts, log, stats);
+  pipeline.seek = (topic, partition, offset) => consumer.seek({ topic, partition, offset });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    // Two batches at once keep both cores busy: one is parsed here while the writer thread
-    // commits the other.
-    partitionsConsumedConcurrently: opts.kafka.concurrentPartitions,
-    eachBatch: async (payload: EachBatchPayload) => {
-      if (pauseWhileStoreBehind(payload, opts, log)) {
-        stats.pauses++;
-        return;
-      }
-      const accepted = await storeBatch(payload, opts, producer, log);
-      stats.messages += payload.batch.messages.length;
-      stats.accepted += accepted;
-    },
+    eachBatch: (payload: EachBatchPayload) => pipeline.take(payload, producer),
   });
   log.info({ brokers: opts.kafka.brokers, topics: opts.kafka.topics, group: opts.kafka.group }, 'consuming from Kafka');
   return {
     stop: async () => {
-      // kafkajs lets the batch in hand finish (stored, then committed) before it leaves.
+      // Take no more batches, store and commit those in hand, then leave the group.
+      consumer.pause(opts.kafka.topics.map((topic) => ({ topic })));
+      await pipeline.drain();
       await consumer.disconnect();
       await producer.disconnect();
       log.info({ group: opts.kafka.group, ...stats }, 'left the consumer group');
@@ -129,17 +125,117 @@ function pauseWhileStoreBehind({ batch, pause }: EachBatchPayload, opts: KafkaCo
   return true;
 }
 
-async function storeBatch(
-  { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
-  opts: KafkaConsumerOptions,
-  producer: Producer,
-  log: Logger,
-): Promise<number> {
-  if (batch.messages.length === 0 || !isRunning() || isStale()) return 0;
+/**
+ * Stores fetched batches with up to WRITES_IN_FLIGHT of them committing at once: a batch is
+ * parsed and handed to the writer thread, and kafkajs goes on to fetch and parse the next
+ * while it commits. A batch's offsets are committed to the group only after its events are
+ * committed to the store (at-least-once; the store's duplicate key makes it exactly-once).
+ * Writes complete in the order given, so offsets only move forward; after a failed write the
+ * partition is sought back to it, and later writes of that partition commit no offsets.
+ */
+class WritePipeline {
+  private readonly inFlight: Promise<void>[] = [];
+  /** Bumped on a failed write: writes submitted before then must not commit their offsets. */
+  private readonly epochs = new Map<string, number>();
+  private taking: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly opts: KafkaConsumerOptions, private readonly log: Logger, private readonly stats: ConsumerStats) {}
+
+  take(payload: EachBatchPayload, producer: Producer): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    const taking = this.takeBatch(payload, producer);
+    this.taking = taking.catch(() => undefined);
+    return taking;
+  }
+
+  /** Waits until every batch taken is stored and its offsets committed (or failed). */
+  async drain(): Promise<void> {
+    this.stopping = true;
+    await this.taking;
+    await Promise.allSettled(this.inFlight);
+  }
+
+  private async takeBatch(payload: EachBatchPayload, producer: Producer): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    if (pauseWhileStoreBehind(payload, this.opts, this.log)) {
+      this.stats.pauses++;
+      return;
+    }
+    // A slow store (a busy disk, a long checkpoint) must not cost our place in the group.
+    const beating = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_WHILE_STORING_MS);
+    try {
+      while (this.inFlight.length >= WRITES_IN_FLIGHT) await this.inFlight[0];
+    } finally {
+      clearInterval(beating);
+    }
+    const { batches, dead } = parseBatch(batch, this.opts.defaultCluster);
+    if (dead.length > 0) {
+      await producer.send({ topic: this.opts.kafka.deadLetterTopic, acks: -1, messages: dead });
+      this.opts.metrics?.deadLettered(this.opts.kafka.deadLetterTopic, dead.length);
+      this.log.warn({ topic: batch.topic, partition: batch.partition, messages: dead.length, first: dead[0]!.headers[ERROR_HEADER] }, 'messages sent to the dead-letter topic');
+    }
+    const key = `${batch.topic}/${batch.partition}`;
+    const epoch = this.epochs.get(key) ?? 0;
+    const written = this.store(payload, batches, epoch, key);
+    this.inFlight.push(written);
+    void written.finally(() => this.inFlight.splice(this.inFlight.indexOf(written), 1));
+    // kafkajs may fetch past this batch now; the group's committed offset waits for the store.
+    resolveOffset(batch.lastOffset());
+    await heartbeat();
+  }
+
+  private async store(payload: EachBatchPayload, batches: WriteBatch[], epoch: number, key: string): Promise<void> {
+    const { batch, commitOffsetsIfNecessary } = payload;
+    const { topic, partition } = batch;
+    let results;
+    try {
+      results = await ingestBatch(this.opts.writer, batches);
+    } catch (err) {
+      if ((this.epochs.get(key) ?? 0) === epoch) {
+        this.epochs.set(key, epoch + 1);
+        const offset = batch.messages[0]!.offset;
+        this.log.error({ err: errorMessage(err), topic, partition, offset }, 'cannot store a batch; it will be fetched again');
+        this.seek(topic, partition, offset);
+      }
+      return;
+    }
+    if ((this.epochs.get(key) ?? 0) !== epoch) return;
+    // The batch's own commit: consumer.commitOffsets does nothing once the consumer is
+    // stopping, and a batch stored during a SIGTERM must still be committed.
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    try {
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+    } catch (err) {
+      // Lost the partition in a rebalance: its new owner starts from the last committed
+      // offset, and the store recognizes what it stores again as duplicates.
+      this.log.warn({ err: errorMessage(err), topic, partition }, 'cannot commit offsets; the new owner of the partition will repeat them');
+      return;
+    }
+    const totals = results.reduce((t, r) => ({ accepted: t.accepted + r.accepted, duplicates: t.duplicates + r.duplicates, quarantined: t.quarantined + r.quarantined }), { accepted: 0, duplicates: 0, quarantined: 0 });
+    this.stats.messages += batch.messages.length;
+    this.stats.accepted += totals.accepted;
+    this.opts.metrics?.ingested('kafka', totals);
+    this.opts.metrics?.kafkaLag(topic, partition, Number(batch.offsetLag()));
+  }
+
+  /** Set by startKafkaConsumer: rewinds a partition to a batch that could not be stored. */
+  seek: (topic: string, partition: number, offset: string) => void = () => undefined;
+}
+
+interface DeadLetter {
+  value: Buffer | null;
+  key: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** A fetched batch's messages as events by cluster, and the messages for the dead-letter topic. */
+function parseBatch(batch: EachBatchPayload['batch'], defaultCluster: string): { batches: WriteBatch[]; dead: DeadLetter[] } {
   const byCluster = new Map<string, WriteBatch>();
-  const dead: { value: Buffer | null; headers: Record<string, string>; key: Buffer | null }[] = [];
+  const dead: DeadLetter[] = [];
   for (const m of batch.messages) {
-    const cluster = m.headers?.[CLUSTER_HEADER]?.toString() || opts.defaultCluster;
+    const cluster = m.headers?.[CLUSTER_HEADER]?.toString() || defaultCluster;
     let wb = byCluster.get(cluster);
     if (!wb) byCluster.set(cluster, (wb = { cluster, source: 'kafka', events: [], rejected: [] }));
     const position = `${batch.topic}/${batch.partition}@${m.offset}`;
@@ -152,31 +248,5 @@ async function storeBatch(
     wb.events.push(...outcome.events);
     wb.rejected.push(...outcome.rejected);
   }
-  if (dead.length > 0) {
-    await producer.send({ topic: opts.kafka.deadLetterTopic, acks: -1, messages: dead });
-    opts.metrics?.deadLettered(opts.kafka.deadLetterTopic, dead.length);
-    log.warn({ topic: batch.topic, partition: batch.partition, messages: dead.length, first: dead[0]!.headers[ERROR_HEADER] }, 'messages sent to the dead-letter topic');
-  }
-  await heartbeat();
-  // A slow commit (a busy disk, a long checkpoint) must not cost our place in the group.
-  const beating = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_WHILE_STORING_MS);
-  let results;
-  try {
-    results = await ingestBatch(opts.writer, [...byCluster.values()]);
-  } catch (err) {
-    log.error({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'cannot store a batch; it will be fetched again');
-    throw err;
-  } finally {
-    clearInterval(beating);
-  }
-  // Only now, with the events committed to the store, is the batch done for the group.
-  resolveOffset(batch.lastOffset());
-  // The payload's commit, not consumer.commitOffsets: that one does nothing once the consumer
-  // is stopping, and a batch stored during a SIGTERM must still be committed.
-  const next = (BigInt(batch.lastOffset()) + 1n).toString();
-  await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
-  const totals = results.reduce((t, r) => ({ accepted: t.accepted + r.accepted, duplicates: t.duplicates + r.duplicates, quarantined: t.quarantined + r.quarantined }), { accepted: 0, duplicates: 0, quarantined: 0 });
-  opts.metrics?.ingested('kafka', totals);
-  opts.metrics?.kafkaLag(batch.topic, batch.partition, Number(batch.offsetLag()));
-  return totals.accepted;
+  return { batches: [...byCluster.values()], dead };
 }

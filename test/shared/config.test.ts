@@ -50,7 +50,7 @@ describe('loadConfig', () => {
     ['a short webhook token', 'webhook:\n  tokens: [abc]', 'config webhook.tokens.0 ({f}): tokens must be at least 16 characters'],
     ['YAML that is not a mapping', '- a\n- b', 'config file {f}: expected a mapping of keys'],
     ['broken YAML', 'a: [b', 'config file {f}: not valid YAML'],
-    ['a pause threshold the consumer alone would reach', 'kafka:\n  concurrentPartitions: 4\n  pauseAtBacklog: 4', 'config kafka.pauseAtBacklog ({f}): must be more than kafka.concurrentPartitions (4), got 4'],
+    ['a pause threshold the consumer alone would reach', 'kafka:\n  pauseAtBacklog: 2', 'config kafka.pauseAtBacklog ({f}): Too small: expected number to be >=3'],
   ];
   for (const [what, text, message] of bad) {
     it(`names the key and the problem for ${what}`, () => {

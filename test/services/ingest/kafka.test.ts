@@ -250,7 +250,7 @@ describe('Kafka consumer (real broker)', function () {
     const dbPath = join(dir, 'behind.db');
     const writer = await StoreWriter.open(dbPath);
     const metrics = createMetrics();
-    const options = kafkaConfig(topic, { pauseAtBacklog: 2 });
+    const options = kafkaConfig(topic, { pauseAtBacklog: 3 });
     const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent'), metrics });
     const pausedGauge = async () => /kubetrail_kafka_partition_paused\{topic="[^"]+",partition="0"\} (\d)/.exec(await metrics.registry.metrics())?.[1];
     try {
