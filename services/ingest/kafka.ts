@@ -19,7 +19,7 @@ export interface KafkaConsumerOptions {
 export interface RunningConsumer {
   /** Finishes the batch in hand, commits its offsets and leaves the group. */
   stop(): Promise<void>;
-  /** Counts since start: messages stored (or dead-lettered), events accepted, pauses because the store was behind. */
+  /** Counts since start. */
   stats(): ConsumerStats;
 }
 
@@ -27,6 +27,8 @@ export interface ConsumerStats {
   messages: number;
   accepted: number;
   pauses: number;
+  /** Batches the store could not take, whose partition was rewound to fetch them again. */
+  rewinds: number;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   await consumer.connect();
   for (const topic of opts.kafka.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
-  const stats: ConsumerStats = { messages: 0, accepted: 0, pauses: 0 };
+  const stats: ConsumerStats = { messages: 0, accepted: 0, pauses: 0, rewinds: 0 };
   const pipeline = new WritePipeline(opts, log, stats);
   pipeline.seek = (topic, partition, offset) => consumer.seek({ topic, partition, offset });
   await consumer.run({
@@ -196,6 +198,7 @@ class WritePipeline {
       if ((this.epochs.get(key) ?? 0) === epoch) {
         this.epochs.set(key, epoch + 1);
         const offset = batch.messages[0]!.offset;
+        this.stats.rewinds++;
         this.log.error({ err: errorMessage(err), topic, partition, offset }, 'cannot store a batch; it will be fetched again');
         this.seek(topic, partition, offset);
       }

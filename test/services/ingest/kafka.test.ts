@@ -287,6 +287,36 @@ describe('Kafka consumer (real broker)', function () {
     }
   });
 
+  it('rewinds a partition whose batch the store could not take, and loses nothing', async () => {
+    const topic = `audit-${randomUUID()}`;
+    await fillTopic(topic, 1, 0);
+    const dbPath = join(dir, 'rewind.db');
+    const writer = await StoreWriter.open(dbPath);
+    const options = kafkaConfig(topic);
+    const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent') });
+    try {
+      await waitForStableGroup(options.group, 1);
+      // Another connection holds the write lock past the store's busy timeout: the write fails.
+      const locker = new BetterSqlite3(dbPath);
+      locker.exec('BEGIN IMMEDIATE');
+      let ids: string[];
+      try {
+        ids = await produceEvents(topic, 300);
+        await waitFor(() => consumer.stats().rewinds > 0, 'a failed write', 30_000);
+      } finally {
+        locker.exec('ROLLBACK');
+        locker.close();
+      }
+      await waitFor(() => countIn(dbPath).n >= ids.length, `${ids.length} events stored`, 30_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(countIn(dbPath)).to.deep.equal({ n: ids.length, d: ids.length });
+      expect(consumer.stats().accepted).to.equal(ids.length);
+    } finally {
+      await consumer.stop();
+      await writer.close();
+    }
+  });
+
   it('relays webhook batches through Kafka to a consumer that stores them (webhook → Kafka → SQLite)', async () => {
     const topic = `audit-${randomUUID()}`;
     const dlq = `${topic}.dlq`;
