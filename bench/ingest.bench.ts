@@ -4,7 +4,9 @@
  *
  *   a  baseline: read the file, JSON.parse each line, INSERT (auditID, raw JSON) into a bare
  *      table — the least any store of these events must do (same pragmas as openStore).
- *   b  `kubetrail ingest FILE --db DB --output json`, a child process.
+ *   b  `kubetrail ingest FILE --db DB --output json`, a child process (identity attribution and
+ *      the detections included, as always).
+ *   d  the same with `detections.enabled: false`: what identity and detection cost (b/d).
  *   c  `kubetrail serve`, a child process, fed EventList bodies of 400 events, 8 in flight.
  *
  * Environment: BENCH_EVENTS (default 1,000,000), BENCH_RUNS (default 3), BENCH_SEED,
@@ -12,7 +14,7 @@
  * /proc even where /usr/bin/time is available. Prints a table and, last, one line
  * `BENCH_JSON {...}`. Exits 0 whatever the figures: it measures, it does not judge.
  */
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +29,7 @@ import { envInt, gitRevision, int, median, pad } from './report.js';
 const BASELINE_TX_ROWS = 20_000;
 const WEBHOOK_BATCH = 400;
 const WEBHOOK_CONCURRENCY = 8;
-const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, bytesPerEvent: 250, peakRssMB: 300 };
+const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, detectionRatio: 0.85, bytesPerEvent: 250, peakRssMB: 300 };
 
 interface PhaseResult {
   seconds: number;
@@ -45,7 +47,10 @@ interface RunResult {
   a: PhaseResult;
   b: PhaseResult;
   c: PhaseResult;
+  d: PhaseResult;
   ratioBA: number;
+  /** Identity and detections on, over off. */
+  ratioBD: number;
   ratioCA: number;
 }
 
@@ -56,6 +61,16 @@ function dbBytes(path: string): number {
   let total = 0;
   for (const p of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(p)) total += statSync(p).size;
   return total;
+}
+
+/** Alerts stored, and the findings they count. */
+function countAlerts(path: string): { alerts: number; findings: number } {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) AS alerts, coalesce(sum(count), 0) AS findings FROM alerts').get() as { alerts: number; findings: number };
+  } finally {
+    db.close();
+  }
 }
 
 function removeDb(path: string): void {
@@ -100,9 +115,11 @@ async function runBaseline(input: string, dbPath: string, n: number): Promise<Ph
   return { seconds, eventsPerSec: count / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: count, cpuSeconds: (cpu.user + cpu.system) / 1e6, problems };
 }
 
-async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number): Promise<PhaseResult> {
+async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number, detections = true): Promise<PhaseResult> {
+  const config = join(cwd, detections ? 'detections-on.yaml' : 'detections-off.yaml');
+  writeFileSync(config, `detections:\n  enabled: ${detections}\n`);
   const started = performance.now();
-  const m = startMeasured(method, ['ingest', input, '--db', dbPath, '--output', 'json'], cwd);
+  const m = startMeasured(method, ['ingest', input, '--db', dbPath, '--config', config, '--output', 'json'], cwd);
   const r = await m.done;
   const seconds = (performance.now() - started) / 1000;
   const problems: string[] = [];
@@ -210,13 +227,17 @@ async function main(): Promise<void> {
       const bDb = join(dir, 'ingest.db');
       const b = await runIngest(method, input, bDb, dir, n);
       console.log(phaseLine('b kubetrail ingest', b, b.eventsPerSec / a.eventsPerSec));
+      const alerts = countAlerts(bDb);
+      removeDb(bDb);
+      const d = await runIngest(method, input, bDb, dir, n, false);
+      console.log(phaseLine('d  … detections off', d, d.eventsPerSec / a.eventsPerSec) + `   b/d ${(b.eventsPerSec / d.eventsPerSec).toFixed(2)} (b raised ${int(alerts.alerts)} alerts of ${int(alerts.findings)} findings)`);
       removeDb(bDb);
       const cDb = join(dir, 'webhook.db');
       const c = await runWebhook(method, input, cDb, dir, n);
       console.log(phaseLine(`c webhook ${WEBHOOK_BATCH}/body ×${WEBHOOK_CONCURRENCY}`, c, c.eventsPerSec / a.eventsPerSec));
       removeDb(cDb);
-      for (const [label, p] of [['a', a], ['b', b], ['c', c]] as const) for (const problem of p.problems) console.log(`  ! ${label}: ${problem}`);
-      results.push({ a, b, c, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec });
+      for (const [label, p] of [['a', a], ['b', b], ['c', c], ['d', d]] as const) for (const problem of p.problems) console.log(`  ! ${label}: ${problem}`);
+      results.push({ a, b, c, d, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec, ratioBD: b.eventsPerSec / d.eventsPerSec });
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }
 
@@ -226,6 +247,7 @@ async function main(): Promise<void> {
       cEventsPerSec: median(results.map((r) => r.c.eventsPerSec)),
       ratioBA: median(results.map((r) => r.ratioBA)),
       ratioCA: median(results.map((r) => r.ratioCA)),
+      ratioBD: median(results.map((r) => r.ratioBD)),
       aBytesPerEvent: median(results.map((r) => r.a.bytesPerEvent)),
       bBytesPerEvent: median(results.map((r) => r.b.bytesPerEvent)),
       cBytesPerEvent: median(results.map((r) => r.c.bytesPerEvent)),
@@ -235,6 +257,7 @@ async function main(): Promise<void> {
     const targets = [
       { name: 'b/a events/s', value: med.ratioBA, op: '>=', limit: TARGETS.ingestRatio },
       { name: 'c/a events/s', value: med.ratioCA, op: '>=', limit: TARGETS.webhookRatio },
+      { name: 'b/d events/s', value: med.ratioBD, op: '>=', limit: TARGETS.detectionRatio },
       { name: 'b bytes/event', value: med.bBytesPerEvent, op: '<=', limit: TARGETS.bytesPerEvent },
       { name: 'c bytes/event', value: med.cBytesPerEvent, op: '<=', limit: TARGETS.bytesPerEvent },
       { name: 'b peak RSS MB', value: med.bPeakRssMB, op: '<=', limit: TARGETS.peakRssMB },
@@ -246,10 +269,10 @@ async function main(): Promise<void> {
     console.log(`  b events/s      ${pad(int(med.bEventsPerSec), 9)}`);
     console.log(`  c events/s      ${pad(int(med.cEventsPerSec), 9)}`);
     for (const t of targets) {
-      const shown = t.name.includes('/a') ? t.value.toFixed(2) : t.value.toFixed(0);
+      const shown = /^[a-d]\/[a-d] /.test(t.name) ? t.value.toFixed(2) : t.value.toFixed(0);
       console.log(`  ${t.name.padEnd(15)} ${pad(shown, 9)}   target ${t.op} ${t.limit}   ${t.pass ? 'PASS' : 'FAIL'}`);
     }
-    const problems = results.flatMap((r, i) => [...r.a.problems, ...r.b.problems, ...r.c.problems].map((p) => `run ${i + 1}: ${p}`));
+    const problems = results.flatMap((r, i) => [...r.a.problems, ...r.b.problems, ...r.c.problems, ...r.d.problems].map((p) => `run ${i + 1}: ${p}`));
     if (problems.length > 0) console.log(`  ! ${problems.length} problem(s) above: figures of those runs may not be comparable`);
 
     const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -272,7 +295,7 @@ async function main(): Promise<void> {
       revision: gitRevision(),
       rssMethod: method,
       webhook: { eventsPerBody: WEBHOOK_BATCH, concurrency: WEBHOOK_CONCURRENCY },
-      perRun: results.map((r) => ({ a: phaseJson(r.a), b: phaseJson(r.b), c: phaseJson(r.c), ratioBA: round(r.ratioBA, 3), ratioCA: round(r.ratioCA, 3) })),
+      perRun: results.map((r) => ({ a: phaseJson(r.a), b: phaseJson(r.b), c: phaseJson(r.c), d: phaseJson(r.d), ratioBA: round(r.ratioBA, 3), ratioCA: round(r.ratioCA, 3), ratioBD: round(r.ratioBD, 3) })),
       median: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, k.startsWith('ratio') ? round(v, 3) : round(v)])),
       targets: targets.map((t) => ({ ...t, value: round(t.value, 3) })),
     };

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_DETECT_SETTINGS, Detector } from './detect/engine.js';
+import { FINDING_IDS, SEVERITIES } from './detect/types.js';
 import { ConfigError, errorMessage } from './errors.js';
 
 /**
@@ -112,6 +114,53 @@ const schema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default(DEFAULTS.log),
+  breakGlass: z
+    .strictObject({
+      accounts: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.breakGlass.accounts]),
+      groups: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.breakGlass.groups]),
+    })
+    .default({ accounts: [...DEFAULT_DETECT_SETTINGS.breakGlass.accounts], groups: [...DEFAULT_DETECT_SETTINGS.breakGlass.groups] }),
+  detections: z
+    .strictObject({
+      /** false: store events without running the detections (no alerts). */
+      enabled: z.boolean().default(true),
+      anonymousAllowedPaths: z.array(z.string().startsWith('/', 'expected a path starting with /')).default([...DEFAULT_DETECT_SETTINGS.anonymousAllowedPaths]),
+      bursts: z
+        .strictObject({
+          forbiddenCount: z.number().int().min(2).default(DEFAULT_DETECT_SETTINGS.bursts.forbiddenCount),
+          anonymousDeniedCount: z.number().int().min(2).default(DEFAULT_DETECT_SETTINGS.bursts.anonymousDeniedCount),
+          windowSeconds: z.number().int().min(1).default(DEFAULT_DETECT_SETTINGS.bursts.windowSeconds),
+        })
+        .default({ ...DEFAULT_DETECT_SETTINGS.bursts }),
+      rules: z
+        .partialRecord(
+          z.enum(FINDING_IDS),
+          z.strictObject({
+            enabled: z.boolean().optional(),
+            severity: z.enum(SEVERITIES).optional(),
+            exceptUsers: z.array(z.string().min(1)).optional(),
+            exceptNamespaces: z.array(z.string().min(1)).optional(),
+          }),
+        )
+        .default({}),
+    })
+    .default({ enabled: true, anonymousAllowedPaths: [...DEFAULT_DETECT_SETTINGS.anonymousAllowedPaths], bursts: { ...DEFAULT_DETECT_SETTINGS.bursts }, rules: {} }),
+  alerts: z
+    .strictObject({ throttleSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(3600) })
+    .default({ throttleSeconds: 3600 }),
+  identityMap: z
+    .array(
+      z
+        .strictObject({
+          match: z
+            .strictObject({ username: z.string().min(1).optional(), credentialId: z.string().min(1).optional(), arn: z.string().min(1).optional(), group: z.string().min(1).optional() })
+            .refine((m) => Object.keys(m).length > 0, 'needs at least one of username, credentialId, arn, group'),
+          person: z.string().min(1).optional(),
+          team: z.string().min(1).optional(),
+        })
+        .refine((r) => r.person !== undefined || r.team !== undefined, 'needs a person or a team'),
+    )
+    .default([]),
 });
 
 export type Config = z.output<typeof schema>;
@@ -201,4 +250,10 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The detections the config describes, run at ingest by every source; null when disabled. */
+export function detectorFromConfig(config: Readonly<Config>): Detector | null {
+  if (!config.detections.enabled) return null;
+  return new Detector({ breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules });
 }

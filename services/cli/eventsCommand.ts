@@ -3,12 +3,16 @@ import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/a
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { queryActions, type EventFilter } from '../../shared/storage/eventQuery.js';
-import { openStore } from '../../shared/storage/openStore.js';
+import { openStore, type Store } from '../../shared/storage/openStore.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { writeRows, type OutputFormat } from './output.js';
 
 export interface EventsFlags {
   user?: string;
+  actor?: string;
+  effectiveUser?: string;
+  person?: string;
+  credential?: string;
   verb?: string;
   resource?: string;
   namespace?: string;
@@ -24,16 +28,21 @@ export interface EventsFlags {
 /** `kubetrail events`: who did what, from the store. */
 export async function eventsCommand(config: Readonly<Config>, flags: EventsFlags): Promise<void> {
   const filter = flagsToFilter(flags);
-  if (!existsSync(config.database.path)) {
-    throw new InputError(`${config.database.path}: no database yet; store events with kubetrail ingest or kubetrail serve`);
-  }
-  const store = openStore(config.database.path, { readonly: true });
+  const store = openExistingStore(config);
   try {
-    const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster));
+    const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor));
     await writeRows(process.stdout, rows, ACTION_COLUMNS, flags.output);
   } finally {
     store.close();
   }
+}
+
+/** The store, read-only; an InputError when there is none yet. */
+export function openExistingStore(config: Readonly<Config>): Store {
+  if (!existsSync(config.database.path)) {
+    throw new InputError(`${config.database.path}: no database yet; store events with kubetrail ingest or kubetrail serve`);
+  }
+  return openStore(config.database.path, { readonly: true });
 }
 
 /** The query filter the flags describe; throws InputError naming the flag. */
@@ -42,6 +51,10 @@ export function flagsToFilter(flags: EventsFlags, nowMs = Date.now()): EventFilt
   if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit: expected a whole number (0 = all), got '${flags.limit}'`);
   const filter: EventFilter = { limit, order: 'desc' };
   if (flags.user !== undefined) filter.user = flags.user;
+  if (flags.actor !== undefined) filter.actor = flags.actor;
+  if (flags.effectiveUser !== undefined) filter.effectiveUser = flags.effectiveUser;
+  if (flags.person !== undefined) filter.person = flags.person;
+  if (flags.credential !== undefined) filter.credential = flags.credential;
   if (flags.verb !== undefined) filter.verb = flags.verb;
   if (flags.resource !== undefined) Object.assign(filter, parseResourceFlag(flags.resource));
   if (flags.namespace !== undefined) filter.namespace = flags.namespace;

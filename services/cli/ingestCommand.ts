@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { Config } from '../../shared/config.js';
+import { detectorFromConfig, type Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
@@ -21,6 +21,9 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
   }
   const log = createLogger(config.log.level);
   const writer = await StoreWriter.open(config.database.path, {
+    identityMap: config.identityMap,
+    detector: detectorFromConfig(config),
+    alertThrottleSeconds: config.alerts.throttleSeconds,
     synchronous: config.database.synchronous,
     quarantineMaxBytes: config.quarantine.maxRawBytes,
   });

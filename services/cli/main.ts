@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../shared/config.js';
+import { SEVERITIES } from '../../shared/detect/types.js';
 import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
+import { alertsCommand } from './alertsCommand.js';
+import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
 import { eventsCommand } from './eventsCommand.js';
+import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { parseServices, serve } from './serve.js';
@@ -73,6 +77,10 @@ withCommon(program.command('ingest'))
 withCommon(program.command('events'))
   .description('who did what: actions, each once, newest first')
   .option('--user <name>', 'username of the actor')
+  .option('--actor <identity>', "the actor's identity: username, or EKS caller ARN")
+  .option('--effective-user <name>', 'username whose permissions were used (the impersonated user, else the actor)')
+  .option('--person <person>', 'the person behind the actor (identity map, or an e-mail identity)')
+  .option('--credential <id>', 'credential id: X509SHA256=… or JTI=…')
   .option('--verb <verb>', 'verb, e.g. get, create, delete')
   .option('--resource <resource>', 'RESOURCE[.GROUP][/SUBRESOURCE], e.g. pods, deployments.apps, pods/exec')
   .option('-n, --namespace <ns>', 'namespace')
@@ -87,6 +95,52 @@ withCommon(program.command('events'))
     const config = configFrom(flags);
     await eventsCommand(config, flags);
   });
+
+withCommon(program.command('identities'))
+  .description('every identity seen: kind, the person behind it, credentials used, first and last seen, actions')
+  .option('--since <time>', 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time')
+  .option('--until <time>', 'duration back from now or RFC 3339 time')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    await identitiesCommand(config, flags);
+  });
+
+withCommon(program.command('alerts'))
+  .description('alerts raised at ingest, newest first')
+  .option('--since <time>', 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time')
+  .addOption(new Option('--severity <level>', 'only alerts at or above this severity').choices([...SEVERITIES]))
+  .option('--rule <id>', 'only alerts of this rule, e.g. system-masters-use')
+  .option('--limit <n>', 'most rows to show; 0 = all', '1000')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .addOption(new Option('--fail-on-severity <level>', 'exit 1 when an alert shown is at or above this severity').choices([...SEVERITIES]))
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await alertsCommand(config, flags);
+  });
+
+const breakglass = program.command('breakglass').description("break-glass checkouts: attribute a shared account's actions to a person");
+withCommon(breakglass.command('checkout'))
+  .description('check out a break-glass account: its actions in the window are attributed to the person')
+  .requiredOption('--account <name>', 'the shared account, e.g. kubernetes-admin')
+  .requiredOption('--person <person>', 'who will use it')
+  .requiredOption('--approved-by <person>', 'who approved it (not the person)')
+  .requiredOption('--reason <text>', 'why')
+  .requiredOption('--ticket <id>', 'change or incident ticket')
+  .option('--for <duration>', 'window length from --from, e.g. 2h')
+  .option('--from <time>', 'window start, RFC 3339 (default now)')
+  .option('--until <time>', 'window end, RFC 3339 (instead of --for)')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => checkoutCommand(configFrom(flags), flags));
+withCommon(breakglass.command('list'))
+  .description('every checkout, newest first')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => listCheckoutsCommand(configFrom(flags), flags));
+withCommon(breakglass.command('close'))
+  .description('end a checkout now: later use of the account is unattributed again')
+  .argument('<id>', 'checkout id')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags), id, flags));
 
 async function main(): Promise<void> {
   try {

@@ -11,6 +11,13 @@ export interface ActionRow {
   user: string;
   groups: string[];
   impersonatedUser: string | null;
+  /** Whose permissions were used: impersonatedUser, else user. */
+  effectiveUser: string;
+  /** The actor's kind: human, serviceaccount, node, control-plane, anonymous, unauthenticated. */
+  actorKind: string | null;
+  person: string | null;
+  /** The credential kind, and its id when the event has one: `client-certificate X509SHA256=…`. */
+  credential: string | null;
   sourceIP: string | null;
   userAgent: string | null;
   apiGroup: string;
@@ -26,12 +33,21 @@ export interface ActionRow {
 
 /** Column order for tables and CSV. */
 export const ACTION_COLUMNS: (keyof ActionRow)[] = [
-  'time', 'cluster', 'auditID', 'stage', 'verb', 'user', 'groups', 'impersonatedUser', 'sourceIP', 'userAgent',
+  'time', 'cluster', 'auditID', 'stage', 'verb', 'user', 'groups', 'impersonatedUser', 'effectiveUser', 'actorKind', 'person',
+  'credential', 'sourceIP', 'userAgent',
   'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'code', 'decision', 'reason',
 ];
 
+/** What the store knows of the actor (StoredEvent.actor). */
+export interface ActorFacts {
+  kind: string;
+  person: string | null;
+  credentialKind: string;
+  credentialId: string | null;
+}
+
 /** The action row of one event received for `cluster`. */
-export function eventToActionRow(e: AuditEvent, cluster: string): ActionRow {
+export function eventToActionRow(e: AuditEvent, cluster: string, actor: ActorFacts | null = null): ActionRow {
   const decision = e.annotations?.['authorization.k8s.io/decision'];
   const ref = e.objectRef ?? {};
   return {
@@ -44,6 +60,10 @@ export function eventToActionRow(e: AuditEvent, cluster: string): ActionRow {
     user: e.user.username ?? '',
     groups: e.user.groups ?? [],
     impersonatedUser: e.impersonatedUser?.username ?? null,
+    effectiveUser: (e.impersonatedUser ?? e.user).username ?? '',
+    actorKind: actor?.kind ?? null,
+    person: actor?.person ?? null,
+    credential: actor ? [actor.credentialKind, actor.credentialId].filter(Boolean).join(' ') : null,
     // Only the last entry is the TCP peer; earlier ones are client-supplied headers (§2).
     sourceIP: e.sourceIPs?.at(-1) ?? null,
     userAgent: e.userAgent ?? null,

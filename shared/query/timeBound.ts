@@ -17,3 +17,10 @@ export function parseTimeBound(text: string, flag: string, nowMs: number = Date.
   }
   return t;
 }
+
+/** Parses a duration (`90s`, `15m`, `2h`, `30d`, `2w`) into microseconds; InputError naming `flag`. */
+export function parseDuration(text: string, flag: string): number {
+  const d = DURATION.exec(text.trim());
+  if (!d || Number(d[1]) === 0) throw new InputError(`${flag}: expected a duration such as 90s, 15m, 2h, 30d or 2w, got '${text}'`);
+  return Number(d[1]) * UNIT_SECONDS[d[2]!]! * 1e6;
+}

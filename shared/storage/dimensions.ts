@@ -5,6 +5,7 @@ import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
 export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects';
 
 interface Table {
+  name: DimensionName;
   cache: Map<string, number>;
   missing: Map<string, unknown[]>;
   insert: Statement;
@@ -23,8 +24,17 @@ interface Table {
 export class Dimensions {
   private readonly tables: Record<DimensionName, Table>;
 
-  constructor(private readonly db: Database, private readonly maxCacheEntries = 200_000) {
-    const table = (insert: string, select: string, selectArgs = (p: unknown[]) => p): Table => ({
+  /**
+   * `onInsert` is called, inside the interning transaction, for each row actually inserted:
+   * derived tables (identities of principals) are written with the row they derive from.
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly onInsert: (name: DimensionName, id: number, params: unknown[]) => void = () => undefined,
+    private readonly maxCacheEntries = 200_000,
+  ) {
+    const table = (name: DimensionName, insert: string, select: string, selectArgs = (p: unknown[]) => p): Table => ({
+      name,
       cache: new Map(),
       missing: new Map(),
       insert: db.prepare(insert),
@@ -32,18 +42,21 @@ export class Dimensions {
       selectArgs,
     });
     this.tables = {
-      strings: table('INSERT OR IGNORE INTO strings (value) VALUES (?)', 'SELECT id FROM strings WHERE value = ?'),
-      verbs: table('INSERT OR IGNORE INTO verbs (verb) VALUES (?)', 'SELECT id FROM verbs WHERE verb = ?'),
+      strings: table('strings', 'INSERT OR IGNORE INTO strings (value) VALUES (?)', 'SELECT id FROM strings WHERE value = ?'),
+      verbs: table('verbs', 'INSERT OR IGNORE INTO verbs (verb) VALUES (?)', 'SELECT id FROM verbs WHERE verb = ?'),
       principals: table(
+        'principals',
         'INSERT OR IGNORE INTO principals (json, username) VALUES (?, ?)',
         'SELECT id FROM principals WHERE json = ?',
         (p) => [p[0]],
       ),
       apiResources: table(
+        'apiResources',
         'INSERT OR IGNORE INTO api_resources (api_group, api_version, resource, subresource, present) VALUES (?, ?, ?, ?, ?)',
         'SELECT id FROM api_resources WHERE api_group = ? AND api_version = ? AND resource = ? AND subresource = ? AND present = ?',
       ),
       objects: table(
+        'objects',
         'INSERT OR IGNORE INTO objects (api_group, resource, namespace, name, uid) VALUES (?, ?, ?, ?, ?)',
         'SELECT id FROM objects WHERE api_group = ? AND resource = ? AND namespace = ? AND name = ? AND uid = ?',
       ),
@@ -70,7 +83,11 @@ export class Dimensions {
       for (const t of all) {
         for (const [key, params] of t.missing) {
           const info = t.insert.run(...params);
-          const id = info.changes > 0 ? Number(info.lastInsertRowid) : (t.select.get(...t.selectArgs(params)) as number);
+          let id: number;
+          if (info.changes > 0) {
+            id = Number(info.lastInsertRowid);
+            this.onInsert(t.name, id, params);
+          } else id = t.select.get(...t.selectArgs(params)) as number;
           found.push([t, key, id]);
         }
       }

@@ -1,6 +1,7 @@
 import { inflateRawSync } from 'node:zlib';
 import type { Database } from 'better-sqlite3';
 import type { AuditEvent } from '../audit/types.js';
+import type { CredentialKind, IdentityKind } from '../identity/identity.js';
 import { keyToAuditId } from './auditId.js';
 import { DECISIONS, recordToEvent, type Decision, type EventRecord } from './eventRecord.js';
 import { EVENT_COLUMNS, type EventRow } from './eventRows.js';
@@ -10,6 +11,14 @@ export interface EventFilter {
   cluster?: string;
   /** Username of the actor (`user.username`). */
   user?: string;
+  /** The actor's identity: its username, or its EKS caller ARN. */
+  actor?: string;
+  /** Username of the effective identity: `impersonatedUser`, else `user`. */
+  effectiveUser?: string;
+  /** The person the identity map (or the identity itself) names. */
+  person?: string;
+  /** `authentication.kubernetes.io/credential-id`: X509SHA256=… or JTI=…. */
+  credential?: string;
   verb?: string;
   resource?: string;
   /** null: any group; '' the core group. */
@@ -34,6 +43,18 @@ export interface StoredEvent {
   cluster: string;
   event: AuditEvent;
   hasBody: boolean;
+  /** Who holds the actor's credential, as derived when the principal was stored. */
+  actor: ActorIdentity | null;
+}
+
+export interface ActorIdentity {
+  kind: IdentityKind;
+  /** The EKS caller ARN, else the username. */
+  key: string;
+  person: string | null;
+  team: string | null;
+  credentialKind: CredentialKind;
+  credentialId: string | null;
 }
 
 const SELECT = selectFrom('events');
@@ -45,7 +66,8 @@ function selectFrom(table: string): string {
     c.value AS cluster, v.verb AS verb, u.json AS user, u.username AS username,
     iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
     ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
-    o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations
+    o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations,
+    ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, ui.credential_id
   FROM ${table} e
   JOIN strings c ON c.id = e.cluster_id
   JOIN verbs v ON v.id = e.verb_id
@@ -57,7 +79,8 @@ function selectFrom(table: string): string {
   LEFT JOIN objects o ON o.id = e.object_id
   LEFT JOIN strings p ON p.id = e.path_id
   LEFT JOIN strings rs ON rs.id = e.reason_id
-  LEFT JOIN strings an ON an.id = e.annotations_id`;
+  LEFT JOIN strings an ON an.id = e.annotations_id
+  LEFT JOIN identities ui ON ui.principal_id = e.user_id`;
 }
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
@@ -80,6 +103,22 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
   if (filter.user !== undefined) {
     where.push('e.user_id IN (SELECT id FROM principals WHERE username = ?)');
     params.push(filter.user);
+  }
+  if (filter.actor !== undefined) {
+    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE identity_key = ? UNION SELECT id FROM principals WHERE username = ?)');
+    params.push(filter.actor, filter.actor);
+  }
+  if (filter.effectiveUser !== undefined) {
+    where.push('coalesce(e.impersonated_id, e.user_id) IN (SELECT id FROM principals WHERE username = ?)');
+    params.push(filter.effectiveUser);
+  }
+  if (filter.person !== undefined) {
+    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE person = ?)');
+    params.push(filter.person);
+  }
+  if (filter.credential !== undefined) {
+    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE credential_id = ?)');
+    params.push(filter.credential);
   }
   if (filter.verb !== undefined) {
     where.push('e.verb_id = (SELECT id FROM verbs WHERE verb = ?)');
@@ -197,11 +236,21 @@ interface JoinedRow {
   path: string | null;
   reason: string | null;
   annotations: string | null;
+  actor_kind: IdentityKind | null;
+  actor_key: string | null;
+  person: string | null;
+  team: string | null;
+  credential_kind: CredentialKind | null;
+  credential_id: string | null;
 }
 
 function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEvent> {
   for (const row of rows) {
-    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1 };
+    const actor: ActorIdentity | null =
+      row.actor_kind === null
+        ? null
+        : { kind: row.actor_kind, key: row.actor_key!, person: row.person, team: row.team, credentialKind: row.credential_kind!, credentialId: row.credential_id };
+    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor };
   }
 }
 

@@ -3,6 +3,8 @@ import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import { auditIdToKey } from './auditId.js';
 import { apiResourceKey, apiResourceParams, objectKey, objectParams, type DimensionName, type Dimensions } from './dimensions.js';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
+import type { Finding } from '../detect/types.js';
+import type { FindingRow } from './alertStore.js';
 import { prepareEvent, type WriteBatch } from './prepareEvent.js';
 
 /**
@@ -98,12 +100,19 @@ export interface RecordBatch {
   requests: (Uint8Array | null)[];
   responses: (Uint8Array | null)[];
   rejected: RejectedInput[];
+  /** Findings of the detections, by index of their record, in order. */
+  findings: FindingRow[];
 }
+
+/** Finds what the detections say of one event (shared/detect); `userKeys`: its users as JSON. */
+export type FindingSource = (parsed: ParsedEvent, cluster: string, userKeys: { user: string; impersonatedUser: string | null }) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
 export interface RowBatch extends Omit<RecordBatch, 'records'> {
   clusterId: number;
   rows: EventRow[];
+  /** The auditID of each row, as text, when the batch has findings (else empty). */
+  auditIDs: string[];
 }
 
 /**
@@ -113,8 +122,8 @@ export interface RowBatch extends Omit<RecordBatch, 'records'> {
 export class RecordBatchBuilder {
   private readonly batch: RecordBatch;
 
-  constructor(private readonly redact: Redactor, cluster: string, source: string) {
-    this.batch = { cluster, source, records: [], positions: [], requests: [], responses: [], rejected: [] };
+  constructor(private readonly redact: Redactor, cluster: string, source: string, private readonly detect?: FindingSource) {
+    this.batch = { cluster, source, records: [], positions: [], requests: [], responses: [], rejected: [], findings: [] };
   }
 
   /** Events and rejected input added so far. */
@@ -140,6 +149,12 @@ export class RecordBatchBuilder {
     this.batch.positions.push(parsed.position);
     this.batch.requests.push(request);
     this.batch.responses.push(response);
+    if (this.detect) {
+      const index = this.batch.records.length - 1;
+      for (const f of this.detect(parsed, this.batch.cluster, { user: r.user, impersonatedUser: r.impersonatedUser })) {
+        this.batch.findings.push([index, f.rule, f.severity, f.key, f.message, f.actor, f.effectiveUser]);
+      }
+    }
   }
 
   finish(): RecordBatch {
@@ -199,8 +214,8 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
       row[23] = f[31];
       return row;
     });
-    const { records: _records, ...rest } = b;
-    return { ...rest, clusterId: 0, rows };
+    const { records, ...rest } = b;
+    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [] };
   });
   dims.resolve();
   for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);
@@ -212,9 +227,9 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
 }
 
 /** Flat records of whole batches at once. */
-export function batchesToRecords(batches: WriteBatch[], redact: Redactor): RecordBatch[] {
+export function batchesToRecords(batches: WriteBatch[], redact: Redactor, detect?: FindingSource): RecordBatch[] {
   return batches.map((b) => {
-    const builder = new RecordBatchBuilder(redact, b.cluster, b.source);
+    const builder = new RecordBatchBuilder(redact, b.cluster, b.source, detect);
     for (const e of b.events) builder.addEvent(e);
     for (const r of b.rejected) builder.addRejected(r);
     return builder.finish();

@@ -1,10 +1,13 @@
 import type { Statement } from 'better-sqlite3';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
+import type { IdentityRule } from '../identity/identityMap.js';
+import { AlertStore } from './alertStore.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
 import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
+import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import type { WriteBatch } from './prepareEvent.js';
 
@@ -22,6 +25,12 @@ export interface WriteResult {
    * the quarantine table for review, so that nothing is dropped unseen.
    */
   conflicts: number;
+}
+
+export interface EventWriterOptions {
+  identityMap?: readonly IdentityRule[];
+  /** Findings of one rule and key within this much of an open alert join it (default 1 h). */
+  alertThrottleSeconds?: number;
 }
 
 export interface WriteOptions {
@@ -43,10 +52,17 @@ export class EventWriter {
   private readonly selectStored: Statement;
   private readonly readRow: (row: EventRow) => unknown;
   private readonly saveOffset: (o: FollowOffset) => void;
+  private readonly alerts: AlertStore;
 
-  constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20) {
+  constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
     const db = store.db;
-    this.dims = new Dimensions(db);
+    const identityMap = options.identityMap ?? [];
+    this.alerts = new AlertStore(db, (options.alertThrottleSeconds ?? 3600) * 1e6);
+    const identities = new IdentityStore(db, identityMap);
+    identities.sync();
+    this.dims = new Dimensions(db, (name, id, params) => {
+      if (name === 'principals') identities.add(id, params[0] as string);
+    });
     this.redact = createRedactor(store.redactionKey);
     this.readRow = createRowReader(db);
     this.saveOffset = createFollowOffsetSaver(db);
@@ -79,12 +95,19 @@ export class EventWriter {
 
   private writeOne(batch: RowBatch): WriteResult {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
+    let nextFinding = 0;
     batch.rows.forEach((row, i) => {
       if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
       const info = this.insertEvent.run(...row);
+      // Findings of a re-delivered event were counted when it was first stored.
+      const findingsFrom = nextFinding;
+      while (nextFinding < batch.findings.length && batch.findings[nextFinding]![0] === i) nextFinding++;
       if (info.changes > 0) {
         result.accepted++;
         if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!));
+        for (let f = findingsFrom; f < nextFinding; f++) {
+          this.alerts.record(batch.findings[f]!, { cluster: batch.cluster, receivedAt: row[4], auditID: batch.auditIDs[i]!, userId: row[7] });
+        }
         return;
       }
       result.duplicates++;

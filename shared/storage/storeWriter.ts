@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { createRedactor, type Redactor } from '../audit/redact.js';
+import { Detector } from '../detect/engine.js';
+import type { IdentityRule } from '../identity/identityMap.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import { openStore, type Store, type StoreOptions } from './openStore.js';
@@ -9,6 +11,17 @@ export interface WriterThreadOptions {
   path: string;
   synchronous: NonNullable<StoreOptions['synchronous']>;
   quarantineMaxBytes: number;
+  identityMap: IdentityRule[];
+  alertThrottleSeconds: number;
+}
+
+export interface StoreWriterOptions {
+  synchronous?: 'FULL' | 'NORMAL';
+  quarantineMaxBytes?: number;
+  identityMap?: readonly IdentityRule[];
+  /** The detections run on every event stored (default: the built-in rules, defaults); null: none. */
+  detector?: Detector | null;
+  alertThrottleSeconds?: number;
 }
 
 export interface WriterRequest {
@@ -34,7 +47,7 @@ export class StoreWriter {
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
 
-  private constructor(readonly store: Store, options: WriterThreadOptions) {
+  private constructor(readonly store: Store, options: WriterThreadOptions, private readonly detector?: Detector) {
     this.redact = createRedactor(store.redactionKey);
     // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time.
     this.worker = new Worker(new URL('./writerThread.js', import.meta.url), {
@@ -58,10 +71,23 @@ export class StoreWriter {
   }
 
   /** Opens (creating and migrating) the store at `path` and starts its writer thread. */
-  static async open(path: string, options: { synchronous?: 'FULL' | 'NORMAL'; quarantineMaxBytes?: number } = {}): Promise<StoreWriter> {
+  static async open(
+    path: string,
+    options: StoreWriterOptions = {},
+  ): Promise<StoreWriter> {
     const synchronous = options.synchronous ?? 'FULL';
     const store = openStore(path, { synchronous });
-    const writer = new StoreWriter(store, { path, synchronous, quarantineMaxBytes: options.quarantineMaxBytes ?? 1 << 20 });
+    const writer = new StoreWriter(
+      store,
+      {
+        path,
+        synchronous,
+        quarantineMaxBytes: options.quarantineMaxBytes ?? 1 << 20,
+        identityMap: [...(options.identityMap ?? [])],
+        alertThrottleSeconds: options.alertThrottleSeconds ?? 3600,
+      },
+      options.detector === null ? undefined : (options.detector ?? new Detector()),
+    );
     try {
       await writer.ready;
     } catch (err) {
@@ -89,7 +115,7 @@ export class StoreWriter {
 
   /** A builder of flat records for one batch, event by event. */
   createBuilder(cluster: string, source: string): RecordBatchBuilder {
-    return new RecordBatchBuilder(this.redact, cluster, source);
+    return new RecordBatchBuilder(this.redact, cluster, source, this.detector && ((p, c, k) => this.detector!.detect(p, c, k)));
   }
 
   /** Commits the batches in one transaction; rejects with StoreUnavailableError when it cannot. */

@@ -10,7 +10,7 @@ import type { WriterRequest, WriterResponse, WriterThreadOptions } from './store
  */
 const options = workerData as WriterThreadOptions;
 const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 16384 });
-const writer = new EventWriter(store, options.quarantineMaxBytes);
+const writer = new EventWriter(store, options.quarantineMaxBytes, { identityMap: options.identityMap, alertThrottleSeconds: options.alertThrottleSeconds });
 
 parentPort!.on('message', (req: WriterRequest | 'close') => {
   if (req === 'close') {

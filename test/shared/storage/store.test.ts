@@ -85,10 +85,14 @@ describe('store', () => {
 
   it('applies the migrations once and records them', () => {
     const rows = store.db.prepare('SELECT version, name FROM schema_migrations').all();
-    expect(rows).to.deep.equal([{ version: 1, name: '0001_events.sql' }]);
+    expect(rows).to.deep.equal([
+      { version: 1, name: '0001_events.sql' },
+      { version: 2, name: '0002_identities.sql' },
+      { version: 3, name: '0003_alerts.sql' },
+    ]);
     store.close();
     store = openStore(store.path);
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 1 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 3 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 

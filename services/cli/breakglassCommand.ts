@@ -1,0 +1,58 @@
+import { parseTime } from '../../shared/audit/time.js';
+import type { Config } from '../../shared/config.js';
+import { InputError } from '../../shared/errors.js';
+import { parseDuration } from '../../shared/query/timeBound.js';
+import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/breakglass.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { writeRows, type OutputFormat } from './output.js';
+
+export interface CheckoutFlags {
+  account: string;
+  person: string;
+  approvedBy: string;
+  reason: string;
+  ticket: string;
+  for?: string;
+  from?: string;
+  until?: string;
+  output: OutputFormat;
+}
+
+function time(text: string, flag: string): number {
+  const t = parseTime(text.trim());
+  if (t === null) throw new InputError(`${flag}: expected an RFC 3339 time such as 2026-11-27T09:00:00Z, got '${text}'`);
+  return t;
+}
+
+/** `kubetrail breakglass checkout`: opens a window in which the account's actions are the person's. */
+export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutFlags): Promise<void> {
+  if ((flags.for === undefined) === (flags.until === undefined)) throw new InputError('give the window as --for DURATION or as --until TIME (with --from TIME, default now)');
+  const fromAt = flags.from === undefined ? Date.now() * 1000 : time(flags.from, '--from');
+  const untilAt = flags.for !== undefined ? fromAt + parseDuration(flags.for, '--for') : time(flags.until!, '--until');
+  const store = openStore(config.database.path);
+  try {
+    const c = createCheckout(store.db, { account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, fromAt, untilAt });
+    await writeRows(process.stdout, [c], CHECKOUT_COLUMNS, flags.output);
+  } finally {
+    store.close();
+  }
+}
+
+export async function listCheckoutsCommand(config: Readonly<Config>, flags: { output: OutputFormat }): Promise<void> {
+  const store = openStore(config.database.path);
+  try {
+    await writeRows(process.stdout, listCheckouts(store.db), CHECKOUT_COLUMNS, flags.output);
+  } finally {
+    store.close();
+  }
+}
+
+export async function closeCheckoutCommand(config: Readonly<Config>, id: string, flags: { output: OutputFormat }): Promise<void> {
+  if (!/^\d+$/.test(id)) throw new InputError(`checkout id: expected a number, got '${id}'`);
+  const store = openStore(config.database.path);
+  try {
+    await writeRows(process.stdout, [closeCheckout(store.db, Number(id))], CHECKOUT_COLUMNS, flags.output);
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,94 @@
+import type { AuditEvent } from '../audit/types.js';
+import type { Identity } from '../identity/identity.js';
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The finding ids of spec/pci.md (and `admission-webhook-change`), one per rule. */
+export const FINDING_IDS = [
+  'system-masters-use',
+  'non-rbac-allow',
+  'break-glass-use',
+  'anonymous-allowed',
+  'anonymous-scanning',
+  'default-serviceaccount-use',
+  'non-revocable-credential',
+  'legacy-sa-token',
+  'impersonation',
+  'pod-exec-attach-portforward',
+  'secret-read',
+  'rbac-escalation',
+  'token-request',
+  'csr-approval',
+  'admission-webhook-change',
+  'privileged-workload',
+  'forbidden-burst',
+] as const;
+export type RuleId = (typeof FINDING_IDS)[number];
+
+/**
+ * Break-glass use is stored as `attributed-break-glass` or `unattributed-break-glass`,
+ * decided against the checkouts in the store when the action is written.
+ */
+export type AlertRuleId = Exclude<RuleId, 'break-glass-use'> | 'attributed-break-glass' | 'unattributed-break-glass';
+
+/** One action as the rules see it: the event and who was behind it. */
+export interface Action {
+  event: AuditEvent;
+  cluster: string;
+  /** requestReceivedTimestamp, microseconds since the epoch. */
+  receivedAt: number;
+  /** Holds the credential (`user`). */
+  actor: Identity;
+  /** Whose permissions were used: `impersonatedUser`, else the actor. */
+  effective: Identity;
+  decision: 'allow' | 'forbid' | 'unknown';
+}
+
+/** What a rule says of one action. */
+export interface Hit {
+  /** Overrides the rule's severity for this hit (e.g. impersonating a privileged identity). */
+  severity?: Severity;
+  message: string;
+  /**
+   * Hits with the same rule and key within the throttle window are one alert with a count.
+   * Default: the effective identity.
+   */
+  key?: string;
+}
+
+export interface Rule {
+  id: RuleId;
+  title: string;
+  severity: Severity;
+  description: string;
+  /** PCI DSS v4.0 requirements it bears on (spec/pci.md). */
+  pci: readonly string[];
+  /** Pure over the action; `state` is this rule's own, for rules that count within a window. */
+  detect(action: Action, settings: DetectSettings, state: RuleState): Hit | null;
+}
+
+/** Per-rule memory across actions (bursts): created by the engine, one per rule. */
+export type RuleState = Map<string, number[]>;
+
+/** Detection settings (config `detections` and `breakGlass`), with their defaults filled in. */
+export interface DetectSettings {
+  breakGlass: { accounts: readonly string[]; groups: readonly string[] };
+  /** Non-resource paths anonymous requests may reach (a trailing * matches any suffix). */
+  anonymousAllowedPaths: readonly string[];
+  bursts: { forbiddenCount: number; anonymousDeniedCount: number; windowSeconds: number };
+}
+
+/** A hit of a rule on an action, ready to store as (part of) an alert. */
+export interface Finding {
+  rule: RuleId;
+  severity: Severity;
+  key: string;
+  message: string;
+  auditID: string;
+  cluster: string;
+  receivedAt: number;
+  actor: string;
+  effectiveUser: string;
+  person?: string;
+}

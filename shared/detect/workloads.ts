@@ -1,0 +1,51 @@
+/**
+ * What makes a pod privileged (PSS "baseline" violations that matter most): privileged
+ * containers, host namespaces, and hostPath volumes on sensitive host paths. Pure, over the
+ * request body of a pod or a workload with a pod template.
+ */
+
+/** Host paths whose mount hands over the node: its root, config, runtimes, kubelet, kernel. */
+const SENSITIVE_HOST_PATHS = [
+  '/', '/etc', '/proc', '/sys', '/dev', '/boot', '/root', '/var/lib/kubelet', '/var/lib/docker', '/var/lib/containerd',
+  '/var/run', '/run', '/var/run/docker.sock', '/var/run/containerd', '/var/run/crio', '/lib/modules', '/usr',
+];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** The pod spec(s) in a body: a Pod, a pod template (Deployment, …) or a CronJob's job template. */
+export function podSpecsOf(body: unknown): Obj[] {
+  if (!isObj(body) || !isObj(body.spec)) return [];
+  const spec = body.spec;
+  if (isObj(spec.template) && isObj(spec.template.spec)) return [spec.template.spec];
+  const job = spec.jobTemplate;
+  if (isObj(job) && isObj(job.spec) && isObj(job.spec.template) && isObj(job.spec.template.spec)) return [job.spec.template.spec];
+  return body.kind === 'Pod' || 'containers' in spec ? [spec] : [];
+}
+
+function normalizePath(p: string): string {
+  const trimmed = p.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
+
+/** Why a pod spec is privileged, one reason per problem; empty when it is not. */
+export function privilegedReasons(spec: Obj): string[] {
+  const reasons: string[] = [];
+  for (const ns of ['hostNetwork', 'hostPID', 'hostIPC'] as const) if (spec[ns] === true) reasons.push(ns);
+  for (const list of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
+    for (const c of arr(spec[list])) {
+      if (!isObj(c)) continue;
+      const sc = c.securityContext;
+      if (isObj(sc) && sc.privileged === true) reasons.push(`privileged container ${String(c.name ?? '?')}`);
+    }
+  }
+  for (const v of arr(spec.volumes)) {
+    if (!isObj(v) || !isObj(v.hostPath) || typeof v.hostPath.path !== 'string') continue;
+    const path = normalizePath(v.hostPath.path);
+    if (SENSITIVE_HOST_PATHS.includes(path) || SENSITIVE_HOST_PATHS.some((s) => s !== '/' && path.startsWith(`${s}/`) && s !== '/usr')) {
+      reasons.push(`hostPath ${path}`);
+    }
+  }
+  return reasons;
+}

@@ -1,0 +1,71 @@
+import type { Database } from 'better-sqlite3';
+import { formatMicroTime } from '../audit/time.js';
+import { SEVERITIES, type Severity } from '../detect/types.js';
+
+/** An alert as `kubetrail alerts` and the API show it (PRODUCT.md, alert rows). */
+export interface AlertRow {
+  id: number;
+  rule: string;
+  severity: Severity;
+  /** requestReceivedTimestamp of the first contributing request; lastTime of the last. */
+  time: string;
+  lastTime: string;
+  cluster: string;
+  actor: string;
+  effectiveUser: string;
+  person: string | null;
+  count: number;
+  auditIDs: string[];
+  message: string;
+  status: string;
+  pci: string[];
+}
+
+export const ALERT_COLUMNS: (keyof AlertRow)[] = ['id', 'time', 'severity', 'rule', 'cluster', 'actor', 'effectiveUser', 'person', 'count', 'status', 'message', 'pci', 'auditIDs'];
+
+export interface AlertFilter {
+  /** Microseconds: alerts whose last request is at or after. */
+  since?: number;
+  /** At or above this severity. */
+  severity?: Severity;
+  rule?: string;
+  /** 0 = all. */
+  limit?: number;
+}
+
+/** Alerts, newest first. */
+export function* queryAlerts(db: Database, filter: AlertFilter = {}): IterableIterator<AlertRow> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.since !== undefined) where.push('a.last_at >= ?') && params.push(filter.since);
+  if (filter.rule !== undefined) where.push('a.rule = ?') && params.push(filter.rule);
+  if (filter.severity !== undefined) {
+    const levels = SEVERITIES.slice(SEVERITIES.indexOf(filter.severity));
+    where.push(`a.severity IN (${levels.map(() => '?').join(', ')})`);
+    params.push(...levels);
+  }
+  let sql = `SELECT a.*, (SELECT json_group_array(audit_id) FROM alert_events WHERE alert_id = a.id) AS audit_ids FROM alerts a
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.first_at DESC, a.id DESC`;
+  if (filter.limit) {
+    sql += ' LIMIT ?';
+    params.push(filter.limit);
+  }
+  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
+    yield {
+      id: r.id as number,
+      rule: r.rule as string,
+      severity: r.severity as Severity,
+      time: formatMicroTime(r.first_at as number),
+      lastTime: formatMicroTime(r.last_at as number),
+      cluster: r.cluster as string,
+      actor: r.actor as string,
+      effectiveUser: r.effective_user as string,
+      person: r.person as string | null,
+      count: r.count as number,
+      auditIDs: JSON.parse(r.audit_ids as string) as string[],
+      message: r.message as string,
+      status: r.status as string,
+      pci: JSON.parse(r.pci as string) as string[],
+    };
+  }
+}

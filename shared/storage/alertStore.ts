@@ -1,0 +1,83 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { ruleById } from '../detect/engine.js';
+import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
+
+/** A finding as it crosses to the writer thread, with the index of its event in the batch. */
+export type FindingRow = [index: number, rule: RuleId, severity: Severity, key: string, message: string, actor: string, effectiveUser: string];
+
+/** The auditIDs kept per alert; the count goes on beyond them. */
+export const MAX_ALERT_EVENTS = 1000;
+
+const BREAK_GLASS_PCI: Record<'attributed-break-glass' | 'unattributed-break-glass', string[]> = {
+  'attributed-break-glass': ['8.2.2', '10.2.1.2', '8.2.7', '10.4.1'],
+  'unattributed-break-glass': ['8.2.2', '8.2.1', '10.2.2', '8.6.1', '10.4.3'],
+};
+
+interface Checkout {
+  id: number;
+  person: string;
+  approved_by: string;
+  ticket: string;
+}
+
+/**
+ * Turns findings into alerts, on the writer thread inside the events' transaction: a finding
+ * joins the open alert of its rule, key and cluster whose time span it falls within the
+ * throttle window of, or opens a new one. A request counts once per alert, whichever of its
+ * stages raised the finding (while the alert holds under MAX_ALERT_EVENTS auditIDs).
+ */
+export class AlertStore {
+  private readonly findOpen: Statement;
+  private readonly insert: Statement;
+  private readonly extend: Statement;
+  private readonly addEvent: Statement;
+  private readonly personOf: Statement;
+  private readonly checkoutAt: Statement;
+
+  constructor(db: Database, private readonly throttleMicros: number) {
+    this.findOpen = db.prepare(`SELECT id, count FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
+      AND last_at >= ? AND first_at <= ? ORDER BY last_at DESC LIMIT 1`);
+    this.insert = db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person,
+      count, message, pci, checkout_id, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`);
+    this.extend = db.prepare('UPDATE alerts SET count = count + 1, first_at = min(first_at, ?), last_at = max(last_at, ?) WHERE id = ?');
+    this.addEvent = db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, audit_id) VALUES (?, ?)');
+    this.personOf = db.prepare('SELECT person FROM identities WHERE principal_id = ?').pluck();
+    this.checkoutAt = db.prepare(`SELECT id, person, approved_by, ticket FROM breakglass_checkouts
+      WHERE account = ? AND from_at <= ? AND ? < min(until_at, coalesce(closed_at, until_at)) ORDER BY from_at DESC LIMIT 1`);
+  }
+
+  /** Records one finding of a stored event (`userId`: its principal). */
+  record(f: FindingRow, e: { cluster: string; receivedAt: number; auditID: string; userId: number }): void {
+    const [, ruleId, severity, key, message, actor, effectiveUser] = f;
+    let rule: AlertRuleId;
+    let person = (this.personOf.get(e.userId) as string | null | undefined) ?? null;
+    let checkout: Checkout | undefined;
+    let text = message;
+    let sev = severity;
+    let pci: readonly string[];
+    if (ruleId === 'break-glass-use') {
+      checkout = this.checkoutAt.get(key, e.receivedAt, e.receivedAt) as Checkout | undefined;
+      rule = checkout ? 'attributed-break-glass' : 'unattributed-break-glass';
+      pci = BREAK_GLASS_PCI[rule];
+      if (checkout) {
+        person = checkout.person;
+        text = `${message} — checkout #${checkout.id} by ${checkout.person}, approved by ${checkout.approved_by}, ticket ${checkout.ticket}`;
+        sev = 'medium';
+      } else text = `${message} — outside any break-glass checkout`;
+    } else {
+      rule = ruleId;
+      pci = ruleById(ruleId).pci;
+    }
+    const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : key;
+    const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as { id: number; count: number } | undefined;
+    if (!open) {
+      const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, Date.now() * 1000);
+      this.addEvent.run(info.lastInsertRowid, e.auditID);
+      return;
+    }
+    // Below the cap every counted request has its auditID kept, so another stage of one
+    // already counted adds nothing.
+    if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID).changes === 0) return;
+    this.extend.run(e.receivedAt, e.receivedAt, open.id);
+  }
+}

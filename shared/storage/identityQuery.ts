@@ -1,0 +1,80 @@
+import type { Database } from 'better-sqlite3';
+import { formatMicroTime } from '../audit/time.js';
+
+/** One identity seen in the store: `kubetrail identities` and the API. */
+export interface IdentityRow {
+  /** The EKS caller ARN, else the username. */
+  identity: string;
+  kind: string;
+  /** The usernames it acted as (an EKS ARN may map to a shared one such as kubernetes-admin). */
+  usernames: string[];
+  person: string | null;
+  team: string | null;
+  /** Credential kinds used, and the ids of those that have one (X509SHA256=…, JTI=…). */
+  credentialKinds: string[];
+  credentialIds: string[];
+  firstSeen: string;
+  lastSeen: string;
+  /** Requests (distinct auditIDs), and those denied. */
+  actions: number;
+  denied: number;
+}
+
+export const IDENTITY_COLUMNS: (keyof IdentityRow)[] = [
+  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied',
+];
+
+/**
+ * Every identity that acted, one row per identity and person (a shared account used with
+ * two people's certificates is two rows), most active first.
+ */
+export function* queryIdentities(db: Database, options: { since?: number; until?: number } = {}): IterableIterator<IdentityRow> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (options.since !== undefined) where.push('e.received_at >= ?') && params.push(options.since);
+  if (options.until !== undefined) where.push('e.received_at < ?') && params.push(options.until);
+  const rows = db
+    .prepare(
+      `SELECT i.identity_key AS identity, i.kind, i.person, max(i.team) AS team,
+         json_group_array(DISTINCT p.username) AS usernames,
+         json_group_array(DISTINCT i.credential_kind) AS credential_kinds,
+         json_group_array(DISTINCT i.credential_id) FILTER (WHERE i.credential_id IS NOT NULL) AS credential_ids,
+         min(e.received_at) AS first_seen, max(e.received_at) AS last_seen,
+         count(DISTINCT e.audit_id) AS actions,
+         count(DISTINCT e.audit_id) FILTER (WHERE e.decision = 2) AS denied
+       FROM events e
+       JOIN identities i ON i.principal_id = e.user_id
+       JOIN principals p ON p.id = e.user_id
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       GROUP BY i.identity_key, i.kind, i.person
+       ORDER BY actions DESC, identity`,
+    )
+    .iterate(...params) as IterableIterator<{
+    identity: string;
+    kind: string;
+    person: string | null;
+    team: string | null;
+    usernames: string;
+    credential_kinds: string;
+    credential_ids: string | null;
+    first_seen: number;
+    last_seen: number;
+    actions: number;
+    denied: number;
+  }>;
+  for (const r of rows) {
+    yield {
+      identity: r.identity,
+      kind: r.kind,
+      usernames: JSON.parse(r.usernames) as string[],
+      person: r.person,
+      team: r.team,
+      credentialKinds: JSON.parse(r.credential_kinds) as string[],
+      credentialIds: r.credential_ids ? (JSON.parse(r.credential_ids) as string[]) : [],
+      firstSeen: formatMicroTime(r.first_seen),
+      lastSeen: formatMicroTime(r.last_seen),
+      actions: r.actions,
+      denied: r.denied,
+    };
+  }
+}

@@ -1,0 +1,258 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { parseEvent } from '../../../shared/audit/parseEvent.js';
+import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
+import { DEFAULT_DETECT_SETTINGS, Detector } from '../../../shared/detect/engine.js';
+import { RULES } from '../../../shared/detect/rules.js';
+import { FINDING_IDS, type RuleId } from '../../../shared/detect/types.js';
+import { corpusDir, makeEvent } from '../../helpers.js';
+
+const AUTH = 'system:authenticated';
+const ALLOW_RBAC = { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "view" to User "alice"' };
+const ALLOW_EMPTY = { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' };
+const FORBID = { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' };
+
+let seq = 0;
+function parsed(overrides: Partial<AuditEvent> & Record<string, unknown>): ParsedEvent {
+  const e = makeEvent(overrides);
+  const p = parseEvent(e, `test ${++seq}`);
+  if (!('event' in p)) throw new Error(`test event does not parse: ${p.reason}`);
+  return p;
+}
+
+const ref = (resource: string, extra: Record<string, string> = {}) => ({ objectRef: { resource, apiVersion: 'v1', ...extra } });
+const rbac = (resource: string, name: string, verb: string, requestObject?: unknown) => ({
+  verb,
+  level: 'RequestResponse' as const,
+  objectRef: { resource, name, apiGroup: 'rbac.authorization.k8s.io', apiVersion: 'v1' },
+  ...(requestObject ? { requestObject } : {}),
+});
+const pod = (spec: Record<string, unknown>) => ({
+  verb: 'create',
+  level: 'Request' as const,
+  objectRef: { resource: 'pods', namespace: 'team-a', apiVersion: 'v1' },
+  requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } },
+});
+const sa = (ns: string, name: string) => ({ username: `system:serviceaccount:${ns}:${name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, AUTH] });
+
+/** Per rule: events that must raise it, and events that must not. */
+const cases: Record<RuleId, { fires: Partial<AuditEvent>[]; silent: Partial<AuditEvent>[] }> = {
+  'system-masters-use': {
+    fires: [{ user: { username: 'minikube-user', groups: ['system:masters', AUTH] }, annotations: ALLOW_EMPTY }],
+    silent: [{ user: { username: 'alice', groups: [AUTH] } }, { user: { username: 'system:apiserver', groups: ['system:masters', AUTH] }, annotations: ALLOW_EMPTY }],
+  },
+  'non-rbac-allow': {
+    fires: [{ user: { username: 'alice', groups: [AUTH] }, annotations: ALLOW_EMPTY }],
+    silent: [
+      { user: { username: 'alice', groups: [AUTH] }, annotations: ALLOW_RBAC },
+      { user: { username: 'system:node:n1', groups: ['system:nodes', AUTH] }, annotations: ALLOW_EMPTY },
+      { user: { username: 'root', groups: ['system:masters', AUTH] }, annotations: ALLOW_EMPTY },
+    ],
+  },
+  'break-glass-use': {
+    fires: [{ user: { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', AUTH] } }, { user: { username: 'kube:admin', groups: [AUTH] } }],
+    silent: [{ user: { username: 'alice', groups: ['dev', AUTH] } }],
+  },
+  'anonymous-allowed': {
+    fires: [{ user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, annotations: ALLOW_EMPTY, ...ref('namespaces', { name: 'foo' }), verb: 'create' }],
+    silent: [
+      { user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, annotations: ALLOW_EMPTY, requestURI: '/healthz', verb: 'get', objectRef: undefined },
+      { user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, annotations: ALLOW_EMPTY, requestURI: '/readyz?verbose', verb: 'get', objectRef: undefined },
+      { user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, annotations: FORBID, ...ref('secrets') },
+    ],
+  },
+  'anonymous-scanning': {
+    // The 20th denial from one address within a minute (19 sent first by the test).
+    fires: [{ user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, annotations: FORBID, sourceIPs: ['203.0.113.9'] }],
+    silent: [{ user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, annotations: FORBID, sourceIPs: ['203.0.113.10'] }],
+  },
+  'default-serviceaccount-use': {
+    fires: [{ user: sa('team-a', 'default') }],
+    silent: [{ user: sa('team-a', 'web') }, { user: { username: 'default', groups: [AUTH] } }],
+  },
+  'non-revocable-credential': {
+    fires: [{ user: { username: 'dana', groups: [AUTH], extra: { 'authentication.kubernetes.io/credential-id': ['X509SHA256=ab'] } } }],
+    silent: [
+      { user: { username: 'dana', groups: [AUTH], extra: { 'authentication.kubernetes.io/credential-id': ['JTI=ab'] } } },
+      { user: { username: 'system:node:n1', groups: ['system:nodes'], extra: { 'authentication.kubernetes.io/credential-id': ['X509SHA256=cd'] } } },
+    ],
+  },
+  'legacy-sa-token': {
+    fires: [{ user: sa('ci', 'deployer'), annotations: { ...ALLOW_RBAC, 'authentication.k8s.io/legacy-token': 'system:serviceaccount:ci:deployer' } }],
+    silent: [{ user: sa('ci', 'deployer') }],
+  },
+  impersonation: {
+    fires: [{ user: { username: 'alice', groups: [AUTH] }, impersonatedUser: { username: 'bob', groups: [AUTH] } }],
+    silent: [{ user: { username: 'alice', groups: [AUTH] } }],
+  },
+  'pod-exec-attach-portforward': {
+    fires: [
+      { stage: 'ResponseStarted', verb: 'create', ...ref('pods', { subresource: 'exec', name: 'web', namespace: 'a' }), responseStatus: { metadata: {}, code: 101 } },
+      { verb: 'create', ...ref('pods', { subresource: 'portforward', name: 'web', namespace: 'a' }) },
+      { verb: 'patch', ...ref('pods', { subresource: 'ephemeralcontainers', name: 'web', namespace: 'a' }) },
+      { verb: 'get', ...ref('nodes', { subresource: 'proxy', name: 'n1' }) },
+    ],
+    silent: [
+      { verb: 'get', ...ref('pods', { subresource: 'log', name: 'web', namespace: 'a' }) },
+      { verb: 'create', ...ref('pods', { subresource: 'exec', name: 'web', namespace: 'a' }), annotations: FORBID, responseStatus: { metadata: {}, code: 403 } },
+      { stage: 'RequestReceived', verb: 'create', ...ref('pods', { subresource: 'exec', name: 'web', namespace: 'a' }) },
+    ],
+  },
+  'secret-read': {
+    fires: [{ verb: 'get', ...ref('secrets', { name: 's', namespace: 'a' }) }, { user: sa('ci', 'deployer'), verb: 'list', ...ref('secrets', { namespace: 'prod' }) }, { user: sa('ci', 'deployer'), verb: 'list', ...ref('secrets') }],
+    silent: [{ user: sa('ci', 'deployer'), verb: 'get', ...ref('secrets', { namespace: 'ci', name: 's' }) }, { verb: 'create', ...ref('secrets', { namespace: 'a' }) }, { verb: 'get', ...ref('configmaps', { namespace: 'a' }) }],
+  },
+  'rbac-escalation': {
+    fires: [
+      rbac('clusterrolebindings', 'b', 'create', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'eve' }] }),
+      rbac('rolebindings', 'b', 'create', { roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'Group', name: 'system:unauthenticated' }] }),
+      rbac('clusterroles', 'r', 'create', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] }),
+      rbac('clusterroles', 'r', 'update', { rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['escalate'] }] }),
+      rbac('clusterroles', 'system:node-problem-detector', 'patch'),
+      rbac('clusterroles', 'system:kube-aggregator', 'delete'),
+    ],
+    silent: [
+      rbac('clusterrolebindings', 'b', 'create', { roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'eve' }] }),
+      rbac('clusterroles', 'r', 'create', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] }),
+      rbac('clusterroles', 'r', 'get'),
+      { ...rbac('clusterroles', 'system:kube-aggregator', 'patch'), user: { username: 'system:kube-controller-manager', groups: [AUTH] } },
+    ],
+  },
+  'token-request': {
+    fires: [{ verb: 'create', ...ref('serviceaccounts', { subresource: 'token', name: 'ci', namespace: 'ci' }) }],
+    silent: [{ verb: 'create', user: { username: 'system:node:n1', groups: ['system:nodes'] }, ...ref('serviceaccounts', { subresource: 'token', name: 'x', namespace: 'a' }) }, { verb: 'get', ...ref('serviceaccounts', { name: 'ci', namespace: 'ci' }) }],
+  },
+  'csr-approval': {
+    fires: [{ verb: 'update', objectRef: { resource: 'certificatesigningrequests', subresource: 'approval', name: 'csr-1', apiGroup: 'certificates.k8s.io', apiVersion: 'v1' } }],
+    silent: [{ verb: 'create', objectRef: { resource: 'certificatesigningrequests', name: 'csr-1', apiGroup: 'certificates.k8s.io', apiVersion: 'v1' } }],
+  },
+  'admission-webhook-change': {
+    fires: [{ verb: 'delete', objectRef: { resource: 'validatingwebhookconfigurations', name: 'gatekeeper', apiGroup: 'admissionregistration.k8s.io', apiVersion: 'v1' } }],
+    silent: [{ verb: 'list', objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', apiVersion: 'v1' } }],
+  },
+  'privileged-workload': {
+    fires: [
+      pod({ hostPID: true }),
+      pod({ containers: [{ name: 'c', securityContext: { privileged: true } }] }),
+      pod({ volumes: [{ name: 'docker', hostPath: { path: '/var/run/docker.sock' } }] }),
+      {
+        verb: 'create',
+        level: 'Request',
+        objectRef: { resource: 'deployments', namespace: 'a', apiGroup: 'apps', apiVersion: 'v1' },
+        requestObject: { kind: 'Deployment', spec: { template: { spec: { hostNetwork: true, containers: [{ name: 'c' }] } } } },
+      },
+    ],
+    silent: [pod({}), pod({ volumes: [{ name: 'data', hostPath: { path: '/data/app' } }] }), pod({ containers: [{ name: 'c', securityContext: { privileged: false } }] })],
+  },
+  'forbidden-burst': {
+    fires: [{ user: { username: 'mallory', groups: [AUTH] }, annotations: FORBID, responseStatus: { metadata: {}, code: 403 } }],
+    silent: [{ user: { username: 'oscar', groups: [AUTH] }, annotations: FORBID, responseStatus: { metadata: {}, code: 403 } }],
+  },
+};
+
+/** Rules that fire only after a burst: the test sends this many matching events first. */
+const WARM_UP: Partial<Record<RuleId, number>> = { 'anonymous-scanning': 19, 'forbidden-burst': 19 };
+
+describe('detections', () => {
+  it('has a rule, a positive and a negative case for every finding id', () => {
+    expect(RULES.map((r) => r.id)).to.have.members([...FINDING_IDS]);
+    for (const id of FINDING_IDS) {
+      expect(cases[id].fires.length, id).to.be.greaterThan(0);
+      expect(cases[id].silent.length, id).to.be.greaterThan(0);
+    }
+    for (const r of RULES) expect(r.pci.length, r.id).to.be.greaterThan(0);
+  });
+
+  for (const id of FINDING_IDS) {
+    describe(id, () => {
+      cases[id].fires.forEach((overrides, i) => {
+        it(`fires on case ${i + 1}`, () => {
+          const detector = new Detector();
+          for (let n = 0; n < (WARM_UP[id] ?? 0); n++) detector.detect(parsed(overrides), 'c');
+          const rules = detector.detect(parsed(overrides), 'c').map((f) => f.rule);
+          expect(rules, JSON.stringify(overrides)).to.include(id);
+        });
+      });
+      cases[id].silent.forEach((overrides, i) => {
+        it(`stays silent on case ${i + 1}`, () => {
+          const detector = new Detector();
+          // Bursts: one short of the count stays silent.
+          for (let n = 0; n < Math.max(0, (WARM_UP[id] ?? 0) - 1); n++) detector.detect(parsed(overrides), 'c');
+          const rules = detector.detect(parsed(overrides), 'c').map((f) => f.rule);
+          expect(rules, JSON.stringify(overrides)).to.not.include(id);
+        });
+      });
+    });
+  }
+
+  it('counts a burst only within its window', () => {
+    const detector = new Detector();
+    const at = (s: number) => parsed({ user: { username: 'mallory', groups: [AUTH] }, annotations: FORBID, requestReceivedTimestamp: `2026-07-23T14:${String(10 + Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.000000Z`, stageTimestamp: `2026-07-23T14:${String(10 + Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.000000Z` });
+    // 19 denials, then the 20th 70 s after the first: outside the 60 s window.
+    const hits = Array.from({ length: 20 }, (_, i) => detector.detect(at(i === 19 ? 70 : i), 'c')).flat().filter((f) => f.rule === 'forbidden-burst');
+    expect(hits).to.have.length(0);
+  });
+
+  it('rates impersonating a privileged identity high, and obeys configured severity, exceptions and disabling', () => {
+    const priv = parsed({ user: { username: 'alice', groups: [AUTH] }, impersonatedUser: { username: 'root', groups: ['system:masters'] } });
+    expect(new Detector().detect(priv, 'c').find((f) => f.rule === 'impersonation')?.severity).to.equal('high');
+    const configured = new Detector({
+      ...DEFAULT_DETECT_SETTINGS,
+      rules: { impersonation: { severity: 'low' }, 'system-masters-use': { enabled: false }, 'secret-read': { exceptUsers: ['backup-*'], exceptNamespaces: ['vault'] } },
+    });
+    const found = configured.detect(priv, 'c');
+    expect(found.find((f) => f.rule === 'impersonation')?.severity).to.equal('low');
+    expect(found.map((f) => f.rule)).to.not.include('system-masters-use');
+    expect(configured.detect(parsed({ user: { username: 'backup-1', groups: [AUTH] }, verb: 'get', ...ref('secrets', { namespace: 'a', name: 's' }) }), 'c').map((f) => f.rule)).to.not.include('secret-read');
+    expect(configured.detect(parsed({ verb: 'get', ...ref('secrets', { namespace: 'vault', name: 's' }) }), 'c').map((f) => f.rule)).to.not.include('secret-read');
+    expect(configured.detect(parsed({ verb: 'get', ...ref('secrets', { namespace: 'a', name: 's' }) }), 'c').map((f) => f.rule)).to.include('secret-read');
+  });
+});
+
+/** ../shared/corpus/audit/falco/EXPECTED.md as a table: each file in a store (and detector) of its own. */
+const FALCO: [file: string, must: RuleId | null, mustNot?: RuleId][] = [
+  ['anonymous_creates_namespace_foo.json', 'anonymous-allowed'],
+  ['attach_cluster_admin_role.json', 'rbac-escalation'],
+  ['attach_pod.json', 'pod-exec-attach-portforward'],
+  ['exec_pod.json', 'pod-exec-attach-portforward'],
+  ['create_cluster_role_pod_exec.json', 'rbac-escalation'],
+  ['create_cluster_role_wildcard_resources.json', 'rbac-escalation'],
+  ['create_cluster_role_wildcard_verbs.json', 'rbac-escalation'],
+  ['delete_cluster_role_kube_aggregator.json', 'rbac-escalation'],
+  ['modify_cluster_role_node_problem_detector.json', 'rbac-escalation'],
+  ['create_nginx_pod_privileged.json', 'privileged-workload'],
+  ['create_nginx_pod_privileged_2nd_container.json', 'privileged-workload'],
+  ['create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json', 'privileged-workload'],
+  ['create_nginx_pod_hostnetwork.json', 'privileged-workload'],
+  ['create_nginx_pod_sensitive_mount.json', 'privileged-workload'],
+  ['create_nginx_pod_sensitive_mount_2nd_container.json', 'privileged-workload'],
+  ['create_nginx_pod_unprivileged.json', null, 'privileged-workload'],
+  ['create_nginx_pod_unsensitive_mount.json', null, 'privileged-workload'],
+  ['create_nginx_pod_nohostnetwork.json', null, 'privileged-workload'],
+];
+
+describe('detections on the Falco corpus (EXPECTED.md)', function () {
+  let dir: string | null = null;
+  before(function () {
+    dir = corpusDir(this);
+  });
+
+  for (const [file, must, mustNot] of FALCO) {
+    it(`${file}: ${must ? `raises ${must}` : `raises no ${mustNot}`}`, function () {
+      if (!dir) return this.skip();
+      const raw: unknown = JSON.parse(readFileSync(join(dir, 'audit', 'falco', file), 'utf8'));
+      const p = parseEvent(raw, file);
+      if (!('event' in p)) throw new Error(`${file} does not parse: ${p.reason}`);
+      const rules = new Detector().detect(p, 'minikube').map((f) => f.rule);
+      if (must) expect(rules).to.include(must);
+      if (mustNot) expect(rules).to.not.include(mustNot);
+    });
+  }
+
+  it('fal_01_003.json is not an event: quarantined, so no finding', function () {
+    if (!dir) return this.skip();
+    const raw: unknown = JSON.parse(readFileSync(join(dir, 'audit', 'falco', 'fal_01_003.json'), 'utf8'));
+    expect(parseEvent(raw, 'fal_01_003.json')).to.have.property('reason');
+  });
+});
