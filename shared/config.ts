@@ -74,6 +74,18 @@ const hostPort = z.string().superRefine((v, ctx) => {
   if (parseListen(v) === null) ctx.addIssue({ code: 'custom', message: `expected host:port, got '${v}'` });
 });
 
+const ALERT_DEFAULTS = { throttleSeconds: 3600, pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 300_000 };
+
+const sinkBase = { name: z.string().regex(/^[\w.-]+$/, 'expected a name of letters, digits, . _ -'), minSeverity: z.enum(SEVERITIES).optional() };
+const httpUrl = z.string().refine((u) => /^https?:\/\/[^\s/]+/.test(u), 'expected an http:// or https:// URL');
+const sink = z.discriminatedUnion('type', [
+  z.strictObject({ ...sinkBase, type: z.literal('stdout') }),
+  z.strictObject({ ...sinkBase, type: z.literal('webhook'), url: httpUrl, headers: z.record(z.string(), z.string()).optional() }),
+  z.strictObject({ ...sinkBase, type: z.literal('slack'), url: httpUrl }),
+  z.strictObject({ ...sinkBase, type: z.literal('alertmanager'), url: httpUrl }),
+  z.strictObject({ ...sinkBase, type: z.literal('kafka'), topic: z.string().min(1), brokers: z.array(hostPort).min(1).optional() }),
+]);
+
 const schema = z.strictObject({
   listen: hostPort.default(DEFAULTS.listen),
   tls: z.strictObject({ certFile: z.string(), keyFile: z.string() }).optional(),
@@ -146,8 +158,14 @@ const schema = z.strictObject({
     })
     .default({ enabled: true, anonymousAllowedPaths: [...DEFAULT_DETECT_SETTINGS.anonymousAllowedPaths], bursts: { ...DEFAULT_DETECT_SETTINGS.bursts }, rules: {} }),
   alerts: z
-    .strictObject({ throttleSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(3600) })
-    .default({ throttleSeconds: 3600 }),
+    .strictObject({
+      throttleSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(ALERT_DEFAULTS.throttleSeconds),
+      pollMs: z.number().int().min(10).max(60_000).default(ALERT_DEFAULTS.pollMs),
+      retryBaseMs: z.number().int().min(10).default(ALERT_DEFAULTS.retryBaseMs),
+      retryMaxMs: z.number().int().min(10).default(ALERT_DEFAULTS.retryMaxMs),
+      sinks: z.array(sink).default([]),
+    })
+    .default({ ...ALERT_DEFAULTS, sinks: [] }),
   identityMap: z
     .array(
       z
@@ -222,6 +240,10 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   }
   if (result.data.relay.toKafka && result.data.kafka.brokers.length === 0) {
     throw new ConfigError(`config relay.toKafka${file ? ` (${file})` : ''}: needs kafka.brokers (or KAFKA_BROKERS) to publish to`);
+  }
+  const brokerless = result.data.alerts.sinks.find((k) => k.type === 'kafka' && !k.brokers && result.data.kafka.brokers.length === 0);
+  if (brokerless) {
+    throw new ConfigError(`config alerts.sinks (${brokerless.name})${file ? ` (${file})` : ''}: a kafka sink needs brokers, its own or kafka.brokers (KAFKA_BROKERS)`);
   }
   return deepFreeze(result.data);
 }

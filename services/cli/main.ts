@@ -39,7 +39,7 @@ function configFrom(flags: CommonFlags & { listen?: string }): Readonly<Config> 
 withCommon(program.command('serve'))
   .description('run the webhook receiver (and, later, the query API and alerter)')
   .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080, or KUBETRAIL_LISTEN)')
-  .option('--services <list>', 'services to run, comma-separated: ingest', 'ingest')
+  .option('--services <list>', 'services to run, comma-separated: ingest, alerter', 'ingest,alerter')
   .option('--relay-to-kafka', 'publish webhook batches to Kafka (kafka.brokers) instead of storing them')
   .action(async (flags: CommonFlags & { listen?: string; services: string; relayToKafka?: boolean }) => {
     const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen, relayToKafka: flags.relayToKafka } });

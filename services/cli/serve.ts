@@ -7,13 +7,14 @@ import { ConfigError, InputError } from '../../shared/errors.js';
 import { createMetrics } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
+import { Alerter } from '../alerter/alerter.js';
 import { CommitQueue } from '../ingest/commitQueue.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
 
-/** The services `kubetrail serve` can run; later issues add api and alerter. */
-export const SERVICES = ['ingest'] as const;
+/** The services `kubetrail serve` can run; a later issue adds api. */
+export const SERVICES = ['ingest', 'alerter'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Parses `--services a,b`; every name must be a known service. */
@@ -121,6 +122,23 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       throw err;
     }
   }
+  let alerter: Alerter | null = null;
+  if (services.includes('alerter') && config.alerts.sinks.length > 0) {
+    try {
+      alerter = await Alerter.start(config.database.path, {
+        // A Kafka sink without brokers of its own uses the ones kubetrail consumes from.
+        sinks: config.alerts.sinks.map((s) => (s.type === 'kafka' ? { ...s, brokers: [...(s.brokers ?? config.kafka.brokers)] } : s)),
+        pollMs: config.alerts.pollMs,
+        retryBaseMs: config.alerts.retryBaseMs,
+        retryMaxMs: config.alerts.retryMaxMs,
+        log: log.child({ service: 'alerter' }),
+      });
+    } catch (err) {
+      server.close();
+      await consumer?.stop();
+      throw err;
+    }
+  }
   log.info({ url, services, database: config.database.path, relayToKafka: config.relay.toKafka }, 'kubetrail serving');
 
   return {
@@ -134,6 +152,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       });
       await consumer?.stop();
       await relay?.stop();
+      await alerter?.stop();
       await writer.close();
       log.info('kubetrail stopped');
     },

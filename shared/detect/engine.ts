@@ -1,5 +1,6 @@
 import type { ParsedEvent, UserInfo } from '../audit/types.js';
 import { asUsedIn, identityOf, type Identity } from '../identity/identity.js';
+import { wildcard } from '../wildcard.js';
 import { RULES } from './rules.js';
 import type { Action, DetectSettings, Finding, Rule, RuleId, RuleState, Severity } from './types.js';
 
@@ -31,12 +32,6 @@ interface ActiveRule {
   except: (a: Action) => boolean;
 }
 
-function glob(pattern: string): (v: string) => boolean {
-  if (!pattern.includes('*')) return (v) => v === pattern;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return (v) => re.test(v);
-}
-
 /**
  * Runs the enabled rules over each action as it is ingested. Each request is judged at every
  * stage but RequestReceived (which has no outcome yet); the alert store counts a request once
@@ -50,7 +45,7 @@ export class Detector {
   constructor(private readonly options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} }) {
     this.active = RULES.filter((r) => options.rules[r.id]?.enabled !== false).map((rule) => {
       const s = options.rules[rule.id] ?? {};
-      const users = (s.exceptUsers ?? []).map(glob);
+      const users = (s.exceptUsers ?? []).map(wildcard);
       const namespaces = new Set(s.exceptNamespaces ?? []);
       return {
         rule,

@@ -3,8 +3,8 @@
  * ClusterRole or binding grants. Pure, over the request body (absent at Metadata level).
  */
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isObj, type Obj } from './json.js';
+
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /** Roles that hand over a namespace or the cluster. */

@@ -4,14 +4,17 @@
  * request body of a pod or a workload with a pod template.
  */
 
-/** Host paths whose mount hands over the node: its root, config, runtimes, kubelet, kernel. */
-const SENSITIVE_HOST_PATHS = [
-  '/', '/etc', '/proc', '/sys', '/dev', '/boot', '/root', '/var/lib/kubelet', '/var/lib/docker', '/var/lib/containerd',
-  '/var/run', '/run', '/var/run/docker.sock', '/var/run/containerd', '/var/run/crio', '/lib/modules', '/usr',
-];
+import { isObj, type Obj } from './json.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Host paths whose mount hands over the node: its root and /usr themselves … */
+const SENSITIVE_EXACT = new Set(['/', '/usr']);
+/** … and these with everything under them: config, kernel, devices, runtimes, kubelet. */
+const SENSITIVE_TREES = ['/etc', '/proc', '/sys', '/dev', '/boot', '/root', '/lib/modules', '/var/lib/kubelet', '/var/lib/docker', '/var/lib/containerd', '/var/run', '/run'];
+
+function isSensitive(path: string): boolean {
+  return SENSITIVE_EXACT.has(path) || SENSITIVE_TREES.some((t) => path === t || path.startsWith(`${t}/`));
+}
+
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** The pod spec(s) in a body: a Pod, a pod template (Deployment, …) or a CronJob's job template. */
@@ -43,9 +46,7 @@ export function privilegedReasons(spec: Obj): string[] {
   for (const v of arr(spec.volumes)) {
     if (!isObj(v) || !isObj(v.hostPath) || typeof v.hostPath.path !== 'string') continue;
     const path = normalizePath(v.hostPath.path);
-    if (SENSITIVE_HOST_PATHS.includes(path) || SENSITIVE_HOST_PATHS.some((s) => s !== '/' && path.startsWith(`${s}/`) && s !== '/usr')) {
-      reasons.push(`hostPath ${path}`);
-    }
+    if (isSensitive(path)) reasons.push(`hostPath ${path}`);
   }
   return reasons;
 }

@@ -1,3 +1,4 @@
+import { wildcard } from '../wildcard.js';
 import { selfDescribedPerson, type Identity } from './identity.js';
 
 /**
@@ -27,33 +28,25 @@ export interface Attribution {
   source?: number | 'self';
 }
 
-type Matcher = (value: string) => boolean;
-
-function matcher(pattern: string): Matcher {
-  if (!pattern.includes('*')) return (v) => v === pattern;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return (v) => re.test(v);
-}
-
 /** Compiles the rules once; the result attributes identities purely. */
 export function compileIdentityMap(rules: readonly IdentityRule[]): (identity: Identity) => Attribution {
   const compiled = rules.map((rule, index) => {
     const m = rule.match;
     const checks: ((i: Identity) => boolean)[] = [];
     if (m.username !== undefined) {
-      const f = matcher(m.username);
+      const f = wildcard(m.username);
       checks.push((i) => f(i.username));
     }
     if (m.credentialId !== undefined) {
-      const f = matcher(m.credentialId);
+      const f = wildcard(m.credentialId);
       checks.push((i) => i.credential.id !== undefined && f(i.credential.id));
     }
     if (m.arn !== undefined) {
-      const f = matcher(m.arn);
+      const f = wildcard(m.arn);
       checks.push((i) => i.cloud?.provider === 'aws' && f(i.cloud.principal));
     }
     if (m.group !== undefined) {
-      const f = matcher(m.group);
+      const f = wildcard(m.group);
       checks.push((i) => i.groups.some(f));
     }
     return { rule, index, checks };

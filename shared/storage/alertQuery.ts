@@ -44,28 +44,41 @@ export function* queryAlerts(db: Database, filter: AlertFilter = {}): IterableIt
     where.push(`a.severity IN (${levels.map(() => '?').join(', ')})`);
     params.push(...levels);
   }
-  let sql = `SELECT a.*, (SELECT json_group_array(audit_id) FROM alert_events WHERE alert_id = a.id) AS audit_ids FROM alerts a
+  let sql = `SELECT a.*, ${AUDIT_IDS} AS audit_ids FROM alerts a
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.first_at DESC, a.id DESC`;
   if (filter.limit) {
     sql += ' LIMIT ?';
     params.push(filter.limit);
   }
-  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
-    yield {
-      id: r.id as number,
-      rule: r.rule as string,
-      severity: r.severity as Severity,
-      time: formatMicroTime(r.first_at as number),
-      lastTime: formatMicroTime(r.last_at as number),
-      cluster: r.cluster as string,
-      actor: r.actor as string,
-      effectiveUser: r.effective_user as string,
-      person: r.person as string | null,
-      count: r.count as number,
-      auditIDs: JSON.parse(r.audit_ids as string) as string[],
-      message: r.message as string,
-      status: r.status as string,
-      pci: JSON.parse(r.pci as string) as string[],
-    };
-  }
+  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) yield toAlert(r);
+}
+
+/** Alerts by id, in the order given (missing ids are left out). */
+export function getAlerts(db: Database, ids: readonly number[]): AlertRow[] {
+  const select = db.prepare(`SELECT a.*, ${AUDIT_IDS} AS audit_ids FROM alerts a WHERE a.id = ?`);
+  return ids.flatMap((id) => {
+    const r = select.get(id) as Record<string, unknown> | undefined;
+    return r ? [toAlert(r)] : [];
+  });
+}
+
+const AUDIT_IDS = '(SELECT json_group_array(audit_id) FROM alert_events WHERE alert_id = a.id)';
+
+function toAlert(r: Record<string, unknown>): AlertRow {
+  return {
+    id: r.id as number,
+    rule: r.rule as string,
+    severity: r.severity as Severity,
+    time: formatMicroTime(r.first_at as number),
+    lastTime: formatMicroTime(r.last_at as number),
+    cluster: r.cluster as string,
+    actor: r.actor as string,
+    effectiveUser: r.effective_user as string,
+    person: r.person as string | null,
+    count: r.count as number,
+    auditIDs: JSON.parse(r.audit_ids as string) as string[],
+    message: r.message as string,
+    status: r.status as string,
+    pci: JSON.parse(r.pci as string) as string[],
+  };
 }

@@ -1,0 +1,106 @@
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { AlertRow } from '../../shared/storage/alertQuery.js';
+
+/** Where alerts go (config `alerts.sinks`). */
+export type SinkConfig =
+  | { name: string; type: 'stdout' }
+  | { name: string; type: 'webhook'; url: string; headers?: Record<string, string> }
+  | { name: string; type: 'slack'; url: string }
+  | { name: string; type: 'alertmanager'; url: string }
+  | { name: string; type: 'kafka'; brokers: string[]; topic: string };
+
+/** A sink: sends alerts, resolving once the receiver has accepted them, rejecting otherwise. */
+export interface Sink {
+  readonly name: string;
+  send(alerts: AlertRow[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Requests a receiver takes longer than this to answer count as failed (and are retried). */
+const TIMEOUT_MS = 10_000;
+
+export async function createSink(config: SinkConfig, out: NodeJS.WritableStream = process.stdout): Promise<Sink> {
+  switch (config.type) {
+    case 'stdout':
+      return {
+        name: config.name,
+        send: async (alerts) => {
+          for (const a of alerts) out.write(JSON.stringify({ kind: 'kubetrail.alert', ...a }) + '\n');
+        },
+        close: async () => undefined,
+      };
+    case 'webhook':
+      return httpSink(config.name, config.url, (alerts) => ({ kind: 'kubetrail.alerts', alerts }), config.headers);
+    case 'slack':
+      // One message per alert keeps Slack's formatting and its 40,000-character limit simple.
+      return {
+        name: config.name,
+        send: async (alerts) => {
+          for (const a of alerts) await post(config.url, { text: slackText(a) });
+        },
+        close: async () => undefined,
+      };
+    case 'alertmanager':
+      return httpSink(config.name, new URL('/api/v2/alerts', config.url).toString(), (alerts) => alerts.map(alertmanagerAlert));
+    case 'kafka':
+      return kafkaSink(config.name, config.brokers, config.topic);
+  }
+}
+
+function httpSink(name: string, url: string, body: (alerts: AlertRow[]) => unknown, headers?: Record<string, string>): Sink {
+  return { name, send: (alerts) => post(url, body(alerts), headers), close: async () => undefined };
+}
+
+/** POSTs JSON; anything but a 2xx answer in time is a failure naming the status. */
+async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<void> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+}
+
+const SLACK_ICON: Record<string, string> = { critical: ':rotating_light:', high: ':warning:', medium: ':large_orange_diamond:', low: ':information_source:' };
+
+export function slackText(a: AlertRow): string {
+  const who = a.person ? `${a.actor} (${a.person})` : a.actor;
+  const times = a.count > 1 ? ` ×${a.count}` : '';
+  return `${SLACK_ICON[a.severity] ?? ''} *${a.severity.toUpperCase()}* \`${a.rule}\`${times} on ${a.cluster}: ${a.message}\nactor ${who} · ${a.time} · PCI DSS ${a.pci.join(', ')} · alert #${a.id}`;
+}
+
+/** Prometheus Alertmanager API v2 (`POST /api/v2/alerts`): labels identify, annotations describe. */
+export function alertmanagerAlert(a: AlertRow): Record<string, unknown> {
+  return {
+    labels: { alertname: a.rule, severity: a.severity, cluster: a.cluster, actor: a.actor, source: 'kubetrail', kubetrail_alert_id: String(a.id) },
+    annotations: {
+      summary: a.message,
+      person: a.person ?? '',
+      count: String(a.count),
+      pci: a.pci.join(', '),
+      auditIDs: a.auditIDs.slice(0, 20).join(' '),
+    },
+    startsAt: a.time,
+  };
+}
+
+async function kafkaSink(name: string, brokers: string[], topic: string): Promise<Sink> {
+  const client = new Kafka({ clientId: `kubetrail-alerter-${name}`, brokers, logLevel: logLevel.NOTHING });
+  const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let connected: Promise<void> | null = null;
+  return {
+    name,
+    send: async (alerts) => {
+      // Connect lazily, and again after a failure: a broker that is down now may be up later.
+      connected ??= producer.connect().catch((err: unknown) => {
+        connected = null;
+        throw err;
+      });
+      await connected;
+      await producer.send({ topic, acks: -1, messages: alerts.map((a) => ({ key: String(a.id), value: JSON.stringify(a) })) });
+    },
+    close: () => producer.disconnect(),
+  };
+}

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { expect } from 'chai';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kafka, logLevel } from 'kafkajs';
+import { parseEvent } from '../../../shared/audit/parseEvent.js';
+import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
+import { createLogger } from '../../../shared/log.js';
+import { getAlerts } from '../../../shared/storage/alertQuery.js';
+import { StoreWriter } from '../../../shared/storage/storeWriter.js';
+import { Alerter, type AlerterSink } from '../../../services/alerter/alerter.js';
+import { createSink } from '../../../services/alerter/sinks.js';
+import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
+import { kafkaBrokers, makeEvent, tempDir, waitFor } from '../../helpers.js';
+
+/** A real local HTTP receiver that fails its first `failFirst` requests with `failStatus`. */
+async function receiver(failFirst = 0, failStatus = 503) {
+  const bodies: unknown[] = [];
+  let requests = 0;
+  let failing = failFirst;
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests++;
+      if (failing > 0) {
+        failing--;
+        res.writeHead(failStatus).end('try later');
+        return;
+      }
+      bodies.push({ path: req.url, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    requests: () => requests,
+    failForever: () => (failing = Number.POSITIVE_INFINITY),
+    heal: () => (failing = 0),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+function parsed(e: Partial<AuditEvent>): ParsedEvent {
+  const p = parseEvent(makeEvent(e), 'test');
+  if (!('event' in p)) throw new Error(p.reason);
+  return p;
+}
+
+/** Alert delivery (services/alerter) to real local HTTP receivers and a real Kafka broker. */
+describe('alerter', function () {
+  this.timeout(60_000);
+  const dir = tempDir();
+  const log = createLogger('silent');
+
+  /** A store holding one high (system-masters-use) and one critical (unattributed break-glass) alert, and more. */
+  async function storeWithAlerts(name: string): Promise<string> {
+    const db = join(dir, `${name}.db`);
+    const writer = await StoreWriter.open(db);
+    await ingestBatch(writer, [
+      {
+        cluster: 'prod',
+        source: 'test',
+        events: [parsed({ user: { username: 'root', groups: ['system:masters', 'system:authenticated'] } }), parsed({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'a', name: 's', apiVersion: 'v1' } })],
+        rejected: [],
+      },
+    ]);
+    await writer.close();
+    return db;
+  }
+
+  const deliveries = (db: string) => {
+    const conn = new BetterSqlite3(db, { readonly: true });
+    const rows = conn.prepare('SELECT alert_id, sink, state, attempts, last_error FROM alert_deliveries ORDER BY sink, alert_id').all() as { alert_id: number; sink: string; state: string; attempts: number; last_error: string | null }[];
+    const alerts = getAlerts(conn, (conn.prepare('SELECT id FROM alerts ORDER BY id').pluck().all() as number[]));
+    conn.close();
+    return { rows, alerts };
+  };
+
+  it('delivers every alert to webhook, Slack and Alertmanager, retrying a failing receiver with backoff', async () => {
+    const db = await storeWithAlerts('http');
+    const webhook = await receiver(2);
+    const slack = await receiver();
+    const am = await receiver();
+    const sinks: AlerterSink[] = [
+      { name: 'hook', type: 'webhook', url: `${webhook.url}/alerts`, headers: { authorization: 'Bearer t0ken' } },
+      { name: 'slack', type: 'slack', url: `${slack.url}/services/T/B/x` },
+      { name: 'am', type: 'alertmanager', url: am.url, minSeverity: 'critical' },
+    ];
+    const alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log });
+    try {
+      const { alerts } = deliveries(db);
+      expect(alerts.map((a) => a.rule)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
+      await waitFor(() => deliveries(db).rows.every((r) => r.state === 'delivered') && deliveries(db).rows.length === 3 + 3 + 1, 'every delivery done', 20_000);
+      // The webhook failed twice and then took the batch: each alert delivered once, in one body.
+      expect(webhook.requests()).to.equal(3);
+      expect(webhook.bodies).to.have.length(1);
+      const hookBody = (webhook.bodies[0] as { body: { kind: string; alerts: { id: number; rule: string; pci: string[] }[] } }).body;
+      expect(hookBody.kind).to.equal('kubetrail.alerts');
+      expect(hookBody.alerts.map((a) => a.id)).to.deep.equal(alerts.map((a) => a.id));
+      expect(deliveries(db).rows.filter((r) => r.sink === 'hook').every((r) => r.attempts === 3)).to.equal(true);
+      // Slack: one message per alert, naming rule and severity.
+      const texts = slack.bodies.map((b) => (b as { body: { text: string } }).body.text);
+      expect(texts).to.have.length(3);
+      expect(texts.some((t) => t.includes('`system-masters-use`') && t.includes('*HIGH*'))).to.equal(true);
+      // Alertmanager: only critical, in its v2 format.
+      expect(am.bodies).to.have.length(1);
+      const [amPost] = am.bodies as { path: string; body: { labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }[] }[];
+      expect(amPost!.path).to.equal('/api/v2/alerts');
+      expect(amPost!.body).to.have.length(1);
+      expect(amPost!.body[0]!.labels).to.deep.include({ alertname: 'unattributed-break-glass', severity: 'critical', cluster: 'prod', actor: 'root' });
+      expect(amPost!.body[0]!.startsAt).to.equal(alerts.find((a) => a.rule === 'unattributed-break-glass')!.time);
+    } finally {
+      await alerter.stop();
+      await Promise.all([webhook.close(), slack.close(), am.close()]);
+    }
+  });
+
+  it('keeps a failing sink from holding up the others, and delivers what it missed after a restart', async () => {
+    const db = await storeWithAlerts('restart');
+    const broken = await receiver();
+    broken.failForever();
+    const fine = await receiver();
+    const sinks: AlerterSink[] = [
+      { name: 'broken', type: 'webhook', url: broken.url },
+      { name: 'fine', type: 'webhook', url: fine.url },
+    ];
+    let alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log });
+    try {
+      await waitFor(() => deliveries(db).rows.filter((r) => r.sink === 'fine' && r.state === 'delivered').length === 3, 'fine delivered', 20_000);
+      await waitFor(() => deliveries(db).rows.some((r) => r.sink === 'broken' && r.attempts >= 3), 'broken retried', 20_000);
+      const pending = deliveries(db).rows.filter((r) => r.sink === 'broken');
+      expect(pending.every((r) => r.state === 'pending')).to.equal(true);
+      expect(pending[0]!.last_error).to.contain('answered 503');
+      await alerter.stop();
+      // The receiver comes back while kubetrail is down; the deliveries wait in the store.
+      broken.heal();
+      alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log });
+      await waitFor(() => deliveries(db).rows.every((r) => r.state === 'delivered'), 'all delivered after restart', 20_000);
+      expect(broken.bodies).to.have.length(1);
+      expect(fine.bodies).to.have.length(1);
+    } finally {
+      await alerter.stop();
+      await Promise.all([broken.close(), fine.close()]);
+    }
+  });
+
+  it('writes alerts to stdout as JSON lines', async () => {
+    const db = await storeWithAlerts('stdout');
+    const out = new PassThrough();
+    let text = '';
+    out.setEncoding('utf8').on('data', (d: string) => (text += d));
+    const sink = await createSink({ name: 'out', type: 'stdout' }, out);
+    const conn = new BetterSqlite3(db, { readonly: true });
+    const alerts = getAlerts(conn, [1, 2]);
+    conn.close();
+    await sink.send(alerts);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; id: number });
+    expect(lines.map((l) => [l.kind, l.id])).to.deep.equal([
+      ['kubetrail.alert', 1],
+      ['kubetrail.alert', 2],
+    ]);
+  });
+
+  it('publishes alerts to a Kafka topic (real broker)', async function () {
+    const brokers = kafkaBrokers(this);
+    if (!brokers) return;
+    const db = await storeWithAlerts('kafka');
+    const topic = `alerts-${randomUUID()}`;
+    const kafka = new Kafka({ clientId: 'kubetrail-test', brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+    await admin.disconnect();
+    const alerter = await Alerter.start(db, { sinks: [{ name: 'bus', type: 'kafka', brokers, topic }], pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log });
+    const consumer = kafka.consumer({ groupId: `read-${topic}` });
+    try {
+      await waitFor(() => deliveries(db).rows.filter((r) => r.state === 'delivered').length === 3, 'published', 30_000);
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const got: { key: string; rule: string }[] = [];
+      await consumer.run({ eachMessage: async ({ message }) => void got.push({ key: message.key!.toString(), rule: (JSON.parse(message.value!.toString()) as { rule: string }).rule }) });
+      await waitFor(() => got.length >= 3, '3 alerts on the topic', 30_000);
+      expect(got.map((g) => g.rule)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
+    } finally {
+      await consumer.disconnect();
+      await alerter.stop();
+    }
+  });
+});
