@@ -83,6 +83,7 @@ export class Detector {
         receivedAt: parsed.receivedAt,
         actor: actor.username,
         effectiveUser: effective.username,
+        identity: actor.key,
       });
     }
     return out;

@@ -90,5 +90,6 @@ export interface Finding {
   receivedAt: number;
   actor: string;
   effectiveUser: string;
-  person?: string;
+  /** The actor's identity key (EKS caller ARN, else username): whose finding it is. */
+  identity: string;
 }

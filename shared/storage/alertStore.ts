@@ -3,7 +3,7 @@ import { ruleById } from '../detect/engine.js';
 import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
 
 /** A finding as it crosses to the writer thread, with the index of its event in the batch. */
-export type FindingRow = [index: number, rule: RuleId, severity: Severity, key: string, message: string, actor: string, effectiveUser: string];
+export type FindingRow = [index: number, rule: RuleId, severity: Severity, key: string, message: string, actor: string, effectiveUser: string, identity: string];
 
 /** The auditIDs kept per alert; the count goes on beyond them. */
 export const MAX_ALERT_EVENTS = 1000;
@@ -38,7 +38,7 @@ export class AlertStore {
     this.findOpen = db.prepare(`SELECT id, count FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
       AND last_at >= ? AND first_at <= ? ORDER BY last_at DESC LIMIT 1`);
     this.insert = db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person,
-      count, message, pci, checkout_id, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`);
+      count, message, pci, checkout_id, raised_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`);
     this.extend = db.prepare('UPDATE alerts SET count = count + 1, first_at = min(first_at, ?), last_at = max(last_at, ?) WHERE id = ?');
     this.addEvent = db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, audit_id) VALUES (?, ?)');
     this.personOf = db.prepare('SELECT person FROM identities WHERE principal_id = ?').pluck();
@@ -48,7 +48,7 @@ export class AlertStore {
 
   /** Records one finding of a stored event (`userId`: its principal). */
   record(f: FindingRow, e: { cluster: string; receivedAt: number; auditID: string; userId: number }): void {
-    const [, ruleId, severity, key, message, actor, effectiveUser] = f;
+    const [, ruleId, severity, key, message, actor, effectiveUser, identity] = f;
     let rule: AlertRuleId;
     let person = (this.personOf.get(e.userId) as string | null | undefined) ?? null;
     let checkout: Checkout | undefined;
@@ -68,10 +68,11 @@ export class AlertStore {
       rule = ruleId;
       pci = ruleById(ruleId).pci;
     }
-    const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : key;
+    // One alert per person behind a shared account: two people's use of kubernetes-admin are two alerts.
+    const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : person ? `${key} person ${person}` : key;
     const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as { id: number; count: number } | undefined;
     if (!open) {
-      const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, Date.now() * 1000);
+      const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, Date.now() * 1000, identity);
       this.addEvent.run(info.lastInsertRowid, e.auditID);
       return;
     }

@@ -18,10 +18,12 @@ export interface IdentityRow {
   /** Requests (distinct auditIDs), and those denied. */
   actions: number;
   denied: number;
+  /** Alerts about this identity, by rule: requests counted. */
+  findings: Record<string, number>;
 }
 
 export const IDENTITY_COLUMNS: (keyof IdentityRow)[] = [
-  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied',
+  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied', 'findings',
 ];
 
 /**
@@ -62,7 +64,9 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
     actions: number;
     denied: number;
   }>;
-  for (const r of rows) {
+  const findings = db.prepare('SELECT rule, sum(count) AS n FROM alerts WHERE identity = ? AND person IS ? GROUP BY rule ORDER BY rule');
+  // The rows first: a statement cannot run while another one's rows are being read.
+  for (const r of [...rows]) {
     yield {
       identity: r.identity,
       kind: r.kind,
@@ -75,6 +79,7 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
       lastSeen: formatMicroTime(r.last_seen),
       actions: r.actions,
       denied: r.denied,
+      findings: Object.fromEntries((findings.all(r.identity, r.person) as { rule: string; n: number }[]).map((f) => [f.rule, f.n])),
     };
   }
 }

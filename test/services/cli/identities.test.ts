@@ -74,6 +74,14 @@ describe('kubetrail identities', function () {
     expect(byKey('kubernetes-admin', null)).to.deep.include({ credentialIds: [OTHER_CERT], actions: 1 });
     expect(byKey('system:serviceaccount:ci:deployer', null)).to.deep.include({ kind: 'serviceaccount', credentialKinds: ['bound-token'], credentialIds: ['JTI=j-1'] });
     expect(rows).to.have.length(6);
+    // Each identity's findings: alerts about it, split by the person behind a shared account.
+    const findings = (identity: string, person: string | null) => (byKey(identity, person) as unknown as { findings: Record<string, number> }).findings;
+    expect(findings(ALICE_ARN, 'alice@example.com')).to.deep.equal({ 'system-masters-use': 2, 'unattributed-break-glass': 2 });
+    expect(findings('kubernetes-admin', 'dana@example.com')).to.deep.include({ 'system-masters-use': 1, 'non-revocable-credential': 1 });
+    expect(findings('kubernetes-admin', null)).to.deep.include({ 'system-masters-use': 1 });
+    // Impersonation is the finding of whoever impersonated.
+    expect(findings('alice', 'alice@example.com')).to.deep.equal({ impersonation: 1 });
+    expect(findings('system:serviceaccount:ci:deployer', null)).to.deep.equal({});
   });
 
   it('finds actions by actor identity, person, credential and effective user', () => {
