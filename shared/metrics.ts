@@ -18,6 +18,8 @@ export interface Metrics {
   deadLettered(topic: string, n: number): void;
   /** A partition's consumption is paused (the store is behind) or running again. */
   kafkaPaused(topic: string, partition: number, paused: boolean): void;
+  /** Alerts a sink took, or failed to take (to be retried). */
+  alertDeliveries(sink: string, outcome: 'delivered' | 'failed', n: number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -44,6 +46,12 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const pauses = new Counter({ name: 'kubetrail_kafka_pauses_total', help: 'Times consuming a partition was paused because the store was behind.', labelNames: ['topic'], registers: [registry] });
+  const deliveries = new Counter({
+    name: 'kubetrail_alert_deliveries_total',
+    help: 'Alerts sent to each sink: delivered, or failed and to be retried.',
+    labelNames: ['sink', 'outcome'],
+    registers: [registry],
+  });
   return {
     registry,
     ingested: (source, c) => {
@@ -54,6 +62,7 @@ export function createMetrics(): Metrics {
     },
     kafkaLag: (topic, partition, n) => lag.set({ topic, partition: String(partition) }, n),
     deadLettered: (topic, n) => dead.inc({ topic }, n),
+    alertDeliveries: (sink, outcome, n) => deliveries.inc({ sink, outcome }, n),
     kafkaPaused: (topic, partition, isPaused) => {
       paused.set({ topic, partition: String(partition) }, isPaused ? 1 : 0);
       if (isPaused) pauses.inc({ topic });

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import type { Metrics } from '../../shared/metrics.js';
 import { getAlerts } from '../../shared/storage/alertQuery.js';
 import { openStore, type Store } from '../../shared/storage/openStore.js';
 import { createSink, type Sink, type SinkConfig } from './sinks.js';
@@ -16,6 +17,7 @@ export interface AlerterOptions {
   retryBaseMs: number;
   retryMaxMs: number;
   log: Logger;
+  metrics?: Metrics;
 }
 
 /** Alerts per sink per request: a backlog after an outage goes out in batches. */
@@ -105,11 +107,13 @@ export class Alerter {
           await sink.send(alerts);
           const done = db.prepare("UPDATE alert_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE alert_id = ? AND sink = ?");
           db.transaction(() => rows.forEach((r) => done.run(Date.now() * 1000, r.alert_id, name))).immediate();
+          this.options.metrics?.alertDeliveries(name, 'delivered', rows.length);
         } catch (err) {
           const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
           const wait = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
           const retry = db.prepare('UPDATE alert_deliveries SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE alert_id = ? AND sink = ?');
           db.transaction(() => rows.forEach((r) => retry.run((now + wait) * 1000, errorMessage(err), r.alert_id, name))).immediate();
+          this.options.metrics?.alertDeliveries(name, 'failed', rows.length);
           this.options.log.warn({ sink: name, alerts: rows.length, attempts, retryInMs: wait, err: errorMessage(err) }, 'alert delivery failed; will retry');
         }
       }),

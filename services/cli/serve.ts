@@ -132,6 +132,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         retryBaseMs: config.alerts.retryBaseMs,
         retryMaxMs: config.alerts.retryMaxMs,
         log: log.child({ service: 'alerter' }),
+        metrics,
       });
     } catch (err) {
       server.close();

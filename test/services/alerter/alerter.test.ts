@@ -8,6 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
 import { createLogger } from '../../../shared/log.js';
+import { createMetrics } from '../../../shared/metrics.js';
 import { getAlerts } from '../../../shared/storage/alertQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { Alerter, type AlerterSink } from '../../../services/alerter/alerter.js';
@@ -92,7 +93,8 @@ describe('alerter', function () {
       { name: 'slack', type: 'slack', url: `${slack.url}/services/T/B/x` },
       { name: 'am', type: 'alertmanager', url: am.url, minSeverity: 'critical' },
     ];
-    const alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log });
+    const metrics = createMetrics();
+    const alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, metrics });
     try {
       const { alerts } = deliveries(db);
       expect(alerts.map((a) => a.rule)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
@@ -104,6 +106,9 @@ describe('alerter', function () {
       expect(hookBody.kind).to.equal('kubetrail.alerts');
       expect(hookBody.alerts.map((a) => a.id)).to.deep.equal(alerts.map((a) => a.id));
       expect(deliveries(db).rows.filter((r) => r.sink === 'hook').every((r) => r.attempts === 3)).to.equal(true);
+      const text = await metrics.registry.metrics();
+      expect(text).to.contain('kubetrail_alert_deliveries_total{sink="hook",outcome="failed"} 6');
+      expect(text).to.contain('kubetrail_alert_deliveries_total{sink="hook",outcome="delivered"} 3');
       // Slack: one message per alert, naming rule and severity.
       const texts = slack.bodies.map((b) => (b as { body: { text: string } }).body.text);
       expect(texts).to.have.length(3);
