@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kafka, logLevel } from 'kafkajs';
+import YAML from 'yaml';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
 import { createLogger } from '../../../shared/log.js';
@@ -14,7 +16,7 @@ import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { Alerter, type AlerterSink } from '../../../services/alerter/alerter.js';
 import { createSink } from '../../../services/alerter/sinks.js';
 import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
-import { kafkaBrokers, makeEvent, tempDir, waitFor } from '../../helpers.js';
+import { kafkaBrokers, makeEvent, startServe, tempDir, waitFor } from '../../helpers.js';
 
 /** A real local HTTP receiver that fails its first `failFirst` requests with `failStatus`. */
 async function receiver(failFirst = 0, failStatus = 503) {
@@ -152,6 +154,26 @@ describe('alerter', function () {
     } finally {
       await alerter.stop();
       await Promise.all([broken.close(), fine.close()]);
+    }
+  });
+
+  it('kubetrail serve raises alerts from webhook input and its alerter delivers them', async () => {
+    const hook = await receiver();
+    const config = join(dir, 'serve.yaml');
+    writeFileSync(config, YAML.stringify({ alerts: { pollMs: 50, sinks: [{ name: 'soc', type: 'webhook', url: hook.url }] } }));
+    const { child, url } = await startServe(['--db', join(dir, 'serve.db'), '--config', config]);
+    try {
+      const exec = makeEvent({ stage: 'ResponseStarted', verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'a', name: 'web', apiVersion: 'v1' }, responseStatus: { metadata: {}, code: 101 } });
+      const res = await fetch(`${url}/audit/webhook/prod`, { method: 'POST', body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [exec] }) });
+      expect(res.status).to.equal(200);
+      await waitFor(() => hook.bodies.length > 0, 'the alert delivered', 20_000);
+      const { body } = hook.bodies[0] as { body: { alerts: { rule: string; cluster: string; auditIDs: string[] }[] } };
+      expect(body.alerts).to.have.length(1);
+      expect(body.alerts[0]).to.deep.include({ rule: 'pod-exec-attach-portforward', cluster: 'prod', auditIDs: [exec.auditID] });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await hook.close();
     }
   });
 
