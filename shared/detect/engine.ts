@@ -84,6 +84,7 @@ export class Detector {
         actor: actor.username,
         effectiveUser: effective.username,
         identity: actor.key,
+        ...(hit.owner ? { owner: hit.owner } : {}),
       });
     }
     return out;

@@ -1,7 +1,7 @@
 import { LEGACY_TOKEN_ANNOTATION, type Identity } from '../identity/identity.js';
 import { escalationReasons } from './rbacChanges.js';
 import type { Action, DetectSettings, Hit, Rule, RuleState } from './types.js';
-import { podSpecsOf, privilegedReasons } from './workloads.js';
+import { controllerOwner, podSpecsOf, privilegedReasons } from './workloads.js';
 
 const MASTERS = 'system:masters';
 const READS = new Set(['get', 'list', 'watch']);
@@ -243,7 +243,12 @@ export const RULES: readonly Rule[] = [
       if (!WORKLOADS.has(r.resource ?? '') || r.subresource || !WRITES.has(a.event.verb) || !allowed(a)) return null;
       const reasons = podSpecsOf(a.event.requestObject).flatMap(privilegedReasons);
       if (reasons.length === 0) return null;
-      return { message: `${who(a.effective)} ${a.event.verb} ${target(a)}: ${reasons.join(', ')}`, key: `${a.effective.key} ${r.resource} ${r.namespace ?? ''}` };
+      const owner = controllerOwner(a.event.requestObject, r.namespace ?? '');
+      return {
+        message: `${who(a.effective)} ${a.event.verb} ${target(a)}: ${reasons.join(', ')}`,
+        key: `${a.effective.key} ${r.resource} ${r.namespace ?? ''}`,
+        ...(owner ? { owner } : {}),
+      };
     },
   },
   {

@@ -55,6 +55,11 @@ export interface Hit {
    * Default: the effective identity.
    */
   key?: string;
+  /**
+   * The object a controller made this one for (`Kind/namespace/name` of its controller
+   * ownerReference): the store can follow it to the change a person made.
+   */
+  owner?: string;
 }
 
 export interface Rule {
@@ -92,4 +97,5 @@ export interface Finding {
   effectiveUser: string;
   /** The actor's identity key (EKS caller ARN, else username): whose finding it is. */
   identity: string;
+  owner?: string;
 }

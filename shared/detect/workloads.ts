@@ -50,3 +50,11 @@ export function privilegedReasons(spec: Obj): string[] {
   }
   return reasons;
 }
+
+/** `Kind/namespace/name` of the controller that owns the object in `body`, if one does. */
+export function controllerOwner(body: unknown, namespace: string): string | undefined {
+  if (!isObj(body) || !isObj(body.metadata) || !Array.isArray(body.metadata.ownerReferences)) return undefined;
+  const owner = body.metadata.ownerReferences.filter(isObj).find((o) => o.controller === true);
+  if (!owner || typeof owner.kind !== 'string' || typeof owner.name !== 'string') return undefined;
+  return `${owner.kind}/${namespace}/${owner.name}`;
+}

@@ -1,9 +1,20 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { ruleById } from '../detect/engine.js';
 import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
+import { WorkloadCauses } from './workloadCause.js';
 
 /** A finding as it crosses to the writer thread, with the index of its event in the batch. */
-export type FindingRow = [index: number, rule: RuleId, severity: Severity, key: string, message: string, actor: string, effectiveUser: string, identity: string];
+export type FindingRow = [
+  index: number,
+  rule: RuleId,
+  severity: Severity,
+  key: string,
+  message: string,
+  actor: string,
+  effectiveUser: string,
+  identity: string,
+  owner: string | null,
+];
 
 /** The auditIDs kept per alert; the count goes on beyond them. */
 export const MAX_ALERT_EVENTS = 1000;
@@ -33,6 +44,7 @@ export class AlertStore {
   private readonly addEvent: Statement;
   private readonly personOf: Statement;
   private readonly checkoutAt: Statement;
+  private readonly causes: WorkloadCauses;
 
   constructor(db: Database, private readonly throttleMicros: number) {
     this.findOpen = db.prepare(`SELECT id, count FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
@@ -41,6 +53,7 @@ export class AlertStore {
       count, message, pci, checkout_id, raised_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`);
     this.extend = db.prepare('UPDATE alerts SET count = count + 1, first_at = min(first_at, ?), last_at = max(last_at, ?) WHERE id = ?');
     this.addEvent = db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, audit_id) VALUES (?, ?)');
+    this.causes = new WorkloadCauses(db);
     this.personOf = db.prepare('SELECT person FROM identities WHERE principal_id = ?').pluck();
     this.checkoutAt = db.prepare(`SELECT id, person, approved_by, ticket FROM breakglass_checkouts
       WHERE account = ? AND from_at <= ? AND ? < min(until_at, coalesce(closed_at, until_at)) ORDER BY from_at DESC LIMIT 1`);
@@ -48,7 +61,7 @@ export class AlertStore {
 
   /** Records one finding of a stored event (`userId`: its principal). */
   record(f: FindingRow, e: { cluster: string; receivedAt: number; auditID: string; userId: number }): void {
-    const [, ruleId, severity, key, message, actor, effectiveUser, identity] = f;
+    const [, ruleId, severity, key, message, actor, effectiveUser, identity, owner] = f;
     let rule: AlertRuleId;
     let person = (this.personOf.get(e.userId) as string | null | undefined) ?? null;
     let checkout: Checkout | undefined;
@@ -67,6 +80,12 @@ export class AlertStore {
     } else {
       rule = ruleId;
       pci = ruleById(ruleId).pci;
+    }
+    // A controller made it: name the person whose change it carried out.
+    const cause = owner ? this.causes.find(owner, e.cluster, e.receivedAt) : null;
+    if (cause) {
+      text = `${text} — caused by ${cause.username}${cause.person ? ` (${cause.person})` : ''}: ${cause.verb} ${cause.object} (auditID ${cause.auditID})`;
+      person ??= cause.person;
     }
     // One alert per person behind a shared account: two people's use of kubernetes-admin are two alerts.
     const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : person ? `${key} person ${person}` : key;

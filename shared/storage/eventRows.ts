@@ -152,7 +152,7 @@ export class RecordBatchBuilder {
     if (this.detect) {
       const index = this.batch.records.length - 1;
       for (const f of this.detect(parsed, this.batch.cluster, { user: r.user, impersonatedUser: r.impersonatedUser })) {
-        this.batch.findings.push([index, f.rule, f.severity, f.key, f.message, f.actor, f.effectiveUser, f.identity]);
+        this.batch.findings.push([index, f.rule, f.severity, f.key, f.message, f.actor, f.effectiveUser, f.identity, f.owner ?? null]);
       }
     }
   }

@@ -109,6 +109,40 @@ describe('kubetrail alerts and break-glass checkouts', function () {
     expect((JSON.parse(run(['breakglass', 'list', '--output', 'json'])) as unknown[]).length).to.equal(2);
   });
 
+  it('names the person whose change a controller carried out when it creates a privileged pod', () => {
+    const template = { metadata: { labels: { app: 'web' } }, spec: { hostPID: true, containers: [{ name: 'c', image: 'nginx' }] } };
+    const deployment = timed(55, {
+      user: { username: 'alice', groups: [AUTH] },
+      verb: 'create',
+      level: 'Request',
+      objectRef: { resource: 'deployments', namespace: 'shop', name: 'web', apiGroup: 'apps', apiVersion: 'v1' },
+      requestObject: { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'web', namespace: 'shop' }, spec: { template } },
+    });
+    const controller = (name: string) => ({ username: `system:serviceaccount:kube-system:${name}`, groups: ['system:serviceaccounts', AUTH] });
+    const replicaSet = timed(56, {
+      user: controller('deployment-controller'),
+      verb: 'create',
+      level: 'Request',
+      objectRef: { resource: 'replicasets', namespace: 'shop', name: 'web-7d9f', apiGroup: 'apps', apiVersion: 'v1' },
+      requestObject: { kind: 'ReplicaSet', metadata: { name: 'web-7d9f', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', controller: true }] }, spec: { template } },
+    });
+    const pod = timed(57, {
+      user: controller('replicaset-controller'),
+      verb: 'create',
+      level: 'Request',
+      objectRef: { resource: 'pods', namespace: 'shop', apiVersion: 'v1' },
+      requestObject: { kind: 'Pod', metadata: { generateName: 'web-7d9f-', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', controller: true }] }, spec: template.spec },
+    });
+    ingest('workload.jsonl', [deployment, replicaSet, pod]);
+    const found = alerts(['--rule', 'privileged-workload']);
+    const byPod = found.find((a) => a.auditIDs.includes(pod.auditID))!;
+    expect(byPod.actor).to.equal('system:serviceaccount:kube-system:replicaset-controller');
+    expect(byPod.message).to.contain(`caused by alice: create deployments/web (auditID ${deployment.auditID})`);
+    const byAlice = found.find((a) => a.auditIDs.includes(deployment.auditID))!;
+    expect(byAlice.actor).to.equal('alice');
+    expect(byAlice.message).to.not.contain('caused by');
+  });
+
   it('filters by severity and fails on a severity when asked', () => {
     expect(alerts(['--severity', 'critical']).every((a) => a.rule === 'unattributed-break-glass')).to.equal(true);
     expect(cli(['alerts', '--fail-on-severity', 'critical']).status).to.equal(1);
