@@ -16,6 +16,8 @@ export interface ActionRow {
   /** The actor's kind: human, serviceaccount, node, control-plane, anonymous, unauthenticated. */
   actorKind: string | null;
   person: string | null;
+  /** The break-glass checkout the action fell within (its person is `person`). */
+  checkout: number | null;
   /** The credential kind, and its id when the event has one: `client-certificate X509SHA256=…`. */
   credential: string | null;
   sourceIP: string | null;
@@ -34,7 +36,7 @@ export interface ActionRow {
 /** Column order for tables and CSV. */
 export const ACTION_COLUMNS: (keyof ActionRow)[] = [
   'time', 'cluster', 'auditID', 'stage', 'verb', 'user', 'groups', 'impersonatedUser', 'effectiveUser', 'actorKind', 'person',
-  'credential', 'sourceIP', 'userAgent',
+  'checkout', 'credential', 'sourceIP', 'userAgent',
   'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'code', 'decision', 'reason',
 ];
 
@@ -42,6 +44,7 @@ export const ACTION_COLUMNS: (keyof ActionRow)[] = [
 export interface ActorFacts {
   kind: string;
   person: string | null;
+  checkout: number | null;
   credentialKind: string;
   credentialId: string | null;
 }
@@ -63,6 +66,7 @@ export function eventToActionRow(e: AuditEvent, cluster: string, actor: ActorFac
     effectiveUser: (e.impersonatedUser ?? e.user).username ?? '',
     actorKind: actor?.kind ?? null,
     person: actor?.person ?? null,
+    checkout: actor?.checkout ?? null,
     credential: actor ? [actor.credentialKind, actor.credentialId].filter(Boolean).join(' ') : null,
     // Only the last entry is the TCP peer; earlier ones are client-supplied headers (§2).
     sourceIP: e.sourceIPs?.at(-1) ?? null,

@@ -15,7 +15,7 @@ export interface EventFilter {
   actor?: string;
   /** Username of the effective identity: `impersonatedUser`, else `user`. */
   effectiveUser?: string;
-  /** The person the identity map (or the identity itself) names. */
+  /** The person: named by the identity map (or the identity itself), or a break-glass checkout. */
   person?: string;
   /** `authentication.kubernetes.io/credential-id`: X509SHA256=… or JTI=…. */
   credential?: string;
@@ -51,11 +51,17 @@ export interface ActorIdentity {
   kind: IdentityKind;
   /** The EKS caller ARN, else the username. */
   key: string;
+  /** A break-glass checkout's person when the action fell within one, else the identity map's. */
   person: string | null;
   team: string | null;
+  /** The break-glass checkout the action fell within. */
+  checkout: number | null;
   credentialKind: CredentialKind;
   credentialId: string | null;
 }
+
+/** Break-glass checkout `c` covers action `e` of principal `u` (the window ends early when closed). */
+const IN_CHECKOUT = `c.account = u.username AND c.from_at <= e.received_at AND e.received_at < min(c.until_at, coalesce(c.closed_at, c.until_at))`;
 
 const SELECT = selectFrom('events');
 
@@ -67,7 +73,9 @@ function selectFrom(table: string): string {
     iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
     ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
     o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations,
-    ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, ui.credential_id
+    ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, ui.credential_id,
+    (SELECT c.id FROM breakglass_checkouts c WHERE ${IN_CHECKOUT} ORDER BY c.from_at DESC LIMIT 1) AS checkout_id,
+    (SELECT c.person FROM breakglass_checkouts c WHERE ${IN_CHECKOUT} ORDER BY c.from_at DESC LIMIT 1) AS checkout_person
   FROM ${table} e
   JOIN strings c ON c.id = e.cluster_id
   JOIN verbs v ON v.id = e.verb_id
@@ -113,8 +121,9 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.effectiveUser);
   }
   if (filter.person !== undefined) {
-    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE person = ?)');
-    params.push(filter.person);
+    where.push(`(e.user_id IN (SELECT principal_id FROM identities WHERE person = ?)
+      OR EXISTS (SELECT 1 FROM breakglass_checkouts c WHERE c.person = ? AND ${IN_CHECKOUT}))`);
+    params.push(filter.person, filter.person);
   }
   if (filter.credential !== undefined) {
     where.push('e.user_id IN (SELECT principal_id FROM identities WHERE credential_id = ?)');
@@ -242,6 +251,8 @@ interface JoinedRow {
   team: string | null;
   credential_kind: CredentialKind | null;
   credential_id: string | null;
+  checkout_id: number | null;
+  checkout_person: string | null;
 }
 
 function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEvent> {
@@ -249,7 +260,15 @@ function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEve
     const actor: ActorIdentity | null =
       row.actor_kind === null
         ? null
-        : { kind: row.actor_kind, key: row.actor_key!, person: row.person, team: row.team, credentialKind: row.credential_kind!, credentialId: row.credential_id };
+        : {
+            kind: row.actor_kind,
+            key: row.actor_key!,
+            person: row.checkout_person ?? row.person,
+            team: row.team,
+            checkout: row.checkout_id,
+            credentialKind: row.credential_kind!,
+            credentialId: row.credential_id,
+          };
     yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor };
   }
 }

@@ -94,6 +94,12 @@ describe('kubetrail alerts and break-glass checkouts', function () {
     const unattributed = alerts(['--rule', 'unattributed-break-glass']).filter((a) => a.actor === 'kubernetes-admin');
     expect(unattributed.flatMap((a) => a.auditIDs)).to.have.members([before.auditID, after.auditID]);
     expect(unattributed.every((a) => a.severity === 'critical' && a.person === null)).to.equal(true);
+    // Who did what: the account's actions in the window are the person's.
+    const rows = JSON.parse(run(['events', '--person', 'pat@example.com', '--output', 'json'])) as { auditID: string; person: string; checkout: number; user: string }[];
+    expect(rows.map((r) => r.auditID)).to.have.members([first.auditID, lastInside.auditID]);
+    expect(rows.every((r) => r.person === 'pat@example.com' && r.checkout === id && r.user === 'kubernetes-admin')).to.equal(true);
+    const outside = JSON.parse(run(['events', '--actor', 'kubernetes-admin', '--output', 'json'])) as { auditID: string; person: string | null; checkout: number | null }[];
+    expect(outside.find((r) => r.auditID === after.auditID)).to.deep.include({ person: null, checkout: null });
   });
 
   it('refuses a checkout approved by its own user, an overlapping one, and closes one', () => {
