@@ -113,7 +113,11 @@ export interface RowBatch extends Omit<RecordBatch, 'records'> {
   rows: EventRow[];
   /** The auditID of each row, as text, when the batch has findings (else empty). */
   auditIDs: string[];
+  /** Rows of TokenRequests that minted a token: row index → its credential id (JTI=…). */
+  issued: Map<number, string>;
 }
+
+const ISSUED_CREDENTIAL = 'authentication.kubernetes.io/issued-credential-id';
 
 /**
  * Collects one batch, event by event: each parsed event becomes a flat record at once, so the
@@ -215,7 +219,15 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
       return row;
     });
     const { records, ...rest } = b;
-    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [] };
+    const issued = new Map<number, string>();
+    records.forEach((f, i) => {
+      // Rare: look closer only at annotations that mention the key.
+      if (f[27]?.includes(ISSUED_CREDENTIAL)) {
+        const id = (JSON.parse(f[27]) as Record<string, string>)[ISSUED_CREDENTIAL];
+        if (id) issued.set(i, id);
+      }
+    });
+    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued };
   });
   dims.resolve();
   for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);

@@ -48,6 +48,7 @@ export class EventWriter {
   private readonly dims: Dimensions;
   private readonly insertEvent: Statement;
   private readonly insertBody: Statement;
+  private readonly insertIssued: Statement;
   private readonly insertQuarantine: Statement;
   private readonly selectStored: Statement;
   private readonly readRow: (row: EventRow) => unknown;
@@ -68,6 +69,7 @@ export class EventWriter {
     this.saveOffset = createFollowOffsetSaver(db);
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
+    this.insertIssued = db.prepare('INSERT OR IGNORE INTO issued_credentials (credential_id, event_id) VALUES (?, ?)');
     this.insertQuarantine = db.prepare(`INSERT INTO quarantine
         (received_at, source, cluster, position, reason, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.selectStored = db
@@ -105,6 +107,8 @@ export class EventWriter {
       if (info.changes > 0) {
         result.accepted++;
         if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!));
+        const issued = batch.issued.get(i);
+        if (issued) this.insertIssued.run(issued, info.lastInsertRowid);
         for (let f = findingsFrom; f < nextFinding; f++) {
           this.alerts.record(batch.findings[f]!, { cluster: batch.cluster, receivedAt: row[4], auditID: batch.auditIDs[i]!, userId: row[7] });
         }

@@ -20,10 +20,12 @@ export interface IdentityRow {
   denied: number;
   /** Alerts about this identity, by rule: requests counted. */
   findings: Record<string, number>;
+  /** Who requested (TokenRequest) the tokens it used, when the store saw the minting. */
+  tokensMintedBy: string[];
 }
 
 export const IDENTITY_COLUMNS: (keyof IdentityRow)[] = [
-  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied', 'findings',
+  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied', 'findings', 'tokensMintedBy',
 ];
 
 /**
@@ -64,6 +66,9 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
     actions: number;
     denied: number;
   }>;
+  const minters = db.prepare(`SELECT DISTINCT p.username FROM issued_credentials ic
+    JOIN events e ON e.id = ic.event_id JOIN principals p ON p.id = e.user_id
+    WHERE ic.credential_id IN (SELECT value FROM json_each(?)) ORDER BY p.username`).pluck();
   const findings = db.prepare('SELECT rule, sum(count) AS n FROM alerts WHERE identity = ? AND person IS ? GROUP BY rule ORDER BY rule');
   // The rows first: a statement cannot run while another one's rows are being read.
   for (const r of [...rows]) {
@@ -80,6 +85,7 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
       actions: r.actions,
       denied: r.denied,
       findings: Object.fromEntries((findings.all(r.identity, r.person) as { rule: string; n: number }[]).map((f) => [f.rule, f.n])),
+      tokensMintedBy: r.credential_ids ? (minters.all(r.credential_ids) as string[]) : [],
     };
   }
 }

@@ -46,6 +46,13 @@ describe('kubetrail identities', function () {
       user: { username: 'alice', groups: ['system:authenticated'] },
       impersonatedUser: { username: 'system:serviceaccount:ci:deployer', groups: ['system:serviceaccounts', 'system:authenticated'] },
     }),
+    // The TokenRequest that minted the token deployer used (events[5]).
+    makeEvent({
+      user: { username: 'alice', groups: ['system:authenticated'] },
+      verb: 'create',
+      objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'ci', name: 'deployer', apiVersion: 'v1' },
+      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "ci" of ClusterRole "edit" to User "alice"', 'authentication.kubernetes.io/issued-credential-id': 'JTI=j-1' },
+    }),
   ];
 
   before(() => {
@@ -72,7 +79,9 @@ describe('kubetrail identities', function () {
     expect(byKey('kubernetes-admin', 'dana@example.com')).to.deep.include({ credentialKinds: ['client-certificate'], credentialIds: [DANA_CERT], actions: 1 });
     // A certificate no rule names: the shared account, with no person behind it.
     expect(byKey('kubernetes-admin', null)).to.deep.include({ credentialIds: [OTHER_CERT], actions: 1 });
-    expect(byKey('system:serviceaccount:ci:deployer', null)).to.deep.include({ kind: 'serviceaccount', credentialKinds: ['bound-token'], credentialIds: ['JTI=j-1'] });
+    // The token's use is traced back to whoever requested it.
+    expect(byKey('system:serviceaccount:ci:deployer', null)).to.deep.include({ kind: 'serviceaccount', credentialKinds: ['bound-token'], credentialIds: ['JTI=j-1'], tokensMintedBy: ['alice'] });
+    expect(byKey(ALICE_ARN, 'alice@example.com')).to.deep.include({ tokensMintedBy: [] });
     expect(rows).to.have.length(6);
     // Each identity's findings: alerts about it, split by the person behind a shared account.
     const findings = (identity: string, person: string | null) => (byKey(identity, person) as unknown as { findings: Record<string, number> }).findings;
@@ -80,7 +89,7 @@ describe('kubetrail identities', function () {
     expect(findings('kubernetes-admin', 'dana@example.com')).to.deep.include({ 'system-masters-use': 1, 'non-revocable-credential': 1 });
     expect(findings('kubernetes-admin', null)).to.deep.include({ 'system-masters-use': 1 });
     // Impersonation is the finding of whoever impersonated.
-    expect(findings('alice', 'alice@example.com')).to.deep.equal({ impersonation: 1 });
+    expect(findings('alice', 'alice@example.com')).to.deep.equal({ impersonation: 1, 'token-request': 1 });
     expect(findings('system:serviceaccount:ci:deployer', null)).to.deep.equal({});
   });
 
@@ -89,7 +98,7 @@ describe('kubetrail identities', function () {
     expect(ids(['--actor', ALICE_ARN])).to.deep.equal([events[0]!.auditID, events[1]!.auditID].sort());
     expect(ids(['--actor', 'kubernetes-admin'])).to.have.length(5);
     expect(ids(['--person', 'dana@example.com'])).to.deep.equal([events[3]!.auditID]);
-    expect(ids(['--person', 'alice@example.com'])).to.deep.equal([events[0]!.auditID, events[1]!.auditID, events[6]!.auditID].sort());
+    expect(ids(['--person', 'alice@example.com'])).to.deep.equal([events[0]!.auditID, events[1]!.auditID, events[6]!.auditID, events[7]!.auditID].sort());
     expect(ids(['--credential', DANA_CERT])).to.deep.equal([events[3]!.auditID]);
     expect(ids(['--effective-user', 'system:serviceaccount:ci:deployer'])).to.deep.equal([events[5]!.auditID, events[6]!.auditID].sort());
     const [row] = JSON.parse(run(['events', '--credential', DANA_CERT, '--output', 'json'])) as Record<string, unknown>[];
