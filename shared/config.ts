@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_DETECT_SETTINGS, Detector } from './detect/engine.js';
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
+import type { StoreWriterOptions } from './storage/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
 
 /**
@@ -278,4 +279,15 @@ function deepFreeze<T>(value: T): T {
 export function detectorFromConfig(config: Readonly<Config>): Detector | null {
   if (!config.detections.enabled) return null;
   return new Detector({ breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules });
+}
+
+/** How every command that writes opens the store: its durability, caps, identity map and detections. */
+export function storeOptionsFrom(config: Readonly<Config>): StoreWriterOptions {
+  return {
+    synchronous: config.database.synchronous,
+    quarantineMaxBytes: config.quarantine.maxRawBytes,
+    identityMap: config.identityMap,
+    detector: detectorFromConfig(config),
+    alertThrottleSeconds: config.alerts.throttleSeconds,
+  };
 }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { detectorFromConfig, type Config } from '../../shared/config.js';
+import { storeOptionsFrom, type Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
@@ -20,13 +20,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const writer = await StoreWriter.open(config.database.path, {
-    identityMap: config.identityMap,
-    detector: detectorFromConfig(config),
-    alertThrottleSeconds: config.alerts.throttleSeconds,
-    synchronous: config.database.synchronous,
-    quarantineMaxBytes: config.quarantine.maxRawBytes,
-  });
+  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config));
   const cluster = flags.cluster ?? config.cluster;
   const progress = createProgress();
   let summary: IngestSummary;

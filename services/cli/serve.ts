@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
-import { detectorFromConfig, parseListen, type Config } from '../../shared/config.js';
+import { parseListen, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
 import { createMetrics } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
@@ -36,13 +36,7 @@ export interface RunningServer {
 
 /** Starts the HTTP server with the chosen services. */
 export async function serve(config: Readonly<Config>, services: ServiceName[], log: Logger): Promise<RunningServer> {
-  const writer = await StoreWriter.open(config.database.path, {
-    identityMap: config.identityMap,
-    detector: detectorFromConfig(config),
-    alertThrottleSeconds: config.alerts.throttleSeconds,
-    synchronous: config.database.synchronous,
-    quarantineMaxBytes: config.quarantine.maxRawBytes,
-  });
+  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config));
   try {
     return await startServer(config, services, log, writer);
   } catch (err) {
