@@ -276,7 +276,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** The detections the config describes, run at ingest by every source; null when disabled. */
-export function detectorFromConfig(config: Readonly<Config>): Detector | null {
+function detectorFromConfig(config: Readonly<Config>): Detector | null {
   if (!config.detections.enabled) return null;
   return new Detector({ breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules });
 }

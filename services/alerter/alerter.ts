@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -33,8 +33,20 @@ export class Alerter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly sql: Record<'cursorOf' | 'setCursor' | 'fresh' | 'add' | 'due' | 'done' | 'retry', Statement>;
 
-  private constructor(private readonly store: Store, private readonly sinks: Map<string, { sink: Sink; minSeverity: number }>, private readonly options: AlerterOptions) {}
+  private constructor(private readonly store: Store, private readonly sinks: Map<string, { sink: Sink; minSeverity: number }>, private readonly options: AlerterOptions) {
+    const db = store.db;
+    this.sql = {
+      cursorOf: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setCursor: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      fresh: db.prepare('SELECT id, severity FROM alerts WHERE id > ? ORDER BY id LIMIT 10000'),
+      add: db.prepare("INSERT OR IGNORE INTO alert_deliveries (alert_id, sink, state, next_at) VALUES (?, ?, 'pending', ?)"),
+      due: db.prepare("SELECT alert_id, attempts FROM alert_deliveries WHERE state = 'pending' AND sink = ? AND next_at <= ? ORDER BY alert_id LIMIT ?"),
+      done: db.prepare("UPDATE alert_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE alert_id = ? AND sink = ?"),
+      retry: db.prepare('UPDATE alert_deliveries SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE alert_id = ? AND sink = ?'),
+    };
+  }
 
   static async start(path: string, options: AlerterOptions): Promise<Alerter> {
     const names = new Set<string>();
@@ -76,12 +88,8 @@ export class Alerter {
 
   /** Gives every alert stored since a sink's cursor a pending delivery to that sink. */
   private enqueue(now: number): void {
-    const db: Database = this.store.db;
-    const cursorOf = db.prepare("SELECT value FROM meta WHERE key = ?").pluck();
-    const setCursor = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-    const fresh = db.prepare('SELECT id, severity FROM alerts WHERE id > ? ORDER BY id LIMIT 10000');
-    const add = db.prepare("INSERT OR IGNORE INTO alert_deliveries (alert_id, sink, state, next_at) VALUES (?, ?, 'pending', ?)");
-    db.transaction(() => {
+    const { cursorOf, setCursor, fresh, add } = this.sql;
+    this.store.db.transaction(() => {
       for (const [name, { minSeverity }] of this.sinks) {
         const key = `alerter_cursor:${name}`;
         let cursor = Number(cursorOf.get(key) ?? 0);
@@ -96,8 +104,7 @@ export class Alerter {
 
   private async deliverDue(now: number): Promise<void> {
     const db = this.store.db;
-    const due = db
-      .prepare("SELECT alert_id, attempts FROM alert_deliveries WHERE state = 'pending' AND sink = ? AND next_at <= ? ORDER BY alert_id LIMIT ?");
+    const { due, done, retry } = this.sql;
     await Promise.all(
       [...this.sinks].map(async ([name, { sink }]) => {
         const rows = due.all(name, now * 1000, BATCH) as { alert_id: number; attempts: number }[];
@@ -105,13 +112,11 @@ export class Alerter {
         const alerts = getAlerts(db, rows.map((r) => r.alert_id));
         try {
           await sink.send(alerts);
-          const done = db.prepare("UPDATE alert_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE alert_id = ? AND sink = ?");
           db.transaction(() => rows.forEach((r) => done.run(Date.now() * 1000, r.alert_id, name))).immediate();
           this.options.metrics?.alertDeliveries(name, 'delivered', rows.length);
         } catch (err) {
           const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
           const wait = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
-          const retry = db.prepare('UPDATE alert_deliveries SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE alert_id = ? AND sink = ?');
           db.transaction(() => rows.forEach((r) => retry.run((now + wait) * 1000, errorMessage(err), r.alert_id, name))).immediate();
           this.options.metrics?.alertDeliveries(name, 'failed', rows.length);
           this.options.log.warn({ sink: name, alerts: rows.length, attempts, retryInMs: wait, err: errorMessage(err) }, 'alert delivery failed; will retry');

@@ -65,14 +65,14 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 
 const SLACK_ICON: Record<string, string> = { critical: ':rotating_light:', high: ':warning:', medium: ':large_orange_diamond:', low: ':information_source:' };
 
-export function slackText(a: AlertRow): string {
+function slackText(a: AlertRow): string {
   const who = a.person ? `${a.actor} (${a.person})` : a.actor;
   const times = a.count > 1 ? ` ×${a.count}` : '';
   return `${SLACK_ICON[a.severity] ?? ''} *${a.severity.toUpperCase()}* \`${a.rule}\`${times} on ${a.cluster}: ${a.message}\nactor ${who} · ${a.time} · PCI DSS ${a.pci.join(', ')} · alert #${a.id}`;
 }
 
 /** Prometheus Alertmanager API v2 (`POST /api/v2/alerts`): labels identify, annotations describe. */
-export function alertmanagerAlert(a: AlertRow): Record<string, unknown> {
+function alertmanagerAlert(a: AlertRow): Record<string, unknown> {
   return {
     labels: { alertname: a.rule, severity: a.severity, cluster: a.cluster, actor: a.actor, source: 'kubetrail', kubetrail_alert_id: String(a.id) },
     annotations: {

@@ -38,7 +38,7 @@ export interface ConsumerStats {
 const FETCH_BYTES_PER_PARTITION = 4 << 20;
 
 /** Batches handed to the store and not yet committed: the next is parsed while one commits. */
-export const WRITES_IN_FLIGHT = 2;
+const WRITES_IN_FLIGHT = 2;
 
 /** While a batch is being stored, the group is told we are alive this often. */
 const HEARTBEAT_WHILE_STORING_MS = 3000;

@@ -6,8 +6,6 @@ import type { UserInfo } from '../audit/types.js';
  */
 export type IdentityKind = 'human' | 'serviceaccount' | 'node' | 'control-plane' | 'anonymous' | 'unauthenticated';
 
-export const IDENTITY_KINDS: readonly IdentityKind[] = ['human', 'serviceaccount', 'node', 'control-plane', 'anonymous', 'unauthenticated'];
-
 /**
  * The credential presented:
  * - `client-certificate`: X509SHA256=… (cannot be revoked before it expires);

@@ -60,8 +60,11 @@ export interface ActorIdentity {
   credentialId: string | null;
 }
 
-/** Break-glass checkout `c` covers action `e` of principal `u` (the window ends early when closed). */
-const IN_CHECKOUT = `c.account = u.username AND c.from_at <= e.received_at AND e.received_at < min(c.until_at, coalesce(c.closed_at, c.until_at))`;
+/**
+ * Break-glass checkout `bg` covers action `e` of principal `u` (the window ends early when
+ * closed). Checkouts of one account never overlap (createCheckout), so at most one matches.
+ */
+const IN_CHECKOUT = `bg.account = u.username AND bg.from_at <= e.received_at AND e.received_at < min(bg.until_at, coalesce(bg.closed_at, bg.until_at))`;
 
 const SELECT = selectFrom('events');
 
@@ -74,8 +77,7 @@ function selectFrom(table: string): string {
     ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
     o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations,
     ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, ui.credential_id,
-    (SELECT c.id FROM breakglass_checkouts c WHERE ${IN_CHECKOUT} ORDER BY c.from_at DESC LIMIT 1) AS checkout_id,
-    (SELECT c.person FROM breakglass_checkouts c WHERE ${IN_CHECKOUT} ORDER BY c.from_at DESC LIMIT 1) AS checkout_person
+    bg.id AS checkout_id, bg.person AS checkout_person
   FROM ${table} e
   JOIN strings c ON c.id = e.cluster_id
   JOIN verbs v ON v.id = e.verb_id
@@ -88,7 +90,8 @@ function selectFrom(table: string): string {
   LEFT JOIN strings p ON p.id = e.path_id
   LEFT JOIN strings rs ON rs.id = e.reason_id
   LEFT JOIN strings an ON an.id = e.annotations_id
-  LEFT JOIN identities ui ON ui.principal_id = e.user_id`;
+  LEFT JOIN identities ui ON ui.principal_id = e.user_id
+  LEFT JOIN breakglass_checkouts bg ON ${IN_CHECKOUT}`;
 }
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
@@ -121,8 +124,7 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.effectiveUser);
   }
   if (filter.person !== undefined) {
-    where.push(`(e.user_id IN (SELECT principal_id FROM identities WHERE person = ?)
-      OR EXISTS (SELECT 1 FROM breakglass_checkouts c WHERE c.person = ? AND ${IN_CHECKOUT}))`);
+    where.push('(e.user_id IN (SELECT principal_id FROM identities WHERE person = ?) OR bg.person = ?)');
     params.push(filter.person, filter.person);
   }
   if (filter.credential !== undefined) {
