@@ -32,7 +32,7 @@ export const DEFAULTS = {
   },
   ingest: {
     /** Events per transaction for file ingest: larger transactions insert faster (sqlite-facts.md). */
-    batchEvents: 5_000,
+    batchEvents: 2_500,
     /** How often `--follow` looks for new lines and rotation. */
     followPollMs: 250,
   },

@@ -41,13 +41,17 @@ export function emptySummary(): IngestSummary {
 
 const MAX_REASONS_KEPT = 20;
 
+/** Commits handed to the writer thread and not yet done, at most: one runs while the next waits. */
+const COMMITS_IN_FLIGHT = 2;
+
 /**
- * Accumulates parse outcomes into batches and commits them, keeping the summary. One commit
- * runs on the writer thread while the next batch is read here; memory holds at most two batches.
+ * Accumulates parse outcomes into batches and commits them, keeping the summary. Commits run on
+ * the writer thread while the next batch is read here; memory holds at most three batches.
  */
 export class BatchAccumulator {
   private builder: RecordBatchBuilder;
-  private inFlight: Promise<void> = Promise.resolve();
+  /** Commits in flight, oldest first (they settle in order). */
+  private inFlight: Promise<void>[] = [];
 
   constructor(private readonly opts: Pick<FileIngestOptions, 'writer' | 'cluster' | 'batchEvents'>, readonly summary: IngestSummary = emptySummary()) {
     this.builder = this.fresh();
@@ -73,27 +77,29 @@ export class BatchAccumulator {
 
   /**
    * Sends the pending batch to be committed (with a `--follow` position, in the same
-   * transaction) once the previous commit is done; resolves when it is handed over.
+   * transaction); resolves when it is handed over, once fewer than COMMITS_IN_FLIGHT commits
+   * are running. A failed commit rejects here or at drain.
    */
   async flush(options: WriteOptions = {}): Promise<void> {
     if (this.pending === 0 && !options.followOffset) return;
     const rows = this.builder.finish();
     this.builder = this.fresh();
-    await this.inFlight;
-    this.inFlight = commitIngest(this.opts.writer, [rows], options).then(([r]) => {
+    while (this.inFlight.length >= COMMITS_IN_FLIGHT) await this.inFlight.shift();
+    const commit = commitIngest(this.opts.writer, [rows], options).then(([r]) => {
       this.summary.stored += r!.accepted;
       this.summary.duplicates += r!.duplicates;
       this.summary.quarantined += r!.quarantined;
       this.summary.conflicts += r!.conflicts;
     });
-    // A failed commit surfaces at the next flush or drain; keep it from being unhandled meanwhile.
-    this.inFlight.catch(() => undefined);
+    // A failed commit surfaces at a later flush or drain; keep it from being unhandled meanwhile.
+    commit.catch(() => undefined);
+    this.inFlight.push(commit);
   }
 
   /** Commits what is pending and waits for every commit. */
   async drain(options: WriteOptions = {}): Promise<void> {
     await this.flush(options);
-    await this.inFlight;
+    while (this.inFlight.length > 0) await this.inFlight.shift();
   }
 
   private fresh(): RecordBatchBuilder {

@@ -1,5 +1,6 @@
-import type { ParsedEvent, UserInfo } from '../audit/types.js';
-import { asUsedIn, identityOf, type Identity } from '../identity/identity.js';
+import type { ParsedEvent } from '../audit/types.js';
+import { asUsedIn } from '../identity/identity.js';
+import { PrincipalCache, type EventPrincipals } from '../identity/principals.js';
 import { wildcard } from '../wildcard.js';
 import { RULES } from './rules.js';
 import type { Action, DetectSettings, Finding, Rule, RuleId, RuleState, Severity } from './types.js';
@@ -40,7 +41,7 @@ interface ActiveRule {
  */
 export class Detector {
   private readonly active: ActiveRule[];
-  private readonly identities = new Map<string, Identity>();
+  private readonly principals = new PrincipalCache();
 
   constructor(private readonly options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} }) {
     this.active = RULES.filter((r) => options.rules[r.id]?.enabled !== false).map((rule) => {
@@ -59,14 +60,15 @@ export class Detector {
   }
 
   /**
-   * The findings of one event received for `cluster`. `userKeys` are the event's user and
-   * impersonatedUser as JSON, when the caller has them: identities are cached by them.
+   * The findings of one event received for `cluster`. `principals` are the event's user and
+   * impersonatedUser, when the caller has them from its own PrincipalCache.
    */
-  detect(parsed: ParsedEvent, cluster: string, userKeys?: { user: string; impersonatedUser: string | null }): Finding[] {
+  detect(parsed: ParsedEvent, cluster: string, principals?: EventPrincipals): Finding[] {
     const e = parsed.event;
     if (e.stage === 'RequestReceived' || this.active.length === 0) return [];
-    const actor = asUsedIn(this.identity(e.user, userKeys?.user), e.annotations);
-    const effective = e.impersonatedUser ? this.identity(e.impersonatedUser, userKeys?.impersonatedUser ?? undefined) : actor;
+    const actor = asUsedIn((principals?.actor ?? this.principals.of(e.user)).identity, e.annotations);
+    const impersonated = principals ? principals.impersonated : e.impersonatedUser ? this.principals.of(e.impersonatedUser) : null;
+    const effective = impersonated ? impersonated.identity : actor;
     const d = e.annotations?.['authorization.k8s.io/decision'];
     const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: d === 'allow' || d === 'forbid' ? d : 'unknown' };
     const out: Finding[] = [];
@@ -89,20 +91,7 @@ export class Detector {
     }
     return out;
   }
-
-  private identity(user: UserInfo, key: string | undefined): Identity {
-    if (key === undefined) return identityOf(user);
-    let id = this.identities.get(key);
-    if (!id) {
-      if (this.identities.size >= IDENTITY_CACHE_ENTRIES) this.identities.clear();
-      this.identities.set(key, (id = identityOf(user)));
-    }
-    return id;
-  }
 }
-
-/** Distinct UserInfos are few; identities are cached by their JSON, up to this many. */
-const IDENTITY_CACHE_ENTRIES = 20_000;
 
 /** A rule of the catalogue by id. */
 export function ruleById(id: RuleId): Rule {

@@ -53,6 +53,12 @@ export interface ObjectKey {
   uid: string;
 }
 
+/** An event's user and impersonatedUser as JSON. */
+export interface UserJson {
+  user: string;
+  impersonatedUser: string | null;
+}
+
 export const DECISIONS = ['unknown', 'allow', 'forbid'] as const;
 export type Decision = 0 | 1 | 2;
 
@@ -70,8 +76,11 @@ const KNOWN_FIELDS = new Set([
 ]);
 const INTEGER = /^(0|[1-9]\d{0,14})$/;
 
-/** The columns for one parsed event received for `cluster`. */
-export function eventToRecord(parsed: ParsedEvent, cluster: string): EventRecord {
+/**
+ * The columns for one parsed event received for `cluster`. `users`: its user and
+ * impersonatedUser as JSON, when the caller has them already (a PrincipalCache).
+ */
+export function eventToRecord(parsed: ParsedEvent, cluster: string, users?: UserJson): EventRecord {
   const e = parsed.event;
   // Most events have nothing beyond the columns: allocate the residual only when they do.
   let residual: Record<string, unknown> | null = null;
@@ -154,9 +163,9 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string): EventRecord
     receivedAt,
     stageDelay: stageAt - receivedAt,
     verb: e.verb,
-    user: JSON.stringify(e.user),
+    user: users?.user ?? JSON.stringify(e.user),
     username: e.user.username ?? '',
-    impersonatedUser: e.impersonatedUser ? JSON.stringify(e.impersonatedUser) : null,
+    impersonatedUser: e.impersonatedUser ? (users?.impersonatedUser ?? JSON.stringify(e.impersonatedUser)) : null,
     impersonatedUsername: e.impersonatedUser ? e.impersonatedUser.username ?? '' : null,
     sourceIPs: e.sourceIPs ? JSON.stringify(e.sourceIPs) : null,
     userAgent: e.userAgent ?? null,

@@ -4,6 +4,7 @@ import { auditIdToKey } from './auditId.js';
 import { apiResourceKey, apiResourceParams, objectKey, objectParams, type DimensionName, type Dimensions } from './dimensions.js';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
 import type { Finding } from '../detect/types.js';
+import { PrincipalCache, type EventPrincipals, type Principal } from '../identity/principals.js';
 import type { FindingRow } from './alertStore.js';
 import { prepareEvent, type WriteBatch } from './prepareEvent.js';
 
@@ -61,10 +62,9 @@ export type RecordRow = [
   receivedAt: number,
   stageDelay: number,
   verb: string,
-  user: string,
-  username: string,
-  impersonatedUser: string | null,
-  impersonatedUsername: string | null,
+  /** Index of the user, and of the impersonated user, in the batch's `principals`. */
+  user: number,
+  impersonatedUser: number | null,
   sourceIPs: string | null,
   userAgent: string | null,
   hasRef: boolean,
@@ -94,6 +94,8 @@ export interface RecordBatch {
   cluster: string;
   source: string;
   records: RecordRow[];
+  /** The distinct users of the records, as JSON, with their usernames. */
+  principals: [json: string, username: string][];
   /** Per record: where it came from, for quarantining a conflicting duplicate. */
   positions: string[];
   /** Per record: compressed request and response bodies, or null. */
@@ -104,11 +106,11 @@ export interface RecordBatch {
   findings: FindingRow[];
 }
 
-/** Finds what the detections say of one event (shared/detect); `userKeys`: its users as JSON. */
-export type FindingSource = (parsed: ParsedEvent, cluster: string, userKeys: { user: string; impersonatedUser: string | null }) => Finding[];
+/** Finds what the detections say of one event (shared/detect). */
+export type FindingSource = (parsed: ParsedEvent, cluster: string, principals: EventPrincipals) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
-export interface RowBatch extends Omit<RecordBatch, 'records'> {
+export interface RowBatch extends Omit<RecordBatch, 'records' | 'principals'> {
   clusterId: number;
   rows: EventRow[];
   /** The auditID of each row, as text, when the batch has findings (else empty). */
@@ -125,9 +127,17 @@ const ISSUED_CREDENTIAL = 'authentication.kubernetes.io/issued-credential-id';
  */
 export class RecordBatchBuilder {
   private readonly batch: RecordBatch;
+  /** Each principal's index in batch.principals. */
+  private readonly principalIndex = new Map<Principal, number>();
 
-  constructor(private readonly redact: Redactor, cluster: string, source: string, private readonly detect?: FindingSource) {
-    this.batch = { cluster, source, records: [], positions: [], requests: [], responses: [], rejected: [], findings: [] };
+  constructor(
+    private readonly redact: Redactor,
+    cluster: string,
+    source: string,
+    private readonly detect?: FindingSource,
+    private readonly principals = new PrincipalCache(),
+  ) {
+    this.batch = { cluster, source, records: [], principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [] };
   }
 
   /** Events and rejected input added so far. */
@@ -140,12 +150,16 @@ export class RecordBatchBuilder {
   }
 
   addEvent(parsed: ParsedEvent): void {
-    const { record: r, request, response } = prepareEvent(parsed, this.batch.cluster, this.redact);
+    const e = parsed.event;
+    const actor = this.principals.of(e.user);
+    const impersonated = e.impersonatedUser ? this.principals.of(e.impersonatedUser) : null;
+    const users = { user: actor.json, impersonatedUser: impersonated?.json ?? null };
+    const { record: r, request, response } = prepareEvent(parsed, this.batch.cluster, this.redact, users);
     const ar = r.apiResource;
     const o = r.object;
     this.batch.records.push([
-      r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, r.verb, r.user, r.username, r.impersonatedUser,
-      r.impersonatedUsername, r.sourceIPs, r.userAgent, ar !== null, ar?.apiGroup ?? '', ar?.apiVersion ?? '',
+      r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, r.verb, this.indexOf(actor),
+      impersonated ? this.indexOf(impersonated) : null, r.sourceIPs, r.userAgent, ar !== null, ar?.apiGroup ?? '', ar?.apiVersion ?? '',
       ar?.resource ?? '', ar?.subresource ?? '', ar?.present ?? 0, o?.namespace ?? '', o?.name ?? '', o?.uid ?? '',
       r.resourceVersion, r.path, r.query, r.code, r.decision, r.reason, r.annotations, r.shape, r.residual,
       r.sourceVersion, request !== null || response !== null ? 1 : 0,
@@ -155,10 +169,19 @@ export class RecordBatchBuilder {
     this.batch.responses.push(response);
     if (this.detect) {
       const index = this.batch.records.length - 1;
-      for (const f of this.detect(parsed, this.batch.cluster, { user: r.user, impersonatedUser: r.impersonatedUser })) {
+      for (const f of this.detect(parsed, this.batch.cluster, { actor, impersonated })) {
         this.batch.findings.push([index, f.rule, f.severity, f.key, f.message, f.actor, f.effectiveUser, f.identity, f.owner ?? null]);
       }
     }
+  }
+
+  private indexOf(p: Principal): number {
+    let i = this.principalIndex.get(p);
+    if (i === undefined) {
+      i = this.batch.principals.push([p.json, p.username]) - 1;
+      this.principalIndex.set(p, i);
+    }
+    return i;
   }
 
   finish(): RecordBatch {
@@ -183,6 +206,8 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
   const str = (row: EventRow, column: number, v: string | null) => (v === null ? null : id(row, column, 'strings', v));
   const out = batches.map((b): RowBatch => {
     dims.want('strings', b.cluster, [b.cluster]);
+    // Users repeat: each batch names each one once, and its rows refer to it by index.
+    for (const [json, username] of b.principals) if (dims.lookup('principals', json) === undefined) dims.want('principals', json, [json, username]);
     const rows = b.records.map((f) => {
       const row = new Array(24) as EventRow;
       row[0] = 0; // the cluster id, set below
@@ -192,56 +217,64 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
       row[4] = f[3];
       row[5] = f[4];
       row[6] = id(row, 6, 'verbs', f[5]);
-      row[7] = id(row, 7, 'principals', f[6], () => [f[6], f[7]]);
-      row[8] = f[8] === null ? null : id(row, 8, 'principals', f[8], () => [f[8], f[9]]);
-      row[9] = str(row, 9, f[10]);
-      row[10] = str(row, 10, f[11]);
-      if (f[12]) {
-        const ar: ApiResourceKey = { apiGroup: f[13], apiVersion: f[14], resource: f[15], subresource: f[16], present: f[17] };
-        const o: ObjectKey = { apiGroup: f[13], resource: f[15], namespace: f[18], name: f[19], uid: f[20] };
+      row[7] = 0; // the user ids, set below
+      row[8] = null;
+      row[9] = str(row, 9, f[8]);
+      row[10] = str(row, 10, f[9]);
+      if (f[10]) {
+        const ar: ApiResourceKey = { apiGroup: f[11], apiVersion: f[12], resource: f[13], subresource: f[14], present: f[15] };
+        const o: ObjectKey = { apiGroup: f[11], resource: f[13], namespace: f[16], name: f[17], uid: f[18] };
         row[11] = id(row, 11, 'apiResources', apiResourceKey(ar), () => apiResourceParams(ar));
         row[12] = id(row, 12, 'objects', objectKey(o), () => objectParams(o));
       } else {
         row[11] = null;
         row[12] = null;
       }
-      row[13] = f[21];
-      row[14] = str(row, 14, f[22]);
-      row[15] = f[23];
-      row[16] = f[24];
-      row[17] = f[25];
-      row[18] = str(row, 18, f[26]);
-      row[19] = str(row, 19, f[27]);
-      row[20] = f[28];
-      row[21] = f[29];
-      row[22] = f[30];
-      row[23] = f[31];
+      row[13] = f[19];
+      row[14] = str(row, 14, f[20]);
+      row[15] = f[21];
+      row[16] = f[22];
+      row[17] = f[23];
+      row[18] = str(row, 18, f[24]);
+      row[19] = str(row, 19, f[25]);
+      row[20] = f[26];
+      row[21] = f[27];
+      row[22] = f[28];
+      row[23] = f[29];
       return row;
     });
-    const { records, ...rest } = b;
     const issued = new Map<number, string>();
-    records.forEach((f, i) => {
+    b.records.forEach((f, i) => {
       // Rare: look closer only at annotations that mention the key.
-      if (f[27]?.includes(ISSUED_CREDENTIAL)) {
-        const id = (JSON.parse(f[27]) as Record<string, string>)[ISSUED_CREDENTIAL];
+      if (f[25]?.includes(ISSUED_CREDENTIAL)) {
+        const id = (JSON.parse(f[25]) as Record<string, string>)[ISSUED_CREDENTIAL];
         if (id) issued.set(i, id);
       }
     });
+    const { records, principals, ...rest } = b;
     return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued };
   });
   dims.resolve();
   for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);
-  for (const b of out) {
+  out.forEach((b, i) => {
     b.clusterId = dims.id('strings', b.cluster);
-    for (const row of b.rows) row[0] = b.clusterId;
-  }
+    const { records, principals } = batches[i]!;
+    const userIds = principals.map(([json]) => dims.id('principals', json));
+    b.rows.forEach((row, r) => {
+      const f = records[r]!;
+      row[0] = b.clusterId;
+      row[7] = userIds[f[6]]!;
+      row[8] = f[7] === null ? null : userIds[f[7]]!;
+    });
+  });
   return out;
 }
 
 /** Flat records of whole batches at once. */
 export function batchesToRecords(batches: WriteBatch[], redact: Redactor, detect?: FindingSource): RecordBatch[] {
+  const principals = new PrincipalCache();
   return batches.map((b) => {
-    const builder = new RecordBatchBuilder(redact, b.cluster, b.source, detect);
+    const builder = new RecordBatchBuilder(redact, b.cluster, b.source, detect, principals);
     for (const e of b.events) builder.addEvent(e);
     for (const r of b.rejected) builder.addRejected(r);
     return builder.finish();

@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { redactBodies, type Redactor } from '../audit/redact.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
-import { eventToRecord, type EventRecord } from './eventRecord.js';
+import { eventToRecord, type EventRecord, type UserJson } from './eventRecord.js';
 
 /** One unit of input to store: events and rejected items from one source, for one cluster. */
 export interface WriteBatch {
@@ -23,9 +23,9 @@ export interface PreparedEvent {
  * The CPU-heavy part of storing one event (column split, redaction, compression), done on the
  * caller's thread so that the writer thread only writes.
  */
-export function prepareEvent(parsed: ParsedEvent, cluster: string, redact: Redactor): PreparedEvent {
+export function prepareEvent(parsed: ParsedEvent, cluster: string, redact: Redactor, users?: UserJson): PreparedEvent {
   const e = parsed.event;
-  const prepared: PreparedEvent = { record: eventToRecord(parsed, cluster), request: null, response: null };
+  const prepared: PreparedEvent = { record: eventToRecord(parsed, cluster, users), request: null, response: null };
   if (e.requestObject !== undefined || e.responseObject !== undefined) {
     const bodies = redactBodies(e, redact);
     prepared.request = compressJson(bodies.requestObject);

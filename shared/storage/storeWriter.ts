@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import { Detector } from '../detect/engine.js';
 import type { IdentityRule } from '../identity/identityMap.js';
+import { PrincipalCache } from '../identity/principals.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import { openStore, type Store, type StoreOptions } from './openStore.js';
@@ -46,6 +47,8 @@ export class StoreWriter {
   private nextId = 1;
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
+  /** Shared by the builders, so that each user is serialized and judged once. */
+  private readonly principals = new PrincipalCache();
 
   private constructor(readonly store: Store, options: WriterThreadOptions, private readonly detector?: Detector) {
     this.redact = createRedactor(store.redactionKey);
@@ -115,7 +118,7 @@ export class StoreWriter {
 
   /** A builder of flat records for one batch, event by event. */
   createBuilder(cluster: string, source: string): RecordBatchBuilder {
-    return new RecordBatchBuilder(this.redact, cluster, source, this.detector && ((p, c, k) => this.detector!.detect(p, c, k)));
+    return new RecordBatchBuilder(this.redact, cluster, source, this.detector && ((p, c, k) => this.detector!.detect(p, c, k)), this.principals);
   }
 
   /** Commits the batches in one transaction; rejects with StoreUnavailableError when it cannot. */

@@ -1,0 +1,91 @@
+import type { UserInfo } from '../audit/types.js';
+import { CREDENTIAL_ID, identityOf, type Identity } from './identity.js';
+
+/** One distinct UserInfo: its JSON (as stored), its username and the identity it names. */
+export interface Principal {
+  readonly json: string;
+  readonly username: string;
+  readonly identity: Identity;
+}
+
+/** The principals of one event: who holds the credential, and whom it impersonates. */
+export interface EventPrincipals {
+  actor: Principal;
+  impersonated: Principal | null;
+}
+
+/**
+ * The principals of a stream of events, each computed once. Distinct UserInfos are few next to
+ * the events that carry them, so this spares serializing every event's user and judging its
+ * identity again: a user is found by its credential id (or else its username), then compared
+ * field by field with the few cached under it; past those few, by its JSON. Bounded: past
+ * `maxEntries` it starts afresh.
+ */
+export class PrincipalCache {
+  private readonly byCredential = new Map<string, Entry[]>();
+  private readonly byUsername = new Map<string, Entry[]>();
+  private readonly byJson = new Map<string, Principal>();
+  private size = 0;
+
+  constructor(private readonly maxEntries = 20_000) {}
+
+  of(user: UserInfo): Principal {
+    const credential = user.extra?.[CREDENTIAL_ID]?.[0];
+    const [map, key] = typeof credential === 'string' ? [this.byCredential, credential] : [this.byUsername, user.username ?? ''];
+    const entries = map.get(key);
+    if (entries) for (const e of entries) if (sameJson(e.user, user)) return e.principal;
+    const json = JSON.stringify(user);
+    const known = this.byJson.get(json);
+    if (known) return known;
+
+    if (this.size >= this.maxEntries) {
+      for (const m of [this.byCredential, this.byUsername, this.byJson]) m.clear();
+      this.size = 0;
+    }
+    this.size++;
+    // Kept as parsed from its own JSON, so that later changes to the caller's object cannot alter it.
+    const principal: Principal = { json, username: user.username ?? '', identity: identityOf(JSON.parse(json) as UserInfo) };
+    const list = map.get(key);
+    if (!list) map.set(key, [{ user: JSON.parse(json) as UserInfo, principal }]);
+    else if (list.length < COMPARED_PER_KEY) list.push({ user: JSON.parse(json) as UserInfo, principal });
+    else this.byJson.set(json, principal);
+    return principal;
+  }
+}
+
+interface Entry {
+  user: UserInfo;
+  principal: Principal;
+}
+
+/** Users compared field by field under one credential id or username, before their JSON is. */
+const COMPARED_PER_KEY = 8;
+
+/**
+ * True when JSON.stringify would give the same text for both: the same keys in the same order
+ * (keys whose value is undefined do not count), the same values. For JSON data.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = definedKeys(a as Record<string, unknown>);
+  const kb = definedKeys(b as Record<string, unknown>);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+function definedKeys(o: Record<string, unknown>): string[] {
+  const keys: string[] = [];
+  for (const k in o) if (o[k] !== undefined && typeof o[k] !== 'function') keys.push(k);
+  return keys;
+}
