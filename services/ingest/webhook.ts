@@ -60,22 +60,9 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       return;
     }
 
-    let batch: WriteBatch;
-    let badBody: string | null = null;
-    let value: unknown;
-    try {
-      value = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      badBody = `body is not JSON: ${errorMessage(err)}`;
-    }
-    const outcome = badBody === null ? parsePayload(value, '') : null;
-    if (outcome && 'notAudit' in outcome) badBody = outcome.notAudit;
-    if (badBody !== null || !outcome || 'notAudit' in outcome) {
-      batch = { cluster, source: 'webhook', events: [], rejected: [{ position: 'webhook body', reason: badBody!, raw: body }] };
-    } else {
-      batch = { cluster, source: 'webhook', events: outcome.events, rejected: outcome.rejected };
-    }
-
+    // Only what the answer needs outlives the submit: the parsed events may die young.
+    const { batch, badBody } = toBatch(body, cluster);
+    const firstRejected = batch.rejected[0]?.reason;
     try {
       const result = await options.queue.submit(batch);
       options.metrics?.ingested(options.source ?? 'webhook', result);
@@ -85,7 +72,7 @@ export function createWebhookRouter(options: WebhookOptions): Router {
         return;
       }
       if (result.quarantined > 0) {
-        log.warn({ quarantined: result.quarantined, first: batch.rejected[0]?.reason }, 'events quarantined');
+        log.warn({ quarantined: result.quarantined, first: firstRejected }, 'events quarantined');
       }
       if (result.conflicts > 0) log.warn({ conflicts: result.conflicts }, 'duplicates with different content kept in quarantine');
       res.status(200).json({ accepted: result.accepted, duplicates: result.duplicates, quarantined: result.quarantined });
@@ -97,6 +84,23 @@ export function createWebhookRouter(options: WebhookOptions): Router {
   router.post('/audit/webhook', handler);
   router.post('/audit/webhook/:cluster', handler);
   return router;
+}
+
+/** The batch of a webhook body: its events, or the whole body quarantined when it is not audit JSON. */
+function toBatch(body: Buffer, cluster: string): { batch: WriteBatch; badBody: string | null } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    return quarantined(body, cluster, `body is not JSON: ${errorMessage(err)}`);
+  }
+  const outcome = parsePayload(value, '');
+  if ('notAudit' in outcome) return quarantined(body, cluster, outcome.notAudit);
+  return { batch: { cluster, source: 'webhook', events: outcome.events, rejected: outcome.rejected }, badBody: null };
+}
+
+function quarantined(body: Buffer, cluster: string, reason: string): { batch: WriteBatch; badBody: string } {
+  return { batch: { cluster, source: 'webhook', events: [], rejected: [{ position: 'webhook body', reason, raw: body }] }, badBody: reason };
 }
 
 /** Reads the whole body (gunzipping `Content-Encoding: gzip`), failing once it passes `max` bytes. */

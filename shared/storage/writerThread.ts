@@ -9,7 +9,8 @@ import type { WriterRequest, WriterResponse, WriterThreadOptions } from './store
  * in the order received. Parsing and preparing rows happen on the other thread.
  */
 const options = workerData as WriterThreadOptions;
-const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 16384 });
+// Measured (npm run bench): an 8 MB page cache writes as fast as 16 MB here; the OS caches the rest.
+const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 8192 });
 const writer = new EventWriter(store, options.quarantineMaxBytes, { identityMap: options.identityMap, alertThrottleSeconds: options.alertThrottleSeconds });
 
 parentPort!.on('message', (req: WriterRequest | 'close') => {
