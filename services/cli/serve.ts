@@ -8,7 +8,7 @@ import { createMetrics } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { Alerter } from '../alerter/alerter.js';
-import { CommitQueue } from '../ingest/commitQueue.js';
+import { StoreSink } from '../ingest/storeSink.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
@@ -76,7 +76,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   let relay: KafkaRelay | null = null;
   if (services.includes('ingest')) {
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
-    const queue = relay ?? new CommitQueue(writer, log.child({ service: 'ingest' }));
+    const queue = relay ?? new StoreSink(writer, log.child({ service: 'ingest' }));
     app.use(
       createWebhookRouter({
         queue,

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
 
-/** Where the webhook sends a batch: the store (CommitQueue) or Kafka (KafkaRelay). */
+/** Where the webhook sends a batch: the store (StoreSink) or Kafka (KafkaRelay). */
 export interface BatchSink {
   submit(batch: WriteBatch): Promise<WriteResult>;
 }
@@ -46,9 +46,9 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       return;
     }
     const log = options.log.child({ cluster });
-    let body: Buffer;
+    let submitted: Submitted;
     try {
-      body = await readBody(req, options.maxBodyBytes);
+      submitted = submitBody(options.queue, await readBody(req, options.maxBodyBytes), cluster);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         log.warn({ limit: options.maxBodyBytes }, 'webhook body over the cap');
@@ -59,12 +59,9 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       res.status(400).json({ error: `cannot read the request body: ${errorMessage(err)}` });
       return;
     }
-
-    // Only what the answer needs outlives the submit: the parsed events may die young.
-    const { batch, badBody } = toBatch(body, cluster);
-    const firstRejected = batch.rejected[0]?.reason;
+    const { badBody, firstRejected } = submitted;
     try {
-      const result = await options.queue.submit(batch);
+      const result = await submitted.result;
       options.metrics?.ingested(options.source ?? 'webhook', result);
       if (badBody !== null) {
         log.warn({ reason: badBody }, 'webhook body rejected and quarantined');
@@ -84,6 +81,28 @@ export function createWebhookRouter(options: WebhookOptions): Router {
   router.post('/audit/webhook', handler);
   router.post('/audit/webhook/:cluster', handler);
   return router;
+}
+
+interface Submitted {
+  result: Promise<WriteResult>;
+  badBody: string | null;
+  firstRejected: string | undefined;
+}
+
+/**
+ * Parses a body and submits its batch. Only what the answer needs is returned: the body and the
+ * parsed events are not held while the commit runs, so they die young instead of filling the
+ * old generation (and, for the body, external memory) until the next full GC.
+ */
+function submitBody(queue: BatchSink, body: Buffer, cluster: string): Submitted {
+  const { batch, badBody } = toBatch(body, cluster);
+  let result: Promise<WriteResult>;
+  try {
+    result = queue.submit(batch);
+  } catch (err) {
+    result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+  return { result, badBody, firstRejected: batch.rejected[0]?.reason };
 }
 
 /** The batch of a webhook body: its events, or the whole body quarantined when it is not audit JSON. */

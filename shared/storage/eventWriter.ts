@@ -87,11 +87,22 @@ export class EventWriter {
    * their own). Throws when it cannot commit.
    */
   writeRecords(batches: RecordBatch[], options: WriteOptions = {}): WriteResult[] {
-    const rows = recordsToRows(batches, this.dims);
+    return this.writeRequests([{ batches, options }])[0]!;
+  }
+
+  /**
+   * Stores several requests' batches in one transaction, their `--follow` positions saved in
+   * order; the results per request. Throws when it cannot commit (then none is stored).
+   */
+  writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[]): WriteResult[][] {
+    const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
     return this.store.db.transaction(() => {
-      const out = rows.map((b) => this.writeOne(b));
-      if (options.followOffset) this.saveOffset(options.followOffset);
-      return out;
+      let next = 0;
+      return requests.map((r) => {
+        const results = rows.slice(next, (next += r.batches.length)).map((b) => this.writeOne(b));
+        if (r.options.followOffset) this.saveOffset(r.options.followOffset);
+        return results;
+      });
     }).immediate();
   }
 

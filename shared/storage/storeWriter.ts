@@ -36,8 +36,8 @@ export type WriterResponse = { id: number; results: WriteResult[] } | { id: numb
 /**
  * Commits batches on a writer thread, so that parsing and preparing the next batch (this
  * thread) overlaps with interning and writing the last one (the other core). Batches cross as
- * flat records. Requests are committed in the order given, each as one transaction; the
- * promise settles after the commit. `store` is this thread's connection, for reads.
+ * flat records. Requests are committed in the order given, each in one transaction (requests
+ * that queue up while a commit runs share the next one); the promise settles after the commit. `store` is this thread's connection, for reads.
  */
 export class StoreWriter {
   readonly redact: Redactor;
