@@ -17,11 +17,16 @@ export function tempDir(prefix = 'kubetrail-test-'): string {
  * tests that read it, saying so; under CI=true its absence is a failure.
  */
 export function corpusDir(ctx: Mocha.Context | Mocha.Suite): string | null {
-  const dir = resolve(process.cwd(), '..', 'shared', 'corpus');
+  return sharedPath(ctx, 'corpus');
+}
+
+/** A file or folder of `../shared` (the corpus, the specs), read in place; skipped as corpusDir is. */
+export function sharedPath(ctx: Mocha.Context | Mocha.Suite, path: string): string | null {
+  const dir = resolve(process.cwd(), '..', 'shared', path);
   if (existsSync(dir)) return dir;
-  if (process.env.CI === 'true') throw new Error(`CI=true but the shared corpus is missing at ${dir}`);
+  if (process.env.CI === 'true') throw new Error(`CI=true but ${dir} is missing`);
   // eslint-disable-next-line no-console
-  console.log(`    (skipped: the shared corpus is not at ${dir})`);
+  console.log(`    (skipped: ${dir} is not there)`);
   if ('skip' in ctx) ctx.skip();
   return null;
 }

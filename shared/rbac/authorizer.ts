@@ -1,0 +1,236 @@
+import { aggregateClusterRoles } from './aggregate.js';
+import { ruleAllows } from './ruleAllows.js';
+import { MASTERS, type ClusterRole, type PolicyRule, type RbacState, type RequestAttributes, type Role, type RoleRef, type Subject, type UserAttributes } from './types.js';
+
+export interface BindingRef {
+  kind: 'ClusterRoleBinding' | 'RoleBinding';
+  name: string;
+  /** The RoleBinding's namespace; "" for a ClusterRoleBinding. */
+  namespace: string;
+}
+
+export interface RoleRefResolved {
+  kind: 'ClusterRole' | 'Role';
+  name: string;
+  /** The Role's namespace; "" for a ClusterRole. */
+  namespace: string;
+}
+
+/** A binding that applies to a user, the role it grants and the subject through which it applies. */
+export interface BindingGrant {
+  binding: BindingRef;
+  role: RoleRefResolved;
+  subject: Subject;
+  /** The role's rules (converged, for an aggregated ClusterRole). */
+  rules: readonly PolicyRule[];
+}
+
+/** The binding, role, subject and rule behind an RBAC allow. */
+export interface Grant extends Omit<BindingGrant, 'rules'> {
+  rule: PolicyRule;
+  ruleIndex: number;
+}
+
+/**
+ * A decision is a value with a reason, never an exception. `reason` is what the apiserver
+ * writes in `authorization.k8s.io/reason`: the binding, role and subject of an RBAC allow;
+ * "" for the system:masters bypass (not RBAC) and for a plain denial; the errors met (roles
+ * not found) otherwise.
+ */
+export type Decision =
+  | { allowed: true; via: 'system:masters'; reason: '' }
+  | { allowed: true; via: 'rbac'; reason: string; grant: Grant }
+  | { allowed: false; reason: string; errors: string[] };
+
+export interface ResolvedRole {
+  ref: RoleRefResolved;
+  rules: readonly PolicyRule[];
+}
+
+/** The RoleBindings to consult besides the ClusterRoleBindings: of every namespace, or of those listed. */
+export type NamespaceScope = 'all' | readonly string[];
+
+interface IndexedBinding {
+  ref: BindingRef;
+  roleRef: RoleRef;
+  subjects: Subject[];
+}
+
+/** Bindings of one scope (the cluster, or one namespace), in evaluation order, indexed by subject. */
+class BindingIndex {
+  readonly bindings: IndexedBinding[];
+  private readonly users = new Map<string, number[]>();
+  private readonly groups = new Map<string, number[]>();
+
+  constructor(bindings: IndexedBinding[]) {
+    // The apiserver walks its informer cache (effectively unordered); by name is reproducible.
+    this.bindings = bindings.sort((a, b) => (a.ref.name < b.ref.name ? -1 : a.ref.name > b.ref.name ? 1 : 0));
+    this.bindings.forEach((b, i) => {
+      for (const s of b.subjects) {
+        const username = subjectUsername(s, b.ref.namespace);
+        if (username !== null) add(this.users, username, i);
+        else if (s.kind === 'Group') add(this.groups, s.name, i);
+      }
+    });
+  }
+
+  /** Indexes of the bindings with a subject that may apply to `user`, in order. */
+  candidates(user: UserAttributes): number[] {
+    const lists: number[][] = [];
+    const u = this.users.get(user.name);
+    if (u) lists.push(u);
+    for (const g of user.groups) {
+      const l = this.groups.get(g);
+      if (l) lists.push(l);
+    }
+    if (lists.length === 0) return [];
+    if (lists.length === 1) return lists[0]!;
+    return [...new Set(lists.flat())].sort((a, b) => a - b);
+  }
+}
+
+function add(map: Map<string, number[]>, key: string, i: number): void {
+  const list = map.get(key);
+  if (!list) map.set(key, [i]);
+  else if (list[list.length - 1] !== i) list.push(i);
+}
+
+/**
+ * The username a User or ServiceAccount subject stands for, within a binding of `bindingNamespace`
+ * ("" for a ClusterRoleBinding); null for other kinds, and for a ServiceAccount subject with no
+ * namespace in a ClusterRoleBinding (it never applies).
+ */
+export function subjectUsername(s: Subject, bindingNamespace: string): string | null {
+  if (s.kind === 'User') return s.name;
+  if (s.kind !== 'ServiceAccount') return null;
+  const ns = s.namespace || bindingNamespace;
+  return ns ? `system:serviceaccount:${ns}:${s.name}` : null;
+}
+
+/** Whether a subject of a binding in `bindingNamespace` applies to `user` (spec/rbac.md §3.2). */
+export function appliesTo(s: Subject, user: UserAttributes, bindingNamespace: string): boolean {
+  if (s.kind === 'Group') return user.groups.includes(s.name);
+  const username = subjectUsername(s, bindingNamespace);
+  return username !== null && username === user.name;
+}
+
+/**
+ * The RBAC authorizer over one state, with its bindings indexed by subject. The chain is the
+ * apiserver's: the system:masters group first (it bypasses RBAC), then RBAC:
+ * ClusterRoleBindings, then RoleBindings of the request's namespace.
+ */
+export class Authorizer {
+  readonly clusterRoles = new Map<string, ClusterRole>();
+  readonly roles = new Map<string, Role>();
+  /** Aggregated ClusterRoles whose stored rules are not yet the converged ones. */
+  readonly aggregationPending: string[];
+  readonly cluster: BindingIndex;
+  readonly namespaces = new Map<string, BindingIndex>();
+
+  constructor(readonly state: RbacState) {
+    const { clusterRoles, pending } = aggregateClusterRoles(state.clusterRoles);
+    this.aggregationPending = pending;
+    for (const r of clusterRoles) this.clusterRoles.set(r.name, r);
+    for (const r of state.roles) this.roles.set(`${r.namespace}/${r.name}`, r);
+    this.cluster = new BindingIndex(
+      state.clusterRoleBindings.map((b) => ({ ref: { kind: 'ClusterRoleBinding', name: b.name, namespace: '' }, roleRef: b.roleRef, subjects: b.subjects })),
+    );
+    const byNs = new Map<string, IndexedBinding[]>();
+    for (const b of state.roleBindings) {
+      const list = byNs.get(b.namespace) ?? [];
+      list.push({ ref: { kind: 'RoleBinding', name: b.name, namespace: b.namespace }, roleRef: b.roleRef, subjects: b.subjects });
+      byNs.set(b.namespace, list);
+    }
+    for (const [ns, list] of byNs) this.namespaces.set(ns, new BindingIndex(list));
+  }
+
+  authorize(attrs: RequestAttributes): Decision {
+    if (attrs.user.groups.includes(MASTERS)) return { allowed: true, via: 'system:masters', reason: '' };
+    const errors: string[] = [];
+    const scopes = [this.cluster];
+    const ns = attrs.resourceRequest ? attrs.namespace : '';
+    if (ns) {
+      const index = this.namespaces.get(ns);
+      if (index) scopes.push(index);
+    }
+    for (const index of scopes) {
+      for (const i of index.candidates(attrs.user)) {
+        const b = index.bindings[i]!;
+        const subject = b.subjects.find((s) => appliesTo(s, attrs.user, b.ref.namespace));
+        if (!subject) continue;
+        const role = this.resolve(b.roleRef, b.ref.namespace);
+        if ('error' in role) {
+          errors.push(role.error);
+          continue;
+        }
+        const ruleIndex = role.rules.findIndex((r) => ruleAllows(attrs, r));
+        if (ruleIndex < 0) continue;
+        const grant: Grant = { binding: b.ref, role: role.ref, subject, rule: role.rules[ruleIndex]!, ruleIndex };
+        return { allowed: true, via: 'rbac', reason: allowReason(grant), grant };
+      }
+    }
+    return { allowed: false, reason: errors.length === 0 ? '' : `RBAC: ${aggregateErrors(errors)}`, errors };
+  }
+
+  /**
+   * Every binding that applies to `user` — ClusterRoleBindings, and RoleBindings of every
+   * namespace or of the namespaces given — with the role it grants; roles not found are skipped.
+   */
+  grantsFor(user: UserAttributes, namespaces: NamespaceScope = 'all'): BindingGrant[] {
+    const out: BindingGrant[] = [];
+    for (const index of this.scopes(namespaces)) {
+      for (const i of index.candidates(user)) {
+        const b = index.bindings[i]!;
+        const subject = b.subjects.find((s) => appliesTo(s, user, b.ref.namespace));
+        const role = this.resolve(b.roleRef, b.ref.namespace);
+        if (subject && !('error' in role)) out.push({ binding: b.ref, role: role.ref, subject, rules: role.rules });
+      }
+    }
+    return out;
+  }
+
+  /** Every ClusterRoleBinding, and the RoleBindings of the namespaces given, with the role of each or why it has none. */
+  *allBindings(namespaces: NamespaceScope): Generator<{ binding: BindingRef; subjects: Subject[]; role: ResolvedRole | { error: string } }> {
+    for (const index of this.scopes(namespaces)) for (const b of index.bindings) yield { binding: b.ref, subjects: b.subjects, role: this.resolve(b.roleRef, b.ref.namespace) };
+  }
+
+  private scopes(namespaces: NamespaceScope): BindingIndex[] {
+    if (namespaces === 'all') return [this.cluster, ...this.namespaces.values()];
+    return [this.cluster, ...namespaces.flatMap((ns) => this.namespaces.get(ns) ?? [])];
+  }
+
+  /** The role a binding in `bindingNamespace` ("" for a ClusterRoleBinding) refers to, or the apiserver's error. */
+  resolve(ref: RoleRef, bindingNamespace: string): ResolvedRole | { error: string } {
+    if (ref.kind === 'ClusterRole') {
+      const r = this.clusterRoles.get(ref.name);
+      return r ? { ref: { kind: 'ClusterRole', name: ref.name, namespace: '' }, rules: r.rules } : { error: `clusterrole.rbac.authorization.k8s.io ${goQuote(ref.name)} not found` };
+    }
+    if (ref.kind === 'Role') {
+      const r = this.roles.get(`${bindingNamespace}/${ref.name}`);
+      return r ? { ref: { kind: 'Role', name: ref.name, namespace: bindingNamespace }, rules: r.rules } : { error: `role.rbac.authorization.k8s.io ${goQuote(ref.name)} not found` };
+    }
+    return { error: `unsupported role reference kind: ${goQuote(ref.kind)}` };
+  }
+}
+
+/** The apiserver's reason for an RBAC allow (rbac.go, rule.go describers). */
+export function allowReason(g: Grant): string {
+  const binding = g.binding.kind === 'RoleBinding' ? `RoleBinding ${goQuote(`${g.binding.name}/${g.binding.namespace}`)}` : `ClusterRoleBinding ${goQuote(g.binding.name)}`;
+  return `RBAC: allowed by ${binding} of ${g.role.kind} ${goQuote(g.role.name)} to ${describeSubject(g.subject, g.binding.namespace)}`;
+}
+
+export function describeSubject(s: Subject, bindingNamespace: string): string {
+  if (s.kind === 'ServiceAccount') return `${s.kind} ${goQuote(`${s.name}/${s.namespace || bindingNamespace}`)}`;
+  return `${s.kind} ${goQuote(s.name)}`;
+}
+
+/** Several errors as Go's utilerrors aggregate prints them: one alone, or `[e1, e2]` without repeats. */
+export function aggregateErrors(errors: readonly string[]): string {
+  const unique = [...new Set(errors)];
+  return errors.length === 1 || unique.length === 1 ? unique[0]! : `[${unique.join(', ')}]`;
+}
+
+/** A string as Go's %q prints it (for the names Kubernetes allows: escapes `"` and `\`, control characters). */
+export function goQuote(s: string): string {
+  return JSON.stringify(s).replace(/\u2028|\u2029/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
+}
