@@ -15,6 +15,11 @@ export class PayloadTooLargeError extends Error {
   override name = 'PayloadTooLargeError';
 }
 
+/** Something asked for by name or id does not exist. Exit 2, HTTP 404. */
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
 /** The store could not commit; the caller may retry. HTTP 503. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { SEVERITIES } from '../../shared/detect/types.js';
-import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
+import { ConfigError, InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
@@ -10,6 +10,7 @@ import { eventsCommand } from './eventsCommand.js';
 import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
 import { OUTPUT_FORMATS } from './output.js';
+import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
 import { parseServices, serve } from './serve.js';
 
 /**
@@ -142,6 +143,69 @@ withCommon(breakglass.command('close'))
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags), id, flags));
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Where an `rbac` command takes its RBAC from. */
+function withState(cmd: Command): Command {
+  return withCommon(cmd)
+    .option('-f, --file <path>', 'evaluate these files or folders instead of the stored snapshot (repeatable)', collect)
+    .option('--snapshot <id>', 'evaluate this stored snapshot (default: the newest of the cluster)')
+    .option('--cluster <name>', 'cluster whose newest snapshot to evaluate (default: config cluster)');
+}
+
+const rbac = program.command('rbac').description('RBAC as the apiserver evaluates it: snapshots, can, who-can, effective permissions');
+withCommon(rbac.command('load'))
+  .description('store an RBAC snapshot from files and folders (YAML, JSON, Lists, kubectl get -o yaml|json) or from the live cluster')
+  .argument('[files...]', 'files or folders; - reads standard input')
+  .option('--from-cluster', 'read the live cluster (the four RBAC kinds, service accounts and API discovery)')
+  .option('--context <name>', 'kubeconfig context (with --from-cluster)')
+  .option('--kubeconfig <file>', 'kubeconfig file (default KUBECONFIG, then ~/.kube/config)')
+  .option('--in-cluster', 'use the pod\'s service account (with --from-cluster)')
+  .option('--cluster <name>', 'cluster name to store the snapshot under (default: config cluster)')
+  .addOption(new Option('--output <format>', 'summary format').choices(['text', 'json']).default('text'))
+  .action(async (files: string[], flags) => loadCommand(configFrom(flags), files, flags));
+withCommon(rbac.command('snapshots'))
+  .description('stored RBAC snapshots, newest first')
+  .option('--cluster <name>', 'only this cluster')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => snapshotsCommand(configFrom(flags), flags));
+withCommon(rbac.command('diff'))
+  .description('what changed between two snapshots (ids), or files and folders')
+  .argument('<a>', 'the earlier snapshot id, or a file or folder')
+  .argument('<b>', 'the later snapshot id, or a file or folder')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (a: string, b: string, flags) => {
+    process.exitCode = await diffCommand(configFrom(flags), a, b, flags);
+  });
+withState(rbac.command('can'))
+  .description('may a user make a request? prints yes or no, exits 0 or 1 (like kubectl auth can-i)')
+  .argument('<verb>', 'verb, e.g. get, list, create, impersonate')
+  .argument('<resource>', 'RESOURCE[.GROUP][/NAME] (deployments.apps, leases.coordination.k8s.io/kube-scheduler) or a URL (/healthz)')
+  .option('--subresource <name>', 'subresource, e.g. log, exec, scale, token')
+  .option('-n, --namespace <ns>', 'namespace (default: cluster-wide)')
+  .requiredOption('--as <user>', 'username; system:authenticated and service-account groups are added as the apiserver would')
+  .option('--as-group <group>', 'a group of the user (repeatable)', collect)
+  .option('--explain', 'name the binding, role and rule that allow it, or the system:masters bypass')
+  .action((verb: string, resource: string, flags) => {
+    process.exitCode = canCommand(configFrom(flags), verb, resource, flags);
+  });
+withState(rbac.command('who-can'))
+  .description('which subjects may make a request, with the binding and role of each')
+  .argument('<verb>', 'verb, e.g. get, create, escalate')
+  .argument('<resource>', 'RESOURCE[.GROUP][/NAME] or a URL')
+  .option('--subresource <name>', 'subresource, e.g. exec')
+  .option('-n, --namespace <ns>', 'namespace (default: every namespace for namespaced resources)')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (verb: string, resource: string, flags) => whoCanCommand(configFrom(flags), verb, resource, flags));
+withState(rbac.command('permissions'))
+  .description('every rule that reaches a user, service account or group, with the binding path that grants it')
+  .option('--user <name>', 'a user (system:authenticated is added)')
+  .option('--group <group>', 'a group of the user, or alone: what the group is granted (repeatable)', collect)
+  .option('--serviceaccount <ns:name>', 'a service account')
+  .option('-n, --namespace <ns>', 'only RoleBindings of this namespace (and ClusterRoleBindings)')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => permissionsCommand(configFrom(flags), flags));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
@@ -153,7 +217,7 @@ async function main(): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    if (err instanceof InputError || err instanceof ConfigError) {
+    if (err instanceof InputError || err instanceof ConfigError || err instanceof NotFoundError) {
       process.stderr.write(`kubetrail: ${err.message}\n`);
       process.exitCode = 2;
       return;

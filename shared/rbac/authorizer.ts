@@ -1,5 +1,5 @@
 import { aggregateClusterRoles } from './aggregate.js';
-import { ruleAllows } from './ruleAllows.js';
+import { ruleAllowsCombined } from './ruleAllows.js';
 import { MASTERS, type ClusterRole, type PolicyRule, type RbacState, type RequestAttributes, type Role, type RoleRef, type Subject, type UserAttributes } from './types.js';
 
 export interface BindingRef {
@@ -52,8 +52,9 @@ export type NamespaceScope = 'all' | readonly string[];
 
 interface IndexedBinding {
   ref: BindingRef;
-  roleRef: RoleRef;
   subjects: Subject[];
+  /** Its role, resolved once: roleRefs cannot change, and the state is fixed. */
+  role: ResolvedRole | { error: string };
 }
 
 /** Bindings of one scope (the cluster, or one namespace), in evaluation order, indexed by subject. */
@@ -74,8 +75,11 @@ class BindingIndex {
     });
   }
 
-  /** Indexes of the bindings with a subject that may apply to `user`, in order. */
-  candidates(user: UserAttributes): number[] {
+  /**
+   * The lists of bindings (indexes, ascending) with a subject that may apply to `user`: one for
+   * its username, one per group. A binding may be in several.
+   */
+  candidateLists(user: UserAttributes): number[][] {
     const lists: number[][] = [];
     const u = this.users.get(user.name);
     if (u) lists.push(u);
@@ -83,8 +87,13 @@ class BindingIndex {
       const l = this.groups.get(g);
       if (l) lists.push(l);
     }
-    if (lists.length === 0) return [];
-    if (lists.length === 1) return lists[0]!;
+    return lists;
+  }
+
+  /** The bindings that may apply to `user`, once each, in order. */
+  candidates(user: UserAttributes): number[] {
+    const lists = this.candidateLists(user);
+    if (lists.length <= 1) return lists[0] ?? [];
     return [...new Set(lists.flat())].sort((a, b) => a - b);
   }
 }
@@ -132,13 +141,12 @@ export class Authorizer {
     this.aggregationPending = pending;
     for (const r of clusterRoles) this.clusterRoles.set(r.name, r);
     for (const r of state.roles) this.roles.set(`${r.namespace}/${r.name}`, r);
-    this.cluster = new BindingIndex(
-      state.clusterRoleBindings.map((b) => ({ ref: { kind: 'ClusterRoleBinding', name: b.name, namespace: '' }, roleRef: b.roleRef, subjects: b.subjects })),
-    );
+    const indexed = (ref: BindingRef, roleRef: RoleRef, subjects: Subject[]): IndexedBinding => ({ ref, subjects, role: this.resolve(roleRef, ref.namespace) });
+    this.cluster = new BindingIndex(state.clusterRoleBindings.map((b) => indexed({ kind: 'ClusterRoleBinding', name: b.name, namespace: '' }, b.roleRef, b.subjects)));
     const byNs = new Map<string, IndexedBinding[]>();
     for (const b of state.roleBindings) {
       const list = byNs.get(b.namespace) ?? [];
-      list.push({ ref: { kind: 'RoleBinding', name: b.name, namespace: b.namespace }, roleRef: b.roleRef, subjects: b.subjects });
+      list.push(indexed({ kind: 'RoleBinding', name: b.name, namespace: b.namespace }, b.roleRef, b.subjects));
       byNs.set(b.namespace, list);
     }
     for (const [ns, list] of byNs) this.namespaces.set(ns, new BindingIndex(list));
@@ -146,30 +154,46 @@ export class Authorizer {
 
   authorize(attrs: RequestAttributes): Decision {
     if (attrs.user.groups.includes(MASTERS)) return { allowed: true, via: 'system:masters', reason: '' };
-    const errors: string[] = [];
-    const scopes = [this.cluster];
+    const combined = attrs.resourceRequest && attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resourceRequest ? attrs.resource : '';
+    // Roles not found, by binding position (scope, then index): the apiserver reports them in walk order.
+    let errors: Map<number, string> | null = null;
     const ns = attrs.resourceRequest ? attrs.namespace : '';
-    if (ns) {
-      const index = this.namespaces.get(ns);
-      if (index) scopes.push(index);
-    }
-    for (const index of scopes) {
-      for (const i of index.candidates(attrs.user)) {
-        const b = index.bindings[i]!;
-        const subject = b.subjects.find((s) => appliesTo(s, attrs.user, b.ref.namespace));
-        if (!subject) continue;
-        const role = this.resolve(b.roleRef, b.ref.namespace);
-        if ('error' in role) {
-          errors.push(role.error);
-          continue;
+    const scopes = ns ? [this.cluster, this.namespaces.get(ns)] : [this.cluster];
+    for (let scope = 0; scope < scopes.length; scope++) {
+      const index = scopes[scope];
+      if (!index) continue;
+      // The first allowing binding in order: each candidate list is ascending, so each is
+      // scanned only up to the best found so far (no merge of the lists is needed).
+      let best = -1;
+      let bestRule = -1;
+      let bestSubject: Subject | undefined;
+      for (const list of index.candidateLists(attrs.user)) {
+        for (const i of list) {
+          if (best >= 0 && i >= best) break;
+          const b = index.bindings[i]!;
+          const subject = firstApplying(b, attrs.user);
+          if (!subject) continue;
+          if ('error' in b.role) {
+            (errors ??= new Map()).set(scope * 2 ** 32 + i, b.role.error);
+            continue;
+          }
+          const r = firstAllowing(attrs, combined, b.role.rules);
+          if (r < 0) continue;
+          best = i;
+          bestRule = r;
+          bestSubject = subject;
+          break;
         }
-        const ruleIndex = role.rules.findIndex((r) => ruleAllows(attrs, r));
-        if (ruleIndex < 0) continue;
-        const grant: Grant = { binding: b.ref, role: role.ref, subject, rule: role.rules[ruleIndex]!, ruleIndex };
+      }
+      if (best >= 0) {
+        const b = index.bindings[best]!;
+        const role = b.role as ResolvedRole;
+        const grant: Grant = { binding: b.ref, role: role.ref, subject: bestSubject!, rule: role.rules[bestRule]!, ruleIndex: bestRule };
         return { allowed: true, via: 'rbac', reason: allowReason(grant), grant };
       }
     }
-    return { allowed: false, reason: errors.length === 0 ? '' : `RBAC: ${aggregateErrors(errors)}`, errors };
+    const messages = errors ? [...errors].sort((x, y) => x[0] - y[0]).map(([, m]) => m) : [];
+    return { allowed: false, reason: messages.length === 0 ? '' : `RBAC: ${aggregateErrors(messages)}`, errors: messages };
   }
 
   /**
@@ -181,9 +205,8 @@ export class Authorizer {
     for (const index of this.scopes(namespaces)) {
       for (const i of index.candidates(user)) {
         const b = index.bindings[i]!;
-        const subject = b.subjects.find((s) => appliesTo(s, user, b.ref.namespace));
-        const role = this.resolve(b.roleRef, b.ref.namespace);
-        if (subject && !('error' in role)) out.push({ binding: b.ref, role: role.ref, subject, rules: role.rules });
+        const subject = firstApplying(b, user);
+        if (subject && !('error' in b.role)) out.push({ binding: b.ref, role: b.role.ref, subject, rules: b.role.rules });
       }
     }
     return out;
@@ -191,7 +214,7 @@ export class Authorizer {
 
   /** Every ClusterRoleBinding, and the RoleBindings of the namespaces given, with the role of each or why it has none. */
   *allBindings(namespaces: NamespaceScope): Generator<{ binding: BindingRef; subjects: Subject[]; role: ResolvedRole | { error: string } }> {
-    for (const index of this.scopes(namespaces)) for (const b of index.bindings) yield { binding: b.ref, subjects: b.subjects, role: this.resolve(b.roleRef, b.ref.namespace) };
+    for (const index of this.scopes(namespaces)) for (const b of index.bindings) yield { binding: b.ref, subjects: b.subjects, role: b.role };
   }
 
   private scopes(namespaces: NamespaceScope): BindingIndex[] {
@@ -211,6 +234,16 @@ export class Authorizer {
     }
     return { error: `unsupported role reference kind: ${goQuote(ref.kind)}` };
   }
+}
+
+function firstApplying(b: IndexedBinding, user: UserAttributes): Subject | undefined {
+  for (const s of b.subjects) if (appliesTo(s, user, b.ref.namespace)) return s;
+  return undefined;
+}
+
+function firstAllowing(attrs: RequestAttributes, combined: string, rules: readonly PolicyRule[]): number {
+  for (let i = 0; i < rules.length; i++) if (ruleAllowsCombined(attrs, combined, rules[i]!)) return i;
+  return -1;
 }
 
 /** The apiserver's reason for an RBAC allow (rbac.go, rule.go describers). */

@@ -9,13 +9,14 @@ import type { PolicyRule, RequestAttributes } from './types.js';
  * applies only to resource requests, its URL part only to non-resource requests.
  */
 export function ruleAllows(attrs: RequestAttributes, rule: PolicyRule): boolean {
+  return ruleAllowsCombined(attrs, attrs.resourceRequest && attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resourceRequest ? attrs.resource : '', rule);
+}
+
+/** ruleAllows with the request's `resource/subresource` (or `resource`) computed once by the caller. */
+export function ruleAllowsCombined(attrs: RequestAttributes, combined: string, rule: PolicyRule): boolean {
   if (!verbMatches(rule, attrs.verb)) return false;
   if (!attrs.resourceRequest) return nonResourceURLMatches(rule, attrs.path);
-  return (
-    apiGroupMatches(rule, attrs.apiGroup) &&
-    resourceMatches(rule, attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource, attrs.subresource) &&
-    resourceNameMatches(rule, attrs.name)
-  );
+  return apiGroupMatches(rule, attrs.apiGroup) && resourceMatches(rule, combined, attrs.subresource) && resourceNameMatches(rule, attrs.name);
 }
 
 export function verbMatches(rule: PolicyRule, verb: string): boolean {

@@ -1,0 +1,249 @@
+import type { Config } from '../../shared/config.js';
+import { InputError } from '../../shared/errors.js';
+import { Authorizer, describeSubject } from '../../shared/rbac/authorizer.js';
+import { describeRule, diffStates } from '../../shared/rbac/diffStates.js';
+import { loadCluster, type ClusterSource } from '../../shared/rbac/loadCluster.js';
+import { loadFiles } from '../../shared/rbac/loadFiles.js';
+import type { ParsedObjects } from '../../shared/rbac/parseObjects.js';
+import { effectivePermissions } from '../../shared/rbac/permissions.js';
+import { isNamespacedResource, parseResourceArg } from '../../shared/rbac/resourceArg.js';
+import { impersonatedUser, serviceAccountUser } from '../../shared/rbac/subjects.js';
+import type { RbacState, RequestAttributes, UserAttributes } from '../../shared/rbac/types.js';
+import { whoCan } from '../../shared/rbac/whoCan.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { getSnapshot, latestSnapshot, listSnapshots, saveSnapshot, type SnapshotInfo, type SnapshotSummary } from '../../shared/storage/rbacSnapshots.js';
+import { writeRows, type OutputFormat } from './output.js';
+
+/** Where an `rbac` command takes its RBAC from: files (-f), a snapshot by id, or the cluster's latest. */
+export interface StateFlags {
+  file?: string[];
+  snapshot?: string;
+  cluster?: string;
+}
+
+interface LoadedState {
+  state: RbacState;
+  /** What was evaluated, for the user: a snapshot or the files. */
+  origin: string;
+}
+
+function snapshotId(text: string, what: string): number {
+  if (!/^\d+$/.test(text)) throw new InputError(`${what}: expected a snapshot id (a number; \`kubetrail rbac snapshots\` lists them), got '${text}'`);
+  return Number(text);
+}
+
+function reportProblems(parsed: ParsedObjects): void {
+  for (const p of parsed.problems) process.stderr.write(`kubetrail: ${p.position}: ${p.reason}\n`);
+}
+
+export function stateFrom(config: Readonly<Config>, flags: StateFlags): LoadedState {
+  if (flags.file && flags.file.length > 0) {
+    const loaded = loadFiles(flags.file);
+    reportProblems(loaded);
+    return { state: loaded.state, origin: `files ${loaded.files.join(', ')}` };
+  }
+  const cluster = flags.cluster ?? config.cluster;
+  const store = openStore(config.database.path);
+  try {
+    const snap = flags.snapshot !== undefined ? getSnapshot(store.db, snapshotId(flags.snapshot, '--snapshot')) : latestSnapshot(store.db, cluster);
+    if (!snap) {
+      throw new InputError(
+        `no RBAC snapshot of cluster '${cluster}' in the store: run \`kubetrail rbac load FILE…\` or \`kubetrail rbac load --from-cluster\` first, or evaluate files with -f FILE`,
+      );
+    }
+    return { state: snap.state, origin: `snapshot ${snap.id} of ${snap.cluster} (${new Date(snap.takenAt / 1000).toISOString()})` };
+  } finally {
+    store.close();
+  }
+}
+
+export interface LoadFlags extends ClusterSource {
+  fromCluster?: boolean;
+  cluster?: string;
+  output: 'text' | 'json';
+}
+
+/** `kubetrail rbac load FILE…|--from-cluster`: stores a snapshot and prints what it holds. */
+export async function loadCommand(config: Readonly<Config>, files: string[], flags: LoadFlags): Promise<void> {
+  if (flags.fromCluster === (files.length > 0)) throw new InputError('give files to load, or --from-cluster (not both)');
+  let parsed: ParsedObjects;
+  let source: string;
+  if (flags.fromCluster) {
+    const live = await loadCluster(flags);
+    parsed = live;
+    source = `cluster: ${live.source}`;
+  } else {
+    const loaded = loadFiles(files);
+    parsed = loaded;
+    source = `files: ${loaded.files.join(', ')}`;
+  }
+  reportProblems(parsed);
+  const s = parsed.state;
+  const summary: SnapshotSummary = {
+    clusterRoles: s.clusterRoles.length,
+    roles: s.roles.length,
+    clusterRoleBindings: s.clusterRoleBindings.length,
+    roleBindings: s.roleBindings.length,
+    serviceAccounts: s.serviceAccounts.length,
+    apiResources: s.discovery?.length ?? 0,
+    skipped: parsed.skipped,
+    problems: parsed.problems,
+    aggregationPending: new Authorizer(s).aggregationPending,
+  };
+  const store = openStore(config.database.path);
+  let info: SnapshotInfo;
+  try {
+    info = saveSnapshot(store.db, { cluster: flags.cluster ?? config.cluster, takenAt: Date.now() * 1000, source, state: s, summary });
+  } finally {
+    store.close();
+  }
+  if (flags.output === 'json') {
+    process.stdout.write(JSON.stringify(info) + '\n');
+    return;
+  }
+  const skipped = Object.entries(summary.skipped).map(([k, n]) => `${n} ${k}`);
+  process.stdout.write(
+    [
+      `snapshot ${info.id} of cluster ${info.cluster} from ${source}`,
+      `  ${summary.clusterRoles} ClusterRoles, ${summary.roles} Roles, ${summary.clusterRoleBindings} ClusterRoleBindings, ${summary.roleBindings} RoleBindings, ${summary.serviceAccounts} ServiceAccounts` +
+        (summary.apiResources > 0 ? `, ${summary.apiResources} API resources from discovery` : ''),
+      ...(skipped.length > 0 ? [`  skipped (not RBAC): ${skipped.join(', ')}`] : []),
+      ...(summary.problems.length > 0 ? [`  ${summary.problems.length} object(s) could not be read (above)`] : []),
+      ...(summary.aggregationPending.length > 0
+        ? [`  aggregation pending (stored rules differ from the aggregated ones; evaluated as aggregated): ${summary.aggregationPending.join(', ')}`]
+        : []),
+    ].join('\n') + '\n',
+  );
+}
+
+export async function snapshotsCommand(config: Readonly<Config>, flags: { cluster?: string; output: OutputFormat }): Promise<void> {
+  const store = openStore(config.database.path);
+  try {
+    const rows = listSnapshots(store.db, flags.cluster).map((s) => ({
+      id: s.id,
+      cluster: s.cluster,
+      takenAt: new Date(s.takenAt / 1000).toISOString(),
+      source: s.source,
+      clusterRoles: s.summary.clusterRoles,
+      roles: s.summary.roles,
+      clusterRoleBindings: s.summary.clusterRoleBindings,
+      roleBindings: s.summary.roleBindings,
+      serviceAccounts: s.summary.serviceAccounts,
+      problems: s.summary.problems.length,
+    }));
+    await writeRows(process.stdout, rows, ['id', 'cluster', 'takenAt', 'clusterRoles', 'roles', 'clusterRoleBindings', 'roleBindings', 'serviceAccounts', 'problems', 'source'], flags.output);
+  } finally {
+    store.close();
+  }
+}
+
+/** `kubetrail rbac diff A B`: A and B are snapshot ids, or files and folders to read. */
+export async function diffCommand(config: Readonly<Config>, a: string, b: string, flags: { output: OutputFormat }): Promise<number> {
+  const side = (x: string) => (/^\d+$/.test(x) ? stateFrom(config, { snapshot: x }) : stateFrom(config, { file: [x] })).state;
+  const changes = diffStates(side(a), side(b)).map((c) => ({ ...c, details: c.details.join('; ') }));
+  await writeRows(process.stdout, changes, ['change', 'kind', 'namespace', 'name', 'details'], flags.output);
+  return 0;
+}
+
+export interface RequestFlags extends StateFlags {
+  subresource?: string;
+  namespace?: string;
+}
+
+/** The request of `can` and `who-can`: VERB and RESOURCE[.GROUP][/NAME] or a URL, for no user yet. */
+function requestFrom(state: RbacState, verb: string, target: string, flags: RequestFlags, user: UserAttributes): RequestAttributes {
+  const arg = parseResourceArg(target, state.discovery);
+  if (arg.kind === 'url') {
+    if (flags.subresource || flags.namespace) throw new InputError(`${target} is a non-resource URL: --subresource and --namespace do not apply`);
+    return { user, verb, resourceRequest: false, path: arg.path };
+  }
+  // GET /api/v1/namespaces/NAME is in namespace NAME (spec/rbac.md §1.1): a RoleBinding there can grant it.
+  const namespace = flags.namespace ?? (arg.apiGroup === '' && arg.resource === 'namespaces' ? arg.name : '');
+  return { user, verb, resourceRequest: true, apiGroup: arg.apiGroup, resource: arg.resource, subresource: flags.subresource ?? '', namespace, name: arg.name };
+}
+
+export interface CanFlags extends RequestFlags {
+  as: string;
+  asGroup?: string[];
+  explain?: boolean;
+}
+
+/** `kubetrail rbac can`: prints yes or no; 0 when allowed, 1 when not (like kubectl auth can-i). */
+export function canCommand(config: Readonly<Config>, verb: string, target: string, flags: CanFlags): number {
+  const { state, origin } = stateFrom(config, flags);
+  const attrs = requestFrom(state, verb, target, flags, impersonatedUser(flags.as, flags.asGroup ?? []));
+  const decision = new Authorizer(state).authorize(attrs);
+  const lines = [decision.allowed ? 'yes' : 'no'];
+  if (flags.explain) {
+    if (decision.allowed && decision.via === 'system:masters') lines.push('  system:masters: the privileged-group authorizer allows it before RBAC (not an RBAC grant; it cannot be reviewed or revoked in RBAC)');
+    else if (decision.allowed && decision.via === 'rbac') {
+      const g = decision.grant;
+      lines.push(`  ${decision.reason}`, `  rule ${g.ruleIndex + 1} of ${g.role.kind} ${g.role.name}: ${describeRule(g.rule)}`);
+    } else lines.push(`  no RBAC rule allows it${decision.reason ? ` (${decision.reason})` : ''}`);
+    if (attrs.resourceRequest && attrs.namespace === '' && isNamespacedResource(state.discovery, attrs.apiGroup, attrs.resource)) {
+      lines.push('  asked cluster-wide (in every namespace): RoleBindings do not count; give -n NAMESPACE to ask about one namespace');
+    }
+    lines.push(`  evaluated: ${origin}; user ${attrs.user.name}, groups ${attrs.user.groups.join(', ')}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return decision.allowed ? 0 : 1;
+}
+
+/** `kubetrail rbac who-can`: the subjects allowed, with the binding path of each. */
+export async function whoCanCommand(config: Readonly<Config>, verb: string, target: string, flags: RequestFlags & { output: OutputFormat }): Promise<void> {
+  const { state } = stateFrom(config, flags);
+  const attrs = requestFrom(state, verb, target, flags, { name: '', groups: [] });
+  const everyNamespace = attrs.resourceRequest && flags.namespace === undefined && attrs.namespace === '' && isNamespacedResource(state.discovery, attrs.apiGroup, attrs.resource);
+  const answer = whoCan(new Authorizer(state), attrs, everyNamespace);
+  const rows = [
+    { subject: `Group ${answer.masters}`, scope: 'cluster', binding: '(privileged-group authorizer: bypasses RBAC)', role: '', rule: '' },
+    ...answer.entries.map((e) => ({
+      subject: describeSubject(e.subject, e.binding.namespace).replace(/"/g, ''),
+      scope: e.binding.kind === 'RoleBinding' ? `namespace ${e.binding.namespace}` : 'cluster',
+      binding: e.binding.kind === 'RoleBinding' ? `RoleBinding ${e.binding.namespace}/${e.binding.name}` : `ClusterRoleBinding ${e.binding.name}`,
+      role: `${e.role.kind} ${e.role.name}`,
+      rule: describeRule(e.rule),
+    })),
+  ];
+  await writeRows(process.stdout, rows, ['subject', 'scope', 'binding', 'role', 'rule'], flags.output);
+}
+
+export interface PermissionsFlags extends StateFlags {
+  user?: string;
+  group?: string[];
+  serviceaccount?: string;
+  namespace?: string;
+  output: OutputFormat;
+}
+
+/** `kubetrail rbac permissions`: every rule that reaches a user, service account or group, with its binding path. */
+export async function permissionsCommand(config: Readonly<Config>, flags: PermissionsFlags): Promise<void> {
+  const { state } = stateFrom(config, flags);
+  let user: UserAttributes;
+  if (flags.serviceaccount !== undefined) {
+    if (flags.user !== undefined) throw new InputError('give --user or --serviceaccount, not both');
+    const sa = serviceAccountUser(flags.serviceaccount);
+    if (!sa) throw new InputError(`--serviceaccount: expected NAMESPACE:NAME, got '${flags.serviceaccount}'`);
+    user = sa;
+  } else if (flags.user !== undefined) user = impersonatedUser(flags.user, flags.group ?? []);
+  else if (flags.group && flags.group.length > 0) user = { name: '', groups: flags.group };
+  else throw new InputError('whose permissions? give --user U [--group G]…, --serviceaccount NS:NAME, or --group G');
+
+  const perms = effectivePermissions(new Authorizer(state), user, flags.namespace === undefined ? 'all' : [flags.namespace]);
+  if (flags.output === 'json' || flags.output === 'ndjson') {
+    process.stdout.write(JSON.stringify(perms, null, flags.output === 'json' ? 2 : undefined) + '\n');
+    return;
+  }
+  if (perms.bypass) process.stderr.write('kubetrail: in system:masters: every request is allowed before RBAC is consulted; the rules below are what RBAC alone grants\n');
+  const rows = perms.grants.flatMap((g) =>
+    g.rules.map((r) => ({
+      scope: g.scope === '' ? 'cluster' : `namespace ${g.scope}`,
+      binding: `${g.binding.kind} ${g.binding.namespace ? `${g.binding.namespace}/` : ''}${g.binding.name}`,
+      role: `${g.role.kind} ${g.role.name}`,
+      via: describeSubject(g.subject, g.binding.namespace).replace(/"/g, ''),
+      rule: describeRule(r.rule),
+      expands: r.expanded === undefined ? '' : `${r.expanded.length} resources`,
+    })),
+  );
+  await writeRows(process.stdout, rows, ['scope', 'binding', 'role', 'via', 'rule', 'expands'], flags.output);
+}
