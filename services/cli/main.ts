@@ -207,6 +207,11 @@ withState(rbac.command('permissions'))
   .action(async (flags) => permissionsCommand(configFrom(flags), flags));
 
 async function main(): Promise<void> {
+  // `kubetrail … | head`: a reader that has seen enough is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   try {
     await program.parseAsync(process.argv);
   } catch (err) {

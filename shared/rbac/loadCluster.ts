@@ -97,7 +97,11 @@ async function getJson(kc: KubeConfig, server: string, path: string): Promise<un
   // The server may have a path of its own (an API proxy): the request path goes after it.
   const url = new URL(server.replace(/\/+$/, '') + path);
   const options: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' }, timeout: 30_000 };
-  await kc.applyToHTTPSOptions(options);
+  try {
+    await kc.applyToHTTPSOptions(options);
+  } catch (err) {
+    throw new InputError(`cannot use the credentials of context ${kc.getCurrentContext()} for ${url.origin}: ${errorMessage(err)}`);
+  }
   const plain = url.protocol === 'http:';
   if (plain) delete options.agent;
   return new Promise((resolve, reject) => {

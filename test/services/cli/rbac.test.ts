@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -138,5 +138,33 @@ describe('kubetrail rbac', function () {
       { change: 'changed', kind: 'ClusterRole', namespace: '', name: 'pod-reader', details: '- rule get,list pods,pods/log (core); + rule get,list,watch pods,pods/log (core)' },
       { change: 'removed', kind: 'ClusterRoleBinding', namespace: '', name: 'everyone-health', details: '' },
     ]);
+  });
+});
+
+describe('kubetrail output into a pipe closed early', function () {
+  this.timeout(60_000);
+  const dir = tempDir();
+
+  it('stops quietly, as `kubetrail … | head` expects', async () => {
+    const file = join(dir, 'many.yaml');
+    const docs = Array.from({ length: 3000 }, (_, i) => `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: role-${i}}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bind-${i}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: role-${i}}
+subjects: [{kind: Group, name: dev, apiGroup: rbac.authorization.k8s.io}]`);
+    writeFileSync(file, docs.join('\n---\n'));
+    const child = spawn(process.execPath, [CLI, 'rbac', 'permissions', '--group', 'dev', '-f', file, '--db', join(dir, 'x.db')], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).to.equal('');
+    expect(code).to.equal(0);
   });
 });
