@@ -14,13 +14,15 @@ import type { StoreWriter } from '../../shared/storage/storeWriter.js';
  * event becomes a compact record at once, and commits it with `commitIngest`.
  */
 export async function ingestBatch(writer: StoreWriter, batches: WriteBatch[], options?: WriteOptions): Promise<WriteResult[]> {
-  const records = batches.map((batch) => {
-    const builder = createIngestBuilder(writer, batch.cluster, batch.source);
-    for (const e of batch.events) builder.addEvent(e);
-    for (const r of batch.rejected) builder.addRejected(r);
-    return builder.finish();
-  });
-  return commitIngest(writer, records, options);
+  return commitIngest(writer, batches.map((b) => prepareBatch(writer, b)), options);
+}
+
+/** One whole batch as records, ready to commit: after this, its parsed events may die. */
+export function prepareBatch(writer: StoreWriter, batch: WriteBatch): RecordBatch {
+  const builder = createIngestBuilder(writer, batch.cluster, batch.source);
+  for (const e of batch.events) builder.addEvent(e);
+  for (const r of batch.rejected) builder.addRejected(r);
+  return builder.finish();
 }
 
 /** A builder for one batch, event by event. */

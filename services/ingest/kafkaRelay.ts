@@ -24,20 +24,27 @@ export class KafkaRelay {
     return new KafkaRelay(producer, topic, kafka.deadLetterTopic, log.child({ service: 'relay' }));
   }
 
-  /** Publishes the batch; resolves once the broker acknowledged every message. */
-  async submit(batch: WriteBatch): Promise<WriteResult> {
+  /**
+   * Publishes the batch; resolves once the broker acknowledged every message. The messages are
+   * made at once, so that the parsed events are not held while the broker answers.
+   */
+  submit(batch: WriteBatch): Promise<WriteResult> {
     const headers = { [CLUSTER_HEADER]: batch.cluster };
     const messages = batch.events.map((p) => ({ key: p.event.auditID, value: JSON.stringify(p.event), headers }));
+    const dead = batch.rejected.map((r) => ({
+      value: typeof r.raw === 'string' ? r.raw : Buffer.from(r.raw),
+      headers: { ...headers, [ERROR_HEADER]: r.reason, 'kubetrail-source': `webhook ${r.position}` },
+    }));
+    return this.publish(messages, dead, batch.rejected[0]?.reason);
+  }
+
+  private async publish(messages: { key: string; value: string; headers: Record<string, string> }[], dead: { value: string | Buffer; headers: Record<string, string> }[], firstReason?: string): Promise<WriteResult> {
     for (const chunk of bySize(messages)) await this.producer.send({ topic: this.topic, acks: -1, messages: chunk });
-    if (batch.rejected.length > 0) {
-      const dead = batch.rejected.map((r) => ({
-        value: typeof r.raw === 'string' ? r.raw : Buffer.from(r.raw),
-        headers: { ...headers, [ERROR_HEADER]: r.reason, 'kubetrail-source': `webhook ${r.position}` },
-      }));
+    if (dead.length > 0) {
       for (const chunk of bySize(dead)) await this.producer.send({ topic: this.deadLetterTopic, acks: -1, messages: chunk });
-      this.log.warn({ rejected: dead.length, first: batch.rejected[0]!.reason }, 'rejected input sent to the dead-letter topic');
+      this.log.warn({ rejected: dead.length, first: firstReason }, 'rejected input sent to the dead-letter topic');
     }
-    return { accepted: messages.length, duplicates: 0, quarantined: batch.rejected.length, conflicts: 0 };
+    return { accepted: messages.length, duplicates: 0, quarantined: dead.length, conflicts: 0 };
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@ import type { WriteResult } from '../../shared/storage/eventWriter.js';
 import type { RecordBatch } from '../../shared/storage/eventRows.js';
 import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { commitIngest, createIngestBuilder } from './ingestBatch.js';
+import { commitIngest, prepareBatch } from './ingestBatch.js';
 
 /**
  * Where the webhook stores a batch. Each batch is prepared (records, identity, detections) as it
@@ -17,10 +17,7 @@ export class StoreSink {
 
   /** Resolves with the batch's counts once it is durably committed; rejects with StoreUnavailableError. */
   submit(batch: WriteBatch): Promise<WriteResult> {
-    const builder = createIngestBuilder(this.writer, batch.cluster, batch.source);
-    for (const e of batch.events) builder.addEvent(e);
-    for (const r of batch.rejected) builder.addRejected(r);
-    return this.commit(builder.finish());
+    return this.commit(prepareBatch(this.writer, batch));
   }
 
   private async commit(records: RecordBatch): Promise<WriteResult> {

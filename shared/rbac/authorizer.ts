@@ -53,6 +53,8 @@ export type NamespaceScope = 'all' | readonly string[];
 interface IndexedBinding {
   ref: BindingRef;
   subjects: Subject[];
+  /** Per subject: the username it stands for (subjectUsername), worked out once. */
+  usernames: (string | null)[];
   /** Its role, resolved once: roleRefs cannot change, and the state is fixed. */
   role: ResolvedRole | { error: string };
 }
@@ -67,11 +69,11 @@ class BindingIndex {
     // The apiserver walks its informer cache (effectively unordered); by name is reproducible.
     this.bindings = bindings.sort((a, b) => (a.ref.name < b.ref.name ? -1 : a.ref.name > b.ref.name ? 1 : 0));
     this.bindings.forEach((b, i) => {
-      for (const s of b.subjects) {
-        const username = subjectUsername(s, b.ref.namespace);
-        if (username !== null) add(this.users, username, i);
+      b.subjects.forEach((s, j) => {
+        const username = b.usernames[j];
+        if (username !== null && username !== undefined) add(this.users, username, i);
         else if (s.kind === 'Group') add(this.groups, s.name, i);
-      }
+      });
     });
   }
 
@@ -133,15 +135,20 @@ export class Authorizer {
   readonly roles = new Map<string, Role>();
   /** Aggregated ClusterRoles whose stored rules are not yet the converged ones. */
   readonly aggregationPending: string[];
-  readonly cluster: BindingIndex;
-  readonly namespaces = new Map<string, BindingIndex>();
+  private readonly cluster: BindingIndex;
+  private readonly namespaces = new Map<string, BindingIndex>();
 
   constructor(readonly state: RbacState) {
     const { clusterRoles, pending } = aggregateClusterRoles(state.clusterRoles);
     this.aggregationPending = pending;
     for (const r of clusterRoles) this.clusterRoles.set(r.name, r);
     for (const r of state.roles) this.roles.set(`${r.namespace}/${r.name}`, r);
-    const indexed = (ref: BindingRef, roleRef: RoleRef, subjects: Subject[]): IndexedBinding => ({ ref, subjects, role: this.resolve(roleRef, ref.namespace) });
+    const indexed = (ref: BindingRef, roleRef: RoleRef, subjects: Subject[]): IndexedBinding => ({
+      ref,
+      subjects,
+      usernames: subjects.map((s) => subjectUsername(s, ref.namespace)),
+      role: this.resolve(roleRef, ref.namespace),
+    });
     this.cluster = new BindingIndex(state.clusterRoleBindings.map((b) => indexed({ kind: 'ClusterRoleBinding', name: b.name, namespace: '' }, b.roleRef, b.subjects)));
     const byNs = new Map<string, IndexedBinding[]>();
     for (const b of state.roleBindings) {
@@ -236,8 +243,12 @@ export class Authorizer {
   }
 }
 
+/** The first subject of a binding that applies to `user` (appliesTo, with the usernames worked out). */
 function firstApplying(b: IndexedBinding, user: UserAttributes): Subject | undefined {
-  for (const s of b.subjects) if (appliesTo(s, user, b.ref.namespace)) return s;
+  for (let j = 0; j < b.subjects.length; j++) {
+    const s = b.subjects[j]!;
+    if (s.kind === 'Group' ? user.groups.includes(s.name) : b.usernames[j] === user.name) return s;
+  }
   return undefined;
 }
 
