@@ -16,9 +16,9 @@ const REMOTE_SHELL = new Set(['pods/exec', 'pods/attach', 'pods/portforward', 'n
 const WRITES = new Set(['create', 'update', 'patch']);
 
 /** Why writing `body` to `resource` (verb, object name) escalates privilege; empty when it does not. */
-export function escalationReasons(resource: string, verb: string, name: string, body: unknown, actorIsControlPlane: boolean): string[] {
+export function escalationReasons(resource: string, verb: string, name: string, body: unknown): string[] {
   const reasons: string[] = [];
-  if ((resource === 'clusterroles' || resource === 'roles') && name.startsWith('system:') && (WRITES.has(verb) || verb === 'delete') && verb !== 'create' && !actorIsControlPlane) {
+  if ((resource === 'clusterroles' || resource === 'roles') && name.startsWith('system:') && (WRITES.has(verb) || verb === 'delete') && verb !== 'create') {
     reasons.push(`${verb} of system ${resource === 'clusterroles' ? 'ClusterRole' : 'Role'} ${name}`);
   }
   if (!WRITES.has(verb) || !isObj(body)) return reasons;

@@ -4,6 +4,7 @@ import type { Action, DetectSettings, Hit, Rule, RuleState } from './types.js';
 import { controllerOwner, podSpecsOf, privilegedReasons } from './workloads.js';
 
 const MASTERS = 'system:masters';
+const AGGREGATION_CONTROLLER = 'system:serviceaccount:kube-system:clusterrole-aggregation-controller';
 const READS = new Set(['get', 'list', 'watch']);
 const WRITES = new Set(['create', 'update', 'patch']);
 const WORKLOADS = new Set(['pods', 'deployments', 'statefulsets', 'daemonsets', 'replicasets', 'jobs', 'cronjobs', 'replicationcontrollers']);
@@ -188,7 +189,11 @@ export const RULES: readonly Rule[] = [
     detect: (a) => {
       const r = ref(a);
       if (r.apiGroup !== 'rbac.authorization.k8s.io' || !allowed(a)) return null;
-      const reasons = escalationReasons(r.resource ?? '', a.event.verb, r.name ?? '', a.event.requestObject, a.actor.kind === 'control-plane');
+      // The control plane doing its job: the apiserver reconciling the bootstrap roles and
+      // bindings, the aggregation controller writing the rules of aggregated ClusterRoles.
+      if (a.actor.kind === 'control-plane') return null;
+      if (a.actor.username === AGGREGATION_CONTROLLER && r.resource === 'clusterroles' && (a.event.verb === 'update' || a.event.verb === 'patch')) return null;
+      const reasons = escalationReasons(r.resource ?? '', a.event.verb, r.name ?? '', a.event.requestObject);
       if (reasons.length === 0) return null;
       return { message: `${who(a.effective)} ${a.event.verb} ${target(a)}: ${reasons.join('; ')}`, key: `${a.effective.key} ${r.resource}/${r.name ?? ''}` };
     },

@@ -111,12 +111,19 @@ const cases: Record<RuleId, { fires: Partial<AuditEvent>[]; silent: Partial<Audi
       rbac('clusterroles', 'r', 'update', { rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['escalate'] }] }),
       rbac('clusterroles', 'system:node-problem-detector', 'patch'),
       rbac('clusterroles', 'system:kube-aggregator', 'delete'),
+      // The aggregation controller's account writing anything but an aggregated ClusterRole's rules.
+      { ...rbac('clusterrolebindings', 'b', 'create', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'eve' }] }), user: sa('kube-system', 'clusterrole-aggregation-controller') },
     ],
     silent: [
       rbac('clusterrolebindings', 'b', 'create', { roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'eve' }] }),
       rbac('clusterroles', 'r', 'create', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] }),
       rbac('clusterroles', 'r', 'get'),
       { ...rbac('clusterroles', 'system:kube-aggregator', 'patch'), user: { username: 'system:kube-controller-manager', groups: [AUTH] } },
+      // Seen from a real kube-apiserver: its bootstrap-roles reconciliation, and the aggregation
+      // controller filling an aggregated role, are the control plane doing its job.
+      { ...rbac('clusterrolebindings', 'cluster-admin', 'create', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:masters' }] }), user: { username: 'system:apiserver', uid: 'u', groups: ['system:authenticated'] } },
+      { ...rbac('clusterroles', 'cluster-admin', 'create', { rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] }), user: { username: 'system:apiserver', groups: ['system:authenticated'] } },
+      { ...rbac('clusterroles', 'admin', 'patch', { rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }] }), user: sa('kube-system', 'clusterrole-aggregation-controller') },
     ],
   },
   'token-request': {
