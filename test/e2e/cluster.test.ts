@@ -53,9 +53,9 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
     serve?.kill('SIGTERM');
   });
 
-  const call = (caller: Caller, method: string, path: string, body?: unknown): Promise<Answer> =>
+  const call = (caller: Caller, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer> =>
     new Promise((done, fail) => {
-      const headers: Record<string, string> = { Accept: 'application/json' };
+      const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
       if ('token' in caller) headers.Authorization = `Bearer ${caller.token}`;
       if (body !== undefined) headers['Content-Type'] = 'application/json';
       const req = request(new URL(path, apiserver), {
@@ -72,6 +72,8 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
   const admin = (): Caller => ({ cert: join(clusterDir, 'admin.crt'), key: join(clusterDir, 'admin.key') });
+  /** A call with impersonation headers. */
+  const callAs = (caller: Caller, impersonate: Record<string, string>, method: string, path: string): Promise<Answer> => call(caller, method, path, undefined, impersonate);
 
   /** The stored actions of a user (kubetrail events), once they have arrived. */
   const eventsOf = async (user: string, where: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>[]> => {
@@ -130,6 +132,82 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
     const out = spawnSync(process.execPath, [CLI, 'alerts', '--db', db, '--rule', 'rbac-escalation', '--output', 'json'], { encoding: 'utf8', env: cliEnv() });
     expect(out.status, out.stderr).to.equal(0);
     expect((JSON.parse(out.stdout) as { actor: string }[]).map((a) => a.actor)).to.deep.equal([]);
+  });
+
+  it('stores a human reading pods through a Role and denied secrets, with the decision and reason the apiserver wrote', async () => {
+    await call(admin(), 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'e2e-team' } });
+    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pods-only', namespace: 'e2e-team' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] };
+    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'alice-pods', namespace: 'e2e-team' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pods-only' }, subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }] };
+    expect((await call(admin(), 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/e2e-team/roles', role)).status).to.equal(201);
+    expect((await call(admin(), 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/e2e-team/rolebindings', binding)).status).to.equal(201);
+    const alice: Caller = { token: 'alice-token' };
+    expect((await call(alice, 'GET', '/api/v1/namespaces/e2e-team/pods')).status).to.equal(200);
+    expect((await call(alice, 'GET', '/api/v1/namespaces/e2e-team/secrets')).status).to.equal(403);
+    const pods = (await eventsOf('alice', (e) => e.resource === 'pods' && e.namespace === 'e2e-team'))[0]!;
+    const secrets = (await eventsOf('alice', (e) => e.resource === 'secrets' && e.namespace === 'e2e-team'))[0]!;
+    expect(pods).to.include({ verb: 'list', decision: 'allow', code: 200, reason: 'RBAC: allowed by RoleBinding "alice-pods/e2e-team" of Role "pods-only" to User "alice"' });
+    expect(secrets).to.include({ verb: 'list', decision: 'forbid', code: 403 });
+    for (const e of [pods, secrets]) {
+      const annotations = logged(e.auditID as string).annotations as Record<string, string>;
+      expect([e.decision, e.reason]).to.deep.equal([annotations['authorization.k8s.io/decision'], annotations['authorization.k8s.io/reason']]);
+    }
+  });
+
+  it('attributes impersonated requests: who impersonated whom, a user and a service account', async () => {
+    const asAlice = await callAs(admin(), { 'Impersonate-User': 'alice', 'Impersonate-Group': 'dev-team' }, 'GET', '/api/v1/namespaces/e2e-team/pods');
+    expect(asAlice.status).to.equal(200);
+    const asSa = await callAs(admin(), { 'Impersonate-User': 'system:serviceaccount:e2e-team:default' }, 'GET', '/api/v1/namespaces/e2e-team/configmaps');
+    expect(asSa.status).to.equal(403);
+    await waitFor(async () => (await eventsOf('e2e-admin', (e) => e.impersonatedUser !== null && e.namespace === 'e2e-team')).length >= 2, 'both impersonated requests', 30_000);
+    const all = await eventsOf('e2e-admin', (e) => e.impersonatedUser !== null && e.namespace === 'e2e-team');
+    expect(all.find((e) => e.resource === 'pods')).to.include({ effectiveUser: 'alice', decision: 'allow' });
+    expect(all.find((e) => e.resource === 'configmaps')).to.include({ effectiveUser: 'system:serviceaccount:e2e-team:default', decision: 'forbid' });
+    await waitFor(() => {
+      const out = spawnSync(process.execPath, [CLI, 'alerts', '--db', db, '--rule', 'impersonation', '--output', 'json'], { encoding: 'utf8', env: cliEnv() });
+      return (JSON.parse(out.stdout || '[]') as unknown[]).length > 0;
+    }, 'an impersonation alert', 30_000);
+  });
+
+  it('follows a TokenRequest token to its use: service-account identity, JTI credential, who minted it', async () => {
+    const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: 'e2e-team' } };
+    expect([201, 409]).to.include((await call(admin(), 'POST', '/api/v1/namespaces/e2e-team/serviceaccounts', sa)).status);
+    const minted = await call(admin(), 'POST', '/api/v1/namespaces/e2e-team/serviceaccounts/builder/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } });
+    expect(minted.status, minted.body).to.equal(201);
+    const token = (JSON.parse(minted.body) as { status: { token: string } }).status.token;
+    expect((await call({ token }, 'GET', '/api/v1/namespaces/e2e-team/pods')).status).to.equal(403);
+    const [used] = await eventsOf('system:serviceaccount:e2e-team:builder', (e) => e.resource === 'pods');
+    expect(used).to.include({ actorKind: 'serviceaccount', decision: 'forbid' });
+    expect(used!.credential).to.match(/^bound-token JTI=[0-9a-f-]{36}$/);
+    const out = spawnSync(process.execPath, [CLI, 'identities', '--db', db, '--output', 'json'], { encoding: 'utf8', env: cliEnv() });
+    const builder = (JSON.parse(out.stdout) as Record<string, unknown>[]).find((i) => JSON.stringify(i).includes('system:serviceaccount:e2e-team:builder'));
+    expect(JSON.stringify(builder)).to.include('e2e-admin');
+  });
+
+  it('holds exactly one action per request the apiserver logged, with the same auditID, user, verb, objectRef and code', async () => {
+    // Give the webhook's last batch (1 s wait) time to arrive, then compare with the log backend.
+    await new Promise((r) => setTimeout(r, 3000));
+    const log = readFileSync(join(clusterDir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    const complete = new Map<string, Record<string, any>>();
+    for (const e of log) if (e.stage === 'ResponseComplete' || e.stage === 'Panic' || !complete.has(e.auditID)) complete.set(e.auditID, e);
+    const out = spawnSync(process.execPath, [CLI, 'events', '--db', db, '--cluster', 'e2e', '--limit', '0', '--output', 'ndjson'], { encoding: 'utf8', env: cliEnv(), maxBuffer: 256 << 20 });
+    const stored = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    const byId = new Map<string, Record<string, any>[]>();
+    for (const s of stored) byId.set(s.auditID, [...(byId.get(s.auditID) ?? []), s]);
+    const problems: string[] = [];
+    for (const [id, e] of complete) {
+      const mine = byId.get(id) ?? [];
+      if (mine.length !== 1) {
+        problems.push(`${id}: ${mine.length} actions stored`);
+        continue;
+      }
+      const s = mine[0]!;
+      const ref = e.objectRef ?? {};
+      const want = { user: e.user.username ?? '', verb: e.verb, apiGroup: ref.apiGroup ?? '', resource: ref.resource ?? '', subresource: ref.subresource ?? '', namespace: ref.namespace ?? '', name: ref.name ?? '', code: e.responseStatus?.code ?? null };
+      const got = { user: s.user, verb: s.verb, apiGroup: s.apiGroup ?? '', resource: s.resource ?? '', subresource: s.subresource ?? '', namespace: s.namespace ?? '', name: s.name ?? '', code: s.code };
+      if (JSON.stringify(want) !== JSON.stringify(got)) problems.push(`${id}: apiserver ${JSON.stringify(want)} kubetrail ${JSON.stringify(got)}`);
+    }
+    expect(problems.slice(0, 20), `${problems.length} of ${complete.size} requests differ`).to.deep.equal([]);
+    expect(complete.size).to.be.greaterThan(100);
   });
 
   it('decides as the apiserver: our evaluator against SubjectAccessReview on a matrix of requests', async () => {
