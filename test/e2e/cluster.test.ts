@@ -125,6 +125,18 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
     }, 'the masters and unattributed break-glass alerts', 30_000);
   });
 
+  it('attributes the admin certificate to a person inside a break-glass checkout', async () => {
+    const co = spawnSync(process.execPath, [CLI, 'breakglass', 'checkout', '--db', db, '--account', 'e2e-admin', '--person', 'dana@example.com', '--approved-by', 'erin@example.com', '--reason', 'e2e incident drill', '--ticket', 'INC-1', '--for', '1h', '--output', 'json'], { encoding: 'utf8', env: cliEnv() });
+    expect(co.status, co.stderr).to.equal(0);
+    expect((await call(admin(), 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'e2e-drill' } })).status).to.equal(201);
+    const [drill] = await eventsOf('e2e-admin', (e) => e.name === 'e2e-drill' && e.verb === 'create');
+    expect(drill).to.include({ person: 'dana@example.com' });
+    await waitFor(() => {
+      const out = spawnSync(process.execPath, [CLI, 'alerts', '--db', db, '--rule', 'attributed-break-glass', '--output', 'json'], { encoding: 'utf8', env: cliEnv() });
+      return (JSON.parse(out.stdout || '[]') as { person: string | null }[]).some((a) => a.person === 'dana@example.com');
+    }, 'an attributed break-glass alert naming the person', 30_000);
+  });
+
   it('raises no escalation alert for the control plane doing its job (bootstrap roles, aggregation)', async () => {
     // Those writes did reach kubetrail: the apiserver's own creation of the cluster-admin binding.
     const bootstrap = await eventsOf('system:apiserver', (e) => e.verb === 'create' && e.resource === 'clusterrolebindings' && e.name === 'cluster-admin');
@@ -208,6 +220,38 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
     }
     expect(problems.slice(0, 20), `${problems.length} of ${complete.size} requests differ`).to.deep.equal([]);
     expect(complete.size).to.be.greaterThan(100);
+  });
+
+  it('kubetrail rbac load --from-cluster and rbac can answer as the apiserver for the scenario users', async () => {
+    const kubeconfig = join(clusterDir, 'admin.kubeconfig');
+    const rbac = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      // Asynchronous: nothing here must block while the apiserver answers.
+      const child = spawn(process.execPath, [CLI, 'rbac', ...args, '--db', db], { env: cliEnv() });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status) => done({ status, stdout, stderr }));
+    });
+    const load = await rbac(['load', '--from-cluster', '--kubeconfig', kubeconfig, '--cluster', 'e2e', '--output', 'json']);
+    expect(load.status, load.stderr).to.equal(0);
+    const summary = (JSON.parse(load.stdout) as { summary: { clusterRoles: number; apiResources: number; problems: unknown[] } }).summary;
+    expect(summary.problems).to.deep.equal([]);
+    expect(summary.clusterRoles).to.be.greaterThan(60);
+    expect(summary.apiResources).to.be.greaterThan(50);
+    const questions: [string[], { user: string; groups: string[]; attrs: Record<string, string> }][] = [
+      [['list', 'pods', '-n', 'e2e-team', '--as', 'alice', '--as-group', 'dev-team'], { user: 'alice', groups: ['dev-team', 'system:authenticated'], attrs: { verb: 'list', resource: 'pods', namespace: 'e2e-team' } }],
+      [['list', 'secrets', '-n', 'e2e-team', '--as', 'alice', '--as-group', 'dev-team'], { user: 'alice', groups: ['dev-team', 'system:authenticated'], attrs: { verb: 'list', resource: 'secrets', namespace: 'e2e-team' } }],
+      [['get', 'pods', '-n', 'e2e-team', '--as', 'system:serviceaccount:e2e-team:builder'], { user: 'system:serviceaccount:e2e-team:builder', groups: ['system:serviceaccounts', 'system:serviceaccounts:e2e-team', 'system:authenticated'], attrs: { verb: 'get', resource: 'pods', namespace: 'e2e-team' } }],
+      [['create', 'selfsubjectaccessreviews.authorization.k8s.io', '--as', 'bob'], { user: 'bob', groups: ['system:authenticated'], attrs: { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' } }],
+      [['update', 'leases.coordination.k8s.io/kube-controller-manager', '-n', 'kube-system', '--as', 'system:kube-controller-manager'], { user: 'system:kube-controller-manager', groups: ['system:authenticated'], attrs: { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'kube-controller-manager' } }],
+    ];
+    for (const [args, q] of questions) {
+      const sar = await call(admin(), 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: q.user, groups: q.groups, resourceAttributes: q.attrs } });
+      const allowed = (JSON.parse(sar.body) as { status: { allowed: boolean } }).status.allowed;
+      const can = await rbac(['can', ...args, '--cluster', 'e2e']);
+      expect([can.status, can.stdout.trim()], args.join(' ')).to.deep.equal(allowed ? [0, 'yes'] : [1, 'no']);
+    }
   });
 
   it('decides as the apiserver: our evaluator against SubjectAccessReview on a matrix of requests', async () => {
