@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { CLI, cliEnv, startServe, tempDir, waitFor } from '../helpers.js';
 
@@ -113,8 +114,11 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
   });
 
   it('flags the system:masters certificate creating a namespace: masters use and unattributed break-glass use', async () => {
-    const r = await call(admin(), 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'e2e-team' } });
-    expect(r.status, r.body).to.equal(201);
+    // Through @kubernetes/client-node, with the admin kubeconfig, as a client program would.
+    const kc = new KubeConfig();
+    kc.loadFromFile(join(clusterDir, 'admin.kubeconfig'));
+    const created0 = await kc.makeApiClient(CoreV1Api).createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'e2e-team' } } });
+    expect(created0.metadata?.name).to.equal('e2e-team');
     const [created] = await eventsOf('e2e-admin', (e) => e.verb === 'create' && e.resource === 'namespaces');
     expect(created).to.include({ decision: 'allow', name: 'e2e-team' });
     expect(created!.credential).to.match(/^client-certificate X509SHA256=[0-9a-f]{64}$/);
@@ -183,9 +187,10 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
   it('follows a TokenRequest token to its use: service-account identity, JTI credential, who minted it', async () => {
     const sa = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: 'e2e-team' } };
     expect([201, 409]).to.include((await call(admin(), 'POST', '/api/v1/namespaces/e2e-team/serviceaccounts', sa)).status);
-    const minted = await call(admin(), 'POST', '/api/v1/namespaces/e2e-team/serviceaccounts/builder/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } });
-    expect(minted.status, minted.body).to.equal(201);
-    const token = (JSON.parse(minted.body) as { status: { token: string } }).status.token;
+    const kc = new KubeConfig();
+    kc.loadFromFile(join(clusterDir, 'admin.kubeconfig'));
+    const minted = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: 'builder', namespace: 'e2e-team', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds: 600 } } });
+    const token = minted.status!.token;
     expect((await call({ token }, 'GET', '/api/v1/namespaces/e2e-team/pods')).status).to.equal(403);
     const [used] = await eventsOf('system:serviceaccount:e2e-team:builder', (e) => e.resource === 'pods');
     expect(used).to.include({ actorKind: 'serviceaccount', decision: 'forbid' });
