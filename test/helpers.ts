@@ -126,3 +126,29 @@ export function startServe(args: string[], env: NodeJS.ProcessEnv = cliEnv()): P
     child.once('exit', (code) => reject(new Error(`kubetrail serve exited with ${code}: ${buf}`)));
   });
 }
+
+/**
+ * `kubetrail ARGS` as a child process, asynchronously: for tests whose servers answer from
+ * this process (a spawnSync would block them).
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
+/** A deterministic random generator (mulberry32) in [0, 1), so that a failing case can be replayed from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,14 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { CLI, cliEnv, startServe, tempDir, waitFor } from '../helpers.js';
+import { CLI, cliEnv, runCli, startServe, tempDir, waitFor } from '../helpers.js';
+import { requireKubernetes, startCluster, stopCluster, type Cluster } from './harness.js';
 
-const K8S_BIN = join(process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail'), 'k8s-1.34.4', 'bin');
-const CLUSTER_SH = resolve(process.cwd(), 'test', 'e2e', 'cluster', 'cluster.sh');
 
 interface Answer {
   status: number;
@@ -28,29 +26,23 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
   const dir = tempDir();
   const db = join(dir, 'e2e.db');
   let serve: ChildProcess | undefined;
+  let cluster: Cluster | undefined;
   let clusterDir = '';
   let apiserver = '';
   let ca: Buffer;
 
   before(async function () {
-    if (!existsSync(join(K8S_BIN, 'kube-apiserver'))) {
-      if (process.env.CI === 'true') throw new Error(`CI=true but ${K8S_BIN} has no kube-apiserver: .ci/run must run test/infra/k8s/build.sh`);
-      // eslint-disable-next-line no-console
-      console.log(`    (skipped: no kube-apiserver in ${K8S_BIN}; run \`bash test/infra/k8s/build.sh\` once, 15-20 minutes)`);
-      this.skip();
-    }
+    requireKubernetes(this);
     const started = await startServe(['--db', db, '--services', 'ingest,alerter']);
     serve = started.child;
-    const r = spawnSync('bash', [CLUSTER_SH, 'start', `${started.url}/audit/webhook/e2e`], { encoding: 'utf8' });
-    const m = /KUBETRAIL_E2E_DIR=(\S+)/.exec(r.stdout);
-    if (r.status !== 0 || !m) throw new Error(`cluster.sh start failed (${r.status}): ${r.stderr.slice(-2000)}`);
-    clusterDir = m[1]!;
-    apiserver = /APISERVER_URL=(\S+)/.exec(readFileSync(join(clusterDir, 'env'), 'utf8'))![1]!;
+    cluster = startCluster(`${started.url}/audit/webhook/e2e`);
+    clusterDir = cluster.dir;
+    apiserver = cluster.apiserver;
     ca = readFileSync(join(clusterDir, 'ca.crt'));
   });
 
   after(() => {
-    if (clusterDir) spawnSync('bash', [CLUSTER_SH, 'stop', clusterDir]);
+    stopCluster(cluster);
     serve?.kill('SIGTERM');
   });
 
@@ -229,15 +221,7 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
 
   it('kubetrail rbac load --from-cluster and rbac can answer as the apiserver for the scenario users', async () => {
     const kubeconfig = join(clusterDir, 'admin.kubeconfig');
-    const rbac = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      // Asynchronous: nothing here must block while the apiserver answers.
-      const child = spawn(process.execPath, [CLI, 'rbac', ...args, '--db', db], { env: cliEnv() });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (status) => done({ status, stdout, stderr }));
-    });
+    const rbac = (args: string[]) => runCli(['rbac', ...args, '--db', db]);
     const load = await rbac(['load', '--from-cluster', '--kubeconfig', kubeconfig, '--cluster', 'e2e', '--output', 'json']);
     expect(load.status, load.stderr).to.equal(0);
     const summary = (JSON.parse(load.stdout) as { summary: { clusterRoles: number; apiResources: number; problems: unknown[] } }).summary;

@@ -1,16 +1,13 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { Authorizer } from '../../shared/rbac/authorizer.js';
 import { loadCluster } from '../../shared/rbac/loadCluster.js';
 import type { RequestAttributes } from '../../shared/rbac/types.js';
-import { waitFor } from '../helpers.js';
+import { seededRandom, waitFor } from '../helpers.js';
+import { requireKubernetes, startCluster, stopCluster, type Cluster } from './harness.js';
 
-const K8S_BIN = join(process.env.KUBETRAIL_CACHE ?? join(homedir(), '.cache', 'kubetrail'), 'k8s-1.34.4', 'bin');
-const CLUSTER_SH = resolve(process.cwd(), 'test', 'e2e', 'cluster', 'cluster.sh');
 /** Requests compared: a few hundred in `npm test`; `npm run test:oracle` asks for 5,000 or more. */
 const CASES = Number(process.env.ORACLE_CASES ?? 400);
 const PER_ROUND = 400;
@@ -22,17 +19,6 @@ const PER_ROUND = 400;
 function errorSet(reason: string): string {
   const m = /^RBAC: \[(.*)\]$/.exec(reason);
   return m ? `RBAC: [${m[1]!.split(', ').sort().join(', ')}]` : reason;
-}
-
-/** mulberry32: deterministic, so that a mismatch can be replayed with its seed. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NAMESPACES = ['oracle-a', 'oracle-b'];
@@ -53,6 +39,7 @@ const SAS = [['oracle-a', 'bot'], ['oracle-b', 'bot'], ['oracle-b', 'ci']] as co
  */
 describe('end to end: RBAC oracle, kubetrail against SubjectAccessReview on random RBAC', function () {
   this.timeout(30 * 60_000);
+  let cluster: Cluster | undefined;
   let clusterDir = '';
   let apiserver = '';
   let ca: Buffer;
@@ -60,23 +47,16 @@ describe('end to end: RBAC oracle, kubetrail against SubjectAccessReview on rand
   let key: Buffer;
 
   before(function () {
-    if (!existsSync(join(K8S_BIN, 'kube-apiserver'))) {
-      if (process.env.CI === 'true') throw new Error(`CI=true but ${K8S_BIN} has no kube-apiserver: .ci/run must run test/infra/k8s/build.sh`);
-      // eslint-disable-next-line no-console
-      console.log(`    (skipped: no kube-apiserver in ${K8S_BIN}; run \`bash test/infra/k8s/build.sh\` once, 15-20 minutes)`);
-      this.skip();
-    }
+    requireKubernetes(this);
     // No kubetrail under test here: the webhook points nowhere that answers, and the apiserver carries on.
-    const r = spawnSync('bash', [CLUSTER_SH, 'start', 'http://127.0.0.1:9/audit/webhook/oracle'], { encoding: 'utf8' });
-    const m = /KUBETRAIL_E2E_DIR=(\S+)/.exec(r.stdout);
-    if (r.status !== 0 || !m) throw new Error(`cluster.sh start failed (${r.status}): ${r.stderr.slice(-2000)}`);
-    clusterDir = m[1]!;
-    apiserver = /APISERVER_URL=(\S+)/.exec(readFileSync(join(clusterDir, 'env'), 'utf8'))![1]!;
+    cluster = startCluster('http://127.0.0.1:9/audit/webhook/oracle');
+    clusterDir = cluster.dir;
+    apiserver = cluster.apiserver;
     [ca, cert, key] = ['ca.crt', 'admin.crt', 'admin.key'].map((f) => readFileSync(join(clusterDir, f))) as [Buffer, Buffer, Buffer];
   });
 
   after(() => {
-    if (clusterDir) spawnSync('bash', [CLUSTER_SH, 'stop', clusterDir]);
+    stopCluster(cluster);
   });
 
   const call = (method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> =>
@@ -93,7 +73,7 @@ describe('end to end: RBAC oracle, kubetrail against SubjectAccessReview on rand
   it(`agrees with the apiserver on ${CASES} random requests over random RBAC, zero mismatches`, async () => {
     for (const ns of NAMESPACES) await call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     const seed = Number(process.env.ORACLE_SEED ?? 20261127);
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const some = <T>(xs: readonly T[], max = 3): T[] => [...new Set(Array.from({ length: 1 + Math.floor(random() * max) }, () => pick(xs)))];
     const resourceRule = () => ({

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import YAML from 'yaml';
-import { CLI, cliEnv, tempDir } from '../../helpers.js';
+import { runCli, tempDir } from '../../helpers.js';
 
 const TOKEN = 'test-token-0123456789';
 const DISCOVERY = JSON.parse(readFileSync(resolve(process.cwd(), 'test', 'fixtures', 'rbac', 'discovery.json'), 'utf8')) as Record<string, unknown>;
@@ -99,15 +98,7 @@ describe('kubetrail rbac load --from-cluster', function () {
   after(() => server.close());
 
   // Asynchronous: the server answers from this process, which must keep running meanwhile.
-  const cli = (args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [CLI, 'rbac', ...args, '--db', db], { env: cliEnv() });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (status) => done({ status, stdout, stderr }));
-    });
+  const cli = (args: string[]) => runCli(['rbac', ...args, '--db', db]);
 
   it('reads every list page by page with the context credentials, and discovery, into a snapshot', async () => {
     const r = await cli(['load', '--from-cluster', '--kubeconfig', kubeconfig, '--context', 'prod', '--cluster', 'prod', '--output', 'json']);

@@ -2,17 +2,8 @@ import { expect } from 'chai';
 import { Authorizer } from '../../../shared/rbac/authorizer.js';
 import { ruleAllows } from '../../../shared/rbac/ruleAllows.js';
 import { emptyState, type PolicyRule, type RbacState, type RequestAttributes, type Subject } from '../../../shared/rbac/types.js';
+import { seededRandom } from '../../helpers.js';
 
-/** A small deterministic generator (mulberry32), so that a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VERBS = ['get', 'list', 'watch', 'create', 'update', 'delete', 'escalate'];
 const GROUPS = ['', 'apps', 'rbac.authorization.k8s.io'];
@@ -28,7 +19,7 @@ const USER_GROUPS = ['dev', 'ops', 'system:authenticated'];
 const COMBINED = RESOURCES.flatMap((r) => SUBRESOURCES.map((s) => (s ? `${r}/${s}` : r)));
 
 describe('RBAC: properties over random rules and requests', () => {
-  const random = rng(20261127);
+  const random = seededRandom(20261127);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const some = <T>(xs: readonly T[], max = 2): T[] => [...new Set(Array.from({ length: 1 + Math.floor(random() * max) }, () => pick(xs)))];
 
