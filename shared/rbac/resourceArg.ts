@@ -36,7 +36,7 @@ export function parseResourceArg(text: string, discovery?: readonly ApiResourceI
 }
 
 /** Whether a resource is namespaced, per discovery; undefined when discovery does not say. */
-export function isNamespaced(discovery: readonly ApiResourceInfo[] | undefined, apiGroup: string, resource: string): boolean | undefined {
+function isNamespaced(discovery: readonly ApiResourceInfo[] | undefined, apiGroup: string, resource: string): boolean | undefined {
   return discovery?.find((r) => r.apiGroup === apiGroup && r.resource === resource)?.namespaced;
 }
 
