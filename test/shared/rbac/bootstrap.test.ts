@@ -6,18 +6,9 @@ import { loadFiles } from '../../../shared/rbac/loadFiles.js';
 import { impersonatedUser } from '../../../shared/rbac/subjects.js';
 import type { RequestAttributes, UserAttributes } from '../../../shared/rbac/types.js';
 import { corpusDir } from '../../helpers.js';
+import { resourceRequest } from './requests.js';
 
-const res = (user: UserAttributes, verb: string, resource: string, more: Partial<Omit<RequestAttributes & { resourceRequest: true }, 'user' | 'verb' | 'resource'>> = {}): RequestAttributes => ({
-  user,
-  verb,
-  resourceRequest: true,
-  apiGroup: '',
-  resource,
-  subresource: '',
-  namespace: '',
-  name: '',
-  ...more,
-});
+const res = resourceRequest;
 const url = (user: UserAttributes, verb: string, path: string): RequestAttributes => ({ user, verb, resourceRequest: false, path });
 
 describe('RBAC: the bootstrap corpus (default cluster RBAC)', function () {

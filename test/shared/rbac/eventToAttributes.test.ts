@@ -3,20 +3,11 @@ import type { AuditEvent } from '../../../shared/audit/types.js';
 import { eventToAttributes } from '../../../shared/rbac/eventToAttributes.js';
 import type { RequestAttributes } from '../../../shared/rbac/types.js';
 import { makeEvent } from '../../helpers.js';
+import { resourceRequest } from './requests.js';
 
 const alice = { username: 'alice', groups: ['dev', 'system:authenticated'] };
 const user = { name: 'alice', groups: ['dev', 'system:authenticated'] };
-const res = (verb: string, resource: string, more: Partial<RequestAttributes & { resourceRequest: true }> = {}): RequestAttributes => ({
-  user,
-  verb,
-  resourceRequest: true,
-  apiGroup: '',
-  resource,
-  subresource: '',
-  namespace: '',
-  name: '',
-  ...more,
-});
+const res = (verb: string, resource: string, more: Parameters<typeof resourceRequest>[3] = {}): RequestAttributes => resourceRequest(user, verb, resource, more);
 
 /** The examples of spec/rbac.md §1.1, and the corners of the request-info parser. */
 const cases: [string, Partial<AuditEvent>, RequestAttributes | null][] = [
