@@ -21,10 +21,19 @@ export function eventToAttributes(e: AuditEvent): RequestAttributes | null {
   const path = q < 0 ? e.requestURI : e.requestURI.slice(0, q);
   const ref = e.objectRef;
   if (!ref) return { user, verb: e.verb, resourceRequest: false, path };
-  let name = nameInPath(path);
-  if (name === null) name = e.verb === 'create' ? '' : (ref.name ?? '');
-  if (name === '' && (e.verb === 'list' || e.verb === 'watch') && q >= 0) name = fieldSelectorName(e.requestURI.slice(q + 1)) ?? '';
+  const name = requestName(e.verb, ref.name ?? '', nameInPath(path), q < 0 ? null : e.requestURI.slice(q + 1));
   return { user, verb: e.verb, resourceRequest: true, apiGroup: ref.apiGroup ?? '', resource: ref.resource ?? '', subresource: ref.subresource ?? '', namespace: ref.namespace ?? '', name };
+}
+
+/**
+ * The name a resource request was authorized with: the one in its path (`pathName`, from
+ * nameInPath), else — the path was not understood — the objectRef's, except for a create;
+ * for a list or watch of a collection, the name of an exact metadata.name field selector.
+ */
+export function requestName(verb: string, refName: string, pathName: string | null, query: string | null): string {
+  const name = pathName ?? (verb === 'create' ? '' : refName);
+  if (name === '' && (verb === 'list' || verb === 'watch') && query !== null && query.includes('fieldSelector')) return fieldSelectorName(query) ?? '';
+  return name;
 }
 
 /**

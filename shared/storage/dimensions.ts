@@ -2,7 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
 
 /** A dimension table: one id per distinct value. */
-export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects';
+export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects' | 'usageAtoms';
 
 interface Table {
   name: DimensionName;
@@ -59,6 +59,11 @@ export class Dimensions {
         'objects',
         'INSERT OR IGNORE INTO objects (api_group, resource, namespace, name, uid) VALUES (?, ?, ?, ?, ?)',
         'SELECT id FROM objects WHERE api_group = ? AND resource = ? AND namespace = ? AND name = ? AND uid = ?',
+      ),
+      usageAtoms: table(
+        'usageAtoms',
+        'INSERT OR IGNORE INTO usage_atoms (verb, api_group, resource, subresource, namespace, name, path) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'SELECT id FROM usage_atoms WHERE verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND namespace = ? AND name = ? AND path = ?',
       ),
     };
   }

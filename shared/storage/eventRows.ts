@@ -7,6 +7,7 @@ import type { Finding } from '../detect/types.js';
 import { PrincipalCache, type EventPrincipals, type Principal } from '../identity/principals.js';
 import type { FindingRow } from './alertStore.js';
 import { prepareEvent, type WriteBatch } from './prepareEvent.js';
+import { atomParams, attributeKey, countsAsUse, dayOf, mayHaveStarted, type AttributeKey } from './usageRollups.js';
 
 /**
  * The values of one `events` row, in the column order of INSERT_EVENT: numbers, ids of
@@ -87,6 +88,8 @@ export type RecordRow = [
   residual: string | null,
   sourceVersion: number,
   hasBody: number,
+  /** Index of its usage tally in the batch's `usage`, when this stage counts as its action's use (usageRollups.ts), else -1. */
+  usage: number,
 ];
 
 /** A batch as flat records: what the writer thread receives. */
@@ -104,17 +107,31 @@ export interface RecordBatch {
   rejected: RejectedInput[];
   /** Findings of the detections, by index of their record, in order. */
   findings: FindingRow[];
+  /** The distinct usages of the records (usageRollups.ts): records refer to them by index. */
+  usage: UsageKey[];
 }
+
+/**
+ * What a usage tally counts: the day, the user (index in `principals`), the actor when the
+ * user was impersonated (else -1), the request attributes, the decision.
+ */
+export type UsageKey = [day: number, user: number, impersonator: number, attributes: AttributeKey, decision: number];
 
 /** Finds what the detections say of one event (shared/detect). */
 export type FindingSource = (parsed: ParsedEvent, cluster: string, principals: EventPrincipals) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
-export interface RowBatch extends Omit<RecordBatch, 'records' | 'principals'> {
+export interface RowBatch extends Omit<RecordBatch, 'records' | 'principals' | 'usage'> {
   clusterId: number;
   rows: EventRow[];
   /** The auditID of each row, as text, when the batch has findings (else empty). */
   auditIDs: string[];
+  /** The batch's usage tallies, their ids resolved: the principals, the usage_atoms id. */
+  usage: { day: number; userId: number; impersonatorId: number | null; atomId: number; decision: number }[];
+  /** Per row: the index of its tally in `usage`, or -1. */
+  usageOf: number[];
+  /** Rows of which another stage may also count as use (long-running requests): look before counting. */
+  usageProbe: Set<number>;
   /** Rows of TokenRequests that minted a token: row index → its credential id (JTI=…). */
   issued: Map<number, string>;
 }
@@ -129,6 +146,10 @@ export class RecordBatchBuilder {
   private readonly batch: RecordBatch;
   /** Each principal's index in batch.principals. */
   private readonly principalIndex = new Map<Principal, number>();
+  /** The indexes in batch.usage of each request's tallies (few: they differ by user, day, decision or reason). */
+  private readonly usageIndex = new Map<AttributeKey, number[]>();
+  /** The reason of each tally in batch.usage (the writer takes its id from the rows). */
+  private readonly usageReasons: (string | null)[] = [];
 
   constructor(
     private readonly redact: Redactor,
@@ -137,7 +158,7 @@ export class RecordBatchBuilder {
     private readonly detect?: FindingSource,
     private readonly principals = new PrincipalCache(),
   ) {
-    this.batch = { cluster, source, records: [], principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [] };
+    this.batch = { cluster, source, records: [], principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [], usage: [] };
   }
 
   /** Events and rejected input added so far. */
@@ -157,12 +178,20 @@ export class RecordBatchBuilder {
     const { record: r, request, response } = prepareEvent(parsed, this.batch.cluster, this.redact, users);
     const ar = r.apiResource;
     const o = r.object;
+    const actorIndex = this.indexOf(actor);
+    const impersonatedIndex = impersonated ? this.indexOf(impersonated) : null;
+    let usage = -1;
+    if (countsAsUse(r.stage)) {
+      const ref = ar && o ? { apiGroup: ar.apiGroup, resource: ar.resource, subresource: ar.subresource, namespace: o.namespace, name: o.name } : null;
+      const attributes = attributeKey(r.verb, ref, r.path, r.query);
+      usage = this.usageOf(attributes, dayOf(r.receivedAt), impersonatedIndex ?? actorIndex, impersonatedIndex === null ? -1 : actorIndex, r.decision, r.reason);
+    }
     this.batch.records.push([
-      r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, r.verb, this.indexOf(actor),
-      impersonated ? this.indexOf(impersonated) : null, r.sourceIPs, r.userAgent, ar !== null, ar?.apiGroup ?? '', ar?.apiVersion ?? '',
+      r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, r.verb, actorIndex,
+      impersonatedIndex, r.sourceIPs, r.userAgent, ar !== null, ar?.apiGroup ?? '', ar?.apiVersion ?? '',
       ar?.resource ?? '', ar?.subresource ?? '', ar?.present ?? 0, o?.namespace ?? '', o?.name ?? '', o?.uid ?? '',
       r.resourceVersion, r.path, r.query, r.code, r.decision, r.reason, r.annotations, r.shape, r.residual,
-      r.sourceVersion, request !== null || response !== null ? 1 : 0,
+      r.sourceVersion, request !== null || response !== null ? 1 : 0, usage,
     ]);
     this.batch.positions.push(parsed.position);
     this.batch.requests.push(request);
@@ -173,6 +202,20 @@ export class RecordBatchBuilder {
         this.batch.findings.push([index, f.rule, f.severity, f.key, f.message, f.actor, f.effectiveUser, f.identity, f.owner ?? null]);
       }
     }
+  }
+
+  /** The index of the usage tally with these values, made when new. */
+  private usageOf(attributes: AttributeKey, day: number, user: number, impersonator: number, decision: number, reason: string | null): number {
+    let list = this.usageIndex.get(attributes);
+    if (!list) this.usageIndex.set(attributes, (list = []));
+    for (const i of list) {
+      const u = this.batch.usage[i]!;
+      if (u[0] === day && u[1] === user && u[2] === impersonator && u[4] === decision && this.usageReasons[i] === reason) return i;
+    }
+    const i = this.batch.usage.push([day, user, impersonator, attributes, decision]) - 1;
+    this.usageReasons.push(reason);
+    list.push(i);
+    return i;
   }
 
   private indexOf(p: Principal): number {
@@ -251,8 +294,13 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
         if (id) issued.set(i, id);
       }
     });
-    const { records, principals, ...rest } = b;
-    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued };
+    for (const u of b.usage) if (dims.lookup('usageAtoms', u[3]) === undefined) dims.want('usageAtoms', u[3], atomParams(u[3]));
+    const usageProbe = new Set<number>();
+    b.records.forEach((f, i) => {
+      if (f[30] >= 0 && (f[1] === 1 || mayHaveStarted(f[5], f[14]))) usageProbe.add(i);
+    });
+    const { records, principals, usage, ...rest } = b;
+    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued, usage: [], usageOf: records.map((f) => f[30]), usageProbe };
   });
   dims.resolve();
   for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);
@@ -260,6 +308,9 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
     b.clusterId = dims.id('strings', b.cluster);
     const { records, principals } = batches[i]!;
     const userIds = principals.map(([json]) => dims.id('principals', json));
+    b.usage = batches[i]!.usage.map(([day, user, impersonator, attributes, decision]) => ({
+      day, userId: userIds[user]!, impersonatorId: impersonator < 0 ? null : userIds[impersonator]!, atomId: dims.id('usageAtoms', attributes), decision,
+    }));
     b.rows.forEach((row, r) => {
       const f = records[r]!;
       row[0] = b.clusterId;

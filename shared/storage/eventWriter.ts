@@ -10,6 +10,7 @@ import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import type { WriteBatch } from './prepareEvent.js';
+import { UsageRollups } from './usageRollups.js';
 
 export type { WriteBatch };
 
@@ -54,6 +55,8 @@ export class EventWriter {
   private readonly readRow: (row: EventRow) => unknown;
   private readonly saveOffset: (o: FollowOffset) => void;
   private readonly alerts: AlertStore;
+  private readonly usage: UsageRollups;
+  private readonly selectOtherUse: Statement;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
     const db = store.db;
@@ -66,6 +69,11 @@ export class EventWriter {
     });
     this.redact = createRedactor(store.redactionKey);
     this.readRow = createRowReader(db);
+    this.usage = new UsageRollups(db);
+    // Another stage of the same action that counts as its use (usageRollups.countsAsUse).
+    this.selectOtherUse = db
+      .prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND stage <> ? AND cluster_id = ? LIMIT 1')
+      .pluck();
     this.saveOffset = createFollowOffsetSaver(db);
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
@@ -96,19 +104,30 @@ export class EventWriter {
    */
   writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[]): WriteResult[][] {
     const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
-    return this.store.db.transaction(() => {
-      let next = 0;
-      return requests.map((r) => {
-        const results = rows.slice(next, (next += r.batches.length)).map((b) => this.writeOne(b));
-        if (r.options.followOffset) this.saveOffset(r.options.followOffset);
+    try {
+      return this.store.db.transaction(() => {
+        let next = 0;
+        const results = requests.map((r) => {
+          const results = rows.slice(next, (next += r.batches.length)).map((b) => this.writeOne(b));
+          if (r.options.followOffset) this.saveOffset(r.options.followOffset);
+          return results;
+        });
+        this.usage.flush();
         return results;
-      });
-    }).immediate();
+      }).immediate();
+    } catch (err) {
+      this.usage.reset();
+      throw err;
+    }
   }
 
   private writeOne(batch: RowBatch): WriteResult {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     let nextFinding = 0;
+    // Per usage tally: how many of its rows were stored (and count), the first and the last.
+    const usageCount = new Array<number>(batch.usage.length).fill(0);
+    const usageFirst = new Array<number>(batch.usage.length);
+    const usageLast = new Array<number>(batch.usage.length);
     batch.rows.forEach((row, i) => {
       if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
       const info = this.insertEvent.run(...row);
@@ -118,6 +137,12 @@ export class EventWriter {
       if (info.changes > 0) {
         result.accepted++;
         if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!));
+        const u = batch.usageOf[i]!;
+        if (u >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
+          const n = (usageCount[u] = usageCount[u]! + 1);
+          if (n === 1 || row[4] < batch.rows[usageFirst[u]!]![4]) usageFirst[u] = i;
+          if (n === 1 || row[4] >= batch.rows[usageLast[u]!]![4]) usageLast[u] = i;
+        }
         const issued = batch.issued.get(i);
         if (issued) this.insertIssued.run(issued, info.lastInsertRowid);
         for (let f = findingsFrom; f < nextFinding; f++) {
@@ -135,6 +160,15 @@ export class EventWriter {
         const reason = `conflicting duplicate: auditID ${incoming.auditID} stage ${incoming.stage} is already stored with different content; this copy was not stored`;
         this.quarantine(batch.source, batch.cluster, { position: batch.positions[i]!, reason, raw: JSON.stringify(incoming) });
       }
+    });
+    batch.usage.forEach((u, t) => {
+      if (usageCount[t] === 0) return;
+      const first = batch.rows[usageFirst[t]!]!;
+      const last = batch.rows[usageLast[t]!]!;
+      this.usage.add({
+        day: u.day, clusterId: batch.clusterId, actorId: u.impersonatorId ?? u.userId, impersonatedId: u.impersonatorId === null ? null : u.userId,
+        atomId: u.atomId, decision: u.decision, reasonId: first[18], count: usageCount[t]!, firstAt: first[4], lastAt: last[4], firstAudit: first[1], lastAudit: last[1],
+      });
     });
     for (const rej of batch.rejected) {
       this.quarantine(batch.source, batch.cluster, rej);

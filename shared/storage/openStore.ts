@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { migrate, readMigrations } from './migrate.js';
+import { finishPendingRollups } from './usageRollups.js';
 
 /** Where the SQL migrations are: `migrations/` at the package root, copied beside the build. */
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
@@ -36,6 +37,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     // Measured (spec/sqlite-facts.md): a larger autocheckpoint spares the writer waits on disk.
     db.pragma('wal_autocheckpoint = 10000');
     migrate(db, readMigrations(MIGRATIONS_DIR));
+    finishPendingRollups(db);
   }
   db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
   db.pragma('temp_store = MEMORY');

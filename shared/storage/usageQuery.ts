@@ -1,0 +1,81 @@
+import type { Database } from 'better-sqlite3';
+import type { ObservedDecision, UsageRecord } from '../rbac/usageAnalysis.js';
+import type { UserAttributes } from '../rbac/types.js';
+import { keyToAuditId } from './auditId.js';
+import { dayOf } from './usageRollups.js';
+
+/** Which rollups to read: one cluster, whole UTC days from `since` up to `until` (microseconds). */
+export interface UsageFilter {
+  cluster: string;
+  since: number;
+  until: number;
+  /** Only requests in this namespace (cluster-scoped ones still count: ClusterRoleBindings grant them). */
+  namespace?: string;
+}
+
+const DECISIONS: ObservedDecision[] = ['unknown', 'allow', 'forbid'];
+
+interface Row {
+  username: string;
+  groups: string;
+  verb: string;
+  api_group: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+  path: string;
+  decision: number;
+  reason: string | null;
+  synthetic: number;
+  count: number;
+  first_at: number;
+  last_at: number;
+  first_audit: Buffer | string;
+  last_audit: Buffer | string;
+}
+
+/**
+ * The usage of a window, summed over its days: one record per subject, request, decision and
+ * reason. Subjects come back as one object per distinct (username, groups).
+ */
+export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ user: UserAttributes; record: UsageRecord }> {
+  const cluster = db.prepare('SELECT id FROM strings WHERE value = ?').pluck().get(f.cluster) as number | undefined;
+  if (cluster === undefined) return;
+  const rows = db
+    .prepare(`SELECT s.username, s.groups, a.verb, a.api_group, a.resource, a.subresource, a.namespace, a.name, a.path,
+        u.decision, r.value AS reason, u.synthetic, sum(u.count) AS count, min(u.first_at) AS first_at, max(u.last_at) AS last_at,
+        u.first_audit, u.last_audit
+      FROM usage_daily u
+      JOIN rbac_subjects s ON s.id = u.subject_id
+      JOIN usage_atoms a ON a.id = u.atom_id
+      LEFT JOIN strings r ON r.id = u.reason_id
+      WHERE u.day >= ? AND u.day <= ? AND u.cluster_id = ? ${f.namespace === undefined ? '' : "AND a.namespace IN (?, '')"}
+      GROUP BY u.subject_id, u.atom_id, u.decision, u.reason_id, u.synthetic`)
+    .iterate(dayOf(f.since), dayOf(f.until - 1), cluster, ...(f.namespace === undefined ? [] : [f.namespace])) as IterableIterator<Row>;
+  const users = new Map<string, UserAttributes>();
+  for (const r of rows) {
+    const key = `${r.username}\u0000${r.groups}`;
+    let user = users.get(key);
+    if (!user) users.set(key, (user = { name: r.username, groups: JSON.parse(r.groups) as string[] }));
+    const attrs = r.resource === '' && r.path !== ''
+      ? { user, verb: r.verb, resourceRequest: false as const, path: r.path }
+      : { user, verb: r.verb, resourceRequest: true as const, apiGroup: r.api_group, resource: r.resource, subresource: r.subresource, namespace: r.namespace, name: r.name };
+    const samples = [keyToAuditId(r.first_audit)];
+    const last = keyToAuditId(r.last_audit);
+    if (last !== samples[0]) samples.push(last);
+    yield {
+      user,
+      record: { attrs, decision: DECISIONS[r.decision] ?? 'unknown', reason: r.reason ?? '', synthetic: r.synthetic === 1, count: r.count, firstAt: r.first_at, lastAt: r.last_at, samples },
+    };
+  }
+}
+
+/** The time of the first action of a cluster that the rollups hold, or null. */
+export function usageDataFrom(db: Database, cluster: string): number | null {
+  const at = db
+    .prepare('SELECT min(u.first_at) FROM usage_daily u JOIN strings c ON c.id = u.cluster_id WHERE c.value = ? AND u.day = (SELECT min(day) FROM usage_daily WHERE cluster_id = c.id)')
+    .pluck()
+    .get(cluster) as number | null;
+  return at ?? null;
+}

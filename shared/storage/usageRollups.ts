@@ -1,0 +1,279 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { UserInfo } from '../audit/types.js';
+import { nameInPath, requestName } from '../rbac/eventToAttributes.js';
+import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
+
+/**
+ * Daily rollups of RBAC usage (migrations/0007_usage_rollups.sql): per day, cluster, subject,
+ * request attributes, decision and reason, how many actions, first and last. Kept at ingest,
+ * in the transaction that stores the events, and rebuilt from the events on demand.
+ */
+
+const DAY = 86_400_000_000;
+/** Events read at a time when rebuilding. */
+const CHUNK_EVENTS = 20_000;
+const SEP = '\u0000';
+
+/** The request attributes of one event as a key of the usage_atoms dimension: verb, group, resource, subresource, namespace, name, path. */
+export type AttributeKey = string;
+
+/** The usage_atoms insert parameters of a key. */
+export function atomParams(key: AttributeKey): string[] {
+  return key.split(SEP);
+}
+
+/**
+ * Whether a request may have had a ResponseStarted stage: the apiserver's long-running
+ * requests (watch and proxy verbs; attach, exec, log, portforward and proxy subresources).
+ * Only these can have two stages that count as use.
+ */
+export function mayHaveStarted(verb: string, subresource: string): boolean {
+  return verb === 'watch' || verb === 'proxy' || subresource === 'exec' || subresource === 'attach' || subresource === 'log' || subresource === 'portforward' || subresource === 'proxy';
+}
+
+/**
+ * The attributes the authorizer saw, from an event's stored parts (spec/rbac.md §1.1, as
+ * eventToAttributes): `path` is the request path when it is not the one the objectRef implies
+ * (null when it is), `query` what followed `?`.
+ */
+export function attributeKey(
+  verb: string,
+  ref: { apiGroup: string; resource: string; subresource: string; namespace: string; name: string } | null,
+  path: string | null,
+  query: string | null,
+): AttributeKey {
+  if (!ref) return `${verb}\0\0\0\0\0\0${path ?? ''}`;
+  // A path the objectRef implies names the objectRef's object.
+  const name = requestName(verb, ref.name, path === null ? ref.name : nameInPath(path), query);
+  return `${verb}\0${ref.apiGroup}\0${ref.resource}\0${ref.subresource}\0${ref.namespace}\0${name}\0`;
+}
+
+function checkKey(c: { verb: string; apiGroup: string; resource: string; subresource: string; namespace: string; name: string }): AttributeKey {
+  return `${c.verb}\0${c.apiGroup}\0${c.resource}\0${c.subresource}\0${c.namespace}\0${c.name}\0`;
+}
+
+interface Tally {
+  day: number;
+  clusterId: number;
+  subjectId: number;
+  atomId: number;
+  decision: number;
+  reasonId: number;
+  synthetic: number;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  firstAudit: Buffer | string;
+  lastAudit: Buffer | string;
+}
+
+interface PrincipalInfo {
+  /** rbac_subjects id; 0 when the principal has no username (RBAC never saw it). */
+  subjectId: number;
+  /** usage_atoms ids of the impersonation checks when this principal is impersonated. */
+  impersonation: number[];
+}
+
+/** Actions of one day, cluster, subject, request, decision and reason: what add() counts. */
+export interface UsageTally {
+  day: number;
+  clusterId: number;
+  /** Principal ids: the actor, and the impersonated user when there was one. */
+  actorId: number;
+  impersonatedId: number | null;
+  atomId: number;
+  decision: number;
+  reasonId: number | null;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  firstAudit: Buffer | Uint8Array | string;
+  lastAudit: Buffer | Uint8Array | string;
+}
+
+/** The day (since the epoch, UTC) of a time in microseconds. */
+export function dayOf(us: number): number {
+  return Math.floor(us / DAY);
+}
+
+/**
+ * Sums tallies in memory and writes them as upserts: call add() per tally and flush()
+ * before the transaction commits; reset() after a rollback (ids made in it are gone).
+ */
+export class UsageRollups {
+  private readonly principals = new Map<number, PrincipalInfo>();
+  private readonly atoms = new Map<AttributeKey, number>();
+  private readonly tallies = new Map<string, Tally>();
+  private readonly selectPrincipal: Statement;
+  private readonly insertSubject: Statement;
+  private readonly selectSubject: Statement;
+  private readonly insertAtom: Statement;
+  private readonly selectAtom: Statement;
+  private readonly upsert: Statement;
+
+  constructor(db: Database) {
+    this.selectPrincipal = db.prepare('SELECT json FROM principals WHERE id = ?').pluck();
+    this.insertSubject = db.prepare('INSERT OR IGNORE INTO rbac_subjects (username, groups) VALUES (?, ?)');
+    this.selectSubject = db.prepare('SELECT id FROM rbac_subjects WHERE username = ? AND groups = ?').pluck();
+    this.insertAtom = db.prepare('INSERT OR IGNORE INTO usage_atoms (verb, api_group, resource, subresource, namespace, name, path) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.selectAtom = db.prepare('SELECT id FROM usage_atoms WHERE verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND namespace = ? AND name = ? AND path = ?').pluck();
+    this.upsert = db.prepare(`INSERT INTO usage_daily
+      (day, cluster_id, subject_id, atom_id, decision, reason_id, synthetic, count, first_at, last_at, first_audit, last_audit)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET
+        count = count + excluded.count,
+        first_audit = CASE WHEN excluded.first_at < first_at THEN excluded.first_audit ELSE first_audit END,
+        first_at = min(first_at, excluded.first_at),
+        last_audit = CASE WHEN excluded.last_at >= last_at THEN excluded.last_audit ELSE last_audit END,
+        last_at = max(last_at, excluded.last_at)`);
+  }
+
+  add(a: UsageTally): void {
+    const effective = this.principal(a.impersonatedId ?? a.actorId);
+    if (effective.subjectId === 0) return;
+    this.sum(effective.subjectId, a.atomId, a.decision, a.reasonId ?? 0, 0, a);
+    if (a.impersonatedId === null) return;
+    // The impersonation checks passed (else there would be no impersonatedUser): the actor's.
+    const actor = this.principal(a.actorId);
+    if (actor.subjectId === 0) return;
+    for (const atomId of effective.impersonation) this.sum(actor.subjectId, atomId, 1, 0, 1, a);
+  }
+
+  /** The usage_atoms id of attributes, written in the caller's transaction when new. */
+  atomId(key: AttributeKey): number {
+    let id = this.atoms.get(key);
+    if (id === undefined) {
+      const params = atomParams(key);
+      this.insertAtom.run(...params);
+      id = this.selectAtom.get(...params) as number;
+      this.atoms.set(key, id);
+    }
+    return id;
+  }
+
+  private sum(subjectId: number, atomId: number, decision: number, reasonId: number, synthetic: number, a: UsageTally): void {
+    const key = `${a.day},${a.clusterId},${subjectId},${atomId},${decision},${reasonId},${synthetic}`;
+    const t = this.tallies.get(key);
+    if (!t) {
+      this.tallies.set(key, {
+        day: a.day, clusterId: a.clusterId, subjectId, atomId, decision, reasonId, synthetic, count: a.count,
+        firstAt: a.firstAt, lastAt: a.lastAt, firstAudit: toKey(a.firstAudit), lastAudit: toKey(a.lastAudit),
+      });
+      return;
+    }
+    t.count += a.count;
+    if (a.firstAt < t.firstAt) {
+      t.firstAt = a.firstAt;
+      t.firstAudit = toKey(a.firstAudit);
+    }
+    if (a.lastAt >= t.lastAt) {
+      t.lastAt = a.lastAt;
+      t.lastAudit = toKey(a.lastAudit);
+    }
+  }
+
+  /** Writes the tallies (inside the caller's transaction) and starts afresh. */
+  flush(): void {
+    for (const t of this.tallies.values()) {
+      this.upsert.run(t.day, t.clusterId, t.subjectId, t.atomId, t.decision, t.reasonId, t.synthetic, t.count, t.firstAt, t.lastAt, t.firstAudit, t.lastAudit);
+    }
+    this.tallies.clear();
+  }
+
+  /** Forgets what a rolled-back transaction wrote. */
+  reset(): void {
+    this.tallies.clear();
+    this.principals.clear();
+    this.atoms.clear();
+  }
+
+  private principal(id: number): PrincipalInfo {
+    let p = this.principals.get(id);
+    if (p) return p;
+    let user: UserInfo = {};
+    try {
+      user = JSON.parse(this.selectPrincipal.get(id) as string) as UserInfo;
+    } catch {
+      // A principal that is not a JSON object has no username: RBAC never saw it.
+    }
+    const rbac = rbacUser(user);
+    let subjectId = 0;
+    if (rbac.name) {
+      const groups = JSON.stringify(rbac.groups);
+      this.insertSubject.run(rbac.name, groups);
+      subjectId = this.selectSubject.get(rbac.name, groups) as number;
+    }
+    p = { subjectId, impersonation: subjectId ? impersonationChecks(user).map((c) => this.atomId(checkKey(c))) : [] };
+    this.principals.set(id, p);
+    return p;
+  }
+}
+
+function toKey(k: Buffer | Uint8Array | string): Buffer | string {
+  if (typeof k === 'string' || Buffer.isBuffer(k)) return k;
+  return Buffer.from(k.buffer, k.byteOffset, k.byteLength);
+}
+
+/** Whether an event at this stage counts as its action's use: stages after the authorization decision. */
+export function countsAsUse(stage: number): boolean {
+  return stage >= 1 && stage <= 3;
+}
+
+/**
+ * Rebuilds every rollup from the stored events, in one transaction: for rollups lost, made by
+ * an older kubetrail, or of actions stored before rollups were kept. Returns the actions counted.
+ */
+export function rebuildUsageRollups(db: Database): { actions: number; rows: number } {
+  const rollups = new UsageRollups(db);
+  // Read in chunks of whole request times (a statement cannot be read while the connection
+  // writes); the stages of one action share its time, so no action is split.
+  const nextTime = db.prepare('SELECT received_at FROM events WHERE received_at > ? ORDER BY received_at LIMIT 1 OFFSET ?').pluck();
+  const chunk = db
+    .prepare(`SELECT e.received_at, e.audit_id, e.cluster_id, v.verb, e.user_id, e.impersonated_id, e.decision, e.reason_id,
+        r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
+      FROM events e
+      JOIN verbs v ON v.id = e.verb_id
+      LEFT JOIN api_resources r ON r.id = e.resource_id
+      LEFT JOIN objects o ON o.id = e.object_id
+      LEFT JOIN strings p ON p.id = e.path_id
+      WHERE e.received_at > ? AND e.received_at <= ? AND e.stage BETWEEN 1 AND 3
+      ORDER BY e.received_at, e.audit_id, e.stage`)
+    .raw();
+  type Row = [number, Buffer | string, number, string, number, number | null, number, number | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null];
+  return db.transaction(() => {
+    db.prepare('DELETE FROM usage_daily').run();
+    let actions = 0;
+    let from = -Infinity;
+    for (;;) {
+      const to = (nextTime.get(from, CHUNK_EVENTS) as number | undefined) ?? Infinity;
+      // Stages of one action are adjacent in this order: count the first of each (cluster, auditID).
+      let group = '';
+      const counted = new Set<number>();
+      for (const row of chunk.all(from, to) as Row[]) {
+        const [receivedAt, auditKey, clusterId, verb, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
+        const g = `${receivedAt}${SEP}${typeof auditKey === 'string' ? auditKey : auditKey.toString('hex')}`;
+        if (g !== group) {
+          group = g;
+          counted.clear();
+        }
+        if (counted.has(clusterId)) continue;
+        counted.add(clusterId);
+        const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
+        // The stored path is null when it is the one the objectRef implies.
+        const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
+        rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
+        actions++;
+      }
+      rollups.flush();
+      if (to === Infinity) break;
+      from = to;
+    }
+    db.prepare("DELETE FROM meta WHERE key = 'usage_rollups_rebuild'").run();
+    return { actions, rows: db.prepare('SELECT count(*) FROM usage_daily').pluck().get() as number };
+  }).immediate();
+}
+
+/** Builds the rollups a migration left pending (actions stored before rollups were kept). */
+export function finishPendingRollups(db: Database): void {
+  if (db.prepare("SELECT 1 FROM meta WHERE key = 'usage_rollups_rebuild'").get()) rebuildUsageRollups(db);
+}
