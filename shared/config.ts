@@ -56,6 +56,13 @@ export const DEFAULTS = {
     topic: undefined as string | undefined,
   },
   log: { level: 'info' as const },
+  rbac: {
+    /**
+     * Days of activity a window must cover before `rbac report` calls a permission unused:
+     * two weeks sees weekly and fortnightly jobs; monthly ones need a longer window and minimum.
+     */
+    minWindowDays: 14,
+  },
 };
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i;
@@ -127,6 +134,7 @@ const schema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default(DEFAULTS.log),
+  rbac: z.strictObject({ minWindowDays: z.number().int().min(0).max(3660).default(DEFAULTS.rbac.minWindowDays) }).default(DEFAULTS.rbac),
   breakGlass: z
     .strictObject({
       accounts: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.breakGlass.accounts]),

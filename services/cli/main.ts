@@ -11,6 +11,8 @@ import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
+import { recommendCommand, reportCommand, rollupsCommand } from './usageCommand.js';
+import { REPORT_FORMATS } from './usageOutput.js';
 import { parseServices, serve } from './serve.js';
 
 /**
@@ -153,7 +155,7 @@ function withState(cmd: Command): Command {
     .option('--cluster <name>', 'cluster whose newest snapshot to evaluate (default: config cluster)');
 }
 
-const rbac = program.command('rbac').description('RBAC as the apiserver evaluates it: snapshots, can, who-can, effective permissions');
+const rbac = program.command('rbac').description('RBAC as the apiserver evaluates it: snapshots, can, who-can, effective permissions, usage report and least-privilege recommendations');
 withCommon(rbac.command('load'))
   .description('store an RBAC snapshot from files and folders (YAML, JSON, Lists, kubectl get -o yaml|json) or from the live cluster')
   .argument('[files...]', 'files or folders; - reads standard input')
@@ -205,6 +207,37 @@ withState(rbac.command('permissions'))
   .option('-n, --namespace <ns>', 'only RoleBindings of this namespace (and ClusterRoleBindings)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => permissionsCommand(configFrom(flags), flags));
+
+withState(rbac.command('report'))
+  .description('granted versus used over a window: per subject, unused and removable bindings, dangerous grants unused first, subjects never seen')
+  .option('--since <when>', 'window start: a duration back from now (30d, 2w) or an RFC 3339 time', '30d')
+  .option('--until <when>', 'window end (default: now)')
+  .option('--subject <name>', 'only this user, service account (system:serviceaccount:NS:NAME) or group (repeatable)', collect)
+  .option('-n, --namespace <ns>', 'only RoleBindings and requests of this namespace (and ClusterRoleBindings)')
+  .addOption(new Option('--output <format>', 'output format').choices([...REPORT_FORMATS]).default('table'))
+  .action((flags) => reportCommand(configFrom(flags), flags));
+withState(rbac.command('recommend'))
+  .description('the smallest Roles/ClusterRoles and bindings that allow what a subject was seen doing, as YAML for kubectl apply, with a dry run')
+  .option('--user <name>', 'a user (or system:serviceaccount:NS:NAME)')
+  .option('--serviceaccount <ns:name>', 'a service account')
+  .option('--group <name>', 'a group: what was allowed through its bindings')
+  .option('--all', 'every user and service account seen with requests RBAC allowed')
+  .option('--since <when>', 'window start: a duration back from now (30d, 2w) or an RFC 3339 time', '30d')
+  .option('--until <when>', 'window end (default: now)')
+  .option('-n, --namespace <ns>', 'only requests in this namespace (and cluster-scoped ones)')
+  .option('--include-denied', 'also allow the requests that were denied (audit2rbac does by default)')
+  .option('--no-expand-verbs', 'grant only the verbs seen (default: list and watch bring get, update and patch bring get …)')
+  .option('--no-expand-multi-namespace', 'keep an operation seen in several namespaces in a Role per namespace (default: cluster-wide)')
+  .option('--no-expand-multi-name', 'keep resourceNames for an operation seen on several names (default: any name)')
+  .option('--proposal <file>', 'dry-run this RBAC (e.g. an edited recommendation) instead of generating one')
+  .option('--fail-on-regression', 'exit 1 when the dry run finds an observed allowed request the new RBAC would deny')
+  .action((flags) => {
+    process.exitCode = recommendCommand(configFrom(flags), flags);
+  });
+withCommon(rbac.command('rollups'))
+  .description('the daily usage rollups the report reads (kept at ingest)')
+  .option('--rebuild', 'rebuild them from the stored events')
+  .action((flags) => rollupsCommand(configFrom(flags), flags));
 
 async function main(): Promise<void> {
   // `kubetrail … | head`: a reader that has seen enough is not an error.

@@ -68,11 +68,14 @@ export interface BindingUsage {
   neededFor?: RequestAttributes;
 }
 
-/** A disagreement between the apiserver's recorded decision and the evaluator on the snapshot. */
+/** A disagreement between the apiserver's recorded decisions and the evaluator on the snapshot, by reason. */
 export interface Drift {
-  attrs: RequestAttributes;
   recorded: string;
   evaluated: string;
+  /** One of the requests, to show what. */
+  example: RequestAttributes;
+  /** Distinct requests (subject and attributes) and how many times they were made. */
+  requests: number;
   count: number;
   samples: string[];
 }
@@ -148,12 +151,13 @@ export function analyseUsage(
   const subjects = new Map<string, SubjectActivity>();
   const drift = new Map<string, Drift>();
   const noteDrift = (r: UsageRecord, recorded: string, evaluated: string) => {
-    const key = `${requestKey(r.attrs)}\u0000${recorded}`;
+    const key = `${recorded}\u0000${evaluated}`;
     const d = drift.get(key);
     if (d) {
+      d.requests++;
       d.count += r.count;
       addSamples(d.samples, r.samples);
-    } else drift.set(key, { attrs: r.attrs, recorded, evaluated, count: r.count, samples: r.samples.slice(0, SAMPLES) });
+    } else drift.set(key, { recorded, evaluated, example: r.attrs, requests: 1, count: r.count, samples: r.samples.slice(0, SAMPLES) });
   };
 
   const credit = (b: BindingUsage, ruleIndex: number, r: UsageRecord) => {

@@ -3,7 +3,7 @@ import { describeSubject, subjectUsername } from './authorizer.js';
 import { ruleDangers, type Danger } from './danger.js';
 import { describeRule } from './diffStates.js';
 import { requestKey, type BindingUsage, type RuleUse, type SubjectActivity, type UsageAnalysis } from './usageAnalysis.js';
-import type { PolicyRule, Subject } from './types.js';
+import { MASTERS, type PolicyRule, type Subject } from './types.js';
 
 /**
  * The report an admin takes to a change review (kubetrail rbac report): per subject what it is
@@ -15,8 +15,8 @@ export interface ReportWindow {
   /** Microseconds; whole UTC days (the rollups are daily). */
   since: number;
   until: number;
-  /** The first stored action of the cluster, when there is one: before it the store knows nothing. */
-  dataFrom: number | null;
+  /** Days of the window with stored activity: a gap in ingest is a gap in what the store knows. */
+  coveredDays: number;
   /** The least coverage, in days, for anything to be called unused. */
   minDays: number;
 }
@@ -89,7 +89,7 @@ export interface UsageReport {
   subjects: SubjectReport[];
   neverSeen: { kind: string; name: string; bindings: string[] }[];
   idleServiceAccounts: string[];
-  drift: { request: string; recorded: string; evaluated: string; count: number; samples: string[] }[];
+  drift: { recorded: string; evaluated: string; example: string; requests: number; count: number; samples: string[] }[];
   /** Requests allowed outside RBAC: the system:masters bypass, other authorizers. */
   outsideRbac: { subject: string; how: string; count: number }[];
 }
@@ -167,8 +167,7 @@ function subjectOf(s: Subject, b: BindingUsage): { kind: SubjectReport['kind']; 
 
 export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, opts: ReportOptions): UsageReport {
   const w = opts.window;
-  const coveredFrom = w.dataFrom === null ? w.until : Math.max(w.since, w.dataFrom);
-  const coveredDays = Math.max(0, Math.floor((w.until - coveredFrom) / DAY));
+  const coveredDays = w.coveredDays;
   const sufficient = coveredDays >= w.minDays;
   const windowNote = sufficient
     ? undefined
@@ -208,7 +207,9 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
     const members = e.kind === 'Group' ? (groupMembers.get(e.name) ?? []) : activity ? [activity] : [];
     const active = members.length > 0;
     if (!active && e.direct.length > 0) neverSeen.push({ kind: e.kind, name: e.name, bindings: e.direct.map((d) => bindingLabel(d.b)) });
-    const judged = sufficient && active;
+    // Bindings to system:masters never take effect: the apiserver allows its members before RBAC.
+    const bypassed = e.kind === 'Group' && e.name === MASTERS;
+    const judged = sufficient && active && !bypassed;
     const user = e.kind === 'Group' ? null : e.name;
     const bindingReports = e.direct.map(({ b, via }): BindingReport => {
       const rules = ruleReports(b, user);
@@ -262,7 +263,13 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
       unused: judged ? all.length - used : 0,
       usageRatio: all.length === 0 ? null : Math.round((used / all.length) * 1000) / 1000,
       judged,
-      ...(!sufficient ? { note: 'window too short: unused permissions are not claimed' } : !active ? { note: 'not seen in the window: unused permissions are not claimed' } : {}),
+      ...(bypassed
+        ? { note: 'system:masters bypasses RBAC: its bindings are never consulted' }
+        : !sufficient
+          ? { note: 'window too short: unused permissions are not claimed' }
+          : !active
+            ? { note: 'not seen in the window: unused permissions are not claimed' }
+            : {}),
       bindings: bindingReports,
       unusedDangerous,
       viaGroups,
@@ -307,7 +314,7 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
     subjects,
     neverSeen: neverSeen.sort((a, b) => (a.name < b.name ? -1 : 1)),
     idleServiceAccounts,
-    drift: analysis.drift.map((d) => ({ request: `${d.attrs.user.name}: ${requestKey(d.attrs)}`, recorded: d.recorded, evaluated: d.evaluated, count: d.count, samples: d.samples })),
+    drift: analysis.drift.map((d) => ({ recorded: d.recorded, evaluated: d.evaluated, example: `${d.example.user.name}: ${requestKey(d.example)}`, requests: d.requests, count: d.count, samples: d.samples })),
     outsideRbac: [...outside.values()].sort((a, b) => b.count - a.count),
   };
 }

@@ -71,11 +71,10 @@ export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ use
   }
 }
 
-/** The time of the first action of a cluster that the rollups hold, or null. */
-export function usageDataFrom(db: Database, cluster: string): number | null {
-  const at = db
-    .prepare('SELECT min(u.first_at) FROM usage_daily u JOIN strings c ON c.id = u.cluster_id WHERE c.value = ? AND u.day = (SELECT min(day) FROM usage_daily WHERE cluster_id = c.id)')
+/** How many days of the window hold any stored activity of the cluster. */
+export function usageDaysCovered(db: Database, f: Omit<UsageFilter, 'namespace'>): number {
+  return db
+    .prepare('SELECT count(DISTINCT u.day) FROM usage_daily u JOIN strings c ON c.id = u.cluster_id WHERE c.value = ? AND u.day >= ? AND u.day <= ?')
     .pluck()
-    .get(cluster) as number | null;
-  return at ?? null;
+    .get(f.cluster, dayOf(f.since), dayOf(f.until - 1)) as number;
 }

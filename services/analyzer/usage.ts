@@ -1,0 +1,213 @@
+import type { Database } from 'better-sqlite3';
+import { InputError } from '../../shared/errors.js';
+import { Authorizer } from '../../shared/rbac/authorizer.js';
+import { bypassesRbac } from '../../shared/rbac/subjects.js';
+import type { RbacState, RequestAttributes } from '../../shared/rbac/types.js';
+import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from '../../shared/rbac/usageAnalysis.js';
+import { buildUsageReport, type UsageReport } from '../../shared/rbac/usageReport.js';
+import {
+  DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
+  type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
+} from '../../shared/rbac/recommend.js';
+import { getSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/rbacSnapshots.js';
+import { readUsage, usageDaysCovered } from '../../shared/storage/usageQuery.js';
+
+/**
+ * The usage analysis over a window of the store (the analyzer service): which RBAC to judge by,
+ * the rollups of the window, the RBAC of each request's time. Used by `kubetrail rbac report`
+ * and `rbac recommend`, and by the query API.
+ */
+
+const DAY = 86_400_000_000;
+
+export interface WindowOptions {
+  cluster: string;
+  /** Microseconds; rounded out to whole UTC days (the rollups are daily). */
+  since: number;
+  until: number;
+  namespace?: string;
+  minDays: number;
+}
+
+/** The RBAC to judge by: a stored snapshot (by id, or the cluster's newest), or files. */
+export type StateSource = { kind: 'snapshot'; id?: number } | { kind: 'files'; state: RbacState; origin: string };
+
+export interface WindowAnalysis {
+  current: Authorizer;
+  origin: string;
+  analysis: UsageAnalysis;
+  window: { since: number; until: number; coveredDays: number; minDays: number };
+}
+
+function wholeDays(o: WindowOptions): { since: number; until: number } {
+  return { since: Math.floor(o.since / DAY) * DAY, until: Math.ceil(o.until / DAY) * DAY };
+}
+
+/** The RBAC of time t: the newest snapshot taken by then (else the oldest), one Authorizer per snapshot. */
+function authorizersOverTime(db: Database, cluster: string, current: Authorizer, currentId: number | null): (t: number) => Authorizer {
+  const taken = listSnapshots(db, cluster).map((s) => ({ id: s.id, at: s.takenAt })).sort((a, b) => a.at - b.at || a.id - b.id);
+  if (taken.length <= 1) return () => current;
+  const built = new Map<number, Authorizer>();
+  if (currentId !== null) built.set(currentId, current);
+  return (t) => {
+    let pick = taken[0]!;
+    for (const s of taken) if (s.at <= t) pick = s;
+    let a = built.get(pick.id);
+    if (!a) built.set(pick.id, (a = new Authorizer(getSnapshot(db, pick.id).state)));
+    return a;
+  };
+}
+
+/** Loads the RBAC and the window's usage and analyses them. Throws InputError (exit 2) without a snapshot. */
+export function analyseWindow(db: Database, source: StateSource, o: WindowOptions): WindowAnalysis {
+  let current: Authorizer;
+  let origin: string;
+  let at: (t: number) => Authorizer;
+  if (source.kind === 'files') {
+    current = new Authorizer(source.state);
+    origin = source.origin;
+    at = () => current;
+  } else {
+    const snap = source.id !== undefined ? getSnapshot(db, source.id) : latestSnapshot(db, o.cluster);
+    if (!snap) {
+      throw new InputError(`no RBAC snapshot of cluster '${o.cluster}' in the store: run \`kubetrail rbac load FILE…\` or \`kubetrail rbac load --from-cluster\` first, or give the RBAC with -f FILE`);
+    }
+    current = new Authorizer(snap.state);
+    origin = `snapshot ${snap.id} of ${snap.cluster} (${new Date(snap.takenAt / 1000).toISOString()})`;
+    at = authorizersOverTime(db, o.cluster, current, snap.id);
+  }
+  const w = wholeDays(o);
+  const analysis = analyseUsage(current, readUsage(db, { cluster: o.cluster, since: w.since, until: w.until, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }), at);
+  return { current, origin, analysis, window: { ...w, coveredDays: usageDaysCovered(db, { cluster: o.cluster, ...w }), minDays: o.minDays } };
+}
+
+export function usageReport(db: Database, source: StateSource, o: WindowOptions & { subjects?: string[] }): UsageReport {
+  const a = analyseWindow(db, source, o);
+  return buildUsageReport(a.current, a.analysis, {
+    cluster: o.cluster,
+    snapshot: a.origin,
+    window: a.window,
+    ...(o.subjects && o.subjects.length > 0 ? { subjects: o.subjects } : {}),
+    ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
+  });
+}
+
+export interface Recommendation {
+  target: Target;
+  proposal: Proposal;
+  /** Requests the proposal covers (allowed when observed, not by bindings that stay). */
+  covered: Replayed[];
+  /** Requests allowed by bindings that stay (groups): the proposal need not cover them. */
+  alreadyAllowed: number;
+  denied: Replayed[];
+  /** The target's own bindings: deleted, or the target taken out of them (shared). */
+  removedBindings: string[];
+  editedBindings: string[];
+  /** Rules and verbs of the target's current roles that nothing observed used. */
+  unusedInCurrentRoles: string[];
+  dryRun: DryRun | null;
+  /** Why there is no dry run (no RBAC to replay against). */
+  note?: string;
+}
+
+/** Observed requests that were allowed through RBAC (or would be, for ones with no recorded decision) and those denied. */
+function requestsOf(activity: SubjectActivity[], credited: (r: UsageRecord, c: SubjectActivity['records'][number]['credit']) => boolean) {
+  const allowed = new Map<string, Replayed>();
+  const denied = new Map<string, Replayed>();
+  for (const s of activity) {
+    for (const { record, credit } of s.records) {
+      const into = credit.kind === 'denied' ? denied : credited(record, credit) ? allowed : null;
+      if (!into) continue;
+      const key = `${s.user.name}\u0000${requestKey(record.attrs)}`;
+      const r = into.get(key);
+      if (r) r.count += record.count;
+      else into.set(key, { attrs: { ...record.attrs, user: s.user } as RequestAttributes, count: record.count });
+    }
+  }
+  return { allowed: [...allowed.values()], denied: [...denied.values()] };
+}
+
+/** The window analysed once for several recommendations; `current` is null without a snapshot. */
+export interface Prepared {
+  current: Authorizer | null;
+  analysis: UsageAnalysis;
+}
+
+export function prepareRecommendations(db: Database, source: StateSource | null, o: WindowOptions): Prepared {
+  if (source) {
+    const a = analyseWindow(db, source, o);
+    return { current: a.current, analysis: a.analysis };
+  }
+  const none = new Authorizer({ clusterRoles: [], roles: [], clusterRoleBindings: [], roleBindings: [], serviceAccounts: [] });
+  return { current: null, analysis: analyseUsage(none, readUsage(db, { cluster: o.cluster, ...wholeDays(o), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) })) };
+}
+
+/** The users and service accounts seen in the window with requests RBAC allowed: the targets of --all. */
+export function observedTargets(p: Prepared): Target[] {
+  const out: Target[] = [];
+  for (const s of [...p.analysis.subjects.values()].sort((a, b) => (a.user.name < b.user.name ? -1 : 1))) {
+    if (bypassesRbac(s.user) || !s.records.some((r) => r.credit.kind === 'rbac' || (p.current === null && r.record.decision === 'allow'))) continue;
+    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(s.user.name);
+    out.push(sa ? { kind: 'ServiceAccount', namespace: sa[1]!, name: sa[2]! } : { kind: 'User', name: s.user.name });
+  }
+  return out;
+}
+
+/**
+ * The recommendation for one target. With a snapshot: what the target's own bindings must
+ * allow (what other bindings do not), the bindings to remove, and the dry run against
+ * (RBAC − the target's bindings + proposal). Without one: from observed activity alone.
+ */
+export function recommendFor(
+  p: Prepared,
+  target: Target,
+  options: RecommendOptions & { includeDenied: boolean; proposal?: Proposal } = { ...DEFAULT_RECOMMEND_OPTIONS, includeDenied: false },
+): Recommendation {
+  const username = targetUsername(target);
+  const group = target.kind === 'Group' ? target.name : null;
+  const members = [...p.analysis.subjects.values()].filter((s) => (group !== null ? s.user.groups.includes(group) : s.user.name === username));
+  // Without RBAC to judge by, every request recorded as allowed (or with no decision) counts.
+  const { allowed, denied } = requestsOf(members, (r, c) => (p.current ? c.kind === 'rbac' || (c.kind === 'unexplained' && r.decision === 'allow') : r.decision !== 'forbid' && !bypassesRbac(r.attrs.user)));
+  const current = p.current?.state ?? { clusterRoles: [], roles: [], clusterRoleBindings: [], roleBindings: [], serviceAccounts: [] };
+  const { state: without, removed, edited } = withoutTarget(current, target);
+  const remaining = new Authorizer(without);
+  // What other bindings (the target's groups') allow needs nothing new.
+  const need = allowed.filter((r) => !remaining.authorize(r.attrs).allowed);
+  const toCover = options.includeDenied ? [...need, ...denied] : need;
+  const proposal = options.proposal ?? recommend(target, toCover.map((r) => r.attrs), options);
+  return {
+    target,
+    proposal,
+    covered: need,
+    alreadyAllowed: allowed.length - need.length,
+    denied,
+    removedBindings: removed,
+    editedBindings: edited,
+    unusedInCurrentRoles: p.current ? unusedOfTarget(p.analysis, removed.concat(edited), username) : [],
+    dryRun: p.current ? dryRun(withProposal(without, proposal), allowed) : null,
+    ...(p.current ? {} : { note: 'no RBAC snapshot: the proposal covers the observed activity alone, and there is nothing to replay it against' }),
+  };
+}
+
+/** The rules of the target's bindings that nothing observed used, and used rules' verbs never seen. */
+function unusedOfTarget(analysis: UsageAnalysis, bindingLabels: string[], username: string | null): string[] {
+  const out: string[] = [];
+  const wanted = new Set(bindingLabels);
+  for (const b of analysis.bindings.values()) {
+    const label = b.ref.kind === 'RoleBinding' ? `RoleBinding ${b.ref.namespace}/${b.ref.name}` : `ClusterRoleBinding ${b.ref.name}`;
+    if (!wanted.has(label) || !b.role) continue;
+    const role = b.role.kind === 'Role' ? `Role ${b.role.namespace}/${b.role.name}` : `ClusterRole ${b.role.name}`;
+    b.rules.forEach((rule, i) => {
+      const uses = [...b.uses.values()].filter((u) => u.ruleIndex === i && (username === null || u.users.has(username)));
+      const describe = rule.nonResourceURLs.length > 0 ? `${rule.verbs.join(',')} ${rule.nonResourceURLs.join(',')}` : `${rule.verbs.join(',')} ${rule.resources.join(',')} (${rule.apiGroups.map((g) => g || 'core').join(',')})`;
+      if (uses.length === 0) {
+        out.push(`${role} (${label}): rule ${i + 1} "${describe}" was never used: drop it`);
+        return;
+      }
+      const verbs = new Set(uses.flatMap((u) => [...u.requests.values()].filter((r) => username === null || r.attrs.user.name === username).map((r) => r.attrs.verb)));
+      const unused = rule.verbs.includes('*') ? [] : rule.verbs.filter((v) => !verbs.has(v));
+      if (unused.length > 0) out.push(`${role} (${label}): rule ${i + 1} "${describe}": verbs ${unused.join(',')} never used: drop them`);
+    });
+  }
+  return out;
+}

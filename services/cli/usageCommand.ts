@@ -1,0 +1,163 @@
+import { stringify as toYaml } from 'yaml';
+import type { Config } from '../../shared/config.js';
+import { InputError } from '../../shared/errors.js';
+import { loadFiles } from '../../shared/rbac/loadFiles.js';
+import { proposalManifests, type Proposal, type RecommendOptions, type Target } from '../../shared/rbac/recommend.js';
+import { parseServiceAccountName } from '../../shared/rbac/subjects.js';
+import { requestKey } from '../../shared/rbac/usageAnalysis.js';
+import { parseTimeBound } from '../../shared/query/timeBound.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
+import { observedTargets, prepareRecommendations, recommendFor, usageReport, type Recommendation, type StateSource, type WindowOptions } from '../analyzer/usage.js';
+import type { StateFlags } from './rbacCommand.js';
+import { formatReport, type ReportFormat } from './usageOutput.js';
+
+export interface WindowFlags extends StateFlags {
+  since: string;
+  until?: string;
+  namespace?: string;
+}
+
+function windowFrom(config: Readonly<Config>, flags: WindowFlags): WindowOptions {
+  const now = Date.now();
+  const since = parseTimeBound(flags.since, '--since', now);
+  const until = flags.until === undefined ? now * 1000 : parseTimeBound(flags.until, '--until', now);
+  if (since >= until) throw new InputError(`--since (${flags.since}) must be before --until (${flags.until ?? 'now'})`);
+  return { cluster: flags.cluster ?? config.cluster, since, until, minDays: config.rbac.minWindowDays, ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}) };
+}
+
+/** -f files, a snapshot id, or the cluster's newest snapshot. */
+function sourceFrom(flags: StateFlags): StateSource {
+  if (flags.file && flags.file.length > 0) {
+    const loaded = loadFiles(flags.file);
+    for (const p of loaded.problems) process.stderr.write(`kubetrail: ${p.position}: ${p.reason}\n`);
+    return { kind: 'files', state: loaded.state, origin: `files ${loaded.files.join(', ')}` };
+  }
+  if (flags.snapshot !== undefined) {
+    if (!/^\d+$/.test(flags.snapshot)) throw new InputError(`--snapshot: expected a snapshot id (a number; \`kubetrail rbac snapshots\` lists them), got '${flags.snapshot}'`);
+    return { kind: 'snapshot', id: Number(flags.snapshot) };
+  }
+  return { kind: 'snapshot' };
+}
+
+/** `kubetrail rbac report`: granted versus used over the window, per subject. */
+export function reportCommand(config: Readonly<Config>, flags: WindowFlags & { subject?: string[]; output: ReportFormat }): void {
+  const store = openStore(config.database.path);
+  try {
+    const report = usageReport(store.db, sourceFrom(flags), { ...windowFrom(config, flags), ...(flags.subject ? { subjects: flags.subject } : {}) });
+    process.stdout.write(formatReport(report, flags.output));
+  } finally {
+    store.close();
+  }
+}
+
+/** `kubetrail rbac rollups --rebuild`: the daily usage rollups, rebuilt from the stored events. */
+export function rollupsCommand(config: Readonly<Config>, flags: { rebuild?: boolean }): void {
+  if (!flags.rebuild) throw new InputError('nothing to do: `kubetrail rbac rollups --rebuild` rebuilds the usage rollups from the stored events');
+  const store = openStore(config.database.path);
+  try {
+    const started = Date.now();
+    const r = rebuildUsageRollups(store.db);
+    process.stdout.write(`rebuilt the usage rollups: ${r.actions} actions in ${r.rows} daily rows (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  } finally {
+    store.close();
+  }
+}
+
+export interface RecommendFlags extends WindowFlags {
+  user?: string;
+  serviceaccount?: string;
+  group?: string;
+  all?: boolean;
+  includeDenied?: boolean;
+  failOnRegression?: boolean;
+  expandVerbs: boolean;
+  expandMultiNamespace: boolean;
+  expandMultiName: boolean;
+  proposal?: string;
+}
+
+function targetsFrom(flags: RecommendFlags): Target[] | 'all' {
+  const given = [flags.user, flags.serviceaccount, flags.group, flags.all ? 'all' : undefined].filter((v) => v !== undefined);
+  if (given.length !== 1) throw new InputError('give exactly one of --user U, --serviceaccount NS:NAME, --group G or --all');
+  if (flags.all) return 'all';
+  if (flags.user !== undefined) {
+    const sa = parseServiceAccountName(flags.user);
+    return [sa ? { kind: 'ServiceAccount', ...sa } : { kind: 'User', name: flags.user }];
+  }
+  if (flags.group !== undefined) return [{ kind: 'Group', name: flags.group }];
+  const [namespace, name, ...rest] = flags.serviceaccount!.split(':');
+  if (!namespace || !name || rest.length > 0) throw new InputError(`--serviceaccount: expected NAMESPACE:NAME, got '${flags.serviceaccount}'`);
+  return [{ kind: 'ServiceAccount', namespace, name }];
+}
+
+function describeTarget(t: Target): string {
+  return t.kind === 'ServiceAccount' ? `ServiceAccount ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
+}
+
+/** A recommendation as YAML kubectl applies: objects, and everything else as `#` comments. */
+function recommendationText(r: Recommendation, window: WindowOptions, showDenied: boolean): string {
+  const c = (s: string) => `# ${s}`;
+  const lines: string[] = [
+    c(`kubetrail least-privilege recommendation for ${describeTarget(r.target)}`),
+    c(`cluster ${window.cluster}, observed from ${new Date(window.since / 1000).toISOString().slice(0, 10)} to ${new Date(window.until / 1000).toISOString().slice(0, 10)}`),
+    c(`covers ${r.covered.length} distinct allowed request(s); ${r.alreadyAllowed} more are allowed by bindings that stay (groups)`),
+  ];
+  if (r.note) lines.push(c(r.note));
+  for (const b of r.removedBindings) lines.push(c(`remove ${b}: its only subject is ${describeTarget(r.target)}`));
+  for (const b of r.editedBindings) lines.push(c(`remove ${describeTarget(r.target)} from the subjects of ${b} (it has other subjects)`));
+  for (const u of r.unusedInCurrentRoles) lines.push(c(u));
+  if (r.dryRun) {
+    const d = r.dryRun;
+    lines.push(c(`dry run: ${d.requests} observed allowed request(s) (${d.distinct} distinct) replayed against the RBAC without the bindings above, plus this proposal: ${d.regressionCount} would be denied`));
+    for (const g of d.regressions) lines.push(c(`  WOULD BE DENIED (x${g.count}): ${g.attrs.user.name}: ${requestKey(g.attrs)}`));
+  }
+  if (r.denied.length > 0) {
+    lines.push(c(`${r.denied.length} distinct request(s) were denied when made${showDenied ? ' (included, --include-denied)' : ' (not included; --include-denied adds them)'}:`));
+    for (const d of r.denied) lines.push(c(`  denied (x${d.count}): ${requestKey(d.attrs)}`));
+  }
+  const manifests = proposalManifests(r.proposal);
+  if (manifests.length === 0) lines.push(c('nothing to grant: no observed request needs a new permission'));
+  // The comments open the first document: kubectl reads them as part of it.
+  const docs = manifests.map((m) => toYaml(m, { lineWidth: 0 }).trimEnd());
+  return `${lines.join('\n')}\n${docs.join('\n---\n')}${docs.length > 0 ? '\n' : ''}`;
+}
+
+/** `kubetrail rbac recommend`: the smallest RBAC for what was observed, with the dry run. Returns the exit code. */
+export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags): number {
+  const targets = targetsFrom(flags);
+  const window = windowFrom(config, flags);
+  let proposal: Proposal | undefined;
+  if (flags.proposal !== undefined) {
+    if (targets === 'all') throw new InputError('--proposal checks one subject: give --user, --serviceaccount or --group');
+    const loaded = loadFiles([flags.proposal]);
+    if (loaded.problems.length > 0) throw new InputError(loaded.problems.map((p) => `${p.position}: ${p.reason}`).join('\n'));
+    const s = loaded.state;
+    proposal = { clusterRoles: s.clusterRoles, clusterRoleBindings: s.clusterRoleBindings, roles: s.roles, roleBindings: s.roleBindings };
+  }
+  const store = openStore(config.database.path);
+  try {
+    // Without a snapshot (and without -f), recommend from the observed activity alone.
+    const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || store.db.prepare('SELECT 1 FROM rbac_snapshots WHERE cluster = ?').get(window.cluster) !== undefined;
+    const prepared = prepareRecommendations(store.db, wantState ? sourceFrom(flags) : null, window);
+    const options: RecommendOptions & { includeDenied: boolean; proposal?: Proposal } = {
+      expandVerbs: flags.expandVerbs,
+      expandMultiNamespace: flags.expandMultiNamespace,
+      expandMultiName: flags.expandMultiName,
+      includeDenied: Boolean(flags.includeDenied),
+      ...(proposal ? { proposal } : {}),
+    };
+    const list = targets === 'all' ? observedTargets(prepared) : targets;
+    if (list.length === 0) process.stdout.write('# no subject with requests allowed through RBAC in the window\n');
+    let regressions = 0;
+    const texts = list.map((t) => {
+      const r = recommendFor(prepared, t, options);
+      regressions += r.dryRun?.regressionCount ?? 0;
+      return recommendationText(r, window, options.includeDenied);
+    });
+    process.stdout.write(texts.join('---\n'));
+    return flags.failOnRegression && regressions > 0 ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}
