@@ -171,8 +171,10 @@ export function recommendFor(
   const current = p.current?.state ?? { clusterRoles: [], roles: [], clusterRoleBindings: [], roleBindings: [], serviceAccounts: [] };
   const { state: without, removed, edited } = withoutTarget(current, target);
   const remaining = new Authorizer(without);
-  // What other bindings (the target's groups') allow needs nothing new.
-  const need = allowed.filter((r) => !remaining.authorize(r.attrs).allowed);
+  // What other bindings (the target's groups') allow needs nothing new. A group answers only
+  // for what its own bindings allow now; a user also for what it was allowed by bindings since gone.
+  const now = p.current;
+  const need = allowed.filter((r) => !remaining.authorize(r.attrs).allowed && (group === null || !now || now.authorize(r.attrs).allowed));
   const toCover = options.includeDenied ? [...need, ...denied] : need;
   const proposal = options.proposal ?? recommend(target, toCover.map((r) => r.attrs), options);
   return {
@@ -184,7 +186,8 @@ export function recommendFor(
     removedBindings: removed,
     editedBindings: edited,
     unusedInCurrentRoles: p.current ? unusedOfTarget(p.analysis, removed.concat(edited), username) : [],
-    dryRun: p.current ? dryRun(withProposal(without, proposal), allowed) : null,
+    // Replayed: what the RBAC allows now, and what the proposal was asked to cover.
+    dryRun: now ? dryRun(withProposal(without, proposal), allowed.filter((r) => need.includes(r) || now.authorize(r.attrs).allowed)) : null,
     ...(p.current ? {} : { note: 'no RBAC snapshot: the proposal covers the observed activity alone, and there is nothing to replay it against' }),
   };
 }

@@ -85,8 +85,8 @@ export function withoutTarget(state: RbacState, t: Target): { state: RbacState; 
       clusterRoleBindings: state.clusterRoleBindings.flatMap((b) => strip(b, '', `ClusterRoleBinding ${b.name}`)),
       roleBindings: state.roleBindings.flatMap((b) => strip(b, b.namespace, `RoleBinding ${b.namespace}/${b.name}`)),
     },
-    removed,
-    edited,
+    removed: removed.sort(),
+    edited: edited.sort(),
   };
 }
 
