@@ -43,15 +43,18 @@ export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ use
   const cluster = db.prepare('SELECT id FROM strings WHERE value = ?').pluck().get(f.cluster) as number | undefined;
   if (cluster === undefined) return;
   const rows = db
+    // Sum on the integer columns first (a small sort), then name the subjects, requests and reasons.
     .prepare(`SELECT s.username, s.groups, a.verb, a.api_group, a.resource, a.subresource, a.namespace, a.name, a.path,
-        u.decision, r.value AS reason, u.synthetic, sum(u.count) AS count, min(u.first_at) AS first_at, max(u.last_at) AS last_at,
-        u.first_audit, u.last_audit
-      FROM usage_daily u
+        u.decision, r.value AS reason, u.synthetic, u.count, u.first_at, u.last_at, u.first_audit, u.last_audit
+      FROM (SELECT subject_id, atom_id, decision, reason_id, synthetic, sum(count) AS count, min(first_at) AS first_at,
+              max(last_at) AS last_at, first_audit, last_audit
+            FROM usage_daily
+            WHERE day >= ? AND day <= ? AND cluster_id = ?
+            GROUP BY subject_id, atom_id, decision, reason_id, synthetic) u
       JOIN rbac_subjects s ON s.id = u.subject_id
       JOIN usage_atoms a ON a.id = u.atom_id
       LEFT JOIN strings r ON r.id = u.reason_id
-      WHERE u.day >= ? AND u.day <= ? AND u.cluster_id = ? ${f.namespace === undefined ? '' : "AND a.namespace IN (?, '')"}
-      GROUP BY u.subject_id, u.atom_id, u.decision, u.reason_id, u.synthetic`)
+      ${f.namespace === undefined ? '' : "WHERE a.namespace IN (?, '')"}`)
     .iterate(dayOf(f.since), dayOf(f.until - 1), cluster, ...(f.namespace === undefined ? [] : [f.namespace])) as IterableIterator<Row>;
   const users = new Map<string, UserAttributes>();
   for (const r of rows) {
