@@ -63,8 +63,8 @@ interface Tally {
   count: number;
   firstAt: number;
   lastAt: number;
-  firstAudit: Buffer | string;
-  lastAudit: Buffer | string;
+  firstAudit: Buffer | Uint8Array | string;
+  lastAudit: Buffer | Uint8Array | string;
 }
 
 interface PrincipalInfo {
@@ -96,14 +96,29 @@ export function dayOf(us: number): number {
   return Math.floor(us / DAY);
 }
 
+/** How far the rollups go: every event with a smaller or equal id is counted in them. */
+const WATERMARK = 'usage_rollups_through';
+
 /**
- * Sums tallies in memory and writes them as upserts: call add() per tally and flush()
- * before the transaction commits; reset() after a rollback (ids made in it are gone).
+ * Sums tallies in memory and writes them as upserts. add() counts into the current
+ * transaction; after it, committed() keeps its sums (or rolledBack() drops them). write(),
+ * inside a transaction, writes everything kept and the current transaction's sums, and moves the
+ * watermark: the rollups then count every stored event. A writer may keep sums over several
+ * transactions before writing them (fewer upserts); if the process dies meanwhile, the
+ * watermark tells what to count again from the events (catchUpRollups, at the next open).
  */
 export class UsageRollups {
   private readonly principals = new Map<number, PrincipalInfo>();
   private readonly atoms = new Map<AttributeKey, number>();
-  private readonly tallies = new Map<string, Tally>();
+  /** Sums of the current transaction, and of committed ones not yet written. */
+  private tallies = new Map<string, Tally>();
+  private held = new Map<string, Tally>();
+  private written = false;
+  /** Actions in `held`, and since when it holds any (ms). */
+  heldActions = 0;
+  heldSince = 0;
+  private pendingActions = 0;
+  private readonly setWatermark: Statement;
   private readonly selectPrincipal: Statement;
   private readonly insertSubject: Statement;
   private readonly selectSubject: Statement;
@@ -117,6 +132,7 @@ export class UsageRollups {
     this.selectSubject = db.prepare('SELECT id FROM rbac_subjects WHERE username = ? AND groups = ?').pluck();
     this.insertAtom = db.prepare('INSERT OR IGNORE INTO usage_atoms (verb, api_group, resource, subresource, namespace, name, path) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.selectAtom = db.prepare('SELECT id FROM usage_atoms WHERE verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND namespace = ? AND name = ? AND path = ?').pluck();
+    this.setWatermark = db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${WATERMARK}', (SELECT coalesce(max(id), 0) FROM events))`);
     this.upsert = db.prepare(`INSERT INTO usage_daily
       (day, cluster_id, subject_id, atom_id, decision, reason_id, synthetic, count, first_at, last_at, first_audit, last_audit)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -129,6 +145,7 @@ export class UsageRollups {
   }
 
   add(a: UsageTally): void {
+    this.pendingActions += a.count;
     const effective = this.principal(a.impersonatedId ?? a.actorId);
     if (effective.subjectId === 0) return;
     this.sum(effective.subjectId, a.atomId, a.decision, a.reasonId ?? 0, 0, a);
@@ -154,35 +171,54 @@ export class UsageRollups {
   private sum(subjectId: number, atomId: number, decision: number, reasonId: number, synthetic: number, a: UsageTally): void {
     const key = `${a.day},${a.clusterId},${subjectId},${atomId},${decision},${reasonId},${synthetic}`;
     const t = this.tallies.get(key);
-    if (!t) {
-      this.tallies.set(key, {
-        day: a.day, clusterId: a.clusterId, subjectId, atomId, decision, reasonId, synthetic, count: a.count,
-        firstAt: a.firstAt, lastAt: a.lastAt, firstAudit: toKey(a.firstAudit), lastAudit: toKey(a.lastAudit),
-      });
-      return;
-    }
-    t.count += a.count;
-    if (a.firstAt < t.firstAt) {
-      t.firstAt = a.firstAt;
-      t.firstAudit = toKey(a.firstAudit);
-    }
-    if (a.lastAt >= t.lastAt) {
-      t.lastAt = a.lastAt;
-      t.lastAudit = toKey(a.lastAudit);
-    }
+    if (t) sumInto(t, a);
+    else this.tallies.set(key, { day: a.day, clusterId: a.clusterId, subjectId, atomId, decision, reasonId, synthetic, count: a.count, firstAt: a.firstAt, lastAt: a.lastAt, firstAudit: a.firstAudit, lastAudit: a.lastAudit });
   }
 
-  /** Writes the tallies (inside the caller's transaction) and starts afresh. */
-  flush(): void {
-    for (const t of this.tallies.values()) {
-      this.upsert.run(t.day, t.clusterId, t.subjectId, t.atomId, t.decision, t.reasonId, t.synthetic, t.count, t.firstAt, t.lastAt, t.firstAudit, t.lastAudit);
-    }
-    this.tallies.clear();
+  /** Whether there are sums not yet written. */
+  get pending(): boolean {
+    return this.held.size > 0 || this.tallies.size > 0;
   }
 
-  /** Forgets what a rolled-back transaction wrote. */
-  reset(): void {
-    this.tallies.clear();
+  /** Writes the sums kept and the current transaction's (inside that transaction), and the watermark. */
+  write(): void {
+    for (const map of [this.held, this.tallies]) {
+      for (const t of map.values()) {
+        this.upsert.run(t.day, t.clusterId, t.subjectId, t.atomId, t.decision, t.reasonId, t.synthetic, t.count, t.firstAt, t.lastAt, toKey(t.firstAudit), toKey(t.lastAudit));
+      }
+    }
+    this.setWatermark.run();
+    this.written = true;
+  }
+
+  /** The current transaction committed: keep its sums, or forget everything written. */
+  committed(): void {
+    if (this.written) {
+      this.held = new Map();
+      this.heldActions = 0;
+    } else if (this.tallies.size > 0) {
+      if (this.held.size === 0) {
+        this.held = this.tallies;
+        this.heldSince = Date.now();
+      } else {
+        for (const [key, t] of this.tallies) {
+          const h = this.held.get(key);
+          if (h) sumInto(h, t);
+          else this.held.set(key, t);
+        }
+      }
+      this.heldActions += this.pendingActions;
+    }
+    this.tallies = new Map();
+    this.pendingActions = 0;
+    this.written = false;
+  }
+
+  /** The current transaction rolled back: forget its sums and the ids it made. */
+  rolledBack(): void {
+    this.tallies = new Map();
+    this.pendingActions = 0;
+    this.written = false;
     this.principals.clear();
     this.atoms.clear();
   }
@@ -206,6 +242,19 @@ export class UsageRollups {
     p = { subjectId, impersonation: subjectId ? impersonationChecks(user).map((c) => this.atomId(checkKey(c))) : [] };
     this.principals.set(id, p);
     return p;
+  }
+}
+
+/** Adds counts, first and last into a sum. */
+function sumInto(s: Tally, t: { count: number; firstAt: number; lastAt: number; firstAudit: Tally['firstAudit']; lastAudit: Tally['lastAudit'] }): void {
+  s.count += t.count;
+  if (t.firstAt < s.firstAt) {
+    s.firstAt = t.firstAt;
+    s.firstAudit = t.firstAudit;
+  }
+  if (t.lastAt >= s.lastAt) {
+    s.lastAt = t.lastAt;
+    s.lastAudit = t.lastAudit;
   }
 }
 
@@ -264,7 +313,9 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
         rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
         actions++;
       }
-      rollups.flush();
+      // Written chunk by chunk: the transaction is the rebuild's, and commits or fails whole.
+      rollups.write();
+      rollups.committed();
       if (to === Infinity) break;
       from = to;
     }
@@ -273,7 +324,52 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
   }).immediate();
 }
 
-/** Builds the rollups a migration left pending (actions stored before rollups were kept). */
+/**
+ * Counts the events stored after the watermark — those of a writer that died with sums not yet
+ * written — exactly as ingest would have: an event counts when it is the first stored stage
+ * after the decision of its action. Returns the actions counted.
+ */
+export function catchUpRollups(db: Database): number {
+  const through = Number(db.prepare(`SELECT value FROM meta WHERE key = '${WATERMARK}'`).pluck().get() ?? 0);
+  const newest = db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck().get() as number;
+  if (newest <= through) return 0;
+  const rollups = new UsageRollups(db);
+  const earlier = db.prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND cluster_id = ? AND id < ? LIMIT 1').pluck();
+  const chunk = db
+    .prepare(`SELECT e.id, e.received_at, e.audit_id, e.cluster_id, v.verb, e.user_id, e.impersonated_id, e.decision, e.reason_id,
+        r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
+      FROM events e
+      JOIN verbs v ON v.id = e.verb_id
+      LEFT JOIN api_resources r ON r.id = e.resource_id
+      LEFT JOIN objects o ON o.id = e.object_id
+      LEFT JOIN strings p ON p.id = e.path_id
+      WHERE e.id > ? AND e.id <= ? AND e.stage BETWEEN 1 AND 3`)
+    .raw();
+  type Row = [number, number, Buffer | string, number, string, number, number | null, number, number | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null];
+  return db.transaction(() => {
+    let actions = 0;
+    for (let from = through; from < newest; from += CHUNK_EVENTS) {
+      for (const row of chunk.all(from, from + CHUNK_EVENTS) as Row[]) {
+        const [id, receivedAt, auditKey, clusterId, verb, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
+        if (earlier.get(receivedAt, auditKey, clusterId, id) !== undefined) continue;
+        const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
+        const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
+        rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
+        actions++;
+      }
+      rollups.write();
+      rollups.committed();
+    }
+    return actions;
+  }).immediate();
+}
+
+/**
+ * Brings the rollups up to the stored events when a store is opened for writing: builds them
+ * when a migration left that pending (actions stored before rollups were kept), else counts
+ * what a writer stored but did not get to count.
+ */
 export function finishPendingRollups(db: Database): void {
   if (db.prepare("SELECT 1 FROM meta WHERE key = 'usage_rollups_rebuild'").get()) rebuildUsageRollups(db);
+  else catchUpRollups(db);
 }

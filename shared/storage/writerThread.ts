@@ -19,7 +19,12 @@ const store = openStore(options.path, { synchronous: options.synchronous, cacheK
 const writer = new EventWriter(store, options.quarantineMaxBytes, { identityMap: options.identityMap, alertThrottleSeconds: options.alertThrottleSeconds });
 const port = parentPort!;
 
+// Usage sums wait while requests keep coming, and are written once the writer is idle.
+let idle: NodeJS.Timeout | undefined;
+const USAGE_IDLE_MS = 200;
+
 port.on('message', (first: WriterRequest | 'close') => {
+  clearTimeout(idle);
   const queued: (WriterRequest | 'close')[] = [first];
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) queued.push(m.message as WriterRequest | 'close');
   let group: WriterRequest[] = [];
@@ -27,6 +32,7 @@ port.on('message', (first: WriterRequest | 'close') => {
   for (const req of queued) {
     if (req === 'close') {
       commit(group);
+      writer.writeUsage();
       store.close();
       port.close();
       return;
@@ -41,13 +47,20 @@ port.on('message', (first: WriterRequest | 'close') => {
     events += n;
   }
   commit(group);
+  idle = setTimeout(() => {
+    try {
+      writer.writeUsage();
+    } catch {
+      // The sums stay kept: the next commit writes them, or the next open counts them again.
+    }
+  }, USAGE_IDLE_MS);
 });
 port.postMessage({ ready: true });
 
 function commit(group: WriterRequest[]): void {
   if (group.length === 0) return;
   try {
-    const results = writer.writeRequests(group);
+    const results = writer.writeRequests(group, false);
     group.forEach((req, i) => reply({ id: req.id, results: results[i]! }));
   } catch (err) {
     if (group.length === 1) reply({ id: group[0]!.id, error: errorMessage(err) });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
+import { batchesToRecords } from '../../../shared/storage/eventRows.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { readUsage } from '../../../shared/storage/usageQuery.js';
@@ -119,6 +120,30 @@ describe('usage rollups', () => {
       'alice [dev,system:authenticated] get /pods/ team-a/web-1 allow x1',
     ]);
     expect(store.db.prepare("SELECT count(*) FROM meta WHERE key = 'usage_rollups_rebuild'").pluck().get()).to.equal(0);
+  });
+
+  it('counts again at the next open what a busy writer kept in memory when it died', () => {
+    const watch = makeEvent({ verb: 'watch', stage: 'ResponseStarted', requestURI: '/api/v1/pods?watch=1', objectRef: { resource: 'pods', apiVersion: 'v1' } });
+    write([makeEvent(), watch]);
+    const records = batchesToRecords([{ cluster: 'prod', source: 'test', events: [makeEvent({ verb: 'delete' }), { ...watch, stage: 'ResponseComplete' } as AuditEvent].map(parsed), rejected: [] }], writer.redact);
+    // Held, not written: the process ends here.
+    writer.writeRequests([{ batches: records, options: {} }], false);
+    expect(usageLines(store)).to.have.length(2);
+    const path = store.path;
+    store.close();
+    store = openStore(path);
+    expect(usageLines(store)).to.deep.equal([
+      'alice [dev,system:authenticated] delete /pods/ team-a/web-1 allow x1',
+      'alice [dev,system:authenticated] get /pods/ team-a/web-1 allow x1',
+      'alice [dev,system:authenticated] watch /pods/ / allow x1',
+    ]);
+    // And a writer that did write them leaves nothing to count again.
+    writer = new EventWriter(store);
+    writer.writeRequests([{ batches: batchesToRecords([{ cluster: 'prod', source: 'test', events: [parsed(makeEvent({ verb: 'patch' }))], rejected: [] }], writer.redact), options: {} }], false);
+    writer.writeUsage();
+    store.close();
+    store = openStore(path);
+    expect(usageLines(store)).to.include('alice [dev,system:authenticated] patch /pods/ team-a/web-1 allow x1').and.to.have.length(4);
   });
 
   it('stores nothing of a commit that fails, and counts the batch when it is sent again', () => {
