@@ -1,6 +1,6 @@
-import { Authorizer, appliesTo, subjectUsername } from './authorizer.js';
+import { Authorizer, subjectUsername } from './authorizer.js';
 import { requestKey } from './usageAnalysis.js';
-import { RBAC_GROUP, type ClusterRole, type ClusterRoleBinding, type PolicyRule, type RbacState, type RequestAttributes, type Role, type RoleBinding, type Subject, type UserAttributes } from './types.js';
+import { RBAC_GROUP, type ClusterRole, type ClusterRoleBinding, type PolicyRule, type RbacState, type RequestAttributes, type Role, type RoleBinding, type Subject } from './types.js';
 
 /**
  * Least-privilege recommendations (kubetrail rbac recommend): the smallest Roles and
@@ -248,11 +248,6 @@ export function dryRun(state: RbacState, requests: readonly Replayed[]): DryRun 
     regressions: regressions.sort((a, b) => byText(requestKey(a.attrs), requestKey(b.attrs))),
     regressionCount: regressions.reduce((n, r) => n + r.count, 0),
   };
-}
-
-/** Whether the target's own bindings (not its groups') reach this user. */
-export function bindingAppliesToTarget(s: Subject, bindingNamespace: string, t: Target, user: UserAttributes): boolean {
-  return isTarget(s, bindingNamespace, t) && appliesTo(s, user, bindingNamespace);
 }
 
 /** Proposal objects as Kubernetes manifests, in apply order: roles before their bindings. */

@@ -268,6 +268,34 @@ export function countsAsUse(stage: number): boolean {
   return stage >= 1 && stage <= 3;
 }
 
+/** A stored event as the rollups need it (eventUsageSelect). */
+type EventUsageRow = [
+  id: number, receivedAt: number, auditKey: Buffer | string, clusterId: number, verb: string, userId: number, impersonatedId: number | null,
+  decision: number, reasonId: number | null, apiGroup: string | null, resource: string | null, subresource: string | null,
+  namespace: string | null, name: string | null, storedPath: string | null, query: string | null,
+];
+
+/** The stages of stored events that count as use (countsAsUse), `where` and `order` added. */
+function eventUsageSelect(where: string, order: string): string {
+  return `SELECT e.id, e.received_at, e.audit_id, e.cluster_id, v.verb, e.user_id, e.impersonated_id, e.decision, e.reason_id,
+      r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
+    FROM events e
+    JOIN verbs v ON v.id = e.verb_id
+    LEFT JOIN api_resources r ON r.id = e.resource_id
+    LEFT JOIN objects o ON o.id = e.object_id
+    LEFT JOIN strings p ON p.id = e.path_id
+    WHERE ${where} AND e.stage BETWEEN 1 AND 3 ${order}`;
+}
+
+/** Counts one stored event as one action. */
+function countEvent(rollups: UsageRollups, row: EventUsageRow): void {
+  const [, receivedAt, auditKey, clusterId, verb, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
+  const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
+  // The stored path is null when it is the one the objectRef implies.
+  const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
+  rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
+}
+
 /**
  * Rebuilds every rollup from the stored events, in one transaction: for rollups lost, made by
  * an older kubetrail, or of actions stored before rollups were kept. Returns the actions counted.
@@ -277,18 +305,7 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
   // Read in chunks of whole request times (a statement cannot be read while the connection
   // writes); the stages of one action share its time, so no action is split.
   const nextTime = db.prepare('SELECT received_at FROM events WHERE received_at > ? ORDER BY received_at LIMIT 1 OFFSET ?').pluck();
-  const chunk = db
-    .prepare(`SELECT e.received_at, e.audit_id, e.cluster_id, v.verb, e.user_id, e.impersonated_id, e.decision, e.reason_id,
-        r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
-      FROM events e
-      JOIN verbs v ON v.id = e.verb_id
-      LEFT JOIN api_resources r ON r.id = e.resource_id
-      LEFT JOIN objects o ON o.id = e.object_id
-      LEFT JOIN strings p ON p.id = e.path_id
-      WHERE e.received_at > ? AND e.received_at <= ? AND e.stage BETWEEN 1 AND 3
-      ORDER BY e.received_at, e.audit_id, e.stage`)
-    .raw();
-  type Row = [number, Buffer | string, number, string, number, number | null, number, number | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null];
+  const chunk = db.prepare(eventUsageSelect('e.received_at > ? AND e.received_at <= ?', 'ORDER BY e.received_at, e.audit_id, e.stage')).raw();
   return db.transaction(() => {
     db.prepare('DELETE FROM usage_daily').run();
     let actions = 0;
@@ -298,8 +315,8 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
       // Stages of one action are adjacent in this order: count the first of each (cluster, auditID).
       let group = '';
       const counted = new Set<number>();
-      for (const row of chunk.all(from, to) as Row[]) {
-        const [receivedAt, auditKey, clusterId, verb, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
+      for (const row of chunk.all(from, to) as EventUsageRow[]) {
+        const [, receivedAt, auditKey, clusterId] = row;
         const g = `${receivedAt}${SEP}${typeof auditKey === 'string' ? auditKey : auditKey.toString('hex')}`;
         if (g !== group) {
           group = g;
@@ -307,10 +324,7 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
         }
         if (counted.has(clusterId)) continue;
         counted.add(clusterId);
-        const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
-        // The stored path is null when it is the one the objectRef implies.
-        const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
-        rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
+        countEvent(rollups, row);
         actions++;
       }
       // Written chunk by chunk: the transaction is the rebuild's, and commits or fails whole.
@@ -335,26 +349,14 @@ export function catchUpRollups(db: Database): number {
   if (newest <= through) return 0;
   const rollups = new UsageRollups(db);
   const earlier = db.prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND cluster_id = ? AND id < ? LIMIT 1').pluck();
-  const chunk = db
-    .prepare(`SELECT e.id, e.received_at, e.audit_id, e.cluster_id, v.verb, e.user_id, e.impersonated_id, e.decision, e.reason_id,
-        r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
-      FROM events e
-      JOIN verbs v ON v.id = e.verb_id
-      LEFT JOIN api_resources r ON r.id = e.resource_id
-      LEFT JOIN objects o ON o.id = e.object_id
-      LEFT JOIN strings p ON p.id = e.path_id
-      WHERE e.id > ? AND e.id <= ? AND e.stage BETWEEN 1 AND 3`)
-    .raw();
-  type Row = [number, number, Buffer | string, number, string, number, number | null, number, number | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null];
+  const chunk = db.prepare(eventUsageSelect('e.id > ? AND e.id <= ?', '')).raw();
   return db.transaction(() => {
     let actions = 0;
     for (let from = through; from < newest; from += CHUNK_EVENTS) {
-      for (const row of chunk.all(from, from + CHUNK_EVENTS) as Row[]) {
-        const [id, receivedAt, auditKey, clusterId, verb, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
+      for (const row of chunk.all(from, from + CHUNK_EVENTS) as EventUsageRow[]) {
+        const [id, receivedAt, auditKey, clusterId] = row;
         if (earlier.get(receivedAt, auditKey, clusterId, id) !== undefined) continue;
-        const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
-        const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
-        rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
+        countEvent(rollups, row);
         actions++;
       }
       rollups.write();
