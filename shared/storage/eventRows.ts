@@ -7,7 +7,7 @@ import type { Finding } from '../detect/types.js';
 import { PrincipalCache, type EventPrincipals, type Principal } from '../identity/principals.js';
 import type { FindingRow } from './alertStore.js';
 import { prepareEvent, type WriteBatch } from './prepareEvent.js';
-import { atomParams, attributeKey, countsAsUse, dayOf, mayHaveStarted, type AttributeKey } from './usageRollups.js';
+import { atomParams, attributeKey, countsAsUse, mayHaveStarted, type AttributeKey } from './usageRollups.js';
 
 /**
  * The values of one `events` row, in the column order of INSERT_EVENT: numbers, ids of
@@ -88,8 +88,6 @@ export type RecordRow = [
   residual: string | null,
   sourceVersion: number,
   hasBody: number,
-  /** Index of its usage tally in the batch's `usage`, when this stage counts as its action's use (usageRollups.ts), else -1. */
-  usage: number,
 ];
 
 /** A batch as flat records: what the writer thread receives. */
@@ -107,29 +105,19 @@ export interface RecordBatch {
   rejected: RejectedInput[];
   /** Findings of the detections, by index of their record, in order. */
   findings: FindingRow[];
-  /** The distinct usages of the records (usageRollups.ts): records refer to them by index. */
-  usage: UsageKey[];
 }
-
-/**
- * What a usage tally counts: the day, the user (index in `principals`), the actor when the
- * user was impersonated (else -1), the request attributes, the decision.
- */
-export type UsageKey = [day: number, user: number, impersonator: number, attributes: AttributeKey, decision: number];
 
 /** Finds what the detections say of one event (shared/detect). */
 export type FindingSource = (parsed: ParsedEvent, cluster: string, principals: EventPrincipals) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
-export interface RowBatch extends Omit<RecordBatch, 'records' | 'principals' | 'usage'> {
+export interface RowBatch extends Omit<RecordBatch, 'records' | 'principals'> {
   clusterId: number;
   rows: EventRow[];
   /** The auditID of each row, as text, when the batch has findings (else empty). */
   auditIDs: string[];
-  /** The batch's usage tallies, their ids resolved: the principals, the usage_atoms id. */
-  usage: { day: number; userId: number; impersonatorId: number | null; atomId: number; decision: number }[];
-  /** Per row: the index of its tally in `usage`, or -1. */
-  usageOf: number[];
+  /** Per row: the usage_atoms id of the request's attributes when its stage counts as its action's use (usageRollups.ts), else -1. */
+  usage: number[];
   /** Rows of which another stage may also count as use (long-running requests): look before counting. */
   usageProbe: Set<number>;
   /** Rows of TokenRequests that minted a token: row index → its credential id (JTI=…). */
@@ -146,10 +134,6 @@ export class RecordBatchBuilder {
   private readonly batch: RecordBatch;
   /** Each principal's index in batch.principals. */
   private readonly principalIndex = new Map<Principal, number>();
-  /** The indexes in batch.usage of each request's tallies (few: they differ by user, day, decision or reason). */
-  private readonly usageIndex = new Map<AttributeKey, number[]>();
-  /** The reason of each tally in batch.usage (the writer takes its id from the rows). */
-  private readonly usageReasons: (string | null)[] = [];
 
   constructor(
     private readonly redact: Redactor,
@@ -158,7 +142,7 @@ export class RecordBatchBuilder {
     private readonly detect?: FindingSource,
     private readonly principals = new PrincipalCache(),
   ) {
-    this.batch = { cluster, source, records: [], principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [], usage: [] };
+    this.batch = { cluster, source, records: [], principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [] };
   }
 
   /** Events and rejected input added so far. */
@@ -180,18 +164,12 @@ export class RecordBatchBuilder {
     const o = r.object;
     const actorIndex = this.indexOf(actor);
     const impersonatedIndex = impersonated ? this.indexOf(impersonated) : null;
-    let usage = -1;
-    if (countsAsUse(r.stage)) {
-      const ref = ar && o ? { apiGroup: ar.apiGroup, resource: ar.resource, subresource: ar.subresource, namespace: o.namespace, name: o.name } : null;
-      const attributes = attributeKey(r.verb, ref, r.path, r.query);
-      usage = this.usageOf(attributes, dayOf(r.receivedAt), impersonatedIndex ?? actorIndex, impersonatedIndex === null ? -1 : actorIndex, r.decision, r.reason);
-    }
     this.batch.records.push([
       r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, r.verb, actorIndex,
       impersonatedIndex, r.sourceIPs, r.userAgent, ar !== null, ar?.apiGroup ?? '', ar?.apiVersion ?? '',
       ar?.resource ?? '', ar?.subresource ?? '', ar?.present ?? 0, o?.namespace ?? '', o?.name ?? '', o?.uid ?? '',
       r.resourceVersion, r.path, r.query, r.code, r.decision, r.reason, r.annotations, r.shape, r.residual,
-      r.sourceVersion, request !== null || response !== null ? 1 : 0, usage,
+      r.sourceVersion, request !== null || response !== null ? 1 : 0,
     ]);
     this.batch.positions.push(parsed.position);
     this.batch.requests.push(request);
@@ -202,20 +180,6 @@ export class RecordBatchBuilder {
         this.batch.findings.push([index, f.rule, f.severity, f.key, f.message, f.actor, f.effectiveUser, f.identity, f.owner ?? null]);
       }
     }
-  }
-
-  /** The index of the usage tally with these values, made when new. */
-  private usageOf(attributes: AttributeKey, day: number, user: number, impersonator: number, decision: number, reason: string | null): number {
-    let list = this.usageIndex.get(attributes);
-    if (!list) this.usageIndex.set(attributes, (list = []));
-    for (const i of list) {
-      const u = this.batch.usage[i]!;
-      if (u[0] === day && u[1] === user && u[2] === impersonator && u[4] === decision && this.usageReasons[i] === reason) return i;
-    }
-    const i = this.batch.usage.push([day, user, impersonator, attributes, decision]) - 1;
-    this.usageReasons.push(reason);
-    list.push(i);
-    return i;
   }
 
   private indexOf(p: Principal): number {
@@ -236,7 +200,7 @@ export class RecordBatchBuilder {
  * Turns flat records into rows of ids. Values already interned get their ids from the cache;
  * the others are written together first, in a transaction of their own (see Dimensions).
  */
-export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatch[] {
+export function recordsToRows(batches: RecordBatch[], dims: Dimensions, atoms?: UsageAtomCache): RowBatch[] {
   dims.startBatch();
   const patches: [EventRow, number, DimensionName, string][] = [];
   const id = (row: EventRow, column: number, name: DimensionName, key: string, params?: () => unknown[]): number => {
@@ -294,13 +258,12 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
         if (id) issued.set(i, id);
       }
     });
-    for (const u of b.usage) if (dims.lookup('usageAtoms', u[3]) === undefined) dims.want('usageAtoms', u[3], atomParams(u[3]));
     const usageProbe = new Set<number>();
     b.records.forEach((f, i) => {
-      if (f[30] >= 0 && (f[1] === 1 || mayHaveStarted(f[5], f[14]))) usageProbe.add(i);
+      if (f[1] === 1 || (countsAsUse(f[1]) && mayHaveStarted(f[5], f[14]))) usageProbe.add(i);
     });
-    const { records, principals, usage, ...rest } = b;
-    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued, usage: [], usageOf: records.map((f) => f[30]), usageProbe };
+    const { records, principals, ...rest } = b;
+    return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued, usage: [], usageProbe };
   });
   dims.resolve();
   for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);
@@ -308,9 +271,6 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
     b.clusterId = dims.id('strings', b.cluster);
     const { records, principals } = batches[i]!;
     const userIds = principals.map(([json]) => dims.id('principals', json));
-    b.usage = batches[i]!.usage.map(([day, user, impersonator, attributes, decision]) => ({
-      day, userId: userIds[user]!, impersonatorId: impersonator < 0 ? null : userIds[impersonator]!, atomId: dims.id('usageAtoms', attributes), decision,
-    }));
     b.rows.forEach((row, r) => {
       const f = records[r]!;
       row[0] = b.clusterId;
@@ -318,7 +278,88 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
       row[8] = f[7] === null ? null : userIds[f[7]]!;
     });
   });
+  if (atoms) atoms.resolve(batches, out, dims);
   return out;
+}
+
+/**
+ * The usage_atoms id of each row that counts as use (usageRollups.ts), found from ids the row
+ * already has — verb, API resource, object, path, and the query of a list or watch by field
+ * selector — so that the attributes are spelled out only for a combination not seen lately.
+ */
+export class UsageAtomCache {
+  /** By object id (or minus one minus the path id, for a non-resource request): the newest entry; `next` chains older ones. */
+  private first = new Map<number, number>();
+  /** Per entry: verb id, API resource id, path id (-1 for none), next, atom id. */
+  private ints = new Int32Array(5 * 1024);
+  private queries: string[] = [];
+  private size = 0;
+
+  constructor(private readonly maxEntries = 100_000) {}
+
+  private find(head: number | undefined, verb: number, resource: number, path: number, query: string): number {
+    for (let i = head ?? -1; i >= 0; i = this.ints[i * 5 + 3]!) {
+      const o = i * 5;
+      if (this.ints[o] === verb && this.ints[o + 1] === resource && this.ints[o + 2] === path && this.queries[i] === query) return this.ints[o + 4]!;
+    }
+    return -1;
+  }
+
+  private remember(key: number, verb: number, resource: number, path: number, query: string, atom: number): void {
+    if (this.size >= this.maxEntries) {
+      this.first = new Map();
+      this.queries = [];
+      this.size = 0;
+    }
+    const n = this.size++;
+    if (n * 5 >= this.ints.length) {
+      const ints = new Int32Array(this.ints.length * 2);
+      ints.set(this.ints);
+      this.ints = ints;
+    }
+    const o = n * 5;
+    this.ints[o] = verb;
+    this.ints[o + 1] = resource;
+    this.ints[o + 2] = path;
+    this.ints[o + 3] = this.first.get(key) ?? -1;
+    this.ints[o + 4] = atom;
+    this.queries[n] = query;
+    this.first.set(key, n);
+  }
+
+  resolve(batches: RecordBatch[], rows: RowBatch[], dims: Dimensions): void {
+    const missing: [RowBatch, number, number, number, number, number, string, AttributeKey][] = [];
+    rows.forEach((b, i) => {
+      const records = batches[i]!.records;
+      b.usage = b.rows.map((row, r) => {
+        const f = records[r]!;
+        if (!countsAsUse(f[1])) return -1;
+        // Only a list or watch by field selector takes its name from the query.
+        const query = f[21] !== null && (f[5] === 'list' || f[5] === 'watch') && f[21].includes('fieldSelector') ? f[21] : '';
+        const path = row[14] ?? -1;
+        const key = row[12] ?? -2 - path;
+        const resource = row[11] ?? -1;
+        const known = this.find(this.first.get(key), row[6], resource, path, query);
+        if (known >= 0) return known;
+        const attributes = attributeKey(f[5], f[10] ? { apiGroup: f[11], resource: f[13], subresource: f[14], namespace: f[16], name: f[17] } : null, f[20], f[21]);
+        const id = dims.lookup('usageAtoms', attributes);
+        if (id !== undefined) {
+          this.remember(key, row[6], resource, path, query, id);
+          return id;
+        }
+        dims.want('usageAtoms', attributes, atomParams(attributes));
+        missing.push([b, r, key, row[6], resource, path, query, attributes]);
+        return -1;
+      });
+    });
+    if (missing.length === 0) return;
+    dims.resolve();
+    for (const [b, r, key, verb, resource, path, query, attributes] of missing) {
+      const id = dims.id('usageAtoms', attributes);
+      b.usage[r] = id;
+      if (this.find(this.first.get(key), verb, resource, path, query) < 0) this.remember(key, verb, resource, path, query, id);
+    }
+  }
 }
 
 /** Flat records of whole batches at once. */

@@ -5,12 +5,12 @@ import type { IdentityRule } from '../identity/identityMap.js';
 import { AlertStore } from './alertStore.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
-import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
+import { EVENT_COLUMNS, INSERT_EVENT, UsageAtomCache, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import type { WriteBatch } from './prepareEvent.js';
-import { UsageRollups } from './usageRollups.js';
+import { UsageRollups, dayOf } from './usageRollups.js';
 
 export type { WriteBatch };
 
@@ -59,6 +59,7 @@ export class EventWriter {
   private readonly saveOffset: (o: FollowOffset) => void;
   private readonly alerts: AlertStore;
   private readonly usage: UsageRollups;
+  private readonly atoms = new UsageAtomCache();
   private readonly selectOtherUse: Statement;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
@@ -108,9 +109,10 @@ export class EventWriter {
    * USAGE_HOLD_ACTIONS actions or USAGE_HOLD_MS, or writeUsage()): fewer upserts under load.
    */
   writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[], writeUsageNow = true): WriteResult[][] {
-    const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
+    const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims, this.atoms);
     try {
       const results = this.store.db.transaction(() => {
+        this.usage.recover();
         let next = 0;
         const results = requests.map((r) => {
           const results = rows.slice(next, (next += r.batches.length)).map((b) => this.writeOne(b));
@@ -133,7 +135,10 @@ export class EventWriter {
   writeUsage(): void {
     if (!this.usage.pending) return;
     try {
-      this.store.db.transaction(() => this.usage.write()).immediate();
+      this.store.db.transaction(() => {
+        this.usage.recover();
+        this.usage.write();
+      }).immediate();
       this.usage.committed();
     } catch (err) {
       this.usage.rolledBack();
@@ -144,10 +149,6 @@ export class EventWriter {
   private writeOne(batch: RowBatch): WriteResult {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     let nextFinding = 0;
-    // Per usage tally: how many of its rows were stored (and count), the first and the last.
-    const usageCount = new Array<number>(batch.usage.length).fill(0);
-    const usageFirst = new Array<number>(batch.usage.length);
-    const usageLast = new Array<number>(batch.usage.length);
     batch.rows.forEach((row, i) => {
       if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
       const info = this.insertEvent.run(...row);
@@ -157,11 +158,9 @@ export class EventWriter {
       if (info.changes > 0) {
         result.accepted++;
         if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!));
-        const u = batch.usageOf[i]!;
-        if (u >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
-          const n = (usageCount[u] = usageCount[u]! + 1);
-          if (n === 1 || row[4] < batch.rows[usageFirst[u]!]![4]) usageFirst[u] = i;
-          if (n === 1 || row[4] >= batch.rows[usageLast[u]!]![4]) usageLast[u] = i;
+        const atom = batch.usage[i]!;
+        if (atom >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
+          this.usage.add(dayOf(row[4]), row[0], row[7], row[8], atom, row[17], row[18], 1, row[4], row[4], row[1], row[1]);
         }
         const issued = batch.issued.get(i);
         if (issued) this.insertIssued.run(issued, info.lastInsertRowid);
@@ -180,15 +179,6 @@ export class EventWriter {
         const reason = `conflicting duplicate: auditID ${incoming.auditID} stage ${incoming.stage} is already stored with different content; this copy was not stored`;
         this.quarantine(batch.source, batch.cluster, { position: batch.positions[i]!, reason, raw: JSON.stringify(incoming) });
       }
-    });
-    batch.usage.forEach((u, t) => {
-      if (usageCount[t] === 0) return;
-      const first = batch.rows[usageFirst[t]!]!;
-      const last = batch.rows[usageLast[t]!]!;
-      this.usage.add({
-        day: u.day, clusterId: batch.clusterId, actorId: u.impersonatorId ?? u.userId, impersonatedId: u.impersonatorId === null ? null : u.userId,
-        atomId: u.atomId, decision: u.decision, reasonId: first[18], count: usageCount[t]!, firstAt: first[4], lastAt: last[4], firstAudit: first[1], lastAudit: last[1],
-      });
     });
     for (const rej of batch.rejected) {
       this.quarantine(batch.source, batch.cluster, rej);

@@ -52,43 +52,11 @@ function checkKey(c: { verb: string; apiGroup: string; resource: string; subreso
   return `${c.verb}\0${c.apiGroup}\0${c.resource}\0${c.subresource}\0${c.namespace}\0${c.name}\0`;
 }
 
-interface Tally {
-  day: number;
-  clusterId: number;
-  subjectId: number;
-  atomId: number;
-  decision: number;
-  reasonId: number;
-  synthetic: number;
-  count: number;
-  firstAt: number;
-  lastAt: number;
-  firstAudit: Buffer | Uint8Array | string;
-  lastAudit: Buffer | Uint8Array | string;
-}
-
 interface PrincipalInfo {
   /** rbac_subjects id; 0 when the principal has no username (RBAC never saw it). */
   subjectId: number;
   /** usage_atoms ids of the impersonation checks when this principal is impersonated. */
   impersonation: number[];
-}
-
-/** Actions of one day, cluster, subject, request, decision and reason: what add() counts. */
-export interface UsageTally {
-  day: number;
-  clusterId: number;
-  /** Principal ids: the actor, and the impersonated user when there was one. */
-  actorId: number;
-  impersonatedId: number | null;
-  atomId: number;
-  decision: number;
-  reasonId: number | null;
-  count: number;
-  firstAt: number;
-  lastAt: number;
-  firstAudit: Buffer | Uint8Array | string;
-  lastAudit: Buffer | Uint8Array | string;
 }
 
 /** The day (since the epoch, UTC) of a time in microseconds. */
@@ -99,34 +67,107 @@ export function dayOf(us: number): number {
 /** How far the rollups go: every event with a smaller or equal id is counted in them. */
 const WATERMARK = 'usage_rollups_through';
 
+type AuditKey = Buffer | Uint8Array | string;
+
 /**
- * Sums tallies in memory and writes them as upserts. add() counts into the current
- * transaction; after it, committed() keeps its sums (or rolledBack() drops them). write(),
- * inside a transaction, writes everything kept and the current transaction's sums, and moves the
- * watermark: the rollups then count every stored event. A writer may keep sums over several
- * transactions before writing them (fewer upserts); if the process dies meanwhile, the
- * watermark tells what to count again from the events (catchUpRollups, at the next open).
+ * Sums of actions per rollup key (day, cluster, subject, request, decision, reason, synthetic),
+ * in parallel typed arrays, found by request (atom) id and a chain of the sums of that request:
+ * adding to a sum allocates nothing. A writer keeps many sums between commits, and objects or
+ * string keys per sum would cost the garbage collector more than the sums cost to make.
+ */
+class Sums {
+  size = 0;
+  /** Per atom id: the newest sum of that atom; `next` chains the older ones. */
+  private readonly first = new Map<number, number>();
+  private next = new Int32Array(1024);
+  private ints = new Int32Array(7 * 1024);
+  private times = new Float64Array(3 * 1024);
+  private audits: AuditKey[] = [];
+
+  add(day: number, cluster: number, subject: number, atom: number, decision: number, reason: number, synthetic: number, count: number, firstAt: number, lastAt: number, firstAudit: AuditKey, lastAudit: AuditKey): void {
+    const head = this.first.get(atom);
+    const ints = this.ints;
+    for (let i = head ?? -1; i >= 0; i = this.next[i]!) {
+      const o = i * 7;
+      if (ints[o] !== day || ints[o + 1] !== cluster || ints[o + 2] !== subject || ints[o + 4] !== decision || ints[o + 5] !== reason || ints[o + 6] !== synthetic) continue;
+      const t = i * 3;
+      this.times[t] = this.times[t]! + count;
+      if (firstAt < this.times[t + 1]!) {
+        this.times[t + 1] = firstAt;
+        this.audits[i * 2] = firstAudit;
+      }
+      if (lastAt >= this.times[t + 2]!) {
+        this.times[t + 2] = lastAt;
+        this.audits[i * 2 + 1] = lastAudit;
+      }
+      return;
+    }
+    const n = this.size++;
+    if (n >= this.next.length) this.grow();
+    const o = n * 7;
+    this.ints[o] = day;
+    this.ints[o + 1] = cluster;
+    this.ints[o + 2] = subject;
+    this.ints[o + 3] = atom;
+    this.ints[o + 4] = decision;
+    this.ints[o + 5] = reason;
+    this.ints[o + 6] = synthetic;
+    this.times[n * 3] = count;
+    this.times[n * 3 + 1] = firstAt;
+    this.times[n * 3 + 2] = lastAt;
+    this.audits[n * 2] = firstAudit;
+    this.audits[n * 2 + 1] = lastAudit;
+    this.next[n] = head ?? -1;
+    this.first.set(atom, n);
+  }
+
+  /** The upsert parameters of sum i. */
+  params(i: number): unknown[] {
+    const o = i * 7;
+    const k = this.ints;
+    return [k[o], k[o + 1], k[o + 2], k[o + 3], k[o + 4], k[o + 5], k[o + 6], this.times[i * 3], this.times[i * 3 + 1], this.times[i * 3 + 2], toKey(this.audits[i * 2]!), toKey(this.audits[i * 2 + 1]!)];
+  }
+
+  private grow(): void {
+    const next = new Int32Array(this.next.length * 2);
+    next.set(this.next);
+    this.next = next;
+    const ints = new Int32Array(this.ints.length * 2);
+    ints.set(this.ints);
+    this.ints = ints;
+    const times = new Float64Array(this.times.length * 2);
+    times.set(this.times);
+    this.times = times;
+  }
+}
+
+/**
+ * Sums actions in memory and writes them as upserts. add() counts; write(), inside a
+ * transaction, writes the sums and moves the watermark (the newest event the rollups count);
+ * committed() then forgets them. A writer may keep sums over several transactions before
+ * writing them (fewer upserts). If a transaction fails, or the process dies, the sums are lost:
+ * the events after the watermark are then counted again from the store (catchUpRollups).
  */
 export class UsageRollups {
   private readonly principals = new Map<number, PrincipalInfo>();
   private readonly atoms = new Map<AttributeKey, number>();
-  /** Sums of the current transaction, and of committed ones not yet written. */
-  private tallies = new Map<string, Tally>();
-  private held = new Map<string, Tally>();
+  private sums = new Sums();
   private written = false;
-  /** Actions in `held`, and since when it holds any (ms). */
+  /** Set when sums were lost: the events after the watermark must be counted again. */
+  private lost = false;
+  private recovered = false;
+  /** Actions summed and not yet written, and since when (ms). */
   heldActions = 0;
   heldSince = 0;
-  private pendingActions = 0;
-  private readonly setWatermark: Statement;
   private readonly selectPrincipal: Statement;
   private readonly insertSubject: Statement;
   private readonly selectSubject: Statement;
   private readonly insertAtom: Statement;
   private readonly selectAtom: Statement;
   private readonly upsert: Statement;
+  private readonly setWatermark: Statement;
 
-  constructor(db: Database) {
+  constructor(private readonly db: Database) {
     this.selectPrincipal = db.prepare('SELECT json FROM principals WHERE id = ?').pluck();
     this.insertSubject = db.prepare('INSERT OR IGNORE INTO rbac_subjects (username, groups) VALUES (?, ?)');
     this.selectSubject = db.prepare('SELECT id FROM rbac_subjects WHERE username = ? AND groups = ?').pluck();
@@ -144,16 +185,24 @@ export class UsageRollups {
         last_at = max(last_at, excluded.last_at)`);
   }
 
-  add(a: UsageTally): void {
-    this.pendingActions += a.count;
-    const effective = this.principal(a.impersonatedId ?? a.actorId);
+  /** Counts `count` actions of one day, cluster, user (impersonated, else the actor), request, decision and reason. */
+  add(
+    day: number, clusterId: number, actorId: number, impersonatedId: number | null, atomId: number, decision: number, reasonId: number | null,
+    count: number, firstAt: number, lastAt: number, firstAudit: AuditKey, lastAudit: AuditKey,
+  ): void {
+    const effective = this.principal(impersonatedId ?? actorId);
     if (effective.subjectId === 0) return;
-    this.sum(effective.subjectId, a.atomId, a.decision, a.reasonId ?? 0, 0, a);
-    if (a.impersonatedId === null) return;
+    if (this.heldActions === 0) this.heldSince = Date.now();
+    this.heldActions += count;
+    const reason = reasonId ?? 0;
+    this.sums.add(day, clusterId, effective.subjectId, atomId, decision, reason, 0, count, firstAt, lastAt, firstAudit, lastAudit);
+    if (impersonatedId === null) return;
     // The impersonation checks passed (else there would be no impersonatedUser): the actor's.
-    const actor = this.principal(a.actorId);
+    const actor = this.principal(actorId);
     if (actor.subjectId === 0) return;
-    for (const atomId of effective.impersonation) this.sum(actor.subjectId, atomId, 1, 0, 1, a);
+    for (const check of effective.impersonation) {
+      this.sums.add(day, clusterId, actor.subjectId, check, 1, 0, 1, count, firstAt, lastAt, firstAudit, lastAudit);
+    }
   }
 
   /** The usage_atoms id of attributes, written in the caller's transaction when new. */
@@ -168,59 +217,53 @@ export class UsageRollups {
     return id;
   }
 
-  private sum(subjectId: number, atomId: number, decision: number, reasonId: number, synthetic: number, a: UsageTally): void {
-    const key = `${a.day},${a.clusterId},${subjectId},${atomId},${decision},${reasonId},${synthetic}`;
-    const t = this.tallies.get(key);
-    if (t) sumInto(t, a);
-    else this.tallies.set(key, { day: a.day, clusterId: a.clusterId, subjectId, atomId, decision, reasonId, synthetic, count: a.count, firstAt: a.firstAt, lastAt: a.lastAt, firstAudit: a.firstAudit, lastAudit: a.lastAudit });
-  }
-
-  /** Whether there are sums not yet written. */
+  /** Whether there is anything to write. */
   get pending(): boolean {
-    return this.held.size > 0 || this.tallies.size > 0;
+    return this.sums.size > 0 || this.lost;
   }
 
-  /** Writes the sums kept and the current transaction's (inside that transaction), and the watermark. */
+  /**
+   * After lost sums: counts again, at the start of the next transaction (before it adds its own
+   * events), the events stored after the watermark, and writes them.
+   */
+  recover(): void {
+    if (!this.lost) return;
+    catchUp(this.db, this);
+    this.write();
+    // Written in this transaction: what it adds next is summed afresh.
+    this.clear();
+    this.written = false;
+    this.recovered = true;
+  }
+
+  /** Writes the sums (inside the caller's transaction) and the watermark. */
   write(): void {
-    for (const map of [this.held, this.tallies]) {
-      for (const t of map.values()) {
-        this.upsert.run(t.day, t.clusterId, t.subjectId, t.atomId, t.decision, t.reasonId, t.synthetic, t.count, t.firstAt, t.lastAt, toKey(t.firstAudit), toKey(t.lastAudit));
-      }
-    }
+    for (let i = 0; i < this.sums.size; i++) this.upsert.run(...this.sums.params(i));
     this.setWatermark.run();
     this.written = true;
   }
 
-  /** The current transaction committed: keep its sums, or forget everything written. */
+  /** The transaction committed: what it wrote is done with. */
   committed(): void {
-    if (this.written) {
-      this.held = new Map();
-      this.heldActions = 0;
-    } else if (this.tallies.size > 0) {
-      if (this.held.size === 0) {
-        this.held = this.tallies;
-        this.heldSince = Date.now();
-      } else {
-        for (const [key, t] of this.tallies) {
-          const h = this.held.get(key);
-          if (h) sumInto(h, t);
-          else this.held.set(key, t);
-        }
-      }
-      this.heldActions += this.pendingActions;
-    }
-    this.tallies = new Map();
-    this.pendingActions = 0;
+    if (this.written) this.clear();
+    if (this.written || this.recovered) this.lost = false;
     this.written = false;
+    this.recovered = false;
   }
 
-  /** The current transaction rolled back: forget its sums and the ids it made. */
+  /** The transaction rolled back: the sums (kept ones too) are lost, and so are the ids it made. */
   rolledBack(): void {
-    this.tallies = new Map();
-    this.pendingActions = 0;
+    this.clear();
+    this.lost = true;
     this.written = false;
+    this.recovered = false;
     this.principals.clear();
     this.atoms.clear();
+  }
+
+  private clear(): void {
+    this.sums = new Sums();
+    this.heldActions = 0;
   }
 
   private principal(id: number): PrincipalInfo {
@@ -245,20 +288,7 @@ export class UsageRollups {
   }
 }
 
-/** Adds counts, first and last into a sum. */
-function sumInto(s: Tally, t: { count: number; firstAt: number; lastAt: number; firstAudit: Tally['firstAudit']; lastAudit: Tally['lastAudit'] }): void {
-  s.count += t.count;
-  if (t.firstAt < s.firstAt) {
-    s.firstAt = t.firstAt;
-    s.firstAudit = t.firstAudit;
-  }
-  if (t.lastAt >= s.lastAt) {
-    s.lastAt = t.lastAt;
-    s.lastAudit = t.lastAudit;
-  }
-}
-
-function toKey(k: Buffer | Uint8Array | string): Buffer | string {
+function toKey(k: AuditKey): Buffer | string {
   if (typeof k === 'string' || Buffer.isBuffer(k)) return k;
   return Buffer.from(k.buffer, k.byteOffset, k.byteLength);
 }
@@ -293,7 +323,7 @@ function countEvent(rollups: UsageRollups, row: EventUsageRow): void {
   const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
   // The stored path is null when it is the one the objectRef implies.
   const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
-  rollups.add({ day: dayOf(receivedAt), clusterId, actorId: userId, impersonatedId, atomId, decision, reasonId, count: 1, firstAt: receivedAt, lastAt: receivedAt, firstAudit: auditKey, lastAudit: auditKey });
+  rollups.add(dayOf(receivedAt), clusterId, userId, impersonatedId, atomId, decision, reasonId, 1, receivedAt, receivedAt, auditKey, auditKey);
 }
 
 /**
@@ -344,26 +374,32 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
  * after the decision of its action. Returns the actions counted.
  */
 export function catchUpRollups(db: Database): number {
+  const rollups = new UsageRollups(db);
+  const actions = db.transaction(() => {
+    const n = catchUp(db, rollups);
+    if (n > 0) rollups.write();
+    return n;
+  }).immediate();
+  rollups.committed();
+  return actions;
+}
+
+/** Counts into `rollups` the events after the watermark (see catchUpRollups); inside a transaction. */
+function catchUp(db: Database, rollups: UsageRollups): number {
   const through = Number(db.prepare(`SELECT value FROM meta WHERE key = '${WATERMARK}'`).pluck().get() ?? 0);
   const newest = db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck().get() as number;
-  if (newest <= through) return 0;
-  const rollups = new UsageRollups(db);
   const earlier = db.prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND cluster_id = ? AND id < ? LIMIT 1').pluck();
   const chunk = db.prepare(eventUsageSelect('e.id > ? AND e.id <= ?', '')).raw();
-  return db.transaction(() => {
-    let actions = 0;
-    for (let from = through; from < newest; from += CHUNK_EVENTS) {
-      for (const row of chunk.all(from, from + CHUNK_EVENTS) as EventUsageRow[]) {
-        const [id, receivedAt, auditKey, clusterId] = row;
-        if (earlier.get(receivedAt, auditKey, clusterId, id) !== undefined) continue;
-        countEvent(rollups, row);
-        actions++;
-      }
-      rollups.write();
-      rollups.committed();
+  let actions = 0;
+  for (let from = through; from < newest; from += CHUNK_EVENTS) {
+    for (const row of chunk.all(from, from + CHUNK_EVENTS) as EventUsageRow[]) {
+      const [id, receivedAt, auditKey, clusterId] = row;
+      if (earlier.get(receivedAt, auditKey, clusterId, id) !== undefined) continue;
+      countEvent(rollups, row);
+      actions++;
     }
-    return actions;
-  }).immediate();
+  }
+  return actions;
 }
 
 /**

@@ -146,6 +146,20 @@ describe('usage rollups', () => {
     expect(usageLines(store)).to.include('alice [dev,system:authenticated] patch /pods/ team-a/web-1 allow x1').and.to.have.length(4);
   });
 
+  it('counts again the kept sums a failed commit lost, before the next commit adds its own', () => {
+    const records = (events: AuditEvent[]) => [{ batches: batchesToRecords([{ cluster: 'prod', source: 'test', events: events.map(parsed), rejected: [] }], writer.redact), options: {} }];
+    writer.writeRequests(records([makeEvent(), makeEvent()]), false);
+    store.db.exec("CREATE TEMP TRIGGER fail_once BEFORE INSERT ON bodies BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    expect(() => writer.writeRequests(records([{ ...makeEvent({ verb: 'delete' }), level: 'Request', requestObject: { kind: 'Pod' } } as AuditEvent]), false)).to.throw(/disk full/);
+    store.db.exec('DROP TRIGGER fail_once');
+    writer.writeRequests(records([makeEvent({ verb: 'list', requestURI: '/api/v1/namespaces/team-a/pods', objectRef: { resource: 'pods', namespace: 'team-a', apiVersion: 'v1' } })]), false);
+    writer.writeUsage();
+    expect(usageLines(store)).to.deep.equal([
+      'alice [dev,system:authenticated] get /pods/ team-a/web-1 allow x2',
+      'alice [dev,system:authenticated] list /pods/ team-a/ allow x1',
+    ]);
+  });
+
   it('stores nothing of a commit that fails, and counts the batch when it is sent again', () => {
     const e = makeEvent();
     store.db.exec("CREATE TEMP TRIGGER fail_once BEFORE INSERT ON bodies BEGIN SELECT RAISE(ABORT, 'disk full'); END");
