@@ -265,6 +265,8 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions, atoms?: 
     const { records, principals, ...rest } = b;
     return { ...rest, clusterId: 0, rows, auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [], issued, usage: [], usageProbe };
   });
+  // Requests (usage_atoms) are found before the values are written, so that new ones go with them.
+  const pendingAtoms = atoms?.prepare(batches, out, dims);
   dims.resolve();
   for (const [row, column, name, key] of patches) row[column] = dims.id(name, key);
   out.forEach((b, i) => {
@@ -278,7 +280,7 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions, atoms?: 
       row[8] = f[7] === null ? null : userIds[f[7]]!;
     });
   });
-  if (atoms) atoms.resolve(batches, out, dims);
+  if (atoms && pendingAtoms) atoms.finish(pendingAtoms, dims);
   return out;
 }
 
@@ -327,8 +329,13 @@ export class UsageAtomCache {
     this.first.set(key, n);
   }
 
-  resolve(batches: RecordBatch[], rows: RowBatch[], dims: Dimensions): void {
-    const missing: [RowBatch, number, number, number, number, number, string, AttributeKey][] = [];
+  /**
+   * Before the batch's new values are written: the request of each row that counts as use,
+   * from the cache when the row's ids are known, else spelled out and looked up — or wanted,
+   * to be written with the other new values. Returns those still to be given their id.
+   */
+  prepare(batches: RecordBatch[], rows: RowBatch[], dims: Dimensions): PendingAtom[] {
+    const pending: PendingAtom[] = [];
     rows.forEach((b, i) => {
       const records = batches[i]!.records;
       b.usage = b.rows.map((row, r) => {
@@ -336,30 +343,48 @@ export class UsageAtomCache {
         if (!countsAsUse(f[1])) return -1;
         // Only a list or watch by field selector takes its name from the query.
         const query = f[21] !== null && (f[5] === 'list' || f[5] === 'watch') && f[21].includes('fieldSelector') ? f[21] : '';
+        // An id of 0 is a value not yet written (recordsToRows): no cache entry can match it.
+        const known = row[6] !== 0 && row[11] !== 0 && row[12] !== 0 && row[14] !== 0;
         const path = row[14] ?? -1;
         const key = row[12] ?? -2 - path;
         const resource = row[11] ?? -1;
-        const known = this.find(this.first.get(key), row[6], resource, path, query);
-        if (known >= 0) return known;
+        if (known) {
+          const atom = this.find(this.first.get(key), row[6], resource, path, query);
+          if (atom >= 0) return atom;
+        }
         const attributes = attributeKey(f[5], f[10] ? { apiGroup: f[11], resource: f[13], subresource: f[14], namespace: f[16], name: f[17] } : null, f[20], f[21]);
         const id = dims.lookup('usageAtoms', attributes);
-        if (id !== undefined) {
+        if (id !== undefined && known) {
           this.remember(key, row[6], resource, path, query, id);
           return id;
         }
-        dims.want('usageAtoms', attributes, atomParams(attributes));
-        missing.push([b, r, key, row[6], resource, path, query, attributes]);
+        if (id === undefined) dims.want('usageAtoms', attributes, atomParams(attributes));
+        pending.push({ batch: b, row: r, query, attributes });
         return -1;
       });
     });
-    if (missing.length === 0) return;
-    dims.resolve();
-    for (const [b, r, key, verb, resource, path, query, attributes] of missing) {
-      const id = dims.id('usageAtoms', attributes);
-      b.usage[r] = id;
-      if (this.find(this.first.get(key), verb, resource, path, query) < 0) this.remember(key, verb, resource, path, query, id);
+    return pending;
+  }
+
+  /** After the new values are written: the ids of the requests prepare() left pending, remembered by the row's ids. */
+  finish(pending: PendingAtom[], dims: Dimensions): void {
+    for (const p of pending) {
+      const id = dims.id('usageAtoms', p.attributes);
+      const row = p.batch.rows[p.row]!;
+      p.batch.usage[p.row] = id;
+      const path = row[14] ?? -1;
+      const key = row[12] ?? -2 - path;
+      const resource = row[11] ?? -1;
+      if (this.find(this.first.get(key), row[6], resource, path, p.query) < 0) this.remember(key, row[6], resource, path, p.query, id);
     }
   }
+}
+
+interface PendingAtom {
+  batch: RowBatch;
+  row: number;
+  query: string;
+  attributes: AttributeKey;
 }
 
 /** Flat records of whole batches at once. */

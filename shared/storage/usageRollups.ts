@@ -82,7 +82,21 @@ class Sums {
   private next = new Int32Array(1024);
   private ints = new Int32Array(7 * 1024);
   private times = new Float64Array(3 * 1024);
-  private audits: AuditKey[] = [];
+  /** First and last auditID of each sum: 16 bytes each for a UUID, else in `textAudits`. */
+  private audits = new Uint8Array(32 * 1024);
+  private readonly textAudits = new Map<number, string>();
+
+  private setAudit(slot: number, key: AuditKey): void {
+    if (typeof key === 'string') this.textAudits.set(slot, key);
+    else {
+      if (this.textAudits.size > 0) this.textAudits.delete(slot);
+      this.audits.set(key, slot * 16);
+    }
+  }
+
+  private audit(slot: number): Buffer | string {
+    return this.textAudits.get(slot) ?? Buffer.from(this.audits.subarray(slot * 16, slot * 16 + 16));
+  }
 
   add(day: number, cluster: number, subject: number, atom: number, decision: number, reason: number, synthetic: number, count: number, firstAt: number, lastAt: number, firstAudit: AuditKey, lastAudit: AuditKey): void {
     const head = this.first.get(atom);
@@ -94,11 +108,11 @@ class Sums {
       this.times[t] = this.times[t]! + count;
       if (firstAt < this.times[t + 1]!) {
         this.times[t + 1] = firstAt;
-        this.audits[i * 2] = firstAudit;
+        this.setAudit(i * 2, firstAudit);
       }
       if (lastAt >= this.times[t + 2]!) {
         this.times[t + 2] = lastAt;
-        this.audits[i * 2 + 1] = lastAudit;
+        this.setAudit(i * 2 + 1, lastAudit);
       }
       return;
     }
@@ -115,8 +129,8 @@ class Sums {
     this.times[n * 3] = count;
     this.times[n * 3 + 1] = firstAt;
     this.times[n * 3 + 2] = lastAt;
-    this.audits[n * 2] = firstAudit;
-    this.audits[n * 2 + 1] = lastAudit;
+    this.setAudit(n * 2, firstAudit);
+    this.setAudit(n * 2 + 1, lastAudit);
     this.next[n] = head ?? -1;
     this.first.set(atom, n);
   }
@@ -125,7 +139,7 @@ class Sums {
   params(i: number): unknown[] {
     const o = i * 7;
     const k = this.ints;
-    return [k[o], k[o + 1], k[o + 2], k[o + 3], k[o + 4], k[o + 5], k[o + 6], this.times[i * 3], this.times[i * 3 + 1], this.times[i * 3 + 2], toKey(this.audits[i * 2]!), toKey(this.audits[i * 2 + 1]!)];
+    return [k[o], k[o + 1], k[o + 2], k[o + 3], k[o + 4], k[o + 5], k[o + 6], this.times[i * 3], this.times[i * 3 + 1], this.times[i * 3 + 2], this.audit(i * 2), this.audit(i * 2 + 1)];
   }
 
   private grow(): void {
@@ -138,6 +152,9 @@ class Sums {
     const times = new Float64Array(this.times.length * 2);
     times.set(this.times);
     this.times = times;
+    const audits = new Uint8Array(this.audits.length * 2);
+    audits.set(this.audits);
+    this.audits = audits;
   }
 }
 
@@ -286,11 +303,6 @@ export class UsageRollups {
     this.principals.set(id, p);
     return p;
   }
-}
-
-function toKey(k: AuditKey): Buffer | string {
-  if (typeof k === 'string' || Buffer.isBuffer(k)) return k;
-  return Buffer.from(k.buffer, k.byteOffset, k.byteLength);
 }
 
 /** Whether an event at this stage counts as its action's use: stages after the authorization decision. */
