@@ -5,8 +5,9 @@ import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
 
 /**
  * Daily rollups of RBAC usage (migrations/0007_usage_rollups.sql): per day, cluster, subject,
- * request attributes, decision and reason, how many actions, first and last. Kept at ingest,
- * in the transaction that stores the events, and rebuilt from the events on demand.
+ * request attributes, decision and reason, how many actions, first and last. Kept at ingest by
+ * the writer — in the events' transaction or a later one, with a watermark saying how far they
+ * go — counted again from the events after a crash (catchUpRollups), rebuilt on demand.
  */
 
 const DAY = 86_400_000_000;
