@@ -306,4 +306,40 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
     expect(disagreements, `${disagreements.length} of ${compared} decisions differ`).to.deep.equal([]);
     expect(compared).to.equal(1225);
   });
+
+  it('recommends least privilege from what the apiserver saw: the apiserver accepts the YAML, and it allows what was used and nothing denied', async () => {
+    // bob reads through the view ClusterRole (RoleBinding bob-views, above), and is denied a write.
+    const bob: Caller = { token: 'bob-token' };
+    expect((await call(bob, 'GET', '/api/v1/namespaces/e2e-team/configmaps')).status).to.equal(200);
+    expect((await call(bob, 'GET', '/api/v1/namespaces/e2e-team/pods')).status).to.equal(200);
+    expect((await call(bob, 'POST', '/api/v1/namespaces/e2e-team/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } })).status).to.equal(403);
+    const kubeconfig = join(clusterDir, 'admin.kubeconfig');
+    expect((await runCli(['rbac', 'load', '--from-cluster', '--kubeconfig', kubeconfig, '--cluster', 'e2e', '--db', db])).status).to.equal(0);
+    let out = { status: null as number | null, stdout: '', stderr: '' };
+    // The webhook's batches, and the writer's write of the rollups when idle, arrive within seconds.
+    await waitFor(async () => {
+      out = await runCli(['rbac', 'recommend', '--user', 'bob', '--cluster', 'e2e', '--since', '1h', '--fail-on-regression', '--db', db]);
+      return out.status === 0 && /resources:\n\s+- configmaps/.test(out.stdout) && out.stdout.includes('denied (x1): create /configmaps/ e2e-team/');
+    }, `a recommendation for bob (last: ${out.stdout}${out.stderr})`, 30_000);
+    expect(out.stdout).to.match(/# dry run: \d+ observed allowed request\(s\).*: 0 would be denied/);
+    expect(out.stdout).to.include('# remove User bob from the subjects of RoleBinding e2e-team/bob-views (it has other subjects)');
+    const { parseAllDocuments } = await import('yaml');
+    const docs = parseAllDocuments(out.stdout);
+    const objects = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; subjects?: unknown[] });
+    expect(objects.map((o) => o.kind)).to.include.members(['Role', 'RoleBinding']);
+    // Granted to a user who has nothing else, so that the apiserver's answers are the proposal's.
+    for (const o of objects) {
+      if (o.subjects) o.subjects = [{ kind: 'User', name: 'bob-next', apiGroup: 'rbac.authorization.k8s.io' }];
+      const plural = { Role: 'roles', RoleBinding: 'rolebindings', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings' }[o.kind]!;
+      const path = `/apis/rbac.authorization.k8s.io/v1${o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : ''}/${plural}`;
+      const created = await call(admin(), 'POST', path, o);
+      expect(created.status, `${o.kind} ${o.metadata.name}: ${created.body}`).to.equal(201);
+    }
+    const can = async (verb: string, resource: string): Promise<boolean> => {
+      const spec = { user: 'bob-next', groups: ['system:authenticated'], resourceAttributes: { verb, resource, namespace: 'e2e-team' } };
+      const sar = await call(admin(), 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec });
+      return (JSON.parse(sar.body) as { status: { allowed: boolean } }).status.allowed;
+    };
+    expect([await can('list', 'configmaps'), await can('list', 'pods'), await can('create', 'configmaps'), await can('list', 'services')]).to.deep.equal([true, true, false, false]);
+  });
 });
