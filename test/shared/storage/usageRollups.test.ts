@@ -41,6 +41,15 @@ describe('usage rollups', () => {
   afterEach(() => store.close());
 
   const write = (events: AuditEvent[]) => writer.write([{ cluster: 'prod', source: 'test', events: events.map(parsed), rejected: [] }]);
+  /** Stores events as the writer thread does under load: their usage sums kept, not yet written. */
+  const writeHeld = (events: AuditEvent[]) =>
+    writer.writeRequests([{ batches: batchesToRecords([{ cluster: 'prod', source: 'test', events: events.map(parsed), rejected: [] }], writer.redact), options: {} }], false);
+  /** Closes the store and opens it again (a restart). */
+  const reopen = () => {
+    const path = store.path;
+    store.close();
+    store = openStore(path);
+  };
 
   it('counts each action once, at its first stage after the decision, and never a re-delivery', () => {
     const get = makeEvent();
@@ -112,9 +121,7 @@ describe('usage rollups', () => {
     write([makeEvent(), makeEvent({ verb: 'delete' })]);
     // The store as it was before migration 7: same events, no rollups.
     store.db.exec("DROP TABLE usage_daily; DROP TABLE usage_atoms; DROP TABLE rbac_subjects; DELETE FROM schema_migrations WHERE version = 7");
-    const path = store.path;
-    store.close();
-    store = openStore(path);
+    reopen();
     expect(usageLines(store)).to.deep.equal([
       'alice [dev,system:authenticated] delete /pods/ team-a/web-1 allow x1',
       'alice [dev,system:authenticated] get /pods/ team-a/web-1 allow x1',
@@ -125,13 +132,10 @@ describe('usage rollups', () => {
   it('counts again at the next open what a busy writer kept in memory when it died', () => {
     const watch = makeEvent({ verb: 'watch', stage: 'ResponseStarted', requestURI: '/api/v1/pods?watch=1', objectRef: { resource: 'pods', apiVersion: 'v1' } });
     write([makeEvent(), watch]);
-    const records = batchesToRecords([{ cluster: 'prod', source: 'test', events: [makeEvent({ verb: 'delete' }), { ...watch, stage: 'ResponseComplete' } as AuditEvent].map(parsed), rejected: [] }], writer.redact);
     // Held, not written: the process ends here.
-    writer.writeRequests([{ batches: records, options: {} }], false);
+    writeHeld([makeEvent({ verb: 'delete' }), { ...watch, stage: 'ResponseComplete' } as AuditEvent]);
     expect(usageLines(store)).to.have.length(2);
-    const path = store.path;
-    store.close();
-    store = openStore(path);
+    reopen();
     expect(usageLines(store)).to.deep.equal([
       'alice [dev,system:authenticated] delete /pods/ team-a/web-1 allow x1',
       'alice [dev,system:authenticated] get /pods/ team-a/web-1 allow x1',
@@ -139,20 +143,18 @@ describe('usage rollups', () => {
     ]);
     // And a writer that did write them leaves nothing to count again.
     writer = new EventWriter(store);
-    writer.writeRequests([{ batches: batchesToRecords([{ cluster: 'prod', source: 'test', events: [parsed(makeEvent({ verb: 'patch' }))], rejected: [] }], writer.redact), options: {} }], false);
+    writeHeld([makeEvent({ verb: 'patch' })]);
     writer.writeUsage();
-    store.close();
-    store = openStore(path);
+    reopen();
     expect(usageLines(store)).to.include('alice [dev,system:authenticated] patch /pods/ team-a/web-1 allow x1').and.to.have.length(4);
   });
 
   it('counts again the kept sums a failed commit lost, before the next commit adds its own', () => {
-    const records = (events: AuditEvent[]) => [{ batches: batchesToRecords([{ cluster: 'prod', source: 'test', events: events.map(parsed), rejected: [] }], writer.redact), options: {} }];
-    writer.writeRequests(records([makeEvent(), makeEvent()]), false);
+    writeHeld([makeEvent(), makeEvent()]);
     store.db.exec("CREATE TEMP TRIGGER fail_once BEFORE INSERT ON bodies BEGIN SELECT RAISE(ABORT, 'disk full'); END");
-    expect(() => writer.writeRequests(records([{ ...makeEvent({ verb: 'delete' }), level: 'Request', requestObject: { kind: 'Pod' } } as AuditEvent]), false)).to.throw(/disk full/);
+    expect(() => writeHeld([{ ...makeEvent({ verb: 'delete' }), level: 'Request', requestObject: { kind: 'Pod' } } as AuditEvent])).to.throw(/disk full/);
     store.db.exec('DROP TRIGGER fail_once');
-    writer.writeRequests(records([makeEvent({ verb: 'list', requestURI: '/api/v1/namespaces/team-a/pods', objectRef: { resource: 'pods', namespace: 'team-a', apiVersion: 'v1' } })]), false);
+    writeHeld([makeEvent({ verb: 'list', requestURI: '/api/v1/namespaces/team-a/pods', objectRef: { resource: 'pods', namespace: 'team-a', apiVersion: 'v1' } })]);
     writer.writeUsage();
     expect(usageLines(store)).to.deep.equal([
       'alice [dev,system:authenticated] get /pods/ team-a/web-1 allow x2',
