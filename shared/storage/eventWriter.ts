@@ -15,9 +15,6 @@ import { UsageRollups, dayOf } from './usageRollups.js';
 export type { WriteBatch };
 
 const SOURCE_VERSION = EVENT_COLUMNS.indexOf('source_version');
-/** Usage sums a busy writer may keep before writing them (catchUpRollups recounts them after a crash). */
-const USAGE_HOLD_ACTIONS = 200_000;
-const USAGE_HOLD_MS = 2_000;
 
 export interface WriteResult {
   accepted: number;
@@ -105,41 +102,22 @@ export class EventWriter {
   /**
    * Stores several requests' batches in one transaction, their `--follow` positions saved in
    * order; the results per request. Throws when it cannot commit (then none is stored).
-   * `writeUsageNow` false lets the usage rollups' sums wait for later transactions (up to
-   * USAGE_HOLD_ACTIONS actions or USAGE_HOLD_MS, or writeUsage()): fewer upserts under load.
    */
-  writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[], writeUsageNow = true): WriteResult[][] {
+  writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[]): WriteResult[][] {
     const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims, this.atoms);
     try {
       const results = this.store.db.transaction(() => {
-        this.usage.recover();
         let next = 0;
         const results = requests.map((r) => {
           const results = rows.slice(next, (next += r.batches.length)).map((b) => this.writeOne(b));
           if (r.options.followOffset) this.saveOffset(r.options.followOffset);
           return results;
         });
-        const u = this.usage;
-        if (writeUsageNow || u.heldActions >= USAGE_HOLD_ACTIONS || (u.heldActions > 0 && Date.now() - u.heldSince >= USAGE_HOLD_MS)) u.write();
+        this.usage.write();
         return results;
       }).immediate();
       this.usage.committed();
       return results;
-    } catch (err) {
-      this.usage.rolledBack();
-      throw err;
-    }
-  }
-
-  /** Writes the usage sums kept over earlier transactions, if any, in a transaction of their own. */
-  writeUsage(): void {
-    if (!this.usage.pending) return;
-    try {
-      this.store.db.transaction(() => {
-        this.usage.recover();
-        this.usage.write();
-      }).immediate();
-      this.usage.committed();
     } catch (err) {
       this.usage.rolledBack();
       throw err;

@@ -6,8 +6,8 @@ import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
 /**
  * Daily rollups of RBAC usage (migrations/0007_usage_rollups.sql): per day, cluster, subject,
  * request attributes, decision and reason, how many actions, first and last. Kept at ingest by
- * the writer — in the events' transaction or a later one, with a watermark saying how far they
- * go — counted again from the events after a crash (catchUpRollups), rebuilt on demand.
+ * the writer, in the transaction that stores the events (so every writer, and a crash, leaves
+ * them exact), and rebuilt from the events on demand.
  */
 
 const DAY = 86_400_000_000;
@@ -64,9 +64,6 @@ interface PrincipalInfo {
 export function dayOf(us: number): number {
   return Math.floor(us / DAY);
 }
-
-/** How far the rollups go: every event with a smaller or equal id is counted in them. */
-const WATERMARK = 'usage_rollups_through';
 
 type AuditKey = Buffer | Uint8Array | string;
 
@@ -160,38 +157,27 @@ class Sums {
 }
 
 /**
- * Sums actions in memory and writes them as upserts. add() counts; write(), inside a
- * transaction, writes the sums and moves the watermark (the newest event the rollups count);
- * committed() then forgets them. A writer may keep sums over several transactions before
- * writing them (fewer upserts). If a transaction fails, or the process dies, the sums are lost:
- * the events after the watermark are then counted again from the store (catchUpRollups).
+ * Sums the actions of one transaction and writes them as upserts: add() per action (or group
+ * of actions), write() before the transaction commits, then committed() — or rolledBack(), which
+ * also forgets the subject and request ids the transaction made.
  */
 export class UsageRollups {
   private readonly principals = new Map<number, PrincipalInfo>();
   private readonly atoms = new Map<AttributeKey, number>();
   private sums = new Sums();
-  private written = false;
-  /** Set when sums were lost: the events after the watermark must be counted again. */
-  private lost = false;
-  private recovered = false;
-  /** Actions summed and not yet written, and since when (ms). */
-  heldActions = 0;
-  heldSince = 0;
   private readonly selectPrincipal: Statement;
   private readonly insertSubject: Statement;
   private readonly selectSubject: Statement;
   private readonly insertAtom: Statement;
   private readonly selectAtom: Statement;
   private readonly upsert: Statement;
-  private readonly setWatermark: Statement;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.selectPrincipal = db.prepare('SELECT json FROM principals WHERE id = ?').pluck();
     this.insertSubject = db.prepare('INSERT OR IGNORE INTO rbac_subjects (username, groups) VALUES (?, ?)');
     this.selectSubject = db.prepare('SELECT id FROM rbac_subjects WHERE username = ? AND groups = ?').pluck();
     this.insertAtom = db.prepare('INSERT OR IGNORE INTO usage_atoms (verb, api_group, resource, subresource, namespace, name, path) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.selectAtom = db.prepare('SELECT id FROM usage_atoms WHERE verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND namespace = ? AND name = ? AND path = ?').pluck();
-    this.setWatermark = db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${WATERMARK}', (SELECT coalesce(max(id), 0) FROM events))`);
     this.upsert = db.prepare(`INSERT INTO usage_daily
       (day, cluster_id, subject_id, atom_id, decision, reason_id, synthetic, count, first_at, last_at, first_audit, last_audit)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -210,8 +196,6 @@ export class UsageRollups {
   ): void {
     const effective = this.principal(impersonatedId ?? actorId);
     if (effective.subjectId === 0) return;
-    if (this.heldActions === 0) this.heldSince = Date.now();
-    this.heldActions += count;
     const reason = reasonId ?? 0;
     this.sums.add(day, clusterId, effective.subjectId, atomId, decision, reason, 0, count, firstAt, lastAt, firstAudit, lastAudit);
     if (impersonatedId === null) return;
@@ -235,53 +219,21 @@ export class UsageRollups {
     return id;
   }
 
-  /** Whether there is anything to write. */
-  get pending(): boolean {
-    return this.sums.size > 0 || this.lost;
-  }
-
-  /**
-   * After lost sums: counts again, at the start of the next transaction (before it adds its own
-   * events), the events stored after the watermark, and writes them.
-   */
-  recover(): void {
-    if (!this.lost) return;
-    catchUp(this.db, this);
-    this.write();
-    // Written in this transaction: what it adds next is summed afresh.
-    this.clear();
-    this.written = false;
-    this.recovered = true;
-  }
-
-  /** Writes the sums (inside the caller's transaction) and the watermark. */
+  /** Writes the sums, inside the caller's transaction. */
   write(): void {
     for (let i = 0; i < this.sums.size; i++) this.upsert.run(...this.sums.params(i));
-    this.setWatermark.run();
-    this.written = true;
   }
 
-  /** The transaction committed: what it wrote is done with. */
+  /** The transaction committed: its sums are written. */
   committed(): void {
-    if (this.written) this.clear();
-    if (this.written || this.recovered) this.lost = false;
-    this.written = false;
-    this.recovered = false;
+    this.sums = new Sums();
   }
 
-  /** The transaction rolled back: the sums (kept ones too) are lost, and so are the ids it made. */
+  /** The transaction rolled back: forget its sums and the ids it made. */
   rolledBack(): void {
-    this.clear();
-    this.lost = true;
-    this.written = false;
-    this.recovered = false;
+    this.sums = new Sums();
     this.principals.clear();
     this.atoms.clear();
-  }
-
-  private clear(): void {
-    this.sums = new Sums();
-    this.heldActions = 0;
   }
 
   private principal(id: number): PrincipalInfo {
@@ -381,46 +333,7 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
   }).immediate();
 }
 
-/**
- * Counts the events stored after the watermark — those of a writer that died with sums not yet
- * written — exactly as ingest would have: an event counts when it is the first stored stage
- * after the decision of its action. Returns the actions counted.
- */
-export function catchUpRollups(db: Database): number {
-  const rollups = new UsageRollups(db);
-  const actions = db.transaction(() => {
-    const n = catchUp(db, rollups);
-    if (n > 0) rollups.write();
-    return n;
-  }).immediate();
-  rollups.committed();
-  return actions;
-}
-
-/** Counts into `rollups` the events after the watermark (see catchUpRollups); inside a transaction. */
-function catchUp(db: Database, rollups: UsageRollups): number {
-  const through = Number(db.prepare(`SELECT value FROM meta WHERE key = '${WATERMARK}'`).pluck().get() ?? 0);
-  const newest = db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck().get() as number;
-  const earlier = db.prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND cluster_id = ? AND id < ? LIMIT 1').pluck();
-  const chunk = db.prepare(eventUsageSelect('e.id > ? AND e.id <= ?', '')).raw();
-  let actions = 0;
-  for (let from = through; from < newest; from += CHUNK_EVENTS) {
-    for (const row of chunk.all(from, from + CHUNK_EVENTS) as EventUsageRow[]) {
-      const [id, receivedAt, auditKey, clusterId] = row;
-      if (earlier.get(receivedAt, auditKey, clusterId, id) !== undefined) continue;
-      countEvent(rollups, row);
-      actions++;
-    }
-  }
-  return actions;
-}
-
-/**
- * Brings the rollups up to the stored events when a store is opened for writing: builds them
- * when a migration left that pending (actions stored before rollups were kept), else counts
- * what a writer stored but did not get to count.
- */
+/** Builds the rollups a migration left pending (actions stored before rollups were kept). */
 export function finishPendingRollups(db: Database): void {
   if (db.prepare("SELECT 1 FROM meta WHERE key = 'usage_rollups_rebuild'").get()) rebuildUsageRollups(db);
-  else catchUpRollups(db);
 }

@@ -19,12 +19,7 @@ const store = openStore(options.path, { synchronous: options.synchronous, cacheK
 const writer = new EventWriter(store, options.quarantineMaxBytes, { identityMap: options.identityMap, alertThrottleSeconds: options.alertThrottleSeconds });
 const port = parentPort!;
 
-// Usage sums wait while requests keep coming, and are written once the writer is idle.
-let idle: NodeJS.Timeout | undefined;
-const USAGE_IDLE_MS = 200;
-
 port.on('message', (first: WriterRequest | 'close') => {
-  clearTimeout(idle);
   const queued: (WriterRequest | 'close')[] = [first];
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) queued.push(m.message as WriterRequest | 'close');
   let group: WriterRequest[] = [];
@@ -32,7 +27,6 @@ port.on('message', (first: WriterRequest | 'close') => {
   for (const req of queued) {
     if (req === 'close') {
       commit(group);
-      writer.writeUsage();
       store.close();
       port.close();
       return;
@@ -47,20 +41,13 @@ port.on('message', (first: WriterRequest | 'close') => {
     events += n;
   }
   commit(group);
-  idle = setTimeout(() => {
-    try {
-      writer.writeUsage();
-    } catch {
-      // The sums stay kept: the next commit writes them, or the next open counts them again.
-    }
-  }, USAGE_IDLE_MS);
 });
 port.postMessage({ ready: true });
 
 function commit(group: WriterRequest[]): void {
   if (group.length === 0) return;
   try {
-    const results = writer.writeRequests(group, false);
+    const results = writer.writeRequests(group);
     group.forEach((req, i) => reply({ id: req.id, results: results[i]! }));
   } catch (err) {
     if (group.length === 1) reply({ id: group[0]!.id, error: errorMessage(err) });
