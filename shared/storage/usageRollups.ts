@@ -70,8 +70,8 @@ type AuditKey = Buffer | Uint8Array | string;
 /**
  * Sums of actions per rollup key (day, cluster, subject, request, decision, reason, synthetic),
  * in parallel typed arrays, found by request (atom) id and a chain of the sums of that request:
- * adding to a sum allocates nothing. A writer keeps many sums between commits, and objects or
- * string keys per sum would cost the garbage collector more than the sums cost to make.
+ * adding to a sum allocates nothing. It runs for every stored event on the writer thread, where
+ * objects or string keys per sum cost the garbage collector more than the sums cost to make.
  */
 class Sums {
   size = 0;
