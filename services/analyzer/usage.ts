@@ -4,7 +4,8 @@ import { Authorizer } from '../../shared/rbac/authorizer.js';
 import { bypassesRbac } from '../../shared/rbac/subjects.js';
 import type { RbacState, RequestAttributes } from '../../shared/rbac/types.js';
 import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from '../../shared/rbac/usageAnalysis.js';
-import { buildUsageReport, type UsageReport } from '../../shared/rbac/usageReport.js';
+import { bindingLabel, buildUsageReport, roleLabel, type UsageReport } from '../../shared/rbac/usageReport.js';
+import { describeRule } from '../../shared/rbac/diffStates.js';
 import {
   DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
@@ -197,12 +198,12 @@ function unusedOfTarget(analysis: UsageAnalysis, bindingLabels: string[], userna
   const out: string[] = [];
   const wanted = new Set(bindingLabels);
   for (const b of analysis.bindings.values()) {
-    const label = b.ref.kind === 'RoleBinding' ? `RoleBinding ${b.ref.namespace}/${b.ref.name}` : `ClusterRoleBinding ${b.ref.name}`;
+    const label = bindingLabel(b);
     if (!wanted.has(label) || !b.role) continue;
-    const role = b.role.kind === 'Role' ? `Role ${b.role.namespace}/${b.role.name}` : `ClusterRole ${b.role.name}`;
+    const role = roleLabel(b);
     b.rules.forEach((rule, i) => {
       const uses = [...b.uses.values()].filter((u) => u.ruleIndex === i && (username === null || u.users.has(username)));
-      const describe = rule.nonResourceURLs.length > 0 ? `${rule.verbs.join(',')} ${rule.nonResourceURLs.join(',')}` : `${rule.verbs.join(',')} ${rule.resources.join(',')} (${rule.apiGroups.map((g) => g || 'core').join(',')})`;
+      const describe = describeRule(rule);
       if (uses.length === 0) {
         out.push(`${role} (${label}): rule ${i + 1} "${describe}" was never used: drop it`);
         return;

@@ -27,12 +27,12 @@ interface LoadedState {
   origin: string;
 }
 
-function snapshotId(text: string, what: string): number {
+export function snapshotId(text: string, what: string): number {
   if (!/^\d+$/.test(text)) throw new InputError(`${what}: expected a snapshot id (a number; \`kubetrail rbac snapshots\` lists them), got '${text}'`);
   return Number(text);
 }
 
-function reportProblems(parsed: ParsedObjects): void {
+export function reportProblems(parsed: ParsedObjects): void {
   for (const p of parsed.problems) process.stderr.write(`kubetrail: ${p.position}: ${p.reason}\n`);
 }
 

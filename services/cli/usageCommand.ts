@@ -9,7 +9,7 @@ import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type Recommendation, type StateSource, type WindowOptions } from '../analyzer/usage.js';
-import type { StateFlags } from './rbacCommand.js';
+import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from './usageOutput.js';
 
 export interface WindowFlags extends StateFlags {
@@ -30,13 +30,10 @@ function windowFrom(config: Readonly<Config>, flags: WindowFlags): WindowOptions
 function sourceFrom(flags: StateFlags): StateSource {
   if (flags.file && flags.file.length > 0) {
     const loaded = loadFiles(flags.file);
-    for (const p of loaded.problems) process.stderr.write(`kubetrail: ${p.position}: ${p.reason}\n`);
+    reportProblems(loaded);
     return { kind: 'files', state: loaded.state, origin: `files ${loaded.files.join(', ')}` };
   }
-  if (flags.snapshot !== undefined) {
-    if (!/^\d+$/.test(flags.snapshot)) throw new InputError(`--snapshot: expected a snapshot id (a number; \`kubetrail rbac snapshots\` lists them), got '${flags.snapshot}'`);
-    return { kind: 'snapshot', id: Number(flags.snapshot) };
-  }
+  if (flags.snapshot !== undefined) return { kind: 'snapshot', id: snapshotId(flags.snapshot, '--snapshot') };
   return { kind: 'snapshot' };
 }
 

@@ -42,7 +42,7 @@ export interface Proposal {
   roleBindings: RoleBinding[];
 }
 
-export function targetSubject(t: Target): Subject {
+function targetSubject(t: Target): Subject {
   if (t.kind === 'ServiceAccount') return { kind: 'ServiceAccount', name: t.name, namespace: t.namespace, apiGroup: '' };
   return { kind: t.kind, name: t.name, namespace: '', apiGroup: RBAC_GROUP };
 }
@@ -60,7 +60,7 @@ function isTarget(s: Subject, bindingNamespace: string, t: Target): boolean {
 }
 
 /** The name of generated objects: `kubetrail:` and the subject, as Kubernetes names allow. */
-export function proposalName(t: Target): string {
+function proposalName(t: Target): string {
   const who = t.kind === 'ServiceAccount' ? `${t.namespace}:${t.name}` : t.kind === 'Group' ? `group:${t.name}` : t.name;
   return `kubetrail:${who.toLowerCase().replace(/[^a-z0-9.:-]+/g, '-')}`;
 }

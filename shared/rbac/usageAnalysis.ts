@@ -98,7 +98,7 @@ export interface UsageAnalysis {
   drift: Drift[];
 }
 
-export function bindingKey(ref: BindingRef): string {
+function bindingKey(ref: BindingRef): string {
   return ref.kind === 'RoleBinding' ? `RoleBinding/${ref.namespace}/${ref.name}` : `ClusterRoleBinding/${ref.name}`;
 }
 

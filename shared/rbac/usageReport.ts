@@ -116,11 +116,13 @@ function isBootstrap(b: BindingUsage): boolean {
   return b.ref.name.startsWith('system:') || (b.ref.kind === 'ClusterRoleBinding' && b.ref.name === 'cluster-admin') || (b.ref.kind === 'RoleBinding' && b.ref.namespace === 'kube-system' && b.ref.name.startsWith('system:'));
 }
 
-function bindingLabel(b: BindingUsage): string {
+/** `RoleBinding ns/name` or `ClusterRoleBinding name`. */
+export function bindingLabel(b: BindingUsage): string {
   return b.ref.kind === 'RoleBinding' ? `RoleBinding ${b.ref.namespace}/${b.ref.name}` : `ClusterRoleBinding ${b.ref.name}`;
 }
 
-function roleLabel(b: BindingUsage): string {
+/** `Role ns/name`, `ClusterRole name`, or why the role is missing. */
+export function roleLabel(b: BindingUsage): string {
   if (!b.role) return `(missing: ${b.roleError ?? 'not found'})`;
   return b.role.kind === 'Role' ? `Role ${b.role.namespace}/${b.role.name}` : `ClusterRole ${b.role.name}`;
 }
