@@ -66,7 +66,13 @@ PROPS
   local cp="$LIBS/*"
   local jopts=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j2.configurationFile=$HERE/log4j2.properties")
   local cluster_id
-  cluster_id=$(node -e "console.log(require('crypto').randomBytes(16).toString('base64url'))")
+  # A cluster id is 16 random bytes in base64url. One that starts with '-' reads as an option to
+  # the format tool, so draw again, as Kafka's own generator does.
+  cluster_id=$(node -e "
+    const { randomBytes } = require('crypto');
+    let id;
+    do id = randomBytes(16).toString('base64url'); while (id.startsWith('-'));
+    console.log(id);")
   java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$RUN/server.properties" --standalone \
     > "$RUN/format.log" 2>&1 || { cat "$RUN/format.log" >&2; exit 1; }
   nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$RUN/server.properties" > "$RUN/kafka.log" 2>&1 &
