@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
+import { joinParts, splitParts } from './partsKey.js';
 
 /** A dimension table: one id per distinct value. */
 export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects' | 'usageAtoms';
@@ -119,17 +120,25 @@ export class Dimensions {
 }
 
 export function apiResourceKey(k: ApiResourceKey): string {
-  return `${k.apiGroup}\0${k.apiVersion}\0${k.resource}\0${k.subresource}\0${k.present}`;
+  return joinParts([k.apiGroup, k.apiVersion, k.resource, k.subresource, String(k.present)]);
 }
 
 export function objectKey(k: ObjectKey): string {
-  return `${k.apiGroup}\0${k.resource}\0${k.namespace}\0${k.name}\0${k.uid}`;
+  return joinParts([k.apiGroup, k.resource, k.namespace, k.name, k.uid]);
 }
 
-export function apiResourceParams(k: ApiResourceKey): unknown[] {
-  return [k.apiGroup, k.apiVersion, k.resource, k.subresource, k.present];
-}
-
-export function objectParams(k: ObjectKey): unknown[] {
-  return [k.apiGroup, k.resource, k.namespace, k.name, k.uid];
+/** The insert parameters of a value of a dimension from its key (principals aside: their key is not all of their row). */
+export function dimensionParams(name: Exclude<DimensionName, 'principals'>, key: string): unknown[] {
+  switch (name) {
+    case 'strings':
+    case 'verbs':
+      return [key];
+    case 'apiResources': {
+      const p = splitParts(key);
+      return [p[0], p[1], p[2], p[3], Number(p[4])];
+    }
+    case 'objects':
+    case 'usageAtoms':
+      return splitParts(key);
+  }
 }

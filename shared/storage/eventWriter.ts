@@ -5,7 +5,7 @@ import type { IdentityRule } from '../identity/identityMap.js';
 import { AlertStore } from './alertStore.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
-import { EVENT_COLUMNS, INSERT_EVENT, UsageAtomCache, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
+import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
@@ -56,7 +56,6 @@ export class EventWriter {
   private readonly saveOffset: (o: FollowOffset) => void;
   private readonly alerts: AlertStore;
   private readonly usage: UsageRollups;
-  private readonly atoms = new UsageAtomCache();
   private readonly selectOtherUse: Statement;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
@@ -104,7 +103,7 @@ export class EventWriter {
    * order; the results per request. Throws when it cannot commit (then none is stored).
    */
   writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[]): WriteResult[][] {
-    const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims, this.atoms);
+    const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
     try {
       const results = this.store.db.transaction(() => {
         let next = 0;

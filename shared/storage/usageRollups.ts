@@ -2,6 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { UserInfo } from '../audit/types.js';
 import { nameInPath, requestName } from '../rbac/eventToAttributes.js';
 import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
+import { joinParts, splitParts } from './partsKey.js';
 
 /**
  * Daily rollups of RBAC usage (migrations/0007_usage_rollups.sql): per day, cluster, subject,
@@ -13,14 +14,13 @@ import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
 const DAY = 86_400_000_000;
 /** Events read at a time when rebuilding. */
 const CHUNK_EVENTS = 20_000;
-const SEP = '\u0000';
 
 /** The request attributes of one event as a key of the usage_atoms dimension: verb, group, resource, subresource, namespace, name, path. */
 export type AttributeKey = string;
 
 /** The usage_atoms insert parameters of a key. */
 export function atomParams(key: AttributeKey): string[] {
-  return key.split(SEP);
+  return splitParts(key);
 }
 
 /**
@@ -43,14 +43,14 @@ export function attributeKey(
   path: string | null,
   query: string | null,
 ): AttributeKey {
-  if (!ref) return `${verb}\0\0\0\0\0\0${path ?? ''}`;
+  if (!ref) return joinParts([verb, '', '', '', '', '', path ?? '']);
   // A path the objectRef implies names the objectRef's object.
   const name = requestName(verb, ref.name, path === null ? ref.name : nameInPath(path), query);
-  return `${verb}\0${ref.apiGroup}\0${ref.resource}\0${ref.subresource}\0${ref.namespace}\0${name}\0`;
+  return joinParts([verb, ref.apiGroup, ref.resource, ref.subresource, ref.namespace, name, '']);
 }
 
 function checkKey(c: { verb: string; apiGroup: string; resource: string; subresource: string; namespace: string; name: string }): AttributeKey {
-  return `${c.verb}\0${c.apiGroup}\0${c.resource}\0${c.subresource}\0${c.namespace}\0${c.name}\0`;
+  return joinParts([c.verb, c.apiGroup, c.resource, c.subresource, c.namespace, c.name, '']);
 }
 
 interface PrincipalInfo {
@@ -312,7 +312,7 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
       const counted = new Set<number>();
       for (const row of chunk.all(from, to) as EventUsageRow[]) {
         const [, receivedAt, auditKey, clusterId] = row;
-        const g = `${receivedAt}${SEP}${typeof auditKey === 'string' ? auditKey : auditKey.toString('hex')}`;
+        const g = `${receivedAt}\0${typeof auditKey === 'string' ? auditKey : auditKey.toString('hex')}`;
         if (g !== group) {
           group = g;
           counted.clear();

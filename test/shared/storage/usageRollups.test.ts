@@ -72,6 +72,21 @@ describe('usage rollups', () => {
     ]);
   });
 
+  it('stores and counts a request whose object name holds NUL (a %00 in its path), next to one without', () => {
+    // An apiserver logs the name it decoded from the path: a probe can put NUL in it.
+    const odd = makeEvent({ requestURI: '/api/v1/namespaces/team-a/pods/a%00b', objectRef: { resource: 'pods', namespace: 'team-a', name: 'a\u0000b', apiVersion: 'v1' } });
+    const [result] = write([odd, makeEvent({ objectRef: { resource: 'pods', namespace: 'team-a', name: '\u0001x', apiVersion: 'v1' }, requestURI: '/api/v1/namespaces/team-a/pods/%01x' })]);
+    expect(result!.accepted).to.equal(2);
+    expect(store.db.prepare('SELECT name FROM objects ORDER BY name').pluck().all()).to.deep.equal(['\u0001x', 'a\u0000b']);
+    expect(usageLines(store)).to.deep.equal([
+      'alice [dev,system:authenticated] get /pods/ team-a/\u0001x allow x1',
+      'alice [dev,system:authenticated] get /pods/ team-a/a\u0000b allow x1',
+    ]);
+    const atIngest = store.db.prepare('SELECT * FROM usage_daily ORDER BY atom_id').all();
+    rebuildUsageRollups(store.db);
+    expect(store.db.prepare('SELECT * FROM usage_daily ORDER BY atom_id').all()).to.deep.equal(atIngest);
+  });
+
   it('counts an impersonated request for the impersonated user, and the impersonation checks for the actor', () => {
     write([
       makeEvent({
