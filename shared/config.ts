@@ -5,6 +5,7 @@ import { DEFAULT_DETECT_SETTINGS, Detector } from './detect/engine.js';
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
 import type { StoreWriterOptions } from './storage/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
+import { ROLES, type Role } from './access.js';
 
 /**
  * kubetrail's configuration: `kubetrail.yaml` plus environment overrides, validated once at
@@ -56,6 +57,11 @@ export const DEFAULTS = {
     topic: undefined as string | undefined,
   },
   log: { level: 'info' as const },
+  api: {
+    /** Bearer tokens of the query API, as SHA-256 hashes with a name and a role; none = loopback only. */
+    tokens: [] as { name: string; role: Role; sha256: string }[],
+    maxPageSize: 5_000,
+  },
   rbac: {
     /**
      * Days of activity a window must cover before `rbac report` calls a permission unused:
@@ -134,6 +140,28 @@ const schema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default(DEFAULTS.log),
+  api: z
+    .strictObject({
+      tokens: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[\w.@-]{1,128}$/, 'expected a name of letters, digits, . _ @ -'),
+            role: z.enum(ROLES),
+            sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the token, 64 hex digits (kubetrail token create prints it)'),
+          }),
+        )
+        .default([])
+        .superRefine((tokens, ctx) => {
+          const seen = new Set<string>();
+          for (const t of tokens) {
+            if (seen.has(t.name)) ctx.addIssue({ code: 'custom', message: `token name '${t.name}' is used twice; each token needs its own name (the self-audit names it)` });
+            seen.add(t.name);
+          }
+        }),
+      /** Most rows one page of a list may ask for (`limit`). */
+      maxPageSize: z.number().int().min(1).max(100_000).default(DEFAULTS.api.maxPageSize),
+    })
+    .default({ tokens: [], maxPageSize: DEFAULTS.api.maxPageSize }),
   rbac: z.strictObject({ minWindowDays: z.number().int().min(0).max(3660).default(DEFAULTS.rbac.minWindowDays) }).default(DEFAULTS.rbac),
   breakGlass: z
     .strictObject({

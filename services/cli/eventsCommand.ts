@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
+import { parseActionFilter, type ActionFilterParam, type ActionFilterParams } from '../../shared/query/actionFilter.js';
 import { queryActions, type EventFilter } from '../../shared/storage/eventQuery.js';
 import { openStore, type Store } from '../../shared/storage/openStore.js';
-import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { writeRows, type OutputFormat } from './output.js';
+import { remoteRows, type Remote } from './remote.js';
 
+/** The flags of `kubetrail events`: the API's filters in kebab case, with --resource also as RESOURCE[.GROUP][/SUBRESOURCE]. */
 export interface EventsFlags {
   user?: string;
   actor?: string;
@@ -15,23 +17,83 @@ export interface EventsFlags {
   credential?: string;
   verb?: string;
   resource?: string;
+  apiGroup?: string;
+  subresource?: string;
   namespace?: string;
   name?: string;
   since?: string;
   until?: string;
-  decision?: 'allow' | 'forbid' | 'unknown';
+  decision?: string;
+  code?: string;
+  sourceIp?: string;
+  userAgent?: string;
+  finding?: string;
+  q?: string;
   cluster?: string;
   limit: string;
   output: OutputFormat;
 }
 
-/** `kubetrail events`: who did what, from the store. */
-export async function eventsCommand(config: Readonly<Config>, flags: EventsFlags): Promise<void> {
-  const filter = flagsToFilter(flags);
+/** The CLI flag of an API filter: `sourceIP` is `--source-ip`. */
+export const flagOf = (p: ActionFilterParam): string => `--${p === 'sourceIP' ? 'source-ip' : p.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The flags as the API's query parameters. */
+export function flagsToParams(flags: EventsFlags): ActionFilterParams {
+  const params: ActionFilterParams = {
+    user: flags.user, actor: flags.actor, effectiveUser: flags.effectiveUser, person: flags.person, credential: flags.credential,
+    verb: flags.verb, apiGroup: flags.apiGroup, subresource: flags.subresource, namespace: flags.namespace, name: flags.name,
+    since: flags.since, until: flags.until, decision: flags.decision, code: flags.code, sourceIP: flags.sourceIp,
+    userAgent: flags.userAgent, finding: flags.finding, q: flags.q, cluster: flags.cluster,
+  };
+  if (flags.resource !== undefined) {
+    const r = parseResourceFlag(flags.resource);
+    params.resource = r.resource;
+    for (const k of ['apiGroup', 'subresource'] as const) {
+      if (r[k] === undefined) continue;
+      if (params[k] !== undefined && params[k] !== r[k]) throw new InputError(`--resource ${flags.resource} and ${flagOf(k)} ${params[k]} disagree`);
+      params[k] = r[k]!;
+    }
+  }
+  return params;
+}
+
+export function parseLimit(text: string): number {
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(limit)) throw new InputError(`--limit: expected a whole number (0 = all), got '${text}'`);
+  return limit;
+}
+
+/** `kubetrail events`: who did what, from the store or a kubetrail server. Returns the rows written. */
+export async function eventsCommand(config: Readonly<Config>, flags: EventsFlags, remote: Remote | null): Promise<number> {
+  const params = flagsToParams(flags);
+  const limit = parseLimit(flags.limit);
+  const filter = { ...parseActionFilter(params, Date.now(), flagOf), limit, order: 'desc' as const };
+  return actionsCommand(config, remote, '/events', { ...params, ...(limit ? { limit: String(limit) } : {}) }, filter, flags.output);
+}
+
+/** `kubetrail history RESOURCE[.GROUP]/NAME [-n NS]`: every action on one object, newest first. */
+export async function historyCommand(
+  config: Readonly<Config>,
+  target: string,
+  flags: { namespace?: string; cluster?: string; since?: string; until?: string; limit: string; output: OutputFormat },
+  remote: Remote | null,
+): Promise<number> {
+  const m = /^([a-z0-9-]+)(?:\.([a-z0-9.-]+))?\/(.+)$/.exec(target);
+  if (!m) throw new InputError(`expected RESOURCE[.GROUP]/NAME such as secrets/db-password or deployments.apps/web, got '${target}'`);
+  const params: ActionFilterParams = { resource: m[1]!, apiGroup: m[2] ?? '', name: m[3]!, namespace: flags.namespace, cluster: flags.cluster, since: flags.since, until: flags.until };
+  const limit = parseLimit(flags.limit);
+  const filter = { ...parseActionFilter(params, Date.now(), flagOf), limit, order: 'desc' as const };
+  // No namespace: a cluster-scoped object.
+  filter.namespace ??= '';
+  return actionsCommand(config, remote, '/history', { ...params, ...(limit ? { limit: String(limit) } : {}) }, filter, flags.output);
+}
+
+async function actionsCommand(config: Readonly<Config>, remote: Remote | null, path: string, params: ActionFilterParams, filter: EventFilter, output: OutputFormat): Promise<number> {
+  if (remote) return writeRows(process.stdout, remoteRows<ActionRow>(remote, path, params), ACTION_COLUMNS, output);
   const store = openExistingStore(config);
   try {
     const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor));
-    await writeRows(process.stdout, rows, ACTION_COLUMNS, flags.output);
+    return await writeRows(process.stdout, rows, ACTION_COLUMNS, output);
   } finally {
     store.close();
   }
@@ -45,38 +107,14 @@ export function openExistingStore(config: Readonly<Config>): Store {
   return openStore(config.database.path, { readonly: true });
 }
 
-/** The query filter the flags describe; throws InputError naming the flag. */
-export function flagsToFilter(flags: EventsFlags, nowMs = Date.now()): EventFilter {
-  const limit = Number(flags.limit);
-  if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit: expected a whole number (0 = all), got '${flags.limit}'`);
-  const filter: EventFilter = { limit, order: 'desc' };
-  if (flags.user !== undefined) filter.user = flags.user;
-  if (flags.actor !== undefined) filter.actor = flags.actor;
-  if (flags.effectiveUser !== undefined) filter.effectiveUser = flags.effectiveUser;
-  if (flags.person !== undefined) filter.person = flags.person;
-  if (flags.credential !== undefined) filter.credential = flags.credential;
-  if (flags.verb !== undefined) filter.verb = flags.verb;
-  if (flags.resource !== undefined) Object.assign(filter, parseResourceFlag(flags.resource));
-  if (flags.namespace !== undefined) filter.namespace = flags.namespace;
-  if (flags.name !== undefined) filter.name = flags.name;
-  if (flags.decision !== undefined) filter.decision = flags.decision;
-  if (flags.cluster !== undefined) filter.cluster = flags.cluster;
-  if (flags.since !== undefined) filter.since = parseTimeBound(flags.since, '--since', nowMs);
-  if (flags.until !== undefined) filter.until = parseTimeBound(flags.until, '--until', nowMs);
-  if (filter.since !== undefined && filter.until !== undefined && filter.since >= filter.until) {
-    throw new InputError('--since must be before --until');
-  }
-  return filter;
-}
-
 /**
  * `RESOURCE[.GROUP][/SUBRESOURCE]`: `pods` (any group, with or without subresource),
  * `deployments.apps`, `pods/exec`, `pods/` (the resource itself, no subresource).
  */
-export function parseResourceFlag(text: string): Pick<EventFilter, 'resource' | 'apiGroup' | 'subresource'> {
+export function parseResourceFlag(text: string): Pick<EventFilter, 'resource' | 'subresource'> & { apiGroup?: string } {
   const m = /^([a-z0-9-]+)(?:\.([a-z0-9.-]+))?(?:\/([a-z0-9-]*))?$/.exec(text);
   if (!m) throw new InputError(`--resource: expected RESOURCE[.GROUP][/SUBRESOURCE] such as pods, deployments.apps or pods/exec, got '${text}'`);
-  const out: Pick<EventFilter, 'resource' | 'apiGroup' | 'subresource'> = { resource: m[1]! };
+  const out: Pick<EventFilter, 'resource' | 'subresource'> & { apiGroup?: string } = { resource: m[1]! };
   if (m[2] !== undefined) out.apiGroup = m[2];
   if (m[3] !== undefined) out.subresource = m[3];
   return out;

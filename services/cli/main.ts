@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../shared/config.js';
+import { ROLES, newToken, type Role } from '../../shared/access.js';
 import { SEVERITIES } from '../../shared/detect/types.js';
+import { ALERT_STATUSES } from '../../shared/storage/alertQuery.js';
 import { ConfigError, InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
-import { eventsCommand } from './eventsCommand.js';
+import { eventsCommand, historyCommand } from './eventsCommand.js';
+import { remoteFrom, type Remote } from './remote.js';
+import { auditedQuery } from './selfAudit.js';
 import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
 import { OUTPUT_FORMATS } from './output.js';
@@ -40,15 +44,16 @@ function configFrom(flags: CommonFlags & { listen?: string }): Readonly<Config> 
 }
 
 withCommon(program.command('serve'))
-  .description('run the webhook receiver (and, later, the query API and alerter)')
+  .description('run the webhook receiver and Kafka consumer, the query API and the alerter')
   .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080, or KUBETRAIL_LISTEN)')
-  .option('--services <list>', 'services to run, comma-separated: ingest, alerter', 'ingest,alerter')
+  .option('--services <list>', 'services to run, comma-separated: ingest, api, alerter', 'ingest,api,alerter')
   .option('--relay-to-kafka', 'publish webhook batches to Kafka (kafka.brokers) instead of storing them')
-  .action(async (flags: CommonFlags & { listen?: string; services: string; relayToKafka?: boolean }) => {
+  .option('--insecure-no-auth', 'serve the query API without tokens on a non-loopback address (anyone who reaches it reads the store)')
+  .action(async (flags: CommonFlags & { listen?: string; services: string; relayToKafka?: boolean; insecureNoAuth?: boolean }) => {
     const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen, relayToKafka: flags.relayToKafka } });
     const services = parseServices(flags.services);
     const log = createLogger(config.log.level);
-    const running = await serve(config, services, log);
+    const running = await serve(config, services, log, { insecureNoAuth: flags.insecureNoAuth });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -77,7 +82,16 @@ withCommon(program.command('ingest'))
     process.exitCode = await ingestCommand(files, { ...flags, config });
   });
 
-withCommon(program.command('events'))
+/** `--server URL --token T`: ask a kubetrail server instead of the local database. */
+function withRemote(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'query this kubetrail server (its /api/v1) instead of the local database')
+    .option('--token <token>', 'bearer token for --server (default KUBETRAIL_TOKEN)');
+}
+
+const sinceHelp = 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time';
+
+withRemote(withCommon(program.command('events')))
   .description('who did what: actions, each once, newest first')
   .option('--user <name>', 'username of the actor')
   .option('--actor <identity>', "the actor's identity: username, or EKS caller ARN")
@@ -86,40 +100,89 @@ withCommon(program.command('events'))
   .option('--credential <id>', 'credential id: X509SHA256=… or JTI=…')
   .option('--verb <verb>', 'verb, e.g. get, create, delete')
   .option('--resource <resource>', 'RESOURCE[.GROUP][/SUBRESOURCE], e.g. pods, deployments.apps, pods/exec')
+  .option('--api-group <group>', "API group ('' or core: the core group)")
+  .option('--subresource <name>', "subresource ('': the resource itself)")
   .option('-n, --namespace <ns>', 'namespace')
   .option('--name <name>', 'object name')
-  .option('--since <time>', 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time')
+  .option('--since <time>', sinceHelp)
   .option('--until <time>', 'duration back from now or RFC 3339 time')
-  .addOption(new Option('--decision <decision>', 'authorization decision').choices(['allow', 'forbid', 'unknown']))
+  .option('--decision <decision>', 'authorization decision: allow, forbid or unknown')
+  .option('--code <code>', 'response code, exact (403) or a range (400-499)')
+  .option('--source-ip <cidr>', 'a source IP in this CIDR block (10.0.0.0/8) or this address')
+  .option('--user-agent <text>', 'text in the user agent')
+  .option('--finding <rule>', 'actions behind alerts of this rule, e.g. secret-read')
+  .option('--q <text>', 'text in the requestURI')
   .option('--cluster <name>', 'cluster')
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
     const config = configFrom(flags);
-    await eventsCommand(config, flags);
+    process.exitCode = await query(config, 'events', flags, (remote) => eventsCommand(config, flags, remote));
   });
 
-withCommon(program.command('identities'))
+withRemote(withCommon(program.command('history')))
+  .description('every action on one object, newest first')
+  .argument('<object>', 'RESOURCE[.GROUP]/NAME, e.g. secrets/db-password, deployments.apps/web')
+  .option('-n, --namespace <ns>', 'namespace (leave out for a cluster-scoped object)')
+  .option('--cluster <name>', 'cluster')
+  .option('--since <time>', sinceHelp)
+  .option('--until <time>', 'duration back from now or RFC 3339 time')
+  .option('--limit <n>', 'most rows to show; 0 = all', '1000')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (target: string, flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await query(config, 'history', flags, (remote) => historyCommand(config, target, flags, remote));
+  });
+
+withRemote(withCommon(program.command('identities')))
   .description('every identity seen: kind, the person behind it, credentials used, first and last seen, actions')
-  .option('--since <time>', 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time')
+  .option('--since <time>', sinceHelp)
   .option('--until <time>', 'duration back from now or RFC 3339 time')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
     const config = configFrom(flags);
-    await identitiesCommand(config, flags);
+    process.exitCode = await query(config, 'identities', flags, (remote) => identitiesCommand(config, flags, remote));
   });
 
-withCommon(program.command('alerts'))
+withRemote(withCommon(program.command('alerts')))
   .description('alerts raised at ingest, newest first')
-  .option('--since <time>', 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 time')
+  .option('--since <time>', sinceHelp)
   .addOption(new Option('--severity <level>', 'only alerts at or above this severity').choices([...SEVERITIES]))
   .option('--rule <id>', 'only alerts of this rule, e.g. system-masters-use')
+  .addOption(new Option('--status <status>', 'only alerts in this state').choices([...ALERT_STATUSES]))
+  .option('--cluster <name>', 'cluster')
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .addOption(new Option('--fail-on-severity <level>', 'exit 1 when an alert shown is at or above this severity').choices([...SEVERITIES]))
   .action(async (flags) => {
     const config = configFrom(flags);
-    process.exitCode = await alertsCommand(config, flags);
+    process.exitCode = await query(config, 'alerts', flags, async (remote) => alertsCommand(config, flags, remote));
+  });
+
+/**
+ * Runs a query command against a server (`--server`), which records it in its self-audit, or
+ * against the local database, recorded here. Returns the exit code.
+ */
+async function query(config: Readonly<Config>, action: string, flags: { server?: string; token?: string }, run: (remote: Remote | null) => Promise<number | { rows: number; exitCode: number }>): Promise<number> {
+  const asResult = (r: number | { rows: number; exitCode: number }) => (typeof r === 'number' ? { rows: r } : r);
+  const remote = remoteFrom(flags);
+  if (remote) {
+    const r = asResult(await run(remote));
+    return 'exitCode' in r ? r.exitCode : 0;
+  }
+  return auditedQuery(config, action, async () => asResult(await run(null)));
+}
+
+program.command('token')
+  .description('query API tokens')
+  .command('create')
+  .description('print a new random token, and the api.tokens entry (its SHA-256, never the token) for the configuration')
+  .requiredOption('--name <name>', 'who or what holds it; the self-audit names calls by it')
+  .addOption(new Option('--role <role>', 'what it may read').choices([...ROLES]).makeOptionMandatory())
+  .action((flags: { name: string; role: Role }) => {
+    if (!/^[\w.@-]{1,128}$/.test(flags.name)) throw new InputError(`--name: expected letters, digits, . _ @ -, got '${flags.name}'`);
+    const { token, sha256 } = newToken();
+    process.stdout.write(`token (give it to ${flags.name}; it is not stored anywhere): ${token}\n\nadd to kubetrail.yaml:\napi:\n  tokens:\n    - name: ${flags.name}\n      role: ${flags.role}\n      sha256: ${sha256}\n`);
   });
 
 const breakglass = program.command('breakglass').description("break-glass checkouts: attribute a shared account's actions to a person");

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { csvCell } from '../../shared/csv.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'ndjson', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -9,7 +10,7 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
  */
 export async function writeRows<T extends object>(
   out: Writable,
-  rows: Iterable<T>,
+  rows: Iterable<T> | AsyncIterable<T>,
   columns: (keyof T)[],
   format: OutputFormat,
 ): Promise<number> {
@@ -18,7 +19,7 @@ export async function writeRows<T extends object>(
   if (format === 'table') {
     const cells: string[][] = [columns.map((c) => String(c).toUpperCase())];
     const widths = cells[0]!.map((c) => c.length);
-    for (const row of rows) {
+    for await (const row of rows) {
       const line = columns.map((c) => tableCell(row[c]));
       line.forEach((c, i) => (widths[i] = Math.max(widths[i]!, c.length)));
       cells.push(line);
@@ -29,7 +30,7 @@ export async function writeRows<T extends object>(
   }
   if (format === 'csv') await write(columns.map((c) => csvCell(c)).join(',') + '\n');
   if (format === 'json') await write('[');
-  for (const row of rows) {
+  for await (const row of rows) {
     if (format === 'csv') await write(columns.map((c) => csvCell(row[c])).join(',') + '\n');
     else if (format === 'ndjson') await write(JSON.stringify(row) + '\n');
     else await write((n === 0 ? '\n' : ',\n') + JSON.stringify(row));
@@ -44,12 +45,4 @@ function tableCell(v: unknown): string {
   if (Array.isArray(v)) return v.join(',');
   const s = String(v);
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
-}
-
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = Array.isArray(v) ? v.join(';') : String(v);
-  // A leading = + - @ would be read as a formula by spreadsheets (CSV injection).
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

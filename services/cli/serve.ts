@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Database } from 'better-sqlite3';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
@@ -7,14 +10,16 @@ import { ConfigError, InputError } from '../../shared/errors.js';
 import { createMetrics } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
+import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
+import { createApiRouter } from '../api/apiRouter.js';
 import { StoreSink } from '../ingest/storeSink.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
 
-/** The services `kubetrail serve` can run; a later issue adds api. */
-export const SERVICES = ['ingest', 'alerter'] as const;
+/** The services `kubetrail serve` can run. */
+export const SERVICES = ['ingest', 'api', 'alerter'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Parses `--services a,b`; every name must be a known service. */
@@ -34,11 +39,28 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+export interface ServeOptions {
+  /** Serve the query API without tokens on a non-loopback address (`--insecure-no-auth`). */
+  insecureNoAuth?: boolean;
+}
+
 /** Starts the HTTP server with the chosen services. */
-export async function serve(config: Readonly<Config>, services: ServiceName[], log: Logger): Promise<RunningServer> {
+export async function serve(config: Readonly<Config>, services: ServiceName[], log: Logger, options: ServeOptions = {}): Promise<RunningServer> {
+  const listen = parseListen(config.listen)!;
+  const noAuth = services.includes('api') && config.api.tokens.length === 0;
+  if (noAuth && !isLoopback(listen.host)) {
+    if (!options.insecureNoAuth) {
+      throw new ConfigError(
+        `the query API has no tokens (api.tokens) and would answer anyone who reaches ${config.listen}: add tokens (kubetrail token create), listen on a loopback address, leave out the api service, or pass --insecure-no-auth`,
+      );
+    }
+    log.warn({ listen: config.listen }, 'the query API answers WITHOUT authentication on a non-loopback address (--insecure-no-auth): anyone who reaches it reads the audit store');
+  } else if (noAuth) {
+    log.warn({ listen: config.listen }, 'the query API has no tokens (api.tokens): it answers every local client as admin; add tokens before listening beyond loopback');
+  }
   const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config));
   try {
-    return await startServer(config, services, log, writer);
+    return await startServer(config, services, log, writer, noAuth);
   } catch (err) {
     // Without this the writer thread would keep a process that failed to start alive.
     await writer.close();
@@ -46,8 +68,14 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   }
 }
 
-async function startServer(config: Readonly<Config>, services: ServiceName[], log: Logger, writer: StoreWriter): Promise<RunningServer> {
+/** 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+async function startServer(config: Readonly<Config>, services: ServiceName[], log: Logger, writer: StoreWriter, noAuth: boolean): Promise<RunningServer> {
   const listen = parseListen(config.listen)!;
+  const recordSelf = createSelfAuditRecorder(writer.store.db);
   const store = writer.store;
   const app = express();
   app.disable('x-powered-by');
@@ -88,6 +116,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         source: relay ? 'relay' : 'webhook',
       }),
     );
+  }
+  if (services.includes('api')) {
+    app.use('/api/v1', createApiRouter({ config, store, log: log.child({ service: 'api' }), metrics, noAuth }));
   }
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
@@ -135,6 +166,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     }
   }
   log.info({ url, services, database: config.database.path, relayToKafka: config.relay.toKafka }, 'kubetrail serving');
+  recordStart(writer.store.db, recordSelf, config, { url, services, noAuth });
 
   return {
     server,
@@ -148,10 +180,27 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       await consumer?.stop();
       await relay?.stop();
       await alerter?.stop();
+      recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
       await writer.close();
       log.info('kubetrail stopped');
     },
   };
+}
+
+/**
+ * Records the start in the self-audit, and a configuration change when the configuration
+ * differs from the one of the last start: which top-level keys changed (by hash, so that no
+ * secret of the file lands in the trail).
+ */
+function recordStart(db: Database, record: (e: SelfAuditEntry) => number, config: Readonly<Config>, how: { url: string; services: ServiceName[]; noAuth: boolean }): void {
+  const hashes = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16)]));
+  const last = db.prepare("SELECT query FROM self_audit WHERE channel = 'service' AND action = 'start' ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined;
+  const before = last === undefined ? null : ((JSON.parse(last) as { config?: Record<string, string> }).config ?? null);
+  record({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'start', query: { services: how.services, url: how.url, apiAuth: how.noAuth ? 'none (loopback)' : 'tokens', config: hashes } });
+  if (before !== null) {
+    const changed = [...new Set([...Object.keys(before), ...Object.keys(hashes)])].filter((k) => before[k] !== hashes[k]).sort();
+    if (changed.length > 0) record({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'config-change', detail: `changed since the last start: ${changed.join(', ')}` });
+  }
 }
 
 function readTls(path: string, key: string): Buffer {

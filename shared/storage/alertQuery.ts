@@ -19,6 +19,10 @@ export interface AlertRow {
   message: string;
   status: string;
   pci: string[];
+  ackedBy: string | null;
+  ackedAt: string | null;
+  resolvedBy: string | null;
+  resolvedAt: string | null;
 }
 
 export const ALERT_COLUMNS: (keyof AlertRow)[] = ['id', 'time', 'severity', 'rule', 'cluster', 'actor', 'effectiveUser', 'person', 'count', 'status', 'message', 'pci', 'auditIDs'];
@@ -29,9 +33,17 @@ export interface AlertFilter {
   /** At or above this severity. */
   severity?: Severity;
   rule?: string;
+  status?: AlertStatus;
+  cluster?: string;
+  /** Only alerts after this one in the order asked for (newest first unless `asc`): the next page. */
+  after?: { firstAt: number; id: number };
+  order?: 'asc' | 'desc';
   /** 0 = all. */
   limit?: number;
 }
+
+export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
 /** Alerts, newest first. */
 export function* queryAlerts(db: Database, filter: AlertFilter = {}): IterableIterator<AlertRow> {
@@ -39,13 +51,17 @@ export function* queryAlerts(db: Database, filter: AlertFilter = {}): IterableIt
   const params: unknown[] = [];
   if (filter.since !== undefined) where.push('a.last_at >= ?') && params.push(filter.since);
   if (filter.rule !== undefined) where.push('a.rule = ?') && params.push(filter.rule);
+  if (filter.status !== undefined) where.push('a.status = ?') && params.push(filter.status);
+  if (filter.cluster !== undefined) where.push('a.cluster = ?') && params.push(filter.cluster);
+  const asc = filter.order === 'asc';
+  if (filter.after !== undefined) where.push(`(a.first_at, a.id) ${asc ? '>' : '<'} (?, ?)`) && params.push(filter.after.firstAt, filter.after.id);
   if (filter.severity !== undefined) {
     const levels = SEVERITIES.slice(SEVERITIES.indexOf(filter.severity));
     where.push(`a.severity IN (${levels.map(() => '?').join(', ')})`);
     params.push(...levels);
   }
   let sql = `SELECT a.*, ${AUDIT_IDS} AS audit_ids FROM alerts a
-    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.first_at DESC, a.id DESC`;
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.first_at ${asc ? 'ASC' : 'DESC'}, a.id ${asc ? 'ASC' : 'DESC'}`;
   if (filter.limit) {
     sql += ' LIMIT ?';
     params.push(filter.limit);
@@ -80,5 +96,28 @@ function toAlert(r: Record<string, unknown>): AlertRow {
     message: r.message as string,
     status: r.status as string,
     pci: JSON.parse(r.pci as string) as string[],
+    ackedBy: (r.acked_by as string | null) ?? null,
+    ackedAt: r.acked_at == null ? null : formatMicroTime(r.acked_at as number),
+    resolvedBy: (r.resolved_by as string | null) ?? null,
+    resolvedAt: r.resolved_at == null ? null : formatMicroTime(r.resolved_at as number),
   };
+}
+
+/**
+ * Acknowledges or resolves an alert, recording who and when. An acknowledged alert no longer
+ * takes new findings (they open a new one); a resolved one cannot change again.
+ */
+export function setAlertStatus(db: Database, id: number, status: 'acknowledged' | 'resolved', by: string, atMicros = Date.now() * 1000): AlertRow | { problem: 'missing' | 'resolved' | 'acknowledged' } {
+  return db.transaction(() => {
+    const current = db.prepare('SELECT status FROM alerts WHERE id = ?').pluck().get(id) as string | undefined;
+    if (current === undefined) return { problem: 'missing' as const };
+    if (current === 'resolved') return { problem: 'resolved' as const };
+    if (status === 'acknowledged') {
+      if (current === 'acknowledged') return { problem: 'acknowledged' as const };
+      db.prepare("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ?").run(by, atMicros, id);
+    } else {
+      db.prepare("UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ? WHERE id = ?").run(by, atMicros, id);
+    }
+    return getAlerts(db, [id])[0]!;
+  }).immediate();
 }

@@ -2,7 +2,8 @@ import { inflateRawSync } from 'node:zlib';
 import type { Database } from 'better-sqlite3';
 import type { AuditEvent } from '../audit/types.js';
 import type { CredentialKind, IdentityKind } from '../identity/identity.js';
-import { keyToAuditId } from './auditId.js';
+import type { Cidr } from '../query/cidr.js';
+import { auditIdToKey, keyToAuditId } from './auditId.js';
 import { DECISIONS, recordToEvent, type Decision, type EventRecord } from './eventRecord.js';
 import { EVENT_COLUMNS, type EventRow } from './eventRows.js';
 
@@ -32,9 +33,32 @@ export interface EventFilter {
   since?: number;
   /** Microseconds since the epoch, exclusive. */
   until?: number;
+  /** responseStatus.code within [min, max]. */
+  code?: { min: number; max: number };
+  /** One of the source IPs (the peer, or a forwarded address) is in this block. */
+  sourceCidr?: Cidr;
+  /** Text in the user agent. */
+  userAgent?: string;
+  /** The action contributed to an alert of this rule (spec/pci.md finding ids). */
+  finding?: string;
+  /** Text in the requestURI. */
+  q?: string;
+  /** Only actions after this one in the order asked for: the next page. */
+  after?: ActionPosition;
   /** 0 = no limit. */
   limit?: number;
   order?: 'desc' | 'asc';
+}
+
+/**
+ * Where an action stands in the order of results: its request time, auditID (as stored) and
+ * cluster. All stages of an action share it, so a page boundary stays put while ingest adds
+ * stages and actions.
+ */
+export interface ActionPosition {
+  receivedAt: number;
+  auditKey: Buffer | string;
+  clusterId: number;
 }
 
 /** One stored event, rebuilt. */
@@ -45,6 +69,7 @@ export interface StoredEvent {
   hasBody: boolean;
   /** Who holds the actor's credential, as derived when the principal was stored. */
   actor: ActorIdentity | null;
+  position: ActionPosition;
 }
 
 export interface ActorIdentity {
@@ -70,7 +95,7 @@ const SELECT = selectFrom('events');
 
 /** The rebuilding select over `table`, a table with the columns of `events`. */
 function selectFrom(table: string): string {
-  return `SELECT e.id, e.audit_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
+  return `SELECT e.id, e.audit_id, e.cluster_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
     e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
     c.value AS cluster, v.verb AS verb, u.json AS user, u.username AS username,
     iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
@@ -155,6 +180,19 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     where.push('e.decision = ?');
     params.push(DECISIONS.indexOf(filter.decision));
   }
+  if (filter.code !== undefined) {
+    where.push('e.code BETWEEN ? AND ?');
+    params.push(filter.code.min, filter.code.max);
+  }
+  if (filter.userAgent !== undefined) {
+    where.push('instr(ua.value, ?) > 0');
+    params.push(filter.userAgent);
+  }
+  if (filter.finding !== undefined) {
+    where.push(`(e.audit_id, e.cluster_id) IN (SELECT ${AUDIT_KEY_OF_TEXT}, (SELECT id FROM strings WHERE value = a.cluster)
+      FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id WHERE a.rule = ?)`);
+    params.push(filter.finding);
+  }
   if (filter.since !== undefined) {
     where.push('e.received_at >= ?');
     params.push(filter.since);
@@ -163,13 +201,42 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     where.push('e.received_at < ?');
     params.push(filter.until);
   }
-  const dir = filter.order === 'asc' ? 'ASC' : 'DESC';
-  let sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.received_at ${dir}, e.id ${dir}`;
-  if (filter.limit) {
+  const asc = filter.order === 'asc';
+  if (filter.after !== undefined) {
+    const a = filter.after;
+    where.push(`(e.received_at, e.audit_id, e.cluster_id) ${asc ? '>' : '<'} (?, ?, ?)`);
+    params.push(a.receivedAt, a.auditKey, a.clusterId);
+  }
+  const dir = asc ? 'ASC' : 'DESC';
+  let sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.received_at ${dir}, e.audit_id ${dir}, e.cluster_id ${dir}`;
+  // Filters SQL cannot apply (the requestURI is rebuilt; source IPs are a JSON list) apply
+  // below, and the limit after them.
+  const matches = matcher(filter);
+  if (filter.limit && !matches) {
     sql += ' LIMIT ?';
     params.push(filter.limit);
   }
-  return mapRows(db.prepare(sql).iterate(...params) as IterableIterator<JoinedRow>);
+  const rows = mapRows(db.prepare(sql).iterate(...params) as IterableIterator<JoinedRow>);
+  return matches ? limited(rows, matches, filter.limit ?? 0) : rows;
+}
+
+/** The audit_id column's value for an auditID as alert_events keeps it (text). */
+const AUDIT_KEY_OF_TEXT = `CASE WHEN ae.audit_id GLOB '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
+  THEN unhex(replace(ae.audit_id, '-', '')) ELSE ae.audit_id END`;
+
+function matcher(filter: EventFilter): ((s: StoredEvent) => boolean) | null {
+  const { q, sourceCidr } = filter;
+  if (q === undefined && sourceCidr === undefined) return null;
+  return (s) => (q === undefined || s.event.requestURI.includes(q)) && (sourceCidr === undefined || (s.event.sourceIPs ?? []).some((ip) => sourceCidr.contains(ip)));
+}
+
+function* limited(rows: Iterable<StoredEvent>, matches: (s: StoredEvent) => boolean, limit: number): IterableIterator<StoredEvent> {
+  let n = 0;
+  for (const s of rows) {
+    if (!matches(s)) continue;
+    yield s;
+    if (++n === limit) return;
+  }
 }
 
 /**
@@ -189,6 +256,23 @@ export function createRowReader(db: Database): (row: EventRow) => AuditEvent {
       clear.run();
     }
   };
+}
+
+/**
+ * Every stored stage of one action, oldest first, with bodies when asked. `within` narrows the
+ * search to a time range (the auditID alone is not indexed; a time makes it a lookup).
+ */
+export function readAction(db: Database, cluster: string, auditID: string, options: { bodies: boolean; since?: number; until?: number }): StoredEvent[] {
+  const where = ['e.audit_id = ?', 'e.cluster_id = (SELECT id FROM strings WHERE value = ?)'];
+  const params: unknown[] = [auditIdToKey(auditID), cluster];
+  if (options.since !== undefined) where.push('e.received_at >= ?') && params.push(options.since);
+  if (options.until !== undefined) where.push('e.received_at < ?') && params.push(options.until);
+  const stages = [...mapRows(db.prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.stage`).iterate(...params) as IterableIterator<JoinedRow>)];
+  if (options.bodies) {
+    const bodies = db.prepare('SELECT request, response FROM bodies WHERE event_id = ?');
+    for (const s of stages) if (s.hasBody) Object.assign(s.event, readBodies(bodies.get(s.id) as BodyRow | undefined));
+  }
+  return stages;
 }
 
 /** Every stored event (all stages) in insertion order, with bodies: for export and tests. */
@@ -216,6 +300,7 @@ function readBodies(row: BodyRow | undefined): { requestObject?: unknown; respon
 interface JoinedRow {
   id: number;
   audit_id: Buffer | string;
+  cluster_id: number;
   stage: number;
   level: number;
   received_at: number;
@@ -271,7 +356,8 @@ function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEve
             credentialKind: row.credential_kind!,
             credentialId: row.credential_id,
           };
-    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor };
+    const position = { receivedAt: row.received_at, auditKey: row.audit_id, clusterId: row.cluster_id };
+    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor, position };
   }
 }
 

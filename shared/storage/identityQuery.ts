@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { formatMicroTime } from '../audit/time.js';
+import { DECISIONS } from './eventRecord.js';
 
 /** One identity seen in the store: `kubetrail identities` and the API. */
 export interface IdentityRow {
@@ -32,9 +33,13 @@ export const IDENTITY_COLUMNS: (keyof IdentityRow)[] = [
  * Every identity that acted, one row per identity and person (a shared account used with
  * two people's certificates is two rows), most active first.
  */
-export function* queryIdentities(db: Database, options: { since?: number; until?: number } = {}): IterableIterator<IdentityRow> {
+export function* queryIdentities(db: Database, options: { since?: number; until?: number; identity?: string } = {}): IterableIterator<IdentityRow> {
   const where: string[] = [];
   const params: unknown[] = [];
+  if (options.identity !== undefined) {
+    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)');
+    params.push(options.identity);
+  }
   if (options.since !== undefined) where.push('e.received_at >= ?') && params.push(options.since);
   if (options.until !== undefined) where.push('e.received_at < ?') && params.push(options.until);
   const rows = db
@@ -88,4 +93,32 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
       tokensMintedBy: r.credential_ids ? (minters.all(r.credential_ids) as string[]) : [],
     };
   }
+}
+
+export const TIMELINE_BUCKETS = { hour: 3_600_000_000, day: 86_400_000_000 } as const;
+
+/** One bucket of an identity's timeline: actions by verb and decision. */
+export interface TimelineRow {
+  start: string;
+  verb: string;
+  decision: 'allow' | 'forbid' | 'unknown';
+  actions: number;
+}
+
+/** An identity's actions per hour or day (UTC), by verb and decision, oldest first. */
+export function identityTimeline(db: Database, identity: string, bucket: keyof typeof TIMELINE_BUCKETS, range: { since?: number; until?: number } = {}): TimelineRow[] {
+  const size = TIMELINE_BUCKETS[bucket];
+  const where = ['e.user_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)'];
+  const params: unknown[] = [identity];
+  if (range.since !== undefined) where.push('e.received_at >= ?') && params.push(range.since);
+  if (range.until !== undefined) where.push('e.received_at < ?') && params.push(range.until);
+  const rows = db
+    .prepare(
+      `SELECT (e.received_at / ${size}) * ${size} AS start, v.verb, e.decision, count(DISTINCT e.audit_id) AS actions
+       FROM events e JOIN verbs v ON v.id = e.verb_id
+       WHERE ${where.join(' AND ')}
+       GROUP BY start, v.verb, e.decision ORDER BY start, v.verb, e.decision`,
+    )
+    .all(...params) as { start: number; verb: string; decision: number; actions: number }[];
+  return rows.map((r) => ({ start: formatMicroTime(r.start), verb: r.verb, decision: DECISIONS[r.decision] ?? 'unknown', actions: r.actions }));
 }

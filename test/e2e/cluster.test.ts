@@ -340,6 +340,8 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
       const sar = await call(admin(), 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec });
       return (JSON.parse(sar.body) as { status: { allowed: boolean } }).status.allowed;
     };
+    // The apiserver's RBAC authorizer sees new objects through its informers, a moment after the create.
+    await waitFor(() => can('list', 'pods'), 'the apiserver to see the created Role and RoleBinding', 10_000);
     expect([await can('list', 'configmaps'), await can('list', 'pods'), await can('create', 'configmaps'), await can('list', 'services')]).to.deep.equal([true, true, false, false]);
   });
 });

@@ -93,10 +93,11 @@ describe('store', () => {
       { version: 5, name: '0005_issued_credentials.sql' },
       { version: 6, name: '0006_rbac_snapshots.sql' },
       { version: 7, name: '0007_usage_rollups.sql' },
+      { version: 8, name: '0008_self_audit.sql' },
     ]);
     store.close();
     store = openStore(store.path);
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 7 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 8 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 

@@ -1,0 +1,128 @@
+import { parseTime } from '../../shared/audit/time.js';
+import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
+import { InputError, NotFoundError } from '../../shared/errors.js';
+import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
+import { parseDuration, parseTimeBound } from '../../shared/query/timeBound.js';
+import { ALERT_COLUMNS, ALERT_STATUSES, queryAlerts, setAlertStatus, type AlertFilter, type AlertStatus } from '../../shared/storage/alertQuery.js';
+import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/breakglass.js';
+import { ConflictError, type Route } from './apiRouter.js';
+import { PAGING_PARAMS, readId, readParams } from './params.js';
+import { sendRows } from './respond.js';
+
+type AlertPosition = [firstAt: number, id: number];
+const isPosition = (p: unknown): p is AlertPosition => Array.isArray(p) && p.length === 2 && p.every((x) => Number.isSafeInteger(x));
+
+function alertStatusRoute(action: 'ack' | 'resolve'): Route {
+  const status = action === 'ack' ? 'acknowledged' : 'resolved';
+  return {
+    method: 'post',
+    path: `/alerts/:id/${action}`,
+    role: 'analyst',
+    handle: (call) => {
+      readParams(call.req, []);
+      const id = readId(call.req.params.id as string, 'alert id');
+      const r = setAlertStatus(call.db(), id, status, call.caller.name);
+      if ('problem' in r) {
+        if (r.problem === 'missing') throw new NotFoundError(`no alert #${id}`);
+        throw new ConflictError(`alert #${id} is already ${r.problem}`);
+      }
+      call.rows = 1;
+      return r;
+    },
+  };
+}
+
+/** A text field of a JSON body: present, a non-empty string. */
+function field(body: Record<string, unknown>, key: string, required = true): string | undefined {
+  const v = body[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new InputError(`body.${key}: expected a non-empty string`);
+  if (v.length > 1024) throw new InputError(`body.${key}: longer than 1024 characters`);
+  return v;
+}
+
+export function alertRoutes(): Route[] {
+  return [
+    {
+      method: 'get',
+      path: '/alerts',
+      role: 'analyst',
+      handle: async (call, ctx) => {
+        const params = readParams(call.req, ['since', 'severity', 'rule', 'status', 'cluster', ...PAGING_PARAMS]);
+        const paging = call.paging(params);
+        const filter: AlertFilter = { order: paging.order, limit: paging.format === 'json' ? paging.limit + 1 : paging.limit };
+        if (params.since !== undefined) filter.since = parseTimeBound(params.since, 'since', ctx.now());
+        if (params.severity !== undefined) {
+          if (!(SEVERITIES as readonly string[]).includes(params.severity)) throw new InputError(`severity: expected one of ${SEVERITIES.join(', ')}, got '${params.severity}'`);
+          filter.severity = params.severity as Severity;
+        }
+        if (params.status !== undefined) {
+          if (!(ALERT_STATUSES as readonly string[]).includes(params.status)) throw new InputError(`status: expected one of ${ALERT_STATUSES.join(', ')}, got '${params.status}'`);
+          filter.status = params.status as AlertStatus;
+        }
+        for (const k of ['rule', 'cluster'] as const) if (params[k] !== undefined) filter[k] = params[k];
+        const query = `alerts?${queryFingerprint(params)}`;
+        if (paging.cursor !== undefined) {
+          const [firstAt, id] = decodeCursor(paging.cursor, paging.order, query, isPosition);
+          filter.after = { firstAt, id };
+        }
+        const rows = queryAlerts(call.db(paging), filter);
+        call.rows = await sendRows(call.res, rows, paging, ALERT_COLUMNS, (last) =>
+          encodeCursor({ order: paging.order, query, position: [parseTime(last.time)!, last.id] }),
+        );
+      },
+    },
+    alertStatusRoute('ack'),
+    alertStatusRoute('resolve'),
+    {
+      method: 'get',
+      path: '/breakglass/checkouts',
+      role: 'analyst',
+      handle: async (call) => {
+        const params = readParams(call.req, ['format']);
+        const paging = call.paging({ ...params, limit: undefined });
+        // Checkouts are few; one list, unpaged.
+        const rows = listCheckouts(call.db());
+        call.rows = await sendRows(call.res, rows, { ...paging, limit: rows.length + 1 }, CHECKOUT_COLUMNS, null);
+      },
+    },
+    {
+      method: 'post',
+      path: '/breakglass/checkouts',
+      role: 'analyst',
+      handle: (call, ctx) => {
+        readParams(call.req, []);
+        const body = call.req.body as unknown;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError('body: expected a JSON object with account, person, approvedBy, reason, ticket, and for or until');
+        const b = body as Record<string, unknown>;
+        const unknown = Object.keys(b).filter((k) => !['account', 'person', 'approvedBy', 'reason', 'ticket', 'from', 'until', 'for'].includes(k));
+        if (unknown.length) throw new InputError(`body: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+        const time = (k: string) => {
+          const t = parseTime(field(b, k)!);
+          if (t === null) throw new InputError(`body.${k}: expected an RFC 3339 time such as 2026-11-27T09:00:00Z`);
+          return t;
+        };
+        if ((b.for === undefined) === (b.until === undefined)) throw new InputError('body: give the window as for (a duration such as 2h) or as until (an RFC 3339 time)');
+        const fromAt = b.from === undefined ? ctx.now() * 1000 : time('from');
+        const untilAt = b.for !== undefined ? fromAt + parseDuration(field(b, 'for')!, 'body.for') : time('until');
+        const c = createCheckout(call.db(), {
+          account: field(b, 'account')!, person: field(b, 'person')!, approvedBy: field(b, 'approvedBy')!, reason: field(b, 'reason')!, ticket: field(b, 'ticket')!, fromAt, untilAt,
+        });
+        call.rows = 1;
+        call.res.status(201);
+        return c;
+      },
+    },
+    {
+      method: 'post',
+      path: '/breakglass/checkouts/:id/close',
+      role: 'analyst',
+      handle: (call) => {
+        readParams(call.req, []);
+        const c = closeCheckout(call.db(), readId(call.req.params.id as string, 'checkout id'));
+        call.rows = 1;
+        return c;
+      },
+    },
+  ];
+}

@@ -1,0 +1,63 @@
+import type { Request } from 'express';
+import { InputError } from '../../shared/errors.js';
+import { MAX_PARAM_CHARS } from '../../shared/query/actionFilter.js';
+
+/** Query parameters every list takes, besides its own. */
+export const PAGING_PARAMS = ['limit', 'cursor', 'order', 'format'] as const;
+
+/**
+ * The query parameters of a request, each a single string; a parameter the endpoint does not
+ * take, or one given twice, is a 400 naming it (a typo must not widen a query silently).
+ */
+export function readParams(req: Request, allowed: readonly string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.query)) {
+    if (!allowed.includes(k)) throw new InputError(`unknown query parameter '${k}'${allowed.length ? ` (this endpoint takes ${allowed.join(', ')})` : ''}`);
+    if (typeof v !== 'string') throw new InputError(`${k}: give it once, as a plain value`);
+    if (v.length > MAX_PARAM_CHARS * 4) throw new InputError(`${k}: longer than ${MAX_PARAM_CHARS * 4} characters`);
+    out[k] = v;
+  }
+  return out;
+}
+
+export interface Paging {
+  limit: number;
+  order: 'asc' | 'desc';
+  cursor: string | undefined;
+  /** json pages; csv and ndjson stream every row (up to `limit` when given). */
+  format: 'json' | 'csv' | 'ndjson';
+}
+
+const ACCEPT_FORMATS: [RegExp, Paging['format']][] = [
+  [/\btext\/csv\b/, 'csv'],
+  [/\bapplication\/(x-)?ndjson\b/, 'ndjson'],
+];
+
+/** limit (default 100, at most `maxPageSize` for a JSON page), order, cursor and format (or the Accept header). */
+export function readPaging(req: Request, params: Record<string, string | undefined>, maxPageSize: number): Paging {
+  let format: Paging['format'] = 'json';
+  if (params.format !== undefined) {
+    if (params.format !== 'json' && params.format !== 'csv' && params.format !== 'ndjson') throw new InputError(`format: expected json, csv or ndjson, got '${params.format}'`);
+    format = params.format;
+  } else {
+    const accept = req.get('accept') ?? '';
+    format = ACCEPT_FORMATS.find(([re]) => re.test(accept))?.[1] ?? 'json';
+  }
+  const order = params.order ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') throw new InputError(`order: expected asc or desc, got '${order}'`);
+  let limit = format === 'json' ? 100 : 0;
+  if (params.limit !== undefined) {
+    if (!/^\d{1,9}$/.test(params.limit)) throw new InputError(`limit: expected a whole number from 1 to ${maxPageSize}, got '${params.limit}'`);
+    limit = Number(params.limit);
+    if (limit < 1 || (format === 'json' && limit > maxPageSize)) {
+      throw new InputError(`limit: expected 1 to ${maxPageSize}${format === 'json' ? ' for a page (format=csv or ndjson streams any number)' : ''}, got ${limit}`);
+    }
+  }
+  return { limit, order, cursor: params.cursor, format };
+}
+
+/** A positive whole-number path or body id; InputError naming it. */
+export function readId(text: string | undefined, what: string): number {
+  if (text === undefined || !/^\d{1,15}$/.test(text) || Number(text) < 1) throw new InputError(`${what}: expected a positive whole number, got '${text ?? ''}'`);
+  return Number(text);
+}

@@ -1,0 +1,47 @@
+import type { Response } from 'express';
+import { csvCell } from '../../shared/csv.js';
+import type { Paging } from './params.js';
+
+/**
+ * One page of a list as JSON — `{"items": [...], "nextCursor": "…" | null}` — or every row as
+ * CSV or NDJSON, streamed with backpressure. `rows` must yield one row past the page (limit + 1)
+ * for a JSON page to know whether there is a next one.
+ */
+export async function sendRows<T extends object>(
+  res: Response,
+  rows: Iterable<T>,
+  paging: Paging,
+  columns: readonly (keyof T)[],
+  cursorOf: ((last: T) => string) | null,
+): Promise<number> {
+  if (paging.format === 'json') {
+    const items: T[] = [];
+    let more = false;
+    for (const r of rows) {
+      if (items.length === paging.limit) {
+        more = true;
+        break;
+      }
+      items.push(r);
+    }
+    res.json({ items, nextCursor: more && cursorOf ? cursorOf(items.at(-1)!) : null });
+    return items.length;
+  }
+  res.status(200);
+  res.type(paging.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+  const write = (s: string) => (res.write(s) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', () => r())));
+  let n = 0;
+  if (paging.format === 'csv') await write(columns.map((c) => csvCell(c)).join(',') + '\r\n');
+  let chunk = '';
+  for (const r of rows) {
+    if (res.destroyed) break;
+    chunk += paging.format === 'csv' ? columns.map((c) => csvCell(r[c])).join(',') + '\r\n' : JSON.stringify(r) + '\n';
+    if (++n % 200 === 0) {
+      await write(chunk);
+      chunk = '';
+    }
+  }
+  if (chunk) await write(chunk);
+  res.end();
+  return n;
+}

@@ -1,0 +1,90 @@
+import { InputError } from '../../shared/errors.js';
+import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
+import { parseTimeBound } from '../../shared/query/timeBound.js';
+import { QUARANTINE_COLUMNS, clusterIngest, queryQuarantine } from '../../shared/storage/ingestStatus.js';
+import { SELF_AUDIT_COLUMNS, querySelfAudit, type SelfAuditChannel } from '../../shared/storage/selfAudit.js';
+import type { Route } from './apiRouter.js';
+import { PAGING_PARAMS, readParams } from './params.js';
+import { sendRows } from './respond.js';
+
+const isId = (p: unknown): p is number => Number.isSafeInteger(p) && (p as number) > 0;
+
+/** This process's ingest counters (GET /metrics has the same), by source. */
+async function sourceCounters(metrics: { registry: { getSingleMetric(name: string): unknown } } | undefined) {
+  const read = async (name: string) => {
+    const m = metrics?.registry.getSingleMetric(name) as { get(): Promise<{ values: { labels: Record<string, string | number>; value: number }[] }> } | undefined;
+    return m ? (await m.get()).values : [];
+  };
+  const sources: Record<string, Record<string, number>> = {};
+  for (const v of await read('kubetrail_ingest_events_total')) {
+    const s = (sources[String(v.labels.source)] ??= {});
+    s[String(v.labels.outcome)] = v.value;
+  }
+  const kafkaLag = (await read('kubetrail_kafka_consumer_lag')).map((v) => ({ topic: v.labels.topic, partition: Number(v.labels.partition), lag: v.value }));
+  return { sources, kafkaLag };
+}
+
+export function statusRoutes(): Route[] {
+  return [
+    {
+      method: 'get',
+      path: '/ingest/status',
+      role: 'viewer',
+      handle: async (call, ctx) => {
+        readParams(call.req, []);
+        const now = ctx.now();
+        const clusters = clusterIngest(ctx.store.db, now * 1000);
+        const { sources, kafkaLag } = await sourceCounters(ctx.metrics);
+        call.rows = clusters.length;
+        return {
+          time: new Date(now).toISOString(),
+          clusters,
+          // Counted by this process since it started (empty when it runs no ingest).
+          sinceStart: { uptimeSeconds: Math.round(process.uptime()), sources },
+          kafkaLag,
+        };
+      },
+    },
+    {
+      method: 'get',
+      path: '/quarantine',
+      role: 'analyst',
+      handle: async (call, ctx) => {
+        const params = readParams(call.req, ['since', 'source', 'cluster', ...PAGING_PARAMS]);
+        const paging = call.paging(params);
+        if (paging.order !== 'desc') throw new InputError('order: quarantine lists newest first only (order=desc)');
+        const query = `quarantine?${queryFingerprint(params)}`;
+        const rows = queryQuarantine(call.db(paging), {
+          since: params.since === undefined ? undefined : parseTimeBound(params.since, 'since', ctx.now()),
+          source: params.source,
+          cluster: params.cluster,
+          beforeId: paging.cursor === undefined ? undefined : decodeCursor(paging.cursor, paging.order, query, isId),
+          limit: paging.format === 'json' ? paging.limit + 1 : paging.limit,
+        });
+        call.rows = await sendRows(call.res, rows, paging, QUARANTINE_COLUMNS, (last) => encodeCursor({ order: paging.order, query, position: last.id }));
+      },
+    },
+    {
+      method: 'get',
+      path: '/self-audit',
+      role: 'admin',
+      handle: async (call, ctx) => {
+        const params = readParams(call.req, ['since', 'until', 'actor', 'channel', ...PAGING_PARAMS]);
+        const paging = call.paging(params);
+        const now = ctx.now();
+        if (params.channel !== undefined && !['api', 'cli', 'service'].includes(params.channel)) throw new InputError(`channel: expected api, cli or service, got '${params.channel}'`);
+        const query = `self-audit?${queryFingerprint(params)}`;
+        const rows = querySelfAudit(call.db(paging), {
+          since: params.since === undefined ? undefined : parseTimeBound(params.since, 'since', now),
+          until: params.until === undefined ? undefined : parseTimeBound(params.until, 'until', now),
+          actor: params.actor,
+          channel: params.channel as SelfAuditChannel | undefined,
+          afterId: paging.cursor === undefined ? undefined : decodeCursor(paging.cursor, paging.order, query, isId),
+          order: paging.order,
+          limit: paging.format === 'json' ? paging.limit + 1 : paging.limit,
+        });
+        call.rows = await sendRows(call.res, rows, paging, SELF_AUDIT_COLUMNS, (last) => encodeCursor({ order: paging.order, query, position: last.id }));
+      },
+    },
+  ];
+}
