@@ -12,6 +12,7 @@ import { eventRoutes } from './eventRoutes.js';
 import { identityRoutes } from './identityRoutes.js';
 import { openApiDocument } from './openapi.js';
 import { readPaging, type Paging } from './params.js';
+import { rbacRoutes } from './rbacRoutes.js';
 import { statusRoutes } from './statusRoutes.js';
 
 /** Who called: a configured token, or anyone on loopback when no token is configured. */
@@ -72,7 +73,7 @@ export function createApiRouter(options: ApiOptions): Router {
     openReader: () => openStore(config.database.path, { readonly: true }).db,
   };
   const router = express.Router();
-  const routes: Route[] = [...eventRoutes(), ...identityRoutes(), ...alertRoutes(), ...statusRoutes()];
+  const routes: Route[] = [...eventRoutes(), ...identityRoutes(), ...alertRoutes(), ...rbacRoutes(), ...statusRoutes()];
   const document = openApiDocument();
 
   router.use(express.json({ limit: '64kb' }));

@@ -70,6 +70,28 @@ const schemas: Record<string, Schema> = {
     query: {}, rows: nint, status: nint, detail: nstr,
   }),
   SelfAuditList: list('SelfAuditEntry'),
+  SnapshotList: list('Snapshot'),
+  Snapshot: {
+    type: 'object',
+    required: ['id', 'cluster', 'takenAt', 'source', 'clusterRoles', 'roles', 'clusterRoleBindings', 'roleBindings', 'serviceAccounts', 'problems'],
+    properties: { id: int, cluster: str, takenAt: str, source: str, clusterRoles: int, roles: int, clusterRoleBindings: int, roleBindings: int, serviceAccounts: int, problems: int },
+  },
+  CanAnswer: obj({ allowed: { type: 'boolean' }, explanation: strs }),
+  WhoCanList: list('WhoCan'),
+  WhoCan: obj({ subject: str, scope: str, binding: str, role: str, rule: str }),
+  Permissions: obj({
+    user: obj({ name: str, groups: strs }, ['name', 'groups']),
+    bypassesRbac: { type: 'boolean' },
+    columns: strs,
+    items: { type: 'array', items: obj({ scope: str, binding: str, role: str, via: str, rule: str, expands: str }) },
+  }),
+  UsageReport: {
+    type: 'object',
+    description: 'granted versus used per subject (kubetrail rbac report --output json)',
+    required: ['cluster', 'snapshot', 'window', 'totals', 'subjects', 'neverSeen', 'idleServiceAccounts', 'drift', 'outsideRbac'],
+  },
+  RecommendationList: list('Recommendation'),
+  Recommendation: obj({ target: str, regressions: int, yaml: { type: 'string', description: 'kubectl-applicable YAML; the dry run and the denied requests as # comments' } }),
 };
 
 const param = (name: string, description: string, extra: Schema = {}): Schema => ({ name, in: 'query', required: false, description, schema: { type: 'string', ...extra } });
@@ -107,6 +129,8 @@ const FILTER_HELP: Record<(typeof ACTION_FILTER_PARAMS)[number], string> = {
   since: timeParams[0]!.description as string,
   until: timeParams[1]!.description as string,
 };
+
+const stateParams = [param('snapshot', 'evaluate this stored snapshot'), param('cluster', "the cluster whose newest snapshot to evaluate (default: the configured cluster)")];
 
 const json = (schema: string) => ({ content: { 'application/json': { schema: ref(schema) } } });
 const streams = (schema: string) => ({
@@ -186,6 +210,35 @@ export function openApiDocument(): Schema {
       '/ingest/status': { get: op('Per cluster: newest event, recent rate, quarantined input; this process\'s counters and Kafka lag', 'viewer', [], { '200': { description: 'the status', ...json('IngestStatus') } }) },
       '/quarantine': { get: op('Quarantined input with the reason, newest first', 'analyst', [param('since', 'quarantined at or after'), param('source', 'webhook, file or kafka'), param('cluster', 'cluster name'), ...paging], { '200': { description: 'a page, or a stream', ...streams('QuarantineList') } }) },
       '/self-audit': { get: op("kubetrail's own audit trail: API calls, CLI queries, start, stop, configuration changes", 'admin', [...timeParams, param('actor', 'token name or OS user'), param('channel', 'api, cli or service', { enum: ['api', 'cli', 'service'] }), ...paging], { '200': { description: 'a page, or a stream', ...streams('SelfAuditList') } }) },
+      '/rbac/snapshots': { get: op('RBAC snapshots taken', 'admin', [param('cluster', 'only this cluster')], { '200': { description: 'the snapshots', ...json('SnapshotList') } }) },
+      '/rbac/can': {
+        get: op('Whether a user may: the exact RBAC decision, with the binding and rule (or the system:masters bypass)', 'admin', [
+          { ...param('verb', 'verb'), required: true }, { ...param('resource', 'RESOURCE[.GROUP][/NAME], or a non-resource URL such as /healthz'), required: true },
+          { ...param('user', 'username'), required: true }, param('groups', 'the user\'s groups, comma-separated'), param('subresource', 'subresource'), param('namespace', 'namespace (default: cluster-wide)'),
+          ...stateParams,
+        ], { '200': { description: 'the answer', ...json('CanAnswer') }, '404': { description: 'no such snapshot', ...json('Error') } }),
+      },
+      '/rbac/who-can': {
+        get: op('The subjects allowed, with their binding paths', 'admin', [{ ...param('verb', 'verb'), required: true }, { ...param('resource', 'RESOURCE[.GROUP][/NAME] or a URL'), required: true }, param('subresource', 'subresource'), param('namespace', 'namespace'), ...stateParams], {
+          '200': { description: 'the subjects', ...json('WhoCanList') },
+        }),
+      },
+      '/rbac/permissions': {
+        get: op('Effective permissions of a user, service account or group, with the binding path of each rule', 'admin', [param('user', 'username'), param('groups', 'groups, comma-separated'), param('serviceaccount', 'NAMESPACE:NAME'), param('namespace', 'only RoleBindings of this namespace (and ClusterRoleBindings)'), ...stateParams], {
+          '200': { description: 'the permissions', ...json('Permissions') },
+        }),
+      },
+      '/rbac/report': {
+        get: op('Unused permissions, removable bindings, risk ranking (rbac report)', 'admin', [param('since', 'window start (default 30d)'), param('until', 'window end (default now)'), param('subject', 'only these subjects, comma-separated'), param('namespace', 'namespace'), ...stateParams], {
+          '200': { description: 'the report', ...json('UsageReport') },
+        }),
+      },
+      '/rbac/recommend': {
+        get: op('Least-privilege RBAC from observed activity, with the dry run (rbac recommend)', 'admin', [
+          param('user', 'a user (or system:serviceaccount:NS:NAME)'), param('serviceaccount', 'NAMESPACE:NAME'), param('group', 'a group'), param('all', 'true: every subject seen'),
+          param('since', 'window start (default 30d)'), param('until', 'window end (default now)'), param('namespace', 'namespace'), param('includeDenied', 'true: also allow what was denied'), ...stateParams,
+        ], { '200': { description: 'one recommendation per subject', ...json('RecommendationList') } }),
+      },
       '/openapi.json': { get: { summary: 'This document', description: 'Needs any token.', parameters: [], responses: { '200': { description: 'OpenAPI 3', content: { 'application/json': { schema: { type: 'object' } } } }, '401': errors['401'] } } },
     },
   };

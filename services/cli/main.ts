@@ -16,7 +16,7 @@ import { ingestCommand } from './ingestCommand.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
 import { recommendCommand, reportCommand, rollupsCommand } from './usageCommand.js';
-import { REPORT_FORMATS } from './usageOutput.js';
+import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { parseServices, serve } from './serve.js';
 
 /**

@@ -1,15 +1,14 @@
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
-import { Authorizer, describeSubject } from '../../shared/rbac/authorizer.js';
-import { describeRule, diffStates } from '../../shared/rbac/diffStates.js';
+import { Authorizer } from '../../shared/rbac/authorizer.js';
+import { PERMISSION_COLUMNS, WHO_CAN_COLUMNS, canAnswer, permissionRows, subjectUser, whoCanRows } from '../../shared/rbac/answers.js';
+import { diffStates } from '../../shared/rbac/diffStates.js';
 import { loadCluster, type ClusterSource } from '../../shared/rbac/loadCluster.js';
 import { loadFiles } from '../../shared/rbac/loadFiles.js';
 import type { ParsedObjects } from '../../shared/rbac/parseObjects.js';
 import { effectivePermissions } from '../../shared/rbac/permissions.js';
-import { isNamespacedResource, parseResourceArg } from '../../shared/rbac/resourceArg.js';
-import { impersonatedUser, serviceAccountUser } from '../../shared/rbac/subjects.js';
-import type { RbacState, RequestAttributes, UserAttributes } from '../../shared/rbac/types.js';
-import { whoCan } from '../../shared/rbac/whoCan.js';
+import { impersonatedUser } from '../../shared/rbac/subjects.js';
+import type { RbacState } from '../../shared/rbac/types.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { getSnapshot, latestSnapshot, listSnapshots, saveSnapshot, type SnapshotInfo, type SnapshotSummary } from '../../shared/storage/rbacSnapshots.js';
 import { writeRows, type OutputFormat } from './output.js';
@@ -150,18 +149,6 @@ export interface RequestFlags extends StateFlags {
   namespace?: string;
 }
 
-/** The request of `can` and `who-can`: VERB and RESOURCE[.GROUP][/NAME] or a URL, for no user yet. */
-function requestFrom(state: RbacState, verb: string, target: string, flags: RequestFlags, user: UserAttributes): RequestAttributes {
-  const arg = parseResourceArg(target, state.discovery);
-  if (arg.kind === 'url') {
-    if (flags.subresource || flags.namespace) throw new InputError(`${target} is a non-resource URL: --subresource and --namespace do not apply`);
-    return { user, verb, resourceRequest: false, path: arg.path };
-  }
-  // GET /api/v1/namespaces/NAME is in namespace NAME (spec/rbac.md §1.1): a RoleBinding there can grant it.
-  const namespace = flags.namespace ?? (arg.apiGroup === '' && arg.resource === 'namespaces' ? arg.name : '');
-  return { user, verb, resourceRequest: true, apiGroup: arg.apiGroup, resource: arg.resource, subresource: flags.subresource ?? '', namespace, name: arg.name };
-}
-
 export interface CanFlags extends RequestFlags {
   as: string;
   asGroup?: string[];
@@ -171,41 +158,15 @@ export interface CanFlags extends RequestFlags {
 /** `kubetrail rbac can`: prints yes or no; 0 when allowed, 1 when not (like kubectl auth can-i). */
 export function canCommand(config: Readonly<Config>, verb: string, target: string, flags: CanFlags): number {
   const { state, origin } = stateFrom(config, flags);
-  const attrs = requestFrom(state, verb, target, flags, impersonatedUser(flags.as, flags.asGroup ?? []));
-  const decision = new Authorizer(state).authorize(attrs);
-  const lines = [decision.allowed ? 'yes' : 'no'];
-  if (flags.explain) {
-    if (decision.allowed && decision.via === 'system:masters') lines.push('  system:masters: the privileged-group authorizer allows it before RBAC (not an RBAC grant; it cannot be reviewed or revoked in RBAC)');
-    else if (decision.allowed && decision.via === 'rbac') {
-      const g = decision.grant;
-      lines.push(`  ${decision.reason}`, `  rule ${g.ruleIndex + 1} of ${g.role.kind} ${g.role.name}: ${describeRule(g.rule)}`);
-    } else lines.push(`  no RBAC rule allows it${decision.reason ? ` (${decision.reason})` : ''}`);
-    if (attrs.resourceRequest && attrs.namespace === '' && isNamespacedResource(state.discovery, attrs.apiGroup, attrs.resource)) {
-      lines.push('  asked cluster-wide (in every namespace): RoleBindings do not count; give -n NAMESPACE to ask about one namespace');
-    }
-    lines.push(`  evaluated: ${origin}; user ${attrs.user.name}, groups ${attrs.user.groups.join(', ')}`);
-  }
-  process.stdout.write(lines.join('\n') + '\n');
-  return decision.allowed ? 0 : 1;
+  const answer = canAnswer(state, verb, target, flags, impersonatedUser(flags.as, flags.asGroup ?? []), origin);
+  process.stdout.write([answer.allowed ? 'yes' : 'no', ...(flags.explain ? answer.explanation.map((l) => `  ${l}`) : [])].join('\n') + '\n');
+  return answer.allowed ? 0 : 1;
 }
 
 /** `kubetrail rbac who-can`: the subjects allowed, with the binding path of each. */
 export async function whoCanCommand(config: Readonly<Config>, verb: string, target: string, flags: RequestFlags & { output: OutputFormat }): Promise<void> {
   const { state } = stateFrom(config, flags);
-  const attrs = requestFrom(state, verb, target, flags, { name: '', groups: [] });
-  const everyNamespace = attrs.resourceRequest && flags.namespace === undefined && attrs.namespace === '' && isNamespacedResource(state.discovery, attrs.apiGroup, attrs.resource);
-  const answer = whoCan(new Authorizer(state), attrs, everyNamespace);
-  const rows = [
-    { subject: `Group ${answer.masters}`, scope: 'cluster', binding: '(privileged-group authorizer: bypasses RBAC)', role: '', rule: '' },
-    ...answer.entries.map((e) => ({
-      subject: describeSubject(e.subject, e.binding.namespace).replace(/"/g, ''),
-      scope: e.binding.kind === 'RoleBinding' ? `namespace ${e.binding.namespace}` : 'cluster',
-      binding: e.binding.kind === 'RoleBinding' ? `RoleBinding ${e.binding.namespace}/${e.binding.name}` : `ClusterRoleBinding ${e.binding.name}`,
-      role: `${e.role.kind} ${e.role.name}`,
-      rule: describeRule(e.rule),
-    })),
-  ];
-  await writeRows(process.stdout, rows, ['subject', 'scope', 'binding', 'role', 'rule'], flags.output);
+  await writeRows(process.stdout, whoCanRows(state, verb, target, flags), [...WHO_CAN_COLUMNS], flags.output);
 }
 
 export interface PermissionsFlags extends StateFlags {
@@ -219,31 +180,11 @@ export interface PermissionsFlags extends StateFlags {
 /** `kubetrail rbac permissions`: every rule that reaches a user, service account or group, with its binding path. */
 export async function permissionsCommand(config: Readonly<Config>, flags: PermissionsFlags): Promise<void> {
   const { state } = stateFrom(config, flags);
-  let user: UserAttributes;
-  if (flags.serviceaccount !== undefined) {
-    if (flags.user !== undefined) throw new InputError('give --user or --serviceaccount, not both');
-    const sa = serviceAccountUser(flags.serviceaccount);
-    if (!sa) throw new InputError(`--serviceaccount: expected NAMESPACE:NAME, got '${flags.serviceaccount}'`);
-    user = sa;
-  } else if (flags.user !== undefined) user = impersonatedUser(flags.user, flags.group ?? []);
-  else if (flags.group && flags.group.length > 0) user = { name: '', groups: flags.group };
-  else throw new InputError('whose permissions? give --user U [--group G]…, --serviceaccount NS:NAME, or --group G');
-
-  const perms = effectivePermissions(new Authorizer(state), user, flags.namespace === undefined ? 'all' : [flags.namespace]);
+  const perms = effectivePermissions(new Authorizer(state), subjectUser(flags), flags.namespace === undefined ? 'all' : [flags.namespace]);
   if (flags.output === 'json' || flags.output === 'ndjson') {
     process.stdout.write(JSON.stringify(perms, null, flags.output === 'json' ? 2 : undefined) + '\n');
     return;
   }
   if (perms.bypass) process.stderr.write('kubetrail: in system:masters: every request is allowed before RBAC is consulted; the rules below are what RBAC alone grants\n');
-  const rows = perms.grants.flatMap((g) =>
-    g.rules.map((r) => ({
-      scope: g.scope === '' ? 'cluster' : `namespace ${g.scope}`,
-      binding: `${g.binding.kind} ${g.binding.namespace ? `${g.binding.namespace}/` : ''}${g.binding.name}`,
-      role: `${g.role.kind} ${g.role.name}`,
-      via: describeSubject(g.subject, g.binding.namespace).replace(/"/g, ''),
-      rule: describeRule(r.rule),
-      expands: r.expanded === undefined ? '' : `${r.expanded.length} resources`,
-    })),
-  );
-  await writeRows(process.stdout, rows, ['scope', 'binding', 'role', 'via', 'rule', 'expands'], flags.output);
+  await writeRows(process.stdout, permissionRows(perms), [...PERMISSION_COLUMNS], flags.output);
 }

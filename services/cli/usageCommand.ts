@@ -1,16 +1,15 @@
-import { stringify as toYaml } from 'yaml';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { loadFiles } from '../../shared/rbac/loadFiles.js';
-import { proposalManifests, type Proposal, type RecommendOptions, type Target } from '../../shared/rbac/recommend.js';
+import type { Proposal, RecommendOptions, Target } from '../../shared/rbac/recommend.js';
 import { parseServiceAccountName } from '../../shared/rbac/subjects.js';
-import { requestKey } from '../../shared/rbac/usageAnalysis.js';
+import { recommendationText } from '../../shared/rbac/recommendationText.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type Recommendation, type StateSource, type WindowOptions } from '../analyzer/usage.js';
+import { observedTargets, prepareRecommendations, recommendFor, usageReport, type Recommendation, type StateSource, type WindowOptions } from '../../shared/rbac/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
-import { formatReport, type ReportFormat } from './usageOutput.js';
+import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
 
 export interface WindowFlags extends StateFlags {
   since: string;
@@ -86,38 +85,6 @@ function targetsFrom(flags: RecommendFlags): Target[] | 'all' {
   const [namespace, name, ...rest] = flags.serviceaccount!.split(':');
   if (!namespace || !name || rest.length > 0) throw new InputError(`--serviceaccount: expected NAMESPACE:NAME, got '${flags.serviceaccount}'`);
   return [{ kind: 'ServiceAccount', namespace, name }];
-}
-
-function describeTarget(t: Target): string {
-  return t.kind === 'ServiceAccount' ? `ServiceAccount ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
-}
-
-/** A recommendation as YAML kubectl applies: objects, and everything else as `#` comments. */
-function recommendationText(r: Recommendation, window: WindowOptions, showDenied: boolean): string {
-  const c = (s: string) => `# ${s}`;
-  const lines: string[] = [
-    c(`kubetrail least-privilege recommendation for ${describeTarget(r.target)}`),
-    c(`cluster ${window.cluster}, observed from ${new Date(window.since / 1000).toISOString().slice(0, 10)} to ${new Date(window.until / 1000).toISOString().slice(0, 10)}`),
-    c(`covers ${r.covered.length} distinct allowed request(s); ${r.alreadyAllowed} more are allowed by bindings that stay (groups)`),
-  ];
-  if (r.note) lines.push(c(r.note));
-  for (const b of r.removedBindings) lines.push(c(`remove ${b}: its only subject is ${describeTarget(r.target)}`));
-  for (const b of r.editedBindings) lines.push(c(`remove ${describeTarget(r.target)} from the subjects of ${b} (it has other subjects)`));
-  for (const u of r.unusedInCurrentRoles) lines.push(c(u));
-  if (r.dryRun) {
-    const d = r.dryRun;
-    lines.push(c(`dry run: ${d.requests} observed allowed request(s) (${d.distinct} distinct) replayed against the RBAC without the bindings above, plus this proposal: ${d.regressionCount} would be denied`));
-    for (const g of d.regressions) lines.push(c(`  WOULD BE DENIED (x${g.count}): ${g.attrs.user.name}: ${requestKey(g.attrs)}`));
-  }
-  if (r.denied.length > 0) {
-    lines.push(c(`${r.denied.length} distinct request(s) were denied when made${showDenied ? ' (included, --include-denied)' : ' (not included; --include-denied adds them)'}:`));
-    for (const d of r.denied) lines.push(c(`  denied (x${d.count}): ${requestKey(d.attrs)}`));
-  }
-  const manifests = proposalManifests(r.proposal);
-  if (manifests.length === 0) lines.push(c('nothing to grant: no observed request needs a new permission'));
-  // The comments open the first document: kubectl reads them as part of it.
-  const docs = manifests.map((m) => toYaml(m, { lineWidth: 0 }).trimEnd());
-  return `${lines.join('\n')}\n${docs.join('\n---\n')}${docs.length > 0 ? '\n' : ''}`;
 }
 
 /** `kubetrail rbac recommend`: the smallest RBAC for what was observed, with the dry run. Returns the exit code. */

@@ -117,6 +117,7 @@ describe('query API (real HTTP)', function () {
       ['get', '/breakglass/checkouts', 'analyst'],
       ['get', '/quarantine', 'analyst'],
       ['get', '/self-audit', 'admin'],
+      ['get', '/rbac/snapshots', 'admin'],
       ['get', '/openapi.json', 'viewer'],
     ];
     const order = ['viewer', 'analyst', 'admin'] as const;
@@ -321,12 +322,58 @@ describe('query API (real HTTP)', function () {
     });
   });
 
+  describe('RBAC', () => {
+    before(async () => {
+      const rbac = join(dir, 'rbac.yaml');
+      writeFileSync(rbac, [
+        'apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRole', 'metadata: {name: pod-reader}', 'rules:', '- apiGroups: [""]', '  resources: [pods, secrets]', '  verbs: [get, list, delete]',
+        '---',
+        'apiVersion: rbac.authorization.k8s.io/v1', 'kind: RoleBinding', 'metadata: {name: readers, namespace: team-a}', 'roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-reader}',
+        'subjects:', '- {kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}',
+      ].join('\n'));
+      const r = await runCli(['rbac', 'load', rbac, '--cluster', 'prod', '--db', db], cliEnv());
+      expect(r.status, r.stderr).to.equal(0);
+    });
+
+    it('answers can, who-can and permissions from the newest snapshot, as the CLI does', async () => {
+      const can = await conform(await get('/rbac/can?verb=get&resource=pods&namespace=team-a&user=alice&groups=dev&cluster=prod', 'admin'), '/rbac/can');
+      expect(can.allowed).to.equal(true);
+      expect(can.explanation.join('\n')).to.contain('RoleBinding').and.contain('pod-reader');
+      const cannot = await conform(await get('/rbac/can?verb=create&resource=pods&namespace=team-a&user=alice&cluster=prod', 'admin'), '/rbac/can');
+      expect(cannot.allowed).to.equal(false);
+      const who = await conform(await get('/rbac/who-can?verb=get&resource=pods&namespace=team-a&cluster=prod', 'admin'), '/rbac/who-can');
+      expect(who.items.map((r: { subject: string }) => r.subject)).to.include('User alice');
+      const perms = await conform(await get('/rbac/permissions?user=alice&cluster=prod', 'admin'), '/rbac/permissions');
+      expect(perms.items[0].binding).to.equal('RoleBinding team-a/readers');
+      const snaps = await conform(await get('/rbac/snapshots?cluster=prod', 'admin'), '/rbac/snapshots');
+      expect(snaps.items).to.have.length(1);
+      const missing = await get('/rbac/can?verb=get&resource=pods&user=alice&cluster=elsewhere', 'admin');
+      expect(missing.status).to.equal(400);
+      expect((await missing.json()).error).to.contain('no RBAC snapshot of cluster');
+      expect((await get('/rbac/can?verb=get&resource=pods&cluster=prod', 'admin')).status).to.equal(400);
+    });
+
+    it('reports usage and recommends a narrower Role from what alice did', async () => {
+      const window = 'since=2026-07-01T00:00:00Z&until=2026-08-01T00:00:00Z&cluster=prod';
+      const report = await conform(await get(`/rbac/report?${window}`, 'admin'), '/rbac/report');
+      expect(report.cluster).to.equal('prod');
+      expect(report.subjects.map((x: { subject?: string; name?: string }) => JSON.stringify(x))).to.satisfy((xs: string[]) => xs.some((x) => x.includes('alice')));
+      const rec = await conform(await get(`/rbac/recommend?user=alice&${window}`, 'admin'), '/rbac/recommend');
+      expect(rec.items).to.have.length(1);
+      expect(rec.items[0].target).to.equal('User alice');
+      expect(rec.items[0].yaml).to.contain('kind: Role').and.contain('- pods');
+      expect((await get(`/rbac/recommend?${window}`, 'admin')).status).to.equal(400);
+      expect((await get(`/rbac/recommend?user=alice&${window}`, 'analyst')).status).to.equal(403);
+    });
+  });
+
   describe('the document and the trail', () => {
     it('documents every endpoint it answers, with the role each needs', async () => {
       const paths = Object.keys(doc.paths as object).sort();
       expect(paths).to.deep.equal([
         '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/events', '/events/{cluster}/{auditID}',
-        '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine', '/self-audit',
+        '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine',
+        '/rbac/can', '/rbac/permissions', '/rbac/recommend', '/rbac/report', '/rbac/snapshots', '/rbac/who-can', '/self-audit',
       ]);
       const res = await get('/no/such/thing', 'viewer');
       expect(res.status).to.equal(404);

@@ -13,7 +13,7 @@ import type { UsageReport } from '../../../shared/rbac/usageReport.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/rbacSnapshots.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../services/analyzer/usage.js';
+import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/rbac/usageWindow.js';
 import { cliEnv, corpusDir, makeEvent, tempDir } from '../../helpers.js';
 
 const CLI = join(process.cwd(), 'dist', 'services', 'cli', 'main.js');

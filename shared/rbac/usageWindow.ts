@@ -1,20 +1,20 @@
 import type { Database } from 'better-sqlite3';
-import { InputError } from '../../shared/errors.js';
-import { Authorizer } from '../../shared/rbac/authorizer.js';
-import { bypassesRbac } from '../../shared/rbac/subjects.js';
-import type { RbacState, RequestAttributes } from '../../shared/rbac/types.js';
-import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from '../../shared/rbac/usageAnalysis.js';
-import { bindingLabel, buildUsageReport, roleLabel, type UsageReport } from '../../shared/rbac/usageReport.js';
-import { describeRule } from '../../shared/rbac/diffStates.js';
+import { InputError } from '../errors.js';
+import { Authorizer } from './authorizer.js';
+import { bypassesRbac } from './subjects.js';
+import type { RbacState, RequestAttributes } from './types.js';
+import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from './usageAnalysis.js';
+import { bindingLabel, buildUsageReport, roleLabel, type UsageReport } from './usageReport.js';
+import { describeRule } from './diffStates.js';
 import {
   DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
-} from '../../shared/rbac/recommend.js';
-import { getSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/rbacSnapshots.js';
-import { readUsage, usageDaysCovered } from '../../shared/storage/usageQuery.js';
+} from './recommend.js';
+import { getSnapshot, latestSnapshot, listSnapshots } from '../storage/rbacSnapshots.js';
+import { readUsage, usageDaysCovered } from '../storage/usageQuery.js';
 
 /**
- * The usage analysis over a window of the store (the analyzer service): which RBAC to judge by,
+ * The usage analysis over a window of the store (the query layer of the analyzer): which RBAC to judge by,
  * the rollups of the window, the RBAC of each request's time. Used by `kubetrail rbac report`
  * and `rbac recommend`, and by the query API.
  */
