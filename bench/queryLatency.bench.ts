@@ -86,7 +86,7 @@ function queries(dbPath: string, samples: number, seed: number): Query[] {
   };
   const lastDay = randomEvents(`received_at >= ${end - DAY}`, 20).map((e) => e.user_id as number);
   const users = [...new Set(lastDay)].map((id) => [id, db.prepare('SELECT username FROM principals WHERE id = ?').pluck().get(id) as string] as const);
-  const objects = randomEvents('object_id IS NOT NULL', 20).map((e) => db.prepare('SELECT o.*, e.object_id AS oid FROM objects o, (SELECT ? AS object_id) e WHERE o.id = e.object_id').get(e.object_id) as { oid: number; api_group: string; resource: string; namespace: string; name: string });
+  const objects = randomEvents("EXISTS (SELECT 1 FROM objects o WHERE o.id = object_id AND o.name <> '')", 20).map((e) => db.prepare('SELECT o.*, e.object_id AS oid FROM objects o, (SELECT ? AS object_id) e WHERE o.id = e.object_id').get(e.object_id) as { oid: number; api_group: string; resource: string; namespace: string; name: string });
   const nsVerbs = randomEvents("object_id IS NOT NULL AND verb_id > 0", 20).map((e) => ({
     namespace: db.prepare('SELECT namespace FROM objects WHERE id = ?').pluck().get(e.object_id) as string,
     verb: db.prepare('SELECT verb FROM verbs WHERE id = ?').pluck().get(e.verb_id) as string,
@@ -136,7 +136,7 @@ function queries(dbPath: string, samples: number, seed: number): Query[] {
 
 async function startServer(dir: string, db: string): Promise<{ url: string; stop: () => void }> {
   const config = join(dir, 'kubetrail.yaml');
-  writeFileSync(config, ['log: {level: warn}', 'api:', '  tokens:', '    - name: bench', '      role: admin', `      sha256: ${hashToken(TOKEN)}`].join('\n'));
+  writeFileSync(config, ['api:', '  tokens:', '    - name: bench', '      role: admin', `      sha256: ${hashToken(TOKEN)}`].join('\n'));
   const child = spawn(process.execPath, [CLI, 'serve', '--services', 'api', '--listen', '127.0.0.1:0', '--db', db, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KUBETRAIL_CONFIG: '', KAFKA_BROKERS: '', KUBETRAIL_KAFKA_BROKERS: '' } });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -155,7 +155,7 @@ async function timeHttp(url: string, paths: string[]): Promise<{ ms: number[]; r
   const rows: number[] = [];
   for (const p of paths) {
     const start = performance.now();
-    const res = await fetch(url + p, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${url}/api/v1${p}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = await res.text();
     ms.push(performance.now() - start);
     if (res.status !== 200) throw new Error(`${p}: ${res.status} ${body.slice(0, 300)}`);

@@ -20,3 +20,7 @@ ALTER TABLE alerts ADD COLUMN acked_by TEXT;
 ALTER TABLE alerts ADD COLUMN acked_at INTEGER;
 ALTER TABLE alerts ADD COLUMN resolved_by TEXT;
 ALTER TABLE alerts ADD COLUMN resolved_at INTEGER;
+
+-- The request time of each auditID behind an alert, so that the actions behind a finding are
+-- found through the events' key instead of a scan (NULL for rows kept before this column).
+ALTER TABLE alert_events ADD COLUMN received_at INTEGER;

@@ -91,6 +91,8 @@ export interface ActorIdentity {
  */
 const IN_CHECKOUT = `bg.account = u.username AND bg.from_at <= e.received_at AND e.received_at < min(bg.until_at, coalesce(bg.closed_at, bg.until_at))`;
 
+const CHECKOUT_JOIN = `JOIN principals u ON u.id = e.user_id LEFT JOIN breakglass_checkouts bg ON ${IN_CHECKOUT}`;
+
 const SELECT = selectFrom('events');
 
 /** The rebuilding select over `table`, a table with the columns of `events`. */
@@ -132,6 +134,8 @@ const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
 export function queryActions(db: Database, filter: EventFilter): IterableIterator<StoredEvent> {
   const where: string[] = [MOST_COMPLETE_STAGE];
   const params: unknown[] = [];
+  // The joins a filter needs; the others are made for the page's rows only.
+  const joins = new Set<string>();
   if (filter.cluster !== undefined) {
     where.push('e.cluster_id = (SELECT id FROM strings WHERE value = ?)');
     params.push(filter.cluster);
@@ -149,6 +153,7 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.effectiveUser);
   }
   if (filter.person !== undefined) {
+    joins.add(CHECKOUT_JOIN);
     where.push('(e.user_id IN (SELECT principal_id FROM identities WHERE person = ?) OR bg.person = ?)');
     params.push(filter.person, filter.person);
   }
@@ -185,13 +190,23 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.code.min, filter.code.max);
   }
   if (filter.userAgent !== undefined) {
+    joins.add('LEFT JOIN strings ua ON ua.id = e.user_agent_id');
     where.push('instr(ua.value, ?) > 0');
     params.push(filter.userAgent);
   }
   if (filter.finding !== undefined) {
-    where.push(`(e.audit_id, e.cluster_id) IN (SELECT ${AUDIT_KEY_OF_TEXT}, (SELECT id FROM strings WHERE value = a.cluster)
-      FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id WHERE a.rule = ?)`);
-    params.push(filter.finding);
+    // Through the alerts' auditIDs and their request times: a lookup on the events' key.
+    const range = (col: string) =>
+      `${filter.since !== undefined ? ` AND ${col} >= ${Number(filter.since)}` : ''}${filter.until !== undefined ? ` AND ${col} < ${Number(filter.until)}` : ''}`;
+    where.push(`e.id IN (
+      SELECT ev.id FROM alerts a JOIN alert_events ae ON ae.alert_id = a.id
+        JOIN events ev ON ev.received_at = ae.received_at AND ev.audit_id = ${AUDIT_KEY_OF_TEXT} AND ev.cluster_id = (SELECT id FROM strings WHERE value = a.cluster)
+        WHERE a.rule = ?${range('ae.received_at')}
+      UNION ALL
+      SELECT ev.id FROM alerts a JOIN alert_events ae ON ae.alert_id = a.id
+        JOIN events ev ON ev.received_at BETWEEN a.first_at AND a.last_at AND ev.audit_id = ${AUDIT_KEY_OF_TEXT} AND ev.cluster_id = (SELECT id FROM strings WHERE value = a.cluster)
+        WHERE a.rule = ? AND ae.received_at IS NULL${range('ev.received_at')})`);
+    params.push(filter.finding, filter.finding);
   }
   if (filter.since !== undefined) {
     where.push('e.received_at >= ?');
@@ -208,15 +223,16 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(a.receivedAt, a.auditKey, a.clusterId);
   }
   const dir = asc ? 'ASC' : 'DESC';
-  let sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.received_at ${dir}, e.audit_id ${dir}, e.cluster_id ${dir}`;
+  const order = `ORDER BY e.received_at ${dir}, e.audit_id ${dir}, e.cluster_id ${dir}`;
   // Filters SQL cannot apply (the requestURI is rebuilt; source IPs are a JSON list) apply
   // below, and the limit after them.
   const matches = matcher(filter);
-  if (filter.limit && !matches) {
-    sql += ' LIMIT ?';
-    params.push(filter.limit);
-  }
-  const rows = mapRows(db.prepare(sql).iterate(...params) as IterableIterator<JoinedRow>);
+  const limit = filter.limit && !matches ? ' LIMIT ?' : '';
+  if (limit) params.push(filter.limit);
+  // The matching ids are found, ordered and cut to the page first: the joins that rebuild an
+  // event then run for the page's rows only, not for every row that matched.
+  const ids = `SELECT e.id FROM events e ${[...joins].join(' ')} WHERE ${where.join(' AND ')} ${order}${limit}`;
+  const rows = mapRows(db.prepare(`${SELECT} WHERE e.id IN (${ids}) ${order}`).iterate(...params) as IterableIterator<JoinedRow>);
   return matches ? limited(rows, matches, filter.limit ?? 0) : rows;
 }
 

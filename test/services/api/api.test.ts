@@ -166,6 +166,15 @@ describe('query API (real HTTP)', function () {
       expect(await ids('q=team-b/pods/web-1')).to.deep.equal(expected((e) => e.requestURI.includes('team-b/pods/web-1')));
       expect(await ids('since=2026-07-23T10:00:30Z&until=2026-07-23T10:00:40Z')).to.deep.equal(expected((e) => e.requestReceivedTimestamp >= at(30) && e.requestReceivedTimestamp < at(40)));
       expect(await ids('resource=secrets&apiGroup=core')).to.deep.equal([events.at(-1)!.auditID]);
+      // The actions behind alerts of a rule: through the alerts' request times, or for alerts
+      // kept before those were (NULL), within the alert's span.
+      const secretReads = await ids('finding=secret-read');
+      expect(secretReads).to.deep.equal([events.at(-1)!.auditID]);
+      const store = openStore(db);
+      store.db.prepare('UPDATE alert_events SET received_at = NULL').run();
+      store.close();
+      expect(await ids('finding=secret-read')).to.deep.equal(secretReads);
+      expect(await ids('finding=secret-read&since=2026-07-24T00:00:00Z')).to.deep.equal([]);
     });
 
     it('answers the history of one object, and an identity with its timeline', async () => {
