@@ -46,8 +46,11 @@ async function buildStore(db: string, n: number, seed: number): Promise<void> {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, 'ingest', '-', '--db', db, '--cluster', 'bench', '--output', 'json'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, KUBETRAIL_CONFIG: '' } });
   const exited = new Promise<number | null>((r) => child.on('close', r));
+  // A child that died shows in its exit code; writing on meanwhile must not crash this process.
+  child.stdin.on('error', () => undefined);
   let chunk = '';
   for (const line of eventLines(n, { seed, requestsPerSecond: 10 })) {
+    if (child.exitCode !== null) break;
     chunk += line + '\n';
     if (chunk.length >= 1 << 20) {
       if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));

@@ -2,9 +2,10 @@ import { parseTime } from '../../shared/audit/time.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/query/timeBound.js';
-import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/breakglass.js';
+import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts, type Checkout } from '../../shared/storage/breakglass.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { writeRows, type OutputFormat } from './output.js';
+import { remoteJson, remoteRows, type Remote } from './remote.js';
 
 export interface CheckoutFlags {
   account: string;
@@ -25,8 +26,13 @@ function time(text: string, flag: string): number {
 }
 
 /** `kubetrail breakglass checkout`: opens a window in which the account's actions are the person's. */
-export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutFlags): Promise<void> {
+export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutFlags, remote: Remote | null): Promise<void> {
   if ((flags.for === undefined) === (flags.until === undefined)) throw new InputError('give the window as --for DURATION or as --until TIME (with --from TIME, default now)');
+  if (remote) {
+    const body = { account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, from: flags.from, until: flags.until, for: flags.for };
+    await writeRows(process.stdout, [await remoteJson<Checkout>(remote, 'POST', '/breakglass/checkouts', {}, body)], CHECKOUT_COLUMNS, flags.output);
+    return;
+  }
   const fromAt = flags.from === undefined ? Date.now() * 1000 : time(flags.from, '--from');
   const untilAt = flags.for !== undefined ? fromAt + parseDuration(flags.for, '--for') : time(flags.until!, '--until');
   const store = openStore(config.database.path);
@@ -38,17 +44,22 @@ export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutF
   }
 }
 
-export async function listCheckoutsCommand(config: Readonly<Config>, flags: { output: OutputFormat }): Promise<void> {
+export async function listCheckoutsCommand(config: Readonly<Config>, flags: { output: OutputFormat }, remote: Remote | null): Promise<number> {
+  if (remote) return writeRows(process.stdout, remoteRows<Checkout>(remote, '/breakglass/checkouts', {}), CHECKOUT_COLUMNS, flags.output);
   const store = openStore(config.database.path);
   try {
-    await writeRows(process.stdout, listCheckouts(store.db), CHECKOUT_COLUMNS, flags.output);
+    return await writeRows(process.stdout, listCheckouts(store.db), CHECKOUT_COLUMNS, flags.output);
   } finally {
     store.close();
   }
 }
 
-export async function closeCheckoutCommand(config: Readonly<Config>, id: string, flags: { output: OutputFormat }): Promise<void> {
+export async function closeCheckoutCommand(config: Readonly<Config>, id: string, flags: { output: OutputFormat }, remote: Remote | null): Promise<void> {
   if (!/^\d+$/.test(id)) throw new InputError(`checkout id: expected a number, got '${id}'`);
+  if (remote) {
+    await writeRows(process.stdout, [await remoteJson<Checkout>(remote, 'POST', `/breakglass/checkouts/${id}/close`)], CHECKOUT_COLUMNS, flags.output);
+    return;
+  }
   const store = openStore(config.database.path);
   try {
     await writeRows(process.stdout, [closeCheckout(store.db, Number(id))], CHECKOUT_COLUMNS, flags.output);

@@ -186,7 +186,7 @@ program.command('token')
   });
 
 const breakglass = program.command('breakglass').description("break-glass checkouts: attribute a shared account's actions to a person");
-withCommon(breakglass.command('checkout'))
+withRemote(withCommon(breakglass.command('checkout')))
   .description('check out a break-glass account: its actions in the window are attributed to the person')
   .requiredOption('--account <name>', 'the shared account, e.g. kubernetes-admin')
   .requiredOption('--person <person>', 'who will use it')
@@ -197,16 +197,19 @@ withCommon(breakglass.command('checkout'))
   .option('--from <time>', 'window start, RFC 3339 (default now)')
   .option('--until <time>', 'window end, RFC 3339 (instead of --for)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => checkoutCommand(configFrom(flags), flags));
-withCommon(breakglass.command('list'))
+  .action(async (flags) => checkoutCommand(configFrom(flags), flags, remoteFrom(flags)));
+withRemote(withCommon(breakglass.command('list')))
   .description('every checkout, newest first')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => listCheckoutsCommand(configFrom(flags), flags));
-withCommon(breakglass.command('close'))
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await query(config, 'breakglass list', flags, (remote) => listCheckoutsCommand(config, flags, remote));
+  });
+withRemote(withCommon(breakglass.command('close')))
   .description('end a checkout now: later use of the account is unattributed again')
   .argument('<id>', 'checkout id')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags), id, flags));
+  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags), id, flags, remoteFrom(flags)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -8,6 +8,8 @@ export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' 
 interface Table {
   name: DimensionName;
   cache: Map<string, number>;
+  /** Characters of the cached keys: long values (annotations, user agents) fill memory before the entry bound. */
+  chars: number;
   missing: Map<string, unknown[]>;
   insert: Statement;
   select: Statement;
@@ -33,10 +35,12 @@ export class Dimensions {
     private readonly db: Database,
     private readonly onInsert: (name: DimensionName, id: number, params: unknown[]) => void = () => undefined,
     private readonly maxCacheEntries = 200_000,
+    private readonly maxCacheChars = 8_000_000,
   ) {
     const table = (name: DimensionName, insert: string, select: string, selectArgs = (p: unknown[]) => p): Table => ({
       name,
       cache: new Map(),
+      chars: 0,
       missing: new Map(),
       insert: db.prepare(insert),
       select: db.prepare(select).pluck(),
@@ -99,7 +103,10 @@ export class Dimensions {
       }
     }).immediate();
     for (const t of all) t.missing.clear();
-    for (const [t, key, id] of found) t.cache.set(key, id);
+    for (const [t, key, id] of found) {
+      t.cache.set(key, id);
+      t.chars += key.length;
+    }
   }
 
   /** The id of a value passed to `need*()` and resolved. */
@@ -109,11 +116,14 @@ export class Dimensions {
     return id;
   }
 
-  /** Starts a batch: forgets cached ids when the caches have grown past their bound. */
+  /** Starts a batch: forgets cached ids when a cache has grown past its bound in entries or characters. */
   startBatch(): void {
     for (const t of Object.values(this.tables)) {
       // A full reset is simpler than LRU and costs only re-lookups of the values still in use.
-      if (t.cache.size >= this.maxCacheEntries) t.cache.clear();
+      if (t.cache.size >= this.maxCacheEntries || t.chars >= this.maxCacheChars) {
+        t.cache.clear();
+        t.chars = 0;
+      }
     }
   }
 

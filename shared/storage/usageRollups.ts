@@ -12,6 +12,8 @@ import { joinParts, splitParts } from './partsKey.js';
  */
 
 const DAY = 86_400_000_000;
+/** Principals and request attributes remembered at most (then forgotten and looked up again). */
+const MEMO_ENTRIES = 50_000;
 /** Events read at a time when rebuilding. */
 const CHUNK_EVENTS = 20_000;
 
@@ -214,6 +216,7 @@ export class UsageRollups {
       const params = atomParams(key);
       this.insertAtom.run(...params);
       id = this.selectAtom.get(...params) as number;
+      if (this.atoms.size >= MEMO_ENTRIES) this.atoms.clear();
       this.atoms.set(key, id);
     }
     return id;
@@ -253,6 +256,8 @@ export class UsageRollups {
       subjectId = this.selectSubject.get(rbac.name, groups) as number;
     }
     p = { subjectId, impersonation: subjectId ? impersonationChecks(user).map((c) => this.atomId(checkKey(c))) : [] };
+    // Bound tokens make principals without end (one per token): memory stays flat.
+    if (this.principals.size >= MEMO_ENTRIES) this.principals.clear();
     this.principals.set(id, p);
     return p;
   }

@@ -471,6 +471,14 @@ describe('query API start rules and the CLI against a server', function () {
       expect(JSON.parse(history.stdout).map((r: { name: string }) => r.name)).to.include('web-1');
       const alerts = await runCli(['alerts', '--server', server.url, '--token', token, '--output', 'json'], cliEnv());
       expect(alerts.status, alerts.stderr).to.equal(0);
+      const out = await runCli(['breakglass', 'checkout', '--server', server.url, '--token', token, '--account', 'kubernetes-admin', '--person', 'erin', '--approved-by', 'frank', '--reason', 'restore', '--ticket', 'CHG-9', '--for', '1h', '--output', 'json'], cliEnv());
+      expect(out.status, out.stderr).to.equal(0);
+      const checkout = JSON.parse(out.stdout)[0] as { id: number; person: string };
+      expect(checkout.person).to.equal('erin');
+      const listed = await runCli(['breakglass', 'list', '--server', server.url, '--token', token, '--output', 'json'], cliEnv());
+      expect(JSON.parse(listed.stdout).map((c: { id: number }) => c.id)).to.deep.equal([checkout.id]);
+      const closed = await runCli(['breakglass', 'close', String(checkout.id), '--server', server.url, '--token', token, '--output', 'json'], cliEnv());
+      expect(JSON.parse(closed.stdout)[0].closed).to.be.a('string');
       const wrong = await runCli(['events', '--server', server.url, '--token', 'nope-nope-nope-nope'], cliEnv());
       expect(wrong.status).to.equal(2);
       expect(wrong.stderr).to.contain('answered 401').and.contain('not one kubetrail knows');
