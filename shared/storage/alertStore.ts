@@ -52,7 +52,7 @@ export class AlertStore {
     this.insert = db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person,
       count, message, pci, checkout_id, raised_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`);
     this.extend = db.prepare('UPDATE alerts SET count = count + 1, first_at = min(first_at, ?), last_at = max(last_at, ?) WHERE id = ?');
-    this.addEvent = db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, audit_id, received_at) VALUES (?, ?, ?)');
+    this.addEvent = db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, audit_id, received_at, rule) VALUES (?, ?, ?, ?)');
     this.causes = new WorkloadCauses(db);
     this.personOf = db.prepare('SELECT person FROM identities WHERE principal_id = ?').pluck();
     this.checkoutAt = db.prepare(`SELECT id, person, approved_by, ticket FROM breakglass_checkouts
@@ -92,12 +92,12 @@ export class AlertStore {
     const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as { id: number; count: number } | undefined;
     if (!open) {
       const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, Date.now() * 1000, identity);
-      this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt);
+      this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt, rule);
       return;
     }
     // Below the cap every counted request has its auditID kept, so another stage of one
     // already counted adds nothing.
-    if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt).changes === 0) return;
+    if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt, rule).changes === 0) return;
     this.extend.run(e.receivedAt, e.receivedAt, open.id);
   }
 }

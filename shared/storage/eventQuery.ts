@@ -132,7 +132,7 @@ const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
 
 /** Actions matching `filter`, each once from its most complete stage, newest first by default. */
 export function queryActions(db: Database, filter: EventFilter): IterableIterator<StoredEvent> {
-  const where: string[] = [MOST_COMPLETE_STAGE];
+  const where: string[] = [];
   const params: unknown[] = [];
   // The joins a filter needs; the others are made for the page's rows only.
   const joins = new Set<string>();
@@ -179,7 +179,9 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     if (filter.namespace !== undefined) cond.push('namespace = ?') && params.push(filter.namespace);
     if (filter.name !== undefined) cond.push('name = ?') && params.push(filter.name);
     if (filter.resource !== undefined) cond.push('resource = ?') && params.push(filter.resource);
-    where.push(`e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ')})`);
+    // A whole namespace's objects are many: read its actions in time order (the unary + keeps
+    // SQLite off the per-object index, which would gather all of them before the first page).
+    where.push(`${filter.name === undefined ? '+' : ''}e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ')})`);
   }
   if (filter.decision !== undefined) {
     where.push('e.decision = ?');
@@ -194,55 +196,116 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     where.push('instr(ua.value, ?) > 0');
     params.push(filter.userAgent);
   }
+  // Where candidate rows come from, and the column of their request time.
+  let from = 'events e';
+  let time = 'e.received_at';
   if (filter.finding !== undefined) {
-    // Through the alerts' auditIDs and their request times: a lookup on the events' key.
-    const range = (col: string) =>
-      `${filter.since !== undefined ? ` AND ${col} >= ${Number(filter.since)}` : ''}${filter.until !== undefined ? ` AND ${col} < ${Number(filter.until)}` : ''}`;
-    where.push(`e.id IN (
-      SELECT ev.id FROM alerts a JOIN alert_events ae ON ae.alert_id = a.id
-        JOIN events ev ON ev.received_at = ae.received_at AND ev.audit_id = ${AUDIT_KEY_OF_TEXT} AND ev.cluster_id = (SELECT id FROM strings WHERE value = a.cluster)
-        WHERE a.rule = ?${range('ae.received_at')}
-      UNION ALL
-      SELECT ev.id FROM alerts a JOIN alert_events ae ON ae.alert_id = a.id
+    const unfilled = db.prepare('SELECT 1 FROM alert_events WHERE rule = ? AND received_at IS NULL LIMIT 1').get(filter.finding) !== undefined;
+    if (!unfilled) {
+      // Newest first through the alerts' auditIDs, by rule and request time: a lookup on the events' key.
+      from = `alert_events ae JOIN events e ON e.received_at = ae.received_at AND e.audit_id = ${AUDIT_KEY_OF_TEXT}
+        AND e.cluster_id = (SELECT id FROM strings WHERE value = (SELECT cluster FROM alerts WHERE id = ae.alert_id))`;
+      time = 'ae.received_at';
+      where.push('ae.rule = ?');
+      params.push(filter.finding);
+    } else {
+      // Alerts kept before their auditIDs' times were: within the alert's span.
+      where.push(`e.id IN (SELECT ev.id FROM alerts a JOIN alert_events ae ON ae.alert_id = a.id
         JOIN events ev ON ev.received_at BETWEEN a.first_at AND a.last_at AND ev.audit_id = ${AUDIT_KEY_OF_TEXT} AND ev.cluster_id = (SELECT id FROM strings WHERE value = a.cluster)
-        WHERE a.rule = ? AND ae.received_at IS NULL${range('ev.received_at')})`);
-    params.push(filter.finding, filter.finding);
+        WHERE a.rule = ?)`);
+      params.push(filter.finding);
+    }
   }
   if (filter.since !== undefined) {
-    where.push('e.received_at >= ?');
+    where.push(`${time} >= ?`);
     params.push(filter.since);
   }
   if (filter.until !== undefined) {
-    where.push('e.received_at < ?');
+    where.push(`${time} < ?`);
     params.push(filter.until);
   }
-  const asc = filter.order === 'asc';
-  if (filter.after !== undefined) {
-    const a = filter.after;
-    where.push(`(e.received_at, e.audit_id, e.cluster_id) ${asc ? '>' : '<'} (?, ?, ?)`);
-    params.push(a.receivedAt, a.auditKey, a.clusterId);
-  }
-  const dir = asc ? 'ASC' : 'DESC';
-  const order = `ORDER BY e.received_at ${dir}, e.audit_id ${dir}, e.cluster_id ${dir}`;
-  // Filters SQL cannot apply (the requestURI is rebuilt; source IPs are a JSON list) apply
-  // below, and the limit after them.
   const matches = matcher(filter);
-  const limit = filter.limit && !matches ? ' LIMIT ?' : '';
-  if (limit) params.push(filter.limit);
-  // The matching ids are found, ordered and cut to the page first: the joins that rebuild an
-  // event then run for the page's rows only, not for every row that matched.
-  const ids = `SELECT e.id FROM events e ${[...joins].join(' ')} WHERE ${where.join(' AND ')} ${order}${limit}`;
-  const rows = mapRows(db.prepare(`${SELECT} WHERE e.id IN (${ids}) ${order}`).iterate(...params) as IterableIterator<JoinedRow>);
-  return matches ? limited(rows, matches, filter.limit ?? 0) : rows;
+  const rows = scanActions(db, { from, time, where: where.length ? where.join(' AND ') : '1', params, joins: [...joins].join(' '), asc: filter.order === 'asc', after: filter.after ?? null });
+  return limited(rows, matches, filter.limit ?? 0);
+}
+
+/**
+ * Actions in the order (request time, auditID, cluster), from the rows that match `where`.
+ *
+ * The rows are read in the order the indexes keep, (request time, id), in chunks of whole
+ * request times: a filter's index then gives its rows without touching the table, and only
+ * the rows of the chunk are looked at closer — for being their action's most complete stage,
+ * and for their auditID and cluster, by which the rows of one request time are put in order.
+ * The joins that rebuild an event run for the rows returned only.
+ */
+function* scanActions(
+  db: Database,
+  q: { from: string; time: string; where: string; params: unknown[]; joins: string; asc: boolean; after: ActionPosition | null },
+): IterableIterator<StoredEvent> {
+  const dir = q.asc ? 'ASC' : 'DESC';
+  const beyond = q.asc ? '>' : '<';
+  const candidates = db.prepare(`SELECT e.id, ${q.time} FROM ${q.from} ${q.joins} WHERE ${q.where} AND ${q.time} ${beyond} ? ORDER BY ${q.time} ${dir}, e.id ${dir} LIMIT ?`).raw();
+  const oneTime = db.prepare(`SELECT e.id, ${q.time} FROM ${q.from} ${q.joins} WHERE ${q.where} AND ${q.time} = ?`).raw();
+  let from = q.after?.receivedAt ?? (q.asc ? -Infinity : Infinity);
+  let chunk = 128;
+  // The cursor's own request time first: the actions of it that come after the cursor.
+  if (q.after) yield* rebuild(db, representatives(db, oneTime.all(...q.params, q.after.receivedAt) as [number, number][], q.asc, q.after));
+  for (;;) {
+    const rows = candidates.all(...q.params, from, chunk) as [number, number][];
+    if (rows.length === 0) return;
+    let complete = rows;
+    if (rows.length === chunk) {
+      // The last request time may go on past the chunk: leave it to the next one, unless it is all there is.
+      const lastTime = rows.at(-1)![1];
+      complete = rows.filter((r) => r[1] !== lastTime);
+      if (complete.length === 0) complete = oneTime.all(...q.params, lastTime) as [number, number][];
+    }
+    yield* rebuild(db, representatives(db, complete, q.asc, null));
+    if (rows.length < chunk) return;
+    from = complete.at(-1)![1];
+    chunk = Math.min(chunk * 2, 8192);
+  }
+}
+
+/**
+ * Of candidate rows (id, request time), the ids of those that are their action's most complete
+ * stage, in the order (request time, auditID, cluster), after `after` when given.
+ */
+function representatives(db: Database, rows: [number, number][], asc: boolean, after: ActionPosition | null): number[] {
+  if (rows.length === 0) return [];
+  const keys = db
+    .prepare(`SELECT e.id, e.received_at, e.audit_id, e.cluster_id FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND ${MOST_COMPLETE_STAGE}`)
+    .raw()
+    .all(JSON.stringify(rows.map((r) => r[0]))) as [number, number, Buffer | string, number][];
+  const sign = asc ? 1 : -1;
+  const cmp = (a: [number, Buffer | string, number], b: [number, Buffer | string, number]) => a[0] - b[0] || compareAuditKeys(a[1], b[1]) || a[2] - b[2];
+  const position = after && ([after.receivedAt, after.auditKey, after.clusterId] as [number, Buffer | string, number]);
+  return keys
+    .filter((k) => !position || sign * cmp([k[1], k[2], k[3]], position) > 0)
+    .sort((a, b) => sign * cmp([a[1], a[2], a[3]], [b[1], b[2], b[3]]))
+    .map((k) => k[0]);
+}
+
+/** auditIDs in SQLite's order: text before bytes, each by its bytes. */
+function compareAuditKeys(a: Buffer | string, b: Buffer | string): number {
+  if (typeof a === 'string') return typeof b === 'string' ? Buffer.compare(Buffer.from(a), Buffer.from(b)) : -1;
+  return typeof b === 'string' ? 1 : Buffer.compare(a, b);
+}
+
+/** The stored events of `ids`, rebuilt, in the order given. */
+function rebuild(db: Database, ids: number[]): StoredEvent[] {
+  if (ids.length === 0) return [];
+  const byId = new Map<number, StoredEvent>();
+  for (const s of mapRows(db.prepare(`${SELECT} WHERE e.id IN (SELECT value FROM json_each(?))`).iterate(JSON.stringify(ids)) as IterableIterator<JoinedRow>)) byId.set(s.id, s);
+  return ids.map((id) => byId.get(id)!);
 }
 
 /** The audit_id column's value for an auditID as alert_events keeps it (text). */
 const AUDIT_KEY_OF_TEXT = `CASE WHEN ae.audit_id GLOB '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
   THEN unhex(replace(ae.audit_id, '-', '')) ELSE ae.audit_id END`;
 
-function matcher(filter: EventFilter): ((s: StoredEvent) => boolean) | null {
+function matcher(filter: EventFilter): (s: StoredEvent) => boolean {
   const { q, sourceCidr } = filter;
-  if (q === undefined && sourceCidr === undefined) return null;
   return (s) => (q === undefined || s.event.requestURI.includes(q)) && (sourceCidr === undefined || (s.event.sourceIPs ?? []).some((ip) => sourceCidr.contains(ip)));
 }
 

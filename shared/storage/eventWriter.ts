@@ -138,6 +138,7 @@ export class EventWriter {
         const atom = batch.usage[i]!;
         if (atom >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
           this.usage.add(dayOf(row[4]), row[0], row[7], row[8], atom, row[17], row[18], 1, row[4], row[4], row[1], row[1]);
+          this.usage.addActivity(row[7], row[4], row[6], row[17]);
         }
         const issued = batch.issued.get(i);
         if (issued) this.insertIssued.run(issued, info.lastInsertRowid);

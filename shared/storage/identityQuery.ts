@@ -105,20 +105,23 @@ export interface TimelineRow {
   actions: number;
 }
 
-/** An identity's actions per hour or day (UTC), by verb and decision, oldest first. */
+/**
+ * An identity's actions per hour or day (UTC), by verb and decision, oldest first, from the
+ * hourly activity rollups (the range is taken in whole hours).
+ */
 export function identityTimeline(db: Database, identity: string, bucket: keyof typeof TIMELINE_BUCKETS, range: { since?: number; until?: number } = {}): TimelineRow[] {
-  const size = TIMELINE_BUCKETS[bucket];
-  const where = ['e.user_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)'];
+  const hours = TIMELINE_BUCKETS[bucket] / TIMELINE_BUCKETS.hour;
+  const where = ['a.principal_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)'];
   const params: unknown[] = [identity];
-  if (range.since !== undefined) where.push('e.received_at >= ?') && params.push(range.since);
-  if (range.until !== undefined) where.push('e.received_at < ?') && params.push(range.until);
+  if (range.since !== undefined) where.push('a.hour >= ?') && params.push(Math.floor(range.since / TIMELINE_BUCKETS.hour));
+  if (range.until !== undefined) where.push('a.hour < ?') && params.push(Math.ceil(range.until / TIMELINE_BUCKETS.hour));
   const rows = db
     .prepare(
-      `SELECT (e.received_at / ${size}) * ${size} AS start, v.verb, e.decision, count(DISTINCT e.audit_id) AS actions
-       FROM events e JOIN verbs v ON v.id = e.verb_id
+      `SELECT (a.hour / ${hours}) * ${hours} AS start, v.verb, a.decision, sum(a.count) AS actions
+       FROM activity_hourly a JOIN verbs v ON v.id = a.verb_id
        WHERE ${where.join(' AND ')}
-       GROUP BY start, v.verb, e.decision ORDER BY start, v.verb, e.decision`,
+       GROUP BY start, v.verb, a.decision ORDER BY start, v.verb, a.decision`,
     )
     .all(...params) as { start: number; verb: string; decision: number; actions: number }[];
-  return rows.map((r) => ({ start: formatMicroTime(r.start), verb: r.verb, decision: DECISIONS[r.decision] ?? 'unknown', actions: r.actions }));
+  return rows.map((r) => ({ start: formatMicroTime(r.start * TIMELINE_BUCKETS.hour), verb: r.verb, decision: DECISIONS[r.decision] ?? 'unknown', actions: r.actions }));
 }

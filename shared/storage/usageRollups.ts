@@ -2,6 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { UserInfo } from '../audit/types.js';
 import { nameInPath, requestName } from '../rbac/eventToAttributes.js';
 import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
+import { ActivityRollups } from './activityRollups.js';
 import { joinParts, splitParts } from './partsKey.js';
 
 /**
@@ -167,6 +168,7 @@ export class UsageRollups {
   private readonly principals = new Map<number, PrincipalInfo>();
   private readonly atoms = new Map<AttributeKey, number>();
   private sums = new Sums();
+  private readonly activity: ActivityRollups;
   private readonly selectPrincipal: Statement;
   private readonly insertSubject: Statement;
   private readonly selectSubject: Statement;
@@ -175,6 +177,7 @@ export class UsageRollups {
   private readonly upsert: Statement;
 
   constructor(db: Database) {
+    this.activity = new ActivityRollups(db);
     this.selectPrincipal = db.prepare('SELECT json FROM principals WHERE id = ?').pluck();
     this.insertSubject = db.prepare('INSERT OR IGNORE INTO rbac_subjects (username, groups) VALUES (?, ?)');
     this.selectSubject = db.prepare('SELECT id FROM rbac_subjects WHERE username = ? AND groups = ?').pluck();
@@ -209,6 +212,11 @@ export class UsageRollups {
     }
   }
 
+  /** Counts one action in its actor's hourly activity (activityRollups.ts); called where add() is, for each action. */
+  addActivity(actorId: number, receivedAt: number, verbId: number, decision: number): void {
+    this.activity.add(actorId, receivedAt, verbId, decision);
+  }
+
   /** The usage_atoms id of attributes, written in the caller's transaction when new. */
   atomId(key: AttributeKey): number {
     let id = this.atoms.get(key);
@@ -225,16 +233,19 @@ export class UsageRollups {
   /** Writes the sums, inside the caller's transaction. */
   write(): void {
     for (let i = 0; i < this.sums.size; i++) this.upsert.run(...this.sums.params(i));
+    this.activity.write();
   }
 
   /** The transaction committed: its sums are written. */
   committed(): void {
     this.sums = new Sums();
+    this.activity.reset();
   }
 
   /** The transaction rolled back: forget its sums and the ids it made. */
   rolledBack(): void {
     this.sums = new Sums();
+    this.activity.reset();
     this.principals.clear();
     this.atoms.clear();
   }
@@ -270,14 +281,14 @@ export function countsAsUse(stage: number): boolean {
 
 /** A stored event as the rollups need it (eventUsageSelect). */
 type EventUsageRow = [
-  id: number, receivedAt: number, auditKey: Buffer | string, clusterId: number, verb: string, userId: number, impersonatedId: number | null,
+  id: number, receivedAt: number, auditKey: Buffer | string, clusterId: number, verb: string, verbId: number, userId: number, impersonatedId: number | null,
   decision: number, reasonId: number | null, apiGroup: string | null, resource: string | null, subresource: string | null,
   namespace: string | null, name: string | null, storedPath: string | null, query: string | null,
 ];
 
 /** The stages of stored events that count as use (countsAsUse), `where` and `order` added. */
 function eventUsageSelect(where: string, order: string): string {
-  return `SELECT e.id, e.received_at, e.audit_id, e.cluster_id, v.verb, e.user_id, e.impersonated_id, e.decision, e.reason_id,
+  return `SELECT e.id, e.received_at, e.audit_id, e.cluster_id, v.verb, e.verb_id, e.user_id, e.impersonated_id, e.decision, e.reason_id,
       r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
     FROM events e
     JOIN verbs v ON v.id = e.verb_id
@@ -289,11 +300,12 @@ function eventUsageSelect(where: string, order: string): string {
 
 /** Counts one stored event as one action. */
 function countEvent(rollups: UsageRollups, row: EventUsageRow): void {
-  const [, receivedAt, auditKey, clusterId, verb, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
+  const [, receivedAt, auditKey, clusterId, verb, verbId, userId, impersonatedId, decision, reasonId, apiGroup, resource, subresource, namespace, name, storedPath, query] = row;
   const ref = resource === null ? null : { apiGroup: apiGroup!, resource, subresource: subresource ?? '', namespace: namespace ?? '', name: name ?? '' };
   // The stored path is null when it is the one the objectRef implies.
   const atomId = rollups.atomId(attributeKey(verb, ref, storedPath, query));
   rollups.add(dayOf(receivedAt), clusterId, userId, impersonatedId, atomId, decision, reasonId, 1, receivedAt, receivedAt, auditKey, auditKey);
+  rollups.addActivity(userId, receivedAt, verbId, decision);
 }
 
 /**
@@ -308,6 +320,7 @@ export function rebuildUsageRollups(db: Database): { actions: number; rows: numb
   const chunk = db.prepare(eventUsageSelect('e.received_at > ? AND e.received_at <= ?', 'ORDER BY e.received_at, e.audit_id, e.stage')).raw();
   return db.transaction(() => {
     db.prepare('DELETE FROM usage_daily').run();
+    db.prepare('DELETE FROM activity_hourly').run();
     let actions = 0;
     let from = -Infinity;
     for (;;) {

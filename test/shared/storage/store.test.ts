@@ -94,10 +94,11 @@ describe('store', () => {
       { version: 6, name: '0006_rbac_snapshots.sql' },
       { version: 7, name: '0007_usage_rollups.sql' },
       { version: 8, name: '0008_self_audit.sql' },
+      { version: 9, name: '0009_query_paths.sql' },
     ]);
     store.close();
     store = openStore(store.path);
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 8 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 9 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 

@@ -122,10 +122,15 @@ describe('usage rollups', () => {
       makeEvent({ impersonatedUser: { username: 'system:serviceaccount:ci:builder', groups: ['system:serviceaccounts', 'system:serviceaccounts:ci', 'system:authenticated'] } }),
     ]);
     const table = () => store.db.prepare('SELECT * FROM usage_daily ORDER BY subject_id, atom_id, decision, synthetic').all();
+    const hourly = () => store.db.prepare('SELECT * FROM activity_hourly ORDER BY principal_id, hour, verb_id, decision').all() as { count: number }[];
     const atIngest = table();
+    const hourlyAtIngest = hourly();
     expect(atIngest.length).to.equal(5);
+    // Each action once in its actor's hour: the watch's two stages are one action.
+    expect(hourlyAtIngest.reduce((n, r) => n + r.count, 0)).to.equal(4);
     expect(rebuildUsageRollups(store.db)).to.deep.equal({ actions: 4, rows: 5 });
     expect(table()).to.deep.equal(atIngest);
+    expect(hourly()).to.deep.equal(hourlyAtIngest);
   });
 
   it('builds the rollups of actions stored before they were kept, when the migration is applied', function () {
