@@ -26,6 +26,8 @@ export const DEFAULTS = {
     maxBodyBytes: 32 * 1024 * 1024,
     /** Bearer tokens the apiserver must present (its webhook kubeconfig `users[].user.token`); none = no check. */
     tokens: [] as string[],
+    /** Mutual TLS: the apiserver must present a client certificate signed by tls.clientCaFile. */
+    requireClientCert: false,
   },
   quarantine: {
     /** Rejected input is kept up to this many bytes each; the full size is recorded. */
@@ -102,7 +104,7 @@ const sink = z.discriminatedUnion('type', [
 
 const schema = z.strictObject({
   listen: hostPort.default(DEFAULTS.listen),
-  tls: z.strictObject({ certFile: z.string(), keyFile: z.string() }).optional(),
+  tls: z.strictObject({ certFile: z.string(), keyFile: z.string(), clientCaFile: z.string().optional() }).optional(),
   cluster: z.string().min(1).default(DEFAULTS.cluster),
   database: z
     .strictObject({
@@ -114,6 +116,7 @@ const schema = z.strictObject({
     .strictObject({
       maxBodyBytes: size.default(DEFAULTS.webhook.maxBodyBytes),
       tokens: z.array(z.string().min(16, 'tokens must be at least 16 characters')).default(DEFAULTS.webhook.tokens),
+      requireClientCert: z.boolean().default(DEFAULTS.webhook.requireClientCert),
     })
     .default(DEFAULTS.webhook),
   quarantine: z.strictObject({ maxRawBytes: size.default(DEFAULTS.quarantine.maxRawBytes) }).default(DEFAULTS.quarantine),
@@ -274,6 +277,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       return `config ${key}${where}: ${message}`;
     });
     throw new ConfigError(lines.join('\n'));
+  }
+  if (result.data.webhook.requireClientCert && !result.data.tls?.clientCaFile) {
+    throw new ConfigError(`config webhook.requireClientCert${file ? ` (${file})` : ''}: needs tls.certFile, tls.keyFile and tls.clientCaFile (the CA that signed the apiserver's client certificate)`);
   }
   if (result.data.relay.toKafka && result.data.kafka.brokers.length === 0) {
     throw new ConfigError(`config relay.toKafka${file ? ` (${file})` : ''}: needs kafka.brokers (or KAFKA_BROKERS) to publish to`);

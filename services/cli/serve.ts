@@ -112,6 +112,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         defaultCluster: config.cluster,
         maxBodyBytes: config.webhook.maxBodyBytes,
         tokens: config.webhook.tokens,
+        requireClientCert: config.webhook.requireClientCert,
         metrics,
         source: relay ? 'relay' : 'webhook',
       }),
@@ -125,7 +126,15 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   });
 
   const server = config.tls
-    ? createHttpsServer({ cert: readTls(config.tls.certFile, 'tls.certFile'), key: readTls(config.tls.keyFile, 'tls.keyFile') }, app)
+    ? createHttpsServer(
+        {
+          cert: readTls(config.tls.certFile, 'tls.certFile'),
+          key: readTls(config.tls.keyFile, 'tls.keyFile'),
+          // Client certificates are asked for, not demanded: the webhook checks them, the API takes tokens.
+          ...(config.tls.clientCaFile ? { ca: readTls(config.tls.clientCaFile, 'tls.clientCaFile'), requestCert: true, rejectUnauthorized: false } : {}),
+        },
+        app,
+      )
     : createHttpServer(app);
   // Webhook bodies can be tens of MB on a slow link; the apiserver itself gives up after 30 s.
   server.requestTimeout = 60_000;

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { createGunzip } from 'node:zlib';
 import express, { type Request, type Response, type Router } from 'express';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
@@ -20,6 +21,8 @@ export interface WebhookOptions {
   maxBodyBytes: number;
   /** Bearer tokens accepted; empty = no authentication. */
   tokens: readonly string[];
+  /** Mutual TLS: refuse a request without a client certificate the server's CA verified. */
+  requireClientCert?: boolean;
   metrics?: Metrics;
   /** `webhook`, or `relay` when batches go to Kafka. */
   source?: string;
@@ -40,6 +43,14 @@ export function createWebhookRouter(options: WebhookOptions): Router {
     if (!CLUSTER_NAME.test(cluster)) {
       res.status(400).json({ error: `cluster name in the path: expected letters, digits, '.', '_' or '-', got '${cluster}'` });
       return;
+    }
+    if (options.requireClientCert) {
+      const socket = req.socket as TLSSocket;
+      if (!socket.encrypted || !socket.authorized) {
+        const why = socket.encrypted ? (socket.authorizationError ? String(socket.authorizationError) : 'no certificate') : 'not TLS';
+        res.status(401).json({ error: `the audit webhook needs a client certificate signed by tls.clientCaFile (${why})` });
+        return;
+      }
     }
     if (options.tokens.length > 0 && !hasValidToken(req, options.tokens)) {
       res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'missing or wrong bearer token for the audit webhook' });
