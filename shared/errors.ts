@@ -20,6 +20,16 @@ export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
 
+/** A caller whose role does not cover what was asked. HTTP 403. */
+export class ForbiddenError extends Error {
+  override name = 'ForbiddenError';
+}
+
+/** A change that conflicts with the current state (an alert already resolved). HTTP 409. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
 /** The store could not commit; the caller may retry. HTTP 503. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';

@@ -1,11 +1,11 @@
 import { parseTime } from '../../shared/audit/time.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
-import { InputError, NotFoundError } from '../../shared/errors.js';
+import { ConflictError, InputError, NotFoundError } from '../../shared/errors.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
 import { parseDuration, parseTimeBound } from '../../shared/query/timeBound.js';
 import { ALERT_COLUMNS, ALERT_STATUSES, queryAlerts, setAlertStatus, type AlertFilter, type AlertStatus } from '../../shared/storage/alertQuery.js';
 import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/breakglass.js';
-import { ConflictError, type Route } from './apiRouter.js';
+import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, readId, readParams } from './params.js';
 import { sendRows } from './respond.js';
 

@@ -2,7 +2,7 @@ import type { Database } from 'better-sqlite3';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { findToken, roleAtLeast, type ApiToken, type Role } from '../../shared/access.js';
 import type { Config } from '../../shared/config.js';
-import { InputError, NotFoundError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
+import { ConflictError, ForbiddenError, InputError, NotFoundError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { openStore, type Store } from '../../shared/storage/openStore.js';
@@ -177,16 +177,6 @@ export function createApiRouter(options: ApiOptions): Router {
     else res.status(status).json({ error: message });
   });
   return router;
-}
-
-/** A caller whose role does not cover what was asked. HTTP 403. */
-export class ForbiddenError extends Error {
-  override name = 'ForbiddenError';
-}
-
-/** A change that conflicts with the current state (already resolved). HTTP 409. */
-export class ConflictError extends Error {
-  override name = 'ConflictError';
 }
 
 function statusOf(err: unknown): [number, string] {
