@@ -5,7 +5,7 @@ import { ACTION_FILTER_PARAMS, parseActionFilter, type ActionFilterParams } from
 import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { queryActions, readAction, type ActionPosition, type EventFilter } from '../../shared/storage/eventQuery.js';
-import type { ApiContext, Call, Route } from './apiRouter.js';
+import type { Call, Route } from './apiRouter.js';
 import { PAGING_PARAMS, readParams } from './params.js';
 import { sendRows } from './respond.js';
 
@@ -25,7 +25,7 @@ const toCursorPosition = (p: ActionPosition): CursorPosition =>
 const fromCursorPosition = (p: CursorPosition): ActionPosition => ({ receivedAt: p[0], auditKey: p[2] === 1 ? Buffer.from(p[1], 'hex') : p[1], clusterId: p[3] });
 
 /** Runs an action query as a page or a stream. */
-async function listActions(call: Call, ctx: ApiContext, params: Record<string, string | undefined>, filter: EventFilter): Promise<void> {
+async function listActions(call: Call, params: Record<string, string | undefined>, filter: EventFilter): Promise<void> {
   const paging = call.paging(params);
   const query = `${call.req.path}?${queryFingerprint(params)}`;
   if (paging.cursor !== undefined) filter.after = fromCursorPosition(decodeCursor(paging.cursor, paging.order, query, isPosition));
@@ -50,7 +50,7 @@ export function eventRoutes(): Route[] {
       role: 'viewer',
       handle: async (call, ctx) => {
         const params = readParams(call.req, [...ACTION_FILTER_PARAMS, ...PAGING_PARAMS]);
-        await listActions(call, ctx, params, parseActionFilter(params as ActionFilterParams, ctx.now()));
+        await listActions(call, params, parseActionFilter(params as ActionFilterParams, ctx.now()));
       },
     },
     {
@@ -63,7 +63,7 @@ export function eventRoutes(): Route[] {
         const filter = parseActionFilter({ ...params, apiGroup: params.apiGroup ?? '' } as ActionFilterParams, ctx.now());
         // No namespace: a cluster-scoped object.
         filter.namespace ??= '';
-        await listActions(call, ctx, params, filter);
+        await listActions(call, params, filter);
       },
     },
     {

@@ -7,7 +7,7 @@ import { recommendationText } from '../../shared/rbac/recommendationText.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type Recommendation, type StateSource, type WindowOptions } from '../../shared/rbac/usageWindow.js';
+import { observedTargets, prepareRecommendations, recommendFor, usageReport, type StateSource, type WindowOptions } from '../../shared/rbac/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
 
