@@ -1,12 +1,11 @@
 import { parseTime } from '../../shared/audit/time.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../shared/errors.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
-import { parseDuration, parseTimeBound } from '../../shared/query/timeBound.js';
+import { parseDuration } from '../../shared/query/timeBound.js';
 import { ALERT_COLUMNS, ALERT_STATUSES, queryAlerts, setAlertStatus, type AlertFilter, type AlertStatus } from '../../shared/storage/alertQuery.js';
 import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/breakglass.js';
 import type { Route } from './apiRouter.js';
-import { PAGING_PARAMS, readId, readParams } from './params.js';
+import { PAGING_PARAMS, readId, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
 
 type AlertPosition = [firstAt: number, id: number];
@@ -49,9 +48,9 @@ export function alertRoutes(): Route[] {
       role: 'analyst',
       handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'severity', 'rule', 'status', 'cluster', ...PAGING_PARAMS]);
-        const paging = call.paging(params);
-        const filter: AlertFilter = { order: paging.order, limit: paging.format === 'json' ? paging.limit + 1 : paging.limit };
-        if (params.since !== undefined) filter.since = parseTimeBound(params.since, 'since', ctx.now());
+        const list = call.list(params, isPosition);
+        const filter: AlertFilter = { order: list.order, limit: list.fetch, since: readRange(params, ctx.now()).since };
+        if (list.after) filter.after = { firstAt: list.after[0], id: list.after[1] };
         if (params.severity !== undefined) {
           if (!(SEVERITIES as readonly string[]).includes(params.severity)) throw new InputError(`severity: expected one of ${SEVERITIES.join(', ')}, got '${params.severity}'`);
           filter.severity = params.severity as Severity;
@@ -61,15 +60,8 @@ export function alertRoutes(): Route[] {
           filter.status = params.status as AlertStatus;
         }
         for (const k of ['rule', 'cluster'] as const) if (params[k] !== undefined) filter[k] = params[k];
-        const query = `alerts?${queryFingerprint(params)}`;
-        if (paging.cursor !== undefined) {
-          const [firstAt, id] = decodeCursor(paging.cursor, paging.order, query, isPosition);
-          filter.after = { firstAt, id };
-        }
-        const rows = queryAlerts(call.db(paging), filter);
-        call.rows = await sendRows(call.res, rows, paging, ALERT_COLUMNS, (last) =>
-          encodeCursor({ order: paging.order, query, position: [parseTime(last.time)!, last.id] }),
-        );
+        const rows = queryAlerts(call.db(list), filter);
+        call.rows = await sendRows(call.res, rows, list, ALERT_COLUMNS, (last) => list.cursorAt([parseTime(last.time)!, last.id]));
       },
     },
     alertStatusRoute('ack'),

@@ -11,7 +11,7 @@ import { alertRoutes } from './alertRoutes.js';
 import { eventRoutes } from './eventRoutes.js';
 import { identityRoutes } from './identityRoutes.js';
 import { openApiDocument } from './openapi.js';
-import { readPaging, type Paging } from './params.js';
+import { readList, readPaging, type ListRequest, type Paging } from './params.js';
 import { rbacRoutes } from './rbacRoutes.js';
 import { statusRoutes } from './statusRoutes.js';
 
@@ -37,8 +37,10 @@ export interface Call {
   req: Request;
   res: Response;
   caller: Caller;
-  /** Paging of a list endpoint (limit, order, cursor, format). */
+  /** Paging of a list endpoint (limit, order, cursor, format); exports need the analyst role. */
   paging(params: Record<string, string | undefined>): Paging;
+  /** The same, with the cursor decoded (isPosition checks what it holds). */
+  list<P>(params: Record<string, string | undefined>, isPosition: (p: unknown) => p is P): ListRequest<P>;
   /** The connection to read from: the server's for a JSON page, a reader of its own for a stream. */
   db(paging?: Paging): Database;
   rows: number | null;
@@ -144,6 +146,7 @@ export function createApiRouter(options: ApiOptions): Router {
           }
           return p;
         },
+        list: (params, isPosition) => readList(req, params, call.paging(params), isPosition),
         db: (paging) => {
           if (!paging || paging.format === 'json') return store.db;
           const db = ctx.openReader();
@@ -151,11 +154,9 @@ export function createApiRouter(options: ApiOptions): Router {
           return db;
         },
       };
-      const done = () => {
+      res.on('close', () => {
         for (const db of readers) db.close();
-        res.locals.rows = call.rows;
-      };
-      res.on('close', done);
+      });
       Promise.resolve()
         .then(() => route.handle(call, ctx))
         .then((body) => {

@@ -2,11 +2,9 @@ import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/a
 import { roleAtLeast } from '../../shared/access.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
 import { ACTION_FILTER_PARAMS, parseActionFilter, type ActionFilterParams } from '../../shared/query/actionFilter.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
-import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { queryActions, readAction, type ActionPosition, type EventFilter } from '../../shared/storage/eventQuery.js';
 import type { Call, Route } from './apiRouter.js';
-import { PAGING_PARAMS, readParams } from './params.js';
+import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
 
 /** An action row with where it stands, for the next page's cursor. */
@@ -26,20 +24,18 @@ const fromCursorPosition = (p: CursorPosition): ActionPosition => ({ receivedAt:
 
 /** Runs an action query as a page or a stream. */
 async function listActions(call: Call, params: Record<string, string | undefined>, filter: EventFilter): Promise<void> {
-  const paging = call.paging(params);
-  const query = `${call.req.path}?${queryFingerprint(params)}`;
-  if (paging.cursor !== undefined) filter.after = fromCursorPosition(decodeCursor(paging.cursor, paging.order, query, isPosition));
-  filter.order = paging.order;
-  // One past the page tells whether there is a next one.
-  filter.limit = paging.format === 'json' ? paging.limit + 1 : paging.limit;
+  const list = call.list(params, isPosition);
+  if (list.after) filter.after = fromCursorPosition(list.after);
+  filter.order = list.order;
+  filter.limit = list.fetch;
   const rows = (function* () {
-    for (const s of queryActions(call.db(paging), filter)) {
+    for (const s of queryActions(call.db(list), filter)) {
       const row: PositionedRow = eventToActionRow(s.event, s.cluster, s.actor);
       row[POSITION] = s.position;
       yield row;
     }
   })();
-  call.rows = await sendRows(call.res, rows, paging, ACTION_COLUMNS, (last) => encodeCursor({ order: paging.order, query, position: toCursorPosition(last[POSITION]!) }));
+  call.rows = await sendRows(call.res, rows, list, ACTION_COLUMNS, (last) => list.cursorAt(toCursorPosition(last[POSITION]!)));
 }
 
 export function eventRoutes(): Route[] {
@@ -74,13 +70,8 @@ export function eventRoutes(): Route[] {
         const params = readParams(call.req, ['since', 'until']);
         const { cluster, auditID } = call.req.params as { cluster: string; auditID: string };
         if (auditID.length > 256) throw new InputError('auditID: longer than 256 characters');
-        const now = ctx.now();
         const bodies = roleAtLeast(call.caller.role, 'analyst');
-        const stages = readAction(ctx.store.db, cluster, auditID, {
-          bodies,
-          since: params.since === undefined ? undefined : parseTimeBound(params.since, 'since', now),
-          until: params.until === undefined ? undefined : parseTimeBound(params.until, 'until', now),
-        });
+        const stages = readAction(ctx.store.db, cluster, auditID, { bodies, ...readRange(params, ctx.now()) });
         if (stages.length === 0) throw new NotFoundError(`no action ${auditID} in cluster ${cluster}`);
         call.rows = stages.length;
         const last = stages.at(-1)!;

@@ -1,22 +1,13 @@
 import { InputError, NotFoundError } from '../../shared/errors.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
-import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { IDENTITY_COLUMNS, TIMELINE_BUCKETS, identityTimeline, queryIdentities, type IdentityRow } from '../../shared/storage/identityQuery.js';
 import type { Route } from './apiRouter.js';
-import { PAGING_PARAMS, readParams } from './params.js';
+import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
 
 type IdentityPosition = [identity: string, person: string];
 const isPosition = (p: unknown): p is IdentityPosition => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string');
 const positionOf = (r: IdentityRow): IdentityPosition => [r.identity, r.person ?? ''];
 const compare = (a: IdentityPosition, b: IdentityPosition) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
-
-function range(params: Record<string, string | undefined>, now: number): { since?: number; until?: number } {
-  const since = params.since === undefined ? undefined : parseTimeBound(params.since, 'since', now);
-  const until = params.until === undefined ? undefined : parseTimeBound(params.until, 'until', now);
-  if (since !== undefined && until !== undefined && since >= until) throw new InputError('since must be before until');
-  return { since, until };
-}
 
 export function identityRoutes(): Route[] {
   return [
@@ -28,13 +19,12 @@ export function identityRoutes(): Route[] {
       // that pages stay put while their counts grow.
       handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'until', ...PAGING_PARAMS]);
-        const paging = call.paging(params);
-        const query = `identities?${queryFingerprint(params)}`;
-        const after = paging.cursor === undefined ? null : decodeCursor(paging.cursor, paging.order, query, isPosition);
-        const dir = paging.order === 'asc' ? 1 : -1;
-        const all = [...queryIdentities(call.db(), range(params, ctx.now()))].sort((a, b) => dir * compare(positionOf(a), positionOf(b)));
+        const list = call.list(params, isPosition);
+        const after = list.after;
+        const dir = list.order === 'asc' ? 1 : -1;
+        const all = [...queryIdentities(call.db(), readRange(params, ctx.now()))].sort((a, b) => dir * compare(positionOf(a), positionOf(b)));
         const rows = after === null ? all : all.filter((r) => dir * compare(positionOf(r), after) > 0);
-        call.rows = await sendRows(call.res, rows, paging, IDENTITY_COLUMNS, (last) => encodeCursor({ order: paging.order, query, position: positionOf(last) }));
+        call.rows = await sendRows(call.res, rows, list, IDENTITY_COLUMNS, (last) => list.cursorAt(positionOf(last)));
       },
     },
     {
@@ -44,7 +34,7 @@ export function identityRoutes(): Route[] {
       handle: (call, ctx) => {
         const params = readParams(call.req, ['since', 'until']);
         const id = call.req.params.id as string;
-        const rows = [...queryIdentities(ctx.store.db, { ...range(params, ctx.now()), identity: id })];
+        const rows = [...queryIdentities(ctx.store.db, { ...readRange(params, ctx.now()), identity: id })];
         if (rows.length === 0) throw new NotFoundError(`no identity '${id}' acted${params.since || params.until ? ' in that window' : ''}`);
         call.rows = rows.length;
         // A shared account used by several people is one row per person.
@@ -60,7 +50,7 @@ export function identityRoutes(): Route[] {
         const bucket = params.bucket ?? 'hour';
         if (!(bucket in TIMELINE_BUCKETS)) throw new InputError(`bucket: expected hour or day, got '${bucket}'`);
         const id = call.req.params.id as string;
-        const items = identityTimeline(ctx.store.db, id, bucket as keyof typeof TIMELINE_BUCKETS, range(params, ctx.now()));
+        const items = identityTimeline(ctx.store.db, id, bucket as keyof typeof TIMELINE_BUCKETS, readRange(params, ctx.now()));
         call.rows = items.length;
         return { identity: id, bucket, items };
       },

@@ -1,6 +1,8 @@
 import type { Request } from 'express';
 import { InputError } from '../../shared/errors.js';
 import { MAX_PARAM_CHARS } from '../../shared/query/actionFilter.js';
+import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
+import { parseTimeBound } from '../../shared/query/timeBound.js';
 
 /** Query parameters every list takes, besides its own. */
 export const PAGING_PARAMS = ['limit', 'cursor', 'order', 'format'] as const;
@@ -60,4 +62,33 @@ export function readPaging(req: Request, params: Record<string, string | undefin
 export function readId(text: string | undefined, what: string): number {
   if (text === undefined || !/^\d{1,15}$/.test(text) || Number(text) < 1) throw new InputError(`${what}: expected a positive whole number, got '${text ?? ''}'`);
   return Number(text);
+}
+
+/** A list request: its paging, where the previous page ended, and how to say where this one ends. */
+export interface ListRequest<P> extends Paging {
+  /** The cursor's position, or null for the first page. */
+  after: P | null;
+  /** Rows to ask the query for: one past a JSON page (is there a next one?), else `limit` (0: all). */
+  fetch: number;
+  /** The cursor of a page that ends at `position`. */
+  cursorAt(position: P): string;
+}
+
+/** The list request of `paging`, its cursor tied to this path and these filters. */
+export function readList<P>(req: Request, params: Record<string, string | undefined>, paging: Paging, isPosition: (p: unknown) => p is P): ListRequest<P> {
+  const query = `${req.path}?${queryFingerprint(params)}`;
+  return {
+    ...paging,
+    after: paging.cursor === undefined ? null : decodeCursor(paging.cursor, paging.order, query, isPosition),
+    fetch: paging.format === 'json' ? paging.limit + 1 : paging.limit,
+    cursorAt: (position) => encodeCursor({ order: paging.order, query, position }),
+  };
+}
+
+/** `since` and `until` (microseconds) when given; since must come before until. */
+export function readRange(params: Record<string, string | undefined>, nowMs: number): { since?: number; until?: number } {
+  const since = params.since === undefined ? undefined : parseTimeBound(params.since, 'since', nowMs);
+  const until = params.until === undefined ? undefined : parseTimeBound(params.until, 'until', nowMs);
+  if (since !== undefined && until !== undefined && since >= until) throw new InputError('since must be before until');
+  return { since, until };
 }

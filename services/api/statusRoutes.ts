@@ -1,10 +1,8 @@
 import { InputError } from '../../shared/errors.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
-import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { QUARANTINE_COLUMNS, clusterIngest, queryQuarantine } from '../../shared/storage/ingestStatus.js';
 import { SELF_AUDIT_COLUMNS, querySelfAudit, type SelfAuditChannel } from '../../shared/storage/selfAudit.js';
 import type { Route } from './apiRouter.js';
-import { PAGING_PARAMS, readParams } from './params.js';
+import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
 
 const isId = (p: unknown): p is number => Number.isSafeInteger(p) && (p as number) > 0;
@@ -53,17 +51,16 @@ export function statusRoutes(): Route[] {
       role: 'analyst',
       handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'source', 'cluster', ...PAGING_PARAMS]);
-        const paging = call.paging(params);
-        if (paging.order !== 'desc') throw new InputError('order: quarantine lists newest first only (order=desc)');
-        const query = `quarantine?${queryFingerprint(params)}`;
-        const rows = queryQuarantine(call.db(paging), {
-          since: params.since === undefined ? undefined : parseTimeBound(params.since, 'since', ctx.now()),
+        const list = call.list(params, isId);
+        if (list.order !== 'desc') throw new InputError('order: quarantine lists newest first only (order=desc)');
+        const rows = queryQuarantine(call.db(list), {
+          since: readRange(params, ctx.now()).since,
           source: params.source,
           cluster: params.cluster,
-          beforeId: paging.cursor === undefined ? undefined : decodeCursor(paging.cursor, paging.order, query, isId),
-          limit: paging.format === 'json' ? paging.limit + 1 : paging.limit,
+          beforeId: list.after ?? undefined,
+          limit: list.fetch,
         });
-        call.rows = await sendRows(call.res, rows, paging, QUARANTINE_COLUMNS, (last) => encodeCursor({ order: paging.order, query, position: last.id }));
+        call.rows = await sendRows(call.res, rows, list, QUARANTINE_COLUMNS, (last) => list.cursorAt(last.id));
       },
     },
     {
@@ -72,20 +69,17 @@ export function statusRoutes(): Route[] {
       role: 'admin',
       handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'until', 'actor', 'channel', ...PAGING_PARAMS]);
-        const paging = call.paging(params);
-        const now = ctx.now();
+        const list = call.list(params, isId);
         if (params.channel !== undefined && !['api', 'cli', 'service'].includes(params.channel)) throw new InputError(`channel: expected api, cli or service, got '${params.channel}'`);
-        const query = `self-audit?${queryFingerprint(params)}`;
-        const rows = querySelfAudit(call.db(paging), {
-          since: params.since === undefined ? undefined : parseTimeBound(params.since, 'since', now),
-          until: params.until === undefined ? undefined : parseTimeBound(params.until, 'until', now),
+        const rows = querySelfAudit(call.db(list), {
+          ...readRange(params, ctx.now()),
           actor: params.actor,
           channel: params.channel as SelfAuditChannel | undefined,
-          afterId: paging.cursor === undefined ? undefined : decodeCursor(paging.cursor, paging.order, query, isId),
-          order: paging.order,
-          limit: paging.format === 'json' ? paging.limit + 1 : paging.limit,
+          afterId: list.after ?? undefined,
+          order: list.order,
+          limit: list.fetch,
         });
-        call.rows = await sendRows(call.res, rows, paging, SELF_AUDIT_COLUMNS, (last) => encodeCursor({ order: paging.order, query, position: last.id }));
+        call.rows = await sendRows(call.res, rows, list, SELF_AUDIT_COLUMNS, (last) => list.cursorAt(last.id));
       },
     },
   ];

@@ -203,7 +203,7 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     const unfilled = db.prepare('SELECT 1 FROM alert_events WHERE rule = ? AND received_at IS NULL LIMIT 1').get(filter.finding) !== undefined;
     if (!unfilled) {
       // Newest first through the alerts' auditIDs, by rule and request time: a lookup on the events' key.
-      from = `alert_events ae JOIN events e ON e.received_at = ae.received_at AND e.audit_id = ${AUDIT_KEY_OF_TEXT}
+      from = `alert_events ae JOIN events e ON e.received_at = ae.received_at AND e.audit_id = audit_key(ae.audit_id)
         AND e.cluster_id = (SELECT id FROM strings WHERE value = (SELECT cluster FROM alerts WHERE id = ae.alert_id))`;
       time = 'ae.received_at';
       where.push('ae.rule = ?');
@@ -211,7 +211,7 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     } else {
       // Alerts kept before their auditIDs' times were: within the alert's span.
       where.push(`e.id IN (SELECT ev.id FROM alerts a JOIN alert_events ae ON ae.alert_id = a.id
-        JOIN events ev ON ev.received_at BETWEEN a.first_at AND a.last_at AND ev.audit_id = ${AUDIT_KEY_OF_TEXT} AND ev.cluster_id = (SELECT id FROM strings WHERE value = a.cluster)
+        JOIN events ev ON ev.received_at BETWEEN a.first_at AND a.last_at AND ev.audit_id = audit_key(ae.audit_id) AND ev.cluster_id = (SELECT id FROM strings WHERE value = a.cluster)
         WHERE a.rule = ?)`);
       params.push(filter.finding);
     }
@@ -299,10 +299,6 @@ function rebuild(db: Database, ids: number[]): StoredEvent[] {
   for (const s of mapRows(db.prepare(`${SELECT} WHERE e.id IN (SELECT value FROM json_each(?))`).iterate(JSON.stringify(ids)) as IterableIterator<JoinedRow>)) byId.set(s.id, s);
   return ids.map((id) => byId.get(id)!);
 }
-
-/** The audit_id column's value for an auditID as alert_events keeps it (text). */
-const AUDIT_KEY_OF_TEXT = `CASE WHEN ae.audit_id GLOB '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'
-  THEN unhex(replace(ae.audit_id, '-', '')) ELSE ae.audit_id END`;
 
 function matcher(filter: EventFilter): (s: StoredEvent) => boolean {
   const { q, sourceCidr } = filter;

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { auditIdToKey } from './auditId.js';
 import { migrate, readMigrations } from './migrate.js';
 import { finishPendingRollups } from './usageRollups.js';
 
@@ -31,6 +32,8 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   db.pragma('busy_timeout = 10000');
+  // The stored form of an auditID kept as text (alert_events), for joins on the events' key.
+  db.function('audit_key', { deterministic: true }, (auditID: unknown) => (typeof auditID === 'string' ? auditIdToKey(auditID) : auditID));
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
