@@ -124,6 +124,12 @@ export function createApiRouter(options: ApiOptions): Router {
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
+  // Who the token is, and what it may call: the web console shows only what the role allows.
+  router.get('/session', (_req, res) => {
+    const caller = res.locals.caller as Caller;
+    const allowed = routes.filter((r) => roleAtLeast(caller.role, r.role)).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    res.json({ name: caller.name, role: caller.role, routes: allowed, exports: roleAtLeast(caller.role, 'analyst'), bodies: roleAtLeast(caller.role, 'analyst') });
+  });
   for (const route of routes) {
     router[route.method](route.path, (req, res, next) => {
       const caller = res.locals.caller as Caller;

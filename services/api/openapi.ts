@@ -70,6 +70,11 @@ const schemas: Record<string, Schema> = {
     query: {}, rows: nint, status: nint, detail: nstr,
   }),
   SelfAuditList: list('SelfAuditEntry'),
+  Session: obj({
+    name: str, role: { type: 'string', enum: ['viewer', 'analyst', 'admin'] },
+    routes: { ...strs, description: "the endpoints this token may call, as 'GET /events/:cluster/:auditID'" },
+    exports: { type: 'boolean', description: 'format=csv|ndjson allowed' }, bodies: { type: 'boolean', description: 'request/response bodies shown' },
+  }),
   SnapshotList: list('Snapshot'),
   Snapshot: {
     type: 'object',
@@ -239,6 +244,7 @@ export function openApiDocument(): Schema {
           param('since', 'window start (default 30d)'), param('until', 'window end (default now)'), param('namespace', 'namespace'), param('includeDenied', 'true: also allow what was denied'), ...stateParams,
         ], { '200': { description: 'one recommendation per subject', ...json('RecommendationList') } }),
       },
+      '/session': { get: { summary: 'The token: its name, role and the endpoints it may call', description: 'Needs any token.', parameters: [], responses: { '200': { description: 'the session', ...json('Session') }, '401': errors['401'] } } },
       '/openapi.json': { get: { summary: 'This document', description: 'Needs any token.', parameters: [], responses: { '200': { description: 'OpenAPI 3', content: { 'application/json': { schema: { type: 'object' } } } }, '401': errors['401'] } } },
     },
   };

@@ -13,6 +13,7 @@ import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
+import { consoleRouter } from '../api/console.js';
 import { StoreSink } from '../ingest/storeSink.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
@@ -120,6 +121,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   }
   if (services.includes('api')) {
     app.use('/api/v1', createApiRouter({ config, store, log: log.child({ service: 'api' }), metrics, noAuth }));
+    app.use(consoleRouter());
   }
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -119,6 +119,7 @@ describe('query API (real HTTP)', function () {
       ['get', '/self-audit', 'admin'],
       ['get', '/rbac/snapshots', 'admin'],
       ['get', '/openapi.json', 'viewer'],
+      ['get', '/session', 'viewer'],
     ];
     const order = ['viewer', 'analyst', 'admin'] as const;
     for (const [method, path, needs] of matrix) {
@@ -137,6 +138,19 @@ describe('query API (real HTTP)', function () {
         }
       });
     }
+
+    it('tells a token its name, role and the endpoints it may call (what the console shows)', async () => {
+      const viewer = await conform(await get('/session', 'viewer'), '/session');
+      expect(viewer).to.include({ name: 'soc-viewer', role: 'viewer', exports: false, bodies: false });
+      expect(viewer.routes).to.include('GET /events').and.not.include('GET /alerts');
+      const analyst = await conform(await get('/session', 'analyst'), '/session');
+      expect(analyst.routes).to.include.members(['GET /alerts', 'POST /alerts/:id/ack', 'POST /breakglass/checkouts']).and.not.include('GET /rbac/report');
+      const admin = await conform(await get('/session', 'admin'), '/session');
+      expect(admin).to.include({ role: 'admin', exports: true, bodies: true });
+      // Every route the router serves, and none twice.
+      expect(admin.routes).to.include.members(['GET /rbac/report', 'GET /rbac/recommend', 'GET /self-audit']);
+      expect(new Set(admin.routes).size).to.equal(admin.routes.length);
+    });
 
     it('shows request and response bodies to analysts and up, redacted, and never to viewers', async () => {
       const secretRead = events.at(-1)!;
@@ -382,7 +396,7 @@ describe('query API (real HTTP)', function () {
       expect(paths).to.deep.equal([
         '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/events', '/events/{cluster}/{auditID}',
         '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine',
-        '/rbac/can', '/rbac/permissions', '/rbac/recommend', '/rbac/report', '/rbac/snapshots', '/rbac/who-can', '/self-audit',
+        '/rbac/can', '/rbac/permissions', '/rbac/recommend', '/rbac/report', '/rbac/snapshots', '/rbac/who-can', '/self-audit', '/session',
       ]);
       const res = await get('/no/such/thing', 'viewer');
       expect(res.status).to.equal(404);

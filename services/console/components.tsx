@@ -1,0 +1,272 @@
+import { cloneElement, type ComponentChildren, type VNode } from 'preact';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import uPlot from 'uplot';
+import { ApiError, api } from './api.js';
+import { count, objectName, when } from './format.js';
+import { href } from './route.js';
+import type { Action, ActionDetail } from './types.js';
+
+export interface Async<T> {
+  data: T | null;
+  error: string | null;
+  loading: boolean;
+  reload(): void;
+}
+
+/** Runs `load` whenever `deps` change; a stale answer (the user moved on) is dropped. */
+export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
+  const [state, setState] = useState<{ data: T | null; error: string | null; loading: boolean }>({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    load().then(
+      (data) => current && setState({ data, error: null, loading: false }),
+      (err: unknown) => current && setState({ data: null, error: err instanceof ApiError || err instanceof Error ? err.message : String(err), loading: false }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [...deps, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p class="loading" role="status">Loading {what}…</p>;
+}
+
+export function ErrorNote({ error }: { error: string }) {
+  return <p class="error" role="alert">{error}</p>;
+}
+
+/** Loading, the error, or the content once there is data. */
+export function Loaded<T>({ state, what, children }: { state: Async<T>; what: string; children: (data: T) => ComponentChildren }) {
+  if (state.error) return <ErrorNote error={state.error} />;
+  if (state.data === null) return <Loading what={what} />;
+  return <>{children(state.data)}</>;
+}
+
+export function PageTitle({ children, sub }: { children: ComponentChildren; sub?: ComponentChildren }) {
+  useEffect(() => {
+    document.title = `${typeof children === 'string' ? children : 'kubetrail'} · kubetrail`;
+  }, [children]);
+  return (
+    <header class="page-title">
+      <h1 id="page-heading" tabIndex={-1}>{children}</h1>
+      {sub && <p class="sub">{sub}</p>}
+    </header>
+  );
+}
+
+/** A labelled control: the label names the control alone (not its value), the hint describes it. */
+export function Field({ label, children, hint }: { label: string; children: VNode<{ id?: string; 'aria-describedby'?: string }>; hint?: string }) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      {cloneElement(children, { id, 'aria-describedby': hint ? `${id}-hint` : undefined })}
+      {hint && <small id={`${id}-hint`}>{hint}</small>}
+    </div>
+  );
+}
+
+export const identityHref = (id: string) => href('identity', [id]);
+export const historyHref = (a: { cluster: string; apiGroup: string; resource: string; namespace: string; name: string }) =>
+  href('history', [], { cluster: a.cluster, apiGroup: a.apiGroup || undefined, resource: a.resource, namespace: a.namespace || undefined, name: a.name });
+
+const decisionLabel = { allow: 'allowed', forbid: 'denied', unknown: 'unknown' } as const;
+
+/** Actions, one row each, newest first; each row opens to the raw event as stored (bodies for analyst and up). */
+export function ActionTable({ rows, caption, more }: { rows: Action[]; caption: string; more?: { loading: boolean; onMore(): void } | null }) {
+  const [open, setOpen] = useState<string | null>(null);
+  if (rows.length === 0) return <p class="empty">No actions match.</p>;
+  return (
+    <div class="table-wrap">
+      <table class="actions">
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Time (UTC)</th>
+            <th scope="col">Who</th>
+            <th scope="col">Verb</th>
+            <th scope="col">Object</th>
+            <th scope="col">Namespace</th>
+            <th scope="col">Result</th>
+            <th scope="col"><span class="visually-hidden">Raw event</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((a) => {
+            const key = `${a.cluster}/${a.auditID}`;
+            const id = `raw-${a.auditID}`;
+            return [
+              <tr key={key} class={a.decision === 'forbid' ? 'denied' : undefined}>
+                <td class="nowrap">{when(a.time)}</td>
+                <td>
+                  <a href={identityHref(a.user)}>{a.user}</a>
+                  {a.impersonatedUser && <div class="muted">as {a.impersonatedUser}</div>}
+                  {a.person && a.person !== a.user && <div class="muted">person: {a.person}</div>}
+                </td>
+                <td>{a.verb}</td>
+                <td class="break">{a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}</td>
+                <td>{a.namespace || '—'}</td>
+                <td>
+                  <span class={`badge ${a.decision}`}>{a.code ?? '—'} {decisionLabel[a.decision]}</span>
+                </td>
+                <td>
+                  <button type="button" class="link" aria-expanded={open === key} aria-controls={id} onClick={() => setOpen(open === key ? null : key)}>
+                    {open === key ? 'Hide' : 'Event'}
+                    <span class="visually-hidden"> {a.auditID}</span>
+                  </button>
+                </td>
+              </tr>,
+              open === key && (
+                <tr key={`${key}-raw`} class="raw-row">
+                  <td colSpan={7} id={id}>
+                    <RawEvent action={a} />
+                  </td>
+                </tr>
+              ),
+            ];
+          })}
+        </tbody>
+      </table>
+      {more && (
+        <button type="button" onClick={more.onMore} disabled={more.loading}>
+          {more.loading ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function RawEvent({ action }: { action: Action }) {
+  // The action's own time narrows the lookup to an exact one.
+  const t = Date.parse(action.time);
+  const state = useAsync(
+    () => api.get<ActionDetail>(`/events/${encodeURIComponent(action.cluster)}/${encodeURIComponent(action.auditID)}`, { since: new Date(t - 1000).toISOString(), until: new Date(t + 1000).toISOString() }),
+    [action.cluster, action.auditID],
+  );
+  return (
+    <Loaded state={state} what="the event">
+      {(d) => (
+        <div>
+          <p class="muted">
+            auditID {d.auditID} · {d.stages.length} stage{d.stages.length === 1 ? '' : 's'} · {d.bodiesShown ? 'request and response bodies shown (secrets redacted)' : 'bodies hidden: they need the analyst role'}
+            {d.credential && <> · credential {d.credential}</>}
+            {d.sourceIP && <> · from {d.sourceIP}</>}
+          </p>
+          <pre class="json" tabIndex={0} aria-label={`raw audit event ${d.auditID}`}>{JSON.stringify(d.stages, null, 2)}</pre>
+        </div>
+      )}
+    </Loaded>
+  );
+}
+
+/** Pages of a list endpoint, with "Load more" following nextCursor; no path, no request. */
+export function usePages<T>(path: string, params: Record<string, string | undefined>, deps: unknown[]) {
+  const [pages, setPages] = useState<{ items: T[]; next: string | null; error: string | null; loading: boolean }>({ items: [], next: null, error: null, loading: true });
+  const load = (cursor: string | null) => {
+    setPages((p) => ({ ...p, loading: true, error: null }));
+    return api.get<{ items: T[]; nextCursor: string | null }>(path, { ...params, cursor: cursor ?? undefined });
+  };
+  useEffect(() => {
+    let current = true;
+    if (!path) {
+      setPages({ items: [], next: null, error: null, loading: false });
+      return;
+    }
+    setPages({ items: [], next: null, error: null, loading: true });
+    load(null).then(
+      (p) => current && setPages({ items: p.items, next: p.nextCursor, error: null, loading: false }),
+      (err: Error) => current && setPages({ items: [], next: null, error: err.message, loading: false }),
+    );
+    return () => {
+      current = false;
+    };
+  }, deps);
+  const more = () =>
+    load(pages.next).then(
+      (p) => setPages((s) => ({ items: [...s.items, ...p.items], next: p.nextCursor, error: null, loading: false })),
+      (err: Error) => setPages((s) => ({ ...s, error: err.message, loading: false })),
+    );
+  return { ...pages, more };
+}
+
+/** Actions per bucket: all of them, and the denied ones in front. A table of the same numbers follows for screen readers. */
+export function TimelineChart({ buckets, label }: { buckets: { start: number; actions: number; denied: number }[]; label: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || buckets.length === 0) return;
+    const data: uPlot.AlignedData = [buckets.map((b) => b.start / 1000), buckets.map((b) => b.actions), buckets.map((b) => b.denied)];
+    const bars = uPlot.paths.bars!({ size: [0.7, 40] });
+    const chart = new uPlot(
+      {
+        width: Math.max(280, el.clientWidth),
+        height: 220,
+        legend: { show: true },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        axes: [{ stroke: '#333' }, { stroke: '#333', label: 'actions' }],
+        series: [
+          { label: 'time' },
+          { label: 'actions', stroke: '#1f5fa8', fill: 'rgba(31,95,168,0.45)', paths: bars, points: { show: false } },
+          { label: 'denied', stroke: '#b3261e', fill: 'rgba(179,38,30,0.8)', paths: bars, points: { show: false } },
+        ],
+      },
+      data,
+      el,
+    );
+    const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(280, el.clientWidth), height: 220 }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      chart.destroy();
+    };
+  }, [buckets]);
+  const total = buckets.reduce((n, b) => n + b.actions, 0);
+  const denied = buckets.reduce((n, b) => n + b.denied, 0);
+  return (
+    <figure class="chart">
+      <div ref={box} role="img" aria-label={`${label}: ${count(total)} actions, ${count(denied)} denied, over ${buckets.length} periods`} />
+      <details>
+        <summary>The numbers</summary>
+        <table>
+          <caption>{label}</caption>
+          <thead>
+            <tr>
+              <th scope="col">From (UTC)</th>
+              <th scope="col">Actions</th>
+              <th scope="col">Denied</th>
+            </tr>
+          </thead>
+          <tbody>
+            {buckets.map((b) => (
+              <tr key={b.start}>
+                <td>{when(new Date(b.start).toISOString())}</td>
+                <td>{count(b.actions)}</td>
+                <td>{count(b.denied)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </figure>
+  );
+}
+
+/** A bar for a share (used of granted), with its number written out. */
+export function UsageBar({ used, total, label }: { used: number; total: number; label: string }) {
+  const pct = total === 0 ? 0 : Math.round((used / total) * 100);
+  return (
+    <div class="usage">
+      <div class="bar" role="meter" aria-valuemin={0} aria-valuemax={total} aria-valuenow={used} aria-label={label}>
+        <div class="fill" style={{ width: `${pct}%` }} />
+      </div>
+      <span class="nowrap">
+        {count(used)} of {count(total)} used ({pct} %)
+      </span>
+    </div>
+  );
+}

@@ -1,0 +1,136 @@
+import { useState } from 'preact/hooks';
+import { api, can, type Session } from '../api.js';
+import { ErrorNote, Field, PageTitle, identityHref, usePages } from '../components.js';
+import { count, when } from '../format.js';
+import { go, href, type Route } from '../route.js';
+import type { Alert } from '../types.js';
+
+const SEVERITIES = ['low', 'medium', 'high', 'critical'];
+const STATUSES = ['open', 'acknowledged', 'resolved'];
+
+/** The alerts inbox: filter, acknowledge, resolve; who did it and when is recorded by the API. */
+export function AlertsPage({ route, session }: { route: Route; session: Session }) {
+  const filter = { status: route.params.status ?? 'open', severity: route.params.severity ?? '', rule: route.params.rule ?? '' };
+  const key = JSON.stringify(filter);
+  const [tick, setTick] = useState(0);
+  const list = usePages<Alert>('/alerts', { status: filter.status === 'all' ? undefined : filter.status, severity: filter.severity || undefined, rule: filter.rule || undefined, limit: '100' }, [key, tick]);
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [rule, setRule] = useState(filter.rule);
+
+  const set = (k: string, v: string) => go('alerts', [], { ...filter, [k]: v });
+  const act = async (a: Alert, action: 'ack' | 'resolve') => {
+    setError(null);
+    try {
+      const updated = await api.post<Alert>(`/alerts/${a.id}/${action}`);
+      setDone(`Alert #${a.id} ${updated.status} by ${action === 'ack' ? updated.ackedBy : updated.resolvedBy}.`);
+      setTick((t) => t + 1);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
+  return (
+    <section>
+      <PageTitle sub="Raised at ingest by kubetrail's detections; each names the PCI DSS requirements it serves.">Alerts</PageTitle>
+      <form class="filter-form" aria-label="Filter alerts" onSubmit={(e) => (e.preventDefault(), set('rule', rule.trim()))}>
+        <Field label="Status">
+          <select value={filter.status} onChange={(e) => set('status', e.currentTarget.value)}>
+            {[...STATUSES, 'all'].map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Severity at least">
+          <select value={filter.severity} onChange={(e) => set('severity', e.currentTarget.value)}>
+            <option value="">any</option>
+            {SEVERITIES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Rule" hint="secret-read, unattributed-break-glass…">
+          <input name="rule" value={rule} onInput={(e) => setRule(e.currentTarget.value)} />
+        </Field>
+        <button type="submit">Filter</button>
+      </form>
+      <p role="status" class="done">{done}</p>
+      {error && <ErrorNote error={error} />}
+      {list.error && <ErrorNote error={list.error} />}
+      {list.loading && list.items.length === 0 ? (
+        <p role="status">Loading…</p>
+      ) : list.items.length === 0 ? (
+        <p class="empty">No {filter.status === 'all' ? '' : filter.status} alerts match.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption>{list.items.length} alerts</caption>
+            <thead>
+              <tr>
+                <th scope="col">Severity</th>
+                <th scope="col">Rule</th>
+                <th scope="col">When (UTC)</th>
+                <th scope="col">Actor</th>
+                <th scope="col">What</th>
+                <th scope="col">PCI DSS</th>
+                <th scope="col">Status</th>
+                <th scope="col">Handle</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((a) => (
+                <tr key={a.id} class={`sev-${a.severity}`}>
+                  <td>
+                    <span class={`badge sev ${a.severity}`}>{a.severity}</span>
+                  </td>
+                  <td>{a.rule}</td>
+                  <td class="nowrap">
+                    {when(a.time)}
+                    {a.lastTime !== a.time && <div class="muted">to {when(a.lastTime)}</div>}
+                  </td>
+                  <td class="break">
+                    <a href={identityHref(a.actor)}>{a.actor}</a>
+                    {a.person && <div class="muted">person: {a.person}</div>}
+                  </td>
+                  <td class="break">
+                    {a.message}{' '}
+                    <a href={href('search', [], { finding: a.rule, actor: a.actor, cluster: a.cluster })}>
+                      {count(a.count)} request{a.count === 1 ? '' : 's'}
+                    </a>
+                  </td>
+                  <td>{a.pci.join(', ')}</td>
+                  <td>
+                    {a.status}
+                    {a.ackedBy && <div class="muted">ack {a.ackedBy} {when(a.ackedAt)}</div>}
+                    {a.resolvedBy && <div class="muted">resolved {a.resolvedBy} {when(a.resolvedAt)}</div>}
+                  </td>
+                  <td class="nowrap">
+                    {a.status === 'open' && can(session, 'POST /alerts/:id/ack') && (
+                      <button type="button" onClick={() => act(a, 'ack')}>
+                        Acknowledge<span class="visually-hidden"> alert {a.id}</span>
+                      </button>
+                    )}
+                    {a.status !== 'resolved' && can(session, 'POST /alerts/:id/resolve') && (
+                      <button type="button" onClick={() => act(a, 'resolve')}>
+                        Resolve<span class="visually-hidden"> alert {a.id}</span>
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {list.next && (
+            <button type="button" onClick={list.more}>
+              Load more
+            </button>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,203 @@
+import { useState } from 'preact/hooks';
+import { api, saveFile } from '../api.js';
+import { Field, Loaded, PageTitle, UsageBar, identityHref, useAsync } from '../components.js';
+import { count, percent } from '../format.js';
+import { go, href, type Route } from '../route.js';
+import type { Recommendation, SubjectReport, UsageReport } from '../types.js';
+
+/** Granted against used, per subject, dangerous unused grants first; and the least-privilege RBAC for one subject. */
+export function RbacPage({ route }: { route: Route }) {
+  return route.rest[0] === 'recommend' ? <RecommendView route={route} /> : <ReportView route={route} />;
+}
+
+const recommendHref = (s: { kind: string; name: string }, since: string) => href('rbac', ['recommend'], { subject: s.name, kind: s.kind, since });
+
+function ReportView({ route }: { route: Route }) {
+  const since = route.params.since ?? '30d';
+  const [draft, setDraft] = useState(since);
+  const report = useAsync(() => api.get<UsageReport>('/rbac/report', { since }), [since]);
+  return (
+    <section>
+      <PageTitle sub="What each subject was granted, what it used, and what can go.">RBAC usage</PageTitle>
+      <form class="filter-form" aria-label="Window" onSubmit={(e) => (e.preventDefault(), go('rbac', [], { since: draft.trim() }))}>
+        <Field label="Window since" hint="30d, 90d, or a time">
+          <input name="since" value={draft} onInput={(e) => setDraft(e.currentTarget.value)} />
+        </Field>
+        <button type="submit">Report</button>
+      </form>
+      <Loaded state={report} what="the report">
+        {(r) => <Report report={r} since={since} />}
+      </Loaded>
+    </section>
+  );
+}
+
+/** Subjects with dangerous unused grants first, then by how much is unused. */
+const rank = (a: SubjectReport, b: SubjectReport) => b.unusedDangerous.length - a.unusedDangerous.length || b.unused - a.unused || a.name.localeCompare(b.name);
+
+function Report({ report: r, since }: { report: UsageReport; since: string }) {
+  const subjects = [...r.subjects].sort(rank);
+  const dangerous = subjects.flatMap((s) => s.unusedDangerous.map((d) => ({ subject: s, ...d })));
+  return (
+    <>
+      <p>
+        Cluster <strong>{r.cluster}</strong>, {r.snapshot}; window {r.window.since.slice(0, 10)} to {r.window.until.slice(0, 10)}, {r.window.coveredDays} of {r.window.days} days with stored activity.{' '}
+        {!r.window.sufficient && <strong class="warn-text">{r.window.note ?? `Under ${r.window.minDays} days: unused permissions are not claimed.`}</strong>}
+      </p>
+      <ul class="totals">
+        <li><strong>{count(r.totals.subjects)}</strong> subjects ({count(r.totals.active)} active)</li>
+        <li><strong>{count(r.totals.unusedBindings)}</strong> of {count(r.totals.bindings)} bindings unused</li>
+        <li><strong>{count(r.totals.removableBindings)}</strong> removable</li>
+        <li><strong>{count(r.totals.unusedDangerous)}</strong> dangerous grants unused</li>
+      </ul>
+
+      <h2>Dangerous permissions nobody used</h2>
+      {dangerous.length === 0 ? (
+        <p class="empty">None in this window.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption>Granted, dangerous, unused: the first to remove</caption>
+            <thead>
+              <tr>
+                <th scope="col">Subject</th>
+                <th scope="col">Rule</th>
+                <th scope="col">Why dangerous</th>
+                <th scope="col">Through</th>
+              </tr>
+            </thead>
+            <tbody>
+              {dangerous.slice(0, 100).map((d, i) => (
+                <tr key={i} class="danger-row">
+                  <td class="break">
+                    <a href={recommendHref(d.subject, since)}>{d.subject.name}</a>
+                  </td>
+                  <td class="break">
+                    <code>{d.rule}</code>
+                  </td>
+                  <td>{d.danger.join('; ')}</td>
+                  <td class="break">
+                    {d.binding} → {d.role}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {dangerous.length > 100 && <p class="muted">{count(dangerous.length - 100)} more; the CLI's rbac report has them all.</p>}
+        </div>
+      )}
+
+      <h2>Usage per subject</h2>
+      <div class="table-wrap">
+        <table>
+          <caption>Permissions used of those granted, per subject</caption>
+          <thead>
+            <tr>
+              <th scope="col">Subject</th>
+              <th scope="col">Used of granted</th>
+              <th scope="col">Requests</th>
+              <th scope="col">Bindings</th>
+              <th scope="col">Least privilege</th>
+            </tr>
+          </thead>
+          <tbody>
+            {subjects.map((s) => (
+              <tr key={`${s.kind}/${s.name}`}>
+                <td class="break">
+                  <span class="muted">{s.kind}</span>{' '}
+                  {s.kind === 'Group' ? s.name : <a href={identityHref(s.name)}>{s.name}</a>}
+                  {s.unusedDangerous.length > 0 && <span class="badge danger">{s.unusedDangerous.length} dangerous unused</span>}
+                </td>
+                <td>
+                  <UsageBar used={s.used} total={s.granted} label={`${s.name}: permissions used of granted`} />
+                </td>
+                <td>
+                  {count(s.requests.total)}
+                  {s.requests.denied > 0 && <div class="muted">{count(s.requests.denied)} denied</div>}
+                </td>
+                <td>
+                  {s.bindings.filter((b) => b.used).length} of {s.bindings.length} used
+                  {s.bindings.some((b) => b.removable) && <div class="muted">{s.bindings.filter((b) => b.removable).length} removable</div>}
+                </td>
+                <td>{s.active ? <a href={recommendHref(s, since)}>Recommend<span class="visually-hidden"> for {s.name}</span></a> : <span class="muted">not seen</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      {r.outsideRbac.length > 0 && (
+        <>
+          <h2>Allowed outside RBAC</h2>
+          <ul class="plain">
+            {r.outsideRbac.map((o) => (
+              <li key={o.subject + o.how}>
+                <a href={identityHref(o.subject)}>{o.subject}</a>: {count(o.count)} requests through {o.how}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {r.neverSeen.length > 0 && (
+        <>
+          <h2>Bound but never seen</h2>
+          <p>{r.neverSeen.map((n) => `${n.kind} ${n.name}`).join(', ')}</p>
+        </>
+      )}
+      <p class="muted">Usage ratio of all subjects: {percent(subjects.reduce((n, s) => n + s.used, 0) / Math.max(1, subjects.reduce((n, s) => n + s.granted, 0)))}</p>
+    </>
+  );
+}
+
+function RecommendView({ route }: { route: Route }) {
+  const { subject = '', kind = 'User', since = '30d' } = route.params;
+  const rec = useAsync(() => api.get<{ items: Recommendation[] }>('/rbac/recommend', { [kind === 'Group' ? 'group' : 'user']: subject, since }), [subject, kind, since]);
+  return (
+    <section>
+      <PageTitle sub={<a href={href('rbac', [], { since })}>Back to the RBAC report</a>}>Least privilege for {subject}</PageTitle>
+      <Loaded state={rec} what="the recommendation">
+        {(r) => (
+          <>
+            {r.items.map((item) => (
+              <RecommendationCard key={item.target} item={item} />
+            ))}
+          </>
+        )}
+      </Loaded>
+    </section>
+  );
+}
+
+function RecommendationCard({ item }: { item: Recommendation }) {
+  const [copied, setCopied] = useState<string | null>(null);
+  const dryRun = item.yaml.split('\n').filter((l) => /^# (dry run|  WOULD BE DENIED)/.test(l)).map((l) => l.slice(2));
+  const copy = () =>
+    navigator.clipboard.writeText(item.yaml).then(
+      () => setCopied('Copied to the clipboard.'),
+      () => setCopied('The browser refused the clipboard; use Download.'),
+    );
+  const file = `kubetrail-rbac-${item.target.replace(/[^A-Za-z0-9_.-]+/g, '-')}.yaml`;
+  return (
+    <article class="card">
+      <h2>{item.target}</h2>
+      <section aria-labelledby={`dry-${file}`} class={item.regressions === 0 ? 'dry ok' : 'dry bad'}>
+        <h3 id={`dry-${file}`}>Dry run: {item.regressions === 0 ? 'no observed request would be denied' : `${count(item.regressions)} observed request(s) would be denied`}</h3>
+        {dryRun.length > 0 ? (
+          <ul class="plain">
+            {dryRun.map((l, i) => (
+              <li key={i}>{l}</li>
+            ))}
+          </ul>
+        ) : (
+          <p>No dry run: the store has no RBAC snapshot of this cluster to replay against.</p>
+        )}
+      </section>
+      <div class="toolbar">
+        <button type="button" onClick={copy}>Copy YAML</button>
+        <button type="button" onClick={() => saveFile(new Blob([item.yaml], { type: 'application/yaml' }), file)}>Download {file}</button>
+        <span role="status">{copied}</span>
+      </div>
+      <pre class="yaml" tabIndex={0} aria-label={`Recommended RBAC for ${item.target}`}>{item.yaml}</pre>
+    </article>
+  );
+}

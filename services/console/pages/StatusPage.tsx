@@ -1,0 +1,172 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, can, type Session } from '../api.js';
+import { ErrorNote, Loaded, PageTitle, useAsync, usePages } from '../components.js';
+import { count, when } from '../format.js';
+import type { IngestStatus, Quarantined } from '../types.js';
+
+/** Is the audit trail flowing: newest event and rate per cluster, counters per source, Kafka lag, and what was quarantined and why. */
+export function StatusPage({ session }: { session: Session }) {
+  const [tick, setTick] = useState(0);
+  const status = useAsync(() => api.get<IngestStatus>('/ingest/status'), [tick]);
+  useEffect(() => {
+    const t = setInterval(() => setTick((n) => n + 1), 15_000);
+    return () => clearInterval(t);
+  }, []);
+  return (
+    <section>
+      <PageTitle sub="Refreshed every 15 seconds.">Ingest status</PageTitle>
+      <Loaded state={status} what="the status">
+        {(s) => <Status status={s} />}
+      </Loaded>
+      {can(session, 'GET /quarantine') && <Quarantine />}
+    </section>
+  );
+}
+
+function Status({ status: s }: { status: IngestStatus }) {
+  const sources = Object.entries(s.sinceStart.sources);
+  return (
+    <>
+      <h2>Clusters</h2>
+      {s.clusters.length === 0 ? (
+        <p class="empty">No events stored yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption>Per cluster, as of {when(s.time)}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Cluster</th>
+                <th scope="col">Newest event (UTC)</th>
+                <th scope="col">Events/s (recent)</th>
+                <th scope="col">Quarantined</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.clusters.map((c) => (
+                <tr key={c.cluster}>
+                  <td>{c.cluster}</td>
+                  <td class="nowrap">{when(c.lastEventTime)}</td>
+                  <td>{c.eventsPerSecond}</td>
+                  <td>{Object.entries(c.quarantined).map(([src, n]) => `${src}: ${count(n)}`).join(', ') || '0'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>This server's sources</h2>
+      <p class="muted">Counted since it started {count(s.sinceStart.uptimeSeconds)} s ago.</p>
+      {sources.length === 0 ? (
+        <p class="empty">This server has received nothing since it started (or runs no ingest).</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption>Events by source and outcome</caption>
+            <thead>
+              <tr>
+                <th scope="col">Source</th>
+                <th scope="col">Counts</th>
+                <th scope="col">Stored per second</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sources.map(([name, counts]) => (
+                <tr key={name}>
+                  <td>{name}</td>
+                  <td>{Object.entries(counts).filter(([k]) => k !== 'eventsPerSecond').map(([k, v]) => `${k} ${count(v)}`).join(', ')}</td>
+                  <td>{counts.eventsPerSecond ?? 0}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Kafka consumer lag</h2>
+      {s.kafkaLag.length === 0 ? (
+        <p class="empty">No Kafka consumer runs in this server.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption>Messages behind, per partition</caption>
+            <thead>
+              <tr>
+                <th scope="col">Topic</th>
+                <th scope="col">Partition</th>
+                <th scope="col">Lag</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.kafkaLag.map((l) => (
+                <tr key={`${l.topic}/${l.partition}`} class={l.lag > 10_000 ? 'denied' : undefined}>
+                  <td>{l.topic}</td>
+                  <td>{l.partition}</td>
+                  <td>{count(l.lag)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function Quarantine() {
+  const list = usePages<Quarantined>('/quarantine', { limit: '50' }, []);
+  const [open, setOpen] = useState<number | null>(null);
+  return (
+    <>
+      <h2>Quarantine</h2>
+      <p class="muted">Input kubetrail could not store, kept as received with the reason.</p>
+      {list.error && <ErrorNote error={list.error} />}
+      {list.items.length === 0 ? (
+        <p class="empty">{list.loading ? 'Loading…' : 'Nothing quarantined.'}</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption>Quarantined input, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When (UTC)</th>
+                <th scope="col">Source</th>
+                <th scope="col">Where</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Input</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.flatMap((q) => [
+                <tr key={q.id}>
+                  <td class="nowrap">{when(q.time)}</td>
+                  <td>
+                    {q.source} · {q.cluster}
+                  </td>
+                  <td class="break">{q.position}</td>
+                  <td class="break">{q.reason}</td>
+                  <td>
+                    <button type="button" aria-expanded={open === q.id} onClick={() => setOpen(open === q.id ? null : q.id)}>
+                      {open === q.id ? 'Hide' : 'Show'} {count(q.rawSize)} bytes<span class="visually-hidden"> of quarantined input {q.id}</span>
+                    </button>
+                  </td>
+                </tr>,
+                open === q.id && (
+                  <tr key={`${q.id}-raw`} class="raw-row">
+                    <td colSpan={5}>
+                      <pre class="json" tabIndex={0} aria-label={`quarantined input ${q.id}`}>{q.raw}</pre>
+                    </td>
+                  </tr>
+                ),
+              ])}
+            </tbody>
+          </table>
+          {list.next && (
+            <button type="button" onClick={list.more}>
+              Load more
+            </button>
+          )}
+        </div>
+      )}
+    </>
+  );
+}
