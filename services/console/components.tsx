@@ -258,6 +258,7 @@ export function TimelineChart({ buckets, label }: { buckets: { start: number; ac
 
 /** A bar for a share (used of granted), with its number written out. */
 export function UsageBar({ used, total, label }: { used: number; total: number; label: string }) {
+  if (total === 0) return <span class="muted">nothing granted through RBAC</span>;
   const pct = total === 0 ? 0 : Math.round((used / total) * 100);
   return (
     <div class="usage">

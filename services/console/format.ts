@@ -2,7 +2,6 @@
 
 export const when = (iso: string | null | undefined): string => (iso ? iso.replace('T', ' ').replace(/(\.\d{3})\d*Z$/, '$1Z') : '—');
 export const count = (n: number): string => n.toLocaleString('en-US');
-export const percent = (ratio: number | null): string => (ratio === null ? '—' : `${Math.round(ratio * 100)} %`);
 
 /** The object an action touched, as kubectl names it: secrets/db-password, pods/web-1/exec. */
 export function objectName(a: { apiGroup: string; resource: string; subresource: string; name: string }): string {

@@ -147,6 +147,8 @@ describe('web console in a real browser (Chromium)', function () {
       await ready();
       await page.waitForLoadState('networkidle');
       await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+      // Wide tables scroll in their own box; the page itself never scrolls sideways.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} at ${width}px: page width`).to.be.at.most(width);
       const violations = await axeViolations();
       expect(violations, `${name} at ${width}px: axe-core`).to.deep.equal([]);
       const unreached = await tabWalk();

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, saveFile } from '../api.js';
 import { Field, Loaded, PageTitle, UsageBar, identityHref, useAsync } from '../components.js';
-import { count, percent } from '../format.js';
+import { count } from '../format.js';
 import { go, href, type Route } from '../route.js';
 import type { Recommendation, SubjectReport, UsageReport } from '../types.js';
 
@@ -38,6 +38,8 @@ const rank = (a: SubjectReport, b: SubjectReport) => b.unusedDangerous.length - 
 function Report({ report: r, since }: { report: UsageReport; since: string }) {
   const subjects = [...r.subjects].sort(rank);
   const dangerous = subjects.flatMap((s) => s.unusedDangerous.map((d) => ({ subject: s, ...d })));
+  // Subjects that made no request are listed once, below, with the bindings that name them.
+  const active = subjects.filter((s) => s.active);
   return (
     <>
       <p>
@@ -90,7 +92,7 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
       <h2>Usage per subject</h2>
       <div class="table-wrap">
         <table>
-          <caption>Permissions used of those granted, per subject</caption>
+          <caption>Permissions used of those granted, per subject that made requests in the window</caption>
           <thead>
             <tr>
               <th scope="col">Subject</th>
@@ -101,7 +103,7 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
             </tr>
           </thead>
           <tbody>
-            {subjects.map((s) => (
+            {active.map((s) => (
               <tr key={`${s.kind}/${s.name}`}>
                 <td class="break">
                   <span class="muted">{s.kind}</span>{' '}
@@ -119,7 +121,11 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
                   {s.bindings.filter((b) => b.used).length} of {s.bindings.length} used
                   {s.bindings.some((b) => b.removable) && <div class="muted">{s.bindings.filter((b) => b.removable).length} removable</div>}
                 </td>
-                <td>{s.active ? <a href={recommendHref(s, since)}>Recommend<span class="visually-hidden"> for {s.name}</span></a> : <span class="muted">not seen</span>}</td>
+                <td>
+                  <a href={recommendHref(s, since)}>
+                    Recommend<span class="visually-hidden"> for {s.name}</span>
+                  </a>
+                </td>
               </tr>
             ))}
           </tbody>
@@ -140,11 +146,19 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
       )}
       {r.neverSeen.length > 0 && (
         <>
-          <h2>Bound but never seen</h2>
-          <p>{r.neverSeen.map((n) => `${n.kind} ${n.name}`).join(', ')}</p>
+          <h2>Bound but never seen in the window</h2>
+          <details>
+            <summary>{count(r.neverSeen.length)} subjects, with the bindings that name them</summary>
+            <ul class="plain">
+              {r.neverSeen.map((n) => (
+                <li key={`${n.kind}/${n.name}`}>
+                  {n.kind} {n.name}: <span class="muted">{n.bindings.join(', ')}</span>
+                </li>
+              ))}
+            </ul>
+          </details>
         </>
       )}
-      <p class="muted">Usage ratio of all subjects: {percent(subjects.reduce((n, s) => n + s.used, 0) / Math.max(1, subjects.reduce((n, s) => n + s.granted, 0)))}</p>
     </>
   );
 }
