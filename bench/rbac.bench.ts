@@ -12,7 +12,6 @@
  * Prints a table and, last, `BENCH_JSON {...}`. Target: b ≥ 500,000 decisions/s.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Authorizer, appliesTo } from '../shared/rbac/authorizer.js';

@@ -69,3 +69,26 @@ export function createMetrics(): Metrics {
     },
   };
 }
+
+/** The store's hash-chain head as gauges read at each scrape: its length, and its hash as a label. */
+export function watchChainHead(registry: Registry, read: () => { seq: number; hash: string } | null): void {
+  new Gauge({
+    name: 'kubetrail_store_chain_length',
+    help: 'Links in the store hash chain (kubetrail verify recomputes it).',
+    registers: [registry],
+    collect() {
+      this.set(read()?.seq ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kubetrail_store_chain_head_info',
+    help: 'The newest link of the store hash chain, as the label hash; record it elsewhere to detect a rewritten chain.',
+    labelNames: ['seq', 'hash'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const head = read();
+      if (head) this.set({ seq: String(head.seq), hash: head.hash }, 1);
+    },
+  });
+}

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AuditEvent } from '../shared/audit/types.js';
+import { parseEvent } from '../shared/audit/parseEvent.js';
+import type { AuditEvent, ParsedEvent } from '../shared/audit/types.js';
 
 /** A fresh temporary folder, removed after the current mocha suite. */
 export function tempDir(prefix = 'kubetrail-test-'): string {
@@ -69,6 +70,13 @@ export function makeEvent(overrides: Partial<AuditEvent> & Record<string, unknow
     },
     ...overrides,
   } as AuditEvent;
+}
+
+/** An event as the parser hands it to the store; throws when the parser rejects it. */
+export function parsedEvent(e: AuditEvent): ParsedEvent {
+  const r = parseEvent(e, 'test');
+  if (!('event' in r)) throw new Error(r.reason);
+  return r;
 }
 
 /** Waits until `check()` is true, polling; fails after `ms` with `what` in the message. */

@@ -18,6 +18,7 @@ import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsComm
 import { recommendCommand, reportCommand, rollupsCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { parseServices, serve } from './serve.js';
+import { verifyCommand } from './verifyCommand.js';
 
 /**
  * The composition root: flags → configuration → services. The only module that reads the
@@ -172,6 +173,15 @@ async function query(config: Readonly<Config>, action: string, flags: { server?:
   }
   return auditedQuery(config, action, async () => asResult(await run(null)));
 }
+
+withCommon(program.command('verify'))
+  .description("recompute the store's hash chain: names the first event or link changed, deleted or inserted behind kubetrail's back; exit 1 when anything fails (PCI DSS 10.3.4)")
+  .option('--since <time>', `check links committed since then (${sinceHelp}); earlier ones are taken as stored`)
+  .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .action(async (flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'verify', async () => verifyCommand(config, flags));
+  });
 
 program.command('token')
   .description('query API tokens')

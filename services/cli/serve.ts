@@ -7,8 +7,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
 import { parseListen, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
-import { createMetrics } from '../../shared/metrics.js';
+import { createMetrics, watchChainHead } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
+import { lastLink } from '../../shared/storage/hashChain.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
@@ -88,6 +89,21 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     else res.type('text/plain').send('ok');
   });
   const metrics = createMetrics();
+  // The hash chain's head (PCI DSS 10.3.4), for recording outside the store: on /metrics, and
+  // in the log each minute it moves and at stop.
+  const chainHead = () => {
+    const l = lastLink(store.db);
+    return l && { seq: l.seq, hash: l.link.toString('hex') };
+  };
+  watchChainHead(metrics.registry, chainHead);
+  let loggedHead = chainHead()?.seq ?? 0;
+  const logHead = (always = false) => {
+    const head = chainHead();
+    if (head && (always || head.seq !== loggedHead)) log.info({ chainHead: head }, 'store hash chain head');
+    loggedHead = head?.seq ?? 0;
+  };
+  const headTimer = setInterval(() => logHead(), 60_000);
+  headTimer.unref();
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -192,6 +208,8 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       await relay?.stop();
       await alerter?.stop();
       recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
+      clearInterval(headTimer);
+      logHead(true);
       await writer.close();
       log.info('kubetrail stopped');
     },

@@ -7,6 +7,7 @@ import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
 import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
+import { ChainAppender, type Link } from './hashChain.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import type { WriteBatch } from './prepareEvent.js';
@@ -57,6 +58,9 @@ export class EventWriter {
   private readonly alerts: AlertStore;
   private readonly usage: UsageRollups;
   private readonly selectOtherUse: Statement;
+  private readonly chain: ChainAppender;
+  /** The newest link this writer appended (the chain head, for /metrics and the log). */
+  head: Link | null = null;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
     const db = store.db;
@@ -75,6 +79,7 @@ export class EventWriter {
       .prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND stage <> ? AND cluster_id = ? LIMIT 1')
       .pluck();
     this.saveOffset = createFollowOffsetSaver(db);
+    this.chain = new ChainAppender(db);
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
     this.insertIssued = db.prepare('INSERT OR IGNORE INTO issued_credentials (credential_id, event_id) VALUES (?, ?)');
@@ -113,12 +118,14 @@ export class EventWriter {
           return results;
         });
         this.usage.write();
-        return results;
+        return { results, link: this.chain.append() };
       }).immediate();
       this.usage.committed();
-      return results;
+      if (results.link) this.head = results.link;
+      return results.results;
     } catch (err) {
       this.usage.rolledBack();
+      this.chain.reset();
       throw err;
     }
   }
@@ -134,7 +141,9 @@ export class EventWriter {
       while (nextFinding < batch.findings.length && batch.findings[nextFinding]![0] === i) nextFinding++;
       if (info.changes > 0) {
         result.accepted++;
-        if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!));
+        const [request, response] = row[23] === 1 ? [toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!)] : [null, null];
+        if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, request, response);
+        this.chain.add(Number(info.lastInsertRowid), row, request, response);
         const atom = batch.usage[i]!;
         if (atom >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
           this.usage.add(dayOf(row[4]), row[0], row[7], row[8], atom, row[17], row[18], 1, row[4], row[4], row[1], row[1]);

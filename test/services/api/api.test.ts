@@ -7,6 +7,7 @@ import type { AuditEvent } from '../../../shared/audit/types.js';
 import { loadConfig } from '../../../shared/config.js';
 import { createLogger } from '../../../shared/log.js';
 import { openStore } from '../../../shared/storage/openStore.js';
+import { verifyChain } from '../../../shared/storage/verifyChain.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
 import { CLI, cliEnv, makeEvent, runCli, startServe, tempDir } from '../../helpers.js';
 import { checkSchema, parseCsv, responseSchema } from './schemaCheck.js';
@@ -391,6 +392,21 @@ describe('query API (real HTTP)', function () {
   });
 
   describe('the document and the trail', () => {
+    it('exposes the store hash chain head on /metrics, as kubetrail verify recomputes it', async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const m = /kubetrail_store_chain_head_info\{seq="(\d+)",hash="([0-9a-f]{64})"\} 1/.exec(text);
+      expect(m, text.split('\n').filter((l) => l.includes('chain')).join('\n')).to.not.equal(null);
+      expect(text).to.contain(`kubetrail_store_chain_length ${m![1]}`);
+      const store = openStore(db, { readonly: true });
+      try {
+        const report = verifyChain(store.db);
+        expect(report.ok).to.equal(true);
+        expect(report.head).to.include({ seq: Number(m![1]), hash: m![2] });
+      } finally {
+        store.close();
+      }
+    });
+
     it('documents every endpoint it answers, with the role each needs', async () => {
       const paths = Object.keys(doc.paths as object).sort();
       expect(paths).to.deep.equal([

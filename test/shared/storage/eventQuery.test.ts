@@ -1,17 +1,10 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parseEvent } from '../../../shared/audit/parseEvent.js';
-import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
+import type { AuditEvent } from '../../../shared/audit/types.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { queryActions, type ActionPosition, type EventFilter } from '../../../shared/storage/eventQuery.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { makeEvent, seededRandom, tempDir } from '../../helpers.js';
-
-function parsed(e: AuditEvent): ParsedEvent {
-  const r = parseEvent(e, 'test');
-  if (!('event' in r)) throw new Error(r.reason);
-  return r;
-}
+import { makeEvent, parsedEvent, seededRandom, tempDir } from '../../helpers.js';
 
 describe('action queries: order and pages', () => {
   const dir = tempDir();
@@ -33,8 +26,8 @@ describe('action queries: order and pages', () => {
         events.push(e);
         if (i % 7 === 0) events.push({ ...e, stage: 'ResponseStarted' } as AuditEvent);
       }
-      writer.write([{ cluster: 'east', source: 'test', events: events.filter((_, i) => i % 2 === 0).map(parsed), rejected: [] }]);
-      writer.write([{ cluster: 'west', source: 'test', events: events.map(parsed), rejected: [] }]);
+      writer.write([{ cluster: 'east', source: 'test', events: events.filter((_, i) => i % 2 === 0).map(parsedEvent), rejected: [] }]);
+      writer.write([{ cluster: 'west', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
       for (const order of ['desc', 'asc'] as const) {
         for (const base of [{}, { user: 'alice' }] as EventFilter[]) {
           const all = [...queryActions(store.db, { ...base, order })];

@@ -1,18 +1,11 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parseEvent } from '../../../shared/audit/parseEvent.js';
-import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
+import type { AuditEvent } from '../../../shared/audit/types.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { readUsage } from '../../../shared/storage/usageQuery.js';
 import { rebuildUsageRollups } from '../../../shared/storage/usageRollups.js';
-import { makeEvent, tempDir } from '../../helpers.js';
-
-function parsed(e: AuditEvent): ParsedEvent {
-  const r = parseEvent(e, 'test');
-  if (!('event' in r)) throw new Error(r.reason);
-  return r;
-}
+import { makeEvent, parsedEvent, tempDir } from '../../helpers.js';
 
 const DAY1 = Date.parse('2026-07-23T00:00:00Z') * 1000;
 const WINDOW = { cluster: 'prod', since: DAY1 - 86_400e6, until: DAY1 + 3 * 86_400e6 };
@@ -39,7 +32,7 @@ describe('usage rollups', () => {
   });
   afterEach(() => store.close());
 
-  const write = (events: AuditEvent[]) => writer.write([{ cluster: 'prod', source: 'test', events: events.map(parsed), rejected: [] }]);
+  const write = (events: AuditEvent[]) => writer.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
   /** Closes the store and opens it again (a restart). */
   const reopen = () => {
     const path = store.path;
@@ -149,7 +142,7 @@ describe('usage rollups', () => {
     const other = openStore(store.path);
     try {
       const second = new EventWriter(other);
-      const writeWith = (w: EventWriter, events: AuditEvent[]) => w.write([{ cluster: 'prod', source: 'test', events: events.map(parsed), rejected: [] }]);
+      const writeWith = (w: EventWriter, events: AuditEvent[]) => w.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
       for (let i = 0; i < 3; i++) {
         writeWith(writer, [makeEvent(), makeEvent({ verb: 'delete' })]);
         writeWith(second, [makeEvent()]);
