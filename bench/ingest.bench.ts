@@ -7,6 +7,8 @@
  *   b  `kubetrail ingest FILE --db DB --output json`, a child process (identity attribution and
  *      the detections included, as always).
  *   d  the same with `detections.enabled: false`: what identity and detection cost (b/d).
+ *   e  b without the store's hash chain (KUBETRAIL_BENCH_NO_HASH_CHAIN=1): what tamper
+ *      evidence costs (1 - b/e; target ≤ 5 %).
  *   c  `kubetrail serve`, a child process, fed EventList bodies of 400 events, 8 in flight.
  *
  * Environment: BENCH_EVENTS (default 1,000,000), BENCH_RUNS (default 3), BENCH_SEED,
@@ -29,7 +31,7 @@ import { envInt, gitRevision, int, median, pad } from './report.js';
 const BASELINE_TX_ROWS = 20_000;
 const WEBHOOK_BATCH = 400;
 const WEBHOOK_CONCURRENCY = 8;
-const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, detectionRatio: 0.85, bytesPerEvent: 250, peakRssMB: 300 };
+const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, detectionRatio: 0.85, chainRatio: 0.95, bytesPerEvent: 250, peakRssMB: 300 };
 
 interface PhaseResult {
   seconds: number;
@@ -48,7 +50,10 @@ interface RunResult {
   b: PhaseResult;
   c: PhaseResult;
   d: PhaseResult;
+  e: PhaseResult;
   ratioBA: number;
+  /** With the hash chain, over without. */
+  ratioBE: number;
   /** Identity and detections on, over off. */
   ratioBD: number;
   ratioCA: number;
@@ -115,11 +120,11 @@ async function runBaseline(input: string, dbPath: string, n: number): Promise<Ph
   return { seconds, eventsPerSec: count / seconds, bytesPerEvent: dbBytes(dbPath) / n, stored: count, cpuSeconds: (cpu.user + cpu.system) / 1e6, problems };
 }
 
-async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number, detections = true): Promise<PhaseResult> {
+async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number, detections = true, hashChain = true): Promise<PhaseResult> {
   const config = join(cwd, detections ? 'detections-on.yaml' : 'detections-off.yaml');
   writeFileSync(config, `detections:\n  enabled: ${detections}\n`);
   const started = performance.now();
-  const m = startMeasured(method, ['ingest', input, '--db', dbPath, '--config', config, '--output', 'json'], cwd);
+  const m = startMeasured(method, ['ingest', input, '--db', dbPath, '--config', config, '--output', 'json'], cwd, hashChain ? {} : { KUBETRAIL_BENCH_NO_HASH_CHAIN: '1' });
   const r = await m.done;
   const seconds = (performance.now() - started) / 1000;
   const problems: string[] = [];
@@ -232,12 +237,15 @@ async function main(): Promise<void> {
       const d = await runIngest(method, input, bDb, dir, n, false);
       console.log(phaseLine('d  … detections off', d, d.eventsPerSec / a.eventsPerSec) + `   b/d ${(b.eventsPerSec / d.eventsPerSec).toFixed(2)} (b raised ${int(alerts.alerts)} alerts of ${int(alerts.findings)} findings)`);
       removeDb(bDb);
+      const e = await runIngest(method, input, bDb, dir, n, true, false);
+      console.log(phaseLine('e  … hash chain off', e, e.eventsPerSec / a.eventsPerSec) + `   b/e ${(b.eventsPerSec / e.eventsPerSec).toFixed(3)} (the chain costs ${((1 - b.eventsPerSec / e.eventsPerSec) * 100).toFixed(1)} %)`);
+      removeDb(bDb);
       const cDb = join(dir, 'webhook.db');
       const c = await runWebhook(method, input, cDb, dir, n);
       console.log(phaseLine(`c webhook ${WEBHOOK_BATCH}/body ×${WEBHOOK_CONCURRENCY}`, c, c.eventsPerSec / a.eventsPerSec));
       removeDb(cDb);
-      for (const [label, p] of [['a', a], ['b', b], ['c', c], ['d', d]] as const) for (const problem of p.problems) console.log(`  ! ${label}: ${problem}`);
-      results.push({ a, b, c, d, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec, ratioBD: b.eventsPerSec / d.eventsPerSec });
+      for (const [label, p] of [['a', a], ['b', b], ['c', c], ['d', d], ['e', e]] as const) for (const problem of p.problems) console.log(`  ! ${label}: ${problem}`);
+      results.push({ a, b, c, d, e, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec, ratioBD: b.eventsPerSec / d.eventsPerSec, ratioBE: b.eventsPerSec / e.eventsPerSec });
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }
 
@@ -248,6 +256,7 @@ async function main(): Promise<void> {
       ratioBA: median(results.map((r) => r.ratioBA)),
       ratioCA: median(results.map((r) => r.ratioCA)),
       ratioBD: median(results.map((r) => r.ratioBD)),
+      ratioBE: median(results.map((r) => r.ratioBE)),
       aBytesPerEvent: median(results.map((r) => r.a.bytesPerEvent)),
       bBytesPerEvent: median(results.map((r) => r.b.bytesPerEvent)),
       cBytesPerEvent: median(results.map((r) => r.c.bytesPerEvent)),
@@ -258,6 +267,7 @@ async function main(): Promise<void> {
       { name: 'b/a events/s', value: med.ratioBA, op: '>=', limit: TARGETS.ingestRatio },
       { name: 'c/a events/s', value: med.ratioCA, op: '>=', limit: TARGETS.webhookRatio },
       { name: 'b/d events/s', value: med.ratioBD, op: '>=', limit: TARGETS.detectionRatio },
+      { name: 'b/e events/s (hash chain)', value: med.ratioBE, op: '>=', limit: TARGETS.chainRatio },
       { name: 'b bytes/event', value: med.bBytesPerEvent, op: '<=', limit: TARGETS.bytesPerEvent },
       { name: 'c bytes/event', value: med.cBytesPerEvent, op: '<=', limit: TARGETS.bytesPerEvent },
       { name: 'b peak RSS MB', value: med.bPeakRssMB, op: '<=', limit: TARGETS.peakRssMB },

@@ -29,7 +29,8 @@ import Database from 'better-sqlite3';
 import { hashToken } from '../shared/access.js';
 import { formatMicroTime } from '../shared/audit/time.js';
 import { CLI } from './child.js';
-import { DEFAULT_SEED, eventLines, Rng } from './generateEvents.js';
+import { buildStore } from './buildStore.js';
+import { DEFAULT_SEED, Rng } from './generateEvents.js';
 import { envInt, gitRevision, int, pad } from './report.js';
 
 const TARGET_P95_MS = 50;
@@ -42,27 +43,6 @@ function percentile(xs: number[], p: number): number {
 }
 
 /** Stores `n` generated events with `kubetrail ingest -`, fed from this process. */
-async function buildStore(db: string, n: number, seed: number): Promise<void> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [CLI, 'ingest', '-', '--db', db, '--cluster', 'bench', '--output', 'json'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, KUBETRAIL_CONFIG: '' } });
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  // A child that died shows in its exit code; writing on meanwhile must not crash this process.
-  child.stdin.on('error', () => undefined);
-  let chunk = '';
-  for (const line of eventLines(n, { seed, requestsPerSecond: 10 })) {
-    if (child.exitCode !== null) break;
-    chunk += line + '\n';
-    if (chunk.length >= 1 << 20) {
-      if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
-      chunk = '';
-    }
-  }
-  child.stdin.end(chunk);
-  const code = await exited;
-  if (code !== 0) throw new Error(`kubetrail ingest exited with ${code}`);
-  process.stdout.write(`built the store: ${int(n)} events in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
-}
-
 interface Query {
   name: string;
   paths: string[];

@@ -71,6 +71,8 @@ export const DEFAULTS = {
      */
     minWindowDays: 14,
   },
+  /** Accounts bound in RBAC with no request for this many days are stale (PCI DSS 8.2.6). */
+  idle: { days: 90 },
 };
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i;
@@ -166,6 +168,7 @@ const schema = z.strictObject({
     })
     .default({ tokens: [], maxPageSize: DEFAULTS.api.maxPageSize }),
   rbac: z.strictObject({ minWindowDays: z.number().int().min(0).max(3660).default(DEFAULTS.rbac.minWindowDays) }).default(DEFAULTS.rbac),
+  idle: z.strictObject({ days: z.number().int().min(1).max(3660).default(DEFAULTS.idle.days) }).default(DEFAULTS.idle),
   breakGlass: z
     .strictObject({
       accounts: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.breakGlass.accounts]),

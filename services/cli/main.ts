@@ -15,7 +15,7 @@ import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
-import { recommendCommand, reportCommand, rollupsCommand } from './usageCommand.js';
+import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { parseServices, serve } from './serve.js';
 import { verifyCommand } from './verifyCommand.js';
@@ -292,6 +292,13 @@ withState(rbac.command('report'))
   .option('-n, --namespace <ns>', 'only RoleBindings and requests of this namespace (and ClusterRoleBindings)')
   .addOption(new Option('--output <format>', 'output format').choices([...REPORT_FORMATS]).default('table'))
   .action((flags) => reportCommand(configFrom(flags), flags));
+withState(rbac.command('stale'))
+  .description('users and service accounts bound in RBAC with no request for idle.days (default 90): stale-account, or insufficient history when the store covers less (PCI DSS 8.2.6)')
+  .option('--days <n>', 'idle after this many days (default: idle.days)')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => {
+    await staleCommand(configFrom(flags), flags);
+  });
 withState(rbac.command('recommend'))
   .description('the smallest Roles/ClusterRoles and bindings that allow what a subject was seen doing, as YAML for kubectl apply, with a dry run')
   .option('--user <name>', 'a user (or system:serviceaccount:NS:NAME)')

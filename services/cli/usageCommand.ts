@@ -7,9 +7,10 @@ import { recommendationText } from '../../shared/rbac/recommendationText.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type StateSource, type WindowOptions } from '../../shared/rbac/usageWindow.js';
+import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/rbac/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
+import { writeRows, type OutputFormat } from './output.js';
 
 export interface WindowFlags extends StateFlags {
   since: string;
@@ -42,6 +43,22 @@ export function reportCommand(config: Readonly<Config>, flags: WindowFlags & { s
   try {
     const report = usageReport(store.db, sourceFrom(flags), { ...windowFrom(config, flags), ...(flags.subject ? { subjects: flags.subject } : {}) });
     process.stdout.write(formatReport(report, flags.output));
+  } finally {
+    store.close();
+  }
+}
+
+/** `kubetrail rbac stale`: bound users and service accounts idle for idle.days (PCI DSS 8.2.6). */
+export async function staleCommand(config: Readonly<Config>, flags: StateFlags & { days?: string; output: OutputFormat }): Promise<number> {
+  const idleDays = flags.days === undefined ? config.idle.days : Number(flags.days);
+  if (!Number.isInteger(idleDays) || idleDays < 1) throw new InputError(`--days: expected a whole number of days, got '${flags.days}'`);
+  const store = openStore(config.database.path);
+  try {
+    const { origin, accounts } = staleAccounts(store.db, sourceFrom(flags), { cluster: flags.cluster ?? config.cluster, nowMicros: Date.now() * 1000, idleDays });
+    const rows = accounts.map((a) => ({ status: a.status, kind: a.kind, name: a.name, lastSeen: a.lastSeen === null ? null : new Date(a.lastSeen / 1000).toISOString(), idleDays: a.idleDays, bindings: a.bindings.join(', '), note: a.note }));
+    if (flags.output === 'table') process.stdout.write(`${origin}; idle after ${idleDays} days (PCI DSS 8.2.6)\n`);
+    await writeRows(process.stdout, rows, ['status', 'kind', 'name', 'lastSeen', 'idleDays', 'bindings', 'note'], flags.output);
+    return accounts.filter((a) => a.status === 'stale-account').length;
   } finally {
     store.close();
   }

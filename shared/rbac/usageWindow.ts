@@ -11,7 +11,8 @@ import {
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
 } from './recommend.js';
 import { getSnapshot, latestSnapshot, listSnapshots } from '../storage/rbacSnapshots.js';
-import { readUsage, usageDaysCovered } from '../storage/usageQuery.js';
+import { accountActivity, type AccountActivity } from './staleAccounts.js';
+import { accountHistory, readUsage, usageDaysCovered } from '../storage/usageQuery.js';
 
 /**
  * The usage analysis over a window of the store (the query layer of the analyzer): which RBAC to judge by,
@@ -59,24 +60,22 @@ function authorizersOverTime(db: Database, cluster: string, current: Authorizer,
   };
 }
 
+/** The RBAC a question is asked of: files, a snapshot by id, or the cluster's newest. Throws InputError (exit 2) without one. */
+export function resolveState(db: Database, source: StateSource, cluster: string): { state: RbacState; origin: string; snapshotId: number | null } {
+  if (source.kind === 'files') return { state: source.state, origin: source.origin, snapshotId: null };
+  const snap = source.id !== undefined ? getSnapshot(db, source.id) : latestSnapshot(db, cluster);
+  if (!snap) {
+    throw new InputError(`no RBAC snapshot of cluster '${cluster}' in the store: run \`kubetrail rbac load FILE…\` or \`kubetrail rbac load --from-cluster\` first, or give the RBAC with -f FILE`);
+  }
+  return { state: snap.state, origin: `snapshot ${snap.id} of ${snap.cluster} (${new Date(snap.takenAt / 1000).toISOString()})`, snapshotId: snap.id };
+}
+
 /** Loads the RBAC and the window's usage and analyses them. Throws InputError (exit 2) without a snapshot. */
 export function analyseWindow(db: Database, source: StateSource, o: WindowOptions): WindowAnalysis {
-  let current: Authorizer;
-  let origin: string;
-  let at: (t: number) => Authorizer;
-  if (source.kind === 'files') {
-    current = new Authorizer(source.state);
-    origin = source.origin;
-    at = () => current;
-  } else {
-    const snap = source.id !== undefined ? getSnapshot(db, source.id) : latestSnapshot(db, o.cluster);
-    if (!snap) {
-      throw new InputError(`no RBAC snapshot of cluster '${o.cluster}' in the store: run \`kubetrail rbac load FILE…\` or \`kubetrail rbac load --from-cluster\` first, or give the RBAC with -f FILE`);
-    }
-    current = new Authorizer(snap.state);
-    origin = `snapshot ${snap.id} of ${snap.cluster} (${new Date(snap.takenAt / 1000).toISOString()})`;
-    at = authorizersOverTime(db, o.cluster, current, snap.id);
-  }
+  const resolved = resolveState(db, source, o.cluster);
+  const current = new Authorizer(resolved.state);
+  const origin = resolved.origin;
+  const at = resolved.snapshotId === null ? () => current : authorizersOverTime(db, o.cluster, current, resolved.snapshotId);
   const w = wholeDays(o);
   const analysis = analyseUsage(current, readUsage(db, { cluster: o.cluster, since: w.since, until: w.until, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }), at);
   return { current, origin, analysis, window: { ...w, coveredDays: usageDaysCovered(db, { cluster: o.cluster, ...w }), minDays: o.minDays } };
@@ -214,4 +213,11 @@ function unusedOfTarget(analysis: UsageAnalysis, bindingLabels: string[], userna
     });
   }
   return out;
+}
+
+/** Users and service accounts bound in RBAC, with their last request and whether they are stale (PCI DSS 8.2.6). */
+export function staleAccounts(db: Database, source: StateSource, o: { cluster: string; nowMicros: number; idleDays: number }): { origin: string; accounts: AccountActivity[] } {
+  const { state, origin } = resolveState(db, source, o.cluster);
+  const history = accountHistory(db, o.cluster);
+  return { origin, accounts: accountActivity({ state, ...history, nowMicros: o.nowMicros, idleDays: o.idleDays }) };
 }

@@ -81,3 +81,17 @@ export function usageDaysCovered(db: Database, f: Omit<UsageFilter, 'namespace'>
     .pluck()
     .get(f.cluster, dayOf(f.since), dayOf(f.until - 1)) as number;
 }
+
+/**
+ * Each username's last request in the cluster (microseconds), from the daily rollups, which
+ * outlive the raw events (retention keeps them); and the first day the rollups hold.
+ */
+export function accountHistory(db: Database, cluster: string): { lastSeen: Map<string, number>; historyFrom: number | null } {
+  const clusterId = db.prepare('SELECT id FROM strings WHERE value = ?').pluck().get(cluster) as number | undefined;
+  if (clusterId === undefined) return { lastSeen: new Map(), historyFrom: null };
+  const rows = db
+    .prepare('SELECT s.username AS name, max(u.last_at) AS last FROM usage_daily u JOIN rbac_subjects s ON s.id = u.subject_id WHERE u.cluster_id = ? GROUP BY s.username')
+    .all(clusterId) as { name: string; last: number }[];
+  const first = db.prepare('SELECT min(day) FROM usage_daily WHERE cluster_id = ?').pluck().get(clusterId) as number | null;
+  return { lastSeen: new Map(rows.map((r) => [r.name, r.last])), historyFrom: first === null ? null : first * 86_400_000_000 };
+}

@@ -16,7 +16,12 @@ const MAX_EVENTS_PER_COMMIT = 20_000;
 const options = workerData as WriterThreadOptions;
 // Measured (npm run bench): an 8 MB page cache writes as fast as 16 MB here; the OS caches the rest.
 const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 8192 });
-const writer = new EventWriter(store, options.quarantineMaxBytes, { identityMap: options.identityMap, alertThrottleSeconds: options.alertThrottleSeconds });
+// KUBETRAIL_BENCH_NO_HASH_CHAIN=1 is for `npm run bench` alone: it measures what the chain costs.
+const writer = new EventWriter(store, options.quarantineMaxBytes, {
+  identityMap: options.identityMap,
+  alertThrottleSeconds: options.alertThrottleSeconds,
+  hashChain: process.env.KUBETRAIL_BENCH_NO_HASH_CHAIN !== '1',
+});
 const port = parentPort!;
 
 port.on('message', (first: WriterRequest | 'close') => {
