@@ -10,6 +10,7 @@ import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
 import { eventsCommand, historyCommand } from './eventsCommand.js';
 import { remoteFrom, type Remote } from './remote.js';
+import { reviewExportCommand, reviewListCommand, reviewRecordCommand, reviewShowCommand } from './reviewCommand.js';
 import { auditedQuery } from './selfAudit.js';
 import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
@@ -17,6 +18,7 @@ import { OUTPUT_FORMATS } from './output.js';
 import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
 import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
+import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
 import { parseServices, serve } from './serve.js';
 import { verifyCommand } from './verifyCommand.js';
 
@@ -321,6 +323,47 @@ withCommon(rbac.command('rollups'))
   .description('the daily usage rollups the report reads (kept at ingest)')
   .option('--rebuild', 'rebuild them from the stored events')
   .action((flags) => rollupsCommand(configFrom(flags), flags));
+
+const review = program.command('review').description('access reviews (PCI DSS 7.2.4, 7.2.5.1, 8.2.6): the pack reviewers sign, their decisions, and past reviews');
+withState(review.command('export'))
+  .description('per subject: bindings, effective permissions with the last use of each, unused and removable grants, dangerous grants, idle since, the last decision and what changed since; kept as a new review')
+  .option('--since <when>', 'activity window start (180d: six months)', '180d')
+  .option('--until <when>', 'window end (default: now)')
+  .addOption(new Option('--output <format>', 'output format').choices([...REVIEW_FORMATS]).default('markdown'))
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'review export', async () => ({ rows: reviewExportCommand(config, flags) }));
+  });
+withCommon(review.command('record'))
+  .description("record a reviewer's decision on one subject of a review")
+  .requiredOption('--subject <subject>', "as the export names it: 'User alice', 'Group dev', 'ServiceAccount system:serviceaccount:ns:name' (or the bare name when unique)")
+  .requiredOption('--decision <decision>', 'keep, reduce or remove')
+  .requiredOption('--reviewer <name>', 'who decided')
+  .option('--note <text>', 'why, or the ticket of the change')
+  .option('--review <id>', "the review (default: the cluster's newest)")
+  .option('--cluster <name>', 'cluster (default: config cluster)')
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'review record', async () => {
+      reviewRecordCommand(config, flags);
+      return { rows: 1 };
+    });
+  });
+withCommon(review.command('list'))
+  .description('every access review, newest first, with its decisions')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'review list', async () => ({ rows: await reviewListCommand(config, flags) }));
+  });
+withCommon(review.command('show'))
+  .description('the subjects of a past review and the decision on each')
+  .argument('<id>', 'review number (review list)')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (id: string, flags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'review show', async () => ({ rows: await reviewShowCommand(config, id, flags) }));
+  });
 
 async function main(): Promise<void> {
   // `kubetrail … | head`: a reader that has seen enough is not an error.

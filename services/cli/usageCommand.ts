@@ -18,7 +18,7 @@ export interface WindowFlags extends StateFlags {
   namespace?: string;
 }
 
-function windowFrom(config: Readonly<Config>, flags: WindowFlags): WindowOptions {
+export function windowFrom(config: Readonly<Config>, flags: WindowFlags): WindowOptions {
   const now = Date.now();
   const since = parseTimeBound(flags.since, '--since', now);
   const until = flags.until === undefined ? now * 1000 : parseTimeBound(flags.until, '--until', now);
@@ -27,7 +27,7 @@ function windowFrom(config: Readonly<Config>, flags: WindowFlags): WindowOptions
 }
 
 /** -f files, a snapshot id, or the cluster's newest snapshot. */
-function sourceFrom(flags: StateFlags): StateSource {
+export function sourceFrom(flags: StateFlags): StateSource {
   if (flags.file && flags.file.length > 0) {
     const loaded = loadFiles(flags.file);
     reportProblems(loaded);
