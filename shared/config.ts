@@ -73,6 +73,8 @@ export const DEFAULTS = {
   },
   /** Accounts bound in RBAC with no request for this many days are stale (PCI DSS 8.2.6). */
   idle: { days: 90 },
+  /** A cluster and source silent this long, or whose rate collapses under a tenth, is an audit-pipeline gap (PCI DSS 10.7.2). */
+  gap: { minutes: 10, collapseRatio: 0.1 },
 };
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i;
@@ -169,6 +171,13 @@ const schema = z.strictObject({
     .default({ tokens: [], maxPageSize: DEFAULTS.api.maxPageSize }),
   rbac: z.strictObject({ minWindowDays: z.number().int().min(0).max(3660).default(DEFAULTS.rbac.minWindowDays) }).default(DEFAULTS.rbac),
   idle: z.strictObject({ days: z.number().int().min(1).max(3660).default(DEFAULTS.idle.days) }).default(DEFAULTS.idle),
+  gap: z
+    .strictObject({
+      /** Fractions are allowed (0.05 = 3 s), for tests and very busy clusters. */
+      minutes: z.number().min(0.01).max(1440).default(DEFAULTS.gap.minutes),
+      collapseRatio: z.number().min(0).max(1).default(DEFAULTS.gap.collapseRatio),
+    })
+    .default(DEFAULTS.gap),
   breakGlass: z
     .strictObject({
       accounts: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.breakGlass.accounts]),

@@ -5,7 +5,7 @@ import { parseDuration } from '../../shared/query/timeBound.js';
 import { ALERT_COLUMNS, ALERT_STATUSES, queryAlerts, setAlertStatus, type AlertFilter, type AlertStatus } from '../../shared/storage/alertQuery.js';
 import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/breakglass.js';
 import type { Route } from './apiRouter.js';
-import { PAGING_PARAMS, readId, readParams, readRange } from './params.js';
+import { PAGING_PARAMS, bodyField, readBody, readId, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
 
 type AlertPosition = [firstAt: number, id: number];
@@ -29,15 +29,6 @@ function alertStatusRoute(action: 'ack' | 'resolve'): Route {
       return r;
     },
   };
-}
-
-/** A text field of a JSON body: present, a non-empty string. */
-function field(body: Record<string, unknown>, key: string, required = true): string | undefined {
-  const v = body[key];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') throw new InputError(`body.${key}: expected a non-empty string`);
-  if (v.length > 1024) throw new InputError(`body.${key}: longer than 1024 characters`);
-  return v;
 }
 
 export function alertRoutes(): Route[] {
@@ -84,21 +75,17 @@ export function alertRoutes(): Route[] {
       role: 'analyst',
       handle: (call, ctx) => {
         readParams(call.req, []);
-        const body = call.req.body as unknown;
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError('body: expected a JSON object with account, person, approvedBy, reason, ticket, and for or until');
-        const b = body as Record<string, unknown>;
-        const unknown = Object.keys(b).filter((k) => !['account', 'person', 'approvedBy', 'reason', 'ticket', 'from', 'until', 'for'].includes(k));
-        if (unknown.length) throw new InputError(`body: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+        const b = readBody(call.req, ['account', 'person', 'approvedBy', 'reason', 'ticket', 'from', 'until', 'for'], 'account, person, approvedBy, reason, ticket, and for or until');
         const time = (k: string) => {
-          const t = parseTime(field(b, k)!);
+          const t = parseTime(bodyField(b, k)!);
           if (t === null) throw new InputError(`body.${k}: expected an RFC 3339 time such as 2026-11-27T09:00:00Z`);
           return t;
         };
         if ((b.for === undefined) === (b.until === undefined)) throw new InputError('body: give the window as for (a duration such as 2h) or as until (an RFC 3339 time)');
         const fromAt = b.from === undefined ? ctx.now() * 1000 : time('from');
-        const untilAt = b.for !== undefined ? fromAt + parseDuration(field(b, 'for')!, 'body.for') : time('until');
+        const untilAt = b.for !== undefined ? fromAt + parseDuration(bodyField(b, 'for')!, 'body.for') : time('until');
         const c = createCheckout(call.db(), {
-          account: field(b, 'account')!, person: field(b, 'person')!, approvedBy: field(b, 'approvedBy')!, reason: field(b, 'reason')!, ticket: field(b, 'ticket')!, fromAt, untilAt,
+          account: bodyField(b, 'account')!, person: bodyField(b, 'person')!, approvedBy: bodyField(b, 'approvedBy')!, reason: bodyField(b, 'reason')!, ticket: bodyField(b, 'ticket')!, fromAt, untilAt,
         });
         call.rows = 1;
         call.res.status(201);

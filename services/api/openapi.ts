@@ -63,6 +63,13 @@ const schemas: Record<string, Schema> = {
     sinceStart: obj({ uptimeSeconds: int, sources: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'number' } } } }),
     kafkaLag: { type: 'array', items: obj({ topic: str, partition: int, lag: { type: 'number' } }) },
   }),
+  Gap: obj({
+    id: int, cluster: str, source: str, kind: { type: 'string', enum: ['silence', 'rate-collapse'] }, startedAt: str, detectedAt: str, endedAt: nstr,
+    seconds: int, expectedPerWindow: int, windowSeconds: { type: 'number' }, lateEvents: { type: 'boolean' }, alertId: nint,
+    cause: nstr, remediation: nstr, ackedBy: nstr, ackedAt: nstr,
+  }),
+  GapList: list('Gap'),
+  GapAck: obj({ cause: str, remediation: str }),
   Quarantined: obj({ id: int, time: str, source: str, cluster: str, position: str, reason: str, rawSize: int, raw: str }),
   QuarantineList: list('Quarantined'),
   SelfAuditEntry: obj({
@@ -213,6 +220,12 @@ export function openApiDocument(): Schema {
       },
       '/breakglass/checkouts/{id}/close': { post: op('End a checkout now', 'analyst', [pathParam('id')], { '200': { description: 'the checkout', ...json('Checkout') } }) },
       '/ingest/status': { get: op('Per cluster: newest event, recent rate, quarantined input; this process\'s counters and Kafka lag', 'viewer', [], { '200': { description: 'the status', ...json('IngestStatus') } }) },
+      '/gaps': { get: op('Audit pipeline gaps (PCI DSS 10.7.2): a cluster and source silent, or whose rate collapsed; start, end, cause and remediation', 'viewer', [param('since', 'gaps open at or after'), param('cluster', 'cluster name'), param('open', 'true: only open gaps', { enum: ['true', 'false'] })], { '200': { description: 'the gaps, newest first', ...json('GapList') } }) },
+      '/gaps/{id}/ack': {
+        post: op('Acknowledge a gap with its cause and remediation (PCI DSS 10.7.3); acknowledges its alert too', 'analyst', [pathParam('id')], {
+          '200': { description: 'the gap', ...json('Gap') }, '404': { description: 'no such gap', ...json('Error') }, '409': { description: 'already acknowledged', ...json('Error') },
+        }, { requestBody: { required: true, ...json('GapAck') } }),
+      },
       '/quarantine': { get: op('Quarantined input with the reason, newest first', 'analyst', [param('since', 'quarantined at or after'), param('source', 'webhook, file or kafka'), param('cluster', 'cluster name'), ...paging], { '200': { description: 'a page, or a stream', ...streams('QuarantineList') } }) },
       '/self-audit': { get: op("kubetrail's own audit trail: API calls, CLI queries, start, stop, configuration changes", 'admin', [...timeParams, param('actor', 'token name or OS user'), param('channel', 'api, cli or service', { enum: ['api', 'cli', 'service'] }), ...paging], { '200': { description: 'a page, or a stream', ...streams('SelfAuditList') } }) },
       '/rbac/snapshots': { get: op('RBAC snapshots taken', 'admin', [param('cluster', 'only this cluster')], { '200': { description: 'the snapshots', ...json('SnapshotList') } }) },

@@ -92,3 +92,22 @@ export function readRange(params: Record<string, string | undefined>, nowMs: num
   if (since !== undefined && until !== undefined && since >= until) throw new InputError('since must be before until');
   return { since, until };
 }
+
+/** A JSON object body with only the fields given; 400 naming what is wrong. */
+export function readBody(req: Request, allowed: readonly string[], expected: string): Record<string, unknown> {
+  const body = req.body as unknown;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError(`body: expected a JSON object with ${expected}`);
+  const b = body as Record<string, unknown>;
+  const unknown = Object.keys(b).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw new InputError(`body: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+  return b;
+}
+
+/** A text field of a JSON body: present, a non-empty string. */
+export function bodyField(body: Record<string, unknown>, key: string, required = true): string | undefined {
+  const v = body[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new InputError(`body.${key}: expected a non-empty string`);
+  if (v.length > 1024) throw new InputError(`body.${key}: longer than 1024 characters`);
+  return v;
+}

@@ -1,8 +1,9 @@
 import { InputError } from '../../shared/errors.js';
+import { acknowledgeGap, queryGaps } from '../../shared/storage/pipelineGaps.js';
 import { QUARANTINE_COLUMNS, clusterIngest, queryQuarantine } from '../../shared/storage/ingestStatus.js';
 import { SELF_AUDIT_COLUMNS, querySelfAudit, type SelfAuditChannel } from '../../shared/storage/selfAudit.js';
 import type { Route } from './apiRouter.js';
-import { PAGING_PARAMS, readParams, readRange } from './params.js';
+import { PAGING_PARAMS, bodyField, readBody, readId, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
 
 const isId = (p: unknown): p is number => Number.isSafeInteger(p) && (p as number) > 0;
@@ -24,6 +25,30 @@ async function sourceCounters(metrics: { registry: { getSingleMetric(name: strin
 
 export function statusRoutes(): Route[] {
   return [
+    {
+      method: 'get',
+      path: '/gaps',
+      role: 'viewer',
+      handle: (call, ctx) => {
+        const params = readParams(call.req, ['since', 'cluster', 'open']);
+        if (params.open !== undefined && params.open !== 'true' && params.open !== 'false') throw new InputError('open: expected true or false');
+        const items = queryGaps(call.db(), { since: readRange(params, ctx.now()).since, cluster: params.cluster, open: params.open === 'true' }, ctx.now() * 1000);
+        call.rows = items.length;
+        return { items, nextCursor: null };
+      },
+    },
+    {
+      method: 'post',
+      path: '/gaps/:id/ack',
+      role: 'analyst',
+      handle: (call, ctx) => {
+        readParams(call.req, []);
+        const b = readBody(call.req, ['cause', 'remediation'], 'cause and remediation');
+        const gap = acknowledgeGap(call.db(), readId(call.req.params.id as string, 'gap id'), { cause: bodyField(b, 'cause')!, remediation: bodyField(b, 'remediation')!, by: call.caller.name }, ctx.now() * 1000);
+        call.rows = 1;
+        return gap;
+      },
+    },
     {
       method: 'get',
       path: '/ingest/status',

@@ -6,10 +6,12 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
 import { parseListen, storeOptionsFrom, type Config } from '../../shared/config.js';
-import { ConfigError, InputError } from '../../shared/errors.js';
+import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
+import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { lastLink } from '../../shared/storage/hashChain.js';
+import { recordGapEvent } from '../../shared/storage/pipelineGaps.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
@@ -70,6 +72,31 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   }
 }
 
+/**
+ * The audit pipeline's own failures (PCI DSS 10.7.2): learns each cluster and source's rate
+ * from what this process commits, and records a gap (with a critical audit-pipeline-gap alert)
+ * when one goes silent or collapses, and its end when events come again.
+ */
+function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logger): NodeJS.Timeout {
+  const windowMs = config.gap.minutes * 60_000;
+  const watch = new GapWatch({ ...DEFAULT_GAP_SETTINGS, windowMs, collapseRatio: config.gap.collapseRatio });
+  const apply = (events: GapEvent[]) => {
+    for (const e of events) {
+      try {
+        const id = recordGapEvent(writer.store.db, e, windowMs);
+        if (e.type === 'open') log.warn({ gap: id, cluster: e.cluster, source: e.source, kind: e.kind, since: new Date(e.startedAt).toISOString() }, 'audit pipeline gap');
+        else log.info({ gap: id, cluster: e.cluster, source: e.source, lateEvents: e.lateEvents }, 'audit pipeline gap closed');
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'cannot record an audit pipeline gap');
+      }
+    }
+  };
+  writer.onCommitted((a) => apply(watch.observe(a.cluster, a.source, a.events, Date.now(), a.oldest / 1000)));
+  const timer = setInterval(() => apply(watch.tick(Date.now())), Math.min(30_000, Math.max(200, windowMs / 5)));
+  timer.unref();
+  return timer;
+}
+
 /** 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
@@ -119,7 +146,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   });
 
   let relay: KafkaRelay | null = null;
+  let gapTimer: NodeJS.Timeout | null = null;
   if (services.includes('ingest')) {
+    gapTimer = watchPipeline(config, writer, log.child({ service: 'ingest' }));
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
     const queue = relay ?? new StoreSink(writer, log.child({ service: 'ingest' }));
     app.use(
@@ -209,6 +238,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       await alerter?.stop();
       recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
       clearInterval(headTimer);
+      if (gapTimer) clearInterval(gapTimer);
       logHead(true);
       await writer.close();
       log.info('kubetrail stopped');

@@ -8,6 +8,15 @@ import type { WriteOptions, WriteResult } from './eventWriter.js';
 import { openStore, type Store, type StoreOptions } from './openStore.js';
 import { RecordBatchBuilder, type RecordBatch } from './eventRows.js';
 
+
+/** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
+export interface Arrival {
+  cluster: string;
+  source: string;
+  events: number;
+  oldest: number;
+}
+
 export interface WriterThreadOptions {
   path: string;
   synchronous: NonNullable<StoreOptions['synchronous']>;
@@ -44,6 +53,7 @@ export class StoreWriter {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (e: Error) => void }>();
   private backlogWatchers: { atMost: number; resolve: () => void }[] = [];
+  private readonly listeners: ((arrival: Arrival) => void)[] = [];
   private nextId = 1;
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
@@ -126,10 +136,20 @@ export class StoreWriter {
   write(batches: RecordBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const arrivals = batches.map((b) => ({ cluster: b.cluster, source: b.source, events: b.records.length, oldest: b.records.reduce((m, r) => Math.min(m, r[3]), Infinity) }));
+    const committed = new Promise<WriteResult[]>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, batches, options } satisfies WriterRequest);
     });
+    return committed.then((results) => {
+      for (const listen of this.listeners) for (const a of arrivals) if (a.events > 0) listen(a);
+      return results;
+    });
+  }
+
+  /** Calls `listen` for each batch of events committed from now on: the pipeline watch (10.7.2) learns rates from it. */
+  onCommitted(listen: (arrival: Arrival) => void): void {
+    this.listeners.push(listen);
   }
 
   /** Waits for the writes in flight, stops the writer thread and closes the store. */

@@ -121,6 +121,7 @@ describe('query API (real HTTP)', function () {
       ['get', '/rbac/snapshots', 'admin'],
       ['get', '/openapi.json', 'viewer'],
       ['get', '/session', 'viewer'],
+      ['get', '/gaps', 'viewer'],
     ];
     const order = ['viewer', 'analyst', 'admin'] as const;
     for (const [method, path, needs] of matrix) {
@@ -411,7 +412,7 @@ describe('query API (real HTTP)', function () {
       const paths = Object.keys(doc.paths as object).sort();
       expect(paths).to.deep.equal([
         '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/events', '/events/{cluster}/{auditID}',
-        '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine',
+        '/gaps', '/gaps/{id}/ack', '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine',
         '/rbac/can', '/rbac/permissions', '/rbac/recommend', '/rbac/report', '/rbac/snapshots', '/rbac/who-can', '/self-audit', '/session',
       ]);
       const res = await get('/no/such/thing', 'viewer');

@@ -1,0 +1,96 @@
+import type { Database } from 'better-sqlite3';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import type { GapEvent } from '../detect/pipelineGaps.js';
+
+/** Pipeline gaps as stored (migration 0012), each with its audit-pipeline-gap alert. */
+
+export const GAP_RULE = 'audit-pipeline-gap';
+const GAP_PCI = ['10.7.2', '10.7.3', '10.2.1', '10.2.1.6'];
+
+export interface GapRow {
+  id: number;
+  cluster: string;
+  source: string;
+  kind: string;
+  startedAt: string;
+  detectedAt: string;
+  endedAt: string | null;
+  /** Seconds from start to end (or to now while open). */
+  seconds: number;
+  expectedPerWindow: number;
+  windowSeconds: number;
+  lateEvents: boolean;
+  alertId: number | null;
+  cause: string | null;
+  remediation: string | null;
+  ackedBy: string | null;
+  ackedAt: string | null;
+}
+
+export const GAP_COLUMNS: (keyof GapRow)[] = ['id', 'cluster', 'source', 'kind', 'startedAt', 'detectedAt', 'endedAt', 'seconds', 'expectedPerWindow', 'lateEvents', 'cause', 'remediation', 'ackedBy', 'ackedAt', 'alertId'];
+
+const iso = (micros: number | null) => (micros === null ? null : new Date(micros / 1000).toISOString());
+
+/** Records what the watch saw: an opening (with its alert) or a closing. Returns the gap's id. */
+export function recordGapEvent(db: Database, e: GapEvent, windowMs: number): number | null {
+  return db.transaction(() => {
+    if (e.type === 'open') {
+      const what = e.kind === 'silence' ? `sent nothing for ${Math.round((e.detectedAt - e.startedAt) / 1000)} s` : `sent ${e.seen} events in a window that normally brings ${e.expectedPerWindow}`;
+      const message = `audit pipeline gap: cluster ${e.cluster} via ${e.source} ${what} (since ${new Date(e.startedAt).toISOString()}); audit events may be lost`;
+      const alert = db
+        .prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person, count, message, pci, checkout_id, raised_at, identity)
+          VALUES (?, 'critical', ?, ?, ?, ?, 'kubetrail', 'kubetrail', NULL, 0, ?, ?, NULL, ?, NULL)`)
+        .run(GAP_RULE, `${e.cluster}/${e.source}`, e.cluster, e.startedAt * 1000, e.detectedAt * 1000, message, JSON.stringify(GAP_PCI), Date.now() * 1000);
+      const gap = db
+        .prepare('INSERT INTO pipeline_gaps (cluster, source, kind, started_at, detected_at, expected, window_ms, alert_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(e.cluster, e.source, e.kind, e.startedAt * 1000, e.detectedAt * 1000, e.expectedPerWindow, windowMs, alert.lastInsertRowid);
+      return Number(gap.lastInsertRowid);
+    }
+    const open = db.prepare('SELECT id FROM pipeline_gaps WHERE cluster = ? AND source = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1').pluck().get(e.cluster, e.source) as number | undefined;
+    if (open === undefined) return null;
+    db.prepare('UPDATE pipeline_gaps SET ended_at = ?, late_events = ? WHERE id = ?').run(e.endedAt * 1000, e.lateEvents ? 1 : 0, open);
+    return open;
+  })();
+}
+
+export function queryGaps(db: Database, f: { since?: number; cluster?: string; open?: boolean } = {}, nowMicros = Date.now() * 1000): GapRow[] {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.since !== undefined) where.push('coalesce(ended_at, ?) >= ?') && params.push(nowMicros, f.since);
+  if (f.cluster !== undefined) where.push('cluster = ?') && params.push(f.cluster);
+  if (f.open) where.push('ended_at IS NULL');
+  const rows = db.prepare(`SELECT * FROM pipeline_gaps ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC`).all(...params) as Record<string, number | string | null>[];
+  return rows.map((r) => ({
+    id: r.id as number,
+    cluster: r.cluster as string,
+    source: r.source as string,
+    kind: r.kind as string,
+    startedAt: iso(r.started_at as number)!,
+    detectedAt: iso(r.detected_at as number)!,
+    endedAt: iso(r.ended_at as number | null),
+    seconds: Math.round((((r.ended_at as number | null) ?? nowMicros) - (r.started_at as number)) / 1e6),
+    expectedPerWindow: r.expected as number,
+    windowSeconds: (r.window_ms as number) / 1000,
+    lateEvents: r.late_events === 1,
+    alertId: r.alert_id as number | null,
+    cause: r.cause as string | null,
+    remediation: r.remediation as string | null,
+    ackedBy: r.acked_by as string | null,
+    ackedAt: iso(r.acked_at as number | null),
+  }));
+}
+
+/** Acknowledges a gap with its cause and remediation (10.7.3), and its alert with it. */
+export function acknowledgeGap(db: Database, id: number, a: { cause: string; remediation: string; by: string }, nowMicros = Date.now() * 1000): GapRow {
+  for (const [k, v] of Object.entries({ cause: a.cause, remediation: a.remediation })) if (!v.trim()) throw new InputError(`${k}: must not be empty (PCI DSS 10.7.3 asks for both)`);
+  return db.transaction(() => {
+    const row = db.prepare('SELECT acked_at, alert_id FROM pipeline_gaps WHERE id = ?').get(id) as { acked_at: number | null; alert_id: number | null } | undefined;
+    if (!row) throw new NotFoundError(`no pipeline gap #${id}`);
+    if (row.acked_at !== null) throw new ConflictError(`pipeline gap #${id} is already acknowledged`);
+    db.prepare('UPDATE pipeline_gaps SET cause = ?, remediation = ?, acked_by = ?, acked_at = ? WHERE id = ?').run(a.cause, a.remediation, a.by, nowMicros, id);
+    if (row.alert_id !== null) {
+      db.prepare("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'").run(a.by, nowMicros, row.alert_id);
+    }
+    return queryGaps(db, {}, nowMicros).find((g) => g.id === id)!;
+  })();
+}
