@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { ROLES, newToken, type Role } from '../../shared/access.js';
@@ -6,6 +7,9 @@ import { SEVERITIES } from '../../shared/detect/types.js';
 import { ALERT_STATUSES } from '../../shared/storage/alertQuery.js';
 import { ConfigError, InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
+import { parseTimeBound } from '../../shared/query/timeBound.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { GAP_COLUMNS, acknowledgeGap, queryGaps } from '../../shared/storage/pipelineGaps.js';
 import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
 import { eventsCommand, historyCommand } from './eventsCommand.js';
@@ -14,7 +18,7 @@ import { reviewExportCommand, reviewListCommand, reviewRecordCommand, reviewShow
 import { auditedQuery } from './selfAudit.js';
 import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
-import { OUTPUT_FORMATS } from './output.js';
+import { OUTPUT_FORMATS, writeRows, type OutputFormat } from './output.js';
 import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
 import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
@@ -363,6 +367,47 @@ withCommon(review.command('show'))
   .action(async (id: string, flags) => {
     const config = configFrom(flags);
     process.exitCode = await auditedQuery(config, 'review show', async () => ({ rows: await reviewShowCommand(config, id, flags) }));
+  });
+
+const gaps = program.command('gaps').description('audit pipeline gaps (PCI DSS 10.7.2, 10.7.3): clusters and sources that went silent or whose rate collapsed, with cause and remediation');
+withCommon(gaps.command('list'))
+  .description('gaps, newest first')
+  .option('--since <time>', sinceHelp)
+  .option('--cluster <name>', 'cluster')
+  .option('--open', 'only gaps still open')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags: CommonFlags & { since?: string; cluster?: string; open?: boolean; output: OutputFormat }) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'gaps list', async () => {
+      const store = openStore(config.database.path, { readonly: true });
+      try {
+        const rows = queryGaps(store.db, { since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since'), cluster: flags.cluster, open: flags.open });
+        return { rows: await writeRows(process.stdout, rows, GAP_COLUMNS, flags.output) };
+      } finally {
+        store.close();
+      }
+    });
+  });
+withCommon(gaps.command('ack'))
+  .description('acknowledge a gap with its cause and what was done (its alert is acknowledged with it)')
+  .argument('<id>', 'gap number (gaps list)')
+  .requiredOption('--cause <text>', 'why events stopped')
+  .requiredOption('--remediation <text>', 'what was done, and what prevents it again')
+  .option('--by <name>', 'who acknowledges (default: the OS user)')
+  .action(async (id: string, flags: CommonFlags & { cause: string; remediation: string; by?: string }) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'gaps ack', async () => {
+      const n = Number(id);
+      if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`expected a gap number, got '${id}'`);
+      const store = openStore(config.database.path);
+      try {
+        const gap = acknowledgeGap(store.db, n, { cause: flags.cause, remediation: flags.remediation, by: flags.by ?? userInfo().username });
+        process.stdout.write(`gap #${gap.id} (${gap.cluster} via ${gap.source}, ${gap.seconds} s) acknowledged by ${gap.ackedBy}\n`);
+        return { rows: 1 };
+      } finally {
+        store.close();
+      }
+    });
   });
 
 async function main(): Promise<void> {

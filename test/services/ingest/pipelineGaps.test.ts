@@ -6,7 +6,7 @@ import { loadConfig } from '../../../shared/config.js';
 import { DEFAULT_GAP_SETTINGS, GapWatch } from '../../../shared/detect/pipelineGaps.js';
 import { createLogger } from '../../../shared/log.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
-import { makeEvent, tempDir, waitFor } from '../../helpers.js';
+import { cliEnv, makeEvent, runCli, tempDir, waitFor } from '../../helpers.js';
 
 const W = 60_000;
 
@@ -109,6 +109,9 @@ describe('audit pipeline gaps (PCI DSS 10.7.2)', () => {
       expect((await api('/alerts?rule=audit-pipeline-gap')).body.items[0]).to.include({ status: 'acknowledged', ackedBy: 'on-call' });
       expect((await api(`/gaps/${gap.id}/ack`, { method: 'POST', body: JSON.stringify({ cause: 'x', remediation: 'y' }) })).status).to.equal(409);
       expect(sent).to.be.greaterThan(100);
+      // The CLI reads the same record.
+      const listed = await runCli(['gaps', 'list', '--db', join(dir, 'kubetrail.db'), '--output', 'json'], cliEnv());
+      expect(JSON.parse(listed.stdout)[0]).to.include({ id: gap.id, remediation: 'webhook backend batch buffer raised; runbook RB-7', lateEvents: true });
     });
   });
 });
