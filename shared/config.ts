@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -73,6 +74,12 @@ export const DEFAULTS = {
   },
   /** Accounts bound in RBAC with no request for this many days are stale (PCI DSS 8.2.6). */
   idle: { days: 90 },
+  /**
+   * PCI DSS 10.5.1: keep a year, the last three months at hand. Days older than hotDays move
+   * to archives under archiveDir (default: beside the database); archives older than days are
+   * deleted. Under 365 days needs allowShortRetention, and is logged.
+   */
+  retention: { days: 400, hotDays: 90, allowShortRetention: false },
   /** A cluster and source silent this long, or whose rate collapses under a tenth, is an audit-pipeline gap (PCI DSS 10.7.2). */
   gap: { minutes: 10, collapseRatio: 0.1 },
 };
@@ -171,6 +178,18 @@ const schema = z.strictObject({
     .default({ tokens: [], maxPageSize: DEFAULTS.api.maxPageSize }),
   rbac: z.strictObject({ minWindowDays: z.number().int().min(0).max(3660).default(DEFAULTS.rbac.minWindowDays) }).default(DEFAULTS.rbac),
   idle: z.strictObject({ days: z.number().int().min(1).max(3660).default(DEFAULTS.idle.days) }).default(DEFAULTS.idle),
+  retention: z
+    .strictObject({
+      days: z.number().int().min(1).max(36_500).default(DEFAULTS.retention.days),
+      hotDays: z.number().int().min(1).max(36_500).default(DEFAULTS.retention.hotDays),
+      archiveDir: z.string().min(1).optional(),
+      allowShortRetention: z.boolean().default(DEFAULTS.retention.allowShortRetention),
+    })
+    .default(DEFAULTS.retention)
+    .superRefine((r, ctx) => {
+      if (r.days < 365 && !r.allowShortRetention) ctx.addIssue({ code: 'custom', message: `days ${r.days} is under the year PCI DSS 10.5.1 asks for; set retention.allowShortRetention: true to accept it (it is logged at every start)` });
+      if (r.hotDays > r.days) ctx.addIssue({ code: 'custom', message: `hotDays ${r.hotDays} is more than days ${r.days}` });
+    }),
   gap: z
     .strictObject({
       /** Fractions are allowed (0.05 = 3 s), for tests and very busy clusters. */
@@ -234,6 +253,16 @@ const schema = z.strictObject({
 });
 
 export type Config = z.output<typeof schema>;
+
+/** A retention under the year PCI DSS 10.5.1 asks for, allowed by the override: to log at every start and run. */
+export function shortRetentionWarning(config: Readonly<Config>): string | null {
+  return config.retention.days < 365 ? `retention.days is ${config.retention.days}, under the year PCI DSS 10.5.1 asks for (allowed by retention.allowShortRetention)` : null;
+}
+
+/** Where archives go: retention.archiveDir, else `archive` beside the database. */
+export function archiveDirOf(config: Readonly<Config>): string {
+  return config.retention.archiveDir ?? join(dirname(config.database.path), 'archive');
+}
 
 export interface ConfigSources {
   /** `--config FILE`; else `KUBETRAIL_CONFIG`; else `./kubetrail.yaml` when it exists. */

@@ -6,6 +6,7 @@ import { queryActions, readAction, type ActionPosition, type EventFilter } from 
 import type { Call, Route } from './apiRouter.js';
 import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
+import { archivedDays } from '../../shared/storage/retention.js';
 
 /** An action row with where it stands, for the next page's cursor. */
 type PositionedRow = ActionRow & { [POSITION]?: ActionPosition };
@@ -35,7 +36,10 @@ async function listActions(call: Call, params: Record<string, string | undefined
       yield row;
     }
   })();
-  call.rows = await sendRows(call.res, rows, list, ACTION_COLUMNS, (last) => list.cursorAt(toCursorPosition(last[POSITION]!)));
+  // Days of the range moved to archives: the answer says so instead of being silently short.
+  const archived = archivedDays(call.db(), filter.since, filter.until);
+  if (archived.length > 0) call.res.set('X-Kubetrail-Archived-Days', archived.slice(0, 100).join(','));
+  call.rows = await sendRows(call.res, rows, list, ACTION_COLUMNS, (last) => list.cursorAt(toCursorPosition(last[POSITION]!)), archived.length > 0 ? { archived } : {});
 }
 
 export function eventRoutes(): Route[] {

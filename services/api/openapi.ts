@@ -17,7 +17,8 @@ const nint: Schema = { type: ['integer', 'null'] };
 const strs: Schema = { type: 'array', items: str };
 const obj = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({ type: 'object', properties, required, additionalProperties: false });
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const list = (item: string): Schema => obj({ items: { type: 'array', items: ref(item) }, nextCursor: nstr });
+const list = (item: string): Schema =>
+  obj({ items: { type: 'array', items: ref(item) }, nextCursor: nstr, archived: { ...strs, description: 'days of the range moved to archives (kubetrail archive restore DAY): the answer lacks their events' } }, ['items', 'nextCursor']);
 
 const actionProperties: Record<(typeof ACTION_COLUMNS)[number], Schema> = {
   auditID: str, time: { type: 'string', format: 'date-time' }, cluster: str, stage: str, verb: str, user: str, groups: strs,

@@ -13,6 +13,8 @@ export async function sendRows<T extends object>(
   paging: Paging,
   columns: readonly (keyof T)[],
   cursorOf: ((last: T) => string) | null,
+  /** More fields of a JSON page (e.g. the archived days the range spans). */
+  extra: Record<string, unknown> = {},
 ): Promise<number> {
   if (paging.format === 'json') {
     const items: T[] = [];
@@ -24,7 +26,7 @@ export async function sendRows<T extends object>(
       }
       items.push(r);
     }
-    res.json({ items, nextCursor: more && cursorOf ? cursorOf(items.at(-1)!) : null });
+    res.json({ items, nextCursor: more && cursorOf ? cursorOf(items.at(-1)!) : null, ...extra });
     return items.length;
   }
   res.status(200);

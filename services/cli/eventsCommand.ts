@@ -4,6 +4,7 @@ import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseActionFilter, type ActionFilterParam, type ActionFilterParams } from '../../shared/query/actionFilter.js';
 import { queryActions, type EventFilter } from '../../shared/storage/eventQuery.js';
+import { archivedDays } from '../../shared/storage/retention.js';
 import { openStore, type Store } from '../../shared/storage/openStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteRows, type Remote } from './remote.js';
@@ -93,7 +94,12 @@ async function actionsCommand(config: Readonly<Config>, remote: Remote | null, p
   const store = openExistingStore(config);
   try {
     const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor));
-    return await writeRows(process.stdout, rows, ACTION_COLUMNS, output);
+    const n = await writeRows(process.stdout, rows, ACTION_COLUMNS, output);
+    const archived = archivedDays(store.db, filter.since, filter.until);
+    if (archived.length > 0) {
+      process.stderr.write(`kubetrail: note: ${archived.length} day(s) of this range are archived and not in this answer (${archived.slice(0, 5).join(', ')}${archived.length > 5 ? ', …' : ''}); kubetrail archive restore DAY brings one back\n`);
+    }
+    return n;
   } finally {
     store.close();
   }

@@ -14,6 +14,7 @@ import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
 import { eventsCommand, historyCommand } from './eventsCommand.js';
 import { remoteFrom, type Remote } from './remote.js';
+import { archiveListCommand, archiveRestoreCommand, archiveVerifyCommand, retentionRunCommand } from './retentionCommand.js';
 import { reviewExportCommand, reviewListCommand, reviewRecordCommand, reviewShowCommand } from './reviewCommand.js';
 import { auditedQuery } from './selfAudit.js';
 import { identitiesCommand } from './identitiesCommand.js';
@@ -408,6 +409,35 @@ withCommon(gaps.command('ack'))
         store.close();
       }
     });
+  });
+
+withCommon(program.command('retention').command('run'))
+  .description('archive each day older than retention.hotDays to a compressed NDJSON file with a manifest tied to the hash chain, and delete archives older than retention.days (PCI DSS 10.5.1); serve runs it daily')
+  .action(async (flags: CommonFlags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'retention run', async () => ({ rows: await retentionRunCommand(config) }));
+  });
+const archive = program.command('archive').description('archived days: list them, check one against its SHA-256 and the hash chain, bring one back');
+withCommon(archive.command('list'))
+  .description('archived days, with their files, SHA-256 and state')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(async (flags: CommonFlags & { output: OutputFormat }) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'archive list', async () => ({ rows: await archiveListCommand(config, flags) }));
+  });
+withCommon(archive.command('verify'))
+  .description("check a day's archive against its SHA-256 and the chain links that covered its rows; exit 1 when it fails")
+  .argument('<day>', 'YYYY-MM-DD')
+  .action(async (day: string, flags: CommonFlags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'archive verify', () => archiveVerifyCommand(config, day));
+  });
+withCommon(archive.command('restore'))
+  .description('bring an archived day back into the store for investigation, row for row')
+  .argument('<day>', 'YYYY-MM-DD')
+  .action(async (day: string, flags: CommonFlags) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'archive restore', async () => ({ rows: await archiveRestoreCommand(config, day) }));
   });
 
 async function main(): Promise<void> {

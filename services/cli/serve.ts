@@ -5,13 +5,14 @@ import type { Database } from 'better-sqlite3';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
-import { parseListen, storeOptionsFrom, type Config } from '../../shared/config.js';
+import { archiveDirOf, parseListen, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
 import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { lastLink } from '../../shared/storage/hashChain.js';
 import { recordGapEvent } from '../../shared/storage/pipelineGaps.js';
+import { runRetention } from '../../shared/storage/retention.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
@@ -97,6 +98,38 @@ function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logge
   return timer;
 }
 
+/**
+ * The retention job (PCI DSS 10.5.1), a minute after start and then daily: days older than
+ * retention.hotDays to archives, archives older than retention.days deleted. Each run is in
+ * the self-audit; a retention under a year is warned of at every start.
+ */
+function scheduleRetention(config: Readonly<Config>, db: Database, log: Logger, recordSelf: (e: SelfAuditEntry) => number): NodeJS.Timeout {
+  const warning = shortRetentionWarning(config);
+  if (warning) {
+    log.warn(warning);
+    recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'retention-override', detail: warning });
+  }
+  let running = false;
+  const run = () => {
+    if (running) return;
+    running = true;
+    runRetention(db, { days: config.retention.days, hotDays: config.retention.hotDays, dir: archiveDirOf(config) })
+      .then((r) => {
+        if (r.archived.length || r.expired.length) {
+          log.info({ archived: r.archived, expired: r.expired }, 'retention');
+          recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'retention', query: r, rows: r.archived.reduce((n, a) => n + a.rows, 0) });
+        }
+      })
+      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'the retention job failed; it runs again in a day, or run kubetrail retention run'))
+      .finally(() => (running = false));
+  };
+  const first = setTimeout(run, 60_000);
+  first.unref();
+  const timer = setInterval(run, 86_400_000);
+  timer.unref();
+  return timer;
+}
+
 /** 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
@@ -147,8 +180,10 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
 
   let relay: KafkaRelay | null = null;
   let gapTimer: NodeJS.Timeout | null = null;
+  let retentionTimer: NodeJS.Timeout | null = null;
   if (services.includes('ingest')) {
     gapTimer = watchPipeline(config, writer, log.child({ service: 'ingest' }));
+    retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
     const queue = relay ?? new StoreSink(writer, log.child({ service: 'ingest' }));
     app.use(
@@ -239,6 +274,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
       clearInterval(headTimer);
       if (gapTimer) clearInterval(gapTimer);
+      if (retentionTimer) clearInterval(retentionTimer);
       logHead(true);
       await writer.close();
       log.info('kubetrail stopped');

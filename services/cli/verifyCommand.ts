@@ -33,6 +33,7 @@ export function verifyText(r: VerifyReport, seconds: number): string {
     lines.push(`first problem: ${r.problems[0]!.kind}: ${r.problems[0]!.detail}`);
     if (r.problems.length > 1) lines.push(`${r.problems.length - 1}${r.problems.length === 100 ? '+' : ''} more:`, ...r.problems.slice(1).map((p) => `  ${p.kind}: ${p.detail}`));
   }
+  if (r.archivedRows > 0) lines.push(`${r.archivedRows.toLocaleString('en-US')} events of archived days are out of the store: kubetrail archive verify DAY checks them against the chain`);
   if (r.unchainedDimensionRows > 0) lines.push(`${r.unchainedDimensionRows} dimension row(s) written ahead of their events are not chained yet`);
   return `${lines.join('\n')}\n`;
 }

@@ -359,6 +359,20 @@ export function* readAllEvents(db: Database): IterableIterator<StoredEvent> {
   }
 }
 
+/** Events by id, rebuilt with their bodies: what an archive keeps readable. */
+export function readEventsById(db: Database, ids: number[]): Map<number, StoredEvent> {
+  const out = new Map<number, StoredEvent>();
+  const bodies = db.prepare('SELECT request, response FROM bodies WHERE event_id = ?');
+  const select = db.prepare(`${SELECT} WHERE e.id = ?`);
+  for (const id of ids) {
+    for (const stored of mapRows(select.iterate(id) as IterableIterator<JoinedRow>)) {
+      if (stored.hasBody) Object.assign(stored.event, readBodies(bodies.get(stored.id) as BodyRow | undefined));
+      out.set(id, stored);
+    }
+  }
+  return out;
+}
+
 interface BodyRow {
   request: Buffer | null;
   response: Buffer | null;

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { archivedIdRanges } from './retention.js';
 import { GENESIS, RowEncoder, addStoredRow, dimensionMarks, dimensionsHash, linkHash, storedRows, toLink, NO_DIMENSIONS, type ChainedDimension, type Link } from './hashChain.js';
 
 /**
@@ -22,6 +23,8 @@ export interface VerifyReport {
   problems: ChainProblem[];
   /** Dimension rows written ahead of their events (interning commits first): not chained yet. */
   unchainedDimensionRows: number;
+  /** Rows of archived days (kubetrail archive verify checks them against the chain). */
+  archivedRows: number;
 }
 
 const MAX_PROBLEMS = 100;
@@ -42,6 +45,21 @@ export function verifyChain(db: Database, options: { sinceMicros?: number } = {}
   let rows = 0;
   let head: Link | null = start;
   const readRows = storedRows(db);
+  // Days moved to archives: their rows are checked against the chain by `archive verify`.
+  const archived = archivedIdRanges(db);
+  const isArchived = (id: number) => {
+    let lo = 0;
+    let hi = archived.ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const [a, b] = archived.ranges[mid]!;
+      if (id < a) hi = mid - 1;
+      else if (id > b) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  let archivedRows = 0;
 
   for (const r of db.prepare('SELECT * FROM chain_links WHERE seq >= ? ORDER BY seq').iterate(expectedSeq)) {
     const link = toLink(r as Record<string, unknown>);
@@ -63,12 +81,13 @@ export function verifyChain(db: Database, options: { sinceMicros?: number } = {}
       else if (stored !== enc.digests[i]) report({ kind: 'changed', seq: link.seq, eventId: id, detail: `event ${id} differs from what link ${link.seq} recorded` });
     });
     for (let at = 0; at < seen.length; at++) {
-      if (!seen[at] && link.rowDigests.readUInt32BE(at * 4) !== 0) {
-        report({ kind: 'deleted', seq: link.seq, eventId: link.firstEvent + at, detail: `event ${link.firstEvent + at} of link ${link.seq} is missing` });
-      }
+      if (seen[at] || link.rowDigests.readUInt32BE(at * 4) === 0) continue;
+      if (archived.ranges.length > 0 && isArchived(link.firstEvent + at)) archivedRows++;
+      else report({ kind: 'deleted', seq: link.seq, eventId: link.firstEvent + at, detail: `event ${link.firstEvent + at} of link ${link.seq} is missing` });
     }
     const recomputed = enc.dayHashes();
-    const daysMatch = link.days.length === recomputed.size && link.days.every(([day, n, h]) => recomputed.get(day)?.rows === n && recomputed.get(day)?.hash === h);
+    const inStore = link.days.filter(([day]) => !archived.days.has(day));
+    const daysMatch = inStore.length === [...recomputed.keys()].filter((d) => !archived.days.has(d)).length && inStore.every(([day, n, h]) => recomputed.get(day)?.rows === n && recomputed.get(day)?.hash === h);
     if (!daysMatch && problems.length === problemsBefore) {
       report({ kind: 'link', seq: link.seq, detail: `link ${link.seq}'s record of its rows (events ${link.firstEvent}..${link.lastEvent}) does not match them: the link record was altered, or a row was changed` });
     }
@@ -100,5 +119,6 @@ export function verifyChain(db: Database, options: { sinceMicros?: number } = {}
     since: options.sinceMicros === undefined ? null : new Date(options.sinceMicros / 1000).toISOString(),
     problems,
     unchainedDimensionRows: unchained,
+    archivedRows,
   };
 }

@@ -1,0 +1,58 @@
+import { archiveDirOf, shortRetentionWarning, type Config } from '../../shared/config.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../shared/storage/retention.js';
+import { writeRows, type OutputFormat } from './output.js';
+
+/** `kubetrail retention run` and `kubetrail archive list|verify|restore` (PCI DSS 10.5.1). */
+
+export async function retentionRunCommand(config: Readonly<Config>): Promise<number> {
+  const warning = shortRetentionWarning(config);
+  if (warning) process.stderr.write(`kubetrail: warning: ${warning}\n`);
+  const store = openStore(config.database.path);
+  try {
+    const dir = archiveDirOf(config);
+    const r = await runRetention(store.db, { days: config.retention.days, hotDays: config.retention.hotDays, dir });
+    const lines = [
+      `hot window: from ${r.hotFrom} (retention.hotDays ${config.retention.hotDays}); archives kept ${config.retention.days} days in ${dir}`,
+      ...r.archived.map((a) => `archived ${a.day}: ${a.rows.toLocaleString('en-US')} events to ${a.file}`),
+      ...r.expired.map((d) => `deleted the archive of ${d} (older than retention.days)`),
+    ];
+    if (r.archived.length === 0 && r.expired.length === 0) lines.push('nothing to do');
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return r.archived.reduce((n, a) => n + a.rows, 0);
+  } finally {
+    store.close();
+  }
+}
+
+export async function archiveListCommand(config: Readonly<Config>, flags: { output: OutputFormat }): Promise<number> {
+  const store = openStore(config.database.path, { readonly: true });
+  try {
+    const rows = listArchives(store.db).map((a) => ({ ...a, state: a.expiredAt ? 'deleted' : a.restoredAt ? 'restored' : 'archived', links: a.links.length }));
+    return await writeRows(process.stdout, rows, ['day', 'state', 'rows', 'file', 'sha256', 'links', 'archivedAt', 'restoredAt', 'expiredAt'], flags.output);
+  } finally {
+    store.close();
+  }
+}
+
+export async function archiveVerifyCommand(config: Readonly<Config>, day: string): Promise<{ rows: number; exitCode: number }> {
+  const store = openStore(config.database.path, { readonly: true });
+  try {
+    const r = await verifyArchive(store.db, parseDay(day), archiveDirOf(config));
+    process.stdout.write(r.ok ? `OK: the archive of ${r.day} (${r.rows.toLocaleString('en-US')} events) matches its SHA-256 and the hash chain\n` : `FAILED: the archive of ${r.day}:\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return { rows: r.rows, exitCode: r.ok ? 0 : 1 };
+  } finally {
+    store.close();
+  }
+}
+
+export async function archiveRestoreCommand(config: Readonly<Config>, day: string): Promise<number> {
+  const store = openStore(config.database.path);
+  try {
+    const r = await restoreDay(store.db, parseDay(day), archiveDirOf(config));
+    process.stdout.write(`restored ${r.day}: ${r.rows.toLocaleString('en-US')} events are back in the store (the retention job archives the day again after a week)\n`);
+    return r.rows;
+  } finally {
+    store.close();
+  }
+}
