@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { loadConfig, type Config } from '../../shared/config.js';
+import { archiveDirOf, loadConfig, type Config } from '../../shared/config.js';
 import { ROLES, newToken, type Role } from '../../shared/access.js';
 import { SEVERITIES } from '../../shared/detect/types.js';
 import { ALERT_STATUSES } from '../../shared/storage/alertQuery.js';
@@ -24,6 +24,7 @@ import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsComm
 import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
+import { writeEvidence } from '../analyzer/evidence.js';
 import { parseServices, serve } from './serve.js';
 import { verifyCommand } from './verifyCommand.js';
 
@@ -438,6 +439,33 @@ withCommon(archive.command('restore'))
   .action(async (day: string, flags: CommonFlags) => {
     const config = configFrom(flags);
     process.exitCode = await auditedQuery(config, 'archive restore', async () => ({ rows: await archiveRestoreCommand(config, day) }));
+  });
+
+withCommon(program.command('pci').command('evidence'))
+  .description('write a folder an assessor can read: an index naming the PCI DSS requirement of each item, sample records with the 10.2.2 fields, the latest access review, alerts and their handling, retention and archives, the verify result, pipeline gaps, idle accounts, break-glass, and kubetrail\'s own trail')
+  .requiredOption('--out <dir>', 'folder to write (created)')
+  .option('--since <time>', `period of samples, alerts, gaps and the self-audit (${sinceHelp})`, '90d')
+  .option('--cluster <name>', 'cluster (default: config cluster)')
+  .action(async (flags: CommonFlags & { out: string; since: string; cluster?: string }) => {
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, 'pci evidence', async () => {
+      const store = openStore(config.database.path);
+      try {
+        const r = writeEvidence(store.db, {
+          dir: flags.out,
+          cluster: flags.cluster ?? config.cluster,
+          since: parseTimeBound(flags.since, '--since'),
+          nowMicros: Date.now() * 1000,
+          retention: { days: config.retention.days, hotDays: config.retention.hotDays, archiveDir: archiveDirOf(config) },
+          idleDays: config.idle.days,
+          storePath: config.database.path,
+        });
+        process.stdout.write(`wrote ${r.items} evidence items; start at ${r.index}\n`);
+        return { rows: r.items };
+      } finally {
+        store.close();
+      }
+    });
   });
 
 async function main(): Promise<void> {
