@@ -152,3 +152,19 @@ export interface Recommendation {
   regressions: number;
   yaml: string;
 }
+
+export interface Gap {
+  id: number;
+  cluster: string;
+  source: string;
+  kind: string;
+  startedAt: string;
+  detectedAt: string;
+  endedAt: string | null;
+  seconds: number;
+  lateEvents: boolean;
+  cause: string | null;
+  remediation: string | null;
+  ackedBy: string | null;
+  ackedAt: string | null;
+}

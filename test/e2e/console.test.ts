@@ -6,6 +6,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { hashToken } from '../../shared/access.js';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
+import { openStore } from '../../shared/storage/openStore.js';
+import { recordGapEvent } from '../../shared/storage/pipelineGaps.js';
 import { serve, type RunningServer } from '../../services/cli/serve.js';
 import { cliEnv, corpusDir, runCli, tempDir } from '../helpers.js';
 
@@ -87,6 +89,10 @@ describe('web console in a real browser (Chromium)', function () {
       // Ingest exits 2 when it quarantined something: the corpus has a line that is not an event.
       expect(r.status, `kubetrail ${args.join(' ')}: ${r.stderr}`).to.be.oneOf(args[0] === 'ingest' ? [0, 2] : [0]);
     }
+    // An audit pipeline gap, as serve records one when a cluster goes quiet.
+    const store = openStore(db);
+    recordGapEvent(store.db, { type: 'open', cluster: 'minikube', source: 'webhook', kind: 'silence', startedAt: Date.now() - 7_200_000, detectedAt: Date.now() - 6_600_000, expectedPerWindow: 1200, seen: 0 }, 600_000);
+    store.close();
     server = await serve(loadConfig({ file: config, env: {}, overrides: { databasePath: db } }), ['ingest', 'api'], createLogger('silent'));
     context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM,
@@ -323,7 +329,7 @@ describe('web console in a real browser (Chromium)', function () {
     await checkPage('breakglass', () => page.locator('tr.unattributed').first().waitFor());
   });
 
-  it('shows ingest rates, Kafka lag and the quarantine with its reasons', async () => {
+  it('shows ingest rates, Kafka lag, pipeline gaps (acknowledged with cause and remediation) and the quarantine with its reasons', async () => {
     await page.goto(`${server.url}/#/status`);
     await page.getByRole('cell', { name: 'minikube', exact: true }).waitFor();
     const status = await api('/ingest/status', TOKENS.analyst);
@@ -335,6 +341,14 @@ describe('web console in a real browser (Chromium)', function () {
     expect(await page.locator('.raw-row pre').innerText()).to.equal(quarantined[0].raw);
     await page.getByText('No Kafka consumer runs in this server.').waitFor();
     await checkPage('status', () => page.locator('table').first().waitFor());
+    // The open pipeline gap, acknowledged with its cause and remediation (PCI DSS 10.7.3).
+    const [gap] = (await api('/gaps', TOKENS.analyst)).items;
+    const form = page.getByRole('form', { name: `Acknowledge gap ${gap.id}` });
+    await form.getByLabel('Cause').fill('apiserver restarted during the upgrade');
+    await form.getByLabel('Remediation').fill('runbook RB-7; webhook buffer raised');
+    await form.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByText('apiserver restarted during the upgrade — runbook RB-7; webhook buffer raised').waitFor();
+    expect((await api('/gaps', TOKENS.analyst)).items[0]).to.include({ ackedBy: 'soc-analyst', cause: 'apiserver restarted during the upgrade' });
   });
 
   it('ranks RBAC usage with dangerous unused grants first and opens a recommendation (admin)', async () => {

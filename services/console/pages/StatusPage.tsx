@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, can, type Session } from '../api.js';
-import { ErrorNote, Loaded, PageTitle, useAsync, usePages } from '../components.js';
+import { api, can, type Page, type Session } from '../api.js';
+import { ErrorNote, Field, Loaded, PageTitle, useAsync, usePages } from '../components.js';
 import { count, when } from '../format.js';
-import type { IngestStatus, Quarantined } from '../types.js';
+import type { Gap, IngestStatus, Quarantined } from '../types.js';
 
 /** Is the audit trail flowing: newest event and rate per cluster, counters per source, Kafka lag, and what was quarantined and why. */
 export function StatusPage({ session }: { session: Session }) {
@@ -18,6 +18,7 @@ export function StatusPage({ session }: { session: Session }) {
       <Loaded state={status} what="the status">
         {(s) => <Status status={s} />}
       </Loaded>
+      <Gaps session={session} tick={tick} />
       {can(session, 'GET /quarantine') && <Quarantine />}
     </section>
   );
@@ -109,6 +110,88 @@ function Status({ status: s }: { status: IngestStatus }) {
         </div>
       )}
     </>
+  );
+}
+
+/** Audit pipeline gaps (PCI DSS 10.7.2), each acknowledged with its cause and remediation (10.7.3). */
+function Gaps({ session, tick }: { session: Session; tick: number }) {
+  const [done, setDone] = useState(0);
+  const gaps = useAsync(() => api.get<Page<Gap>>('/gaps', { since: '90d' }), [tick, done]);
+  return (
+    <>
+      <h2>Pipeline gaps</h2>
+      <p class="muted">A cluster and source that sent nothing for a window, or far under its usual rate (last 90 days).</p>
+      <Loaded state={gaps} what="the gaps">
+        {(page) =>
+          page.items.length === 0 ? (
+            <p class="empty">No pipeline gap.</p>
+          ) : (
+            <div class="table-wrap">
+              <table>
+                <caption>Gaps, newest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Cluster · source</th>
+                    <th scope="col">Kind</th>
+                    <th scope="col">From (UTC)</th>
+                    <th scope="col">To</th>
+                    <th scope="col">Cause and remediation</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {page.items.map((g) => (
+                    <tr key={g.id} class={g.endedAt ? undefined : 'denied'}>
+                      <td>
+                        {g.cluster} · {g.source}
+                      </td>
+                      <td>
+                        {g.kind}
+                        {g.lateEvents && <div class="muted">events arrived late: delayed, not lost</div>}
+                      </td>
+                      <td class="nowrap">{when(g.startedAt)}</td>
+                      <td class="nowrap">{g.endedAt ? `${when(g.endedAt)} (${count(g.seconds)} s)` : <strong>open</strong>}</td>
+                      <td class="break">
+                        {g.ackedBy ? (
+                          <>
+                            {g.cause} — {g.remediation} <div class="muted">{g.ackedBy}, {when(g.ackedAt)}</div>
+                          </>
+                        ) : can(session, 'POST /gaps/:id/ack') ? (
+                          <AckGap gap={g} onDone={() => setDone((n) => n + 1)} />
+                        ) : (
+                          <span class="muted">not acknowledged</span>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+    </>
+  );
+}
+
+function AckGap({ gap, onDone }: { gap: Gap; onDone(): void }) {
+  const [cause, setCause] = useState('');
+  const [remediation, setRemediation] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    api.post<Gap>(`/gaps/${gap.id}/ack`, { cause, remediation }).then(onDone, (err: Error) => setError(err.message));
+  };
+  return (
+    <form class="filter-form" onSubmit={submit} aria-label={`Acknowledge gap ${gap.id}`}>
+      <Field label="Cause">
+        <input name="cause" required value={cause} onInput={(e) => setCause(e.currentTarget.value)} />
+      </Field>
+      <Field label="Remediation">
+        <input name="remediation" required value={remediation} onInput={(e) => setRemediation(e.currentTarget.value)} />
+      </Field>
+      <button type="submit">Acknowledge</button>
+      {error && <ErrorNote error={error} />}
+    </form>
   );
 }
 
