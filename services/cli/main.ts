@@ -188,7 +188,7 @@ withCommon(program.command('verify'))
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
   .action(async (flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => {
     const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'verify', async () => verifyCommand(config, flags));
+    process.exitCode = await auditedQuery(config, 'verify', () => verifyCommand(config, flags));
   });
 
 program.command('token')

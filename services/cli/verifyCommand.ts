@@ -2,10 +2,10 @@ import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
-import { verifyChain, type VerifyReport } from '../../shared/storage/verifyChain.js';
+import { verifyChainParallel, type VerifyReport } from '../../shared/storage/verifyChain.js';
 
 /** `kubetrail verify [--since T]`: recomputes the store's hash chain; exit 1 when anything fails. */
-export function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): { rows: number; exitCode: number } {
+export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {
   const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since');
   const store = openStore(config.database.path, { readonly: true });
   if (!store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chain_links'").get()) {
@@ -15,7 +15,7 @@ export function verifyCommand(config: Readonly<Config>, flags: { since?: string;
   const started = performance.now();
   let report: VerifyReport;
   try {
-    report = store.db.transaction(() => verifyChain(store.db, { sinceMicros }))();
+    report = await verifyChainParallel(store.db, config.database.path, { sinceMicros });
   } finally {
     store.close();
   }

@@ -4,7 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { verifyChain } from '../../../shared/storage/verifyChain.js';
+import { verifyChain, verifyChainParallel } from '../../../shared/storage/verifyChain.js';
 import { cliEnv, corpusDir, makeEvent, parsedEvent, runCli, tempDir } from '../../helpers.js';
 
 /** Three transactions over two days, with a body, two users and a duplicate. */
@@ -68,8 +68,16 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
     ['a rewritten record of rows', "UPDATE chain_links SET days = '[]' WHERE seq = 3", 'link', /link 3's record of its rows/],
   ];
   for (const [what, sql, kind, message] of cases) {
-    it(`finds ${what}, first and by name`, () => {
-      const r = verify(tampered(sql));
+    it(`finds ${what}, first and by name`, async () => {
+      const path = tampered(sql);
+      const r = verify(path);
+      // Worker threads, one per link here, find the same.
+      const store = openStore(path, { readonly: true });
+      try {
+        expect(await verifyChainParallel(store.db, path, { workers: 3 })).to.deep.equal(r);
+      } finally {
+        store.close();
+      }
       expect(r.ok).to.equal(false);
       expect(r.problems[0]!.kind, JSON.stringify(r.problems)).to.equal(kind);
       expect(r.problems[0]!.detail).to.match(message);
