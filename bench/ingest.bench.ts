@@ -279,7 +279,7 @@ async function main(): Promise<void> {
     console.log(`  b events/s      ${pad(int(med.bEventsPerSec), 9)}`);
     console.log(`  c events/s      ${pad(int(med.cEventsPerSec), 9)}`);
     for (const t of targets) {
-      const shown = /^[a-d]\/[a-d] /.test(t.name) ? t.value.toFixed(2) : t.value.toFixed(0);
+      const shown = /^[a-e]\/[a-e] /.test(t.name) ? t.value.toFixed(t.name.startsWith('b/e') ? 3 : 2) : t.value.toFixed(0);
       console.log(`  ${t.name.padEnd(15)} ${pad(shown, 9)}   target ${t.op} ${t.limit}   ${t.pass ? 'PASS' : 'FAIL'}`);
     }
     const problems = results.flatMap((r, i) => [...r.a.problems, ...r.b.problems, ...r.c.problems, ...r.d.problems].map((p) => `run ${i + 1}: ${p}`));
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
       revision: gitRevision(),
       rssMethod: method,
       webhook: { eventsPerBody: WEBHOOK_BATCH, concurrency: WEBHOOK_CONCURRENCY },
-      perRun: results.map((r) => ({ a: phaseJson(r.a), b: phaseJson(r.b), c: phaseJson(r.c), d: phaseJson(r.d), ratioBA: round(r.ratioBA, 3), ratioCA: round(r.ratioCA, 3), ratioBD: round(r.ratioBD, 3) })),
+      perRun: results.map((r) => ({ a: phaseJson(r.a), b: phaseJson(r.b), c: phaseJson(r.c), d: phaseJson(r.d), e: phaseJson(r.e), ratioBA: round(r.ratioBA, 3), ratioCA: round(r.ratioCA, 3), ratioBD: round(r.ratioBD, 3), ratioBE: round(r.ratioBE, 3) })),
       median: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, k.startsWith('ratio') ? round(v, 3) : round(v)])),
       targets: targets.map((t) => ({ ...t, value: round(t.value, 3) })),
     };

@@ -7,7 +7,7 @@ import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
 import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
-import { ChainAppender, type Link } from './hashChain.js';
+import { ChainAppender } from './hashChain.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import type { WriteBatch } from './prepareEvent.js';
@@ -64,8 +64,6 @@ export class EventWriter {
   private readonly usage: UsageRollups;
   private readonly selectOtherUse: Statement;
   private readonly chain: ChainAppender | null;
-  /** The newest link this writer appended (the chain head, for /metrics and the log). */
-  head: Link | null = null;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
     const db = store.db;
@@ -123,11 +121,11 @@ export class EventWriter {
           return results;
         });
         this.usage.write();
-        return { results, link: this.chain?.append() ?? null };
+        this.chain?.append();
+        return results;
       }).immediate();
       this.usage.committed();
-      if (results.link) this.head = results.link;
-      return results.results;
+      return results;
     } catch (err) {
       this.usage.rolledBack();
       this.chain?.reset();

@@ -67,6 +67,8 @@ export class RowEncoder {
     const f = this.f64;
     const base = row * SLOTS;
     f[base] = id;
+    f[base + AID] = 0;
+    f[base + AID + 1] = 0;
     let nulls = 0;
     let textMask = 0;
     let text = '';
@@ -85,10 +87,6 @@ export class RowEncoder {
           text += `b${(v as Bytes).length}:${Buffer.from((v as Bytes).buffer, (v as Bytes).byteOffset, (v as Bytes).byteLength).toString('base64')}`;
         }
       }
-    }
-    if (typeof columns[AUDIT_ID] !== 'object' || columns[AUDIT_ID] === null || (columns[AUDIT_ID] as Bytes).length !== 16) {
-      f[base + AID] = 0;
-      f[base + AID + 1] = 0;
     }
     f[base + NULLS] = nulls;
     f[base + TEXTS] = textMask;
@@ -254,7 +252,7 @@ export class ChainAppender {
     return link;
   }
 
-  /** The rows this transaction added, after the ones read back (rare: read them back too, from the transaction's own view). */
+  /** The rows this transaction added, after the older ones read back: read back too (within the transaction), since one encoder cannot be appended to another. Rare. */
   private reencode(added: RowEncoder, into: RowEncoder): void {
     if (added.length === 0) return;
     for (const r of this.readRows.iterate(added.ids[0]!, added.ids[added.length - 1]!) as IterableIterator<unknown[]>) addStoredRow(into, r);

@@ -8,7 +8,6 @@ import type { WriteOptions, WriteResult } from './eventWriter.js';
 import { openStore, type Store, type StoreOptions } from './openStore.js';
 import { RecordBatchBuilder, type RecordBatch } from './eventRows.js';
 
-
 /** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
 export interface Arrival {
   cluster: string;
