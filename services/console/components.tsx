@@ -70,6 +70,38 @@ export function Field({ label, children, hint }: { label: string; children: VNod
   );
 }
 
+/** A table in a box of its own that scrolls sideways when narrow; `more` pages on with the list's nextCursor. */
+export function Table({ caption, columns, children, more, class: className }: {
+  caption: ComponentChildren;
+  columns: ComponentChildren[];
+  children: ComponentChildren;
+  more?: { next: string | null; loading: boolean; more(): void };
+  class?: string;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class={className}>
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((c, i) => (
+              <th key={i} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+      {more?.next && (
+        <button type="button" onClick={more.more} disabled={more.loading}>
+          {more.loading ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </div>
+  );
+}
+
 export const identityHref = (id: string) => href('identity', [id]);
 export const historyHref = (a: { cluster: string; apiGroup: string; resource: string; namespace: string; name: string }) =>
   href('history', [], { cluster: a.cluster, apiGroup: a.apiGroup || undefined, resource: a.resource, namespace: a.namespace || undefined, name: a.name });
@@ -77,66 +109,47 @@ export const historyHref = (a: { cluster: string; apiGroup: string; resource: st
 const decisionLabel = { allow: 'allowed', forbid: 'denied', unknown: 'unknown' } as const;
 
 /** Actions, one row each, newest first; each row opens to the raw event as stored (bodies for analyst and up). */
-export function ActionTable({ rows, caption, more }: { rows: Action[]; caption: string; more?: { loading: boolean; onMore(): void } | null }) {
+export function ActionTable({ rows, caption, more }: { rows: Action[]; caption: string; more?: { next: string | null; loading: boolean; more(): void } }) {
   const [open, setOpen] = useState<string | null>(null);
   if (rows.length === 0) return <p class="empty">No actions match.</p>;
   return (
-    <div class="table-wrap">
-      <table class="actions">
-        <caption>{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Time (UTC)</th>
-            <th scope="col">Who</th>
-            <th scope="col">Verb</th>
-            <th scope="col">Object</th>
-            <th scope="col">Namespace</th>
-            <th scope="col">Result</th>
-            <th scope="col"><span class="visually-hidden">Raw event</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((a) => {
-            const key = `${a.cluster}/${a.auditID}`;
-            const id = `raw-${a.auditID}`;
-            return [
-              <tr key={key} class={a.decision === 'forbid' ? 'denied' : undefined}>
-                <td class="nowrap">{when(a.time)}</td>
-                <td>
-                  <a href={identityHref(a.user)}>{a.user}</a>
-                  {a.impersonatedUser && <div class="muted">as {a.impersonatedUser}</div>}
-                  {a.person && a.person !== a.user && <div class="muted">person: {a.person}</div>}
-                </td>
-                <td>{a.verb}</td>
-                <td class="break">{a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}</td>
-                <td>{a.namespace || '—'}</td>
-                <td>
-                  <span class={`badge ${a.decision}`}>{a.code ?? '—'} {decisionLabel[a.decision]}</span>
-                </td>
-                <td>
-                  <button type="button" class="link" aria-expanded={open === key} aria-controls={id} onClick={() => setOpen(open === key ? null : key)}>
-                    {open === key ? 'Hide' : 'Event'}
-                    <span class="visually-hidden"> {a.auditID}</span>
-                  </button>
-                </td>
-              </tr>,
-              open === key && (
-                <tr key={`${key}-raw`} class="raw-row">
-                  <td colSpan={7} id={id}>
-                    <RawEvent action={a} />
-                  </td>
-                </tr>
-              ),
-            ];
-          })}
-        </tbody>
-      </table>
-      {more && (
-        <button type="button" onClick={more.onMore} disabled={more.loading}>
-          {more.loading ? 'Loading…' : 'Load more'}
-        </button>
-      )}
-    </div>
+    <Table class="actions" caption={caption} columns={['Time (UTC)', 'Who', 'Verb', 'Object', 'Namespace', 'Result', <span class="visually-hidden">Raw event</span>]} more={more}>
+      {rows.map((a) => {
+        const key = `${a.cluster}/${a.auditID}`;
+        const id = `raw-${a.auditID}`;
+        return [
+          <tr key={key} class={a.decision === 'forbid' ? 'denied' : undefined}>
+            <td class="nowrap">{when(a.time)}</td>
+            <td>
+              <a href={identityHref(a.user)}>{a.user}</a>
+              {a.impersonatedUser && <div class="muted">as {a.impersonatedUser}</div>}
+              {a.person && a.person !== a.user && <div class="muted">person: {a.person}</div>}
+            </td>
+            <td>{a.verb}</td>
+            <td class="break">{a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}</td>
+            <td>{a.namespace || '—'}</td>
+            <td>
+              <span class={`badge ${a.decision}`}>
+                {a.code ?? '—'} {decisionLabel[a.decision]}
+              </span>
+            </td>
+            <td>
+              <button type="button" class="link" aria-expanded={open === key} aria-controls={id} onClick={() => setOpen(open === key ? null : key)}>
+                {open === key ? 'Hide' : 'Event'}
+                <span class="visually-hidden"> {a.auditID}</span>
+              </button>
+            </td>
+          </tr>,
+          open === key && (
+            <tr key={`${key}-raw`} class="raw-row">
+              <td colSpan={7} id={id}>
+                <RawEvent action={a} />
+              </td>
+            </tr>
+          ),
+        ];
+      })}
+    </Table>
   );
 }
 

@@ -374,6 +374,10 @@ describe('web console in a real browser (Chromium)', function () {
     expect(await page.locator('.dry li').first().innerText()).to.match(/^dry run: /);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /^Download / }).click()]);
     expect(readFileSync((await download.path())!, 'utf8')).to.equal(expected.yaml);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await page.getByRole('button', { name: 'Copy YAML' }).click();
+    await page.getByRole('status').filter({ hasText: 'Copied to the clipboard.' }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(expected.yaml);
     await checkPage('recommendation', () => page.locator('pre.yaml').waitFor());
   });
 });

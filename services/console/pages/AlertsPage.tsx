@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, can, type Session } from '../api.js';
-import { ErrorNote, Field, PageTitle, identityHref, usePages } from '../components.js';
+import { ErrorNote, Field, PageTitle, Table, identityHref, usePages } from '../components.js';
 import { count, when } from '../format.js';
 import { go, href, type Route } from '../route.js';
 import type { Alert } from '../types.js';
@@ -66,70 +66,48 @@ export function AlertsPage({ route, session }: { route: Route; session: Session 
       ) : list.items.length === 0 ? (
         <p class="empty">No {filter.status === 'all' ? '' : filter.status} alerts match.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>{list.items.length} alerts</caption>
-            <thead>
-              <tr>
-                <th scope="col">Severity</th>
-                <th scope="col">Rule</th>
-                <th scope="col">When (UTC)</th>
-                <th scope="col">Actor</th>
-                <th scope="col">What</th>
-                <th scope="col">PCI DSS</th>
-                <th scope="col">Status</th>
-                <th scope="col">Handle</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.items.map((a) => (
-                <tr key={a.id} class={`sev-${a.severity}`}>
-                  <td>
-                    <span class={`badge sev ${a.severity}`}>{a.severity}</span>
-                  </td>
-                  <td>{a.rule}</td>
-                  <td class="nowrap">
-                    {when(a.time)}
-                    {a.lastTime !== a.time && <div class="muted">to {when(a.lastTime)}</div>}
-                  </td>
-                  <td class="break">
-                    <a href={identityHref(a.actor)}>{a.actor}</a>
-                    {a.person && <div class="muted">person: {a.person}</div>}
-                  </td>
-                  <td class="break">
-                    {a.message}{' '}
-                    <a href={href('search', [], { finding: a.rule, actor: a.actor, cluster: a.cluster })}>
-                      {count(a.count)} request{a.count === 1 ? '' : 's'}
-                    </a>
-                  </td>
-                  <td>{a.pci.join(', ')}</td>
-                  <td>
-                    {a.status}
-                    {a.ackedBy && <div class="muted">ack {a.ackedBy} {when(a.ackedAt)}</div>}
-                    {a.resolvedBy && <div class="muted">resolved {a.resolvedBy} {when(a.resolvedAt)}</div>}
-                  </td>
-                  <td class="nowrap">
-                    {a.status === 'open' && can(session, 'POST /alerts/:id/ack') && (
-                      <button type="button" onClick={() => act(a, 'ack')}>
-                        Acknowledge<span class="visually-hidden"> alert {a.id}</span>
-                      </button>
-                    )}
-                    {a.status !== 'resolved' && can(session, 'POST /alerts/:id/resolve') && (
-                      <button type="button" onClick={() => act(a, 'resolve')}>
-                        Resolve<span class="visually-hidden"> alert {a.id}</span>
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {list.next && (
-            <button type="button" onClick={list.more}>
-              Load more
-            </button>
-          )}
-        </div>
+        <Table caption={<>{list.items.length} alerts</>} columns={['Severity', 'Rule', 'When (UTC)', 'Actor', 'What', 'PCI DSS', 'Status', 'Handle']} more={list}>
+          {list.items.map((a) => (
+            <tr key={a.id} class={`sev-${a.severity}`}>
+              <td>
+                <span class={`badge sev ${a.severity}`}>{a.severity}</span>
+              </td>
+              <td>{a.rule}</td>
+              <td class="nowrap">
+                {when(a.time)}
+                {a.lastTime !== a.time && <div class="muted">to {when(a.lastTime)}</div>}
+              </td>
+              <td class="break">
+                <a href={identityHref(a.actor)}>{a.actor}</a>
+                {a.person && <div class="muted">person: {a.person}</div>}
+              </td>
+              <td class="break">
+                {a.message}{' '}
+                <a href={href('search', [], { finding: a.rule, actor: a.actor, cluster: a.cluster })}>
+                  {count(a.count)} request{a.count === 1 ? '' : 's'}
+                </a>
+              </td>
+              <td>{a.pci.join(', ')}</td>
+              <td>
+                {a.status}
+                {a.ackedBy && <div class="muted">ack {a.ackedBy} {when(a.ackedAt)}</div>}
+                {a.resolvedBy && <div class="muted">resolved {a.resolvedBy} {when(a.resolvedAt)}</div>}
+              </td>
+              <td class="nowrap">
+                {a.status === 'open' && can(session, 'POST /alerts/:id/ack') && (
+                  <button type="button" onClick={() => act(a, 'ack')}>
+                    Acknowledge<span class="visually-hidden"> alert {a.id}</span>
+                  </button>
+                )}
+                {a.status !== 'resolved' && can(session, 'POST /alerts/:id/resolve') && (
+                  <button type="button" onClick={() => act(a, 'resolve')}>
+                    Resolve<span class="visually-hidden"> alert {a.id}</span>
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );

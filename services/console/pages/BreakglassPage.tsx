@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
-import { ActionTable, ErrorNote, Field, Loaded, PageTitle, identityHref, useAsync, usePages } from '../components.js';
+import { ActionTable, ErrorNote, Field, Loaded, PageTitle, Table, identityHref, useAsync, usePages } from '../components.js';
 import { when } from '../format.js';
 import type { Route } from '../route.js';
 import type { Action, Alert, Checkout } from '../types.js';
@@ -61,35 +61,21 @@ export function BreakglassPage({ route, session }: { route: Route; session: Sess
           items.length === 0 ? (
             <p class="empty">No break-glass account was used.</p>
           ) : (
-            <div class="table-wrap">
-              <table>
-                <caption>Uses, newest first; unattributed ones in red</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">When (UTC)</th>
-                    <th scope="col">Account</th>
-                    <th scope="col">Attributed to</th>
-                    <th scope="col">What</th>
-                    <th scope="col">Alert</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((a) => (
-                    <tr key={a.id} class={a.rule === 'unattributed-break-glass' ? 'unattributed' : undefined}>
-                      <td class="nowrap">{when(a.time)}</td>
-                      <td>
-                        <a href={identityHref(a.actor)}>{a.actor}</a>
-                      </td>
-                      <td>{a.rule === 'unattributed-break-glass' ? <strong>nobody: no checkout</strong> : a.person}</td>
-                      <td class="break">{a.message}</td>
-                      <td>
-                        #{a.id} {a.status}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table caption="Uses, newest first; unattributed ones in red" columns={['When (UTC)', 'Account', 'Attributed to', 'What', 'Alert']}>
+              {items.map((a) => (
+                <tr key={a.id} class={a.rule === 'unattributed-break-glass' ? 'unattributed' : undefined}>
+                  <td class="nowrap">{when(a.time)}</td>
+                  <td>
+                    <a href={identityHref(a.actor)}>{a.actor}</a>
+                  </td>
+                  <td>{a.rule === 'unattributed-break-glass' ? <strong>nobody: no checkout</strong> : a.person}</td>
+                  <td class="break">{a.message}</td>
+                  <td>
+                    #{a.id} {a.status}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )
         }
       </Loaded>
@@ -117,63 +103,46 @@ export function BreakglassPage({ route, session }: { route: Route; session: Sess
           page.items.length === 0 ? (
             <p class="empty">No checkouts yet.</p>
           ) : (
-            <div class="table-wrap">
-              <table>
-                <caption>Checkouts, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">Account</th>
-                    <th scope="col">Person</th>
-                    <th scope="col">Approved by</th>
-                    <th scope="col">Reason · ticket</th>
-                    <th scope="col">Window (UTC)</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Session</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.flatMap((c) => {
-                    const end = c.closed ?? c.until;
-                    const active = Date.parse(c.from) <= now && now < Date.parse(end);
-                    return [
-                      <tr key={c.id}>
-                        <td>{c.id}</td>
-                        <td>{c.account}</td>
-                        <td>{c.person}</td>
-                        <td>{c.approvedBy}</td>
-                        <td class="break">
-                          {c.reason} · {c.ticket}
-                        </td>
-                        <td class="nowrap">
-                          {when(c.from)}
-                          <div>to {when(end)}</div>
-                        </td>
-                        <td>{c.closed ? 'closed' : active ? <span class="badge warn">active</span> : Date.parse(c.from) > now ? 'scheduled' : 'expired'}</td>
-                        <td class="nowrap">
-                          <button type="button" aria-expanded={open === c.id} onClick={() => setOpen(open === c.id ? null : c.id)}>
-                            {open === c.id ? 'Hide actions' : 'Actions'}
-                            <span class="visually-hidden"> of checkout {c.id}</span>
-                          </button>
-                          {!c.closed && active && can(session, 'POST /breakglass/checkouts/:id/close') && (
-                            <button type="button" onClick={() => close(c)}>
-                              Close<span class="visually-hidden"> checkout {c.id}</span>
-                            </button>
-                          )}
-                        </td>
-                      </tr>,
-                      open === c.id && (
-                        <tr key={`${c.id}-actions`} class="raw-row">
-                          <td colSpan={8}>
-                            <SessionActions checkout={c} />
-                          </td>
-                        </tr>
-                      ),
-                    ];
-                  })}
-                </tbody>
-              </table>
-            </div>
+            <Table caption="Checkouts, newest first" columns={['#', 'Account', 'Person', 'Approved by', 'Reason · ticket', 'Window (UTC)', 'State', 'Session']}>
+              {page.items.flatMap((c) => {
+                const end = c.closed ?? c.until;
+                const active = Date.parse(c.from) <= now && now < Date.parse(end);
+                return [
+                  <tr key={c.id}>
+                    <td>{c.id}</td>
+                    <td>{c.account}</td>
+                    <td>{c.person}</td>
+                    <td>{c.approvedBy}</td>
+                    <td class="break">
+                      {c.reason} · {c.ticket}
+                    </td>
+                    <td class="nowrap">
+                      {when(c.from)}
+                      <div>to {when(end)}</div>
+                    </td>
+                    <td>{c.closed ? 'closed' : active ? <span class="badge warn">active</span> : Date.parse(c.from) > now ? 'scheduled' : 'expired'}</td>
+                    <td class="nowrap">
+                      <button type="button" aria-expanded={open === c.id} onClick={() => setOpen(open === c.id ? null : c.id)}>
+                        {open === c.id ? 'Hide actions' : 'Actions'}
+                        <span class="visually-hidden"> of checkout {c.id}</span>
+                      </button>
+                      {!c.closed && active && can(session, 'POST /breakglass/checkouts/:id/close') && (
+                        <button type="button" onClick={() => close(c)}>
+                          Close<span class="visually-hidden"> checkout {c.id}</span>
+                        </button>
+                      )}
+                    </td>
+                  </tr>,
+                  open === c.id && (
+                    <tr key={`${c.id}-actions`} class="raw-row">
+                      <td colSpan={8}>
+                        <SessionActions checkout={c} />
+                      </td>
+                    </tr>
+                  ),
+                ];
+              })}
+            </Table>
           )
         }
       </Loaded>
@@ -184,5 +153,5 @@ export function BreakglassPage({ route, session }: { route: Route; session: Sess
 function SessionActions({ checkout: c }: { checkout: Checkout }) {
   const list = usePages<Action>('/events', { actor: c.account, since: c.from, until: c.closed ?? c.until, limit: '50' }, [c.id]);
   if (list.error) return <ErrorNote error={list.error} />;
-  return <ActionTable rows={list.items} caption={`Actions of ${c.account} during checkout #${c.id} (${c.person})`} more={list.next ? { loading: list.loading, onMore: list.more } : null} />;
+  return <ActionTable rows={list.items} caption={`Actions of ${c.account} during checkout #${c.id} (${c.person})`} more={list} />;
 }

@@ -44,7 +44,7 @@ export function HistoryPage({ route }: { route: Route }) {
       ) : results.loading && results.items.length === 0 ? (
         <p role="status">Loading…</p>
       ) : (
-        <ActionTable rows={results.items} caption={`Actions on ${object}`} more={results.next ? { loading: results.loading, onMore: results.more } : null} />
+        <ActionTable rows={results.items} caption={`Actions on ${object}`} more={results} />
       )}
     </section>
   );

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
-import { ActionTable, ErrorNote, Field, Loaded, PageTitle, TimelineChart, UsageBar, identityHref, useAsync, usePages } from '../components.js';
+import { ActionTable, ErrorNote, Field, Loaded, PageTitle, Table, TimelineChart, UsageBar, identityHref, useAsync, usePages } from '../components.js';
 import { count, when } from '../format.js';
 import { href, type Route } from '../route.js';
 import type { Action, Checkout, Identity, IdentityDetail, Timeline, UsageReport } from '../types.js';
@@ -31,42 +31,21 @@ export function IdentitiesPage({ route }: { route: Route }) {
       {list.loading && rows.length === 0 ? (
         <p role="status">Loading…</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>{rows.length} identities</caption>
-            <thead>
-              <tr>
-                <th scope="col">Identity</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Person</th>
-                <th scope="col">Actions</th>
-                <th scope="col">Denied</th>
-                <th scope="col">Findings</th>
-                <th scope="col">Last seen (UTC)</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={`${r.identity}/${r.person ?? ''}`}>
-                  <td class="break">
-                    <a href={identityHref(r.identity)}>{r.identity}</a>
-                  </td>
-                  <td>{r.kind}</td>
-                  <td>{r.person ?? '—'}</td>
-                  <td>{count(r.actions)}</td>
-                  <td>{count(r.denied)}</td>
-                  <td>{Object.keys(r.findings).join(', ') || '—'}</td>
-                  <td class="nowrap">{when(r.lastSeen)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {list.next && (
-            <button type="button" onClick={list.more}>
-              Load more
-            </button>
-          )}
-        </div>
+        <Table caption={<>{rows.length} identities</>} columns={['Identity', 'Kind', 'Person', 'Actions', 'Denied', 'Findings', 'Last seen (UTC)']} more={list}>
+          {rows.map((r) => (
+            <tr key={`${r.identity}/${r.person ?? ''}`}>
+              <td class="break">
+                <a href={identityHref(r.identity)}>{r.identity}</a>
+              </td>
+              <td>{r.kind}</td>
+              <td>{r.person ?? '—'}</td>
+              <td>{count(r.actions)}</td>
+              <td>{count(r.denied)}</td>
+              <td>{Object.keys(r.findings).join(', ') || '—'}</td>
+              <td class="nowrap">{when(r.lastSeen)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );
@@ -110,7 +89,7 @@ export function IdentityPage({ route, session }: { route: Route; session: Sessio
       {detail.data && can(session, 'GET /rbac/report') && <GrantedVsUsed detail={detail.data} />}
 
       <h2>Recent actions</h2>
-      {recent.error ? <ErrorNote error={recent.error} /> : <ActionTable rows={recent.items} caption={`Latest actions of ${id}`} more={recent.next ? { loading: recent.loading, onMore: recent.more } : null} />}
+      {recent.error ? <ErrorNote error={recent.error} /> : <ActionTable rows={recent.items} caption={`Latest actions of ${id}`} more={recent} />}
       <p>
         <a href={href('search', [], { actor: id })}>Search all actions of {id}</a>
       </p>

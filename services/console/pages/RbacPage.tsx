@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, saveFile } from '../api.js';
-import { Field, Loaded, PageTitle, UsageBar, identityHref, useAsync } from '../components.js';
+import { Field, Loaded, PageTitle, Table, UsageBar, identityHref, useAsync } from '../components.js';
 import { count } from '../format.js';
 import { go, href, type Route } from '../route.js';
 import type { Recommendation, SubjectReport, UsageReport } from '../types.js';
@@ -57,80 +57,55 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
       {dangerous.length === 0 ? (
         <p class="empty">None in this window.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>Granted, dangerous, unused: the first to remove</caption>
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">Rule</th>
-                <th scope="col">Why dangerous</th>
-                <th scope="col">Through</th>
-              </tr>
-            </thead>
-            <tbody>
-              {dangerous.slice(0, 100).map((d, i) => (
-                <tr key={i} class="danger-row">
-                  <td class="break">
-                    <a href={recommendHref(d.subject, since)}>{d.subject.name}</a>
-                  </td>
-                  <td class="break">
-                    <code>{d.rule}</code>
-                  </td>
-                  <td>{d.danger.join('; ')}</td>
-                  <td class="break">
-                    {d.binding} → {d.role}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {dangerous.length > 100 && <p class="muted">{count(dangerous.length - 100)} more; the CLI's rbac report has them all.</p>}
-        </div>
-      )}
-
-      <h2>Usage per subject</h2>
-      <div class="table-wrap">
-        <table>
-          <caption>Permissions used of those granted, per subject that made requests in the window</caption>
-          <thead>
-            <tr>
-              <th scope="col">Subject</th>
-              <th scope="col">Used of granted</th>
-              <th scope="col">Requests</th>
-              <th scope="col">Bindings</th>
-              <th scope="col">Least privilege</th>
-            </tr>
-          </thead>
-          <tbody>
-            {active.map((s) => (
-              <tr key={`${s.kind}/${s.name}`}>
+        <>
+          <Table caption="Granted, dangerous, unused: the first to remove" columns={['Subject', 'Rule', 'Why dangerous', 'Through']}>
+            {dangerous.slice(0, 100).map((d, i) => (
+              <tr key={i} class="danger-row">
                 <td class="break">
-                  <span class="muted">{s.kind}</span>{' '}
-                  {s.kind === 'Group' ? s.name : <a href={identityHref(s.name)}>{s.name}</a>}
-                  {s.unusedDangerous.length > 0 && <span class="badge danger">{s.unusedDangerous.length} dangerous unused</span>}
+                  <a href={recommendHref(d.subject, since)}>{d.subject.name}</a>
                 </td>
-                <td>
-                  <UsageBar used={s.used} total={s.granted} label={`${s.name}: permissions used of granted`} />
+                <td class="break">
+                  <code>{d.rule}</code>
                 </td>
-                <td>
-                  {count(s.requests.total)}
-                  {s.requests.denied > 0 && <div class="muted">{count(s.requests.denied)} denied</div>}
-                </td>
-                <td>
-                  {s.bindings.filter((b) => b.used).length} of {s.bindings.length} used
-                  {s.bindings.some((b) => b.removable) && <div class="muted">{s.bindings.filter((b) => b.removable).length} removable</div>}
-                </td>
-                <td>
-                  <a href={recommendHref(s, since)}>
-                    Recommend<span class="visually-hidden"> for {s.name}</span>
-                  </a>
+                <td>{d.danger.join('; ')}</td>
+                <td class="break">
+                  {d.binding} → {d.role}
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      </div>
+          </Table>
+          {dangerous.length > 100 && <p class="muted">{count(dangerous.length - 100)} more; the CLI's rbac report has them all.</p>}
+        </>
+      )}
+
+      <h2>Usage per subject</h2>
+      <Table caption="Permissions used of those granted, per subject that made requests in the window" columns={['Subject', 'Used of granted', 'Requests', 'Bindings', 'Least privilege']}>
+        {active.map((s) => (
+          <tr key={`${s.kind}/${s.name}`}>
+            <td class="break">
+              <span class="muted">{s.kind}</span>{' '}
+              {s.kind === 'Group' ? s.name : <a href={identityHref(s.name)}>{s.name}</a>}
+              {s.unusedDangerous.length > 0 && <span class="badge danger">{s.unusedDangerous.length} dangerous unused</span>}
+            </td>
+            <td>
+              <UsageBar used={s.used} total={s.granted} label={`${s.name}: permissions used of granted`} />
+            </td>
+            <td>
+              {count(s.requests.total)}
+              {s.requests.denied > 0 && <div class="muted">{count(s.requests.denied)} denied</div>}
+            </td>
+            <td>
+              {s.bindings.filter((b) => b.used).length} of {s.bindings.length} used
+              {s.bindings.some((b) => b.removable) && <div class="muted">{s.bindings.filter((b) => b.removable).length} removable</div>}
+            </td>
+            <td>
+              <a href={recommendHref(s, since)}>
+                Recommend<span class="visually-hidden"> for {s.name}</span>
+              </a>
+            </td>
+          </tr>
+        ))}
+      </Table>
 
       {r.outsideRbac.length > 0 && (
         <>

@@ -106,7 +106,7 @@ export function SearchPage({ route, session }: { route: Route; session: Session 
         <ActionTable
           rows={results.items}
           caption={`${results.items.length}${results.next ? '+' : ''} actions`}
-          more={results.next ? { loading: results.loading, onMore: results.more } : null}
+          more={results}
         />
       )}
     </section>

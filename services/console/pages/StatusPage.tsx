@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
-import { ErrorNote, Field, Loaded, PageTitle, useAsync, usePages } from '../components.js';
+import { ErrorNote, Field, Loaded, PageTitle, Table, useAsync, usePages } from '../components.js';
 import { count, when } from '../format.js';
 import type { Gap, IngestStatus, Quarantined } from '../types.js';
 
@@ -32,82 +32,45 @@ function Status({ status: s }: { status: IngestStatus }) {
       {s.clusters.length === 0 ? (
         <p class="empty">No events stored yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>Per cluster, as of {when(s.time)}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Cluster</th>
-                <th scope="col">Newest event (UTC)</th>
-                <th scope="col">Events/s (recent)</th>
-                <th scope="col">Quarantined</th>
-              </tr>
-            </thead>
-            <tbody>
-              {s.clusters.map((c) => (
-                <tr key={c.cluster}>
-                  <td>{c.cluster}</td>
-                  <td class="nowrap">{when(c.lastEventTime)}</td>
-                  <td>{c.eventsPerSecond}</td>
-                  <td>{Object.entries(c.quarantined).map(([src, n]) => `${src}: ${count(n)}`).join(', ') || '0'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption={<>Per cluster, as of {when(s.time)}</>} columns={['Cluster', 'Newest event (UTC)', 'Events/s (recent)', 'Quarantined']}>
+          {s.clusters.map((c) => (
+            <tr key={c.cluster}>
+              <td>{c.cluster}</td>
+              <td class="nowrap">{when(c.lastEventTime)}</td>
+              <td>{c.eventsPerSecond}</td>
+              <td>{Object.entries(c.quarantined).map(([src, n]) => `${src}: ${count(n)}`).join(', ') || '0'}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       <h2>This server's sources</h2>
       <p class="muted">Counted since it started {count(s.sinceStart.uptimeSeconds)} s ago.</p>
       {sources.length === 0 ? (
         <p class="empty">This server has received nothing since it started (or runs no ingest).</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>Events by source and outcome</caption>
-            <thead>
-              <tr>
-                <th scope="col">Source</th>
-                <th scope="col">Counts</th>
-                <th scope="col">Stored per second</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sources.map(([name, counts]) => (
-                <tr key={name}>
-                  <td>{name}</td>
-                  <td>{Object.entries(counts).filter(([k]) => k !== 'eventsPerSecond').map(([k, v]) => `${k} ${count(v)}`).join(', ')}</td>
-                  <td>{counts.eventsPerSecond ?? 0}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Events by source and outcome" columns={['Source', 'Counts', 'Stored per second']}>
+          {sources.map(([name, counts]) => (
+            <tr key={name}>
+              <td>{name}</td>
+              <td>{Object.entries(counts).filter(([k]) => k !== 'eventsPerSecond').map(([k, v]) => `${k} ${count(v)}`).join(', ')}</td>
+              <td>{counts.eventsPerSecond ?? 0}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       <h2>Kafka consumer lag</h2>
       {s.kafkaLag.length === 0 ? (
         <p class="empty">No Kafka consumer runs in this server.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>Messages behind, per partition</caption>
-            <thead>
-              <tr>
-                <th scope="col">Topic</th>
-                <th scope="col">Partition</th>
-                <th scope="col">Lag</th>
-              </tr>
-            </thead>
-            <tbody>
-              {s.kafkaLag.map((l) => (
-                <tr key={`${l.topic}/${l.partition}`} class={l.lag > 10_000 ? 'denied' : undefined}>
-                  <td>{l.topic}</td>
-                  <td>{l.partition}</td>
-                  <td>{count(l.lag)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Messages behind, per partition" columns={['Topic', 'Partition', 'Lag']}>
+          {s.kafkaLag.map((l) => (
+            <tr key={`${l.topic}/${l.partition}`} class={l.lag > 10_000 ? 'denied' : undefined}>
+              <td>{l.topic}</td>
+              <td>{l.partition}</td>
+              <td>{count(l.lag)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </>
   );
@@ -126,46 +89,32 @@ function Gaps({ session, tick }: { session: Session; tick: number }) {
           page.items.length === 0 ? (
             <p class="empty">No pipeline gap.</p>
           ) : (
-            <div class="table-wrap">
-              <table>
-                <caption>Gaps, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Cluster · source</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">From (UTC)</th>
-                    <th scope="col">To</th>
-                    <th scope="col">Cause and remediation</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((g) => (
-                    <tr key={g.id} class={g.endedAt ? undefined : 'denied'}>
-                      <td>
-                        {g.cluster} · {g.source}
-                      </td>
-                      <td>
-                        {g.kind}
-                        {g.lateEvents && <div class="muted">events arrived late: delayed, not lost</div>}
-                      </td>
-                      <td class="nowrap">{when(g.startedAt)}</td>
-                      <td class="nowrap">{g.endedAt ? `${when(g.endedAt)} (${count(g.seconds)} s)` : <strong>open</strong>}</td>
-                      <td class="break">
-                        {g.ackedBy ? (
-                          <>
-                            {g.cause} — {g.remediation} <div class="muted">{g.ackedBy}, {when(g.ackedAt)}</div>
-                          </>
-                        ) : can(session, 'POST /gaps/:id/ack') ? (
-                          <AckGap gap={g} onDone={() => setDone((n) => n + 1)} />
-                        ) : (
-                          <span class="muted">not acknowledged</span>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table caption="Gaps, newest first" columns={['Cluster · source', 'Kind', 'From (UTC)', 'To', 'Cause and remediation']}>
+              {page.items.map((g) => (
+                <tr key={g.id} class={g.endedAt ? undefined : 'denied'}>
+                  <td>
+                    {g.cluster} · {g.source}
+                  </td>
+                  <td>
+                    {g.kind}
+                    {g.lateEvents && <div class="muted">events arrived late: delayed, not lost</div>}
+                  </td>
+                  <td class="nowrap">{when(g.startedAt)}</td>
+                  <td class="nowrap">{g.endedAt ? `${when(g.endedAt)} (${count(g.seconds)} s)` : <strong>open</strong>}</td>
+                  <td class="break">
+                    {g.ackedBy ? (
+                      <>
+                        {g.cause} — {g.remediation} <div class="muted">{g.ackedBy}, {when(g.ackedAt)}</div>
+                      </>
+                    ) : can(session, 'POST /gaps/:id/ack') ? (
+                      <AckGap gap={g} onDone={() => setDone((n) => n + 1)} />
+                    ) : (
+                      <span class="muted">not acknowledged</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )
         }
       </Loaded>
@@ -206,49 +155,30 @@ function Quarantine() {
       {list.items.length === 0 ? (
         <p class="empty">{list.loading ? 'Loading…' : 'Nothing quarantined.'}</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption>Quarantined input, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">When (UTC)</th>
-                <th scope="col">Source</th>
-                <th scope="col">Where</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Input</th>
+        <Table caption="Quarantined input, newest first" columns={['When (UTC)', 'Source', 'Where', 'Reason', 'Input']} more={list}>
+          {list.items.flatMap((q) => [
+            <tr key={q.id}>
+              <td class="nowrap">{when(q.time)}</td>
+              <td>
+                {q.source} · {q.cluster}
+              </td>
+              <td class="break">{q.position}</td>
+              <td class="break">{q.reason}</td>
+              <td>
+                <button type="button" aria-expanded={open === q.id} onClick={() => setOpen(open === q.id ? null : q.id)}>
+                  {open === q.id ? 'Hide' : 'Show'} {count(q.rawSize)} bytes<span class="visually-hidden"> of quarantined input {q.id}</span>
+                </button>
+              </td>
+            </tr>,
+            open === q.id && (
+              <tr key={`${q.id}-raw`} class="raw-row">
+                <td colSpan={5}>
+                  <pre class="json" tabIndex={0} aria-label={`quarantined input ${q.id}`}>{q.raw}</pre>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {list.items.flatMap((q) => [
-                <tr key={q.id}>
-                  <td class="nowrap">{when(q.time)}</td>
-                  <td>
-                    {q.source} · {q.cluster}
-                  </td>
-                  <td class="break">{q.position}</td>
-                  <td class="break">{q.reason}</td>
-                  <td>
-                    <button type="button" aria-expanded={open === q.id} onClick={() => setOpen(open === q.id ? null : q.id)}>
-                      {open === q.id ? 'Hide' : 'Show'} {count(q.rawSize)} bytes<span class="visually-hidden"> of quarantined input {q.id}</span>
-                    </button>
-                  </td>
-                </tr>,
-                open === q.id && (
-                  <tr key={`${q.id}-raw`} class="raw-row">
-                    <td colSpan={5}>
-                      <pre class="json" tabIndex={0} aria-label={`quarantined input ${q.id}`}>{q.raw}</pre>
-                    </td>
-                  </tr>
-                ),
-              ])}
-            </tbody>
-          </table>
-          {list.next && (
-            <button type="button" onClick={list.more}>
-              Load more
-            </button>
-          )}
-        </div>
+            ),
+          ])}
+        </Table>
       )}
     </>
   );

@@ -95,10 +95,14 @@ describe('store', () => {
       { version: 7, name: '0007_usage_rollups.sql' },
       { version: 8, name: '0008_self_audit.sql' },
       { version: 9, name: '0009_query_paths.sql' },
+      { version: 10, name: '0010_hash_chain.sql' },
+      { version: 11, name: '0011_access_reviews.sql' },
+      { version: 12, name: '0012_pipeline_gaps.sql' },
+      { version: 13, name: '0013_archives.sql' },
     ]);
     store.close();
     store = openStore(store.path);
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 9 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 13 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 
