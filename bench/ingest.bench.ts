@@ -8,7 +8,8 @@
  *      the detections included, as always).
  *   d  the same with `detections.enabled: false`: what identity and detection cost (b/d).
  *   e  b without the store's hash chain (KUBETRAIL_BENCH_NO_HASH_CHAIN=1): what tamper
- *      evidence costs (1 - b/e; target ≤ 5 %).
+ *      evidence costs (target ≤ 5 %). b and e run twice each, alternating; the best of each
+ *      pair is compared, since one ingest differs from the next by about as much.
  *   c  `kubetrail serve`, a child process, fed EventList bodies of 400 events, 8 in flight.
  *
  * Environment: BENCH_EVENTS (default 1,000,000), BENCH_RUNS (default 3), BENCH_SEED,
@@ -238,14 +239,23 @@ async function main(): Promise<void> {
       console.log(phaseLine('d  … detections off', d, d.eventsPerSec / a.eventsPerSec) + `   b/d ${(b.eventsPerSec / d.eventsPerSec).toFixed(2)} (b raised ${int(alerts.alerts)} alerts of ${int(alerts.findings)} findings)`);
       removeDb(bDb);
       const e = await runIngest(method, input, bDb, dir, n, true, false);
-      console.log(phaseLine('e  … hash chain off', e, e.eventsPerSec / a.eventsPerSec) + `   b/e ${(b.eventsPerSec / e.eventsPerSec).toFixed(3)} (the chain costs ${((1 - b.eventsPerSec / e.eventsPerSec) * 100).toFixed(1)} %)`);
+      console.log(phaseLine('e  … hash chain off', e, e.eventsPerSec / a.eventsPerSec));
       removeDb(bDb);
+      // The chain costs a few percent, about what one ingest differs from the next: b and e
+      // again, alternating, and the best of each pair compared.
+      const b2 = await runIngest(method, input, bDb, dir, n);
+      removeDb(bDb);
+      const e2 = await runIngest(method, input, bDb, dir, n, true, false);
+      removeDb(bDb);
+      const bBest = Math.max(b.eventsPerSec, b2.eventsPerSec);
+      const eBest = Math.max(e.eventsPerSec, e2.eventsPerSec);
+      console.log(`  hash chain: b ${int(b.eventsPerSec)}, ${int(b2.eventsPerSec)}; e ${int(e.eventsPerSec)}, ${int(e2.eventsPerSec)} ev/s; best b/e ${(bBest / eBest).toFixed(3)} (the chain costs ${((1 - bBest / eBest) * 100).toFixed(1)} %)`);
       const cDb = join(dir, 'webhook.db');
       const c = await runWebhook(method, input, cDb, dir, n);
       console.log(phaseLine(`c webhook ${WEBHOOK_BATCH}/body ×${WEBHOOK_CONCURRENCY}`, c, c.eventsPerSec / a.eventsPerSec));
       removeDb(cDb);
       for (const [label, p] of [['a', a], ['b', b], ['c', c], ['d', d], ['e', e]] as const) for (const problem of p.problems) console.log(`  ! ${label}: ${problem}`);
-      results.push({ a, b, c, d, e, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec, ratioBD: b.eventsPerSec / d.eventsPerSec, ratioBE: b.eventsPerSec / e.eventsPerSec });
+      results.push({ a, b, c, d, e, ratioBA: b.eventsPerSec / a.eventsPerSec, ratioCA: c.eventsPerSec / a.eventsPerSec, ratioBD: b.eventsPerSec / d.eventsPerSec, ratioBE: bBest / eBest });
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }
 
