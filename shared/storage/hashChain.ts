@@ -51,7 +51,8 @@ export class RowEncoder {
   private u8 = new Uint8Array(this.f64.buffer);
   private i32 = new Int32Array(this.f64.buffer);
   private texts: string[] = [];
-  private bodies: (Bytes | null)[][] = [];
+  /** Rows with bodies: [row, request, response]. */
+  private bodies: [number, Bytes | null, Bytes | null][] = [];
   readonly ids: number[] = [];
   readonly days: number[] = [];
   readonly digests: number[] = [];
@@ -93,7 +94,7 @@ export class RowEncoder {
     f[base + BODIES] = request === null ? -1 : request.length;
     f[base + BODIES + 1] = response === null ? -1 : response.length;
     this.texts.push(text);
-    this.bodies.push(request === null && response === null ? [] : [request, response]);
+    if (request !== null || response !== null) this.bodies.push([row, request, response]);
     this.ids.push(id);
     this.days.push(dayOfMicros(columns[RECEIVED_AT] as number));
     let h = 0x811c9dc5;
@@ -112,10 +113,16 @@ export class RowEncoder {
     const out = new Map<number, { rows: number; hash: string }>();
     for (const [day, rows] of byDay) {
       const h: Hash = createHash('sha256');
-      if (rows.length === this.ids.length) h.update(this.u8.subarray(0, rows.length * SLOTS * 8));
+      const whole = rows.length === this.ids.length;
+      if (whole) h.update(this.u8.subarray(0, rows.length * SLOTS * 8));
       else for (const i of rows) h.update(this.u8.subarray(i * SLOTS * 8, (i + 1) * SLOTS * 8));
-      h.update(rows.map((i) => this.texts[i]).join('\n'));
-      for (const i of rows) for (const b of this.bodies[i]!) if (b) h.update(b);
+      h.update(whole ? this.texts.join('\n') : rows.map((i) => this.texts[i]).join('\n'));
+      const inDay = new Set(whole ? [] : rows);
+      for (const [i, request, response] of this.bodies) {
+        if (!whole && !inDay.has(i)) continue;
+        if (request) h.update(request);
+        if (response) h.update(response);
+      }
       out.set(day, { rows: rows.length, hash: h.digest('hex') });
     }
     return out;
@@ -152,25 +159,34 @@ export function linkHash(prev: Buffer, l: Pick<Link, 'seq' | 'committedAt' | 'fi
     .digest();
 }
 
-/** SHA-256 of the dimension rows with ids in (from, to] of each table, in table then id order. */
-export function dimensionsHash(db: Database, from: DimensionMarks, to: DimensionMarks): string {
-  const h = createHash('sha256');
-  for (const [table, columns] of Object.entries(CHAINED_DIMENSIONS) as [ChainedDimension, readonly string[]][]) {
-    if (to[table] <= from[table]) continue;
-    h.update(`${table}\n`);
-    for (const r of db.prepare(`SELECT ${columns.join(', ')} FROM ${table} WHERE id > ? AND id <= ? ORDER BY id`).raw().iterate(from[table], to[table])) {
-      h.update(JSON.stringify(r)).update('\n');
-    }
-  }
-  return h.digest('hex');
-}
+/** The dimension rows a link covers, read with statements prepared once per connection. */
+export class DimensionRows {
+  private readonly max: Record<ChainedDimension, Statement>;
+  private readonly rows: Record<ChainedDimension, Statement>;
 
-export function dimensionMarks(db: Database): DimensionMarks {
-  const marks = { ...NO_DIMENSIONS };
-  for (const table of Object.keys(CHAINED_DIMENSIONS) as ChainedDimension[]) {
-    marks[table] = db.prepare(`SELECT coalesce(max(id), 0) FROM ${table}`).pluck().get() as number;
+  constructor(db: Database) {
+    const tables = Object.entries(CHAINED_DIMENSIONS) as [ChainedDimension, readonly string[]][];
+    this.max = Object.fromEntries(tables.map(([t]) => [t, db.prepare(`SELECT coalesce(max(id), 0) FROM ${t}`).pluck()])) as Record<ChainedDimension, Statement>;
+    this.rows = Object.fromEntries(tables.map(([t, columns]) => [t, db.prepare(`SELECT ${columns.join(', ')} FROM ${t} WHERE id > ? AND id <= ? ORDER BY id`).raw()])) as Record<ChainedDimension, Statement>;
   }
-  return marks;
+
+  /** The highest id of each table now. */
+  marks(): DimensionMarks {
+    const marks = { ...NO_DIMENSIONS };
+    for (const t of Object.keys(CHAINED_DIMENSIONS) as ChainedDimension[]) marks[t] = this.max[t].get() as number;
+    return marks;
+  }
+
+  /** SHA-256 of the rows with ids in (from, to] of each table, in table then id order. */
+  hash(from: DimensionMarks, to: DimensionMarks): string {
+    const h = createHash('sha256');
+    for (const t of Object.keys(CHAINED_DIMENSIONS) as ChainedDimension[]) {
+      if (to[t] <= from[t]) continue;
+      h.update(`${t}\n`);
+      for (const r of this.rows[t].iterate(from[t], to[t])) h.update(JSON.stringify(r)).update('\n');
+    }
+    return h.digest('hex');
+  }
 }
 
 export function toLink(r: Record<string, unknown>): Link {
@@ -186,8 +202,10 @@ export function toLink(r: Record<string, unknown>): Link {
   };
 }
 
+const LAST_LINK = 'SELECT * FROM chain_links ORDER BY seq DESC LIMIT 1';
+
 export function lastLink(db: Database): Link | null {
-  const r = db.prepare('SELECT * FROM chain_links ORDER BY seq DESC LIMIT 1').get() as Record<string, unknown> | undefined;
+  const r = db.prepare(LAST_LINK).get() as Record<string, unknown> | undefined;
   return r ? toLink(r) : null;
 }
 
@@ -206,9 +224,17 @@ export function addStoredRow(enc: RowEncoder, r: unknown[]): void {
 export class ChainAppender {
   private enc = new RowEncoder();
   private readonly readRows: Statement;
+  private readonly dims: DimensionRows;
+  private readonly last: Statement;
+  private readonly maxEvent: Statement;
+  private readonly insert: Statement;
 
-  constructor(private readonly db: Database, private readonly now: () => number = () => Date.now() * 1000) {
+  constructor(db: Database, private readonly now: () => number = () => Date.now() * 1000) {
     this.readRows = storedRows(db);
+    this.dims = new DimensionRows(db);
+    this.last = db.prepare(LAST_LINK);
+    this.maxEvent = db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck();
+    this.insert = db.prepare('INSERT INTO chain_links (seq, committed_at, first_event, last_event, dims, days, row_digests, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   }
 
   /** One event the transaction inserted (ids increase). */
@@ -225,16 +251,17 @@ export class ChainAppender {
   append(): Link | null {
     const added = this.enc;
     this.enc = new RowEncoder();
-    const prev = lastLink(this.db);
+    const prevRow = this.last.get() as Record<string, unknown> | undefined;
+    const prev = prevRow ? toLink(prevRow) : null;
     const from = prev ? prev.lastEvent + 1 : 1;
-    const upTo = added.length ? added.ids[0]! - 1 : (this.db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck().get() as number);
+    const upTo = added.length ? added.ids[0]! - 1 : (this.maxEvent.get() as number);
     let enc = added;
     if (upTo >= from) {
       enc = new RowEncoder();
       for (const r of this.readRows.iterate(from, upTo) as IterableIterator<unknown[]>) addStoredRow(enc, r);
       this.reencode(added, enc);
     }
-    const dims = dimensionMarks(this.db);
+    const dims = this.dims.marks();
     const prevDims = prev?.dims ?? NO_DIMENSIONS;
     const dimsChanged = (Object.keys(dims) as ChainedDimension[]).some((t) => dims[t] !== prevDims[t]);
     if (enc.length === 0 && !dimsChanged) return null;
@@ -245,10 +272,8 @@ export class ChainAppender {
     enc.ids.forEach((id, i) => rowDigests.writeUInt32BE(enc.digests[i]!, (id - from) * 4));
     const days = [...enc.dayHashes()].sort((a, b) => a[0] - b[0]).map(([day, d]): [number, number, string] => [day, d.rows, d.hash]);
     const header = { seq: (prev?.seq ?? 0) + 1, committedAt: this.now(), firstEvent: from, lastEvent, dims, days };
-    const link: Link = { ...header, rowDigests, link: linkHash(prev?.link ?? GENESIS, header, dimensionsHash(this.db, prevDims, dims)) };
-    this.db
-      .prepare('INSERT INTO chain_links (seq, committed_at, first_event, last_event, dims, days, row_digests, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(link.seq, link.committedAt, link.firstEvent, link.lastEvent, JSON.stringify(dims), JSON.stringify(days), rowDigests, link.link);
+    const link: Link = { ...header, rowDigests, link: linkHash(prev?.link ?? GENESIS, header, this.dims.hash(prevDims, dims)) };
+    this.insert.run(link.seq, link.committedAt, link.firstEvent, link.lastEvent, JSON.stringify(dims), JSON.stringify(days), rowDigests, link.link);
     return link;
   }
 

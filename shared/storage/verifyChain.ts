@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Database, Statement } from 'better-sqlite3';
-import { GENESIS, RowEncoder, addStoredRow, dimensionMarks, dimensionsHash, linkHash, storedRows, toLink, NO_DIMENSIONS, type ChainedDimension, type Link } from './hashChain.js';
+import { DimensionRows, GENESIS, RowEncoder, addStoredRow, linkHash, storedRows, toLink, NO_DIMENSIONS, type ChainedDimension, type Link } from './hashChain.js';
 import { archivedIdRanges } from './retention.js';
 
 /**
@@ -107,6 +107,7 @@ function walk(db: Database, start: Link | null, links: Link[], checks: Map<numbe
   const report = (p: ChainProblem) => {
     if (problems.length < MAX_PROBLEMS) problems.push(p);
   };
+  const dims = new DimensionRows(db);
   let prev = start?.link ?? GENESIS;
   let prevDims = start?.dims ?? NO_DIMENSIONS;
   let expectedSeq = (start?.seq ?? 0) + 1;
@@ -124,7 +125,7 @@ function walk(db: Database, start: Link | null, links: Link[], checks: Map<numbe
       report({ kind: 'link', seq: link.seq, detail: `link ${link.seq}'s record of its rows (events ${link.firstEvent}..${link.lastEvent}) does not match them: the link record was altered, or a row was changed` });
     }
     // The link itself: its hash over the previous link, its claims and the dimension rows it covers.
-    if (check.daysMatch && !linkHash(prev, link, dimensionsHash(db, prevDims, link.dims)).equals(link.link)) {
+    if (check.daysMatch && !linkHash(prev, link, dims.hash(prevDims, link.dims)).equals(link.link)) {
       const added = (Object.keys(link.dims) as ChainedDimension[]).filter((t) => link.dims[t] > prevDims[t]).map((t) => `${t} ${prevDims[t] + 1}..${link.dims[t]}`);
       report({ kind: 'dimensions', seq: link.seq, detail: `link ${link.seq} does not hash as recorded: a row it added to the users, objects or strings its events point to (${added.join(', ') || 'none'}) was altered, or the link record was` });
     }
@@ -138,7 +139,7 @@ function walk(db: Database, start: Link | null, links: Link[], checks: Map<numbe
     rows++;
     report({ kind: 'inserted', seq: null, eventId: values[0] as number, detail: `event ${values[0] as number} is past the chain head: no link covers it` });
   }
-  const marks = dimensionMarks(db);
+  const marks = dims.marks();
   const head = links.at(-1) ?? start;
   return {
     ok: problems.length === 0,
