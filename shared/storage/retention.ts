@@ -111,8 +111,11 @@ export function daysBefore(db: Database, cutoff: number): number[] {
   }
 }
 
-const ROWS_OF_DAY = `SELECT e.id, ${EVENT_COLUMNS.map((c) => `e.${c}`).join(', ')}, b.request, b.response
-  FROM events e LEFT JOIN bodies b ON b.event_id = e.id WHERE e.received_at >= ? AND e.received_at < ? ORDER BY e.id`;
+const IDS_OF_DAY = 'SELECT id FROM events WHERE received_at >= ? AND received_at < ? ORDER BY id';
+/** Rows of a day by id, a chunk at a time, so that a busy day is never all in memory. */
+const ROWS_BY_ID = (n: number) => `SELECT e.id, ${EVENT_COLUMNS.map((c) => `e.${c}`).join(', ')}, b.request, b.response
+  FROM events e LEFT JOIN bodies b ON b.event_id = e.id WHERE e.id IN (${Array(n).fill('?').join(',')}) ORDER BY e.id`;
+const CHUNK = 1000;
 
 const b64 = (v: unknown) => (v === null || v === undefined ? null : Buffer.from(v as Uint8Array).toString('base64'));
 
@@ -139,10 +142,9 @@ async function sha256File(path: string): Promise<string> {
  */
 export async function archiveDay(db: Database, day: number, dir: string, nowMicros = Date.now() * 1000): Promise<ArchiveRecord> {
   mkdirSync(dir, { recursive: true });
-  const rows = db.prepare(ROWS_OF_DAY).raw().all(day * DAY, (day + 1) * DAY) as unknown[][];
+  const ids = db.prepare(IDS_OF_DAY).pluck().all(day * DAY, (day + 1) * DAY) as number[];
   const existing = db.prepare('SELECT * FROM archives WHERE day = ?').get(day) as ArchiveRow | undefined;
-  if (rows.length === 0 && existing) return toRecord(existing);
-  const ids = rows.map((r) => r[0] as number);
+  if (ids.length === 0 && existing) return toRecord(existing);
   const head = lastLink(db);
   if (ids.length > 0 && (!head || ids.at(-1)! > head.lastEvent)) throw new InputError(`the rows of ${dayName(day)} are not all chained yet; run again after the next write`);
   const links = (db.prepare('SELECT * FROM chain_links WHERE last_event >= ? AND first_event <= ? ORDER BY seq').all(ids[0] ?? 0, ids.at(-1) ?? -1) as Record<string, unknown>[])
@@ -153,9 +155,10 @@ export async function archiveDay(db: Database, day: number, dir: string, nowMicr
   const file = `${name}.ndjson.gz`;
   const path = join(dir, file);
   async function* lines(): AsyncGenerator<string> {
-    for (let i = 0; i < rows.length; i += 1000) {
-      const chunk = rows.slice(i, i + 1000);
-      const events = readEventsById(db, chunk.map((r) => r[0] as number));
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunkIds = ids.slice(i, i + CHUNK);
+      const chunk = db.prepare(ROWS_BY_ID(chunkIds.length)).raw().all(...chunkIds) as unknown[][];
+      const events = readEventsById(db, chunkIds);
       for (const r of chunk) {
         const row = r.slice(1, 1 + EVENT_COLUMNS.length).map((v) => (v instanceof Uint8Array ? { base64: b64(v) } : v));
         const stored = events.get(r[0] as number);
@@ -168,10 +171,10 @@ export async function archiveDay(db: Database, day: number, dir: string, nowMicr
   const idRanges = ranges(ids);
   writeFileSync(
     join(dir, `${name}.manifest.json`),
-    `${JSON.stringify({ day: name, file, sha256, rows: rows.length, ids: idRanges, chain: { links, headAtArchive: head && { seq: head.seq, hash: head.link.toString('hex') } }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
+    `${JSON.stringify({ day: name, file, sha256, rows: ids.length, ids: idRanges, chain: { links, headAtArchive: head && { seq: head.seq, hash: head.link.toString('hex') } }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
   );
   db.prepare('INSERT OR REPLACE INTO archives (day, file, sha256, rows, ids, links, archived_at, restored_at, expired_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)').run(
-    day, file, sha256, rows.length, JSON.stringify(idRanges), JSON.stringify(links), nowMicros,
+    day, file, sha256, ids.length, JSON.stringify(idRanges), JSON.stringify(links), nowMicros,
   );
   // In chunks, so that ingest is not held for long; a day cut short is finished by the next run.
   const del = db.transaction((chunk: number[]) => {
