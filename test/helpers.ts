@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hashToken } from '../shared/access.js';
 import { parseEvent } from '../shared/audit/parseEvent.js';
 import type { AuditEvent, ParsedEvent } from '../shared/audit/types.js';
 
@@ -70,6 +71,11 @@ export function makeEvent(overrides: Partial<AuditEvent> & Record<string, unknow
     },
     ...overrides,
   } as AuditEvent;
+}
+
+/** The api.tokens lines of a configuration: one token per role, named soc-ROLE. */
+export function apiTokenLines(tokens: Record<string, string>): string[] {
+  return ['  tokens:', ...Object.entries(tokens).flatMap(([role, t]) => [`    - name: soc-${role}`, `      role: ${role}`, `      sha256: ${hashToken(t)}`])];
 }
 
 /** An event as the parser hands it to the store; throws when the parser rejects it. */

@@ -135,13 +135,17 @@ export class StoreWriter {
   write(batches: RecordBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const arrivals = batches.map((b) => ({ cluster: b.cluster, source: b.source, events: b.records.length, oldest: b.records.reduce((m, r) => Math.min(m, r[3]), Infinity) }));
     const committed = new Promise<WriteResult[]>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, batches, options } satisfies WriterRequest);
     });
+    // Only serve listens (the pipeline watch); `kubetrail ingest` pays nothing for it.
+    if (this.listeners.length === 0) return committed;
+    const arrivals = batches
+      .filter((b) => b.records.length > 0)
+      .map((b) => ({ cluster: b.cluster, source: b.source, events: b.records.length, oldest: b.records.reduce((m, r) => Math.min(m, r[3]), Infinity) }));
     return committed.then((results) => {
-      for (const listen of this.listeners) for (const a of arrivals) if (a.events > 0) listen(a);
+      for (const listen of this.listeners) for (const a of arrivals) listen(a);
       return results;
     });
   }

@@ -3,13 +3,12 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { hashToken } from '../../shared/access.js';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { recordGapEvent } from '../../shared/storage/pipelineGaps.js';
 import { serve, type RunningServer } from '../../services/cli/serve.js';
-import { cliEnv, corpusDir, runCli, tempDir } from '../helpers.js';
+import { apiTokenLines, cliEnv, corpusDir, runCli, tempDir } from '../helpers.js';
 
 /**
  * The web console in a real browser: Debian's Chromium driven by playwright-core, against
@@ -74,8 +73,7 @@ describe('web console in a real browser (Chromium)', function () {
       'listen: 127.0.0.1:0',
       'cluster: minikube',
       'api:',
-      '  tokens:',
-      ...Object.entries(TOKENS).flatMap(([role, t]) => [`    - name: soc-${role}`, `      role: ${role}`, `      sha256: ${hashToken(t)}`]),
+      ...apiTokenLines(TOKENS),
     ].join('\n'));
     const events = join(dir, 'falco.jsonl');
     writeFileSync(events, shiftedCorpus(corpus, Date.now() - 3_600_000));

@@ -9,7 +9,7 @@ import { createLogger } from '../../../shared/log.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
-import { CLI, cliEnv, makeEvent, runCli, startServe, tempDir } from '../../helpers.js';
+import { CLI, apiTokenLines, cliEnv, makeEvent, runCli, startServe, tempDir } from '../../helpers.js';
 import { checkSchema, parseCsv, responseSchema } from './schemaCheck.js';
 
 const TOKENS = { viewer: 'viewer-token-0123456789', analyst: 'analyst-token-0123456789', admin: 'admin-token-0123456789' } as const;
@@ -62,8 +62,7 @@ describe('query API (real HTTP)', function () {
       'listen: 127.0.0.1:0',
       'api:',
       '  maxPageSize: 50',
-      '  tokens:',
-      ...Object.entries(TOKENS).flatMap(([role, t]) => [`    - name: soc-${role}`, `      role: ${role}`, `      sha256: ${hashToken(t)}`]),
+      ...apiTokenLines(TOKENS),
     ].join('\n'));
     server = await serve(loadConfig({ file, env: {}, overrides: { databasePath: db } }), ['ingest', 'api'], createLogger('silent'));
     const r = await post('/audit/webhook/prod', eventList(events), 'none');
