@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import type { Database, Statement } from 'better-sqlite3';
 import { EVENT_COLUMNS } from './eventRows.js';
 
@@ -9,10 +10,9 @@ import { EVENT_COLUMNS } from './eventRows.js';
  * recomputes it from the rows as they are now.
  *
  * A row is hashed as stored, in a fixed binary form the writer thread builds from the values
- * it binds and a verifier from the values it reads: the numbers as float64, the auditID's 16
- * bytes, masks saying which values are null or text, then the text and body bytes
- * length-prefixed. Building it costs well under a microsecond a row, on the thread that is
- * ingest's bottleneck.
+ * it binds and a verifier from the values it reads (RowEncoder): times as float64, ids and
+ * codes as int32, the auditID's 16 bytes, masks, then the text length-prefixed and the bodies.
+ * Building it costs a fraction of a microsecond a row, on a thread ingest waits on.
  */
 
 /** Dimension tables an event's meaning depends on, with the columns hashed (id first). */
@@ -32,103 +32,169 @@ const AUDIT_ID = EVENT_COLUMNS.indexOf('audit_id');
 const DAY_MICROS = 86_400_000_000;
 export const dayOfMicros = (micros: number) => Math.floor(micros / DAY_MICROS);
 
-/** Doubles per row: the id, the columns, two for a 16-byte auditID, the null and text masks, the two body lengths. */
-const SLOTS = 1 + EVENT_COLUMNS.length + 2 + 2 + 2;
-const AID = 1 + EVENT_COLUMNS.length;
-const NULLS = AID + 2;
-const TEXTS = NULLS + 1;
-const BODIES = TEXTS + 1;
+/**
+ * Where each column's value goes in a row's fixed part: a float64 word (times, which exceed
+ * 32 bits), an int32 word (ids and small codes), or only the variable part (text; the auditID's
+ * 16 bytes have words of their own). A number that does not fit its word (a fraction or a huge
+ * value in an id column, written behind kubetrail's back) goes to the variable part, flagged.
+ */
+const F64_COLUMNS = new Set<string>(['received_at', 'stage_delay', 'resource_version']);
+const TEXT_COLUMNS = new Set<string>(['audit_id', 'query', 'residual']);
+const [F64, I32, TEXT] = [0, 1, 2];
+const KIND = EVENT_COLUMNS.map((c) => (F64_COLUMNS.has(c) ? F64 : TEXT_COLUMNS.has(c) ? TEXT : I32));
+/** float64 words: the id, the F64 columns, two for the auditID. */
+const F64_WORDS = 1 + F64_COLUMNS.size + 2;
+const AID = 1 + F64_COLUMNS.size;
+/** int32 words after them: the I32 columns, then masks (null, text, misfit) and the two body lengths. */
+const I32_WORDS = EVENT_COLUMNS.length - F64_COLUMNS.size - TEXT_COLUMNS.size + 5;
+const ROW_BYTES = Math.ceil((F64_WORDS * 8 + I32_WORDS * 4) / 8) * 8;
+const ROW_I32 = ROW_BYTES / 4;
+/** Per column: its word (a float64 index for F64, an int32 index for I32, within the row), -1 for TEXT. */
+const WORD = (() => {
+  let f = 1;
+  let i = F64_WORDS * 2;
+  return KIND.map((k) => (k === F64 ? f++ : k === I32 ? i++ : -1));
+})();
+const MASKS = F64_WORDS * 2 + I32_WORDS - 5;
 
 type Bytes = Uint8Array;
 
+/** FNV-1a over a string's UTF-16 code units, from `h`. */
+function fnv(h: number, s: string): number {
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  return h;
+}
+
 /**
- * Rows encoded for hashing, in insertion order: a growing float64 area of SLOTS per row, and
- * per row its text and body parts. `digest(i)` is a cheap 32-bit digest of row i (FNV-1a over
- * its words and text), which finds the row that differs; the chain's SHA-256 is the proof.
+ * Rows encoded for hashing, in insertion order: a fixed part of ROW_BYTES per row (the id and
+ * numeric columns as float64 or int32 words, the auditID's 16 bytes, masks saying which values
+ * are null, text or misfit, the body lengths) and a variable part (texts, length-prefixed;
+ * bodies). `digest(i)` is a cheap 32-bit digest of row i (FNV-1a over its words and text, CRC-32
+ * of its bodies), which finds the row that differs; the chain's SHA-256 is the proof.
  */
 export class RowEncoder {
-  private f64 = new Float64Array(SLOTS * 1024);
+  private f64 = new Float64Array((ROW_BYTES / 8) * 1024);
   private u8 = new Uint8Array(this.f64.buffer);
   private i32 = new Int32Array(this.f64.buffer);
+  private dayOf = new Float64Array(1024);
+  private digestOf = new Uint32Array(1024);
+  private rows = 0;
+  /** Whether every row so far is of one day (the common case: one hash over the whole fixed part). */
+  private oneDay = true;
   private texts: string[] = [];
   /** Rows with bodies: [row, request, response]. */
   private bodies: [number, Bytes | null, Bytes | null][] = [];
-  readonly ids: number[] = [];
-  readonly days: number[] = [];
-  readonly digests: number[] = [];
 
-  /** Empties it, keeping its buffer: a new one per transaction would leave the garbage collector megabytes to reclaim. */
+  /** Empties it, keeping its buffers: new ones per transaction would leave the garbage collector megabytes to reclaim. */
   clear(): void {
+    this.rows = 0;
+    this.oneDay = true;
     this.texts.length = 0;
     this.bodies.length = 0;
-    this.ids.length = 0;
-    this.days.length = 0;
-    this.digests.length = 0;
   }
 
   get length(): number {
-    return this.ids.length;
+    return this.rows;
+  }
+
+  /** The event id of row i. */
+  id(i: number): number {
+    return this.f64[(i * ROW_BYTES) / 8]!;
+  }
+
+  /** The 32-bit digest of row i; never 0, which marks an id with no row. */
+  digest(i: number): number {
+    return this.digestOf[i]!;
   }
 
   /** One stored row: its id, its columns in EVENT_COLUMNS order, its request and response bodies. */
   add(id: number, columns: readonly unknown[], request: Bytes | null, response: Bytes | null): void {
-    const row = this.ids.length;
-    if ((row + 1) * SLOTS > this.f64.length) this.grow();
+    const row = this.rows;
+    if (row === this.dayOf.length) this.grow();
     const f = this.f64;
-    const base = row * SLOTS;
-    f[base] = id;
-    f[base + AID] = 0;
-    f[base + AID + 1] = 0;
+    const w = this.i32;
+    const d = (row * ROW_BYTES) / 8;
+    const b = d * 2;
+    f[d] = id;
+    f[d + AID] = 0;
+    f[d + AID + 1] = 0;
     let nulls = 0;
-    let textMask = 0;
+    let texts = 0;
+    let misfits = 0;
     let text = '';
+    // The digest takes the variable part's pieces as they come (hashing the joined text would
+    // first copy it flat).
+    let h = 0x811c9dc5;
     for (let c = 0; c < columns.length; c++) {
       const v = columns[c];
-      if (typeof v === 'number') f[base + 1 + c] = v;
-      else {
-        f[base + 1 + c] = 0;
-        if (v === null || v === undefined) nulls |= 1 << c;
-        else if (typeof v === 'string') {
-          textMask |= 1 << c;
-          text += `${v.length}:${v}`;
-        } else if (c === AUDIT_ID && (v as Bytes).length === 16) this.u8.set(v as Bytes, (base + AID) * 8);
-        else {
-          textMask |= 1 << c;
-          text += `b${(v as Bytes).length}:${Buffer.from((v as Bytes).buffer, (v as Bytes).byteOffset, (v as Bytes).byteLength).toString('base64')}`;
+      const k = KIND[c]!;
+      if (typeof v === 'number') {
+        if (k === F64) {
+          f[d + WORD[c]!] = v;
+          continue;
         }
+        if (k === I32 && (v | 0) === v && !Object.is(v, -0)) {
+          w[b + WORD[c]!] = v;
+          continue;
+        }
+        misfits |= 1 << c;
+        const piece = `n${v};`;
+        text += piece;
+        h = fnv(h, piece);
+      } else if (v === null || v === undefined) nulls |= 1 << c;
+      else if (typeof v === 'string') {
+        texts |= 1 << c;
+        text += `${v.length}:${v}`;
+        h = fnv(Math.imul(h ^ v.length, 0x01000193), v);
+      } else if (c === AUDIT_ID && (v as Bytes).length === 16) this.u8.set(v as Bytes, (d + AID) * 8);
+      else {
+        texts |= 1 << c;
+        const piece = `b${(v as Bytes).length}:${Buffer.from((v as Bytes).buffer, (v as Bytes).byteOffset, (v as Bytes).byteLength).toString('base64')}`;
+        text += piece;
+        h = fnv(h, piece);
       }
+      if (k === F64) f[d + WORD[c]!] = 0;
+      else if (k === I32) w[b + WORD[c]!] = 0;
     }
-    f[base + NULLS] = nulls;
-    f[base + TEXTS] = textMask;
-    f[base + BODIES] = request === null ? -1 : request.length;
-    f[base + BODIES + 1] = response === null ? -1 : response.length;
+    w[b + MASKS] = nulls;
+    w[b + MASKS + 1] = texts;
+    w[b + MASKS + 2] = misfits;
+    w[b + MASKS + 3] = request === null ? -1 : request.length;
+    w[b + MASKS + 4] = response === null ? -1 : response.length;
+    for (let k = b + MASKS + 5; k < b + ROW_I32; k++) w[k] = 0;
     this.texts.push(text);
     if (request !== null || response !== null) this.bodies.push([row, request, response]);
-    this.ids.push(id);
-    this.days.push(dayOfMicros(columns[RECEIVED_AT] as number));
-    let h = 0x811c9dc5;
-    const w = this.i32;
-    for (let k = base * 2, end = (base + SLOTS) * 2; k < end; k++) h = Math.imul(h ^ w[k]!, 0x01000193);
-    for (let k = 0; k < text.length; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
-    for (const b of [request, response]) if (b) for (let k = 0; k < b.length; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-    // Never 0: that marks an id with no row.
-    this.digests.push(h >>> 0 || 1);
+    const day = dayOfMicros(columns[RECEIVED_AT] as number);
+    if (row > 0 && !Object.is(day, this.dayOf[0])) this.oneDay = false;
+    this.dayOf[row] = day;
+    for (let k = b, end = b + ROW_I32; k < end; k++) h = Math.imul(h ^ w[k]!, 0x01000193);
+    if (request) h = Math.imul(h ^ crc32(request), 0x01000193);
+    if (response) h = Math.imul(h ^ crc32(response), 0x01000193);
+    this.digestOf[row] = h >>> 0 || 1;
+    this.rows = row + 1;
   }
 
-  /** SHA-256 of the rows of one day, in order: their words, then their texts, then their bodies. */
+  /** SHA-256 of the rows of one day, in order: their fixed parts, then their texts, then their bodies. */
   dayHashes(): Map<number, { rows: number; hash: string }> {
-    const byDay = new Map<number, number[]>();
-    this.days.forEach((d, i) => (byDay.get(d) ?? byDay.set(d, []).get(d)!).push(i));
     const out = new Map<number, { rows: number; hash: string }>();
+    if (this.rows === 0) return out;
+    if (this.oneDay) {
+      const h = createHash('sha256').update(this.u8.subarray(0, this.rows * ROW_BYTES)).update(this.texts.join('\n'));
+      for (const [, request, response] of this.bodies) {
+        if (request) h.update(request);
+        if (response) h.update(response);
+      }
+      out.set(this.dayOf[0]!, { rows: this.rows, hash: h.digest('hex') });
+      return out;
+    }
+    const byDay = new Map<number, number[]>();
+    for (let i = 0; i < this.rows; i++) (byDay.get(this.dayOf[i]!) ?? byDay.set(this.dayOf[i]!, []).get(this.dayOf[i]!)!).push(i);
     for (const [day, rows] of byDay) {
       const h: Hash = createHash('sha256');
-      const whole = rows.length === this.ids.length;
-      if (whole) h.update(this.u8.subarray(0, rows.length * SLOTS * 8));
-      else for (const i of rows) h.update(this.u8.subarray(i * SLOTS * 8, (i + 1) * SLOTS * 8));
-      h.update(whole ? this.texts.join('\n') : rows.map((i) => this.texts[i]).join('\n'));
-      const inDay = new Set(whole ? [] : rows);
+      for (const i of rows) h.update(this.u8.subarray(i * ROW_BYTES, (i + 1) * ROW_BYTES));
+      h.update(rows.map((i) => this.texts[i]).join('\n'));
       for (const [i, request, response] of this.bodies) {
-        if (!whole && !inDay.has(i)) continue;
+        if (this.dayOf[i] !== day && !(Number.isNaN(day) && Number.isNaN(this.dayOf[i]))) continue;
         if (request) h.update(request);
         if (response) h.update(response);
       }
@@ -138,11 +204,18 @@ export class RowEncoder {
   }
 
   private grow(): void {
-    const f = new Float64Array(this.f64.length * 2);
+    const n = this.dayOf.length * 2;
+    const f = new Float64Array((ROW_BYTES / 8) * n);
     f.set(this.f64);
     this.f64 = f;
     this.u8 = new Uint8Array(f.buffer);
     this.i32 = new Int32Array(f.buffer);
+    const days = new Float64Array(n);
+    days.set(this.dayOf);
+    this.dayOf = days;
+    const digests = new Uint32Array(n);
+    digests.set(this.digestOf);
+    this.digestOf = digests;
   }
 }
 
@@ -191,8 +264,8 @@ export class DimensionRows {
     const h = createHash('sha256');
     for (const t of Object.keys(CHAINED_DIMENSIONS) as ChainedDimension[]) {
       if (to[t] <= from[t]) continue;
-      h.update(`${t}\n`);
-      for (const r of this.rows[t].iterate(from[t], to[t])) h.update(JSON.stringify(r)).update('\n');
+      const rows = this.rows[t].all(from[t], to[t]) as unknown[][];
+      h.update(`${t}\n${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
     }
     return h.digest('hex');
   }
@@ -269,7 +342,7 @@ export class ChainAppender {
     const prevRow = this.last.get() as Record<string, unknown> | undefined;
     const prev = prevRow ? toLink(prevRow) : null;
     const from = prev ? prev.lastEvent + 1 : 1;
-    const upTo = added.length ? added.ids[0]! - 1 : (this.maxEvent.get() as number);
+    const upTo = added.length ? added.id(0) - 1 : (this.maxEvent.get() as number);
     let enc = added;
     if (upTo >= from) {
       enc = new RowEncoder();
@@ -281,10 +354,10 @@ export class ChainAppender {
     const dimsChanged = (Object.keys(dims) as ChainedDimension[]).some((t) => dims[t] !== prevDims[t]);
     if (enc.length === 0 && !dimsChanged) return null;
 
-    const lastEvent = enc.length ? enc.ids[enc.length - 1]! : from - 1;
+    const lastEvent = enc.length ? enc.id(enc.length - 1) : from - 1;
     // A digest per id of the range; 0 where no row was (ids left by rows deleted before chaining).
     const rowDigests = Buffer.alloc((lastEvent - from + 1) * 4);
-    enc.ids.forEach((id, i) => rowDigests.writeUInt32BE(enc.digests[i]!, (id - from) * 4));
+    for (let i = 0; i < enc.length; i++) rowDigests.writeUInt32BE(enc.digest(i), (enc.id(i) - from) * 4);
     const days = [...enc.dayHashes()].sort((a, b) => a[0] - b[0]).map(([day, d]): [number, number, string] => [day, d.rows, d.hash]);
     const header = { seq: (prev?.seq ?? 0) + 1, committedAt: this.now(), firstEvent: from, lastEvent, dims, days };
     const link: Link = { ...header, rowDigests, link: linkHash(prev?.link ?? GENESIS, header, this.dims.hash(prevDims, dims)) };
@@ -295,7 +368,7 @@ export class ChainAppender {
   /** The rows this transaction added, after the older ones read back: read back too (within the transaction), since one encoder cannot be appended to another. Rare. */
   private reencode(added: RowEncoder, into: RowEncoder): void {
     if (added.length === 0) return;
-    for (const r of this.readRows.iterate(added.ids[0]!, added.ids[added.length - 1]!) as IterableIterator<unknown[]>) addStoredRow(into, r);
+    for (const r of this.readRows.iterate(added.id(0), added.id(added.length - 1)) as IterableIterator<unknown[]>) addStoredRow(into, r);
   }
 
   /** Forgets what was added (the transaction rolled back). */

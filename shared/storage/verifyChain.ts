@@ -68,13 +68,14 @@ export function checkLinkRows(readRows: Statement, link: Link, archived: Archive
   const enc = new RowEncoder();
   for (const values of readRows.iterate(link.firstEvent, link.lastEvent) as IterableIterator<unknown[]>) addStoredRow(enc, values);
   const seen = new Uint8Array(Math.max(0, link.lastEvent - link.firstEvent + 1));
-  enc.ids.forEach((id, i) => {
+  for (let i = 0; i < enc.length; i++) {
+    const id = enc.id(i);
     const at = id - link.firstEvent;
     seen[at] = 1;
     const stored = link.rowDigests.readUInt32BE(at * 4);
     if (stored === 0) report({ kind: 'inserted', seq: link.seq, eventId: id, detail: `event ${id} is where link ${link.seq} recorded no row` });
-    else if (stored !== enc.digests[i]) report({ kind: 'changed', seq: link.seq, eventId: id, detail: `event ${id} differs from what link ${link.seq} recorded` });
-  });
+    else if (stored !== enc.digest(i)) report({ kind: 'changed', seq: link.seq, eventId: id, detail: `event ${id} differs from what link ${link.seq} recorded` });
+  }
   let archivedRows = 0;
   for (let at = 0; at < seen.length; at++) {
     if (seen[at] || link.rowDigests.readUInt32BE(at * 4) === 0) continue;
