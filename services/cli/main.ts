@@ -25,7 +25,6 @@ import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from '.
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
 import { writeEvidence } from '../analyzer/evidence.js';
-import { parseServices, serve } from './serve.js';
 import { verifyCommand } from './verifyCommand.js';
 
 /**
@@ -60,6 +59,8 @@ withCommon(program.command('serve'))
   .option('--insecure-no-auth', 'serve the query API without tokens on a non-loopback address (anyone who reaches it reads the store)')
   .action(async (flags: CommonFlags & { listen?: string; services: string; relayToKafka?: boolean; insecureNoAuth?: boolean }) => {
     const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen, relayToKafka: flags.relayToKafka } });
+    // Loaded when serving only: the HTTP, Kafka and metrics libraries would slow every other command's start.
+    const { parseServices, serve } = await import('./serve.js');
     const services = parseServices(flags.services);
     const log = createLogger(config.log.level);
     const running = await serve(config, services, log, { insecureNoAuth: flags.insecureNoAuth });

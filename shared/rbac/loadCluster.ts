@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { InputError, errorMessage } from '../errors.js';
 import { mergeInto } from './loadFiles.js';
 import { parseObjects, type ParsedObjects } from './parseObjects.js';
@@ -34,6 +34,8 @@ const PAGE = 500;
  * kubeconfig context (or in-cluster): needs list on the four RBAC kinds and serviceaccounts.
  */
 export async function loadCluster(src: ClusterSource): Promise<ClusterObjects> {
+  // Loaded here, not at start: the client takes over half a second to load, and only this needs it.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
     if (src.inCluster) kc.loadFromCluster();
