@@ -24,7 +24,7 @@ export class StoreSink {
     try {
       return (await commitIngest(this.writer, [records]))[0]!;
     } catch (err) {
-      this.log.error({ err: errorMessage(err), events: records.records.length }, 'commit failed');
+      this.log.error({ err: errorMessage(err), events: records.size }, 'commit failed');
       throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`cannot commit to the store: ${errorMessage(err)}`);
     }
   }

@@ -58,45 +58,41 @@ const VALUE_DIMENSIONS = ['strings', 'verbs', 'apiResources', 'objects', 'usageA
 const [STRING, VERB, API_RESOURCE, OBJECT, USAGE_ATOM] = [0, 1, 2, 3, 4];
 
 /**
- * One event's columns before interning: what crosses to the writer thread (flat arrays clone
- * far cheaper than objects). A value to intern is an index into the batch's `values`, -1 for
- * none, so that each distinct value crosses and is looked up once per batch.
+ * The numbers of one event's record before interning, RECORD_WIDTH per record in a batch's
+ * `numbers`, in this order. A value to intern is an index into the batch's `values` (-1 for
+ * none), so that each distinct value crosses to the writer thread and is looked up there once
+ * per batch; `user` and `impersonatedUser` index the batch's `principals`. A null number is NaN.
+ * One typed array per batch clones in a single copy, where arrays per record cost the parsing
+ * thread a microsecond an event to send and the writer as much to receive.
  */
-export type RecordRow = [
-  auditID: string,
-  stage: number,
-  level: number,
-  receivedAt: number,
-  stageDelay: number,
-  verb: number,
-  /** Index of the user, and of the impersonated user, in the batch's `principals`. */
-  user: number,
-  impersonatedUser: number | null,
-  sourceIPs: number,
-  userAgent: number,
+const RECORD_FIELDS = [
+  'stage', 'level', 'receivedAt', 'stageDelay', 'verb', 'user', 'impersonatedUser', 'sourceIPs', 'userAgent',
   /** -1 for a non-resource request. */
-  apiResource: number,
-  object: number,
-  resourceVersion: number | null,
-  path: number,
-  query: string | null,
-  code: number | null,
-  decision: number,
-  reason: number,
-  annotations: number,
-  shape: number,
-  residual: string | null,
-  sourceVersion: number,
-  hasBody: number,
+  'apiResource',
+  'object', 'resourceVersion', 'path', 'code', 'decision', 'reason', 'annotations', 'shape', 'sourceVersion', 'hasBody',
   /** The request's attributes (usage_atoms) when this stage counts as its action's use (usageRollups.ts), else -1. */
-  usageAtom: number,
-];
+  'usageAtom',
+] as const;
+const RECORD_WIDTH = RECORD_FIELDS.length;
+// A literal, so that its properties are constants to the compiler (Object.fromEntries would give a slow dictionary).
+const F = {
+  stage: 0, level: 1, receivedAt: 2, stageDelay: 3, verb: 4, user: 5, impersonatedUser: 6, sourceIPs: 7, userAgent: 8, apiResource: 9,
+  object: 10, resourceVersion: 11, path: 12, code: 13, decision: 14, reason: 15, annotations: 16, shape: 17, sourceVersion: 18,
+  hasBody: 19, usageAtom: 20,
+} as const satisfies Record<(typeof RECORD_FIELDS)[number], number>;
 
 /** A batch as flat records: what the writer thread receives. */
 export interface RecordBatch {
   cluster: string;
   source: string;
-  records: RecordRow[];
+  /** Records (events) in the batch. */
+  size: number;
+  /** RECORD_WIDTH numbers per record (RECORD_FIELDS). */
+  numbers: Float64Array;
+  /** Per record: its auditID, the query of its request URI, the JSON of the fields no column holds. */
+  auditIDs: string[];
+  queries: (string | null)[];
+  residuals: (string | null)[];
   /** The distinct values the records refer to, and the dimension of each (VALUE_DIMENSIONS). */
   values: string[];
   valueDimensions: number[];
@@ -120,11 +116,9 @@ export interface RecordBatch {
 export type FindingSource = (parsed: ParsedEvent, cluster: string, principals: EventPrincipals) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
-export interface RowBatch extends Omit<RecordBatch, 'records' | 'principals' | 'values' | 'valueDimensions' | 'usageProbe' | 'issued'> {
+export interface RowBatch extends Omit<RecordBatch, 'size' | 'numbers' | 'queries' | 'residuals' | 'principals' | 'values' | 'valueDimensions' | 'usageProbe' | 'issued'> {
   clusterId: number;
   rows: EventRow[];
-  /** The auditID of each row, as text, when the batch has findings (else empty). */
-  auditIDs: string[];
   /** Per row: the usage_atoms id of the request's attributes when its stage counts as its action's use, else -1. */
   usage: number[];
   usageProbe: Set<number>;
@@ -140,6 +134,7 @@ const ISSUED_CREDENTIAL = 'authentication.kubernetes.io/issued-credential-id';
  */
 export class RecordBatchBuilder {
   private readonly batch: RecordBatch;
+  private numbers = new Float64Array(RECORD_WIDTH * 1024);
   /** Each principal's index in batch.principals. */
   private readonly principalIndex = new Map<Principal, number>();
   /** Per dimension: each value's index in batch.values. */
@@ -153,14 +148,14 @@ export class RecordBatchBuilder {
     private readonly principals = new PrincipalCache(),
   ) {
     this.batch = {
-      cluster, source, records: [], values: [], valueDimensions: [], principals: [], positions: [], requests: [], responses: [],
-      rejected: [], findings: [], usageProbe: [], issued: [],
+      cluster, source, size: 0, numbers: new Float64Array(0), auditIDs: [], queries: [], residuals: [], values: [], valueDimensions: [],
+      principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [], usageProbe: [], issued: [],
     };
   }
 
   /** Events and rejected input added so far. */
   get size(): number {
-    return this.batch.records.length + this.batch.rejected.length;
+    return this.batch.size + this.batch.rejected.length;
   }
 
   addRejected(rejected: RejectedInput): void {
@@ -175,16 +170,36 @@ export class RecordBatchBuilder {
     const { record: r, request, response } = prepareEvent(parsed, this.batch.cluster, this.redact, users);
     const ar = r.apiResource;
     const o = r.object;
-    const index = this.batch.records.length;
+    const index = this.batch.size++;
     const uses = countsAsUse(r.stage);
     const atom = uses ? attributeKey(r.verb, ar && o && { apiGroup: ar.apiGroup, resource: ar.resource, subresource: ar.subresource, namespace: o.namespace, name: o.name }, r.path, r.query) : null;
-    this.batch.records.push([
-      r.auditID, r.stage, r.level, r.receivedAt, r.stageDelay, this.value(VERB, r.verb), this.indexOf(actor),
-      impersonated ? this.indexOf(impersonated) : null, this.value(STRING, r.sourceIPs), this.value(STRING, r.userAgent),
-      this.value(API_RESOURCE, ar && apiResourceKey(ar)), this.value(OBJECT, o && objectKey(o)), r.resourceVersion,
-      this.value(STRING, r.path), r.query, r.code, r.decision, this.value(STRING, r.reason), this.value(STRING, r.annotations),
-      r.shape, r.residual, r.sourceVersion, request !== null || response !== null ? 1 : 0, this.value(USAGE_ATOM, atom),
-    ]);
+    if ((index + 1) * RECORD_WIDTH > this.numbers.length) this.grow();
+    const n = this.numbers;
+    const at = index * RECORD_WIDTH;
+    n[at + F.stage] = r.stage;
+    n[at + F.level] = r.level;
+    n[at + F.receivedAt] = r.receivedAt;
+    n[at + F.stageDelay] = r.stageDelay;
+    n[at + F.verb] = this.value(VERB, r.verb);
+    n[at + F.user] = this.indexOf(actor);
+    n[at + F.impersonatedUser] = impersonated ? this.indexOf(impersonated) : -1;
+    n[at + F.sourceIPs] = this.value(STRING, r.sourceIPs);
+    n[at + F.userAgent] = this.value(STRING, r.userAgent);
+    n[at + F.apiResource] = this.value(API_RESOURCE, ar && apiResourceKey(ar));
+    n[at + F.object] = this.value(OBJECT, o && objectKey(o));
+    n[at + F.resourceVersion] = r.resourceVersion ?? NaN;
+    n[at + F.path] = this.value(STRING, r.path);
+    n[at + F.code] = r.code ?? NaN;
+    n[at + F.decision] = r.decision;
+    n[at + F.reason] = this.value(STRING, r.reason);
+    n[at + F.annotations] = this.value(STRING, r.annotations);
+    n[at + F.shape] = r.shape;
+    n[at + F.sourceVersion] = r.sourceVersion;
+    n[at + F.hasBody] = request !== null || response !== null ? 1 : 0;
+    n[at + F.usageAtom] = this.value(USAGE_ATOM, atom);
+    this.batch.auditIDs.push(r.auditID);
+    this.batch.queries.push(r.query);
+    this.batch.residuals.push(r.residual);
     if (r.stage === 1 || (uses && mayHaveStarted(r.verb, ar?.subresource ?? ''))) this.batch.usageProbe.push(index);
     // Rare: look closer only at annotations that mention the key.
     if (r.annotations?.includes(ISSUED_CREDENTIAL)) {
@@ -222,8 +237,16 @@ export class RecordBatchBuilder {
     return i;
   }
 
+  /** The batch; its numbers copied to their length, so that sending it copies no spare room. */
   finish(): RecordBatch {
+    this.batch.numbers = this.numbers.slice(0, this.batch.size * RECORD_WIDTH);
     return this.batch;
+  }
+
+  private grow(): void {
+    const n = new Float64Array(this.numbers.length * 2);
+    n.set(this.numbers);
+    this.numbers = n;
   }
 }
 
@@ -246,22 +269,38 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
     const clusterId = dims.id('strings', b.cluster);
     const userIds = b.principals.map(([json]) => dims.id('principals', json));
     const ids = b.values.map((v, i) => dims.id(VALUE_DIMENSIONS[b.valueDimensions[i]!]!, v));
-    const at = (i: number): number | null => (i < 0 ? null : ids[i]!);
-    const rows = b.records.map((f): EventRow => [
-      clusterId, auditIdToKey(f[0]), f[1], f[2], f[3], f[4], ids[f[5]]!, userIds[f[6]]!, f[7] === null ? null : userIds[f[7]]!,
-      at(f[8]), at(f[9]), at(f[10]), at(f[11]), f[12], at(f[13]), f[14], f[15], f[16], at(f[17]), at(f[18]), f[19], f[20], f[21], f[22],
-    ]);
-    const { records, principals, values, valueDimensions, usageProbe, issued, ...rest } = b;
+    const n = b.numbers;
+    const id = (i: number): number | null => (n[i]! < 0 ? null : ids[n[i]!]!);
+    const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
+    const rows: EventRow[] = [];
+    const usage: number[] = [];
+    for (let r = 0, at = 0; r < b.size; r++, at += RECORD_WIDTH) {
+      rows.push([
+        clusterId, auditIdToKey(b.auditIDs[r]!), n[at + F.stage]!, n[at + F.level]!, n[at + F.receivedAt]!, n[at + F.stageDelay]!,
+        ids[n[at + F.verb]!]!, userIds[n[at + F.user]!]!, n[at + F.impersonatedUser]! < 0 ? null : userIds[n[at + F.impersonatedUser]!]!,
+        id(at + F.sourceIPs), id(at + F.userAgent), id(at + F.apiResource), id(at + F.object), num(at + F.resourceVersion),
+        id(at + F.path), b.queries[r]!, num(at + F.code), n[at + F.decision]!, id(at + F.reason), id(at + F.annotations),
+        n[at + F.shape]!, b.residuals[r]!, n[at + F.sourceVersion]!, n[at + F.hasBody]!,
+      ]);
+      usage.push(id(at + F.usageAtom) ?? -1);
+    }
+    const { size, numbers, queries, residuals, principals, values, valueDimensions, usageProbe, issued, ...rest } = b;
     return {
       ...rest,
       clusterId,
       rows,
-      auditIDs: b.findings.length > 0 ? records.map((f) => f[0]) : [],
-      usage: records.map((f) => (f[23] < 0 ? -1 : ids[f[23]]!)),
+      usage,
       usageProbe: new Set(usageProbe),
       issued: new Map(issued),
     };
   });
+}
+
+/** The earliest request time (microseconds) of a batch's records; Infinity when it has none. */
+export function oldestReceivedAt(b: RecordBatch): number {
+  let oldest = Infinity;
+  for (let at = F.receivedAt; at < b.size * RECORD_WIDTH; at += RECORD_WIDTH) oldest = Math.min(oldest, b.numbers[at]!);
+  return oldest;
 }
 
 /** Flat records of whole batches at once. */

@@ -6,7 +6,7 @@ import { PrincipalCache } from '../identity/principals.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import { openStore, type Store, type StoreOptions } from './openStore.js';
-import { RecordBatchBuilder, type RecordBatch } from './eventRows.js';
+import { RecordBatchBuilder, oldestReceivedAt, type RecordBatch } from './eventRows.js';
 
 /** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
 export interface Arrival {
@@ -142,8 +142,8 @@ export class StoreWriter {
     // Only serve listens (the pipeline watch); `kubetrail ingest` pays nothing for it.
     if (this.listeners.length === 0) return committed;
     const arrivals = batches
-      .filter((b) => b.records.length > 0)
-      .map((b) => ({ cluster: b.cluster, source: b.source, events: b.records.length, oldest: b.records.reduce((m, r) => Math.min(m, r[3]), Infinity) }));
+      .filter((b) => b.size > 0)
+      .map((b) => ({ cluster: b.cluster, source: b.source, events: b.size, oldest: oldestReceivedAt(b) }));
     return committed.then((results) => {
       for (const listen of this.listeners) for (const a of arrivals) listen(a);
       return results;

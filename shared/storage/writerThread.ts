@@ -36,7 +36,7 @@ port.on('message', (first: WriterRequest | 'close') => {
       port.close();
       return;
     }
-    const n = req.batches.reduce((sum, b) => sum + b.records.length + b.rejected.length, 0);
+    const n = req.batches.reduce((sum, b) => sum + b.size + b.rejected.length, 0);
     if (group.length > 0 && events + n > MAX_EVENTS_PER_COMMIT) {
       commit(group);
       group = [];
