@@ -74,12 +74,31 @@ export function sameJson(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ka = definedKeys(a as Record<string, unknown>);
-  const kb = definedKeys(b as Record<string, unknown>);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i]!;
-    if (k !== kb[i] || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  const oa = a as Record<string, unknown>;
+  const ob = b as Record<string, unknown>;
+  // Parsed JSON has no undefined or function values: then the own keys are what counts, in order.
+  const ka = Object.keys(oa);
+  const kb = Object.keys(ob);
+  if (ka.length === kb.length) {
+    let plain = true;
+    for (let i = 0; i < ka.length; i++) {
+      const k = ka[i]!;
+      const va = oa[k];
+      const vb = ob[kb[i]!];
+      if (va === undefined || vb === undefined || typeof va === 'function' || typeof vb === 'function') {
+        plain = false;
+        break;
+      }
+      if (k !== kb[i] || !sameJson(va, vb)) return false;
+    }
+    if (plain) return true;
+  }
+  const da = definedKeys(oa);
+  const db = definedKeys(ob);
+  if (da.length !== db.length) return false;
+  for (let i = 0; i < da.length; i++) {
+    const k = da[i]!;
+    if (k !== db[i] || !sameJson(oa[k], ob[k])) return false;
   }
   return true;
 }

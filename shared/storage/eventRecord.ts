@@ -167,7 +167,7 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string, users?: User
     username: e.user.username ?? '',
     impersonatedUser: e.impersonatedUser ? (users?.impersonatedUser ?? JSON.stringify(e.impersonatedUser)) : null,
     impersonatedUsername: e.impersonatedUser ? e.impersonatedUser.username ?? '' : null,
-    sourceIPs: e.sourceIPs ? JSON.stringify(e.sourceIPs) : null,
+    sourceIPs: e.sourceIPs ? sourceIPsJson(e.sourceIPs) : null,
     userAgent: e.userAgent ?? null,
     apiResource,
     object,
@@ -182,6 +182,20 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string, users?: User
     residual: r,
     sourceVersion: API_VERSIONS.indexOf(parsed.sourceVersion) + (parsed.versionInferred ? 4 : 0),
   };
+}
+
+/** JSON of one-address sourceIPs, by address (most events have one): the same string for each, which the writer's interning then hashes once. */
+const oneAddressJson = new Map<string, string>();
+
+function sourceIPsJson(ips: string[]): string {
+  if (ips.length !== 1 || typeof ips[0] !== 'string') return JSON.stringify(ips);
+  let json = oneAddressJson.get(ips[0]);
+  if (json === undefined) {
+    if (oneAddressJson.size >= 10_000) oneAddressJson.clear();
+    json = JSON.stringify(ips);
+    oneAddressJson.set(ips[0], json);
+  }
+  return json;
 }
 
 /** The normalized event (without bodies) that `record` holds. */

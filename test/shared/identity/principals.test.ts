@@ -21,6 +21,9 @@ describe('principals', () => {
       ['an array against an object', { a: [] }, { a: {} }],
       ['arrays of other lengths', { g: ['x'] }, { g: ['x', 'y'] }],
       ['an extra key', { a: 1 }, { a: 1, c: 0 }],
+      ['as many keys, undefined ones in other places', { a: 1, b: undefined, c: 2 }, { a: 1, c: 2, d: undefined }],
+      ['as many keys, an undefined one against a defined one', { a: 1, b: undefined }, { a: 1, c: 3 }],
+      ['a function value against a missing key', { a: 1, f: () => 0 }, { a: 1, g: undefined }],
     ];
     for (const [name, a, b] of pairs) {
       it(`agrees with JSON.stringify on ${name}`, () => {
