@@ -26,6 +26,7 @@ import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
 import { writeEvidence } from '../analyzer/evidence.js';
 import { verifyCommand } from './verifyCommand.js';
+import { verifyChainParallel } from '../../shared/storage/verifyChain.js';
 
 /**
  * The composition root: flags → configuration → services. The only module that reads the
@@ -452,6 +453,7 @@ withCommon(program.command('pci').command('evidence'))
     process.exitCode = await auditedQuery(config, 'pci evidence', async () => {
       const store = openStore(config.database.path);
       try {
+        const verified = await verifyChainParallel(store.db, config.database.path);
         const r = writeEvidence(store.db, {
           dir: flags.out,
           cluster: flags.cluster ?? config.cluster,
@@ -460,6 +462,7 @@ withCommon(program.command('pci').command('evidence'))
           retention: { days: config.retention.days, hotDays: config.retention.hotDays, archiveDir: archiveDirOf(config) },
           idleDays: config.idle.days,
           storePath: config.database.path,
+          verified,
         });
         process.stdout.write(`wrote ${r.items} evidence items; start at ${r.index}\n`);
         return { rows: r.items };

@@ -220,22 +220,31 @@ export async function verifyArchive(db: Database, day: number, dir: string): Pro
   if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { sha256: string }).sha256 !== a.sha256) problems.push(`${a.day}.manifest.json names another SHA-256 than the store records`);
   const links = db.prepare('SELECT * FROM chain_links WHERE seq = ?');
   const encoders = new Map<number, RowEncoder>();
-  const chainLinks = a.links.map(([seq]) => toLink(links.get(seq) as Record<string, unknown>));
+  const chainLinks = a.links.flatMap(([seq]) => {
+    const r = links.get(seq) as Record<string, unknown> | undefined;
+    return r ? [toLink(r)] : [];
+  });
   let rows = 0;
+  const unlinked: number[] = [];
   for await (const r of archiveLines(path)) {
     rows++;
     const link = chainLinks.find((l) => r.id >= l.firstEvent && r.id <= l.lastEvent);
     if (!link) {
-      problems.push(`event ${r.id} is in the archive but in no link it names`);
+      unlinked.push(r.id);
       continue;
     }
     const enc = encoders.get(link.seq) ?? encoders.set(link.seq, new RowEncoder()).get(link.seq)!;
     enc.add(r.id, r.row, r.request, r.response);
   }
+  if (unlinked.length) problems.push(`${unlinked.length} event(s) of the archive, from ${unlinked[0]}, are in no chain link of the store that it names`);
   if (rows !== a.rows) problems.push(`the archive holds ${rows} rows, the store recorded ${a.rows}`);
   for (const [seq, hash, n, h] of a.links) {
     const link = chainLinks.find((l) => l.seq === seq);
-    if (!link || link.link.toString('hex') !== hash) {
+    if (!link) {
+      problems.push(`chain link ${seq}, which the archive names, is missing from the store`);
+      continue;
+    }
+    if (link.link.toString('hex') !== hash) {
       problems.push(`chain link ${seq} is not the one the archive was made against`);
       continue;
     }

@@ -86,6 +86,16 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
       expect(bad.ok).to.equal(false);
       expect(bad.problems.join('\n')).to.contain('SHA-256').and.contain('was altered');
       writeFileSync(path, original);
+      // The links it names deleted behind kubetrail's back: reported, not a crash.
+      store.db.exec('BEGIN');
+      try {
+        store.db.exec('DELETE FROM chain_links');
+        const unlinked = await verifyArchive(store.db, parseDay(dayOf(100)), archiveDir);
+        expect(unlinked.ok).to.equal(false);
+        expect(unlinked.problems.join('\n')).to.match(/chain link \d+, which the archive names, is missing from the store/);
+      } finally {
+        store.db.exec('ROLLBACK');
+      }
     } finally {
       store.close();
     }
