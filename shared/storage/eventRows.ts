@@ -116,11 +116,16 @@ export interface RecordBatch {
 export type FindingSource = (parsed: ParsedEvent, cluster: string, principals: EventPrincipals) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
-export interface RowBatch extends Omit<RecordBatch, 'size' | 'numbers' | 'queries' | 'residuals' | 'principals' | 'values' | 'valueDimensions' | 'usageProbe' | 'issued'> {
+export interface RowBatch extends Omit<RecordBatch, 'numbers' | 'queries' | 'residuals' | 'principals' | 'values' | 'valueDimensions' | 'usageProbe' | 'issued'> {
   clusterId: number;
-  rows: EventRow[];
-  /** Per row: the usage_atoms id of the request's attributes when its stage counts as its action's use, else -1. */
-  usage: number[];
+  /**
+   * Record r as a row of ids, in one array that the next call overwrites: rows are bound one at
+   * a time, and building a transaction's rows at once left the garbage collector tens of
+   * thousands of arrays that outlived its young generation.
+   */
+  row(r: number): EventRow;
+  /** The usage_atoms id of record r's attributes when its stage counts as its action's use, else -1. */
+  usage(r: number): number;
   usageProbe: Set<number>;
   /** Row index → the credential id its TokenRequest minted. */
   issued: Map<number, string>;
@@ -269,27 +274,42 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
     const clusterId = dims.id('strings', b.cluster);
     const userIds = b.principals.map(([json]) => dims.id('principals', json));
     const ids = b.values.map((v, i) => dims.id(VALUE_DIMENSIONS[b.valueDimensions[i]!]!, v));
-    const n = b.numbers;
+    const { numbers: n, queries, residuals, principals, values, valueDimensions, usageProbe, issued, ...rest } = b;
     const id = (i: number): number | null => (n[i]! < 0 ? null : ids[n[i]!]!);
     const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
-    const rows: EventRow[] = [];
-    const usage: number[] = [];
-    for (let r = 0, at = 0; r < b.size; r++, at += RECORD_WIDTH) {
-      rows.push([
-        clusterId, auditIdToKey(b.auditIDs[r]!), n[at + F.stage]!, n[at + F.level]!, n[at + F.receivedAt]!, n[at + F.stageDelay]!,
-        ids[n[at + F.verb]!]!, userIds[n[at + F.user]!]!, n[at + F.impersonatedUser]! < 0 ? null : userIds[n[at + F.impersonatedUser]!]!,
-        id(at + F.sourceIPs), id(at + F.userAgent), id(at + F.apiResource), id(at + F.object), num(at + F.resourceVersion),
-        id(at + F.path), b.queries[r]!, num(at + F.code), n[at + F.decision]!, id(at + F.reason), id(at + F.annotations),
-        n[at + F.shape]!, b.residuals[r]!, n[at + F.sourceVersion]!, n[at + F.hasBody]!,
-      ]);
-      usage.push(id(at + F.usageAtom) ?? -1);
-    }
-    const { size, numbers, queries, residuals, principals, values, valueDimensions, usageProbe, issued, ...rest } = b;
+    const row = new Array(EVENT_COLUMNS.length) as EventRow;
     return {
       ...rest,
       clusterId,
-      rows,
-      usage,
+      row: (r) => {
+        const at = r * RECORD_WIDTH;
+        row[0] = clusterId;
+        row[1] = auditIdToKey(b.auditIDs[r]!);
+        row[2] = n[at + F.stage]!;
+        row[3] = n[at + F.level]!;
+        row[4] = n[at + F.receivedAt]!;
+        row[5] = n[at + F.stageDelay]!;
+        row[6] = ids[n[at + F.verb]!]!;
+        row[7] = userIds[n[at + F.user]!]!;
+        row[8] = n[at + F.impersonatedUser]! < 0 ? null : userIds[n[at + F.impersonatedUser]!]!;
+        row[9] = id(at + F.sourceIPs);
+        row[10] = id(at + F.userAgent);
+        row[11] = id(at + F.apiResource);
+        row[12] = id(at + F.object);
+        row[13] = num(at + F.resourceVersion);
+        row[14] = id(at + F.path);
+        row[15] = queries[r]!;
+        row[16] = num(at + F.code);
+        row[17] = n[at + F.decision]!;
+        row[18] = id(at + F.reason);
+        row[19] = id(at + F.annotations);
+        row[20] = n[at + F.shape]!;
+        row[21] = residuals[r]!;
+        row[22] = n[at + F.sourceVersion]!;
+        row[23] = n[at + F.hasBody]!;
+        return row;
+      },
+      usage: (r) => id(r * RECORD_WIDTH + F.usageAtom) ?? -1,
       usageProbe: new Set(usageProbe),
       issued: new Map(issued),
     };

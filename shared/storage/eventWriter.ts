@@ -136,7 +136,8 @@ export class EventWriter {
   private writeOne(batch: RowBatch): WriteResult {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     let nextFinding = 0;
-    batch.rows.forEach((row, i) => {
+    for (let i = 0; i < batch.size; i++) {
+      const row = batch.row(i);
       if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
       const info = this.insertEvent.run(...row);
       // Findings of a re-delivered event were counted when it was first stored.
@@ -144,10 +145,11 @@ export class EventWriter {
       while (nextFinding < batch.findings.length && batch.findings[nextFinding]![0] === i) nextFinding++;
       if (info.changes > 0) {
         result.accepted++;
-        const [request, response] = row[23] === 1 ? [toBuffer(batch.requests[i]!), toBuffer(batch.responses[i]!)] : [null, null];
+        const request = row[23] === 1 ? toBuffer(batch.requests[i]!) : null;
+        const response = row[23] === 1 ? toBuffer(batch.responses[i]!) : null;
         if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, request, response);
         this.chain?.add(Number(info.lastInsertRowid), row, request, response);
-        const atom = batch.usage[i]!;
+        const atom = batch.usage(i);
         if (atom >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
           this.usage.add(dayOf(row[4]), row[0], row[7], row[8], atom, row[17], row[18], 1, row[4], row[4], row[1], row[1]);
           this.usage.addActivity(row[7], row[4], row[6], row[17]);
@@ -157,7 +159,7 @@ export class EventWriter {
         for (let f = findingsFrom; f < nextFinding; f++) {
           this.alerts.record(batch.findings[f]!, { cluster: batch.cluster, receivedAt: row[4], auditID: batch.auditIDs[i]!, userId: row[7] });
         }
-        return;
+        continue;
       }
       result.duplicates++;
       const stored = this.selectStored.get(row[4], row[1], row[2], row[0]) as unknown[] | undefined;
@@ -169,7 +171,7 @@ export class EventWriter {
         const reason = `conflicting duplicate: auditID ${incoming.auditID} stage ${incoming.stage} is already stored with different content; this copy was not stored`;
         this.quarantine(batch.source, batch.cluster, { position: batch.positions[i]!, reason, raw: JSON.stringify(incoming) });
       }
-    });
+    }
     for (const rej of batch.rejected) {
       this.quarantine(batch.source, batch.cluster, rej);
       result.quarantined++;
