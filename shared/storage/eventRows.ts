@@ -58,28 +58,23 @@ const VALUE_DIMENSIONS = ['strings', 'verbs', 'apiResources', 'objects', 'usageA
 const [STRING, VERB, API_RESOURCE, OBJECT, USAGE_ATOM] = [0, 1, 2, 3, 4];
 
 /**
- * The numbers of one event's record before interning, RECORD_WIDTH per record in a batch's
- * `numbers`, in this order. A value to intern is an index into the batch's `values` (-1 for
- * none), so that each distinct value crosses to the writer thread and is looked up there once
- * per batch; `user` and `impersonatedUser` index the batch's `principals`. A null number is NaN.
- * One typed array per batch clones in a single copy, where arrays per record cost the parsing
- * thread a microsecond an event to send and the writer as much to receive.
+ * Where each number of one event's record goes before interning: RECORD_WIDTH numbers per
+ * record in a batch's `numbers`. A value to intern is an index into the batch's `values` (-1
+ * for none), so that each distinct value crosses to the writer thread and is looked up there
+ * once per batch; `user` and `impersonatedUser` index the batch's `principals`. A null number
+ * is NaN. One typed array per batch clones in a single copy, where an array per record cost the
+ * parsing thread a microsecond an event to send and the writer as much to receive.
  */
-const RECORD_FIELDS = [
-  'stage', 'level', 'receivedAt', 'stageDelay', 'verb', 'user', 'impersonatedUser', 'sourceIPs', 'userAgent',
-  /** -1 for a non-resource request. */
-  'apiResource',
-  'object', 'resourceVersion', 'path', 'code', 'decision', 'reason', 'annotations', 'shape', 'sourceVersion', 'hasBody',
-  /** The request's attributes (usage_atoms) when this stage counts as its action's use (usageRollups.ts), else -1. */
-  'usageAtom',
-] as const;
-const RECORD_WIDTH = RECORD_FIELDS.length;
-// A literal, so that its properties are constants to the compiler (Object.fromEntries would give a slow dictionary).
 const F = {
-  stage: 0, level: 1, receivedAt: 2, stageDelay: 3, verb: 4, user: 5, impersonatedUser: 6, sourceIPs: 7, userAgent: 8, apiResource: 9,
+  stage: 0, level: 1, receivedAt: 2, stageDelay: 3, verb: 4, user: 5, impersonatedUser: 6, sourceIPs: 7, userAgent: 8,
+  /** -1 for a non-resource request. */
+  apiResource: 9,
   object: 10, resourceVersion: 11, path: 12, code: 13, decision: 14, reason: 15, annotations: 16, shape: 17, sourceVersion: 18,
-  hasBody: 19, usageAtom: 20,
-} as const satisfies Record<(typeof RECORD_FIELDS)[number], number>;
+  hasBody: 19,
+  /** The request's attributes (usage_atoms) when this stage counts as its action's use (usageRollups.ts), else -1. */
+  usageAtom: 20,
+} as const;
+const RECORD_WIDTH = Object.keys(F).length;
 
 /** A batch as flat records: what the writer thread receives. */
 export interface RecordBatch {
@@ -87,7 +82,7 @@ export interface RecordBatch {
   source: string;
   /** Records (events) in the batch. */
   size: number;
-  /** RECORD_WIDTH numbers per record (RECORD_FIELDS). */
+  /** RECORD_WIDTH numbers per record (F). */
   numbers: Float64Array;
   /** Per record: its auditID, the query of its request URI, the JSON of the fields no column holds. */
   auditIDs: string[];

@@ -58,6 +58,10 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
 
   const cases: [string, string, string, RegExp][] = [
     ['a changed column', 'UPDATE events SET code = 500 WHERE id = 7', 'changed', /event 7 differs from what link 1 recorded/],
+    // Ids are hashed as 32-bit words: values that do not fit one must not pass for one that does.
+    ['an id column moved by 2^32', 'UPDATE events SET user_id = user_id + 4294967296 WHERE id = 9', 'changed', /event 9 differs from what link 1 recorded/],
+    ['a fraction in an id column', 'UPDATE events SET verb_id = verb_id + 0.5 WHERE id = 10', 'changed', /event 10 differs from what link 1 recorded/],
+    ['text in a number column', "UPDATE events SET stage = 'x' WHERE id = 11", 'changed', /event 11 differs from what link 1 recorded/],
     ['a changed body', 'UPDATE bodies SET request = x\'00\'', 'changed', /event 36 differs from what link 2 recorded/],
     ['a deleted row', 'DELETE FROM events WHERE id = 30', 'deleted', /event 30 of link 2 is missing/],
     ['an inserted row past the head', "INSERT INTO events SELECT 1000, cluster_id, x'01', stage, level, received_at, stage_delay, verb_id, user_id, impersonated_id, source_ips_id, user_agent_id, resource_id, object_id, resource_version, path_id, query, code, decision, reason_id, annotations_id, shape, residual, source_version, has_body FROM events WHERE id = 3", 'inserted', /event 1000 is past the chain head/],
