@@ -73,6 +73,7 @@ export class EventWriter {
     identities.sync();
     this.dims = new Dimensions(db, (name, id, params) => {
       if (name === 'principals') identities.add(id, params[0] as string);
+      this.chain?.dimensionInserted(name, id, params);
     });
     this.redact = createRedactor(store.redactionKey);
     this.readRow = createRowReader(db);
@@ -111,8 +112,9 @@ export class EventWriter {
    * order; the results per request. Throws when it cannot commit (then none is stored).
    */
   writeRequests(requests: { batches: RecordBatch[]; options: WriteOptions }[]): WriteResult[][] {
-    const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
     try {
+      // Inside the try: a failed interning transaction may have told the chain of rows it rolled back.
+      const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
       const results = this.store.db.transaction(() => {
         let next = 0;
         const results = requests.map((r) => {

@@ -259,16 +259,46 @@ export class DimensionRows {
     return marks;
   }
 
-  /** SHA-256 of the rows with ids in (from, to] of each table, in table then id order. */
-  hash(from: DimensionMarks, to: DimensionMarks): string {
+  /**
+   * SHA-256 of the rows with ids in (from, to] of each table, in table then id order. `known`:
+   * rows the caller inserted, in id order, used for a table when they are exactly its range
+   * (else the range is read back).
+   */
+  hash(from: DimensionMarks, to: DimensionMarks, known?: Record<ChainedDimension, unknown[][]>): string {
     const h = createHash('sha256');
     for (const t of Object.keys(CHAINED_DIMENSIONS) as ChainedDimension[]) {
       if (to[t] <= from[t]) continue;
-      const rows = this.rows[t].all(from[t], to[t]) as unknown[][];
+      const mine = known?.[t];
+      const covered = mine && mine.length === to[t] - from[t] && mine[0]![0] === from[t] + 1 && mine.at(-1)![0] === to[t];
+      const rows = covered ? mine : (this.rows[t].all(from[t], to[t]) as unknown[][]);
       h.update(`${t}\n${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
     }
     return h.digest('hex');
   }
+}
+
+/**
+ * A dimension row as CHAINED_DIMENSIONS hashes it, from the parameters Dimensions inserted it
+ * with (dimensions.ts); null for a table the chain does not cover.
+ */
+export function chainedDimensionRow(name: string, id: number, params: readonly unknown[]): [ChainedDimension, unknown[]] | null {
+  switch (name) {
+    case 'strings':
+    case 'verbs':
+    case 'objects':
+      return [name, [id, ...params]];
+    case 'apiResources':
+      return ['api_resources', [id, ...params]];
+    case 'principals':
+      // Inserted as (json, username); hashed as (username, json).
+      return ['principals', [id, params[1], params[0]]];
+    default:
+      return null;
+  }
+}
+
+function noDimensionRows(): Record<ChainedDimension, unknown[][]> {
+  return { strings: [], verbs: [], principals: [], api_resources: [], objects: [] };
 }
 
 export function toLink(r: Record<string, unknown>): Link {
@@ -305,6 +335,7 @@ export function addStoredRow(enc: RowEncoder, r: unknown[]): void {
 /** Accumulates the rows a transaction adds and appends the link before it commits. */
 export class ChainAppender {
   private readonly enc = new RowEncoder();
+  private newDims: Record<ChainedDimension, unknown[][]> = noDimensionRows();
   private readonly readRows: Statement;
   private readonly dims: DimensionRows;
   private readonly last: Statement;
@@ -322,6 +353,16 @@ export class ChainAppender {
   /** One event the transaction inserted (ids increase). */
   add(id: number, columns: readonly unknown[], request: Bytes | null, response: Bytes | null): void {
     this.enc.add(id, columns, request, response);
+  }
+
+  /**
+   * A dimension row this connection inserted (committed before the events that use it): the
+   * next link hashes it from here instead of reading it back, when its table's new rows are all
+   * known so.
+   */
+  dimensionInserted(name: string, id: number, params: readonly unknown[]): void {
+    const row = chainedDimensionRow(name, id, params);
+    if (row) this.newDims[row[0]].push(row[1]);
   }
 
   /**
@@ -360,7 +401,8 @@ export class ChainAppender {
     for (let i = 0; i < enc.length; i++) rowDigests.writeUInt32BE(enc.digest(i), (enc.id(i) - from) * 4);
     const days = [...enc.dayHashes()].sort((a, b) => a[0] - b[0]).map(([day, d]): [number, number, string] => [day, d.rows, d.hash]);
     const header = { seq: (prev?.seq ?? 0) + 1, committedAt: this.now(), firstEvent: from, lastEvent, dims, days };
-    const link: Link = { ...header, rowDigests, link: linkHash(prev?.link ?? GENESIS, header, this.dims.hash(prevDims, dims)) };
+    const link: Link = { ...header, rowDigests, link: linkHash(prev?.link ?? GENESIS, header, this.dims.hash(prevDims, dims, this.newDims)) };
+    this.newDims = noDimensionRows();
     this.insert.run(link.seq, link.committedAt, link.firstEvent, link.lastEvent, JSON.stringify(dims), JSON.stringify(days), rowDigests, link.link);
     return link;
   }
@@ -371,8 +413,9 @@ export class ChainAppender {
     for (const r of this.readRows.iterate(added.id(0), added.id(added.length - 1)) as IterableIterator<unknown[]>) addStoredRow(into, r);
   }
 
-  /** Forgets what was added (the transaction rolled back). */
+  /** Forgets what was added (a transaction rolled back); the next link reads the dimension rows back. */
   reset(): void {
     this.enc.clear();
+    this.newDims = noDimensionRows();
   }
 }

@@ -88,6 +88,19 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
     });
   }
 
+  it('hashes dimension rows another writer added by reading them back, and its own from memory', () => {
+    const path = tampered("INSERT INTO strings (value) VALUES ('from another writer')");
+    const store = openStore(path);
+    const writer = new EventWriter(store);
+    // This writer's next link covers the foreign row and the rows it interns itself.
+    writer.write([{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/1.0', user: { username: 'dora' } }))], rejected: [] }]);
+    writer.write([{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/2.0', user: { username: 'erin' } }))], rejected: [] }]);
+    store.close();
+    const r = verify(path);
+    expect(r.ok, JSON.stringify(r.problems)).to.equal(true);
+    expect(r.links).to.equal(5);
+  });
+
   it('covers events stored before the chain began with the next write', () => {
     const path = tampered('DELETE FROM chain_links');
     expect(verify(path).problems[0]!.detail).to.match(/past the chain head/);
