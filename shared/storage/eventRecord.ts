@@ -184,7 +184,7 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string, users?: User
   };
 }
 
-/** JSON of one-address sourceIPs, by address (most events have one): the same string for each, which the writer's interning then hashes once. */
+/** JSON of one-address sourceIPs, by address (most events have one): the same string each time, which the batch's interning of values then hashes once. */
 const oneAddressJson = new Map<string, string>();
 
 function sourceIPsJson(ips: string[]): string {
