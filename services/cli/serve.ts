@@ -11,7 +11,7 @@ import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { lastLink } from '../../shared/storage/hashChain.js';
-import { recordGapEvent } from '../../shared/storage/pipelineGaps.js';
+import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/pipelineGaps.js';
 import { runRetention } from '../../shared/storage/retention.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
@@ -76,15 +76,26 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
 /**
  * The audit pipeline's own failures (PCI DSS 10.7.2): learns each cluster and source's rate
  * from what this process commits, and records a gap (with a critical audit-pipeline-gap alert)
- * when one goes silent or collapses, and its end when events come again.
+ * when one goes silent or collapses, and its end when events come again. What it learned is
+ * kept in the store (pipeline_streams), so that a restart starts from it.
  */
-function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logger): NodeJS.Timeout {
+function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logger): { stop(): void } {
   const windowMs = config.gap.minutes * 60_000;
+  const db = writer.store.db;
   const watch = new GapWatch({ ...DEFAULT_GAP_SETTINGS, windowMs, collapseRatio: config.gap.collapseRatio });
+  // What was learned before this start, kept at each tick and at stop.
+  watch.restore(loadStreams(db, windowMs), Date.now());
+  const save = () => {
+    try {
+      saveStreams(db, watch.states(), windowMs);
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'cannot keep the pipeline watch state');
+    }
+  };
   const apply = (events: GapEvent[]) => {
     for (const e of events) {
       try {
-        const id = recordGapEvent(writer.store.db, e, windowMs);
+        const id = recordGapEvent(db, e, windowMs);
         if (e.type === 'open') log.warn({ gap: id, cluster: e.cluster, source: e.source, kind: e.kind, since: new Date(e.startedAt).toISOString() }, 'audit pipeline gap');
         else log.info({ gap: id, cluster: e.cluster, source: e.source, lateEvents: e.lateEvents }, 'audit pipeline gap closed');
       } catch (err) {
@@ -93,9 +104,17 @@ function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logge
     }
   };
   writer.onCommitted((a) => apply(watch.observe(a.cluster, a.source, a.events, Date.now(), a.oldest / 1000)));
-  const timer = setInterval(() => apply(watch.tick(Date.now())), Math.min(30_000, Math.max(200, windowMs / 5)));
+  const timer = setInterval(() => {
+    apply(watch.tick(Date.now()));
+    save();
+  }, Math.min(30_000, Math.max(200, windowMs / 5)));
   timer.unref();
-  return timer;
+  return {
+    stop: () => {
+      clearInterval(timer);
+      save();
+    },
+  };
 }
 
 /**
@@ -179,10 +198,10 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   });
 
   let relay: KafkaRelay | null = null;
-  let gapTimer: NodeJS.Timeout | null = null;
+  let pipeline: { stop(): void } | null = null;
   let retentionTimer: NodeJS.Timeout | null = null;
   if (services.includes('ingest')) {
-    gapTimer = watchPipeline(config, writer, log.child({ service: 'ingest' }));
+    pipeline = watchPipeline(config, writer, log.child({ service: 'ingest' }));
     retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
     const queue = relay ?? new StoreSink(writer, log.child({ service: 'ingest' }));
@@ -273,7 +292,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       await alerter?.stop();
       recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
       clearInterval(headTimer);
-      if (gapTimer) clearInterval(gapTimer);
+      pipeline?.stop();
       if (retentionTimer) clearInterval(retentionTimer);
       logHead(true);
       await writer.close();

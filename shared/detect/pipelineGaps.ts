@@ -25,15 +25,20 @@ export type GapEvent =
   | { type: 'open'; cluster: string; source: string; kind: GapKind; startedAt: number; detectedAt: number; expectedPerWindow: number; seen: number }
   | { type: 'close'; cluster: string; source: string; endedAt: number; lateEvents: boolean };
 
-interface Stream {
+/** What the watch knows of one stream across windows: what a restart must not forget. */
+export interface StreamState {
   cluster: string;
   source: string;
-  windowStart: number;
-  count: number;
+  /** Events a window normally brings, and the windows that was learned from. */
   baseline: number;
   learned: number;
   lastArrival: number;
   gap: { kind: GapKind; startedAt: number; lateEvents: boolean } | null;
+}
+
+interface Stream extends StreamState {
+  windowStart: number;
+  count: number;
 }
 
 export class GapWatch {
@@ -62,6 +67,20 @@ export class GapWatch {
       }
     }
     return out;
+  }
+
+  /** What it knows of each stream, to keep across a restart. */
+  states(): StreamState[] {
+    return [...this.streams.values()].map(({ cluster, source, baseline, learned, lastArrival, gap }) => ({ cluster, source, baseline, learned, lastArrival, gap: gap && { ...gap } }));
+  }
+
+  /**
+   * Streams known before a restart: their next window starts `now`. A learned stream silent
+   * since before the restart opens a gap at the next tick, from its last arrival: the
+   * downtime was a gap in the pipeline too.
+   */
+  restore(states: readonly StreamState[], now: number): void {
+    for (const st of states) this.streams.set(`${st.cluster}\u0000${st.source}`, { ...st, gap: st.gap && { ...st.gap }, windowStart: now, count: 0 });
   }
 
   /** The clock moved on: windows close, gaps open. */

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { GapEvent } from '../detect/pipelineGaps.js';
+import type { GapEvent, GapKind, StreamState } from '../detect/pipelineGaps.js';
 
 /** Pipeline gaps as stored (migration 0012), each with its audit-pipeline-gap alert. */
 
@@ -93,4 +93,27 @@ export function acknowledgeGap(db: Database, id: number, a: { cause: string; rem
     }
     return queryGaps(db, {}, nowMicros).find((g) => g.id === id)!;
   })();
+}
+
+/** Keeps what the watch knows of each stream (migration 0014), for the window it was learned in. */
+export function saveStreams(db: Database, states: readonly StreamState[], windowMs: number): void {
+  const upsert = db.prepare(`INSERT INTO pipeline_streams (cluster, source, window_ms, baseline, learned, last_arrival) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (cluster, source) DO UPDATE SET window_ms = excluded.window_ms, baseline = excluded.baseline, learned = excluded.learned, last_arrival = excluded.last_arrival`);
+  db.transaction(() => {
+    for (const s of states) upsert.run(s.cluster, s.source, windowMs, s.baseline, s.learned, s.lastArrival);
+  })();
+}
+
+/**
+ * The streams kept for this window length, each with its open gap if it has one (a gap open
+ * at a restart stays one gap). Rates learned for another gap.minutes are not comparable: those
+ * streams are learned again.
+ */
+export function loadStreams(db: Database, windowMs: number): StreamState[] {
+  const rows = db.prepare('SELECT cluster, source, baseline, learned, last_arrival FROM pipeline_streams WHERE window_ms = ?').all(windowMs) as { cluster: string; source: string; baseline: number; learned: number; last_arrival: number }[];
+  const openGap = db.prepare('SELECT kind, started_at, late_events FROM pipeline_gaps WHERE cluster = ? AND source = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1');
+  return rows.map((r) => {
+    const g = openGap.get(r.cluster, r.source) as { kind: GapKind; started_at: number; late_events: number } | undefined;
+    return { cluster: r.cluster, source: r.source, baseline: r.baseline, learned: r.learned, lastArrival: r.last_arrival, gap: g ? { kind: g.kind, startedAt: g.started_at / 1000, lateEvents: g.late_events === 1 } : null };
+  });
 }

@@ -41,6 +41,26 @@ describe('audit pipeline gaps (PCI DSS 10.7.2)', () => {
       expect(w.tick(6 * W)).to.deep.include({ type: 'close', cluster: 'prod', source: 'kafka', endedAt: 6 * W, lateEvents: false });
     });
 
+    it('after a restart, knows the streams it had learned: their silence since is a gap at once, and an open gap stays one', () => {
+      const before = watch();
+      let t = 0;
+      for (; t < 4 * W; t += 1000) before.observe('prod', 'webhook', 5, t, t);
+      const last = t - 1000;
+      for (; t < 8 * W; t += 1000) before.observe('dev', 'kafka', 5, t, t);
+      before.tick(last + 2 * W);
+      const states = before.states();
+      expect(states.find((s) => s.cluster === 'prod')!.gap).to.deep.include({ kind: 'silence', startedAt: last });
+
+      // Restarted at 9 W: no windows to learn again.
+      const after = watch();
+      after.restore(states, 9 * W);
+      const opened = after.tick(9 * W);
+      expect(opened).to.deep.equal([{ type: 'open', cluster: 'dev', source: 'kafka', kind: 'silence', startedAt: 8 * W - 1000, detectedAt: 9 * W, expectedPerWindow: 300, seen: 0 }]);
+      expect(after.observe('prod', 'webhook', 5, 9 * W + 10, 9 * W + 10)).to.deep.equal([{ type: 'close', cluster: 'prod', source: 'webhook', endedAt: 9 * W + 10, lateEvents: false }]);
+      // A stream nobody learned is learned from scratch, as before.
+      expect(watch().tick(9 * W)).to.deep.equal([]);
+    });
+
     it('marks a gap whose events arrive late as delayed, not lost', () => {
       const w = watch();
       let t = 0;
@@ -57,11 +77,12 @@ describe('audit pipeline gaps (PCI DSS 10.7.2)', () => {
     const token = 'gap-analyst-token-000000001';
     let server: RunningServer;
     let sent = 0;
+    const file = join(dir, 'kubetrail.yaml');
+    const config = () => loadConfig({ file, env: {}, overrides: { databasePath: join(dir, 'kubetrail.db') } });
     before(async () => {
-      const file = join(dir, 'kubetrail.yaml');
       // Windows of 2 s: learned after 3, a gap after 2 s of silence.
       writeFileSync(file, ['listen: 127.0.0.1:0', 'gap:', '  minutes: 0.0333', 'api:', '  tokens:', '    - name: on-call', '      role: analyst', `      sha256: ${hashToken(token)}`].join('\n'));
-      server = await serve(loadConfig({ file, env: {}, overrides: { databasePath: join(dir, 'kubetrail.db') } }), ['ingest', 'api'], createLogger('silent'));
+      server = await serve(config(), ['ingest', 'api'], createLogger('silent'));
     });
     after(() => server.stop());
 
@@ -112,6 +133,21 @@ describe('audit pipeline gaps (PCI DSS 10.7.2)', () => {
       // The CLI reads the same record.
       const listed = await runCli(['gaps', 'list', '--db', join(dir, 'kubetrail.db'), '--output', 'json'], cliEnv());
       expect(JSON.parse(listed.stdout)[0]).to.include({ id: gap.id, remediation: 'webhook backend batch buffer raised; runbook RB-7', lateEvents: true });
+    });
+
+    it('after a restart, knows the stream without learning it again: its own downtime is a gap, closed by the next events', async () => {
+      const lastSent = Date.now();
+      await send();
+      await server.stop();
+      await new Promise((r) => setTimeout(r, 1000));
+      server = await serve(config(), ['ingest', 'api'], createLogger('silent'));
+      await waitFor(async () => (await api('/gaps?open=true')).body.items.length === 1, 'a gap for the downtime', 10_000);
+      const [down] = (await api('/gaps?open=true')).body.items;
+      expect(down).to.include({ cluster: 'prod', source: 'webhook', kind: 'silence' });
+      expect(Date.parse(down.startedAt)).to.be.closeTo(lastSent, 1500);
+      await send();
+      await waitFor(async () => (await api('/gaps?open=true')).body.items.length === 0, 'the downtime gap closed', 5_000);
+      expect((await api('/gaps')).body.items).to.have.length(2);
     });
   });
 });

@@ -99,10 +99,11 @@ describe('store', () => {
       { version: 11, name: '0011_access_reviews.sql' },
       { version: 12, name: '0012_pipeline_gaps.sql' },
       { version: 13, name: '0013_archives.sql' },
+      { version: 14, name: '0014_pipeline_streams.sql' },
     ]);
     store.close();
     store = openStore(store.path);
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 13 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 14 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 
