@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { Database, Statement } from 'better-sqlite3';
+import type { DimensionName } from './dimensions.js';
 import { EVENT_COLUMNS } from './eventRows.js';
 
 /**
@@ -281,7 +282,7 @@ export class DimensionRows {
  * A dimension row as CHAINED_DIMENSIONS hashes it, from the parameters Dimensions inserted it
  * with (dimensions.ts); null for a table the chain does not cover.
  */
-export function chainedDimensionRow(name: string, id: number, params: readonly unknown[]): [ChainedDimension, unknown[]] | null {
+export function chainedDimensionRow(name: DimensionName, id: number, params: readonly unknown[]): [ChainedDimension, unknown[]] | null {
   switch (name) {
     case 'strings':
     case 'verbs':
@@ -292,7 +293,7 @@ export function chainedDimensionRow(name: string, id: number, params: readonly u
     case 'principals':
       // Inserted as (json, username); hashed as (username, json).
       return ['principals', [id, params[1], params[0]]];
-    default:
+    case 'usageAtoms':
       return null;
   }
 }
@@ -360,7 +361,7 @@ export class ChainAppender {
    * next link hashes it from here instead of reading it back, when its table's new rows are all
    * known so.
    */
-  dimensionInserted(name: string, id: number, params: readonly unknown[]): void {
+  dimensionInserted(name: DimensionName, id: number, params: readonly unknown[]): void {
     const row = chainedDimensionRow(name, id, params);
     if (row) this.newDims[row[0]].push(row[1]);
   }
