@@ -17,6 +17,7 @@
  * Environment: BENCH_RUNS (default 3), BENCH_ACTIONS, BENCH_SUBJECTS, BENCH_SEED, BENCH_KEEP=1.
  * Prints a table and, last, `BENCH_JSON {...}`. Targets: b ≤ 10 s, peak RSS ≤ 500 MB.
  */
+import { systemClock } from '../shared/clock.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,7 +118,7 @@ function generate(rng: Rng, subjects: number): { state: RbacState; subjects: Sub
 function writeStore(path: string, rng: Rng, actions: number, subjects: number, start: number): { rows: number; state: RbacState } {
   const { state, subjects: subj } = generate(rng, subjects);
   const authz = new Authorizer(state);
-  const store = openStore(path, { synchronous: 'NORMAL' });
+  const store = openStore(path, { synchronous: 'NORMAL', clock: systemClock });
   const db = store.db;
   saveSnapshot(db, { cluster: CLUSTER, takenAt: start, source: 'bench', state, summary: { clusterRoles: 0, roles: 0, clusterRoleBindings: 0, roleBindings: 0, serviceAccounts: 0, apiResources: 0, skipped: {}, problems: [], aggregationPending: [] } });
   const str = db.prepare('INSERT OR IGNORE INTO strings (value) VALUES (?)');

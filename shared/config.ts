@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -365,8 +366,9 @@ function detectorFromConfig(config: Readonly<Config>): Detector | null {
 }
 
 /** How every command that writes opens the store: its durability, caps, identity map and detections. */
-export function storeOptionsFrom(config: Readonly<Config>): StoreWriterOptions {
+export function storeOptionsFrom(config: Readonly<Config>, clock: Clock): StoreWriterOptions {
   return {
+    clock,
     synchronous: config.database.synchronous,
     quarantineMaxBytes: config.quarantine.maxRawBytes,
     identityMap: config.identityMap,

@@ -1,3 +1,4 @@
+import { nowMicros, type Clock } from '../../shared/clock.js';
 import type { Statement } from 'better-sqlite3';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -18,6 +19,7 @@ export interface AlerterOptions {
   retryMaxMs: number;
   log: Logger;
   metrics?: Metrics;
+  clock: Clock;
 }
 
 /** Alerts per sink per request: a backlog after an outage goes out in batches. */
@@ -54,7 +56,7 @@ export class Alerter {
       if (names.has(s.name)) throw new Error(`alerts.sinks: the name '${s.name}' is used twice`);
       names.add(s.name);
     }
-    const store = openStore(path);
+    const store = openStore(path, { clock: options.clock });
     const sinks = new Map<string, { sink: Sink; minSeverity: number }>();
     for (const s of options.sinks) sinks.set(s.name, { sink: await createSink(s), minSeverity: SEVERITIES.indexOf(s.minSeverity ?? 'low') });
     const alerter = new Alerter(store, sinks, options);
@@ -64,7 +66,7 @@ export class Alerter {
   }
 
   /** Runs one round now (tests, and the first round): enqueue new alerts, deliver what is due. */
-  async tick(now = Date.now()): Promise<void> {
+  async tick(now = this.options.clock()): Promise<void> {
     this.enqueue(now);
     await this.deliverDue(now);
   }
@@ -112,7 +114,7 @@ export class Alerter {
         const alerts = getAlerts(db, rows.map((r) => r.alert_id));
         try {
           await sink.send(alerts);
-          db.transaction(() => rows.forEach((r) => done.run(Date.now() * 1000, r.alert_id, name))).immediate();
+          db.transaction(() => rows.forEach((r) => done.run(nowMicros(this.options.clock), r.alert_id, name))).immediate();
           this.options.metrics?.alertDeliveries(name, 'delivered', rows.length);
         } catch (err) {
           const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;

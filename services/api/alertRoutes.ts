@@ -17,10 +17,10 @@ function alertStatusRoute(action: 'ack' | 'resolve'): Route {
     method: 'post',
     path: `/alerts/:id/${action}`,
     role: 'analyst',
-    handle: (call) => {
+    handle: (call, ctx) => {
       readParams(call.req, []);
       const id = readId(call.req.params.id as string, 'alert id');
-      const r = setAlertStatus(call.db(), id, status, call.caller.name);
+      const r = setAlertStatus(call.db(), id, status, call.caller.name, ctx.now() * 1000);
       if ('problem' in r) {
         if (r.problem === 'missing') throw new NotFoundError(`no alert #${id}`);
         throw new ConflictError(`alert #${id} is already ${r.problem}`);
@@ -86,7 +86,7 @@ export function alertRoutes(): Route[] {
         const untilAt = b.for !== undefined ? fromAt + parseDuration(bodyField(b, 'for')!, 'body.for') : time('until');
         const c = createCheckout(call.db(), {
           account: bodyField(b, 'account')!, person: bodyField(b, 'person')!, approvedBy: bodyField(b, 'approvedBy')!, reason: bodyField(b, 'reason')!, ticket: bodyField(b, 'ticket')!, fromAt, untilAt,
-        });
+        }, ctx.now() * 1000);
         call.rows = 1;
         call.res.status(201);
         return c;
@@ -96,9 +96,9 @@ export function alertRoutes(): Route[] {
       method: 'post',
       path: '/breakglass/checkouts/:id/close',
       role: 'analyst',
-      handle: (call) => {
+      handle: (call, ctx) => {
         readParams(call.req, []);
-        const c = closeCheckout(call.db(), readId(call.req.params.id as string, 'checkout id'));
+        const c = closeCheckout(call.db(), readId(call.req.params.id as string, 'checkout id'), ctx.now() * 1000);
         call.rows = 1;
         return c;
       },

@@ -1,3 +1,4 @@
+import type { Clock } from '../../shared/clock.js';
 import type { Database } from 'better-sqlite3';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { findToken, roleAtLeast, type ApiToken, type Role } from '../../shared/access.js';
@@ -59,6 +60,7 @@ export interface ApiOptions {
   store: Store;
   log: Logger;
   metrics?: Metrics;
+  clock: Clock;
   /** Every request is answered as this caller (no tokens configured: loopback only, see serve). */
   noAuth: boolean;
 }
@@ -66,12 +68,12 @@ export interface ApiOptions {
 /** The query API, mounted at /api/v1: authentication, the role each route needs, the self-audit of every call. */
 export function createApiRouter(options: ApiOptions): Router {
   const { config, store, log } = options;
-  const record = createSelfAuditRecorder(store.db);
+  const record = createSelfAuditRecorder(store.db, options.clock);
   const ctx: ApiContext = {
     config,
     store,
     metrics: options.metrics,
-    now: () => Date.now(),
+    now: options.clock,
     openReader: () => openStore(config.database.path, { readonly: true }).db,
   };
   const router = express.Router();

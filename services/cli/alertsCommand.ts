@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import type { Config } from '../../shared/config.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
@@ -24,7 +25,7 @@ export interface AlertsFlags {
 export async function alertsCommand(config: Readonly<Config>, flags: AlertsFlags, remote: Remote | null): Promise<{ rows: number; exitCode: number }> {
   const limit = parseLimit(flags.limit);
   const filter: AlertFilter = { limit };
-  if (flags.since !== undefined) filter.since = parseTimeBound(flags.since, '--since', Date.now());
+  if (flags.since !== undefined) filter.since = parseTimeBound(flags.since, '--since', systemClock());
   if (flags.severity !== undefined) filter.severity = flags.severity;
   if (flags.rule !== undefined) filter.rule = flags.rule;
   if (flags.status !== undefined) filter.status = flags.status;

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { parseTime } from '../../shared/audit/time.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
@@ -33,11 +34,11 @@ export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutF
     await writeRows(process.stdout, [await remoteJson<Checkout>(remote, 'POST', '/breakglass/checkouts', {}, body)], CHECKOUT_COLUMNS, flags.output);
     return;
   }
-  const fromAt = flags.from === undefined ? Date.now() * 1000 : time(flags.from, '--from');
+  const fromAt = flags.from === undefined ? systemClock() * 1000 : time(flags.from, '--from');
   const untilAt = flags.for !== undefined ? fromAt + parseDuration(flags.for, '--for') : time(flags.until!, '--until');
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
-    const c = createCheckout(store.db, { account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, fromAt, untilAt });
+    const c = createCheckout(store.db, { account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, fromAt, untilAt }, systemClock() * 1000);
     await writeRows(process.stdout, [c], CHECKOUT_COLUMNS, flags.output);
   } finally {
     store.close();
@@ -46,7 +47,7 @@ export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutF
 
 export async function listCheckoutsCommand(config: Readonly<Config>, flags: { output: OutputFormat }, remote: Remote | null): Promise<number> {
   if (remote) return writeRows(process.stdout, remoteRows<Checkout>(remote, '/breakglass/checkouts', {}), CHECKOUT_COLUMNS, flags.output);
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     return await writeRows(process.stdout, listCheckouts(store.db), CHECKOUT_COLUMNS, flags.output);
   } finally {
@@ -60,9 +61,9 @@ export async function closeCheckoutCommand(config: Readonly<Config>, id: string,
     await writeRows(process.stdout, [await remoteJson<Checkout>(remote, 'POST', `/breakglass/checkouts/${id}/close`)], CHECKOUT_COLUMNS, flags.output);
     return;
   }
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
-    await writeRows(process.stdout, [closeCheckout(store.db, Number(id))], CHECKOUT_COLUMNS, flags.output);
+    await writeRows(process.stdout, [closeCheckout(store.db, Number(id), systemClock() * 1000)], CHECKOUT_COLUMNS, flags.output);
   } finally {
     store.close();
   }

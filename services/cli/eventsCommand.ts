@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { existsSync } from 'node:fs';
 import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import type { Config } from '../../shared/config.js';
@@ -68,7 +69,7 @@ export function parseLimit(text: string): number {
 export async function eventsCommand(config: Readonly<Config>, flags: EventsFlags, remote: Remote | null): Promise<number> {
   const params = flagsToParams(flags);
   const limit = parseLimit(flags.limit);
-  const filter = { ...parseActionFilter(params, Date.now(), flagOf), limit, order: 'desc' as const };
+  const filter = { ...parseActionFilter(params, systemClock(), flagOf), limit, order: 'desc' as const };
   return actionsCommand(config, remote, '/events', { ...params, ...(limit ? { limit: String(limit) } : {}) }, filter, flags.output);
 }
 
@@ -83,7 +84,7 @@ export async function historyCommand(
   if (!m) throw new InputError(`expected RESOURCE[.GROUP]/NAME such as secrets/db-password or deployments.apps/web, got '${target}'`);
   const params: ActionFilterParams = { resource: m[1]!, apiGroup: m[2] ?? '', name: m[3]!, namespace: flags.namespace, cluster: flags.cluster, since: flags.since, until: flags.until };
   const limit = parseLimit(flags.limit);
-  const filter = { ...parseActionFilter(params, Date.now(), flagOf), limit, order: 'desc' as const };
+  const filter = { ...parseActionFilter(params, systemClock(), flagOf), limit, order: 'desc' as const };
   // No namespace: a cluster-scoped object.
   filter.namespace ??= '';
   return actionsCommand(config, remote, '/history', { ...params, ...(limit ? { limit: String(limit) } : {}) }, filter, flags.output);

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import type { Config } from '../../shared/config.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { IDENTITY_COLUMNS, queryIdentities, type IdentityRow } from '../../shared/storage/identityQuery.js';
@@ -13,7 +14,7 @@ export interface IdentitiesFlags {
 
 /** `kubetrail identities`: every identity seen, who is behind it, with what credentials. Returns the rows written. */
 export async function identitiesCommand(config: Readonly<Config>, flags: IdentitiesFlags, remote: Remote | null): Promise<number> {
-  const now = Date.now();
+  const now = systemClock();
   const since = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', now);
   const until = flags.until === undefined ? undefined : parseTimeBound(flags.until, '--until', now);
   if (remote) return writeRows(process.stdout, remoteRows<IdentityRow>(remote, '/identities', { since: flags.since, until: flags.until }), IDENTITY_COLUMNS, flags.output);

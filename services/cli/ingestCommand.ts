@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import cliProgress from 'cli-progress';
 import { storeOptionsFrom, type Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
@@ -20,7 +21,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config));
+  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock));
   const cluster = flags.cluster ?? config.cluster;
   const progress = createProgress();
   let summary: IngestSummary;
@@ -76,7 +77,7 @@ function formatBytes(n: number): string {
 /** A progress line on stderr when it is a terminal: events, events/s and bytes read. */
 function createProgress(): { update: (p: { bytes: number; events: number }) => void; stop: () => void } | null {
   if (!process.stderr.isTTY) return null;
-  const started = Date.now();
+  const started = systemClock();
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: '{events} events  {rate} events/s  {mib} MiB read', hideCursor: true },
     cliProgress.Presets.shades_classic,
@@ -84,7 +85,7 @@ function createProgress(): { update: (p: { bytes: number; events: number }) => v
   bar.start(0, 0, { events: 0, rate: 0, mib: '0.0' });
   return {
     update: ({ bytes, events }) => {
-      const secs = Math.max((Date.now() - started) / 1000, 0.001);
+      const secs = Math.max((systemClock() - started) / 1000, 0.001);
       bar.update(0, { events, rate: Math.round(events / secs), mib: (bytes / 1024 ** 2).toFixed(1) });
     },
     stop: () => bar.stop(),

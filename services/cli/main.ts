@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { systemClock } from '../../shared/clock.js';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { archiveDirOf, loadConfig, type Config } from '../../shared/config.js';
@@ -385,7 +386,7 @@ withCommon(gaps.command('list'))
     process.exitCode = await auditedQuery(config, 'gaps list', async () => {
       const store = openStore(config.database.path, { readonly: true });
       try {
-        const rows = queryGaps(store.db, { since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since'), cluster: flags.cluster, open: flags.open });
+        const rows = queryGaps(store.db, { since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock()), cluster: flags.cluster, open: flags.open }, systemClock() * 1000);
         return { rows: await writeRows(process.stdout, rows, GAP_COLUMNS, flags.output) };
       } finally {
         store.close();
@@ -403,9 +404,9 @@ withCommon(gaps.command('ack'))
     process.exitCode = await auditedQuery(config, 'gaps ack', async () => {
       const n = Number(id);
       if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`expected a gap number, got '${id}'`);
-      const store = openStore(config.database.path);
+      const store = openStore(config.database.path, { clock: systemClock });
       try {
-        const gap = acknowledgeGap(store.db, n, { cause: flags.cause, remediation: flags.remediation, by: flags.by ?? userInfo().username });
+        const gap = acknowledgeGap(store.db, n, { cause: flags.cause, remediation: flags.remediation, by: flags.by ?? userInfo().username }, systemClock() * 1000);
         process.stdout.write(`gap #${gap.id} (${gap.cluster} via ${gap.source}, ${gap.seconds} s) acknowledged by ${gap.ackedBy}\n`);
         return { rows: 1 };
       } finally {
@@ -451,14 +452,14 @@ withCommon(program.command('pci').command('evidence'))
   .action(async (flags: CommonFlags & { out: string; since: string; cluster?: string }) => {
     const config = configFrom(flags);
     process.exitCode = await auditedQuery(config, 'pci evidence', async () => {
-      const store = openStore(config.database.path);
+      const store = openStore(config.database.path, { clock: systemClock });
       try {
         const verified = await verifyChainParallel(store.db, config.database.path);
         const r = writeEvidence(store.db, {
           dir: flags.out,
           cluster: flags.cluster ?? config.cluster,
-          since: parseTimeBound(flags.since, '--since'),
-          nowMicros: Date.now() * 1000,
+          since: parseTimeBound(flags.since, '--since', systemClock()),
+          nowMicros: systemClock() * 1000,
           retention: { days: config.retention.days, hotDays: config.retention.hotDays, archiveDir: archiveDirOf(config) },
           idleDays: config.idle.days,
           storePath: config.database.path,

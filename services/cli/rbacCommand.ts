@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { Authorizer } from '../../shared/rbac/authorizer.js';
@@ -42,7 +43,7 @@ export function stateFrom(config: Readonly<Config>, flags: StateFlags): LoadedSt
     return { state: loaded.state, origin: `files ${loaded.files.join(', ')}` };
   }
   const cluster = flags.cluster ?? config.cluster;
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const snap = flags.snapshot !== undefined ? getSnapshot(store.db, snapshotId(flags.snapshot, '--snapshot')) : latestSnapshot(store.db, cluster);
     if (!snap) {
@@ -89,10 +90,10 @@ export async function loadCommand(config: Readonly<Config>, files: string[], fla
     problems: parsed.problems,
     aggregationPending: new Authorizer(s).aggregationPending,
   };
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   let info: SnapshotInfo;
   try {
-    info = saveSnapshot(store.db, { cluster: flags.cluster ?? config.cluster, takenAt: Date.now() * 1000, source, state: s, summary });
+    info = saveSnapshot(store.db, { cluster: flags.cluster ?? config.cluster, takenAt: systemClock() * 1000, source, state: s, summary });
   } finally {
     store.close();
   }
@@ -116,7 +117,7 @@ export async function loadCommand(config: Readonly<Config>, files: string[], fla
 }
 
 export async function snapshotsCommand(config: Readonly<Config>, flags: { cluster?: string; output: OutputFormat }): Promise<void> {
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const rows = listSnapshots(store.db, flags.cluster).map((s) => ({
       id: s.id,

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { archiveDirOf, shortRetentionWarning, type Config } from '../../shared/config.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../shared/storage/retention.js';
@@ -8,10 +9,10 @@ import { writeRows, type OutputFormat } from './output.js';
 export async function retentionRunCommand(config: Readonly<Config>): Promise<number> {
   const warning = shortRetentionWarning(config);
   if (warning) process.stderr.write(`kubetrail: warning: ${warning}\n`);
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const dir = archiveDirOf(config);
-    const r = await runRetention(store.db, { days: config.retention.days, hotDays: config.retention.hotDays, dir });
+    const r = await runRetention(store.db, { days: config.retention.days, hotDays: config.retention.hotDays, dir }, systemClock() * 1000);
     const lines = [
       `hot window: from ${r.hotFrom} (retention.hotDays ${config.retention.hotDays}); archives kept ${config.retention.days} days in ${dir}`,
       ...r.archived.map((a) => `archived ${a.day}: ${a.rows.toLocaleString('en-US')} events to ${a.file}`),
@@ -47,9 +48,9 @@ export async function archiveVerifyCommand(config: Readonly<Config>, day: string
 }
 
 export async function archiveRestoreCommand(config: Readonly<Config>, day: string): Promise<number> {
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
-    const r = await restoreDay(store.db, parseDay(day), archiveDirOf(config));
+    const r = await restoreDay(store.db, parseDay(day), archiveDirOf(config), systemClock() * 1000);
     process.stdout.write(`restored ${r.day}: ${r.rows.toLocaleString('en-US')} events are back in the store (the retention job archives the day again after a week)\n`);
     return r.rows;
   } finally {

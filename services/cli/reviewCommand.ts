@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { hostname, userInfo } from 'node:os';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
@@ -24,16 +25,16 @@ function whoRuns(): string {
 
 /** `review export`: builds the pack, keeps it as a new review (decisions attach to it), prints it. Returns the subjects exported. */
 export function reviewExportCommand(config: Readonly<Config>, flags: WindowFlags & { output: ReviewFormat }): number {
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const db = store.db;
     const window = windowFrom(config, flags);
     const source = sourceFrom(flags);
     const report = usageReport(db, source, window);
-    const { accounts } = staleAccounts(db, source, { cluster: window.cluster, nowMicros: Date.now() * 1000, idleDays: config.idle.days });
+    const { accounts } = staleAccounts(db, source, { cluster: window.cluster, nowMicros: systemClock() * 1000, idleDays: config.idle.days });
     const previous = lastDecidedReview(db, window.cluster) ?? latestReview(db, window.cluster);
     const pack = buildReview(report, accounts, previous?.subjects ?? null);
-    const createdAt = Date.now() * 1000;
+    const createdAt = systemClock() * 1000;
     const createdBy = whoRuns();
     const id = saveReview(db, { createdAt, createdBy, cluster: window.cluster, since: Date.parse(report.window.since) * 1000, until: Date.parse(report.window.until) * 1000, rbac: report.snapshot, subjects: pack.subjects });
     process.stdout.write(
@@ -63,7 +64,7 @@ export function reviewExportCommand(config: Readonly<Config>, flags: WindowFlags
 export function reviewRecordCommand(config: Readonly<Config>, flags: StateFlags & { review?: string; subject: string; decision: string; reviewer: string; note?: string }): void {
   if (!(DECISIONS as readonly string[]).includes(flags.decision)) throw new InputError(`--decision: expected keep, reduce or remove, got '${flags.decision}'`);
   if (flags.reviewer.trim() === '') throw new InputError('--reviewer: must not be empty');
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const cluster = flags.cluster ?? config.cluster;
     let review;
@@ -77,7 +78,7 @@ export function reviewRecordCommand(config: Readonly<Config>, flags: StateFlags 
     }
     const subject = findSubject(review.subjects, flags.subject);
     if ('problem' in subject) throw new InputError(`--subject: ${subject.problem}`);
-    recordDecision(store.db, { reviewId: review.id, subject: subject.subject, decision: flags.decision as Decision, reviewer: flags.reviewer.trim(), note: flags.note ?? null, at: Date.now() * 1000 });
+    recordDecision(store.db, { reviewId: review.id, subject: subject.subject, decision: flags.decision as Decision, reviewer: flags.reviewer.trim(), note: flags.note ?? null, at: systemClock() * 1000 });
     process.stdout.write(`recorded in review #${review.id}: ${subject.subject}: ${flags.decision} by ${flags.reviewer.trim()}\n`);
   } finally {
     store.close();
@@ -86,7 +87,7 @@ export function reviewRecordCommand(config: Readonly<Config>, flags: StateFlags 
 
 /** `review list`: every review, newest first, with how many decisions it has. */
 export async function reviewListCommand(config: Readonly<Config>, flags: { output: OutputFormat }): Promise<number> {
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     return await writeRows(process.stdout, listReviews(store.db), ['id', 'createdAt', 'createdBy', 'cluster', 'subjects', 'decisions', 'lastDecision'], flags.output);
   } finally {
@@ -98,7 +99,7 @@ export async function reviewListCommand(config: Readonly<Config>, flags: { outpu
 export async function reviewShowCommand(config: Readonly<Config>, idText: string, flags: { output: OutputFormat }): Promise<number> {
   const id = Number(idText);
   if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`expected a review number, got '${idText}'`);
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const review = getReview(store.db, id);
     const decided = new Map(review.decisions.map((d) => [d.subject, d]));

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Config } from '../../shared/config.js';
@@ -35,9 +36,9 @@ export async function auditedQuery(config: Readonly<Config>, action: string, run
   } finally {
     if (existsSync(config.database.path)) {
       try {
-        const store = openStore(config.database.path);
+        const store = openStore(config.database.path, { clock: systemClock });
         try {
-          createSelfAuditRecorder(store.db)({ channel: 'cli', actor: osUser(), source: hostname(), action, query: process.argv.slice(2), rows, status, detail });
+          createSelfAuditRecorder(store.db, systemClock)({ channel: 'cli', actor: osUser(), source: hostname(), action, query: process.argv.slice(2), rows, status, detail });
         } finally {
           store.close();
         }

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -63,7 +64,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   } else if (noAuth) {
     log.warn({ listen: config.listen }, 'the query API has no tokens (api.tokens): it answers every local client as admin; add tokens before listening beyond loopback');
   }
-  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config));
+  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock));
   try {
     return await startServer(config, services, log, writer, noAuth);
   } catch (err) {
@@ -84,7 +85,7 @@ function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logge
   const db = writer.store.db;
   const watch = new GapWatch({ ...DEFAULT_GAP_SETTINGS, windowMs, collapseRatio: config.gap.collapseRatio });
   // What was learned before this start, kept at each tick and at stop.
-  watch.restore(loadStreams(db, windowMs), Date.now());
+  watch.restore(loadStreams(db, windowMs), systemClock());
   const save = () => {
     try {
       saveStreams(db, watch.states(), windowMs);
@@ -103,9 +104,9 @@ function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logge
       }
     }
   };
-  writer.onCommitted((a) => apply(watch.observe(a.cluster, a.source, a.events, Date.now(), a.oldest / 1000)));
+  writer.onCommitted((a) => apply(watch.observe(a.cluster, a.source, a.events, systemClock(), a.oldest / 1000)));
   const timer = setInterval(() => {
-    apply(watch.tick(Date.now()));
+    apply(watch.tick(systemClock()));
     save();
   }, Math.min(30_000, Math.max(200, windowMs / 5)));
   timer.unref();
@@ -132,7 +133,7 @@ function scheduleRetention(config: Readonly<Config>, db: Database, log: Logger, 
   const run = () => {
     if (running) return;
     running = true;
-    runRetention(db, { days: config.retention.days, hotDays: config.retention.hotDays, dir: archiveDirOf(config) })
+    runRetention(db, { days: config.retention.days, hotDays: config.retention.hotDays, dir: archiveDirOf(config) }, systemClock() * 1000)
       .then((r) => {
         if (r.archived.length || r.expired.length) {
           log.info({ archived: r.archived, expired: r.expired }, 'retention');
@@ -156,7 +157,7 @@ export function isLoopback(host: string): boolean {
 
 async function startServer(config: Readonly<Config>, services: ServiceName[], log: Logger, writer: StoreWriter, noAuth: boolean): Promise<RunningServer> {
   const listen = parseListen(config.listen)!;
-  const recordSelf = createSelfAuditRecorder(writer.store.db);
+  const recordSelf = createSelfAuditRecorder(writer.store.db, systemClock);
   const store = writer.store;
   const app = express();
   app.disable('x-powered-by');
@@ -219,7 +220,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     );
   }
   if (services.includes('api')) {
-    app.use('/api/v1', createApiRouter({ config, store, log: log.child({ service: 'api' }), metrics, noAuth }));
+    app.use('/api/v1', createApiRouter({ config, store, log: log.child({ service: 'api' }), metrics, noAuth, clock: systemClock }));
     app.use(consoleRouter());
   }
   app.use((_req, res) => {
@@ -268,6 +269,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         retryMaxMs: config.alerts.retryMaxMs,
         log: log.child({ service: 'alerter' }),
         metrics,
+        clock: systemClock,
       });
     } catch (err) {
       server.close();

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { loadFiles } from '../../shared/rbac/loadFiles.js';
@@ -19,7 +20,7 @@ export interface WindowFlags extends StateFlags {
 }
 
 export function windowFrom(config: Readonly<Config>, flags: WindowFlags): WindowOptions {
-  const now = Date.now();
+  const now = systemClock();
   const since = parseTimeBound(flags.since, '--since', now);
   const until = flags.until === undefined ? now * 1000 : parseTimeBound(flags.until, '--until', now);
   if (since >= until) throw new InputError(`--since (${flags.since}) must be before --until (${flags.until ?? 'now'})`);
@@ -39,7 +40,7 @@ export function sourceFrom(flags: StateFlags): StateSource {
 
 /** `kubetrail rbac report`: granted versus used over the window, per subject. */
 export function reportCommand(config: Readonly<Config>, flags: WindowFlags & { subject?: string[]; output: ReportFormat }): void {
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     const report = usageReport(store.db, sourceFrom(flags), { ...windowFrom(config, flags), ...(flags.subject ? { subjects: flags.subject } : {}) });
     process.stdout.write(formatReport(report, flags.output));
@@ -52,9 +53,9 @@ export function reportCommand(config: Readonly<Config>, flags: WindowFlags & { s
 export async function staleCommand(config: Readonly<Config>, flags: StateFlags & { days?: string; output: OutputFormat }): Promise<number> {
   const idleDays = flags.days === undefined ? config.idle.days : Number(flags.days);
   if (!Number.isInteger(idleDays) || idleDays < 1) throw new InputError(`--days: expected a whole number of days, got '${flags.days}'`);
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
-    const { origin, accounts } = staleAccounts(store.db, sourceFrom(flags), { cluster: flags.cluster ?? config.cluster, nowMicros: Date.now() * 1000, idleDays });
+    const { origin, accounts } = staleAccounts(store.db, sourceFrom(flags), { cluster: flags.cluster ?? config.cluster, nowMicros: systemClock() * 1000, idleDays });
     const rows = accounts.map((a) => ({ status: a.status, kind: a.kind, name: a.name, lastSeen: a.lastSeen === null ? null : new Date(a.lastSeen / 1000).toISOString(), idleDays: a.idleDays, bindings: a.bindings.join(', '), note: a.note }));
     if (flags.output === 'table') process.stdout.write(`${origin}; idle after ${idleDays} days (PCI DSS 8.2.6)\n`);
     await writeRows(process.stdout, rows, ['status', 'kind', 'name', 'lastSeen', 'idleDays', 'bindings', 'note'], flags.output);
@@ -67,11 +68,11 @@ export async function staleCommand(config: Readonly<Config>, flags: StateFlags &
 /** `kubetrail rbac rollups --rebuild`: the daily usage rollups, rebuilt from the stored events. */
 export function rollupsCommand(config: Readonly<Config>, flags: { rebuild?: boolean }): void {
   if (!flags.rebuild) throw new InputError('nothing to do: `kubetrail rbac rollups --rebuild` rebuilds the usage rollups from the stored events');
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
-    const started = Date.now();
+    const started = systemClock();
     const r = rebuildUsageRollups(store.db);
-    process.stdout.write(`rebuilt the usage rollups: ${r.actions} actions in ${r.rows} daily rows (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    process.stdout.write(`rebuilt the usage rollups: ${r.actions} actions in ${r.rows} daily rows (${((systemClock() - started) / 1000).toFixed(1)} s)\n`);
   } finally {
     store.close();
   }
@@ -116,7 +117,7 @@ export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags
     const s = loaded.state;
     proposal = { clusterRoles: s.clusterRoles, clusterRoleBindings: s.clusterRoleBindings, roles: s.roles, roleBindings: s.roleBindings };
   }
-  const store = openStore(config.database.path);
+  const store = openStore(config.database.path, { clock: systemClock });
   try {
     // Without a snapshot (and without -f), recommend from the observed activity alone.
     const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || store.db.prepare('SELECT 1 FROM rbac_snapshots WHERE cluster = ?').get(window.cluster) !== undefined;

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
@@ -6,7 +7,7 @@ import { verifyChainParallel, type VerifyReport } from '../../shared/storage/ver
 
 /** `kubetrail verify [--since T]`: recomputes the store's hash chain; exit 1 when anything fails. */
 export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {
-  const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since');
+  const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock());
   const store = openStore(config.database.path, { readonly: true });
   if (!store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chain_links'").get()) {
     store.close();

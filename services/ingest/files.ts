@@ -176,8 +176,8 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
         acc.add(parseLine(line, name));
         if (acc.full) await acc.flush();
       }
-      if (Date.now() - lastProgress > 200) {
-        lastProgress = Date.now();
+      if (performance.now() - lastProgress > 200) {
+        lastProgress = performance.now();
         report();
       }
     }

@@ -1,5 +1,6 @@
 import { subjectUsername } from './authorizer.js';
 import type { RbacState } from './types.js';
+import { before, fullDaysBetween } from '../calendar.js';
 
 /**
  * Idle accounts (PCI DSS 8.2.6, finding `stale-account`): users and service accounts that RBAC
@@ -32,7 +33,6 @@ export interface StaleInput {
   idleDays: number;
 }
 
-const DAY = 86_400_000_000;
 
 export function accountActivity(input: StaleInput): AccountActivity[] {
   const accounts = new Map<string, { kind: 'User' | 'ServiceAccount'; bindings: string[] }>();
@@ -48,14 +48,14 @@ export function accountActivity(input: StaleInput): AccountActivity[] {
   for (const b of input.state.clusterRoleBindings) bind(b.subjects, `ClusterRoleBinding/${b.name}`, '');
   for (const b of input.state.roleBindings) bind(b.subjects, `RoleBinding ${b.namespace}/${b.name}`, b.namespace);
 
-  const windowStart = input.nowMicros - input.idleDays * DAY;
+  const windowStart = before(input.nowMicros / 1000, { days: input.idleDays });
   const covered = input.historyFrom !== null && input.historyFrom <= windowStart;
-  const historyDays = input.historyFrom === null ? 0 : Math.floor((input.nowMicros - input.historyFrom) / DAY);
+  const historyDays = input.historyFrom === null ? 0 : fullDaysBetween(input.historyFrom, input.nowMicros);
   return [...accounts]
     .map(([name, a]): AccountActivity => {
       const last = input.lastSeen.get(name) ?? null;
       if (last !== null) {
-        const idle = Math.floor((input.nowMicros - last) / DAY);
+        const idle = fullDaysBetween(last, input.nowMicros);
         return idle >= input.idleDays
           ? { name, ...a, lastSeen: last, idleDays: idle, status: 'stale-account', note: `no request for ${idle} days (idle.days ${input.idleDays})` }
           : { name, ...a, lastSeen: last, idleDays: idle, status: 'active', note: `last request ${idle} day(s) ago` };

@@ -4,6 +4,7 @@ import { ruleDangers, type Danger } from './danger.js';
 import { describeRule } from './diffStates.js';
 import { requestKey, type BindingUsage, type RuleUse, type SubjectActivity, type UsageAnalysis } from './usageAnalysis.js';
 import { MASTERS, type PolicyRule, type Subject } from './types.js';
+import { calendarDaysBetween } from '../calendar.js';
 
 /**
  * The report an admin takes to a change review (kubetrail rbac report): per subject what it is
@@ -104,7 +105,6 @@ export interface ReportOptions {
   namespace?: string;
 }
 
-const DAY = 86_400_000_000;
 const TOP_REQUESTS = 5;
 
 function iso(us: number | null): string | null {
@@ -303,7 +303,7 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
   return {
     cluster: opts.cluster,
     snapshot: opts.snapshot,
-    window: { since: iso(w.since)!, until: iso(w.until)!, days: Math.round((w.until - w.since) / DAY), coveredDays, minDays: w.minDays, sufficient, ...(windowNote ? { note: windowNote } : {}) },
+    window: { since: iso(w.since)!, until: iso(w.until)!, days: calendarDaysBetween(w.since, w.until), coveredDays, minDays: w.minDays, sufficient, ...(windowNote ? { note: windowNote } : {}) },
     totals: {
       subjects: subjects.length,
       active: subjects.filter((s) => s.active).length,

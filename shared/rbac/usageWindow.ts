@@ -13,6 +13,7 @@ import {
 import { getSnapshot, latestSnapshot, listSnapshots } from '../storage/rbacSnapshots.js';
 import { accountActivity, type AccountActivity } from './staleAccounts.js';
 import { accountHistory, readUsage, usageDaysCovered } from '../storage/usageQuery.js';
+import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
 
 /**
  * The usage analysis over a window of the store (the query layer of the analyzer): which RBAC to judge by,
@@ -20,7 +21,6 @@ import { accountHistory, readUsage, usageDaysCovered } from '../storage/usageQue
  * and `rbac recommend`, and by the query API.
  */
 
-const DAY = 86_400_000_000;
 
 export interface WindowOptions {
   cluster: string;
@@ -42,7 +42,7 @@ export interface WindowAnalysis {
 }
 
 function wholeDays(o: WindowOptions): { since: number; until: number } {
-  return { since: Math.floor(o.since / DAY) * DAY, until: Math.ceil(o.until / DAY) * DAY };
+  return { since: startOfUtcDay(o.since), until: ceilToUtcDay(o.until) };
 }
 
 /** The RBAC of time t: the newest snapshot taken by then (else the oldest), one Authorizer per snapshot. */

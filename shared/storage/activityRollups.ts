@@ -1,9 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
-
-const HOUR = 3_600_000_000;
+import { utcHour } from '../calendar.js';
 
 /** The hour (since 1970-01-01 UTC) of a time in microseconds. */
-export const hourOf = (micros: number) => Math.floor(micros / HOUR);
+export const hourOf = utcHour;
 
 /**
  * Actions per principal, hour, verb and decision (migrations/0009_query_paths.sql), summed in

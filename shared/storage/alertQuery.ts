@@ -107,7 +107,7 @@ function toAlert(r: Record<string, unknown>): AlertRow {
  * Acknowledges or resolves an alert, recording who and when. An acknowledged alert no longer
  * takes new findings (they open a new one); a resolved one cannot change again.
  */
-export function setAlertStatus(db: Database, id: number, status: 'acknowledged' | 'resolved', by: string, atMicros = Date.now() * 1000): AlertRow | { problem: 'missing' | 'resolved' | 'acknowledged' } {
+export function setAlertStatus(db: Database, id: number, status: 'acknowledged' | 'resolved', by: string, atMicros: number): AlertRow | { problem: 'missing' | 'resolved' | 'acknowledged' } {
   return db.transaction(() => {
     const current = db.prepare('SELECT status FROM alerts WHERE id = ?').pluck().get(id) as string | undefined;
     if (current === undefined) return { problem: 'missing' as const };

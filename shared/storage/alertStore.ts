@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { nowMicros, type Clock } from '../clock.js';
 import { ruleById } from '../detect/engine.js';
 import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
 import { WorkloadCauses } from './workloadCause.js';
@@ -46,7 +47,7 @@ export class AlertStore {
   private readonly checkoutAt: Statement;
   private readonly causes: WorkloadCauses;
 
-  constructor(db: Database, private readonly throttleMicros: number) {
+  constructor(db: Database, private readonly throttleMicros: number, private readonly clock: Clock) {
     this.findOpen = db.prepare(`SELECT id, count FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
       AND last_at >= ? AND first_at <= ? ORDER BY last_at DESC LIMIT 1`);
     this.insert = db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person,
@@ -91,7 +92,7 @@ export class AlertStore {
     const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : person ? `${key} person ${person}` : key;
     const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as { id: number; count: number } | undefined;
     if (!open) {
-      const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, Date.now() * 1000, identity);
+      const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, nowMicros(this.clock), identity);
       this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt, rule);
       return;
     }

@@ -32,7 +32,7 @@ export interface NewCheckout {
  * Records a checkout. The window must be non-empty and may not overlap another open checkout
  * of the same account: one account, one person at a time.
  */
-export function createCheckout(db: Database, c: NewCheckout, nowMicros = Date.now() * 1000): Checkout {
+export function createCheckout(db: Database, c: NewCheckout, nowMicros: number): Checkout {
   for (const [k, v] of Object.entries({ account: c.account, person: c.person, 'approved-by': c.approvedBy, reason: c.reason, ticket: c.ticket })) {
     if (v.trim() === '') throw new InputError(`--${k}: must not be empty`);
   }
@@ -51,7 +51,7 @@ export function createCheckout(db: Database, c: NewCheckout, nowMicros = Date.no
 }
 
 /** Ends a checkout now (or at `atMicros`); uses after it are unattributed again. */
-export function closeCheckout(db: Database, id: number, atMicros = Date.now() * 1000): Checkout {
+export function closeCheckout(db: Database, id: number, atMicros: number): Checkout {
   const row = getCheckout(db, id);
   if (!row) throw new InputError(`no break-glass checkout #${id}`);
   if (row.closed !== null) throw new InputError(`checkout #${id} was already closed at ${row.closed}`);

@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { nowMicros, type Clock } from '../clock.js';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
 import type { IdentityRule } from '../identity/identityMap.js';
@@ -30,6 +31,8 @@ export interface WriteResult {
 }
 
 export interface EventWriterOptions {
+  /** When quarantined input, alerts and chain links were recorded. */
+  clock: Clock;
   identityMap?: readonly IdentityRule[];
   /** Findings of one rule and key within this much of an open alert join it (default 1 h). */
   alertThrottleSeconds?: number;
@@ -64,11 +67,13 @@ export class EventWriter {
   private readonly usage: UsageRollups;
   private readonly selectOtherUse: Statement;
   private readonly chain: ChainAppender | null;
+  private readonly clock: Clock;
 
-  constructor(private readonly store: Store, private readonly quarantineMaxBytes = 1 << 20, options: EventWriterOptions = {}) {
+  constructor(private readonly store: Store, private readonly quarantineMaxBytes: number, options: EventWriterOptions) {
     const db = store.db;
+    this.clock = options.clock;
     const identityMap = options.identityMap ?? [];
-    this.alerts = new AlertStore(db, (options.alertThrottleSeconds ?? 3600) * 1e6);
+    this.alerts = new AlertStore(db, (options.alertThrottleSeconds ?? 3600) * 1e6, options.clock);
     const identities = new IdentityStore(db, identityMap);
     identities.sync();
     this.dims = new Dimensions(db, (name, id, params) => {
@@ -82,8 +87,8 @@ export class EventWriter {
     this.selectOtherUse = db
       .prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND stage <> ? AND cluster_id = ? LIMIT 1')
       .pluck();
-    this.saveOffset = createFollowOffsetSaver(db);
-    this.chain = options.hashChain === false ? null : new ChainAppender(db);
+    this.saveOffset = createFollowOffsetSaver(db, options.clock);
+    this.chain = options.hashChain === false ? null : new ChainAppender(db, options.clock);
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
     this.insertIssued = db.prepare('INSERT OR IGNORE INTO issued_credentials (credential_id, event_id) VALUES (?, ?)');
@@ -184,7 +189,7 @@ export class EventWriter {
   private quarantine(source: string, cluster: string, rej: RejectedInput): void {
     const raw = typeof rej.raw === 'string' ? Buffer.from(rej.raw, 'utf8') : Buffer.from(rej.raw);
     const kept = raw.length > this.quarantineMaxBytes ? raw.subarray(0, this.quarantineMaxBytes) : raw;
-    this.insertQuarantine.run(Date.now() * 1000, source, cluster, rej.position, rej.reason, kept, raw.length);
+    this.insertQuarantine.run(nowMicros(this.clock), source, cluster, rej.position, rej.reason, kept, raw.length);
   }
 }
 

@@ -1,8 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { Database, Statement } from 'better-sqlite3';
+import { nowMicros, type Clock } from '../clock.js';
 import type { DimensionName } from './dimensions.js';
 import { EVENT_COLUMNS } from './eventRows.js';
+import { utcDay } from '../calendar.js';
 
 /**
  * The store's hash chain (PCI DSS 10.3.4; migration 0010). Each transaction that stores events
@@ -30,8 +32,7 @@ export const NO_DIMENSIONS: DimensionMarks = { strings: 0, verbs: 0, principals:
 
 const RECEIVED_AT = EVENT_COLUMNS.indexOf('received_at');
 const AUDIT_ID = EVENT_COLUMNS.indexOf('audit_id');
-const DAY_MICROS = 86_400_000_000;
-export const dayOfMicros = (micros: number) => Math.floor(micros / DAY_MICROS);
+export const dayOfMicros = utcDay;
 
 /**
  * Where each column's value goes in a row's fixed part: a float64 word (times, which exceed
@@ -343,7 +344,7 @@ export class ChainAppender {
   private readonly maxEvent: Statement;
   private readonly insert: Statement;
 
-  constructor(db: Database, private readonly now: () => number = () => Date.now() * 1000) {
+  constructor(db: Database, private readonly clock: Clock) {
     this.readRows = storedRows(db);
     this.dims = new DimensionRows(db);
     this.last = db.prepare(LAST_LINK);
@@ -401,7 +402,7 @@ export class ChainAppender {
     const rowDigests = Buffer.alloc((lastEvent - from + 1) * 4);
     for (let i = 0; i < enc.length; i++) rowDigests.writeUInt32BE(enc.digest(i), (enc.id(i) - from) * 4);
     const days = [...enc.dayHashes()].sort((a, b) => a[0] - b[0]).map(([day, d]): [number, number, string] => [day, d.rows, d.hash]);
-    const header = { seq: (prev?.seq ?? 0) + 1, committedAt: this.now(), firstEvent: from, lastEvent, dims, days };
+    const header = { seq: (prev?.seq ?? 0) + 1, committedAt: nowMicros(this.clock), firstEvent: from, lastEvent, dims, days };
     const link: Link = { ...header, rowDigests, link: linkHash(prev?.link ?? GENESIS, header, this.dims.hash(prevDims, dims, this.newDims)) };
     this.newDims = noDimensionRows();
     this.insert.run(link.seq, link.committedAt, link.firstEvent, link.lastEvent, JSON.stringify(dims), JSON.stringify(days), rowDigests, link.link);

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Clock } from '../clock.js';
 import type { Database } from 'better-sqlite3';
 
 /** A numbered SQL migration: `0001_events.sql` is version 1. */
@@ -29,7 +30,7 @@ export function readMigrations(dir: string): Migration[] {
  * Applies the migrations the database has not seen, each in its own transaction, and records
  * them in `schema_migrations`. Forward only: a database newer than this kubetrail is refused.
  */
-export function migrate(db: Database, migrations: Migration[]): number[] {
+export function migrate(db: Database, migrations: Migration[], clock: Clock): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const applied = new Set(
@@ -47,7 +48,7 @@ export function migrate(db: Database, migrations: Migration[]): number[] {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
-      record.run(m.version, m.name, new Date().toISOString());
+      record.run(m.version, m.name, new Date(clock()).toISOString());
     }).immediate();
     done.push(m.version);
   }

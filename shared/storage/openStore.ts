@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
+import type { Clock } from '../clock.js';
 import { auditIdToKey } from './auditId.js';
 import { migrate, readMigrations } from './migrate.js';
 import { finishPendingRollups } from './usageRollups.js';
@@ -10,13 +11,19 @@ import { finishPendingRollups } from './usageRollups.js';
 /** Where the SQL migrations are: `migrations/` at the package root, copied beside the build. */
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
-export interface StoreOptions {
-  /** `FULL` (default) fsyncs the WAL at every commit, so an acknowledged batch survives a power cut. */
-  synchronous?: 'FULL' | 'NORMAL';
-  readonly?: boolean;
+/** A read-only store migrates nothing; a writable one records when it migrated, by `clock`. */
+export type StoreOptions = {
   /** SQLite page cache, in KiB (default 32 MiB). */
   cacheKiB?: number;
-}
+} & (
+  | { readonly: true }
+  | {
+      readonly?: false;
+      clock: Clock;
+      /** `FULL` (default) fsyncs the WAL at every commit, so an acknowledged batch survives a power cut. */
+      synchronous?: 'FULL' | 'NORMAL';
+    }
+);
 
 /** An open kubetrail database: SQLite in WAL mode, migrated to the current schema. */
 export interface Store {
@@ -28,7 +35,7 @@ export interface Store {
 }
 
 /** Opens (creating if needed) and migrates the database at `path`. */
-export function openStore(path: string, options: StoreOptions = {}): Store {
+export function openStore(path: string, options: StoreOptions): Store {
   if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   db.pragma('busy_timeout = 10000');
@@ -39,7 +46,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     // Measured (spec/sqlite-facts.md): a larger autocheckpoint spares the writer waits on disk.
     db.pragma('wal_autocheckpoint = 10000');
-    migrate(db, readMigrations(MIGRATIONS_DIR));
+    migrate(db, readMigrations(MIGRATIONS_DIR), options.clock);
     finishPendingRollups(db);
   }
   db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);

@@ -40,7 +40,7 @@ export function recordGapEvent(db: Database, e: GapEvent, windowMs: number): num
       const alert = db
         .prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person, count, message, pci, checkout_id, raised_at, identity)
           VALUES (?, 'critical', ?, ?, ?, ?, 'kubetrail', 'kubetrail', NULL, 0, ?, ?, NULL, ?, NULL)`)
-        .run(GAP_RULE, `${e.cluster}/${e.source}`, e.cluster, e.startedAt * 1000, e.detectedAt * 1000, message, JSON.stringify(GAP_PCI), Date.now() * 1000);
+        .run(GAP_RULE, `${e.cluster}/${e.source}`, e.cluster, e.startedAt * 1000, e.detectedAt * 1000, message, JSON.stringify(GAP_PCI), e.detectedAt * 1000);
       const gap = db
         .prepare('INSERT INTO pipeline_gaps (cluster, source, kind, started_at, detected_at, expected, window_ms, alert_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(e.cluster, e.source, e.kind, e.startedAt * 1000, e.detectedAt * 1000, e.expectedPerWindow, windowMs, alert.lastInsertRowid);
@@ -53,7 +53,7 @@ export function recordGapEvent(db: Database, e: GapEvent, windowMs: number): num
   })();
 }
 
-export function queryGaps(db: Database, f: { since?: number; cluster?: string; open?: boolean } = {}, nowMicros = Date.now() * 1000): GapRow[] {
+export function queryGaps(db: Database, f: { since?: number; cluster?: string; open?: boolean }, nowMicros: number): GapRow[] {
   const where: string[] = [];
   const params: unknown[] = [];
   if (f.since !== undefined) where.push('coalesce(ended_at, ?) >= ?') && params.push(nowMicros, f.since);
@@ -81,7 +81,7 @@ export function queryGaps(db: Database, f: { since?: number; cluster?: string; o
 }
 
 /** Acknowledges a gap with its cause and remediation (10.7.3), and its alert with it. */
-export function acknowledgeGap(db: Database, id: number, a: { cause: string; remediation: string; by: string }, nowMicros = Date.now() * 1000): GapRow {
+export function acknowledgeGap(db: Database, id: number, a: { cause: string; remediation: string; by: string }, nowMicros: number): GapRow {
   for (const [k, v] of Object.entries({ cause: a.cause, remediation: a.remediation })) if (!v.trim()) throw new InputError(`${k}: must not be empty (PCI DSS 10.7.3 asks for both)`);
   return db.transaction(() => {
     const row = db.prepare('SELECT acked_at, alert_id FROM pipeline_gaps WHERE id = ?').get(id) as { acked_at: number | null; alert_id: number | null } | undefined;

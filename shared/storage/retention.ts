@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import type { Database } from 'better-sqlite3';
+import { before, dayName, dayStart, parseDayName, utcDay } from '../calendar.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { EVENT_COLUMNS } from './eventRows.js';
 import { readEventsById } from './eventQuery.js';
@@ -17,13 +18,12 @@ import { RowEncoder, lastLink, toLink } from './hashChain.js';
  * rollups stay. A day can be restored, byte for byte, for an investigation.
  */
 
-const DAY = 86_400_000_000;
-export const dayName = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
+export { dayName };
+/** Parses a day given as `YYYY-MM-DD` to its day number; InputError otherwise. */
 export function parseDay(text: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  const t = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
-  if (!m || Number.isNaN(t) || dayName(t / 86_400_000) !== text) throw new InputError(`expected a day as YYYY-MM-DD, got '${text}'`);
-  return t / 86_400_000;
+  const day = parseDayName(text);
+  if (day === null) throw new InputError(`expected a day as YYYY-MM-DD, got '${text}'`);
+  return day;
 }
 
 export interface ArchiveRecord {
@@ -84,8 +84,8 @@ export function archivedDays(db: Database, since?: number, until?: number): stri
   if (!hasArchives(db)) return [];
   return (
     db.prepare('SELECT day FROM archives WHERE restored_at IS NULL AND day >= ? AND day <= ? ORDER BY day').pluck().all(
-      since === undefined ? -1e9 : Math.floor(since / DAY),
-      until === undefined ? 1e9 : Math.floor((until - 1) / DAY),
+      since === undefined ? -1e9 : utcDay(since),
+      until === undefined ? 1e9 : utcDay(until - 1),
     ) as number[]
   ).map(dayName);
 }
@@ -105,9 +105,9 @@ export function daysBefore(db: Database, cutoff: number): number[] {
   for (;;) {
     const t = next.get(from === -Infinity ? -(2 ** 52) : from, cutoff) as number | undefined;
     if (t === undefined) return days;
-    const day = Math.floor(t / DAY);
+    const day = utcDay(t);
     days.push(day);
-    from = (day + 1) * DAY;
+    from = dayStart(day + 1);
   }
 }
 
@@ -140,9 +140,9 @@ async function sha256File(path: string): Promise<string> {
  * bodies and the event as the query API shows it) and its manifest, records the archive, then
  * deletes the day's raw rows in chunks. The day must be chained already.
  */
-export async function archiveDay(db: Database, day: number, dir: string, nowMicros = Date.now() * 1000): Promise<ArchiveRecord> {
+export async function archiveDay(db: Database, day: number, dir: string, nowMicros: number): Promise<ArchiveRecord> {
   mkdirSync(dir, { recursive: true });
-  const ids = db.prepare(IDS_OF_DAY).pluck().all(day * DAY, (day + 1) * DAY) as number[];
+  const ids = db.prepare(IDS_OF_DAY).pluck().all(dayStart(day), dayStart(day + 1)) as number[];
   const existing = db.prepare('SELECT * FROM archives WHERE day = ?').get(day) as ArchiveRow | undefined;
   if (ids.length === 0 && existing) return toRecord(existing);
   const head = lastLink(db);
@@ -256,7 +256,7 @@ export async function verifyArchive(db: Database, day: number, dir: string): Pro
 }
 
 /** Brings an archived day back into the store, row for row with its ids, after checking the archive. */
-export async function restoreDay(db: Database, day: number, dir: string, nowMicros = Date.now() * 1000): Promise<{ day: string; rows: number }> {
+export async function restoreDay(db: Database, day: number, dir: string, nowMicros: number): Promise<{ day: string; rows: number }> {
   const check = await verifyArchive(db, day, dir);
   if (!check.ok) throw new InputError(`archive of ${check.day} fails its check, not restoring: ${check.problems.join('; ')}`);
   const a = getArchive(db, day);
@@ -285,8 +285,8 @@ export async function restoreDay(db: Database, day: number, dir: string, nowMicr
 }
 
 /** Deletes the archives of days older than retention.days; their rollups stay. Returns the days. */
-export function expireArchives(db: Database, dir: string, days: number, nowMicros = Date.now() * 1000): string[] {
-  const cutoff = Math.floor(nowMicros / DAY) - days;
+export function expireArchives(db: Database, dir: string, days: number, nowMicros: number): string[] {
+  const cutoff = utcDay(before(nowMicros / 1000, { days }));
   const old = db.prepare('SELECT day, file FROM archives WHERE day < ? AND expired_at IS NULL AND restored_at IS NULL').all(cutoff) as { day: number; file: string }[];
   for (const a of old) {
     rmSync(join(dir, a.file), { force: true });
@@ -302,12 +302,12 @@ export interface RetentionRun {
 }
 
 /** The retention job: archives every day older than hotDays (a restored day after a week), then deletes archives older than days. */
-export async function runRetention(db: Database, r: { days: number; hotDays: number; dir: string }, nowMicros = Date.now() * 1000): Promise<RetentionRun> {
-  const firstHot = Math.floor(nowMicros / DAY) - r.hotDays;
+export async function runRetention(db: Database, r: { days: number; hotDays: number; dir: string }, nowMicros: number): Promise<RetentionRun> {
+  const firstHot = utcDay(before(nowMicros / 1000, { days: r.hotDays }));
   const archived: RetentionRun['archived'] = [];
   // A day restored for an investigation stays a week before it is archived again.
-  const held = new Set(db.prepare('SELECT day FROM archives WHERE restored_at > ?').pluck().all(nowMicros - 7 * DAY) as number[]);
-  for (const day of daysBefore(db, firstHot * DAY)) {
+  const held = new Set(db.prepare('SELECT day FROM archives WHERE restored_at > ?').pluck().all(before(nowMicros / 1000, { weeks: 1 })) as number[]);
+  for (const day of daysBefore(db, dayStart(firstHot))) {
     if (held.has(day)) continue;
     const a = await archiveDay(db, day, r.dir, nowMicros);
     archived.push({ day: a.day, rows: a.rows, file: a.file });

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { nowMicros, type Clock } from '../clock.js';
 import { formatMicroTime } from '../audit/time.js';
 
 /** Who touched kubetrail's store, how: migrations/0008_self_audit.sql. */
@@ -26,13 +27,13 @@ export interface SelfAuditRow extends Required<Omit<SelfAuditEntry, 'query'>> {
 export const SELF_AUDIT_COLUMNS: (keyof SelfAuditRow)[] = ['id', 'time', 'channel', 'actor', 'role', 'source', 'action', 'query', 'rows', 'status', 'detail'];
 
 /** Records entries in kubetrail's own audit trail. */
-export function createSelfAuditRecorder(db: Database): (e: SelfAuditEntry) => number {
+export function createSelfAuditRecorder(db: Database, clock: Clock): (e: SelfAuditEntry) => number {
   const insert = db.prepare(`INSERT INTO self_audit (at, channel, actor, role, source, action, query, rows, status, detail)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   return (e) =>
     Number(
       insert.run(
-        Date.now() * 1000, e.channel, e.actor, e.role ?? null, e.source ?? null, e.action,
+        nowMicros(clock), e.channel, e.actor, e.role ?? null, e.source ?? null, e.action,
         e.query === undefined ? null : JSON.stringify(e.query), e.rows ?? null, e.status ?? null, e.detail ?? null,
       ).lastInsertRowid,
     );

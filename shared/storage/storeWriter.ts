@@ -5,7 +5,8 @@ import type { IdentityRule } from '../identity/identityMap.js';
 import { PrincipalCache } from '../identity/principals.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
-import { openStore, type Store, type StoreOptions } from './openStore.js';
+import type { Clock } from '../clock.js';
+import { openStore, type Store } from './openStore.js';
 import { RecordBatchBuilder, oldestReceivedAt, type RecordBatch } from './eventRows.js';
 
 /** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
@@ -18,13 +19,18 @@ export interface Arrival {
 
 export interface WriterThreadOptions {
   path: string;
-  synchronous: NonNullable<StoreOptions['synchronous']>;
+  synchronous: 'FULL' | 'NORMAL';
   quarantineMaxBytes: number;
   identityMap: IdentityRule[];
   alertThrottleSeconds: number;
 }
 
 export interface StoreWriterOptions {
+  /**
+   * This thread's clock (migrations). The writer thread is the composition root of its own
+   * thread and reads the system clock for what it records (quarantine, alerts, chain links).
+   */
+  clock: Clock;
   synchronous?: 'FULL' | 'NORMAL';
   quarantineMaxBytes?: number;
   identityMap?: readonly IdentityRule[];
@@ -86,10 +92,10 @@ export class StoreWriter {
   /** Opens (creating and migrating) the store at `path` and starts its writer thread. */
   static async open(
     path: string,
-    options: StoreWriterOptions = {},
+    options: StoreWriterOptions,
   ): Promise<StoreWriter> {
     const synchronous = options.synchronous ?? 'FULL';
-    const store = openStore(path, { synchronous });
+    const store = openStore(path, { synchronous, clock: options.clock });
     const writer = new StoreWriter(
       store,
       {

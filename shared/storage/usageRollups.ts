@@ -4,6 +4,7 @@ import { nameInPath, requestName } from '../rbac/eventToAttributes.js';
 import { impersonationChecks, rbacUser } from '../rbac/specialVerbs.js';
 import { ActivityRollups } from './activityRollups.js';
 import { joinParts, splitParts } from './partsKey.js';
+import { utcDay } from '../calendar.js';
 
 /**
  * Daily rollups of RBAC usage (migrations/0007_usage_rollups.sql): per day, cluster, subject,
@@ -12,7 +13,6 @@ import { joinParts, splitParts } from './partsKey.js';
  * them exact), and rebuilt from the events on demand.
  */
 
-const DAY = 86_400_000_000;
 /** Principals and request attributes remembered at most (then forgotten and looked up again). */
 const MEMO_ENTRIES = 50_000;
 /** Events read at a time when rebuilding. */
@@ -64,9 +64,7 @@ interface PrincipalInfo {
 }
 
 /** The day (since the epoch, UTC) of a time in microseconds. */
-export function dayOf(us: number): number {
-  return Math.floor(us / DAY);
-}
+export const dayOf = utcDay;
 
 type AuditKey = Buffer | Uint8Array | string;
 

@@ -1,3 +1,4 @@
+import { systemClock } from '../../shared/clock.js';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -88,7 +89,7 @@ describe('web console in a real browser (Chromium)', function () {
       expect(r.status, `kubetrail ${args.join(' ')}: ${r.stderr}`).to.be.oneOf(args[0] === 'ingest' ? [0, 2] : [0]);
     }
     // An audit pipeline gap, as serve records one when a cluster goes quiet.
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     recordGapEvent(store.db, { type: 'open', cluster: 'minikube', source: 'webhook', kind: 'silence', startedAt: Date.now() - 7_200_000, detectedAt: Date.now() - 6_600_000, expectedPerWindow: 1200, seen: 0 }, 600_000);
     store.close();
     server = await serve(loadConfig({ file: config, env: {}, overrides: { databasePath: db } }), ['ingest', 'api'], createLogger('silent'));

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
@@ -64,7 +65,7 @@ describe('alerter', function () {
   /** A store holding one high (system-masters-use) and one critical (unattributed break-glass) alert, and more. */
   async function storeWithAlerts(name: string): Promise<string> {
     const db = join(dir, `${name}.db`);
-    const writer = await StoreWriter.open(db);
+    const writer = await StoreWriter.open(db, { clock: systemClock });
     await ingestBatch(writer, [
       {
         cluster: 'prod',
@@ -96,7 +97,7 @@ describe('alerter', function () {
       { name: 'am', type: 'alertmanager', url: am.url, minSeverity: 'critical' },
     ];
     const metrics = createMetrics();
-    const alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, metrics });
+    const alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, metrics, clock: systemClock });
     try {
       const { alerts } = deliveries(db);
       expect(alerts.map((a) => a.rule)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
@@ -137,7 +138,7 @@ describe('alerter', function () {
       { name: 'broken', type: 'webhook', url: broken.url },
       { name: 'fine', type: 'webhook', url: fine.url },
     ];
-    let alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log });
+    let alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
     try {
       await waitFor(() => deliveries(db).rows.filter((r) => r.sink === 'fine' && r.state === 'delivered').length === 3, 'fine delivered', 20_000);
       await waitFor(() => deliveries(db).rows.some((r) => r.sink === 'broken' && r.attempts >= 3), 'broken retried', 20_000);
@@ -147,7 +148,7 @@ describe('alerter', function () {
       await alerter.stop();
       // The receiver comes back while kubetrail is down; the deliveries wait in the store.
       broken.heal();
-      alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log });
+      alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
       await waitFor(() => deliveries(db).rows.every((r) => r.state === 'delivered'), 'all delivered after restart', 20_000);
       expect(broken.bodies).to.have.length(1);
       expect(fine.bodies).to.have.length(1);
@@ -204,7 +205,7 @@ describe('alerter', function () {
     await admin.connect();
     await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
     await admin.disconnect();
-    const alerter = await Alerter.start(db, { sinks: [{ name: 'bus', type: 'kafka', brokers, topic }], pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log });
+    const alerter = await Alerter.start(db, { sinks: [{ name: 'bus', type: 'kafka', brokers, topic }], pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, clock: systemClock });
     const consumer = kafka.consumer({ groupId: `read-${topic}` });
     try {
       await waitFor(() => deliveries(db).rows.filter((r) => r.state === 'delivered').length === 3, 'published', 30_000);

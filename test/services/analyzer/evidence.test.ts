@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
@@ -26,7 +27,7 @@ describe('kubetrail pci evidence: the folder an assessor reads', () => {
     ].join('\n'));
     const ingest = await runCli(['ingest', join(dir, 'events.jsonl')], env);
     expect(ingest.status, ingest.stderr).to.equal(0);
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     recordGapEvent(store.db, { type: 'open', cluster: 'prod', source: 'webhook', kind: 'silence', startedAt: Date.now() - 2 * DAY, detectedAt: Date.now() - 2 * DAY + 600_000, expectedPerWindow: 900, seen: 0 }, 600_000);
     store.close();
     writeFileSync(join(dir, 'rbac.yaml'), 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: ops}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}]\n');

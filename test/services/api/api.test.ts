@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -185,7 +186,7 @@ describe('query API (real HTTP)', function () {
       // kept before those were (NULL), within the alert's span.
       const secretReads = await ids('finding=secret-read');
       expect(secretReads).to.deep.equal([events.at(-1)!.auditID]);
-      const store = openStore(db);
+      const store = openStore(db, { clock: systemClock });
       store.db.prepare('UPDATE alert_events SET received_at = NULL').run();
       store.close();
       expect(await ids('finding=secret-read')).to.deep.equal(secretReads);
@@ -301,7 +302,7 @@ describe('query API (real HTTP)', function () {
 
   describe('alerts and break-glass', () => {
     it('acknowledges and resolves an alert, recording who and when; 404 and 409 otherwise', async () => {
-      const store = openStore(db);
+      const store = openStore(db, { clock: systemClock });
       const id = Number(store.db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, count, message, pci, raised_at)
         VALUES ('secret-read', 'medium', 'k', 'prod', 1, 2, 'alice', 'alice', 1, 'm', '[]', 3)`).run().lastInsertRowid);
       store.close();

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -37,7 +38,7 @@ describe('kubetrail review: the access-review pack and its decisions (PCI DSS 7.
   before(async () => {
     writeFileSync(config, 'cluster: prod\nrbac:\n  minWindowDays: 3\n');
     // alice read pods every day of the last ten; she never read a secret.
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     const now = Date.now();
     const events = Array.from({ length: 10 }, (_, d) =>
       makeEvent({
@@ -47,7 +48,7 @@ describe('kubetrail review: the access-review pack and its decisions (PCI DSS 7.
         annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "alice-reads" of ClusterRole "pod-reader" to User "alice"' },
       }),
     );
-    new EventWriter(store).write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+    new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
     store.close();
     writeFileSync(join(dir, 'rbac.yaml'), rbac());
     const r = await cli('rbac', 'load', join(dir, 'rbac.yaml'));

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { ingestFiles, type IngestSummary } from '../../../services/ingest/files.
 import { CLI, cliEnv, corpusDir, makeEvent, tempDir } from '../../helpers.js';
 
 async function ingestInto(db: string, files: string[]): Promise<IngestSummary> {
-  const writer = await StoreWriter.open(db);
+  const writer = await StoreWriter.open(db, { clock: systemClock });
   try {
     return await ingestFiles(files, { writer, cluster: 'c1', batchEvents: 3 });
   } finally {

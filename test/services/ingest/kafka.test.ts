@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -50,7 +51,7 @@ describe('Kafka consumer (real broker)', function () {
   it('stores single Events, EventLists and JSON lines, by the cluster header, and dead-letters the rest', async () => {
     const topic = `audit-${randomUUID()}`;
     const dlq = `${topic}.dlq`;
-    const writer = await StoreWriter.open(join(dir, 'consume.db'));
+    const writer = await StoreWriter.open(join(dir, 'consume.db'), { clock: systemClock });
     const single = makeEvent();
     const listed = [makeEvent(), makeEvent()];
     const jsonLines = [makeEvent(), makeEvent(), makeEvent()];
@@ -97,7 +98,7 @@ describe('Kafka consumer (real broker)', function () {
       readFileSync(join(corpus, 'audit', 'falco', f), 'utf8').trim(),
     );
     await produce(topic, values.map((value) => ({ value })));
-    const writer = await StoreWriter.open(join(dir, 'corpus.db'));
+    const writer = await StoreWriter.open(join(dir, 'corpus.db'), { clock: systemClock });
     const options = { writer, kafka: kafkaConfig(topic), defaultCluster: 'minikube', log: createLogger('silent') };
     try {
       let consumer = await startKafkaConsumer(options);
@@ -223,7 +224,7 @@ describe('Kafka consumer (real broker)', function () {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 4, 0);
     const db = join(dir, 'pair.db');
-    const writers = [await StoreWriter.open(db), await StoreWriter.open(db)];
+    const writers = [await StoreWriter.open(db, { clock: systemClock }), await StoreWriter.open(db, { clock: systemClock })];
     const kafkaOptions = kafkaConfig(topic);
     const consumers = await Promise.all(
       writers.map((writer) => startKafkaConsumer({ writer, kafka: kafkaOptions, defaultCluster: 'main', log: createLogger('silent') })),
@@ -248,7 +249,7 @@ describe('Kafka consumer (real broker)', function () {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 1, 0);
     const dbPath = join(dir, 'behind.db');
-    const writer = await StoreWriter.open(dbPath);
+    const writer = await StoreWriter.open(dbPath, { clock: systemClock });
     const metrics = createMetrics();
     const options = kafkaConfig(topic, { pauseAtBacklog: 3 });
     const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent'), metrics });
@@ -291,7 +292,7 @@ describe('Kafka consumer (real broker)', function () {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 1, 0);
     const dbPath = join(dir, 'rewind.db');
-    const writer = await StoreWriter.open(dbPath);
+    const writer = await StoreWriter.open(dbPath, { clock: systemClock });
     const options = kafkaConfig(topic);
     const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent') });
     try {

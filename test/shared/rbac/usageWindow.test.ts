@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,13 +89,13 @@ function allow(reason: string) {
 }
 
 function store(dir: string, name: string, state: RbacState, events: AuditEvent[]): Store {
-  const s = openStore(join(dir, name));
+  const s = openStore(join(dir, name), { clock: systemClock });
   const parsed = events.map((e) => {
     const r = parseEvent(e, 'test');
     if (!('event' in r)) throw new Error(r.reason);
     return r;
   });
-  new EventWriter(s).write([{ cluster: 'prod', source: 'test', events: parsed, rejected: [] }]);
+  new EventWriter(s, 1 << 20, { clock: systemClock }).write([{ cluster: 'prod', source: 'test', events: parsed, rejected: [] }]);
   saveSnapshot(s.db, { cluster: 'prod', takenAt: START, source: 'test', state, summary: SUMMARY });
   return s;
 }

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Dimensions } from '../../../shared/storage/dimensions.js';
@@ -14,7 +15,7 @@ describe('dimension caches', () => {
   }
 
   it('forget their ids once the keys they hold pass a size in characters, not only a count of entries', () => {
-    const store = openStore(join(dir, 'a.db'));
+    const store = openStore(join(dir, 'a.db'), { clock: systemClock });
     try {
       // Principals of bound tokens are long JSON and without end: 50 of 1,000 characters pass 40,000.
       const dims = new Dimensions(store.db, undefined, 1_000_000, 40_000);

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { AuditEvent } from '../../../shared/audit/types.js';
@@ -10,9 +11,9 @@ describe('action queries: order and pages', () => {
   const dir = tempDir();
 
   it('order actions by (time, auditID, cluster) and page through them exactly, through request times larger than a chunk', () => {
-    const store = openStore(join(dir, 'q.db'));
+    const store = openStore(join(dir, 'q.db'), { clock: systemClock });
     try {
-      const writer = new EventWriter(store);
+      const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
       const rand = seededRandom(7);
       const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
       const events: AuditEvent[] = [];

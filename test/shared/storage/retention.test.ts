@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,8 +34,8 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
   let digests: Record<string, string>;
 
   before(() => {
-    const store = openStore(db);
-    const writer = new EventWriter(store);
+    const store = openStore(db, { clock: systemClock });
+    const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
     for (const [daysAgo, n] of [[120, 30], [100, 20], [10, 25]] as const) {
       const at = (i: number) => new Date(NOW - daysAgo * DAY_MS + i * 60_000).toISOString().replace('Z', '000Z');
       const events = Array.from({ length: n }, (_, i) =>
@@ -47,7 +48,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
   });
 
   it('archives each day older than the hot window, keeps the rollups, and the chain still verifies', async () => {
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     try {
       const rollups = store.db.prepare('SELECT count(*) FROM usage_daily').pluck().get();
       const run = await runRetention(store.db, { days: 400, hotDays: 90, dir: archiveDir }, NOW * 1000);
@@ -74,7 +75,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
   });
 
   it('verifies an archive against its SHA-256 and the chain, and notices an altered one', async () => {
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     try {
       expect(await verifyArchive(store.db, parseDay(dayOf(100)), archiveDir)).to.deep.include({ ok: true, rows: 20, problems: [] });
       const path = join(archiveDir, `${dayOf(120)}.ndjson.gz`);
@@ -102,9 +103,9 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
   });
 
   it('restores a day byte for byte, and the chain verifies it again', async () => {
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     try {
-      const r = await restoreDay(store.db, parseDay(dayOf(120)), archiveDir);
+      const r = await restoreDay(store.db, parseDay(dayOf(120)), archiveDir, NOW * 1000);
       expect(r).to.deep.equal({ day: dayOf(120), rows: 30 });
       expect(listArchives(store.db).find((a) => a.day === dayOf(120))!.restoredAt).to.be.a('string');
       const report = verifyChain(store.db);
@@ -125,7 +126,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
   });
 
   it('deletes archives past retention.days; the chain still accounts for their rows', async () => {
-    const store = openStore(db);
+    const store = openStore(db, { clock: systemClock });
     try {
       const run = await runRetention(store.db, { days: 110, hotDays: 90, dir: archiveDir }, (NOW + 8 * DAY_MS) * 1000);
       expect(run.archived.map((a) => a.day)).to.deep.equal([dayOf(120)]);
@@ -148,9 +149,9 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
 
   it('runs from the CLI: retention run, archive list and verify, and events say which days are archived', async () => {
     const cliDb = join(dir, 'cli.db');
-    const store = openStore(cliDb);
+    const store = openStore(cliDb, { clock: systemClock });
     const at = new Date(Date.now() - 200 * DAY_MS).toISOString().replace('Z', '000Z');
-    new EventWriter(store).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
+    new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
     store.close();
     const env = cliEnv({ KUBETRAIL_DB: cliDb });
     const run = await runCli(['retention', 'run'], env);

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -78,8 +79,8 @@ describe('store', () => {
   const dir = tempDir();
 
   beforeEach(function () {
-    store = openStore(join(dir, `${this.currentTest!.title.replace(/\W+/g, '-')}.db`));
-    writer = new EventWriter(store);
+    store = openStore(join(dir, `${this.currentTest!.title.replace(/\W+/g, '-')}.db`), { clock: systemClock });
+    writer = new EventWriter(store, 1 << 20, { clock: systemClock });
   });
   afterEach(() => store.close());
 
@@ -102,7 +103,7 @@ describe('store', () => {
       { version: 14, name: '0014_pipeline_streams.sql' },
     ]);
     store.close();
-    store = openStore(store.path);
+    store = openStore(store.path, { clock: systemClock });
     expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 14 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
@@ -185,8 +186,8 @@ describe('store', () => {
 
   it('keeps quarantined input up to the cap with its full size', () => {
     store.close();
-    store = openStore(store.path);
-    const small = new EventWriter(store, 10);
+    store = openStore(store.path, { clock: systemClock });
+    const small = new EventWriter(store, 10, { clock: systemClock });
     const result = small.write([{ cluster: 'prod', source: 'webhook', events: [], rejected: [{ position: 'item 3', reason: 'stage: missing', raw: 'x'.repeat(25) }] }]);
     expect(result[0]!.quarantined).to.equal(1);
     const row = store.db.prepare('SELECT source, cluster, position, reason, raw, raw_size FROM quarantine').get() as Record<string, unknown>;
@@ -234,8 +235,8 @@ describe('store round trip over the shared corpus', function () {
     let compared = 0;
     for (const [i, file] of files.entries()) {
       // Each file in its own store: some Falco captures were edited from one another and share auditIDs.
-      const store = openStore(join(dir, `corpus-${i}.db`));
-      const writer = new EventWriter(store);
+      const store = openStore(join(dir, `corpus-${i}.db`), { clock: systemClock });
+      const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
       const lines = readFileSync(file, 'utf8').split('\n');
       const events: ParsedEvent[] = [];
       lines.forEach((text, n) => events.push(...parseLine({ text, number: n + 1, end: 0 }, file).events));

@@ -1,3 +1,4 @@
+import { systemClock } from '../../../shared/clock.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { AuditEvent } from '../../../shared/audit/types.js';
@@ -27,8 +28,8 @@ describe('usage rollups', () => {
   let writer: EventWriter;
 
   beforeEach(function () {
-    store = openStore(join(dir, `${this.currentTest!.title.replace(/\W+/g, '-')}.db`));
-    writer = new EventWriter(store);
+    store = openStore(join(dir, `${this.currentTest!.title.replace(/\W+/g, '-')}.db`), { clock: systemClock });
+    writer = new EventWriter(store, 1 << 20, { clock: systemClock });
   });
   afterEach(() => store.close());
 
@@ -37,7 +38,7 @@ describe('usage rollups', () => {
   const reopen = () => {
     const path = store.path;
     store.close();
-    store = openStore(path);
+    store = openStore(path, { clock: systemClock });
   };
 
   it('counts each action once, at its first stage after the decision, and never a re-delivery', () => {
@@ -139,15 +140,15 @@ describe('usage rollups', () => {
   });
 
   it('keeps counts exact with two writers on one store, and a third process opening it meanwhile', () => {
-    const other = openStore(store.path);
+    const other = openStore(store.path, { clock: systemClock });
     try {
-      const second = new EventWriter(other);
+      const second = new EventWriter(other, 1 << 20, { clock: systemClock });
       const writeWith = (w: EventWriter, events: AuditEvent[]) => w.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
       for (let i = 0; i < 3; i++) {
         writeWith(writer, [makeEvent(), makeEvent({ verb: 'delete' })]);
         writeWith(second, [makeEvent()]);
         // A report (another process) opening the store in between changes nothing.
-        openStore(store.path).close();
+        openStore(store.path, { clock: systemClock }).close();
       }
     } finally {
       other.close();

@@ -1,0 +1,20 @@
+/**
+ * Time as a dependency. Every function whose answer depends on the current time takes it from
+ * its caller, and only the composition roots (`services/cli`, the store's writer thread) hand
+ * out `systemClock`: so any of them can be run, and tested, on any day.
+ */
+
+/** The current time in milliseconds since the epoch. */
+export type Clock = () => number;
+
+/** The machine's wall clock: for the composition roots alone (test/architecture.test.ts checks). */
+export const systemClock: Clock = () => Date.now();
+
+/** A clock stopped at `ms`, or moved by hand: for tests and for replaying a fixed moment. */
+export function fixedClock(ms: number): Clock & { set(ms: number): void } {
+  let now = ms;
+  return Object.assign(() => now, { set: (t: number) => void (now = t) });
+}
+
+/** The clock's time in microseconds, the unit of every stored time. */
+export const nowMicros = (clock: Clock): number => clock() * 1000;
