@@ -79,7 +79,7 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   for (const s of SAMPLES) {
     const rows: ActionRow[] = [];
     for (const st of queryActions(db, { ...s.filter, cluster: o.cluster, since: o.since, order: 'desc', limit: s.pick ? 500 : 5 })) {
-      const row = eventToActionRow(st.event, st.cluster, st.actor);
+      const row = eventToActionRow(st.event, st.cluster, st.actor, st.decision);
       if (!s.pick || s.pick(row)) rows.push(row);
       if (rows.length === 5) break;
     }

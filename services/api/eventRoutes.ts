@@ -31,7 +31,7 @@ async function listActions(call: Call, params: Record<string, string | undefined
   filter.limit = list.fetch;
   const rows = (function* () {
     for (const s of queryActions(call.db(list), filter)) {
-      const row: PositionedRow = eventToActionRow(s.event, s.cluster, s.actor);
+      const row: PositionedRow = eventToActionRow(s.event, s.cluster, s.actor, s.decision);
       row[POSITION] = s.position;
       yield row;
     }
@@ -80,7 +80,7 @@ export function eventRoutes(): Route[] {
         call.rows = stages.length;
         const last = stages.at(-1)!;
         return {
-          ...eventToActionRow(last.event, last.cluster, last.actor),
+          ...eventToActionRow(last.event, last.cluster, last.actor, last.decision),
           // Bodies are the analyst's: a viewer sees that there was one, not what it said.
           bodiesShown: bodies,
           stages: stages.map((s) => (bodies || !s.hasBody ? s.event : { ...s.event, requestObject: undefined, responseObject: undefined })),

@@ -94,7 +94,7 @@ async function actionsCommand(config: Readonly<Config>, remote: Remote | null, p
   if (remote) return writeRows(process.stdout, remoteRows<ActionRow>(remote, path, params), ACTION_COLUMNS, output);
   const store = openExistingStore(config);
   try {
-    const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor));
+    const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor, s.decision));
     const n = await writeRows(process.stdout, rows, ACTION_COLUMNS, output);
     const archived = archivedDays(store.db, filter.since, filter.until);
     if (archived.length > 0) {

@@ -129,8 +129,9 @@ export function ActionTable({ rows, caption, more }: { rows: Action[]; caption: 
             <td class="break">{a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}</td>
             <td>{a.namespace || '—'}</td>
             <td>
-              <span class={`badge ${a.decision}`}>
+              <span class={`badge ${a.decision}`} title={a.decisionSource === 'inferred' ? 'no decision annotation: inferred from the response' : undefined}>
                 {a.code ?? '—'} {decisionLabel[a.decision]}
+                {a.decisionSource === 'inferred' && <span class="muted"> (inferred)</span>}
               </span>
             </td>
             <td>

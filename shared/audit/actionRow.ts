@@ -1,3 +1,4 @@
+import { decisionOf, type AuthorizationDecision, type DecisionSource } from './decision.js';
 import { formatMicroTime, parseTime } from './time.js';
 import type { AuditEvent } from './types.js';
 
@@ -30,6 +31,8 @@ export interface ActionRow {
   requestURI: string;
   code: number | null;
   decision: 'allow' | 'forbid' | 'unknown';
+  /** `annotation`: the apiserver's; `inferred`: from the response (README, Authorization decisions); null when unknown. */
+  decisionSource: DecisionSource | null;
   reason: string | null;
 }
 
@@ -37,7 +40,7 @@ export interface ActionRow {
 export const ACTION_COLUMNS: (keyof ActionRow)[] = [
   'time', 'cluster', 'auditID', 'stage', 'verb', 'user', 'groups', 'impersonatedUser', 'effectiveUser', 'actorKind', 'person',
   'checkout', 'credential', 'sourceIP', 'userAgent',
-  'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'code', 'decision', 'reason',
+  'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'code', 'decision', 'decisionSource', 'reason',
 ];
 
 /** What the store knows of the actor (StoredEvent.actor). */
@@ -49,9 +52,8 @@ export interface ActorFacts {
   credentialId: string | null;
 }
 
-/** The action row of one event received for `cluster`. */
-export function eventToActionRow(e: AuditEvent, cluster: string, actor: ActorFacts | null = null): ActionRow {
-  const decision = e.annotations?.['authorization.k8s.io/decision'];
+/** The action row of one event received for `cluster`; `judged`: its decision as stored, else judged from the event. */
+export function eventToActionRow(e: AuditEvent, cluster: string, actor: ActorFacts | null = null, judged: AuthorizationDecision = decisionOf(e)): ActionRow {
   const ref = e.objectRef ?? {};
   return {
     auditID: e.auditID,
@@ -78,7 +80,8 @@ export function eventToActionRow(e: AuditEvent, cluster: string, actor: ActorFac
     name: ref.name ?? '',
     requestURI: e.requestURI,
     code: e.responseStatus?.code ?? null,
-    decision: decision === 'allow' || decision === 'forbid' ? decision : 'unknown',
+    decision: judged.decision,
+    decisionSource: judged.source,
     reason: e.annotations?.['authorization.k8s.io/reason'] ?? null,
   };
 }

@@ -1,3 +1,4 @@
+import { decisionOf } from '../audit/decision.js';
 import type { ParsedEvent } from '../audit/types.js';
 import { asUsedIn } from '../identity/identity.js';
 import { PrincipalCache, type EventPrincipals } from '../identity/principals.js';
@@ -69,8 +70,7 @@ export class Detector {
     const actor = asUsedIn((principals?.actor ?? this.principals.of(e.user)).identity, e.annotations);
     const impersonated = principals ? principals.impersonated : e.impersonatedUser ? this.principals.of(e.impersonatedUser) : null;
     const effective = impersonated ? impersonated.identity : actor;
-    const d = e.annotations?.['authorization.k8s.io/decision'];
-    const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: d === 'allow' || d === 'forbid' ? d : 'unknown' };
+    const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: decisionOf(e).decision };
     const out: Finding[] = [];
     for (const r of this.active) {
       const hit = r.rule.detect(action, this.options, r.state);

@@ -1,10 +1,11 @@
+import type { AuthorizationDecision } from '../audit/decision.js';
 import { inflateRawSync } from 'node:zlib';
 import type { Database } from 'better-sqlite3';
 import type { AuditEvent } from '../audit/types.js';
 import type { CredentialKind, IdentityKind } from '../identity/identity.js';
 import type { Cidr } from '../query/cidr.js';
 import { auditIdToKey, keyToAuditId } from './auditId.js';
-import { DECISIONS, recordToEvent, type Decision, type EventRecord } from './eventRecord.js';
+import { DECISIONS, recordToEvent, storedDecision, type Decision, type EventRecord } from './eventRecord.js';
 import { EVENT_COLUMNS, type EventRow } from './eventRows.js';
 
 /** Filters of who-did-what queries; every field is optional and they combine with AND. */
@@ -69,6 +70,8 @@ export interface StoredEvent {
   hasBody: boolean;
   /** Who holds the actor's credential, as derived when the principal was stored. */
   actor: ActorIdentity | null;
+  /** The authorization decision as stored, with where it came from. */
+  decision: AuthorizationDecision;
   position: ActionPosition;
 }
 
@@ -446,7 +449,7 @@ function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEve
             credentialId: row.credential_id,
           };
     const position = { receivedAt: row.received_at, auditKey: row.audit_id, clusterId: row.cluster_id };
-    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor, position };
+    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor, decision: storedDecision(row.decision, row.shape), position };
   }
 }
 

@@ -1,3 +1,4 @@
+import { decisionOf, type AuthorizationDecision } from '../audit/decision.js';
 import { formatMicroTime, isMicroTime } from '../audit/time.js';
 import { API_VERSIONS, LEVELS, STAGES, type AuditEvent, type ObjectReference, type ParsedEvent } from '../audit/types.js';
 
@@ -69,6 +70,8 @@ const REF_BITS = new Map<string, number>(REF_KEYS.map((k, i) => [k, 1 << i]));
 const SHAPE_STATUS = 1;
 const SHAPE_STATUS_EMPTY_METADATA = 2;
 const SHAPE_ANNOTATIONS = 4;
+/** The decision column was inferred from the response (audit/decision.ts): the event had no decision annotation. */
+const SHAPE_DECISION_INFERRED = 8;
 const KNOWN_FIELDS = new Set([
   'kind', 'apiVersion', 'level', 'auditID', 'stage', 'requestURI', 'verb', 'user', 'impersonatedUser', 'sourceIPs',
   'userAgent', 'objectRef', 'responseStatus', 'requestObject', 'responseObject', 'requestReceivedTimestamp',
@@ -135,7 +138,9 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string, users?: User
     if (extra) (residual ??= {}).responseStatus = extra;
   }
 
-  let decision: Decision = 0;
+  const judged = decisionOf(e);
+  const decision: Decision = judged.decision === 'allow' ? 1 : judged.decision === 'forbid' ? 2 : 0;
+  if (judged.source === 'inferred') shape |= SHAPE_DECISION_INFERRED;
   let reason: string | null = null;
   let annotations: string | null = null;
   if (e.annotations) {
@@ -144,7 +149,7 @@ export function eventToRecord(parsed: ParsedEvent, cluster: string, users?: User
     let restCount = 0;
     for (const key in e.annotations) {
       const value = e.annotations[key]!;
-      if (key === DECISION_KEY && (value === 'allow' || value === 'forbid')) decision = value === 'allow' ? 1 : 2;
+      if (key === DECISION_KEY && judged.source === 'annotation') continue;
       else if (key === REASON_KEY) reason = value;
       else {
         rest[key] = value;
@@ -245,13 +250,19 @@ export function recordToEvent(r: EventRecord): AuditEvent {
   e.stageTimestamp = formatMicroTime(r.receivedAt + r.stageDelay);
   if (r.shape & SHAPE_ANNOTATIONS) {
     const annotations: Record<string, string> = {};
-    if (r.decision !== 0) annotations[DECISION_KEY] = DECISIONS[r.decision];
+    if (r.decision !== 0 && !(r.shape & SHAPE_DECISION_INFERRED)) annotations[DECISION_KEY] = DECISIONS[r.decision];
     if (r.reason !== null) annotations[REASON_KEY] = r.reason;
     if (r.annotations !== null) Object.assign(annotations, JSON.parse(r.annotations));
     e.annotations = annotations;
   }
   Object.assign(e, topExtra);
   return e as AuditEvent;
+}
+
+/** The decision a stored row holds, and where it came from. */
+export function storedDecision(decision: Decision, shape: number): AuthorizationDecision {
+  if (decision === 0) return { decision: 'unknown', source: null };
+  return { decision: DECISIONS[decision], source: shape & SHAPE_DECISION_INFERRED ? 'inferred' : 'annotation' };
 }
 
 /**

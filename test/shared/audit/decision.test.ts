@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { decisionOf } from '../../../shared/audit/decision.js';
+import { parseEvent } from '../../../shared/audit/parseEvent.js';
+import type { ParsedEvent } from '../../../shared/audit/types.js';
+import { systemClock } from '../../../shared/clock.js';
+import { queryActions, readAllEvents } from '../../../shared/storage/eventQuery.js';
+import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { openStore } from '../../../shared/storage/openStore.js';
+import { queryIdentities } from '../../../shared/storage/identityQuery.js';
+import { cliEnv, runCli, tempDir } from '../../helpers.js';
+
+const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'decisions');
+const FILES = ['no-annotations.v1beta1.jsonl', 'no-annotations.v1.jsonl'];
+const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'EXPECTED.json'), 'utf8')) as Record<string, [string, string | null]>;
+
+function fixture(file: string): ParsedEvent[] {
+  return readFileSync(join(FIXTURES, file), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line, i) => {
+      const r = parseEvent(JSON.parse(line), `${file}:${i + 1}`);
+      if (!('event' in r)) throw new Error(r.reason);
+      return r;
+    });
+}
+
+describe('authorization decisions where the capture has no annotation', () => {
+  for (const file of FILES) {
+    it(`${file}: each event gets the decision the apiserver's handler order implies`, () => {
+      const events = fixture(file);
+      expect(events).to.have.length(25);
+      for (const p of events) {
+        const got = decisionOf(p.event);
+        expect([got.decision, got.source], `${p.event.auditID} (${p.event.stage} ${p.event.responseStatus?.code}: ${String(p.event.responseStatus?.message ?? '')})`).to.deep.equal(EXPECTED[p.event.auditID]);
+      }
+    });
+  }
+
+  it('stores the decision with where it came from, finds inferred denials, and gives back each event as received', () => {
+    const dir = tempDir();
+    const store = openStore(join(dir, 'k.db'), { clock: systemClock });
+    try {
+      const events = FILES.flatMap(fixture);
+      new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'old', source: 'test', events, rejected: [] }]);
+      const back = new Map([...readAllEvents(store.db)].map((s) => [`${s.event.apiVersion}/${s.event.auditID}`, s]));
+      for (const p of events) {
+        const s = back.get(`${p.event.apiVersion}/${p.event.auditID}`)!;
+        // No decision annotation is made up on the way back.
+        expect(s.event, p.event.auditID).to.deep.equal(p.event);
+        expect([s.decision.decision, s.decision.source]).to.deep.equal(EXPECTED[p.event.auditID]);
+      }
+      const denied = [...queryActions(store.db, { decision: 'forbid', order: 'desc' })];
+      const wanted = Object.entries(EXPECTED).filter(([, [d]]) => d === 'forbid').map(([id]) => id).sort();
+      expect(denied.map((s) => s.event.auditID).sort()).to.deep.equal(wanted);
+      expect(denied.filter((s) => s.decision.source === 'inferred')).to.have.length(8);
+      const bob = [...queryIdentities(store.db, {})].find((i) => i.usernames.includes('bob'))!;
+      expect(bob.denied).to.equal(8);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('kubetrail events --decision forbid finds them, and says which were inferred', async () => {
+    const dir = tempDir();
+    const env = cliEnv({ KUBETRAIL_DB: join(dir, 'k.db') });
+    const ingest = await runCli(['ingest', ...FILES.map((f) => join(FIXTURES, f)), '--cluster', 'old'], env);
+    expect(ingest.status, ingest.stderr).to.equal(0);
+    const out = await runCli(['events', '--decision', 'forbid', '--since', '2018-01-01T00:00:00Z', '--output', 'json'], env);
+    expect(out.status, out.stderr).to.equal(0);
+    const rows = JSON.parse(out.stdout) as { auditID: string; decision: string; decisionSource: string }[];
+    expect(rows).to.have.length(10);
+    expect(rows.filter((r) => r.decisionSource === 'inferred')).to.have.length(8);
+    const table = await runCli(['events', '--user', 'bob', '--since', '2018-01-01T00:00:00Z'], env);
+    expect(table.stdout).to.match(/forbid\s+inferred/);
+  });
+});
