@@ -124,7 +124,7 @@ export function rbacRoutes(): Route[] {
         const hasSnapshot = params.snapshot !== undefined || db.prepare('SELECT 1 FROM rbac_snapshots WHERE cluster = ?').get(cluster) !== undefined;
         const prepared = prepareRecommendations(db, hasSnapshot ? { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) } : null, window);
         let targets: Target[];
-        if (params.all === 'true') targets = observedTargets(prepared);
+        if (params.all === 'true') targets = observedTargets(prepared, params.includeDenied === 'true');
         else if (params.user !== undefined) {
           const sa = parseServiceAccountName(params.user);
           targets = [sa ? { kind: 'ServiceAccount', ...sa } : { kind: 'User', name: params.user }];

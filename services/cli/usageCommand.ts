@@ -129,8 +129,8 @@ export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags
       includeDenied: Boolean(flags.includeDenied),
       ...(proposal ? { proposal } : {}),
     };
-    const list = targets === 'all' ? observedTargets(prepared) : targets;
-    if (list.length === 0) process.stdout.write('# no subject with requests allowed through RBAC in the window\n');
+    const list = targets === 'all' ? observedTargets(prepared, options.includeDenied) : targets;
+    if (list.length === 0) process.stdout.write('# no subject with requests the apiserver allowed through RBAC in the window\n');
     let regressions = 0;
     const texts = list.map((t) => {
       const r = recommendFor(prepared, t, options);

@@ -1,6 +1,7 @@
 import { Authorizer, subjectUsername } from './authorizer.js';
+import { ruleAllows } from './ruleAllows.js';
 import { requestKey } from './usageAnalysis.js';
-import { RBAC_GROUP, type ClusterRole, type ClusterRoleBinding, type PolicyRule, type RbacState, type RequestAttributes, type Role, type RoleBinding, type Subject } from './types.js';
+import { RBAC_GROUP, type ClusterRole, type ClusterRoleBinding, type PolicyRule, type RbacState, type RequestAttributes, type ResourceAttributes, type Role, type RoleBinding, type Subject } from './types.js';
 
 /**
  * Least-privilege recommendations (kubetrail rbac recommend): the smallest Roles and
@@ -107,6 +108,8 @@ export function withProposal(state: RbacState, p: Proposal): RbacState {
 }
 
 interface Op {
+  /** The request it stands for. */
+  request: ResourceAttributes;
   verb: string;
   apiGroup: string;
   resource: string;
@@ -193,7 +196,7 @@ export function recommend(t: Target, requests: readonly RequestAttributes[], o: 
   const urls: { verb: string; path: string }[] = [];
   for (const a of requests) {
     if (!a.resourceRequest) urls.push({ verb: a.verb, path: a.path });
-    else ops.push({ verb: a.verb, apiGroup: a.apiGroup, resource: a.subresource ? `${a.resource}/${a.subresource}` : a.resource, namespace: a.namespace, name: a.name });
+    else ops.push({ request: a, verb: a.verb, apiGroup: a.apiGroup, resource: a.subresource ? `${a.resource}/${a.subresource}` : a.resource, namespace: a.namespace, name: a.name });
   }
   // Namespace widening: an operation seen in more than one namespace goes cluster-wide.
   const namespaces = new Map<string, Set<string>>();
@@ -217,8 +220,11 @@ export function recommend(t: Target, requests: readonly RequestAttributes[], o: 
     p.clusterRoles.push({ name, labels, rules: clusterRules });
     p.clusterRoleBindings.push({ name, roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name }, subjects: [subject] });
   }
+  // Minimal: a namespace's Role holds only what the ClusterRole (bound cluster-wide) does not allow already.
   for (const ns of [...byNamespace.keys()].sort(byText)) {
-    p.roles.push({ name, namespace: ns, labels, rules: rulesFor(byNamespace.get(ns)!, [], o) });
+    const own = byNamespace.get(ns)!.filter((op) => !clusterRules.some((rule) => ruleAllows(op.request, rule)));
+    if (own.length === 0) continue;
+    p.roles.push({ name, namespace: ns, labels, rules: rulesFor(own, [], o) });
     p.roleBindings.push({ name, namespace: ns, roleRef: { apiGroup: RBAC_GROUP, kind: 'Role', name }, subjects: [subject] });
   }
   return p;

@@ -24,9 +24,15 @@ export function recommendationText(r: Recommendation, window: WindowOptions, sho
     lines.push(c(`dry run: ${d.requests} observed allowed request(s) (${d.distinct} distinct) replayed against the RBAC without the bindings above, plus this proposal: ${d.regressionCount} would be denied`));
     for (const g of d.regressions) lines.push(c(`  WOULD BE DENIED (x${g.count}): ${g.attrs.user.name}: ${requestKey(g.attrs)}`));
   }
+  if (r.unexplained > 0) lines.push(c(`${r.unexplained} covered request(s) were allowed although no binding of the snapshot allows them: model drift (a missed RBAC change?), see kubetrail rbac report`));
+  const included = showDenied ? ' (included, --include-denied)' : ' (not included; --include-denied adds them)';
   if (r.denied.length > 0) {
-    lines.push(c(`${r.denied.length} distinct request(s) were denied when made${showDenied ? ' (included, --include-denied)' : ' (not included; --include-denied adds them)'}:`));
+    lines.push(c(`${r.denied.length} distinct request(s) were denied when made${included}:`));
     for (const d of r.denied) lines.push(c(`  denied (x${d.count}): ${requestKey(d.attrs)}`));
+  }
+  if (r.undecided.length > 0) {
+    lines.push(c(`${r.undecided.length} distinct request(s) have no recorded or inferable decision (401, 429, no response)${included}:`));
+    for (const d of r.undecided) lines.push(c(`  undecided (x${d.count}): ${requestKey(d.attrs)}`));
   }
   const manifests = proposalManifests(r.proposal);
   if (manifests.length === 0) lines.push(c('nothing to grant: no observed request needs a new permission'));

@@ -16,8 +16,8 @@ export type ObservedDecision = 'allow' | 'forbid' | 'unknown';
 export interface UsageRecord {
   attrs: RequestAttributes;
   decision: ObservedDecision;
-  /** `authorization.k8s.io/reason`; '' when absent. */
-  reason: string;
+  /** `authorization.k8s.io/reason`; null when the event had none (its decision was inferred, or a synthetic check). */
+  reason: string | null;
   /** A check the apiserver made without auditing it (impersonate), derived from the request. */
   synthetic: boolean;
   count: number;
@@ -197,12 +197,13 @@ export function analyseUsage(
       if (d.allowed) noteDrift(r, 'forbid', d.reason || 'allow (system:masters)');
       return { kind: 'denied' };
     }
-    if (r.synthetic || r.decision === 'unknown') {
+    // No authorizer named: the snapshot judges who allowed it.
+    if (r.synthetic || r.decision === 'unknown' || r.reason === null) {
       const c = evaluate(r);
-      if (c.kind === 'unexplained' && r.decision === 'allow') noteDrift(r, 'allow (impersonation passed)', 'no binding allows it');
+      if (c.kind === 'unexplained' && r.decision === 'allow') noteDrift(r, r.synthetic ? 'allow (impersonation passed)' : 'allow (inferred from the response)', 'no binding allows it');
       return c;
     }
-    // Recorded allow.
+    // Recorded allow, with the authorizer's reason.
     if (r.reason === '' && bypassesRbac(r.attrs.user)) return { kind: 'system:masters' };
     const named = bindingInReason(r.reason);
     if (!named) {

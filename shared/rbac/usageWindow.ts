@@ -1,8 +1,9 @@
 import type { Database } from 'better-sqlite3';
 import { InputError } from '../errors.js';
+import { bootstrapDiscoveryState } from './bootstrapDiscovery.js';
 import { Authorizer } from './authorizer.js';
 import { bypassesRbac } from './subjects.js';
-import type { RbacState, RequestAttributes } from './types.js';
+import { emptyState, type RbacState, type RequestAttributes } from './types.js';
 import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from './usageAnalysis.js';
 import { bindingLabel, buildUsageReport, roleLabel, type UsageReport } from './usageReport.js';
 import { describeRule } from './diffStates.js';
@@ -10,7 +11,7 @@ import {
   DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
 } from './recommend.js';
-import { getSnapshot, latestSnapshot, listSnapshots } from '../storage/rbacSnapshots.js';
+import { getSnapshot, latestSnapshot } from '../storage/rbacSnapshots.js';
 import { accountActivity, type AccountActivity } from './staleAccounts.js';
 import { accountHistory, readUsage, usageDaysCovered } from '../storage/usageQuery.js';
 import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
@@ -45,21 +46,6 @@ function wholeDays(o: WindowOptions): { since: number; until: number } {
   return { since: startOfUtcDay(o.since), until: ceilToUtcDay(o.until) };
 }
 
-/** The RBAC of time t: the newest snapshot taken by then (else the oldest), one Authorizer per snapshot. */
-function authorizersOverTime(db: Database, cluster: string, current: Authorizer, currentId: number | null): (t: number) => Authorizer {
-  const taken = listSnapshots(db, cluster).map((s) => ({ id: s.id, at: s.takenAt })).sort((a, b) => a.at - b.at || a.id - b.id);
-  if (taken.length <= 1) return () => current;
-  const built = new Map<number, Authorizer>();
-  if (currentId !== null) built.set(currentId, current);
-  return (t) => {
-    let pick = taken[0]!;
-    for (const s of taken) if (s.at <= t) pick = s;
-    let a = built.get(pick.id);
-    if (!a) built.set(pick.id, (a = new Authorizer(getSnapshot(db, pick.id).state)));
-    return a;
-  };
-}
-
 /** The RBAC a question is asked of: files, a snapshot by id, or the cluster's newest. Throws InputError (exit 2) without one. */
 export function resolveState(db: Database, source: StateSource, cluster: string): { state: RbacState; origin: string; snapshotId: number | null } {
   if (source.kind === 'files') return { state: source.state, origin: source.origin, snapshotId: null };
@@ -70,14 +56,18 @@ export function resolveState(db: Database, source: StateSource, cluster: string)
   return { state: snap.state, origin: `snapshot ${snap.id} of ${snap.cluster} (${new Date(snap.takenAt / 1000).toISOString()})`, snapshotId: snap.id };
 }
 
-/** Loads the RBAC and the window's usage and analyses them. Throws InputError (exit 2) without a snapshot. */
+/**
+ * Loads the RBAC and the window's usage and analyses them. One RBAC judges both what is granted
+ * and what each request used (the snapshot named, else the cluster's newest): judging use by
+ * another snapshot than the grants would call used permissions unused. Throws InputError
+ * (exit 2) without a snapshot.
+ */
 export function analyseWindow(db: Database, source: StateSource, o: WindowOptions): WindowAnalysis {
   const resolved = resolveState(db, source, o.cluster);
   const current = new Authorizer(resolved.state);
   const origin = resolved.origin;
-  const at = resolved.snapshotId === null ? () => current : authorizersOverTime(db, o.cluster, current, resolved.snapshotId);
   const w = wholeDays(o);
-  const analysis = analyseUsage(current, readUsage(db, { cluster: o.cluster, since: w.since, until: w.until, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }), at);
+  const analysis = analyseUsage(current, readUsage(db, { cluster: o.cluster, since: w.since, until: w.until, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }));
   return { current, origin, analysis, window: { ...w, coveredDays: usageDaysCovered(db, { cluster: o.cluster, ...w }), minDays: o.minDays } };
 }
 
@@ -100,6 +90,10 @@ export interface Recommendation {
   /** Requests allowed by bindings that stay (groups): the proposal need not cover them. */
   alreadyAllowed: number;
   denied: Replayed[];
+  /** Requests with no recorded or inferable decision (a 401, a 429, a RequestReceived alone): granted only with --include-denied. */
+  undecided: Replayed[];
+  /** Covered requests the apiserver allowed that no binding of the snapshot explains: model drift, covered all the same. */
+  unexplained: number;
   /** The target's own bindings: deleted, or the target taken out of them (shared). */
   removedBindings: string[];
   editedBindings: string[];
@@ -110,21 +104,40 @@ export interface Recommendation {
   note?: string;
 }
 
-/** Observed requests that were allowed through RBAC (or would be, for ones with no recorded decision) and those denied. */
-function requestsOf(activity: SubjectActivity[], credited: (r: UsageRecord, c: SubjectActivity['records'][number]['credit']) => boolean) {
-  const allowed = new Map<string, Replayed>();
-  const denied = new Map<string, Replayed>();
+type Credit = SubjectActivity['records'][number]['credit'];
+
+/**
+ * What a recommendation does with one observed request: `allowed` ones it must keep working
+ * (the apiserver allowed them, by annotation or inferred, and RBAC answers for them: a binding
+ * allows them, or none in the snapshot explains them); `denied` and `undecided` ones it grants
+ * only with --include-denied (audit2rbac's behaviour); null: not RBAC's (system:masters,
+ * another authorizer).
+ */
+function classify(record: UsageRecord, credit: Credit, withSnapshot: boolean): 'allowed' | 'denied' | 'undecided' | null {
+  if (credit.kind === 'denied') return 'denied';
+  if (credit.kind === 'system:masters' || bypassesRbac(record.attrs.user)) return null;
+  if (record.decision === 'unknown') return 'undecided';
+  if (!withSnapshot) return 'allowed';
+  return credit.kind === 'rbac' || credit.kind === 'unexplained' ? 'allowed' : null;
+}
+
+/** The requests of these subjects by what a recommendation does with them, each distinct request once with its count. */
+function requestsOf(activity: SubjectActivity[], withSnapshot: boolean) {
+  const out = { allowed: new Map<string, Replayed>(), denied: new Map<string, Replayed>(), undecided: new Map<string, Replayed>() };
+  const unexplained = new Set<string>();
   for (const s of activity) {
     for (const { record, credit } of s.records) {
-      const into = credit.kind === 'denied' ? denied : credited(record, credit) ? allowed : null;
-      if (!into) continue;
+      const kind = classify(record, credit, withSnapshot);
+      if (!kind) continue;
+      const into = out[kind];
       const key = `${s.user.name}\u0000${requestKey(record.attrs)}`;
+      if (kind === 'allowed' && withSnapshot && credit.kind === 'unexplained') unexplained.add(key);
       const r = into.get(key);
       if (r) r.count += record.count;
       else into.set(key, { attrs: { ...record.attrs, user: s.user } as RequestAttributes, count: record.count });
     }
   }
-  return { allowed: [...allowed.values()], denied: [...denied.values()] };
+  return { allowed: [...out.allowed.values()], denied: [...out.denied.values()], undecided: [...out.undecided.values()], unexplained: unexplained.size };
 }
 
 /** The window analysed once for several recommendations; `current` is null without a snapshot. */
@@ -138,15 +151,16 @@ export function prepareRecommendations(db: Database, source: StateSource | null,
     const a = analyseWindow(db, source, o);
     return { current: a.current, analysis: a.analysis };
   }
-  const none = new Authorizer({ clusterRoles: [], roles: [], clusterRoleBindings: [], roleBindings: [], serviceAccounts: [] });
+  const none = new Authorizer(emptyState());
   return { current: null, analysis: analyseUsage(none, readUsage(db, { cluster: o.cluster, ...wholeDays(o), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) })) };
 }
 
-/** The users and service accounts seen in the window with requests RBAC allowed: the targets of --all. */
-export function observedTargets(p: Prepared): Target[] {
+/** The users and service accounts seen in the window with requests a recommendation would grant: the targets of --all. */
+export function observedTargets(p: Prepared, includeDenied = false): Target[] {
   const out: Target[] = [];
+  const grants = (kind: ReturnType<typeof classify>) => kind === 'allowed' || (includeDenied && kind !== null);
   for (const s of [...p.analysis.subjects.values()].sort((a, b) => (a.user.name < b.user.name ? -1 : 1))) {
-    if (bypassesRbac(s.user) || !s.records.some((r) => r.credit.kind === 'rbac' || (p.current === null && r.record.decision === 'allow'))) continue;
+    if (bypassesRbac(s.user) || !s.records.some((r) => grants(classify(r.record, r.credit, p.current !== null)))) continue;
     const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(s.user.name);
     out.push(sa ? { kind: 'ServiceAccount', namespace: sa[1]!, name: sa[2]! } : { kind: 'User', name: s.user.name });
   }
@@ -166,16 +180,16 @@ export function recommendFor(
   const username = targetUsername(target);
   const group = target.kind === 'Group' ? target.name : null;
   const members = [...p.analysis.subjects.values()].filter((s) => (group !== null ? s.user.groups.includes(group) : s.user.name === username));
-  // Without RBAC to judge by, every request recorded as allowed (or with no decision) counts.
-  const { allowed, denied } = requestsOf(members, (r, c) => (p.current ? c.kind === 'rbac' || (c.kind === 'unexplained' && r.decision === 'allow') : r.decision !== 'forbid' && !bypassesRbac(r.attrs.user)));
-  const current = p.current?.state ?? { clusterRoles: [], roles: [], clusterRoleBindings: [], roleBindings: [], serviceAccounts: [] };
+  const { allowed, denied, undecided, unexplained } = requestsOf(members, p.current !== null);
+  // Without a snapshot, every cluster's bootstrap discovery roles are assumed to stay.
+  const current = p.current?.state ?? bootstrapDiscoveryState();
   const { state: without, removed, edited } = withoutTarget(current, target);
   const remaining = new Authorizer(without);
   // What other bindings (the target's groups') allow needs nothing new. A group answers only
   // for what its own bindings allow now; a user also for what it was allowed by bindings since gone.
   const now = p.current;
   const need = allowed.filter((r) => !remaining.authorize(r.attrs).allowed && (group === null || !now || now.authorize(r.attrs).allowed));
-  const toCover = options.includeDenied ? [...need, ...denied] : need;
+  const toCover = options.includeDenied ? [...need, ...denied, ...undecided].filter((r) => !remaining.authorize(r.attrs).allowed) : need;
   const proposal = options.proposal ?? recommend(target, toCover.map((r) => r.attrs), options);
   return {
     target,
@@ -183,6 +197,8 @@ export function recommendFor(
     covered: need,
     alreadyAllowed: allowed.length - need.length,
     denied,
+    undecided,
+    unexplained,
     removedBindings: removed,
     editedBindings: edited,
     unusedInCurrentRoles: p.current ? unusedOfTarget(p.analysis, removed.concat(edited), username) : [],

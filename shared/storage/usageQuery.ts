@@ -69,7 +69,7 @@ export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ use
     if (last !== samples[0]) samples.push(last);
     yield {
       user,
-      record: { attrs, decision: DECISIONS[r.decision] ?? 'unknown', reason: r.reason ?? '', synthetic: r.synthetic === 1, count: r.count, firstAt: r.first_at, lastAt: r.last_at, samples },
+      record: { attrs, decision: DECISIONS[r.decision] ?? 'unknown', reason: r.reason, synthetic: r.synthetic === 1, count: r.count, firstAt: r.first_at, lastAt: r.last_at, samples },
     };
   }
 }

@@ -47,6 +47,9 @@ extendedKeyUsage=serverAuth"
   cat > tokens.csv <<'TOKENS'
 alice-token,alice,u-alice,"dev-team"
 bob-token,bob,u-bob,
+carol-token,carol,u-carol,"qa"
+dave-token,dave,u-dave
+erin-token,erin,u-erin,"sre"
 TOKENS
 
   local server="https://127.0.0.1:$api_port"
