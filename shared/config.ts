@@ -77,8 +77,10 @@ export const DEFAULTS = {
   idle: { days: 90 },
   /**
    * PCI DSS 10.5.1: keep a year, the last three months at hand. Days older than hotDays move
-   * to archives under archiveDir (default: beside the database); archives older than days are
-   * deleted. Under 365 days needs allowShortRetention, and is logged.
+   * to archives under archiveDir (default: beside the database). `days` is the retention
+   * promised; archives are deleted only when deleteArchivesAfterDays says so (no default:
+   * deleting audit evidence is the user's explicit choice), never before `days`. Under 365 days
+   * needs allowShortRetention, and is logged.
    */
   retention: { days: 400, hotDays: 90, allowShortRetention: false },
   /** A cluster and source silent this long, or whose rate collapses under a tenth, is an audit-pipeline gap (PCI DSS 10.7.2). */
@@ -185,11 +187,15 @@ const schema = z.strictObject({
       hotDays: z.number().int().min(1).max(36_500).default(DEFAULTS.retention.hotDays),
       archiveDir: z.string().min(1).optional(),
       allowShortRetention: z.boolean().default(DEFAULTS.retention.allowShortRetention),
+      deleteArchivesAfterDays: z.number().int().min(1).max(36_500).optional(),
     })
     .default(DEFAULTS.retention)
     .superRefine((r, ctx) => {
       if (r.days < 365 && !r.allowShortRetention) ctx.addIssue({ code: 'custom', message: `days ${r.days} is under the year PCI DSS 10.5.1 asks for; set retention.allowShortRetention: true to accept it (it is logged at every start)` });
       if (r.hotDays > r.days) ctx.addIssue({ code: 'custom', message: `hotDays ${r.hotDays} is more than days ${r.days}` });
+      if (r.deleteArchivesAfterDays !== undefined && r.deleteArchivesAfterDays < r.days) {
+        ctx.addIssue({ code: 'custom', message: `deleteArchivesAfterDays ${r.deleteArchivesAfterDays} is less than days ${r.days}: archives would be deleted before the retention promised` });
+      }
     }),
   gap: z
     .strictObject({
@@ -258,6 +264,12 @@ export type Config = z.output<typeof schema>;
 /** A retention under the year PCI DSS 10.5.1 asks for, allowed by the override: to log at every start and run. */
 export function shortRetentionWarning(config: Readonly<Config>): string | null {
   return config.retention.days < 365 ? `retention.days is ${config.retention.days}, under the year PCI DSS 10.5.1 asks for (allowed by retention.allowShortRetention)` : null;
+}
+
+/** What the retention job does: the hot window, where archives go, and when (only if configured) they are deleted. */
+export function retentionJobOf(config: Readonly<Config>): { hotDays: number; dir: string; deleteArchivesAfterDays?: number } {
+  const r = config.retention;
+  return { hotDays: r.hotDays, dir: archiveDirOf(config), ...(r.deleteArchivesAfterDays !== undefined ? { deleteArchivesAfterDays: r.deleteArchivesAfterDays } : {}) };
 }
 
 /** Where archives go: retention.archiveDir, else `archive` beside the database. */

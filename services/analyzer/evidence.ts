@@ -28,7 +28,7 @@ export interface EvidenceOptions {
   /** Microseconds: the period of samples, alerts, gaps and the self-audit. */
   since: number;
   nowMicros: number;
-  retention: { days: number; hotDays: number; archiveDir: string };
+  retention: { days: number; hotDays: number; archiveDir: string; deleteArchivesAfterDays?: number };
   idleDays: number;
   storePath: string;
   /** The hash chain recomputed (verifyChainParallel), for 10.3.4. */
@@ -115,14 +115,18 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
     [
       '# Retention and archives (PCI DSS 10.5.1)',
       '',
-      `Configured: keep ${o.retention.days} days; the last ${o.retention.hotDays} days in the store (immediately available); older days in compressed archives in \`${o.retention.archiveDir}\`, each with a SHA-256 manifest tied to the hash chain.`,
+      `Configured: keep ${o.retention.days} days; the last ${o.retention.hotDays} days in the store (immediately available); older days in compressed archives in \`${o.retention.archiveDir}\`, each with a SHA-256 manifest tied to the hash chain. ${
+        o.retention.deleteArchivesAfterDays === undefined
+          ? 'Archives are never deleted by kubetrail (retention.deleteArchivesAfterDays is not set): deleting audit evidence is left to an explicit decision.'
+          : `Archives older than ${o.retention.deleteArchivesAfterDays} days are deleted (retention.deleteArchivesAfterDays); each deletion is recorded with its date and setting.`
+      }`,
       '',
       '| Cluster | Oldest event in the store | Newest event |',
       '|---|---|---|',
       ...oldest.map((r) => `| ${r.cluster} | ${iso(r.first)} | ${clusters.find((c) => c.cluster === r.cluster)?.lastEventTime ?? '—'} |`),
       '',
       archives.length ? '| Archived day | State | Events | SHA-256 |' : 'No day is archived yet.',
-      ...(archives.length ? ['|---|---|---|---|', ...archives.map((a) => `| ${a.day} | ${a.expiredAt ? 'deleted (past retention)' : a.restoredAt ? 'restored' : 'archived'} | ${a.rows} | \`${a.sha256}\` |`)] : []),
+      ...(archives.length ? ['|---|---|---|---|', ...archives.map((a) => `| ${a.day} | ${a.expiredAt ? `deleted ${a.expiredAt.slice(0, 10)} (${a.expiredBy ?? 'retention.days'})` : a.restoredAt ? 'restored' : 'archived'} | ${a.rows} | \`${a.sha256}\` |`)] : []),
       '',
       'Check a day: `kubetrail archive verify YYYY-MM-DD`; bring it back: `kubetrail archive restore YYYY-MM-DD`.',
       '',

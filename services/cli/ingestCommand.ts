@@ -1,6 +1,7 @@
 import { systemClock } from '../../shared/clock.js';
 import cliProgress from 'cli-progress';
-import { storeOptionsFrom, type Config } from '../../shared/config.js';
+import { before, dayName, startOfUtcDay, utcDay } from '../../shared/calendar.js';
+import { retentionJobOf, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
@@ -23,6 +24,8 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
   const log = createLogger(config.log.level);
   const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock));
   const cluster = flags.cluster ?? config.cluster;
+  let oldest = Infinity;
+  writer.onCommitted((a) => (oldest = Math.min(oldest, a.oldest)));
   const progress = createProgress();
   let summary: IngestSummary;
   try {
@@ -48,7 +51,21 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     await writer.close();
   }
   process.stdout.write(flags.output === 'json' ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+  const note = beforeHotWindow(oldest, config);
+  if (note) process.stderr.write(`kubetrail: note: ${note}\n`);
   return summary.quarantined > 0 || summary.unreadable.length > 0 ? 2 : 0;
+}
+
+/** What retention will do with events stored before the hot window, or null when none was. */
+function beforeHotWindow(oldestMicros: number, config: Readonly<Config>): string | null {
+  const job = retentionJobOf(config);
+  const hotFrom = startOfUtcDay(before(systemClock(), { days: job.hotDays }));
+  if (!(oldestMicros < hotFrom)) return null;
+  return (
+    `events from ${dayName(utcDay(oldestMicros))} on lie before the hot window (retention.hotDays ${job.hotDays}: from ${dayName(utcDay(hotFrom))}); ` +
+    `the retention job (kubetrail retention run, and serve daily) will move those days to archives in ${job.dir}, where kubetrail archive restore DAY brings one back. ` +
+    `To keep them in the store, raise retention.hotDays.`
+  );
 }
 
 function formatSummary(s: IngestSummary): string {

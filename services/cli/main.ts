@@ -416,7 +416,7 @@ withCommon(gaps.command('ack'))
   });
 
 withCommon(program.command('retention').command('run'))
-  .description('archive each day older than retention.hotDays to a compressed NDJSON file with a manifest tied to the hash chain, and delete archives older than retention.days (PCI DSS 10.5.1); serve runs it daily')
+  .description('archive each day older than retention.hotDays to a compressed NDJSON file with a manifest tied to the hash chain, and, only when retention.deleteArchivesAfterDays is set, delete archives older than that (PCI DSS 10.5.1); serve runs it daily')
   .action(async (flags: CommonFlags) => {
     const config = configFrom(flags);
     process.exitCode = await auditedQuery(config, 'retention run', async () => ({ rows: await retentionRunCommand(config) }));
@@ -460,7 +460,7 @@ withCommon(program.command('pci').command('evidence'))
           cluster: flags.cluster ?? config.cluster,
           since: parseTimeBound(flags.since, '--since', systemClock()),
           nowMicros: systemClock() * 1000,
-          retention: { days: config.retention.days, hotDays: config.retention.hotDays, archiveDir: archiveDirOf(config) },
+          retention: { days: config.retention.days, hotDays: config.retention.hotDays, archiveDir: archiveDirOf(config), ...(config.retention.deleteArchivesAfterDays !== undefined ? { deleteArchivesAfterDays: config.retention.deleteArchivesAfterDays } : {}) },
           idleDays: config.idle.days,
           storePath: config.database.path,
           verified,

@@ -1,5 +1,5 @@
 import { systemClock } from '../../shared/clock.js';
-import { archiveDirOf, shortRetentionWarning, type Config } from '../../shared/config.js';
+import { archiveDirOf, retentionJobOf, shortRetentionWarning, type Config } from '../../shared/config.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../shared/storage/retention.js';
 import { writeRows, type OutputFormat } from './output.js';
@@ -11,12 +11,15 @@ export async function retentionRunCommand(config: Readonly<Config>): Promise<num
   if (warning) process.stderr.write(`kubetrail: warning: ${warning}\n`);
   const store = openStore(config.database.path, { clock: systemClock });
   try {
-    const dir = archiveDirOf(config);
-    const r = await runRetention(store.db, { days: config.retention.days, hotDays: config.retention.hotDays, dir }, systemClock() * 1000);
+    const job = retentionJobOf(config);
+    const r = await runRetention(store.db, job, systemClock() * 1000);
+    const kept = job.deleteArchivesAfterDays === undefined
+      ? 'archives are kept until you delete them (retention.deleteArchivesAfterDays is not set)'
+      : `archives are deleted after ${job.deleteArchivesAfterDays} days (retention.deleteArchivesAfterDays)`;
     const lines = [
-      `hot window: from ${r.hotFrom} (retention.hotDays ${config.retention.hotDays}); archives kept ${config.retention.days} days in ${dir}`,
+      `hot window: from ${r.hotFrom} (retention.hotDays ${job.hotDays}); archives in ${job.dir}; ${kept}`,
       ...r.archived.map((a) => `archived ${a.day}: ${a.rows.toLocaleString('en-US')} events to ${a.file}`),
-      ...r.expired.map((d) => `deleted the archive of ${d} (older than retention.days)`),
+      ...r.expired.map((d) => `deleted the archive of ${d} (older than retention.deleteArchivesAfterDays ${job.deleteArchivesAfterDays})`),
     ];
     if (r.archived.length === 0 && r.expired.length === 0) lines.push('nothing to do');
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
-import { archiveDirOf, parseListen, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
+import { parseListen, retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
 import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
@@ -120,7 +120,7 @@ function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logge
 
 /**
  * The retention job (PCI DSS 10.5.1), a minute after start and then daily: days older than
- * retention.hotDays to archives, archives older than retention.days deleted. Each run is in
+ * retention.hotDays to archives; archives deleted only after retention.deleteArchivesAfterDays, when set. Each run is in
  * the self-audit; a retention under a year is warned of at every start.
  */
 function scheduleRetention(config: Readonly<Config>, db: Database, log: Logger, recordSelf: (e: SelfAuditEntry) => number): NodeJS.Timeout {
@@ -133,7 +133,7 @@ function scheduleRetention(config: Readonly<Config>, db: Database, log: Logger, 
   const run = () => {
     if (running) return;
     running = true;
-    runRetention(db, { days: config.retention.days, hotDays: config.retention.hotDays, dir: archiveDirOf(config) }, systemClock() * 1000)
+    runRetention(db, retentionJobOf(config), systemClock() * 1000)
       .then((r) => {
         if (r.archived.length || r.expired.length) {
           log.info({ archived: r.archived, expired: r.expired }, 'retention');

@@ -57,6 +57,10 @@ export class EventWriter {
   readonly redact: Redactor;
   private readonly dims: Dimensions;
   private readonly insertEvent: Statement;
+  private readonly insertEventAt: Statement;
+  private readonly idsGivenOut: Statement;
+  /** The id the next stored event must take, when SQLite would otherwise give out an id again; else 0. */
+  private reissueFrom = 0;
   private readonly insertBody: Statement;
   private readonly insertIssued: Statement;
   private readonly insertQuarantine: Statement;
@@ -90,6 +94,9 @@ export class EventWriter {
     this.saveOffset = createFollowOffsetSaver(db, options.clock);
     this.chain = options.hashChain === false ? null : new ChainAppender(db, options.clock);
     this.insertEvent = db.prepare(INSERT_EVENT);
+    this.insertEventAt = db.prepare(INSERT_EVENT.replace('INSERT INTO events (', 'INSERT INTO events (id, ').replace('VALUES (', 'VALUES (?, '));
+    this.idsGivenOut = db.prepare(`SELECT (SELECT coalesce(max(id), 0) FROM events) AS stored,
+      (SELECT coalesce((SELECT last_event FROM chain_links ORDER BY seq DESC LIMIT 1), 0)) AS chained`);
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
     this.insertIssued = db.prepare('INSERT OR IGNORE INTO issued_credentials (credential_id, event_id) VALUES (?, ?)');
     this.insertQuarantine = db.prepare(`INSERT INTO quarantine
@@ -121,6 +128,11 @@ export class EventWriter {
       // Inside the try: a failed interning transaction may have told the chain of rows it rolled back.
       const rows = recordsToRows(requests.flatMap((r) => r.batches), this.dims);
       const results = this.store.db.transaction(() => {
+        // SQLite gives a new row the highest stored id + 1: once retention has archived the newest
+        // ids, it would give them out again, and the chain and the archives would name two rows
+        // by one id. Ids continue after the highest the chain has covered instead.
+        const ids = this.idsGivenOut.get() as { stored: number; chained: number };
+        this.reissueFrom = ids.chained > ids.stored ? ids.chained + 1 : 0;
         let next = 0;
         const results = requests.map((r) => {
           const results = rows.slice(next, (next += r.batches.length)).map((b) => this.writeOne(b));
@@ -146,7 +158,8 @@ export class EventWriter {
     for (let i = 0; i < batch.size; i++) {
       const row = batch.row(i);
       if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
-      const info = this.insertEvent.run(...row);
+      const info = this.reissueFrom > 0 ? this.insertEventAt.run(this.reissueFrom, ...row) : this.insertEvent.run(...row);
+      if (info.changes > 0) this.reissueFrom = 0;
       // Findings of a re-delivered event were counted when it was first stored.
       const findingsFrom = nextFinding;
       while (nextFinding < batch.findings.length && batch.findings[nextFinding]![0] === i) nextFinding++;

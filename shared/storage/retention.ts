@@ -37,6 +37,8 @@ export interface ArchiveRecord {
   archivedAt: string;
   restoredAt: string | null;
   expiredAt: string | null;
+  /** The setting that deleted the archive, as `retention.deleteArchivesAfterDays: N`. */
+  expiredBy: string | null;
 }
 
 interface ArchiveRow {
@@ -49,6 +51,7 @@ interface ArchiveRow {
   archived_at: number;
   restored_at: number | null;
   expired_at: number | null;
+  expired_by: string | null;
 }
 
 const iso = (micros: number | null) => (micros === null ? null : new Date(micros / 1000).toISOString());
@@ -63,6 +66,7 @@ function toRecord(r: ArchiveRow): ArchiveRecord {
     archivedAt: iso(r.archived_at)!,
     restoredAt: iso(r.restored_at),
     expiredAt: iso(r.expired_at),
+    expiredBy: r.expired_by,
   };
 }
 
@@ -213,7 +217,7 @@ export async function verifyArchive(db: Database, day: number, dir: string): Pro
   const a = getArchive(db, day);
   const problems: string[] = [];
   const path = join(dir, a.file);
-  if (!existsSync(path)) return { day: a.day, ok: false, rows: 0, problems: [`${path} is missing${a.expiredAt ? ` (deleted after retention.days on ${a.expiredAt})` : ''}`] };
+  if (!existsSync(path)) return { day: a.day, ok: false, rows: 0, problems: [`${path} is missing${a.expiredAt ? ` (${deletedBy(a)})` : ''}`] };
   const sha = await sha256File(path);
   if (sha !== a.sha256) problems.push(`${a.file}: SHA-256 ${sha} differs from the recorded ${a.sha256}: the file was altered`);
   const manifest = join(dir, `${a.day}.manifest.json`);
@@ -255,8 +259,12 @@ export async function verifyArchive(db: Database, day: number, dir: string): Pro
   return { day: a.day, ok: problems.length === 0, rows, problems };
 }
 
+const deletedBy = (a: ArchiveRecord) => `deleted on ${a.expiredAt} by ${a.expiredBy ?? 'retention.days (a kubetrail before deleteArchivesAfterDays)'}`;
+
 /** Brings an archived day back into the store, row for row with its ids, after checking the archive. */
 export async function restoreDay(db: Database, day: number, dir: string, nowMicros: number): Promise<{ day: string; rows: number }> {
+  const archived = getArchive(db, day);
+  if (archived.expiredAt) throw new InputError(`${archived.day} cannot be restored: its archive was ${deletedBy(archived)}; its daily rollups are still in the store`);
   const check = await verifyArchive(db, day, dir);
   if (!check.ok) throw new InputError(`archive of ${check.day} fails its check, not restoring: ${check.problems.join('; ')}`);
   const a = getArchive(db, day);
@@ -284,13 +292,14 @@ export async function restoreDay(db: Database, day: number, dir: string, nowMicr
   return { day: a.day, rows };
 }
 
-/** Deletes the archives of days older than retention.days; their rollups stay. Returns the days. */
+/** Deletes the archives of days older than `days` (retention.deleteArchivesAfterDays); their rollups stay. Returns the days. */
 export function expireArchives(db: Database, dir: string, days: number, nowMicros: number): string[] {
   const cutoff = utcDay(before(nowMicros / 1000, { days }));
+  const by = `retention.deleteArchivesAfterDays: ${days}`;
   const old = db.prepare('SELECT day, file FROM archives WHERE day < ? AND expired_at IS NULL AND restored_at IS NULL').all(cutoff) as { day: number; file: string }[];
   for (const a of old) {
     rmSync(join(dir, a.file), { force: true });
-    db.prepare('UPDATE archives SET expired_at = ? WHERE day = ?').run(nowMicros, a.day);
+    db.prepare('UPDATE archives SET expired_at = ?, expired_by = ? WHERE day = ?').run(nowMicros, by, a.day);
   }
   return old.map((a) => dayName(a.day));
 }
@@ -301,8 +310,11 @@ export interface RetentionRun {
   hotFrom: string;
 }
 
-/** The retention job: archives every day older than hotDays (a restored day after a week), then deletes archives older than days. */
-export async function runRetention(db: Database, r: { days: number; hotDays: number; dir: string }, nowMicros: number): Promise<RetentionRun> {
+/**
+ * The retention job: archives every day older than hotDays (a restored day after a week), then,
+ * only when deleteArchivesAfterDays is given, deletes archives older than that.
+ */
+export async function runRetention(db: Database, r: { hotDays: number; dir: string; deleteArchivesAfterDays?: number }, nowMicros: number): Promise<RetentionRun> {
   const firstHot = utcDay(before(nowMicros / 1000, { days: r.hotDays }));
   const archived: RetentionRun['archived'] = [];
   // A day restored for an investigation stays a week before it is archived again.
@@ -312,5 +324,6 @@ export async function runRetention(db: Database, r: { days: number; hotDays: num
     const a = await archiveDay(db, day, r.dir, nowMicros);
     archived.push({ day: a.day, rows: a.rows, file: a.file });
   }
-  return { archived, expired: expireArchives(db, r.dir, r.days, nowMicros), hotFrom: dayName(firstHot) };
+  const expired = r.deleteArchivesAfterDays === undefined ? [] : expireArchives(db, r.dir, r.deleteArchivesAfterDays, nowMicros);
+  return { archived, expired, hotFrom: dayName(firstHot) };
 }

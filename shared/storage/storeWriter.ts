@@ -145,7 +145,7 @@ export class StoreWriter {
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, batches, options } satisfies WriterRequest);
     });
-    // Only serve listens (the pipeline watch); `kubetrail ingest` pays nothing for it.
+    // serve's pipeline watch and ingest's hot-window note listen: one pass over the request times.
     if (this.listeners.length === 0) return committed;
     const arrivals = batches
       .filter((b) => b.size > 0)

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
-import { ConfigError } from '../../../shared/errors.js';
+import { ConfigError, InputError } from '../../../shared/errors.js';
 import { loadConfig } from '../../../shared/config.js';
 import { readAllEvents } from '../../../shared/storage/eventQuery.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { archivedDays, listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../../shared/storage/retention.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
-import { cliEnv, makeEvent, parsedEvent, runCli, tempDir } from '../../helpers.js';
+import { cliEnv, makeEvent, parsedEvent, runCli, startServe, tempDir } from '../../helpers.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 10, 27, 12);
@@ -51,7 +51,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     const store = openStore(db, { clock: systemClock });
     try {
       const rollups = store.db.prepare('SELECT count(*) FROM usage_daily').pluck().get();
-      const run = await runRetention(store.db, { days: 400, hotDays: 90, dir: archiveDir }, NOW * 1000);
+      const run = await runRetention(store.db, { hotDays: 90, dir: archiveDir }, NOW * 1000);
       expect(run.archived.map((a) => [a.day, a.rows])).to.deep.equal([[dayOf(120), 30], [dayOf(100), 20]]);
       expect(run.expired).to.deep.equal([]);
       expect(store.db.prepare('SELECT count(*) FROM events').pluck().get()).to.equal(25);
@@ -113,7 +113,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
       expect(report.archivedRows).to.equal(20);
       expect(archivedDays(store.db)).to.deep.equal([dayOf(100)]);
       // A restored day is held a week before the job archives it again.
-      expect((await runRetention(store.db, { days: 400, hotDays: 90, dir: archiveDir }, NOW * 1000)).archived).to.deep.equal([]);
+      expect((await runRetention(store.db, { hotDays: 90, dir: archiveDir }, NOW * 1000)).archived).to.deep.equal([]);
     } finally {
       store.close();
     }
@@ -125,15 +125,37 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     expect(events.find((s) => s.event.level === 'RequestResponse')!.event.requestObject).to.deep.equal({ kind: 'Pod', metadata: { name: 'p-120' } });
   });
 
-  it('deletes archives past retention.days; the chain still accounts for their rows', async () => {
+  it('deletes no archive unless retention.deleteArchivesAfterDays says so, years later too', async () => {
+    const own = join(dir, 'kept.db');
+    const ownArchive = join(dir, 'kept-archive');
+    const store = openStore(own, { clock: systemClock });
+    try {
+      const at = new Date(NOW - 120 * DAY_MS).toISOString().replace('Z', '000Z');
+      new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
+      for (const years of [0, 1, 5]) {
+        const run = await runRetention(store.db, { hotDays: 90, dir: ownArchive }, (NOW + years * 366 * DAY_MS) * 1000);
+        expect(run.expired, `${years} years on`).to.deep.equal([]);
+      }
+      expect(listArchives(store.db).map((a) => [a.day, a.expiredAt, existsSync(join(ownArchive, a.file))])).to.deep.equal([[dayOf(120), null, true]]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('deletes archives past retention.deleteArchivesAfterDays; the chain still accounts for their rows; a restore says what deleted it', async () => {
     const store = openStore(db, { clock: systemClock });
     try {
-      const run = await runRetention(store.db, { days: 110, hotDays: 90, dir: archiveDir }, (NOW + 8 * DAY_MS) * 1000);
+      const run = await runRetention(store.db, { hotDays: 90, dir: archiveDir, deleteArchivesAfterDays: 110 }, (NOW + 8 * DAY_MS) * 1000);
       expect(run.archived.map((a) => a.day)).to.deep.equal([dayOf(120)]);
       expect(run.expired).to.deep.equal([dayOf(120)]);
       expect(existsSync(join(archiveDir, `${dayOf(120)}.ndjson.gz`))).to.equal(false);
       expect(verifyChain(store.db).ok).to.equal(true);
-      expect((await verifyArchive(store.db, parseDay(dayOf(120)), archiveDir)).problems[0]).to.contain('deleted after retention.days');
+      expect((await verifyArchive(store.db, parseDay(dayOf(120)), archiveDir)).problems[0]).to.contain('by retention.deleteArchivesAfterDays: 110');
+      const deletedAt = new Date(NOW + 8 * DAY_MS).toISOString();
+      let refused: Error | null = null;
+      await restoreDay(store.db, parseDay(dayOf(120)), archiveDir, (NOW + 9 * DAY_MS) * 1000).catch((e: Error) => (refused = e));
+      expect(refused).to.be.instanceOf(InputError);
+      expect(refused!.message).to.equal(`${dayOf(120)} cannot be restored: its archive was deleted on ${deletedAt} by retention.deleteArchivesAfterDays: 110; its daily rollups are still in the store`);
     } finally {
       store.close();
     }
@@ -145,6 +167,10 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     expect(() => loadConfig({ file, env: {} })).to.throw(ConfigError, /retention.*under the year PCI DSS 10.5.1 asks for; set retention.allowShortRetention: true/);
     writeFileSync(file, 'retention:\n  days: 180\n  allowShortRetention: true\n');
     expect(loadConfig({ file, env: {} }).retention.days).to.equal(180);
+    writeFileSync(file, 'retention:\n  days: 400\n  deleteArchivesAfterDays: 200\n');
+    expect(() => loadConfig({ file, env: {} })).to.throw(ConfigError, /deleteArchivesAfterDays 200 is less than days 400/);
+    writeFileSync(file, 'retention:\n  days: 400\n');
+    expect(loadConfig({ file, env: {} }).retention.deleteArchivesAfterDays).to.equal(undefined);
   });
 
   it('runs from the CLI: retention run, archive list and verify, and events say which days are archived', async () => {
@@ -167,5 +193,68 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     const verify = await runCli(['verify'], env);
     expect(verify.status, verify.stdout).to.equal(0);
     expect(verify.stdout).to.contain('1 events of archived days are out of the store');
+  });
+
+  it('keeps taking events after retention archived every stored one: ingest, the webhook, verify, and the day restores', async function () {
+    this.timeout(60_000);
+    const d = tempDir();
+    const env = cliEnv({ KUBETRAIL_DB: join(d, 'k.db') });
+    const eventAt = (t: string) => makeEvent({ requestReceivedTimestamp: t, stageTimestamp: t });
+    const file = (name: string, t: string) => {
+      const path = join(d, name);
+      writeFileSync(path, `${JSON.stringify(eventAt(t))}\n`);
+      return path;
+    };
+    // The CLI runs on the system clock: "current" is whatever day the suite runs on.
+    const current = () => new Date().toISOString().replace('Z', '000Z');
+    const first = await runCli(['ingest', file('old.jsonl', '2018-10-26T13:42:46.764713Z'), '--cluster', 'c'], env);
+    expect(first.status).to.equal(0);
+    expect(first.stderr).to.match(/note: events from 2018-10-26 on lie before the hot window \(retention.hotDays 90: from \d{4}-\d{2}-\d{2}\); the retention job .* will move those days to archives/);
+    const run = await runCli(['retention', 'run'], env);
+    expect(run.stdout).to.contain('archived 2018-10-26: 1 events').and.contain('archives are kept until you delete them');
+    const later = await runCli(['ingest', file('new.jsonl', current()), '--cluster', 'c'], env);
+    expect(later.status, later.stderr).to.equal(0);
+    expect(later.stdout).to.match(/stored 1/);
+    const { child, url } = await startServe([], env);
+    try {
+      const res = await fetch(`${url}/audit/webhook/c`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(eventAt(current())) });
+      expect(res.status, await res.text()).to.equal(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    const verify = await runCli(['verify'], env);
+    expect(verify.status, verify.stdout).to.equal(0);
+    expect((await runCli(['archive', 'restore', '2018-10-26'], env)).status).to.equal(0);
+    const all = JSON.parse((await runCli(['events', '--since', '2018-01-01T00:00:00Z', '--limit', '0', '--output', 'json'], env)).stdout) as unknown[];
+    expect(all).to.have.length(3);
+    expect((await runCli(['verify'], env)).status).to.equal(0);
+  });
+
+  it('never gives an archived event id out again: history imported after current events, archived, then restored', async () => {
+    const store = openStore(join(dir, 'ids.db'), { clock: systemClock });
+    try {
+      const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+      const write = (daysAgo: number, n: number) => {
+        const events = Array.from({ length: n }, (_, i) => {
+          const t = new Date(NOW - daysAgo * DAY_MS + i * 1000).toISOString().replace('Z', '000Z');
+          return parsedEvent(makeEvent({ requestReceivedTimestamp: t, stageTimestamp: t }));
+        });
+        writer.write([{ cluster: 'east', source: 'test', events, rejected: [] }]);
+      };
+      write(1, 3); // ids 1-3, current
+      write(2000, 2); // ids 4-5, imported history
+      const run = await runRetention(store.db, { hotDays: 90, dir: join(dir, 'ids-archive') }, NOW * 1000);
+      expect(run.archived.map((a) => a.rows)).to.deep.equal([2]);
+      write(0, 1);
+      expect(store.db.prepare('SELECT max(id) FROM events').pluck().get()).to.equal(6);
+      expect(verifyChain(store.db).ok).to.equal(true);
+      expect((await restoreDay(store.db, parseDay(dayOf(2000)), join(dir, 'ids-archive'), NOW * 1000)).rows).to.equal(2);
+      expect(store.db.prepare('SELECT count(*) FROM events').pluck().get()).to.equal(6);
+      const report = verifyChain(store.db);
+      expect(report.ok, JSON.stringify(report.problems)).to.equal(true);
+    } finally {
+      store.close();
+    }
   });
 });
