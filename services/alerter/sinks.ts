@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import type { AlertRow } from '../../shared/storage/alertQuery.js';
+import { identityText, type AlertRow } from '../../shared/storage/alertQuery.js';
 
 /** Where alerts go (config `alerts.sinks`). */
 export type SinkConfig =
@@ -66,7 +66,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 const SLACK_ICON: Record<string, string> = { critical: ':rotating_light:', high: ':warning:', medium: ':large_orange_diamond:', low: ':information_source:' };
 
 function slackText(a: AlertRow): string {
-  const who = a.person ? `${a.actor} (${a.person})` : a.actor;
+  const who = a.person ? `${identityText(a.actor)} (${identityText(a.person)})` : identityText(a.actor);
   const times = a.count > 1 ? ` ×${a.count}` : '';
   return `${SLACK_ICON[a.severity] ?? ''} *${a.severity.toUpperCase()}* \`${a.rule}\`${times} on ${a.cluster}: ${a.message}\nactor ${who} · ${a.time} · PCI DSS ${a.pci.join(', ')} · alert #${a.id}`;
 }
@@ -74,10 +74,10 @@ function slackText(a: AlertRow): string {
 /** Prometheus Alertmanager API v2 (`POST /api/v2/alerts`): labels identify, annotations describe. */
 function alertmanagerAlert(a: AlertRow): Record<string, unknown> {
   return {
-    labels: { alertname: a.rule, severity: a.severity, cluster: a.cluster, actor: a.actor, source: 'kubetrail', kubetrail_alert_id: String(a.id) },
+    labels: { alertname: a.rule, severity: a.severity, cluster: a.cluster, actor: identityText(a.actor), source: 'kubetrail', kubetrail_alert_id: String(a.id) },
     annotations: {
       summary: a.message,
-      person: a.person ?? '',
+      person: identityText(a.person),
       count: String(a.count),
       pci: a.pci.join(', '),
       auditIDs: a.auditIDs.slice(0, 20).join(' '),

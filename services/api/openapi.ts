@@ -17,6 +17,8 @@ const nint: Schema = { type: ['integer', 'null'] };
 const strs: Schema = { type: 'array', items: str };
 const obj = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({ type: 'object', properties, required, additionalProperties: false });
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+/** An alert's identity field: the value all its requests share, or their distinct values (at most 10, then '…'). */
+const identityOf = (one: Schema): Schema => ({ oneOf: [one, { type: 'array', items: one }], description: 'the value every request of the alert shares, or the list of their distinct values (at most 10, then …)' });
 const list = (item: string): Schema =>
   obj({ items: { type: 'array', items: ref(item) }, nextCursor: nstr, archived: { ...strs, description: 'days of the range moved to archives (kubetrail archive restore DAY): the answer lacks their events' } }, ['items', 'nextCursor']);
 
@@ -50,8 +52,8 @@ const schemas: Record<string, Schema> = {
     items: { type: 'array', items: obj({ start: str, verb: str, decision: { type: 'string', enum: ['allow', 'forbid', 'unknown'] }, actions: int }) },
   }),
   Alert: obj({
-    id: int, rule: str, severity: { type: 'string', enum: [...SEVERITIES] }, time: str, lastTime: str, cluster: str, actor: str,
-    effectiveUser: str, person: nstr, count: int, auditIDs: strs, message: str, status: { type: 'string', enum: [...ALERT_STATUSES] },
+    id: int, rule: str, severity: { type: 'string', enum: [...SEVERITIES] }, time: str, lastTime: str, cluster: str,
+    actor: identityOf(str), effectiveUser: identityOf(str), person: identityOf(nstr), count: int, auditIDs: strs, message: str, status: { type: 'string', enum: [...ALERT_STATUSES] },
     pci: strs, ackedBy: nstr, ackedAt: nstr, resolvedBy: nstr, resolvedAt: nstr,
   }),
   AlertList: list('Alert'),
@@ -124,7 +126,7 @@ const paging = [
 
 const FILTER_HELP: Record<(typeof ACTION_FILTER_PARAMS)[number], string> = {
   cluster: 'cluster name',
-  user: "the actor's username (user.username)",
+  user: 'a username that acted (user.username) or whose permissions were used (impersonatedUser.username)',
   actor: "the actor's identity: username, or EKS caller ARN",
   effectiveUser: 'username whose permissions were used (impersonatedUser, else user)',
   person: 'the person behind the identity (identity map, break-glass checkout)',

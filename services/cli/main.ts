@@ -105,7 +105,7 @@ const sinceHelp = 'duration back from now (90s, 15m, 24h, 30d, 2w) or RFC 3339 t
 
 withRemote(withCommon(program.command('events')))
   .description('who did what: actions, each once, newest first')
-  .option('--user <name>', 'username of the actor')
+  .option('--user <name>', 'a username that acted or was impersonated (--actor, --effective-user: exactly one of them)')
   .option('--actor <identity>', "the actor's identity: username, or EKS caller ARN")
   .option('--effective-user <name>', 'username whose permissions were used (the impersonated user, else the actor)')
   .option('--person <person>', 'the person behind the actor (identity map, or an e-mail identity)')

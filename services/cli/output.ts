@@ -40,9 +40,32 @@ export async function writeRows<T extends object>(
   return n;
 }
 
-function tableCell(v: unknown): string {
+const CELL_WIDTH = 80;
+
+/**
+ * A value as a table shows it, in at most CELL_WIDTH characters: a list as its first items and
+ * how many there are in all, an object (counts by rule) as `key=value` pairs. `--output json`
+ * keeps everything.
+ */
+export function tableCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  if (Array.isArray(v)) return v.join(',');
+  if (Array.isArray(v)) return listCell(v.map((x) => (x === null ? '-' : typeof x === 'object' ? JSON.stringify(x) : String(x))));
+  if (typeof v === 'object') return listCell(Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}=${typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x)}`));
   const s = String(v);
-  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  return s.length > CELL_WIDTH ? s.slice(0, CELL_WIDTH - 3) + '...' : s;
+}
+
+function listCell(items: string[]): string {
+  const all = items.join(',');
+  if (all.length <= CELL_WIDTH) return all;
+  let shown = '';
+  let n = 0;
+  for (const item of items) {
+    const next = shown ? `${shown},${item}` : item;
+    const rest = ` … (${items.length} in all)`;
+    if (next.length + rest.length > CELL_WIDTH) break;
+    shown = next;
+    n++;
+  }
+  return `${n === 0 ? items[0]!.slice(0, CELL_WIDTH - 20) + '…' : shown} … (${items.length} in all)`;
 }

@@ -103,6 +103,21 @@ export function Table({ caption, columns, children, more, class: className }: {
 }
 
 export const identityHref = (id: string) => href('identity', [id]);
+
+/** An alert's actors: one link, or one per distinct value when its requests differ. */
+export function Identities({ values }: { values: string | string[] }) {
+  const list = typeof values === 'string' ? [values] : values;
+  return (
+    <>
+      {list.map((v, i) => (
+        <>
+          {i > 0 && ', '}
+          {v === '…' ? v : <a href={identityHref(v)}>{v}</a>}
+        </>
+      ))}
+    </>
+  );
+}
 export const historyHref = (a: { cluster: string; apiGroup: string; resource: string; namespace: string; name: string }) =>
   href('history', [], { cluster: a.cluster, apiGroup: a.apiGroup || undefined, resource: a.resource, namespace: a.namespace || undefined, name: a.name });
 

@@ -9,3 +9,6 @@ export function objectName(a: { apiGroup: string; resource: string; subresource:
   const res = a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource;
   return [res, a.name, a.subresource].filter(Boolean).join('/');
 }
+
+/** An alert's identity field as text: the value its requests share, or their distinct values. */
+export const identityText = (v: string | null | (string | null)[]): string => (Array.isArray(v) ? v.map((x) => x ?? '-').join(', ') : v ?? '');

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { formatMicroTime } from '../audit/time.js';
 import { SEVERITIES, type Severity } from '../detect/types.js';
+import type { IdentityValues } from './alertStore.js';
 
 /** An alert as `kubetrail alerts` and the API show it (PRODUCT.md, alert rows). */
 export interface AlertRow {
@@ -11,9 +12,13 @@ export interface AlertRow {
   time: string;
   lastTime: string;
   cluster: string;
-  actor: string;
-  effectiveUser: string;
-  person: string | null;
+  /**
+   * Who: the value every request of the alert shares, or the list of their distinct values
+   * (at most MAX_IDENTITY_VALUES, then '…'): never the first request's alone.
+   */
+  actor: string | string[];
+  effectiveUser: string | string[];
+  person: string | null | (string | null)[];
   count: number;
   auditIDs: string[];
   message: string;
@@ -80,7 +85,20 @@ export function getAlerts(db: Database, ids: readonly number[]): AlertRow[] {
 
 const AUDIT_IDS = '(SELECT json_group_array(audit_id) FROM alert_events WHERE alert_id = a.id)';
 
+/** An alert's identity field as text: the value, or the distinct values joined (`-` for none). */
+export function identityText(v: string | null | (string | null)[]): string {
+  return Array.isArray(v) ? v.map((x) => x ?? '-').join(', ') : v ?? '';
+}
+
+/** An identity field: the distinct values when the requests differ, else the alert's own. */
+function identity<T extends string | null>(values: IdentityValues, field: 'actor' | 'effectiveUser' | 'person', own: T): T | (T | '…')[] {
+  const list = values[field] as T[] | undefined;
+  if (!list || list.length < 2) return own;
+  return values.more?.includes(field) ? [...list, '…'] : list;
+}
+
 function toAlert(r: Record<string, unknown>): AlertRow {
+  const values = (r.identity_values ? JSON.parse(r.identity_values as string) : {}) as IdentityValues;
   return {
     id: r.id as number,
     rule: r.rule as string,
@@ -88,9 +106,9 @@ function toAlert(r: Record<string, unknown>): AlertRow {
     time: formatMicroTime(r.first_at as number),
     lastTime: formatMicroTime(r.last_at as number),
     cluster: r.cluster as string,
-    actor: r.actor as string,
-    effectiveUser: r.effective_user as string,
-    person: r.person as string | null,
+    actor: identity(values, 'actor', r.actor as string),
+    effectiveUser: identity(values, 'effectiveUser', r.effective_user as string),
+    person: identity(values, 'person', r.person as string | null),
     count: r.count as number,
     auditIDs: JSON.parse(r.audit_ids as string) as string[],
     message: r.message as string,

@@ -38,6 +38,44 @@ interface Checkout {
  * throttle window of, or opens a new one. A request counts once per alert, whichever of its
  * stages raised the finding (while the alert holds under MAX_ALERT_EVENTS auditIDs).
  */
+interface OpenAlert {
+  id: number;
+  count: number;
+  actor: string;
+  effective_user: string;
+  person: string | null;
+  identity_values: string | null;
+}
+
+/** The distinct identity values of an alert's requests, where they differ (alerts.identity_values). */
+export interface IdentityValues {
+  actor?: string[];
+  effectiveUser?: string[];
+  person?: (string | null)[];
+  /** Fields with more distinct values than MAX_IDENTITY_VALUES. */
+  more?: ('actor' | 'effectiveUser' | 'person')[];
+}
+
+export const MAX_IDENTITY_VALUES = 10;
+
+/** alerts.identity_values once a request with these identity values joins `open` (unchanged JSON when they are known). */
+export function withIdentity(open: OpenAlert, next: { actor: string; effectiveUser: string; person: string | null }): string | null {
+  const values = (open.identity_values ? JSON.parse(open.identity_values) : {}) as IdentityValues;
+  const own = { actor: open.actor, effectiveUser: open.effective_user, person: open.person };
+  let changed = false;
+  for (const field of ['actor', 'effectiveUser', 'person'] as const) {
+    const list: (string | null)[] = values[field] ?? [own[field]];
+    if (list.includes(next[field])) continue;
+    if (list.length < MAX_IDENTITY_VALUES) {
+      list.push(next[field]);
+      (values as Record<string, unknown>)[field] = list;
+    } else if (!values.more?.includes(field)) (values.more ??= []).push(field);
+    else continue;
+    changed = true;
+  }
+  return changed ? JSON.stringify(values) : open.identity_values;
+}
+
 export class AlertStore {
   private readonly findOpen: Statement;
   private readonly insert: Statement;
@@ -48,11 +86,11 @@ export class AlertStore {
   private readonly causes: WorkloadCauses;
 
   constructor(db: Database, private readonly throttleMicros: number, private readonly clock: Clock) {
-    this.findOpen = db.prepare(`SELECT id, count FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
+    this.findOpen = db.prepare(`SELECT id, count, actor, effective_user, person, identity_values FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
       AND last_at >= ? AND first_at <= ? ORDER BY last_at DESC LIMIT 1`);
     this.insert = db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person,
       count, message, pci, checkout_id, raised_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`);
-    this.extend = db.prepare('UPDATE alerts SET count = count + 1, first_at = min(first_at, ?), last_at = max(last_at, ?) WHERE id = ?');
+    this.extend = db.prepare('UPDATE alerts SET count = count + 1, first_at = min(first_at, ?), last_at = max(last_at, ?), identity_values = ? WHERE id = ?');
     this.addEvent = db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, audit_id, received_at, rule) VALUES (?, ?, ?, ?)');
     this.causes = new WorkloadCauses(db);
     this.personOf = db.prepare('SELECT person FROM identities WHERE principal_id = ?').pluck();
@@ -90,7 +128,7 @@ export class AlertStore {
     }
     // One alert per person behind a shared account: two people's use of kubernetes-admin are two alerts.
     const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : person ? `${key} person ${person}` : key;
-    const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as { id: number; count: number } | undefined;
+    const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as OpenAlert | undefined;
     if (!open) {
       const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, nowMicros(this.clock), identity);
       this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt, rule);
@@ -99,6 +137,6 @@ export class AlertStore {
     // Below the cap every counted request has its auditID kept, so another stage of one
     // already counted adds nothing.
     if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt, rule).changes === 0) return;
-    this.extend.run(e.receivedAt, e.receivedAt, open.id);
+    this.extend.run(e.receivedAt, e.receivedAt, withIdentity(open, { actor, effectiveUser, person }), open.id);
   }
 }

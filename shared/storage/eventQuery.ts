@@ -11,7 +11,7 @@ import { EVENT_COLUMNS, type EventRow } from './eventRows.js';
 /** Filters of who-did-what queries; every field is optional and they combine with AND. */
 export interface EventFilter {
   cluster?: string;
-  /** Username of the actor (`user.username`). */
+  /** A username that acted (`user.username`) or whose permissions were used (`impersonatedUser.username`). */
   user?: string;
   /** The actor's identity: its username, or its EKS caller ARN. */
   actor?: string;
@@ -144,8 +144,8 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.cluster);
   }
   if (filter.user !== undefined) {
-    where.push('e.user_id IN (SELECT id FROM principals WHERE username = ?)');
-    params.push(filter.user);
+    where.push('(e.user_id IN (SELECT id FROM principals WHERE username = ?) OR e.impersonated_id IN (SELECT id FROM principals WHERE username = ?))');
+    params.push(filter.user, filter.user);
   }
   if (filter.actor !== undefined) {
     where.push('e.user_id IN (SELECT principal_id FROM identities WHERE identity_key = ? UNION SELECT id FROM principals WHERE username = ?)');

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, can, type Session } from '../api.js';
-import { ErrorNote, Field, PageTitle, Table, identityHref, usePages } from '../components.js';
-import { count, when } from '../format.js';
+import { ErrorNote, Field, Identities, PageTitle, Table, usePages } from '../components.js';
+import { count, identityText, when } from '../format.js';
 import { go, href, type Route } from '../route.js';
 import type { Alert } from '../types.js';
 
@@ -78,12 +78,12 @@ export function AlertsPage({ route, session }: { route: Route; session: Session 
                 {a.lastTime !== a.time && <div class="muted">to {when(a.lastTime)}</div>}
               </td>
               <td class="break">
-                <a href={identityHref(a.actor)}>{a.actor}</a>
-                {a.person && <div class="muted">person: {a.person}</div>}
+                <Identities values={a.actor} />
+                {a.person && <div class="muted">person: {identityText(a.person)}</div>}
               </td>
               <td class="break">
                 {a.message}{' '}
-                <a href={href('search', [], { finding: a.rule, actor: a.actor, cluster: a.cluster })}>
+                <a href={href('search', [], { finding: a.rule, actor: typeof a.actor === 'string' ? a.actor : undefined, cluster: a.cluster })}>
                   {count(a.count)} request{a.count === 1 ? '' : 's'}
                 </a>
               </td>

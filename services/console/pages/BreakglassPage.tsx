@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
-import { ActionTable, ErrorNote, Field, Loaded, PageTitle, Table, identityHref, useAsync, usePages } from '../components.js';
-import { when } from '../format.js';
+import { ActionTable, ErrorNote, Field, Identities, Loaded, PageTitle, Table, useAsync, usePages } from '../components.js';
+import { identityText, when } from '../format.js';
 import type { Route } from '../route.js';
 import type { Action, Alert, Checkout } from '../types.js';
 
@@ -66,9 +66,9 @@ export function BreakglassPage({ route, session }: { route: Route; session: Sess
                 <tr key={a.id} class={a.rule === 'unattributed-break-glass' ? 'unattributed' : undefined}>
                   <td class="nowrap">{when(a.time)}</td>
                   <td>
-                    <a href={identityHref(a.actor)}>{a.actor}</a>
+                    <Identities values={a.actor} />
                   </td>
-                  <td>{a.rule === 'unattributed-break-glass' ? <strong>nobody: no checkout</strong> : a.person}</td>
+                  <td>{a.rule === 'unattributed-break-glass' ? <strong>nobody: no checkout</strong> : identityText(a.person)}</td>
                   <td class="break">{a.message}</td>
                   <td>
                     #{a.id} {a.status}

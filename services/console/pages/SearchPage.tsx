@@ -6,7 +6,7 @@ import type { Action } from '../types.js';
 
 /** The filters of GET /events, with what each means. */
 export const FILTERS: { key: string; label: string; hint: string }[] = [
-  { key: 'user', label: 'User', hint: 'username, e.g. alice' },
+  { key: 'user', label: 'User', hint: 'username that acted or was impersonated, e.g. alice' },
   { key: 'actor', label: 'Actor', hint: 'identity: username or EKS caller ARN' },
   { key: 'person', label: 'Person', hint: 'the person behind an identity or break-glass checkout' },
   { key: 'effectiveUser', label: 'Effective user', hint: 'whose permissions were used (impersonation)' },

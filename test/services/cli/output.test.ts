@@ -29,6 +29,20 @@ describe('output formats', () => {
     expect(out.lines).to.equal(200_001);
   });
 
+  it('shows lists as their first items and their number, objects as key=value, and keeps everything in JSON', async () => {
+    const ids = Array.from({ length: 437 }, (_, i) => `0c9f${String(i).padStart(4, '0')}-6c3e-4c1e-9d3b-1f0e2a9b7c55`);
+    const row = { id: 7, auditIDs: ids, findings: { 'secret-read': 3, impersonation: 1 }, effectiveUser: ['bob', 'alice'] };
+    const table = sink(true);
+    await writeRows(table, [row], ['id', 'auditIDs', 'findings', 'effectiveUser'], 'table');
+    const line = table.text.split('\n')[1]!;
+    expect(line.length).to.be.lessThan(200);
+    expect(line).to.contain(`${ids[0]} … (437 in all)`).and.contain('secret-read=3,impersonation=1').and.contain('bob,alice');
+    expect(line).to.not.contain('[object Object]');
+    const json = sink(true);
+    await writeRows(json, [row], ['id', 'auditIDs'], 'json');
+    expect(JSON.parse(json.text)[0]).to.deep.equal(row);
+  });
+
   it('aligns table columns and quotes CSV cells that need it, defusing formulas', async () => {
     const table = sink(true);
     await writeRows(table, [{ a: 'x', b: 1 }, { a: 'longer', b: 22 }], ['a', 'b'], 'table');

@@ -1,4 +1,5 @@
 import { systemClock } from '../../../shared/clock.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { AuditEvent } from '../../../shared/audit/types.js';
@@ -58,6 +59,26 @@ describe('action queries: order and pages', () => {
         clusterId(a.cluster) - clusterId(b.cluster));
       expect(asc.map((s) => s.id)).to.deep.equal(expected.map((s) => s.id));
       expect([...queryActions(store.db, {})].map((s) => s.id)).to.deep.equal(expected.map((s) => s.id).reverse());
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('action queries: who acted, and as whom', () => {
+  it('--user finds what was done as a user, by her own credential or by someone impersonating her; --actor and --effective-user stay exact', () => {
+    // Recorded from a real apiserver: erin lists pods as alice (allowed) and bob tries to (refused).
+    const lines = readFileSync(join(process.cwd(), 'test', 'fixtures', 'rbac-usage', 'audit.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const store = openStore(join(tempDir(), 'who.db'), { clock: systemClock });
+    try {
+      new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'rec', source: 'test', events: lines.map((l) => parsedEvent(JSON.parse(l) as AuditEvent)), rejected: [] }]);
+      const who = (f: EventFilter) => [...queryActions(store.db, { ...f, order: 'asc' })].map((s) => `${s.event.user.username}${s.event.impersonatedUser ? ` as ${s.event.impersonatedUser.username}` : ''} ${s.event.verb} ${s.event.requestURI}`);
+      const asAlice = ['erin as alice list /api/v1/namespaces/payments/pods', 'erin as alice list /api/v1/namespaces/ops/pods'];
+      expect(who({ user: 'alice' })).to.have.length(9).and.include.members(asAlice);
+      expect(who({ actor: 'alice' })).to.have.length(7).and.not.include.members(asAlice);
+      expect(who({ effectiveUser: 'alice' })).to.have.length(9).and.include.members(asAlice);
+      expect(who({ user: 'erin' })).to.have.length(5);
+      expect(who({ effectiveUser: 'erin' })).to.have.length(3);
     } finally {
       store.close();
     }

@@ -101,10 +101,13 @@ describe('store', () => {
       { version: 12, name: '0012_pipeline_gaps.sql' },
       { version: 13, name: '0013_archives.sql' },
       { version: 14, name: '0014_pipeline_streams.sql' },
+      { version: 15, name: '0015_archive_deletion.sql' },
+      { version: 16, name: '0016_events_impersonated.sql' },
+      { version: 17, name: '0017_alert_identity_values.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 14 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 17 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 
