@@ -1,5 +1,6 @@
 import { UTCDate } from '@date-fns/utc';
-import { addDays, differenceInCalendarDays, differenceInDays, format, isValid, parse, startOfDay, startOfHour, sub, type Duration } from 'date-fns';
+import { add, addDays, differenceInCalendarDays, differenceInDays, format, isValid, parse, startOfDay, startOfHour, sub, type Duration } from 'date-fns';
+import { InputError } from './errors.js';
 
 /**
  * The calendar of kubetrail: UTC days and hours of stored times (rollups, archives, retention,
@@ -55,6 +56,14 @@ export const calendarDaysBetween = (fromUs: number, toUs: number): number => dif
 
 /** Whole days (24 h periods) elapsed from `fromUs` to `toUs`. */
 export const fullDaysBetween = (fromUs: number, toUs: number): number => differenceInDays(utc(toUs), utc(fromUs));
+
+/** `us` moved on by a duration (a break-glass window's end), on the UTC calendar, in microseconds. */
+export function after(us: number, d: Duration): number {
+  const ms = Math.floor(us / 1000);
+  const end = micros(add(new UTCDate(ms), d)) + (us - ms * 1000);
+  if (!Number.isFinite(end)) throw new InputError('that duration ends past any date kubetrail can hold');
+  return end;
+}
 
 /** `nowMs` moved back by a duration (`{ days: 30 }`), on the UTC calendar, in microseconds. */
 export const before = (nowMs: number, d: Duration): number => micros(sub(new UTCDate(nowMs), d));

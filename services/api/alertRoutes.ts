@@ -1,3 +1,4 @@
+import { after } from '../../shared/calendar.js';
 import { parseTime } from '../../shared/audit/time.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../shared/errors.js';
@@ -83,7 +84,7 @@ export function alertRoutes(): Route[] {
         };
         if ((b.for === undefined) === (b.until === undefined)) throw new InputError('body: give the window as for (a duration such as 2h) or as until (an RFC 3339 time)');
         const fromAt = b.from === undefined ? ctx.now() * 1000 : time('from');
-        const untilAt = b.for !== undefined ? fromAt + parseDuration(bodyField(b, 'for')!, 'body.for') : time('until');
+        const untilAt = b.for !== undefined ? after(fromAt, parseDuration(bodyField(b, 'for')!, 'body.for')) : time('until');
         const c = createCheckout(call.db(), {
           account: bodyField(b, 'account')!, person: bodyField(b, 'person')!, approvedBy: bodyField(b, 'approvedBy')!, reason: bodyField(b, 'reason')!, ticket: bodyField(b, 'ticket')!, fromAt, untilAt,
         }, ctx.now() * 1000);

@@ -1,3 +1,4 @@
+import { after } from '../../shared/calendar.js';
 import { systemClock } from '../../shared/clock.js';
 import { parseTime } from '../../shared/audit/time.js';
 import type { Config } from '../../shared/config.js';
@@ -35,7 +36,7 @@ export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutF
     return;
   }
   const fromAt = flags.from === undefined ? systemClock() * 1000 : time(flags.from, '--from');
-  const untilAt = flags.for !== undefined ? fromAt + parseDuration(flags.for, '--for') : time(flags.until!, '--until');
+  const untilAt = flags.for !== undefined ? after(fromAt, parseDuration(flags.for, '--for')) : time(flags.until!, '--until');
   const store = openStore(config.database.path, { clock: systemClock });
   try {
     const c = createCheckout(store.db, { account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, fromAt, untilAt }, systemClock() * 1000);

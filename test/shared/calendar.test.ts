@@ -1,8 +1,9 @@
 import { UTCDate } from '@date-fns/utc';
 import { differenceInCalendarDays, differenceInHours, startOfDay } from 'date-fns';
 import { expect } from 'chai';
-import { before, ceilToUtcDay, dayName, dayStart, fullDaysBetween, parseDayName, startOfUtcDay, utcDay, utcHour } from '../../shared/calendar.js';
-import { parseTimeBound } from '../../shared/query/timeBound.js';
+import { after, before, ceilToUtcDay, dayName, dayStart, fullDaysBetween, parseDayName, startOfUtcDay, utcDay, utcHour } from '../../shared/calendar.js';
+import { InputError } from '../../shared/errors.js';
+import { parseDuration, parseTimeBound } from '../../shared/query/timeBound.js';
 import { seededRandom } from '../helpers.js';
 
 const EPOCH = new UTCDate(0);
@@ -35,6 +36,15 @@ describe('the UTC calendar of stored times', () => {
     expect(ceilToUtcDay(Date.UTC(2026, 11, 7) * 1000)).to.equal(Date.UTC(2026, 11, 7) * 1000);
     expect(fullDaysBetween(Date.UTC(2026, 0, 1, 23) * 1000, Date.UTC(2026, 0, 31, 22) * 1000)).to.equal(29);
     expect(before(Date.UTC(2026, 2, 1), { days: 1 })).to.equal(Date.UTC(2026, 1, 28) * 1000);
+  });
+
+  it('ends a break-glass window by the calendar, keeping microseconds, and refuses one past any date', () => {
+    const from = Date.UTC(2026, 11, 6, 2, 15) * 1000 + 123;
+    expect(after(from, parseDuration('2h', '--for'))).to.equal(from + 2 * 3_600_000_000);
+    expect(after(from, parseDuration('2w', '--for'))).to.equal(from + 14 * 86_400_000_000);
+    expect(() => parseDuration('0h', '--for')).to.throw(InputError, /--for: expected a duration/);
+    expect(() => after(from, parseDuration('99999999999999w', '--for'))).to.throw(InputError, /past any date/);
+    expect(() => parseTimeBound('9999999999999d', '--since', Date.UTC(2026, 0, 1))).to.throw(InputError, /--since: '9999999999999d' reaches before any date/);
   });
 
   it('takes --since durations back from the now it is given, on any day', () => {
