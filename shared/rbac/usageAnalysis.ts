@@ -6,8 +6,8 @@ import type { PolicyRule, RequestAttributes, Subject, UserAttributes } from './t
 /**
  * Granted versus observed (spec/rbac.md §5): credits each observed request to the binding and
  * rule that allowed it — the binding the apiserver named in `authorization.k8s.io/reason`, else
- * the one the evaluator finds with the RBAC of the request's time — and finds, per binding,
- * whether any observed request needs it. Pure: the caller reads the usage and the snapshots.
+ * the one the evaluator finds in the same RBAC — and finds, per binding, whether any observed
+ * request needs it. Pure: the caller reads the usage and the snapshot.
  */
 
 export type ObservedDecision = 'allow' | 'forbid' | 'unknown';
@@ -131,14 +131,10 @@ function useKey(ruleIndex: number, rule: PolicyRule, name: string): { key: strin
 }
 
 /**
- * Analyses the usage of one cluster against its RBAC now (`current`). `authorizerAt(t)` gives
- * the RBAC of time t (microseconds) for requests the apiserver gave no reason for.
+ * Analyses the usage of one cluster against one RBAC (`current`): it names what is granted, and
+ * judges the requests the apiserver gave no reason for.
  */
-export function analyseUsage(
-  current: Authorizer,
-  usage: Iterable<{ user: UserAttributes; record: UsageRecord }>,
-  authorizerAt: (t: number) => Authorizer = () => current,
-): UsageAnalysis {
+export function analyseUsage(current: Authorizer, usage: Iterable<{ user: UserAttributes; record: UsageRecord }>): UsageAnalysis {
   const bindings = new Map<string, BindingUsage>();
   for (const b of current.allBindings('all')) {
     const key = bindingKey(b.binding);
@@ -179,9 +175,9 @@ export function analyseUsage(
     else u.requests.set(rk, { attrs: r.attrs, count: r.count });
   };
 
-  /** Credits a request to the binding the evaluator finds, at the time of its last use. */
+  /** Credits a request to the binding the evaluator finds. */
   const evaluate = (r: UsageRecord): Credit => {
-    const d = authorizerAt(r.lastAt).authorize(r.attrs);
+    const d = current.authorize(r.attrs);
     if (!d.allowed) return { kind: 'unexplained' };
     if (d.via === 'system:masters') return { kind: 'system:masters' };
     const b = bindings.get(bindingKey(d.grant.binding));
@@ -193,7 +189,7 @@ export function analyseUsage(
 
   const judge = (r: UsageRecord): Credit => {
     if (r.decision === 'forbid') {
-      const d = authorizerAt(r.lastAt).authorize(r.attrs);
+      const d = current.authorize(r.attrs);
       if (d.allowed) noteDrift(r, 'forbid', d.reason || 'allow (system:masters)');
       return { kind: 'denied' };
     }
