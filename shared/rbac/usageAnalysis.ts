@@ -33,7 +33,7 @@ export type Credit =
   | { kind: 'system:masters' }
   /** Allowed by another authorizer (Node, webhook): not determinable from RBAC. */
   | { kind: 'other-authorizer'; reason: string }
-  /** Allowed or unknown, but the RBAC of the time allows it through no binding (see drift). */
+  /** Allowed or unknown, but the snapshot allows it through no binding (see drift). */
   | { kind: 'unexplained' }
   | { kind: 'denied' };
 

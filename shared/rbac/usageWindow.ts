@@ -18,7 +18,7 @@ import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
 
 /**
  * The usage analysis over a window of the store (the query layer of the analyzer): which RBAC to judge by,
- * the rollups of the window, the RBAC of each request's time. Used by `kubetrail rbac report`
+ * the rollups of the window, judged by that one RBAC. Used by `kubetrail rbac report`
  * and `rbac recommend`, and by the query API.
  */
 
