@@ -75,7 +75,7 @@ const schemas: Record<string, Schema> = {
   }),
   GapList: list('Gap'),
   GapAck: obj({ cause: str, remediation: str }),
-  Quarantined: obj({ id: int, time: str, source: str, cluster: str, position: str, reason: str, rawSize: int, raw: str }),
+  Quarantined: obj({ id: int, time: str, source: str, cluster: str, position: str, reason: str, rawSize: int, rawSha256: { ...nstr, description: 'SHA-256 of the input as received' }, raw: { ...str, description: 'the input redacted (JSON), or a masked excerpt: never its secrets' } }),
   QuarantineList: list('Quarantined'),
   SelfAuditEntry: obj({
     id: int, time: str, channel: { type: 'string', enum: ['api', 'cli', 'service'] }, actor: str, role: nstr, source: nstr, action: str,

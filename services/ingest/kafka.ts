@@ -263,13 +263,16 @@ function parseBatch(batch: EachBatchPayload['batch'], defaultCluster: string): {
     if (!wb) byCluster.set(cluster, (wb = { cluster, source: 'kafka', events: [], rejected: [] }));
     const position = `${batch.topic}/${batch.partition}@${m.offset}`;
     const outcome = parseMessageValue(m.value, position);
+    const deadLetter = (reason: string) => dead.push({ value: m.value, key: m.key, headers: { [ERROR_HEADER]: reason, [CLUSTER_HEADER]: cluster, 'kubetrail-source': position } });
     if ('unusable' in outcome) {
       wb.rejected.push({ position, reason: outcome.unusable, raw: m.value ?? '' });
-      dead.push({ value: m.value, key: m.key, headers: { [ERROR_HEADER]: outcome.unusable, [CLUSTER_HEADER]: cluster, 'kubetrail-source': position } });
+      deadLetter(outcome.unusable);
       continue;
     }
     wb.events.push(...outcome.events);
     wb.rejected.push(...outcome.rejected);
+    // Nothing in it was usable (an event too deep, or invalid): the message as sent goes on too.
+    if (outcome.events.length === 0 && outcome.rejected.length > 0) deadLetter(outcome.rejected[0]!.reason);
   }
   return { batches: [...byCluster.values()], dead };
 }

@@ -2,6 +2,7 @@ import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import { parseLines } from './lines.js';
+import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 
 /**
  * Reads one Kafka message value (PRODUCT.md "Kafka"): one Event, an EventList, or JSON lines
@@ -15,7 +16,7 @@ export function parseMessageValue(value: Buffer | null, position: string): Parse
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    if (!text.includes('\n')) return { unusable: `not JSON: ${errorMessage(err)}` };
+    if (!text.includes('\n')) return { unusable: `not JSON: ${jsonErrorReason(err)}` };
     // JSON lines: each line is judged alone.
     const outcome = parseLines(text, position);
     if (outcome.events.length === 0) return { unusable: `not JSON lines of Events: ${outcome.rejected[0]?.reason ?? 'no events'}` };

@@ -2,6 +2,7 @@ import { parseEvent } from '../../shared/audit/parseEvent.js';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { errorMessage } from '../../shared/errors.js';
+import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 
 /** One complete line of a file, with its 1-based number and the byte offset just past it. */
 export interface Line {
@@ -61,7 +62,7 @@ export function parseLine(line: Line, source: string): ParseOutcome {
     value = JSON.parse(text);
   } catch (err) {
     const hint = text.trimStart().startsWith('20') && text.includes('AUDIT:') ? ' (legacy text format is not supported; use --audit-log-format=json)' : '';
-    return { events: [], rejected: [{ position, reason: `not JSON: ${errorMessage(err)}${hint}`, raw: text }] };
+    return { events: [], rejected: [{ position, reason: `not JSON: ${jsonErrorReason(err)}${hint}`, raw: text }] };
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { kind?: unknown }).kind === 'Event') {
     const r = parseEvent(value, position);

@@ -8,6 +8,7 @@ import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../..
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
+import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 
 /** Where the webhook sends a batch: the store (StoreSink) or Kafka (KafkaRelay). */
 export interface BatchSink {
@@ -122,7 +123,7 @@ function toBatch(body: Buffer, cluster: string): { batch: WriteBatch; badBody: s
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    return quarantined(body, cluster, `body is not JSON: ${errorMessage(err)}`);
+    return quarantined(body, cluster, `body is not JSON: ${jsonErrorReason(err)}`);
   }
   const outcome = parsePayload(value, '');
   if ('notAudit' in outcome) return quarantined(body, cluster, outcome.notAudit);

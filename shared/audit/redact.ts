@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
 import type { AuditEvent } from './types.js';
 
 /**
@@ -24,10 +25,12 @@ export const REDACTED_PREFIX = 'kubetrail:redacted:';
 export type Redactor = (value: unknown) => string;
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-/** A redactor keyed with the store's secret. */
+/** A redactor keyed with the store's secret. A marker is never redacted again: redaction is idempotent. */
 export function createRedactor(key: Uint8Array): Redactor {
   return (value: unknown) => {
+    if (typeof value === 'string' && value.startsWith(REDACTED_PREFIX)) return value;
     const text = typeof value === 'string' ? value : JSON.stringify(value) ?? 'null';
     return REDACTED_PREFIX + createHmac('sha256', key).update(text).digest('hex').slice(0, 12);
   };
@@ -61,25 +64,37 @@ function redactValue(body: unknown, redact: Redactor, isSecretRequest: boolean):
   return copy;
 }
 
-/** Deep copy of `value`, redacting Secrets, TokenRequests and container env values found in it. */
-function walk(value: unknown, redact: Redactor): unknown {
-  if (Array.isArray(value)) return value.map((v) => walk(v, redact));
+/**
+ * Deep copy of `value`, redacting Secrets, TokenRequests, container env values and the
+ * last-applied annotation found in it. `suspicious` (quarantined input, whose shape is not
+ * trusted): also every value of a `data` or `stringData` map and every `token` and `value`.
+ * Recursion is bounded: events nesting deeper than MAX_EVENT_DEPTH never get here.
+ */
+function walk(value: unknown, redact: Redactor, suspicious = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => walk(v, redact, suspicious));
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (CONTAINER_LISTS.has(k) && Array.isArray(v)) {
-      out[k] = v.map((c) => redactContainer(walk(c, redact), redact));
-    } else {
-      out[k] = walk(v, redact);
-    }
+    let copy: unknown;
+    if (CONTAINER_LISTS.has(k) && Array.isArray(v)) copy = v.map((c) => redactContainer(walk(c, redact, suspicious), redact));
+    else if (k === LAST_APPLIED && typeof v === 'string') copy = redactApplied(v, redact);
+    else if (suspicious && (k === 'data' || k === 'stringData') && isRecord(v)) copy = mapValues(v, redact);
+    else if (suspicious && (k === 'token' || k === 'value') && v !== null && typeof v !== 'object') copy = redact(v);
+    else copy = walk(v, redact, suspicious);
+    setOwn(out, k, copy);
   }
   if (out.kind === 'Secret') redactSecretFields(out, redact);
   if (out.kind === 'SecretList' && Array.isArray(out.items)) out.items.forEach((item) => isRecord(item) && redactSecretFields(item, redact));
-  redactLastApplied(out, redact);
   if (out.kind === 'TokenRequest' && isRecord(out.status) && out.status.token !== undefined) {
     out.status = { ...out.status, token: redact(out.status.token) };
   }
   return out;
+}
+
+/** `obj[key] = value` as an own property, also for `__proto__` (a ConfigMap key may be named so). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function redactSecretFields(secret: Record<string, unknown>, redact: Redactor): void {
@@ -89,27 +104,25 @@ function redactSecretFields(secret: Record<string, unknown>, redact: Redactor): 
   }
 }
 
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 
 /**
  * `kubectl apply` keeps the whole applied object, as JSON text, in an annotation: a Secret's
- * data, a Deployment's env values. It is redacted like the object itself; text that is not
- * JSON is redacted whole.
+ * data, a Deployment's env values. Wherever the annotation appears (an object, a merge,
+ * strategic-merge or apply patch, a JSON-patch value), it is redacted like the object itself;
+ * text that is not JSON, or nests too deep, is redacted whole.
  */
-function redactLastApplied(obj: Record<string, unknown>, redact: Redactor): void {
-  const meta = obj.metadata;
-  if (!isRecord(meta) || !isRecord(meta.annotations)) return;
-  const applied = meta.annotations[LAST_APPLIED];
-  if (typeof applied !== 'string') return;
-  let redacted: string;
+function redactApplied(applied: string, redact: Redactor): string {
   try {
-    const inner = walk(JSON.parse(applied), redact);
-    if (obj.kind === 'Secret' && isRecord(inner)) redactSecretFields(inner, redact);
-    redacted = JSON.stringify(inner);
+    const parsed: unknown = JSON.parse(applied);
+    if (nestsDeeperThan(parsed, MAX_EVENT_DEPTH)) return redact(applied);
+    const inner = walk(parsed, redact);
+    // Without a kind, its data may be a Secret's (the annotation of a Secret, a patch of one).
+    if (isRecord(inner) && (inner.kind === 'Secret' || inner.kind === undefined)) redactSecretFields(inner, redact);
+    return JSON.stringify(inner);
   } catch {
-    redacted = redact(applied);
+    return redact(applied);
   }
-  obj.metadata = { ...meta, annotations: { ...meta.annotations, [LAST_APPLIED]: redacted } };
 }
 
 function redactContainer(container: unknown, redact: Redactor): unknown {
@@ -134,6 +147,10 @@ function isJsonPatchOp(v: unknown): v is JsonPatchOp {
 function redactPatchOp(op: JsonPatchOp, redact: Redactor, isSecretPatch: boolean): JsonPatchOp {
   if (op.value === undefined) return op;
   const segments = op.path.split('/');
+  // JSON pointer escapes: ~1 is '/', ~0 is '~'.
+  if (segments.at(-1)?.replaceAll('~1', '/').replaceAll('~0', '~') === LAST_APPLIED) {
+    return { ...op, value: typeof op.value === 'string' ? redactApplied(op.value, redact) : redact(op.value) };
+  }
   if (isSecretPatch && (segments[1] === 'data' || segments[1] === 'stringData' || op.path === '' || op.path === '/')) {
     if (segments.length > 2 || !isRecord(op.value)) return { ...op, value: redact(op.value) };
     if (segments[1] === 'data' || segments[1] === 'stringData') return { ...op, value: mapValues(op.value, redact) };
@@ -161,7 +178,25 @@ function redactPatchOp(op: JsonPatchOp, redact: Redactor, isSecretPatch: boolean
 
 function mapValues(map: Record<string, unknown>, redact: Redactor): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(map)) out[k] = redact(v);
+  for (const [k, v] of Object.entries(map)) setOwn(out, k, redact(v));
+  return out;
+}
+
+/**
+ * Decoded JSON of any shape (quarantined input), redacted before anything is written: bodies of
+ * an event-like object as a stored event's are, the items of a list each alike, and, since its
+ * shape is not trusted, every `data`/`stringData` value, `token` and `value` anywhere.
+ */
+export function redactUntrusted(value: unknown, redact: Redactor): unknown {
+  if (Array.isArray(value)) return value.map((v) => redactUntrusted(v, redact));
+  if (!isRecord(value)) return value;
+  const ref = isRecord(value.objectRef) ? value.objectRef : undefined;
+  const isSecretRequest = ref?.resource === 'secrets';
+  const out = walk(value, redact, true) as Record<string, unknown>;
+  for (const field of ['requestObject', 'responseObject']) {
+    if (value[field] !== undefined) out[field] = walk(redactValue(value[field], redact, isSecretRequest), redact, true);
+  }
+  if (Array.isArray(value.items)) out.items = value.items.map((v) => redactUntrusted(v, redact));
   return out;
 }
 

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { nowMicros, type Clock } from '../clock.js';
+import { quarantineForm } from '../audit/quarantineForm.js';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
 import type { IdentityRule } from '../identity/identityMap.js';
@@ -100,7 +101,7 @@ export class EventWriter {
     this.insertBody = db.prepare('INSERT INTO bodies (event_id, request, response) VALUES (?, ?, ?)');
     this.insertIssued = db.prepare('INSERT OR IGNORE INTO issued_credentials (credential_id, event_id) VALUES (?, ?)');
     this.insertQuarantine = db.prepare(`INSERT INTO quarantine
-        (received_at, source, cluster, position, reason, raw, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+        (received_at, source, cluster, position, reason, raw, raw_size, raw_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.selectStored = db
       .prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE received_at = ? AND audit_id = ? AND stage = ? AND cluster_id = ?`)
       .raw();
@@ -199,10 +200,10 @@ export class EventWriter {
     return result;
   }
 
+  /** Keeps rejected input in its safe form: redacted, never the secrets it may hold. */
   private quarantine(source: string, cluster: string, rej: RejectedInput): void {
-    const raw = typeof rej.raw === 'string' ? Buffer.from(rej.raw, 'utf8') : Buffer.from(rej.raw);
-    const kept = raw.length > this.quarantineMaxBytes ? raw.subarray(0, this.quarantineMaxBytes) : raw;
-    this.insertQuarantine.run(nowMicros(this.clock), source, cluster, rej.position, rej.reason, kept, raw.length);
+    const q = quarantineForm(rej.raw, this.redact, this.quarantineMaxBytes);
+    this.insertQuarantine.run(nowMicros(this.clock), source, cluster, rej.position, rej.reason, q.kept, q.size, q.sha256);
   }
 }
 

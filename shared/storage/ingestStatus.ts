@@ -53,10 +53,13 @@ export interface QuarantineRow {
   position: string;
   reason: string;
   rawSize: number;
+  /** SHA-256 of the input as received (null for input quarantined before kubetrail kept it). */
+  rawSha256: string | null;
+  /** The input redacted (JSON), or a masked excerpt: never its secrets. */
   raw: string;
 }
 
-export const QUARANTINE_COLUMNS: (keyof QuarantineRow)[] = ['id', 'time', 'source', 'cluster', 'position', 'reason', 'rawSize', 'raw'];
+export const QUARANTINE_COLUMNS: (keyof QuarantineRow)[] = ['id', 'time', 'source', 'cluster', 'position', 'reason', 'rawSize', 'rawSha256', 'raw'];
 
 export function* queryQuarantine(
   db: Database,
@@ -68,10 +71,12 @@ export function* queryQuarantine(
   if (f.source !== undefined) where.push('source = ?') && params.push(f.source);
   if (f.cluster !== undefined) where.push('cluster = ?') && params.push(f.cluster);
   if (f.beforeId !== undefined) where.push('id < ?') && params.push(f.beforeId);
-  let sql = `SELECT id, received_at, source, cluster, position, reason, raw_size, substr(raw, 1, ?) AS raw FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
+  let sql = `SELECT id, received_at, source, cluster, position, reason, raw_size, raw_sha256, substr(raw, 1, ?) AS raw FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
   params.unshift(f.maxRawChars ?? 65_536);
   if (f.limit) sql += ' LIMIT ?', params.push(f.limit);
-  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<{ id: number; received_at: number; source: string; cluster: string; position: string; reason: string; raw_size: number; raw: Buffer }>) {
-    yield { id: r.id, time: formatMicroTime(r.received_at), source: r.source, cluster: r.cluster, position: r.position, reason: r.reason, rawSize: r.raw_size, raw: Buffer.from(r.raw).toString('utf8') };
+  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<{ id: number; received_at: number; source: string; cluster: string; position: string; reason: string; raw_size: number; raw_sha256: string | null; raw: Buffer | string | null }>) {
+    // An empty input is stored as an empty blob, which substr() gives back as text.
+    const raw = r.raw === null ? '' : typeof r.raw === 'string' ? r.raw : Buffer.from(r.raw).toString('utf8');
+    yield { id: r.id, time: formatMicroTime(r.received_at), source: r.source, cluster: r.cluster, position: r.position, reason: r.reason, rawSize: r.raw_size, rawSha256: r.raw_sha256 || null, raw };
   }
 }

@@ -7,6 +7,8 @@ import type { Clock } from '../clock.js';
 import { auditIdToKey } from './auditId.js';
 import { migrate, readMigrations } from './migrate.js';
 import { finishPendingRollups } from './usageRollups.js';
+import { redactOldQuarantine } from './quarantineRedaction.js';
+import { createRedactor } from '../audit/redact.js';
 
 /** Where the SQL migrations are: `migrations/` at the package root, copied beside the build. */
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
@@ -52,6 +54,7 @@ export function openStore(path: string, options: StoreOptions): Store {
   db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
   db.pragma('temp_store = MEMORY');
   const redactionKey = options.readonly ? Buffer.alloc(0) : ensureRedactionKey(db);
+  if (!options.readonly) redactOldQuarantine(db, createRedactor(redactionKey));
   return { db, path, redactionKey, close: () => db.close() };
 }
 

@@ -90,6 +90,28 @@ describe('Kafka consumer (real broker)', function () {
     }
   });
 
+  it('dead-letters an event nested 3,000 levels deep instead of looping on its offset, and stores the messages around it', async () => {
+    const topic = `audit-${randomUUID()}`;
+    const writer = await StoreWriter.open(join(dir, 'deep.db'), { clock: systemClock });
+    const before = makeEvent();
+    const after = makeEvent();
+    const deep = JSON.stringify(makeEvent({ level: 'Request', requestObject: { kind: 'ConfigMap', data: {}, x: JSON.parse('['.repeat(3000) + ']'.repeat(3000)) } }));
+    await produce(topic, [{ value: JSON.stringify(before) }, { value: deep }, { value: JSON.stringify(after) }]);
+    const consumer = await startKafkaConsumer({ writer, kafka: kafkaConfig(topic), defaultCluster: 'main', log: createLogger('silent') });
+    try {
+      await waitFor(() => stored(writer).length >= 2, 'the two events around it stored', 60_000);
+      expect(stored(writer).map((s) => s.event.auditID)).to.have.members([before.auditID, after.auditID]);
+      const dead = await readTopic(`${topic}.dlq`, 1);
+      expect(dead[0]!.value).to.equal(deep);
+      expect(dead[0]!.error).to.match(/nests deeper than 200 levels/);
+      const q = writer.store.db.prepare("SELECT reason FROM quarantine WHERE source = 'kafka'").pluck().all();
+      expect(q).to.deep.equal([dead[0]!.error]);
+    } finally {
+      await consumer.stop();
+      await writer.close();
+    }
+  });
+
   it('stores the Falco corpus sent one event per message, and nothing twice when the group resumes', async function () {
     const corpus = corpusDir(this);
     if (!corpus) return;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { REDACTED_PREFIX, createRedactor, redactBodies } from '../../../shared/audit/redact.js';
+import { REDACTED_PREFIX, createRedactor, redactBodies, redactUntrusted } from '../../../shared/audit/redact.js';
 import { makeEvent } from '../../helpers.js';
 
 const redact = createRedactor(Buffer.from('test-key'));
@@ -126,5 +126,45 @@ describe('redactBodies', () => {
   it('hashes with the store key: another key gives another mark', () => {
     expect(createRedactor(Buffer.from('k1'))('v')).to.not.equal(createRedactor(Buffer.from('k2'))('v'));
     expect(createRedactor(Buffer.from('k1'))('v')).to.equal(createRedactor(Buffer.from('k1'))('v'));
+  });
+});
+
+describe('redaction of the last-applied annotation wherever it appears, and of untrusted input', () => {
+  const applied = JSON.stringify({ kind: 'Secret', apiVersion: 'v1', metadata: { name: 's' }, stringData: { password: 'hunter2-applied' } });
+  const deployRef = { resource: 'deployments', namespace: 'a', name: 'web', apiGroup: 'apps', apiVersion: 'v1' };
+  const forms: [string, unknown][] = [
+    ['a JSON patch of the annotation', [{ op: 'add', path: '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', value: applied }]],
+    ['a JSON patch of the annotations', [{ op: 'replace', path: '/metadata/annotations', value: { 'kubectl.kubernetes.io/last-applied-configuration': applied } }]],
+    ['a JSON patch of the metadata', [{ op: 'replace', path: '/metadata', value: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied } } }]],
+    ['a merge or strategic merge patch', { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied } } }],
+    ['an apply patch', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied } } }],
+    ['text that is not JSON', { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'hunter2-applied, not json' } } }],
+  ];
+  for (const [what, body] of forms) {
+    it(`redacts ${what}`, () => {
+      const out = redactBodies(makeEvent({ objectRef: deployRef, requestObject: body }), redact);
+      const text = JSON.stringify(out.requestObject);
+      expect(text).to.not.contain('hunter2-applied');
+      expect(text).to.contain(REDACTED_PREFIX);
+    });
+  }
+
+  it('keeps __proto__ keys as the own keys they were', () => {
+    const body = JSON.parse('{"kind":"ConfigMap","data":{"__proto__":"kept"},"__proto__":{"x":1}}') as object;
+    const out = redactBodies(makeEvent({ requestObject: body }), redact).requestObject as Record<string, Record<string, unknown>>;
+    expect(JSON.stringify(out)).to.equal(JSON.stringify(body));
+    expect(Object.getPrototypeOf(out.data)).to.equal(Object.prototype);
+  });
+
+  it('is idempotent: redacting a redacted body changes nothing', () => {
+    const secret = { kind: 'Secret', data: { p: 'aHVudGVyMg==' }, metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied } } };
+    const once = redactBodies(makeEvent({ objectRef: secretRef, requestObject: secret }), redact).requestObject;
+    const twice = redactBodies(makeEvent({ objectRef: secretRef, requestObject: once }), redact).requestObject;
+    expect(twice).to.deep.equal(once);
+  });
+
+  it('redacts every data, stringData, token and value of untrusted input, whatever its shape', () => {
+    const odd = { objectRef: 'not an object', requestObject: { data: { p: 'hunter2-a' } }, items: [{ stringData: { q: 'hunter2-b' } }], spec: { token: 'hunter2-c', env: [{ value: 'hunter2-d' }] } };
+    expect(strings(redactUntrusted(odd, redact)).join(' ')).to.not.match(/hunter2/);
   });
 });

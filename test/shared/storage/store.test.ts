@@ -104,10 +104,11 @@ describe('store', () => {
       { version: 15, name: '0015_archive_deletion.sql' },
       { version: 16, name: '0016_events_impersonated.sql' },
       { version: 17, name: '0017_alert_identity_values.sql' },
+      { version: 18, name: '0018_quarantine_redacted.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 17 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 18 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
+import { REDACTED_PREFIX, redactUntrusted, type Redactor } from './redact.js';
+
+/** What the quarantine keeps of one rejected input. */
+export interface QuarantineForm {
+  /** JSON redacted as a stored event's bodies are, or a masked excerpt of other bytes; cut at the cap. */
+  kept: Buffer;
+  /** Size and SHA-256 of the whole input as received: to match it with the sender's copy. */
+  size: number;
+  sha256: string;
+}
+
+/** Keys whose values a masked excerpt hides: a Secret's maps, tokens, env and patch values, the applied configuration. */
+const SECRET_KEY = /"(data|stringData|token|value|password|last-applied-configuration|kubectl\.kubernetes\.io\/last-applied-configuration)"\s*:\s*/g;
+
+/**
+ * The form rejected input is kept in: never the secrets it may hold (a Secret event that failed
+ * validation, a truncated body). Input that decodes as JSON is redacted like a stored event, and
+ * more; anything else (not JSON, cut short, nesting too deep) is kept as an excerpt in which the
+ * value after each secret-looking key is masked up to where it ends, or to the end.
+ */
+export function quarantineForm(raw: string | Uint8Array, redact: Redactor, maxBytes: number): QuarantineForm {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const text = bytes.toString('utf8');
+  let safe: string;
+  try {
+    const value: unknown = JSON.parse(text);
+    safe = nestsDeeperThan(value, MAX_EVENT_DEPTH) ? maskedExcerpt(text, maxBytes) : JSON.stringify(redactUntrusted(value, redact));
+  } catch {
+    safe = maskedExcerpt(text, maxBytes);
+  }
+  const kept = Buffer.from(safe, 'utf8');
+  return { kept: kept.length > maxBytes ? kept.subarray(0, maxBytes) : kept, size: bytes.length, sha256 };
+}
+
+/** The first `maxBytes` of `text`, each value after a secret-looking key replaced by a mask. */
+export function maskedExcerpt(text: string, maxBytes: number): string {
+  const excerpt = text.length > maxBytes ? text.slice(0, maxBytes) : text;
+  let out = '';
+  let from = 0;
+  SECRET_KEY.lastIndex = 0;
+  for (let m = SECRET_KEY.exec(excerpt); m; m = SECRET_KEY.exec(excerpt)) {
+    const start = m.index + m[0].length;
+    if (start < from) continue;
+    const end = valueEnd(excerpt, start);
+    out += `${excerpt.slice(from, start)}"${REDACTED_PREFIX}masked"`;
+    from = end;
+    SECRET_KEY.lastIndex = end;
+  }
+  return out + excerpt.slice(from);
+}
+
+/** Where the JSON value starting at `i` ends: after its closing quote or bracket, at the next separator, or at the end of the text. */
+function valueEnd(text: string, i: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let j = i; j < text.length; j++) {
+    const c = text[j]!;
+    if (inString) {
+      if (c === '\\') j++;
+      else if (c === '"') {
+        inString = false;
+        if (depth === 0) return j + 1;
+      }
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (depth === 0) return j;
+      if (--depth === 0) return j + 1;
+    } else if (depth === 0 && (c === ',' || c === '\n')) return j;
+  }
+  return text.length;
+}

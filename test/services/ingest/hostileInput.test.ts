@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { expect } from 'chai';
+import { CLI, cliEnv, makeEvent, runCli, tempDir } from '../../helpers.js';
+
+/**
+ * Input an attacker crafts, against a real `kubetrail serve` and `kubetrail ingest`: an event
+ * nested thousands of levels deep must not take its batch down, and no secret of rejected or
+ * stored input may reach the database, its WAL, archives, logs or API answers.
+ */
+describe('hostile input (real serve and ingest)', function () {
+  this.timeout(120_000);
+  const dir = tempDir();
+  const env = cliEnv({ KUBETRAIL_DB: join(dir, 'k.db') });
+  let serve: ChildProcess;
+  let url = '';
+  let logs = '';
+
+  // Secrets as a Secret's stringData, as base64 data, in a last-applied annotation set by a JSON patch.
+  const SECRET = 'S3cr3t-Plaintext-Value-42';
+  const DATA = Buffer.from('another-plaintext-9f3e').toString('base64');
+  const APPLIED = 'Applied-Pa55word-7731';
+  // As text: JSON.stringify itself cannot go this deep.
+  const DEEP_ARRAYS = '['.repeat(3000) + ']'.repeat(3000);
+  const DEEP_OBJECTS = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+  const deepEvent = (deep: string) => JSON.stringify(makeEvent({ level: 'Request', requestObject: 'DEEP' })).replace('"DEEP"', deep);
+
+  before(async () => {
+    serve = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    serve.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      serve.stderr!.on('data', (d: Buffer) => {
+        logs += d.toString();
+        const m = /"url":"(http:\/\/[^"]+)"/.exec(logs);
+        if (m && !url) resolve(void (url = m[1]!));
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${logs}`)));
+    });
+  });
+  after(() => serve?.kill('SIGTERM'));
+
+  const post = (body: string) => fetch(`${url}/audit/webhook/c`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const events = async (): Promise<{ auditID: string }[]> => JSON.parse((await runCli(['events', '--since', '2000-01-01T00:00:00Z', '--limit', '0', '--output', 'json'], env)).stdout);
+  const quarantine = async (): Promise<{ reason: string; raw: string; rawSize: number; rawSha256: string | null }[]> => ((await (await fetch(`${url}/api/v1/quarantine?limit=1000`)).json()) as { items: never[] }).items;
+
+  it('stores a webhook batch around events nested 3,000 arrays and 5,000 objects deep, which are quarantined alone', async () => {
+    const good = [makeEvent(), makeEvent()];
+    const res = await post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${JSON.stringify(good[0])},${deepEvent(DEEP_ARRAYS)},${deepEvent(DEEP_OBJECTS)},${JSON.stringify(good[1])}]}`);
+    expect(res.status, await res.text()).to.equal(200);
+    expect((await events()).map((e) => e.auditID)).to.include.members(good.map((e) => e.auditID));
+    const q = await quarantine();
+    expect(q.filter((r) => /nests deeper than 200 levels/.test(r.reason))).to.have.length(2);
+  });
+
+  it('kubetrail ingest goes on past a line nested too deep', async () => {
+    const file = join(dir, 'deep.jsonl');
+    writeFileSync(file, [JSON.stringify(makeEvent()), deepEvent(DEEP_ARRAYS), JSON.stringify(makeEvent())].join('\n') + '\n');
+    const r = await runCli(['ingest', file, '--cluster', 'c', '--output', 'json'], env);
+    expect(r.status, r.stderr).to.equal(2);
+    expect(JSON.parse(r.stdout)).to.deep.include({ read: 3, stored: 2, quarantined: 1 });
+  });
+
+  it('keeps no secret of a Secret event that fails validation, a truncated body, a last-applied JSON patch; keeps __proto__ keys', async () => {
+    const secretEvent = makeEvent({ level: 'Request', verb: 'create', objectRef: { resource: 'secrets', namespace: 'a', name: 'db', apiVersion: 'v1' }, requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'db' }, stringData: { password: SECRET }, data: { key: DATA } } });
+    delete (secretEvent as Record<string, unknown>).stageTimestamp;
+    expect((await post(JSON.stringify(secretEvent))).status).to.equal(200);
+    const truncated = JSON.stringify({ kind: 'EventList', items: [{ requestObject: { kind: 'Secret', data: { key: DATA }, stringData: { password: SECRET } } }] }).slice(0, -8);
+    expect((await post(truncated)).status).to.equal(400);
+    // V8 quotes a piece of the input when it names an unexpected token: not in a reason.
+    const unquoted = await post(`{"kind":"EventList","items":[{"token": ${SECRET}}]}`);
+    expect(unquoted.status).to.equal(400);
+    expect(await unquoted.text()).to.not.contain(SECRET);
+    // Old enough for retention to archive: the stored body must be redacted there too.
+    const at = '2018-10-26T13:42:46.764713Z';
+    const patch = makeEvent({
+      level: 'Request', verb: 'patch', requestReceivedTimestamp: at, stageTimestamp: at,
+      objectRef: { resource: 'deployments', namespace: 'a', name: 'web', apiGroup: 'apps', apiVersion: 'v1' },
+      requestObject: [{ op: 'add', path: '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', value: JSON.stringify({ kind: 'Deployment', spec: { template: { spec: { containers: [{ name: 'web', env: [{ name: 'PASSWORD', value: APPLIED }] }] } } } }) }],
+    });
+    const proto = makeEvent({ level: 'Request', verb: 'create', requestReceivedTimestamp: at, stageTimestamp: at, objectRef: { resource: 'configmaps', namespace: 'a', name: 'odd', apiVersion: 'v1' }, requestObject: JSON.parse('{"kind":"ConfigMap","data":{"__proto__":"kept","plain":"x"}}') });
+    expect((await post(JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [patch, proto] }))).status).to.equal(200);
+
+    const q = await quarantine();
+    const secretRow = q.find((r) => r.reason.includes('stageTimestamp'))!;
+    expect(secretRow.raw).to.contain('kubetrail:redacted:').and.not.contain(SECRET);
+    expect(secretRow.rawSha256).to.match(/^[0-9a-f]{64}$/);
+    const truncatedRow = q.find((r) => r.rawSize === Buffer.byteLength(truncated))!;
+    expect(truncatedRow.reason).to.match(/^body is not JSON/);
+    expect(q.map((r) => r.reason).join('\n')).to.not.contain(SECRET);
+    expect(truncatedRow.raw).to.not.contain(SECRET).and.not.contain(DATA);
+
+    const stored = JSON.parse((await runCli(['events', '--since', '2018-01-01T00:00:00Z', '--until', '2019-01-01T00:00:00Z', '--output', 'json'], env)).stdout) as { auditID: string }[];
+    expect(stored.map((e) => e.auditID)).to.have.members([patch.auditID, proto.auditID]);
+    const body = async (id: string) => (await (await fetch(`${url}/api/v1/events/c/${id}`)).json()) as { stages: { requestObject: unknown }[] };
+    expect(JSON.stringify(await body(patch.auditID))).to.contain('kubetrail:redacted:').and.not.contain(APPLIED);
+    const cm = (await body(proto.auditID)).stages[0]!.requestObject as { data: Record<string, string> };
+    expect(Object.getOwnPropertyDescriptor(cm.data, '__proto__')?.value).to.equal('kept');
+
+    expect((await runCli(['retention', 'run'], env)).status).to.equal(0);
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve.once('exit', r));
+    const archives = join(dir, 'archive');
+    expect(existsSync(archives)).to.equal(true);
+    const files = [
+      ...['k.db', 'k.db-wal'].filter((f) => existsSync(join(dir, f))).map((f) => readFileSync(join(dir, f))),
+      ...readdirSync(archives).map((f) => (f.endsWith('.gz') ? gunzipSync(readFileSync(join(archives, f))) : readFileSync(join(archives, f)))),
+      Buffer.from(logs),
+    ];
+    expect(files.length).to.be.greaterThan(3);
+    for (const bytes of files) for (const secret of [SECRET, DATA, APPLIED]) expect(bytes.includes(secret), secret).to.equal(false);
+  });
+});
