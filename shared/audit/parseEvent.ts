@@ -1,5 +1,6 @@
 import { detectCloudFormat } from './cloudFormats.js';
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
+import { makeWellFormed } from './wellFormed.js';
 import { parseTime } from './time.js';
 import {
   API_VERSIONS,
@@ -22,6 +23,7 @@ export function parseEvent(value: unknown, position: string, listVersion?: Audit
     // Not serialized again: that would recurse as deep. The quarantine keeps what can be told.
     return { position, reason: `nests deeper than ${MAX_EVENT_DEPTH} levels of arrays and objects (the limit of an audit Event); quarantined alone`, raw: describe(value) };
   }
+  makeWellFormed(value);
   const reject = (reason: string): RejectedInput => ({ position, reason, raw: safeStringify(value) });
   if (!isObject(value)) return reject(`expected an audit.k8s.io Event object, got ${describe(value)}`);
 

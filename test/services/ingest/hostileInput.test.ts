@@ -62,6 +62,30 @@ describe('hostile input (real serve and ingest)', function () {
     expect(JSON.parse(r.stdout)).to.deep.include({ read: 3, stored: 2, quarantined: 1 });
   });
 
+  it('makes every ill-formed string well formed at ingest, so the chain verifies: lone surrogates, reversed pairs, invalid UTF-8', async () => {
+    const d = tempDir();
+    const own = cliEnv({ KUBETRAIL_DB: join(d, 'k.db') });
+    const escapes = ['\\ud800', '\\udfff', 'a\\udc00\\ud800b', 'end\\ud83d'];
+    const lines = escapes.map((bad) =>
+      JSON.stringify(makeEvent({ userAgent: 'UA', level: 'Request', requestObject: { kind: 'ConfigMap', data: { KEY: 'VALUE' } }, annotations: { 'x/y': 'ANN' }, user: { username: 'USER', groups: ['G'] } }))
+        .replace('"UA"', `"ua${bad}"`).replace('"KEY"', `"k${bad}"`).replace('"VALUE"', `"v${bad}"`).replace('"ANN"', `"n${bad}"`).replace('"USER"', `"u${bad}"`).replace('"G"', `"g${bad}"`),
+    );
+    const file = join(d, 'bad.jsonl');
+    // Raw bytes no UTF-8 decoder accepts, too: a stray continuation byte, an overlong encoding, 0xff.
+    const rawBad = Buffer.from(JSON.stringify(makeEvent({ userAgent: 'RAW' })).replace('"RAW"', '"r__"'), 'utf8');
+    const at = rawBad.indexOf('r__');
+    rawBad[at + 1] = 0x80;
+    rawBad[at + 2] = 0xff;
+    writeFileSync(file, Buffer.concat([Buffer.from(lines.join('\n') + '\n'), rawBad, Buffer.from('\n'), Buffer.from([0xc0, 0xaf]), Buffer.from('\n')]));
+    const r = await runCli(['ingest', file, '--cluster', 'c', '--output', 'json'], own);
+    expect(JSON.parse(r.stdout)).to.deep.include({ stored: 5, quarantined: 1 });
+    const verify = await runCli(['verify'], own);
+    expect(verify.status, verify.stdout).to.equal(0);
+    const stored = JSON.parse((await runCli(['events', '--since', '2000-01-01T00:00:00Z', '--output', 'json'], own)).stdout) as { user: string; userAgent: string }[];
+    for (const e of stored) expect(e.userAgent.isWellFormed() && e.user.isWellFormed(), e.userAgent).to.equal(true);
+    expect(stored.map((e) => e.userAgent)).to.include('ua\ufffd');
+  });
+
   it('keeps no secret of a Secret event that fails validation, a truncated body, a last-applied JSON patch; keeps __proto__ keys', async () => {
     const secretEvent = makeEvent({ level: 'Request', verb: 'create', objectRef: { resource: 'secrets', namespace: 'a', name: 'db', apiVersion: 'v1' }, requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'db' }, stringData: { password: SECRET }, data: { key: DATA } } });
     delete (secretEvent as Record<string, unknown>).stageTimestamp;
