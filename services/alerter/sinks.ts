@@ -65,10 +65,14 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 
 const SLACK_ICON: Record<string, string> = { critical: ':rotating_light:', high: ':warning:', medium: ':large_orange_diamond:', low: ':information_source:' };
 
+/** Slack's control characters in text (https://api.slack.com/reference/surfaces/formatting#escaping): event text cannot mention <!channel> or forge a link. */
+export const slackEscape = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
 function slackText(a: AlertRow): string {
   const who = a.person ? `${identityText(a.actor)} (${identityText(a.person)})` : identityText(a.actor);
   const times = a.count > 1 ? ` ×${a.count}` : '';
-  return `${SLACK_ICON[a.severity] ?? ''} *${a.severity.toUpperCase()}* \`${a.rule}\`${times} on ${a.cluster}: ${a.message}\nactor ${who} · ${a.time} · PCI DSS ${a.pci.join(', ')} · alert #${a.id}`;
+  const e = slackEscape;
+  return `${SLACK_ICON[a.severity] ?? ''} *${a.severity.toUpperCase()}* \`${e(a.rule)}\`${times} on ${e(a.cluster)}: ${e(a.message)}\nactor ${e(who)} · ${a.time} · PCI DSS ${a.pci.join(', ')} · alert #${a.id}`;
 }
 
 /** Prometheus Alertmanager API v2 (`POST /api/v2/alerts`): labels identify, annotations describe. */

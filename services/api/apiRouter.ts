@@ -82,6 +82,8 @@ export function createApiRouter(options: ApiOptions): Router {
 
   router.use(express.json({ limit: '64kb' }));
   router.use((req, res, next) => {
+    // Audit answers are never cached by a browser or proxy, nor sniffed into another type.
+    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
     const started = process.hrtime.bigint();
     res.locals.caller = null;
     res.on('finish', () => {

@@ -70,7 +70,7 @@ describe('alerter', function () {
       {
         cluster: 'prod',
         source: 'test',
-        events: [parsed({ user: { username: 'root', groups: ['system:masters', 'system:authenticated'] } }), parsed({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'a', name: 's', apiVersion: 'v1' } })],
+        events: [parsed({ user: { username: 'root', groups: ['system:masters', 'system:authenticated'] } }), parsed({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'a', name: '<!channel>&<https://evil.example|x>', apiVersion: 'v1' } })],
         rejected: [],
       },
     ]);
@@ -116,6 +116,10 @@ describe('alerter', function () {
       const texts = slack.bodies.map((b) => (b as { body: { text: string } }).body.text);
       expect(texts).to.have.length(3);
       expect(texts.some((t) => t.includes('`system-masters-use`') && t.includes('*HIGH*'))).to.equal(true);
+      // Event text cannot mention @channel or forge a link: Slack's <, > and & are escaped.
+      const secretRead = texts.find((t) => t.includes('`secret-read`'))!;
+      expect(secretRead).to.contain('&lt;!channel&gt;&amp;&lt;https://evil.example|x&gt;');
+      expect(secretRead).to.not.match(/<!channel>|<https:/);
       // Alertmanager: only critical, in its v2 format.
       expect(am.bodies).to.have.length(1);
       const [amPost] = am.bodies as { path: string; body: { labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }[] }[];

@@ -54,6 +54,28 @@ describe('hostile input (real serve and ingest)', function () {
     expect(q.filter((r) => /nests deeper than 200 levels/.test(r.reason))).to.have.length(2);
   });
 
+  it('quarantines an empty body and a body nested 100,000 levels deep, and the quarantine view still answers', async () => {
+    const before = (await quarantine()).length;
+    expect((await post('')).status).to.equal(400);
+    expect((await post('['.repeat(100_000) + ']'.repeat(100_000))).status).to.be.oneOf([200, 400]);
+    expect((await post('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000))).status).to.equal(400);
+    const q = await quarantine();
+    expect(q.length - before).to.equal(3);
+    expect(q[0]!.rawSize).to.equal(600_001);
+    expect(q[1]!.reason).to.match(/nests deeper than 200 levels/);
+    expect(q[2]!.rawSize).to.equal(0);
+  });
+
+  it('answers an out-of-range time with 400 naming it, never caches, never sniffs', async () => {
+    for (const path of ['/api/v1/events?since=9999999999999d', '/api/v1/alerts?since=9999999999999d', '/api/v1/identities?since=9999999999999d']) {
+      const res = await fetch(url + path);
+      expect(res.status, path).to.equal(400);
+      expect(((await res.json()) as { error: string }).error, path).to.match(/since/);
+      expect(res.headers.get('cache-control'), path).to.equal('no-store');
+      expect(res.headers.get('x-content-type-options'), path).to.equal('nosniff');
+    }
+  });
+
   it('kubetrail ingest goes on past a line nested too deep', async () => {
     const file = join(dir, 'deep.jsonl');
     writeFileSync(file, [JSON.stringify(makeEvent()), deepEvent(DEEP_ARRAYS), JSON.stringify(makeEvent())].join('\n') + '\n');
