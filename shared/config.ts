@@ -16,6 +16,14 @@ import { ROLES, type Role } from './access.js';
 export const DEFAULTS = {
   /** Loopback: the store holds the cluster's most sensitive record; exposing it is a choice. */
   listen: '127.0.0.1:8080',
+  server: {
+    /**
+     * Names clients may reach kubetrail by (the Host header), beyond IP addresses, localhost and
+     * the listen host: a DNS name that points here without being listed is refused (421), which
+     * stops DNS rebinding. `*.example.com` matches one label or more.
+     */
+    allowedHosts: [] as string[],
+  },
   /** The cluster name for events that arrive without one (webhook path, Kafka header). */
   cluster: 'default',
   database: {
@@ -119,6 +127,9 @@ const sink = z.discriminatedUnion('type', [
 const schema = z.strictObject({
   listen: hostPort.default(DEFAULTS.listen),
   tls: z.strictObject({ certFile: z.string(), keyFile: z.string(), clientCaFile: z.string().optional() }).optional(),
+  server: z
+    .strictObject({ allowedHosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+$/, 'expected a host name, or *.domain')).default(DEFAULTS.server.allowedHosts) })
+    .default(DEFAULTS.server),
   cluster: z.string().min(1).default(DEFAULTS.cluster),
   database: z
     .strictObject({

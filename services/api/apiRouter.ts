@@ -7,7 +7,7 @@ import { ConflictError, ForbiddenError, InputError, NotFoundError, StoreUnavaila
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { openStore, type Store } from '../../shared/storage/openStore.js';
-import { createSelfAuditRecorder } from '../../shared/storage/selfAudit.js';
+import { createRefusalRecorder, createSelfAuditRecorder } from '../../shared/storage/selfAudit.js';
 import { alertRoutes } from './alertRoutes.js';
 import { eventRoutes } from './eventRoutes.js';
 import { identityRoutes } from './identityRoutes.js';
@@ -69,6 +69,7 @@ export interface ApiOptions {
 export function createApiRouter(options: ApiOptions): Router {
   const { config, store, log } = options;
   const record = createSelfAuditRecorder(store.db, options.clock);
+  const refused = createRefusalRecorder(store.db, options.clock);
   const ctx: ApiContext = {
     config,
     store,
@@ -89,6 +90,10 @@ export function createApiRouter(options: ApiOptions): Router {
     res.on('finish', () => {
       const caller = res.locals.caller as Caller | null;
       try {
+        if (caller === null && res.statusCode >= 400) {
+          refused({ actor: res.locals.presented ? 'unknown token' : 'no token', source: req.socket.remoteAddress ?? null, action: `${req.method} ${req.baseUrl}${req.path}`, status: res.statusCode, query: Object.keys(req.query).length ? req.query : undefined });
+          return;
+        }
         record({
           channel: 'api',
           actor: caller?.name ?? (res.locals.presented ? 'unknown token' : 'no token'),

@@ -79,7 +79,7 @@ const schemas: Record<string, Schema> = {
   QuarantineList: list('Quarantined'),
   SelfAuditEntry: obj({
     id: int, time: str, channel: { type: 'string', enum: ['api', 'cli', 'service'] }, actor: str, role: nstr, source: nstr, action: str,
-    query: {}, rows: nint, status: nint, detail: nstr,
+    query: {}, rows: nint, status: nint, detail: nstr, count: { ...int, description: 'calls the entry stands for: refused calls of one address, minute, status and path share one' },
   }),
   SelfAuditList: list('SelfAuditEntry'),
   Session: obj({

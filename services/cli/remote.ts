@@ -21,10 +21,12 @@ async function call(remote: Remote, method: string, path: string, params: Record
   const url = `${remote.server}/api/v1${path}${query.size ? `?${query}` : ''}`;
   let res: Response;
   try {
+    // A state change always says it sends JSON: the server refuses any other.
+    const sends = method === 'GET' ? undefined : JSON.stringify(body ?? {});
     res = await fetch(url, {
       method,
-      headers: { accept, ...(remote.token ? { authorization: `Bearer ${remote.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { accept, ...(remote.token ? { authorization: `Bearer ${remote.token}` } : {}), ...(sends === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: sends,
     });
   } catch (err) {
     throw new Error(`cannot reach ${remote.server}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);

@@ -23,6 +23,7 @@ import { StoreSink } from '../ingest/storeSink.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
+import { createRequestGuard } from './requestGuard.js';
 
 /** The services `kubetrail serve` can run. */
 export const SERVICES = ['ingest', 'api', 'alerter'] as const;
@@ -63,6 +64,9 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
     log.warn({ listen: config.listen }, 'the query API answers WITHOUT authentication on a non-loopback address (--insecure-no-auth): anyone who reaches it reads the audit store');
   } else if (noAuth) {
     log.warn({ listen: config.listen }, 'the query API has no tokens (api.tokens): it answers every local client as admin; add tokens before listening beyond loopback');
+  }
+  if (services.includes('ingest') && config.webhook.tokens.length === 0 && !config.webhook.requireClientCert && !isLoopback(listen.host)) {
+    log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
   const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock));
   try {
@@ -162,6 +166,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   const app = express();
   app.disable('x-powered-by');
   let stopping = false;
+  app.use(createRequestGuard({ listenHost: listen.host, allowedHosts: config.server.allowedHosts, tls: Boolean(config.tls) }));
 
   app.get('/healthz', (_req, res) => {
     // A writer thread that stopped will not come back: a liveness probe should restart us.

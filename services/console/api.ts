@@ -44,10 +44,12 @@ async function request(method: string, path: string, body?: unknown, accept = 'a
   const headers: Record<string, string> = { accept };
   const token = savedToken.get();
   if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  // A state change always says it sends JSON: the server refuses any other (cross-site forms).
+  const sends = method !== 'GET' ? JSON.stringify(body ?? {}) : undefined;
+  if (sends !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(`api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`api/v1${path}`, { method, headers, body: sends });
   } catch (err) {
     throw new ApiError(0, `kubetrail did not answer (${(err as Error).message}); is the server running?`);
   }

@@ -22,9 +22,56 @@ export interface SelfAuditRow extends Required<Omit<SelfAuditEntry, 'query'>> {
   id: number;
   time: string;
   query: unknown;
+  /** How many calls the row stands for (refused calls of one address, minute, status and path). */
+  count: number;
 }
 
-export const SELF_AUDIT_COLUMNS: (keyof SelfAuditRow)[] = ['id', 'time', 'channel', 'actor', 'role', 'source', 'action', 'query', 'rows', 'status', 'detail'];
+export const SELF_AUDIT_COLUMNS: (keyof SelfAuditRow)[] = ['id', 'time', 'channel', 'actor', 'role', 'source', 'action', 'query', 'rows', 'status', 'detail', 'count'];
+
+/** Parameter names a credential hides behind: never recorded, whatever they hold. */
+const CREDENTIAL_NAME = /token|passw|secret|key|auth|credential|session|cookie|sig/i;
+const MAX_PARAMS = 20;
+const MAX_TEXT = 200;
+
+/**
+ * Query parameters as the trail keeps them: none named like a credential, at most 20, each
+ * value cut at 200 characters. A client that puts a token in `?token=` leaves no token here.
+ */
+export function safeQuery(query: unknown): unknown {
+  if (typeof query !== 'object' || query === null || Array.isArray(query)) return query;
+  const out: Record<string, unknown> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(query)) {
+    if (n++ >= MAX_PARAMS) {
+      out['…'] = `${Object.keys(query).length - MAX_PARAMS} more`;
+      break;
+    }
+    const key = k.slice(0, MAX_TEXT);
+    if (CREDENTIAL_NAME.test(key)) out[key] = '(not recorded)';
+    else out[key] = typeof v === 'string' ? v.slice(0, MAX_TEXT) : Array.isArray(v) ? v.slice(0, 5).map((x) => String(x).slice(0, MAX_TEXT)) : '(not recorded)';
+  }
+  return out;
+}
+
+/**
+ * Records refused calls (no or wrong credential) compactly: a call joins the row of the same
+ * address, status and path in the same minute, which counts it. A flood is a few rows a minute.
+ */
+export function createRefusalRecorder(db: Database, clock: Clock): (e: { actor: string; source: string | null; action: string; status: number; query?: unknown }) => void {
+  const record = createSelfAuditRecorder(db, clock);
+  const bump = db.prepare('UPDATE self_audit SET count = count + 1 WHERE id = ?');
+  let minute = -1;
+  const rows = new Map<string, number>();
+  return (e) => {
+    const now = Math.floor(clock() / 60_000);
+    if (now !== minute || rows.size > 10_000) rows.clear(), (minute = now);
+    const action = e.action.slice(0, MAX_TEXT);
+    const key = `${e.source}\u0000${e.actor}\u0000${e.status}\u0000${action}`;
+    const id = rows.get(key);
+    if (id !== undefined && bump.run(id).changes > 0) return;
+    rows.set(key, record({ channel: 'api', actor: e.actor, source: e.source, action, status: e.status, query: e.query }));
+  };
+}
 
 /** Records entries in kubetrail's own audit trail. */
 export function createSelfAuditRecorder(db: Database, clock: Clock): (e: SelfAuditEntry) => number {
@@ -34,7 +81,7 @@ export function createSelfAuditRecorder(db: Database, clock: Clock): (e: SelfAud
     Number(
       insert.run(
         nowMicros(clock), e.channel, e.actor, e.role ?? null, e.source ?? null, e.action,
-        e.query === undefined ? null : JSON.stringify(e.query), e.rows ?? null, e.status ?? null, e.detail ?? null,
+        e.query === undefined ? null : JSON.stringify(e.channel === 'api' ? safeQuery(e.query) : e.query), e.rows ?? null, e.status ?? null, e.detail ?? null,
       ).lastInsertRowid,
     );
 }
@@ -75,6 +122,7 @@ export function* querySelfAudit(db: Database, f: SelfAuditFilter = {}): Iterable
       rows: r.rows as number | null,
       status: r.status as number | null,
       detail: r.detail as string | null,
+      count: r.count as number,
     };
   }
 }

@@ -149,7 +149,8 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
     expect((await call(admin(), 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/e2e-team/roles', role)).status).to.equal(201);
     expect((await call(admin(), 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/e2e-team/rolebindings', binding)).status).to.equal(201);
     const alice: Caller = { token: 'alice-token' };
-    expect((await call(alice, 'GET', '/api/v1/namespaces/e2e-team/pods')).status).to.equal(200);
+    // The apiserver's RBAC cache takes a moment to see a new binding.
+    await waitFor(async () => (await call(alice, 'GET', '/api/v1/namespaces/e2e-team/pods')).status === 200, "alice's new RoleBinding in effect", 10_000);
     expect((await call(alice, 'GET', '/api/v1/namespaces/e2e-team/secrets')).status).to.equal(403);
     const pods = (await eventsOf('alice', (e) => e.resource === 'pods' && e.namespace === 'e2e-team'))[0]!;
     const secrets = (await eventsOf('alice', (e) => e.resource === 'secrets' && e.namespace === 'e2e-team'))[0]!;

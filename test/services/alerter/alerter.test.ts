@@ -169,7 +169,7 @@ describe('alerter', function () {
     const { child, url } = await startServe(['--db', join(dir, 'serve.db'), '--config', config]);
     try {
       const exec = makeEvent({ stage: 'ResponseStarted', verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'a', name: 'web', apiVersion: 'v1' }, responseStatus: { metadata: {}, code: 101 } });
-      const res = await fetch(`${url}/audit/webhook/prod`, { method: 'POST', body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [exec] }) });
+      const res = await fetch(`${url}/audit/webhook/prod`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [exec] }) });
       expect(res.status).to.equal(200);
       await waitFor(() => hook.bodies.length > 0, 'the alert delivered', 20_000);
       const { body } = hook.bodies[0] as { body: { alerts: { rule: string; cluster: string; auditIDs: string[] }[] } };

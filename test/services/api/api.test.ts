@@ -438,6 +438,23 @@ describe('query API (real HTTP)', function () {
       expect(cliTrail[0]).to.include({ action: 'events', rows: 2, status: 0 });
       expect(cliTrail[0].query).to.deep.equal(['events', '--db', db, '--user', 'bob', '--limit', '2', '--output', 'json']);
     });
+
+    it('records a flood of refused calls as a few rows with counts, bounded, and never a credential in the query', async () => {
+      const flood = `?token=Leaked-Token-Value-77&password=hunter2&q=${'x'.repeat(5000)}`;
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const refusedEvents = (trail: any[]) => trail.filter((e) => e.actor === 'no token' && e.action === 'GET /api/v1/flood');
+      const before = refusedEvents(await allPages('/self-audit?limit=50&channel=api', 'admin'));
+      for (let i = 0; i < 300; i++) await fetch(`${server.url}/api/v1/flood${flood}`);
+      const trail = await allPages('/self-audit?limit=50&channel=api', 'admin');
+      const refusedRows = refusedEvents(trail);
+      expect(refusedRows.length - before.length).to.be.at.most(2); // one row a minute
+      expect(refusedRows.reduce((n, e) => n + e.count, 0) - before.reduce((n, e) => n + e.count, 0)).to.equal(300);
+      const text = JSON.stringify(trail);
+      expect(text).to.not.contain('Leaked-Token-Value-77');
+      expect(text).to.not.contain('hunter2');
+      expect(refusedRows[0]!.query).to.include({ token: '(not recorded)', password: '(not recorded)' });
+      expect(refusedRows[0]!.query.q.length).to.equal(200);
+    });
   });
 });
 
@@ -490,7 +507,7 @@ describe('query API start rules and the CLI against a server', function () {
     const server = await serve(loadConfig({ file, env: {}, overrides: { databasePath: remoteDb, listen: '127.0.0.1:0' } }), ['ingest', 'api'], createLogger('silent'));
     try {
       const items = fixtureEvents();
-      await fetch(`${server.url}/audit/webhook/prod`, { method: 'POST', body: JSON.stringify(eventList(items)) });
+      await fetch(`${server.url}/audit/webhook/prod`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(eventList(items)) });
       const args = ['--user', 'alice', '--code', '200-299', '--source-ip', '10.0.0.0/8', '--output', 'json'];
       const local = await runCli(['events', '--db', remoteDb, ...args], cliEnv());
       const remote = await runCli(['events', '--server', server.url, '--token', token, ...args], cliEnv());

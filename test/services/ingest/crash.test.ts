@@ -27,7 +27,7 @@ describe('crash safety of the webhook (SIGKILL mid-stream)', function () {
       while (next < batches.length) {
         const i = next++;
         try {
-          const res = await fetch(`${url}/audit/webhook/crash`, { method: 'POST', body: JSON.stringify(batches[i]) });
+          const res = await fetch(`${url}/audit/webhook/crash`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batches[i]) });
           if (res.status === 200) acked.add(i);
           await res.arrayBuffer();
         } catch {
@@ -57,7 +57,7 @@ describe('crash safety of the webhook (SIGKILL mid-stream)', function () {
     let duplicates = 0;
     for (const [i, b] of batches.entries()) {
       if (acked.has(i)) continue;
-      const res = await fetch(`${url}/audit/webhook/crash`, { method: 'POST', body: JSON.stringify(b) });
+      const res = await fetch(`${url}/audit/webhook/crash`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
       expect(res.status).to.equal(200);
       duplicates += ((await res.json()) as { duplicates: number }).duplicates;
     }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
@@ -74,6 +75,32 @@ describe('hostile input (real serve and ingest)', function () {
       expect(res.headers.get('cache-control'), path).to.equal('no-store');
       expect(res.headers.get('x-content-type-options'), path).to.equal('nosniff');
     }
+  });
+
+  it("refuses what a web page in the user's browser can send: other Origins, rebound host names, writes not in JSON", async () => {
+    const masters = makeEvent({ user: { username: 'root', groups: ['system:masters', 'system:authenticated'] } });
+    // A form or a no-cors fetch can only send text/plain: nothing of it is stored.
+    const forged = await fetch(`${url}/audit/webhook/c`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(masters) });
+    expect(forged.status).to.equal(415);
+    expect((await events()).map((e) => e.auditID)).to.not.include(masters.auditID);
+    expect((await post(JSON.stringify(masters))).status).to.equal(200);
+    const alerts = async () => ((await (await fetch(`${url}/api/v1/alerts?status=open`)).json()) as { items: { id: number }[] }).items;
+    const [alert] = await alerts();
+    expect(alert).to.not.equal(undefined);
+    const resolve = (headers: Record<string, string>) => fetch(`${url}/api/v1/alerts/${alert!.id}/resolve`, { method: 'POST', headers, body: '{}' });
+    expect((await resolve({ 'content-type': 'text/plain', origin: 'http://evil.example' })).status).to.equal(415);
+    expect((await resolve({ 'content-type': 'application/json', origin: 'http://evil.example' })).status).to.equal(403);
+    expect((await resolve({ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' })).status).to.equal(403);
+    expect((await alerts()).map((a) => a.id)).to.include(alert!.id);
+    // DNS rebinding: a name of the attacker's that resolves to 127.0.0.1.
+    // (fetch will not set Host: node:http does.)
+    const port = new URL(url).port;
+    const statusWithHost = (host: string) =>
+      new Promise<number>((resolve, reject) => get(`${url}/api/v1/alerts`, { headers: { host } }, (res) => resolve(res.resume().statusCode!)).on('error', reject));
+    expect(await statusWithHost(`evil.example:${port}`)).to.equal(421);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) expect(await statusWithHost(host), host).to.equal(200);
+    // The server's own page: same Origin.
+    expect((await resolve({ 'content-type': 'application/json', origin: url })).status).to.equal(200);
   });
 
   it('kubetrail ingest goes on past a line nested too deep', async () => {

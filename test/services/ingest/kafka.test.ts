@@ -350,7 +350,7 @@ describe('Kafka consumer (real broker)', function () {
     try {
       const events = Array.from({ length: 120 }, () => makeEvent({ auditID: randomUUID() }));
       const body = { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [...events, { kind: 'Event', auditID: 'bad' }] };
-      const res = await fetch(`${receiver.url}/audit/webhook/edge-1`, { method: 'POST', body: JSON.stringify(body) });
+      const res = await fetch(`${receiver.url}/audit/webhook/edge-1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(res.status).to.equal(200);
       expect(await res.json()).to.deep.equal({ accepted: 120, duplicates: 0, quarantined: 1 });
       await waitFor(() => countIn(db).n >= 120, '120 relayed events stored', 60_000);

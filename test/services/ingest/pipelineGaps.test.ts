@@ -89,7 +89,7 @@ describe('audit pipeline gaps (PCI DSS 10.7.2)', () => {
     const send = async (at = new Date()) => {
       const ts = at.toISOString().replace('Z', '000Z');
       const items = Array.from({ length: 5 }, () => makeEvent({ requestReceivedTimestamp: ts, stageTimestamp: ts }));
-      const res = await fetch(`${server.url}/audit/webhook/prod`, { method: 'POST', body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items }) });
+      const res = await fetch(`${server.url}/audit/webhook/prod`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items }) });
       expect(res.status).to.equal(200);
       sent += 5;
     };
@@ -121,14 +121,14 @@ describe('audit pipeline gaps (PCI DSS 10.7.2)', () => {
       expect(closed.lateEvents).to.equal(true);
       expect(closed.seconds).to.be.at.least(2);
 
-      const bad = await api(`/gaps/${gap.id}/ack`, { method: 'POST', body: JSON.stringify({ cause: 'apiserver restarted' }) });
+      const bad = await api(`/gaps/${gap.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cause: 'apiserver restarted' }) });
       expect(bad.status).to.equal(400);
       expect(bad.body.error).to.contain('body.remediation');
-      const ack = await api(`/gaps/${gap.id}/ack`, { method: 'POST', body: JSON.stringify({ cause: 'apiserver restarted during an upgrade', remediation: 'webhook backend batch buffer raised; runbook RB-7' }) });
+      const ack = await api(`/gaps/${gap.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cause: 'apiserver restarted during an upgrade', remediation: 'webhook backend batch buffer raised; runbook RB-7' }) });
       expect(ack.status).to.equal(200);
       expect(ack.body).to.include({ ackedBy: 'on-call', cause: 'apiserver restarted during an upgrade' });
       expect((await api('/alerts?rule=audit-pipeline-gap')).body.items[0]).to.include({ status: 'acknowledged', ackedBy: 'on-call' });
-      expect((await api(`/gaps/${gap.id}/ack`, { method: 'POST', body: JSON.stringify({ cause: 'x', remediation: 'y' }) })).status).to.equal(409);
+      expect((await api(`/gaps/${gap.id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cause: 'x', remediation: 'y' }) })).status).to.equal(409);
       expect(sent).to.be.greaterThan(100);
       // The CLI reads the same record.
       const listed = await runCli(['gaps', 'list', '--db', join(dir, 'kubetrail.db'), '--output', 'json'], cliEnv());

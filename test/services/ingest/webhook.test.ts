@@ -128,6 +128,7 @@ describe('webhook (real HTTP)', () => {
     const streamed = await fetch(server.url + '/audit/webhook/big', {
       method: 'POST',
       body: new ReadableStream({ start(c) { chunks.forEach((x) => c.enqueue(x)); c.close(); } }),
+      headers: { 'content-type': 'application/json' },
       duplex: 'half',
     } as RequestInit);
     expect(streamed.status).to.equal(413);
@@ -190,11 +191,11 @@ describe('webhook bearer tokens', () => {
 
   it('answers 401 without the token and 200 with it', async () => {
     const body = JSON.stringify(makeEvent());
-    const none = await fetch(server.url + '/audit/webhook', { method: 'POST', body });
+    const none = await fetch(server.url + '/audit/webhook', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect(none.status).to.equal(401);
-    const wrong = await fetch(server.url + '/audit/webhook', { method: 'POST', body, headers: { authorization: 'Bearer nope' } });
+    const wrong = await fetch(server.url + '/audit/webhook', { method: 'POST', body, headers: { authorization: 'Bearer nope', 'content-type': 'application/json' } });
     expect(wrong.status).to.equal(401);
-    const right = await fetch(server.url + '/audit/webhook', { method: 'POST', body, headers: { authorization: `Bearer ${token}` } });
+    const right = await fetch(server.url + '/audit/webhook', { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
     expect(right.status).to.equal(200);
   });
 });
