@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { parseRedactionKey } from './storage/redactionKey.js';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -38,6 +39,10 @@ export const DEFAULTS = {
     tokens: [] as string[],
     /** Mutual TLS: the apiserver must present a client certificate signed by tls.clientCaFile. */
     requireClientCert: false,
+    /** With requireClientCert: certificate names (CN or DNS SAN, `*` wildcards) that may send; none = any the CA signed. */
+    allowedClientNames: [] as string[],
+    /** With requireClientCert: per certificate name, the clusters (path segments) it may send for. */
+    clientClusters: {} as Record<string, string[]>,
   },
   quarantine: {
     /** Rejected input is kept up to this many bytes each; the full size is recorded. */
@@ -142,9 +147,12 @@ const schema = z.strictObject({
       maxBodyBytes: size.default(DEFAULTS.webhook.maxBodyBytes),
       tokens: z.array(z.string().min(16, 'tokens must be at least 16 characters')).default(DEFAULTS.webhook.tokens),
       requireClientCert: z.boolean().default(DEFAULTS.webhook.requireClientCert),
+      allowedClientNames: z.array(z.string().min(1)).default(DEFAULTS.webhook.allowedClientNames),
+      clientClusters: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default(DEFAULTS.webhook.clientClusters),
     })
     .default(DEFAULTS.webhook),
   quarantine: z.strictObject({ maxRawBytes: size.default(DEFAULTS.quarantine.maxRawBytes) }).default(DEFAULTS.quarantine),
+  redaction: z.strictObject({ keyFile: z.string().min(1).optional() }).default({}),
   ingest: z
     .strictObject({
       batchEvents: z.number().int().min(1).max(1_000_000).default(DEFAULTS.ingest.batchEvents),
@@ -332,6 +340,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (sources.overrides?.databasePath) setPath(raw, ['database', 'path'], sources.overrides.databasePath);
 
   if (sources.overrides?.relayToKafka) setPath(raw, ['relay', 'toKafka'], true);
+  // The redaction key lives beside the configuration (else beside the database), never in the store.
+  const keyHome = file ? dirname(file) : dirname(String((raw.database as Record<string, unknown> | undefined)?.path ?? DEFAULTS.database.path));
+  if ((raw.redaction as Record<string, unknown> | undefined)?.keyFile === undefined) setPath(raw, ['redaction', 'keyFile'], join(keyHome, 'kubetrail-redaction.key'));
   const result = schema.safeParse(raw);
   if (!result.success) {
     const where = file ? ` (${file})` : '';
@@ -388,10 +399,15 @@ function detectorFromConfig(config: Readonly<Config>): Detector | null {
   return new Detector({ breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules });
 }
 
-/** How every command that writes opens the store: its durability, caps, identity map and detections. */
-export function storeOptionsFrom(config: Readonly<Config>, clock: Clock): StoreWriterOptions {
+/**
+ * How every command that writes opens the store: its durability, caps, identity map, detections,
+ * and the redaction key: KUBETRAIL_REDACTION_KEY (hex) in `env`, else redaction.keyFile.
+ */
+export function storeOptionsFrom(config: Readonly<Config>, clock: Clock, env: Record<string, string | undefined>): StoreWriterOptions {
+  const key = env.KUBETRAIL_REDACTION_KEY;
   return {
     clock,
+    redactionKey: key ? { key: parseRedactionKey(key, 'KUBETRAIL_REDACTION_KEY'), from: 'KUBETRAIL_REDACTION_KEY' } : { file: config.redaction.keyFile! },
     synchronous: config.database.synchronous,
     quarantineMaxBytes: config.quarantine.maxRawBytes,
     identityMap: config.identityMap,

@@ -166,3 +166,6 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The redaction key of test stores (production keeps its own outside the store). */
+export const TEST_REDACTION_KEY = Buffer.alloc(32, 7);

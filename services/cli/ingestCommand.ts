@@ -22,7 +22,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock));
+  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock, process.env));
   const cluster = flags.cluster ?? config.cluster;
   let oldest = Infinity;
   writer.onCommitted((a) => (oldest = Math.min(oldest, a.oldest)));

@@ -33,6 +33,10 @@ import { verifyChainParallel } from '../../shared/storage/verifyChain.js';
  * The composition root: flags → configuration → services. The only module that reads the
  * environment or has effects at start.
  */
+// Whatever kubetrail creates — the store, its WAL, archives, manifests, key files — its owner
+// alone may read: they hold a cluster's audit trail.
+process.umask(0o077);
+
 const program = new Command('kubetrail')
   .description('Kubernetes audit events turned into answers: who did what, with which credential, under which permission.')
   .showHelpAfterError()

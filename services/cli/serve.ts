@@ -68,7 +68,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   if (services.includes('ingest') && config.webhook.tokens.length === 0 && !config.webhook.requireClientCert && !isLoopback(listen.host)) {
     log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
-  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock));
+  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock, process.env));
   try {
     return await startServer(config, services, log, writer, noAuth);
   } catch (err) {
@@ -219,6 +219,8 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         maxBodyBytes: config.webhook.maxBodyBytes,
         tokens: config.webhook.tokens,
         requireClientCert: config.webhook.requireClientCert,
+        allowedClientNames: config.webhook.allowedClientNames,
+        clientClusters: config.webhook.clientClusters,
         metrics,
         source: relay ? 'relay' : 'webhook',
       }),

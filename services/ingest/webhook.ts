@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
 import { jsonErrorReason } from '../../shared/audit/jsonError.js';
+import { certificateNames, clientRefusal } from './clientNames.js';
 
 /** Where the webhook sends a batch: the store (StoreSink) or Kafka (KafkaRelay). */
 export interface BatchSink {
@@ -24,6 +25,10 @@ export interface WebhookOptions {
   tokens: readonly string[];
   /** Mutual TLS: refuse a request without a client certificate the server's CA verified. */
   requireClientCert?: boolean;
+  /** With requireClientCert: the certificate names (CN or DNS SAN, `*` wildcards) that may send; empty = any the CA signed. */
+  allowedClientNames?: readonly string[];
+  /** With requireClientCert: the clusters (path segments) a certificate name may send for. */
+  clientClusters?: Readonly<Record<string, readonly string[]>>;
   metrics?: Metrics;
   /** `webhook`, or `relay` when batches go to Kafka. */
   source?: string;
@@ -50,6 +55,12 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       if (!socket.encrypted || !socket.authorized) {
         const why = socket.encrypted ? (socket.authorizationError ? String(socket.authorizationError) : 'no certificate') : 'not TLS';
         res.status(401).json({ error: `the audit webhook needs a client certificate signed by tls.clientCaFile (${why})` });
+        return;
+      }
+      const refusal = clientRefusal(certificateNames(socket.getPeerCertificate()), cluster, options.allowedClientNames ?? [], options.clientClusters ?? {});
+      if (refusal) {
+        options.log.warn({ cluster, reason: refusal }, 'webhook client certificate refused');
+        res.status(403).json({ error: refusal });
         return;
       }
     }

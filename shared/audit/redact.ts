@@ -5,8 +5,9 @@ import type { AuditEvent } from './types.js';
 /**
  * Redaction of secret values in request/response bodies before anything is stored
  * (PRODUCT.md "Storage and redaction"). A value becomes `kubetrail:redacted:<hash>`, where the
- * hash is a keyed HMAC-SHA256 prefix: two equal secrets still show as equal, and a stolen
- * copy of the store cannot be checked against a dictionary of likely secrets without the key.
+ * hash is the whole keyed HMAC-SHA256: two equal secrets still show as equal, and a stolen
+ * copy of the store cannot be checked against a dictionary of likely secrets without the key,
+ * which is kept outside the store (storage/redactionKey.ts).
  *
  * What is redacted:
  * - Secret `data` and `stringData` values: Secrets by kind anywhere in a body, the items of a
@@ -32,7 +33,7 @@ export function createRedactor(key: Uint8Array): Redactor {
   return (value: unknown) => {
     if (typeof value === 'string' && value.startsWith(REDACTED_PREFIX)) return value;
     const text = typeof value === 'string' ? value : JSON.stringify(value) ?? 'null';
-    return REDACTED_PREFIX + createHmac('sha256', key).update(text).digest('hex').slice(0, 12);
+    return REDACTED_PREFIX + createHmac('sha256', key).update(text).digest('hex');
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { nowMicros, type Clock } from '../clock.js';
 import { quarantineForm } from '../audit/quarantineForm.js';
+import { redactOldQuarantine } from './quarantineRedaction.js';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
 import type { IdentityRule } from '../identity/identityMap.js';
@@ -34,6 +35,8 @@ export interface WriteResult {
 export interface EventWriterOptions {
   /** When quarantined input, alerts and chain links were recorded. */
   clock: Clock;
+  /** The key of the redaction markers (kept outside the store: storage/redactionKey.ts). */
+  redactionKey: Uint8Array;
   identityMap?: readonly IdentityRule[];
   /** Findings of one rule and key within this much of an open alert join it (default 1 h). */
   alertThrottleSeconds?: number;
@@ -85,7 +88,8 @@ export class EventWriter {
       if (name === 'principals') identities.add(id, params[0] as string);
       this.chain?.dimensionInserted(name, id, params);
     });
-    this.redact = createRedactor(store.redactionKey);
+    this.redact = createRedactor(options.redactionKey);
+    redactOldQuarantine(db, this.redact);
     this.readRow = createRowReader(db);
     this.usage = new UsageRollups(db);
     // Another stage of the same action that counts as its use (usageRollups.countsAsUse).

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
@@ -7,8 +6,6 @@ import type { Clock } from '../clock.js';
 import { auditIdToKey } from './auditId.js';
 import { migrate, readMigrations } from './migrate.js';
 import { finishPendingRollups } from './usageRollups.js';
-import { redactOldQuarantine } from './quarantineRedaction.js';
-import { createRedactor } from '../audit/redact.js';
 
 /** Where the SQL migrations are: `migrations/` at the package root, copied beside the build. */
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
@@ -31,14 +28,12 @@ export type StoreOptions = {
 export interface Store {
   db: Database;
   path: string;
-  /** The key for redaction hashes, made once per store. */
-  redactionKey: Buffer;
   close(): void;
 }
 
 /** Opens (creating if needed) and migrates the database at `path`. */
 export function openStore(path: string, options: StoreOptions): Store {
-  if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   db.pragma('busy_timeout = 10000');
   // The stored form of an auditID kept as text (alert_events), for joins on the events' key.
@@ -53,12 +48,22 @@ export function openStore(path: string, options: StoreOptions): Store {
   }
   db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
   db.pragma('temp_store = MEMORY');
-  const redactionKey = options.readonly ? Buffer.alloc(0) : ensureRedactionKey(db);
-  if (!options.readonly) redactOldQuarantine(db, createRedactor(redactionKey));
-  return { db, path, redactionKey, close: () => db.close() };
+  if (!options.readonly) restrictFiles(path);
+  return { db, path, close: () => db.close() };
 }
 
-function ensureRedactionKey(db: Database): Buffer {
-  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('redaction_key', ?)").run(randomBytes(32));
-  return (db.prepare("SELECT value FROM meta WHERE key = 'redaction_key'").get() as { value: Buffer }).value;
+/**
+ * The store's files readable by their owner alone (0600), whatever the umask of the process that
+ * made them: the audit trail of a cluster is its most sensitive record. The WAL and shared-memory
+ * files are created by SQLite beside it.
+ */
+function restrictFiles(path: string): void {
+  if (path === ':memory:') return;
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }

@@ -145,7 +145,7 @@ async function sha256File(path: string): Promise<string> {
  * deletes the day's raw rows in chunks. The day must be chained already.
  */
 export async function archiveDay(db: Database, day: number, dir: string, nowMicros: number): Promise<ArchiveRecord> {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ids = db.prepare(IDS_OF_DAY).pluck().all(dayStart(day), dayStart(day + 1)) as number[];
   const existing = db.prepare('SELECT * FROM archives WHERE day = ?').get(day) as ArchiveRow | undefined;
   if (ids.length === 0 && existing) return toRecord(existing);
@@ -170,12 +170,13 @@ export async function archiveDay(db: Database, day: number, dir: string, nowMicr
       }
     }
   }
-  await pipeline(Readable.from(lines()), createGzip(), createWriteStream(path));
+  await pipeline(Readable.from(lines()), createGzip(), createWriteStream(path, { mode: 0o600 }));
   const sha256 = await sha256File(path);
   const idRanges = ranges(ids);
   writeFileSync(
     join(dir, `${name}.manifest.json`),
     `${JSON.stringify({ day: name, file, sha256, rows: ids.length, ids: idRanges, chain: { links, headAtArchive: head && { seq: head.seq, hash: head.link.toString('hex') } }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
+    { mode: 0o600 },
   );
   db.prepare('INSERT OR REPLACE INTO archives (day, file, sha256, rows, ids, links, archived_at, restored_at, expired_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)').run(
     day, file, sha256, ids.length, JSON.stringify(idRanges), JSON.stringify(links), nowMicros,

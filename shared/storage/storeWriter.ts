@@ -7,6 +7,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import type { Clock } from '../clock.js';
 import { openStore, type Store } from './openStore.js';
+import { loadRedactionKey, type RedactionKeySource } from './redactionKey.js';
 import { RecordBatchBuilder, oldestReceivedAt, type RecordBatch } from './eventRows.js';
 
 /** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
@@ -23,6 +24,7 @@ export interface WriterThreadOptions {
   quarantineMaxBytes: number;
   identityMap: IdentityRule[];
   alertThrottleSeconds: number;
+  redactionKey: Uint8Array;
 }
 
 export interface StoreWriterOptions {
@@ -31,6 +33,8 @@ export interface StoreWriterOptions {
    * thread and reads the system clock for what it records (quarantine, alerts, chain links).
    */
   clock: Clock;
+  /** Where the key of the redaction markers comes from (never the store). */
+  redactionKey: RedactionKeySource;
   synchronous?: 'FULL' | 'NORMAL';
   quarantineMaxBytes?: number;
   identityMap?: readonly IdentityRule[];
@@ -66,7 +70,7 @@ export class StoreWriter {
   private readonly principals = new PrincipalCache();
 
   private constructor(readonly store: Store, options: WriterThreadOptions, private readonly detector?: Detector) {
-    this.redact = createRedactor(store.redactionKey);
+    this.redact = createRedactor(options.redactionKey);
     // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time, and its
     // objects die young (a 16 MB young generation is as fast as 32 MB here, and 25 MB smaller).
     this.worker = new Worker(new URL('./writerThread.js', import.meta.url), {
@@ -96,10 +100,18 @@ export class StoreWriter {
   ): Promise<StoreWriter> {
     const synchronous = options.synchronous ?? 'FULL';
     const store = openStore(path, { synchronous, clock: options.clock });
+    let redactionKey: Buffer;
+    try {
+      redactionKey = loadRedactionKey(store.db, options.redactionKey);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     const writer = new StoreWriter(
       store,
       {
         path,
+        redactionKey,
         synchronous,
         quarantineMaxBytes: options.quarantineMaxBytes ?? 1 << 20,
         identityMap: [...(options.identityMap ?? [])],

@@ -20,6 +20,7 @@ const store = openStore(options.path, { synchronous: options.synchronous, cacheK
 // KUBETRAIL_BENCH_NO_HASH_CHAIN=1 is for `npm run bench` alone: it measures what the chain costs.
 const writer = new EventWriter(store, options.quarantineMaxBytes, {
   clock: systemClock,
+  redactionKey: options.redactionKey,
   identityMap: options.identityMap,
   alertThrottleSeconds: options.alertThrottleSeconds,
   hashChain: process.env.KUBETRAIL_BENCH_NO_HASH_CHAIN !== '1',

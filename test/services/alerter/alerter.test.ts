@@ -17,7 +17,7 @@ import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { Alerter, type AlerterSink } from '../../../services/alerter/alerter.js';
 import { createSink } from '../../../services/alerter/sinks.js';
 import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
-import { kafkaBrokers, makeEvent, startServe, tempDir, waitFor } from '../../helpers.js';
+import { kafkaBrokers, makeEvent, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 
 /** A real local HTTP receiver that fails its first `failFirst` requests with `failStatus`. */
 async function receiver(failFirst = 0, failStatus = 503) {
@@ -65,7 +65,7 @@ describe('alerter', function () {
   /** A store holding one high (system-masters-use) and one critical (unattributed break-glass) alert, and more. */
   async function storeWithAlerts(name: string): Promise<string> {
     const db = join(dir, `${name}.db`);
-    const writer = await StoreWriter.open(db, { clock: systemClock });
+    const writer = await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     await ingestBatch(writer, [
       {
         cluster: 'prod',

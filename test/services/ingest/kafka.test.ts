@@ -16,7 +16,7 @@ import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
 import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
-import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, waitFor } from '../../helpers.js';
+import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 
 /** Consumer tests against a real Apache Kafka broker (test/infra/kafka/kafka.sh). */
 describe('Kafka consumer (real broker)', function () {
@@ -51,7 +51,7 @@ describe('Kafka consumer (real broker)', function () {
   it('stores single Events, EventLists and JSON lines, by the cluster header, and dead-letters the rest', async () => {
     const topic = `audit-${randomUUID()}`;
     const dlq = `${topic}.dlq`;
-    const writer = await StoreWriter.open(join(dir, 'consume.db'), { clock: systemClock });
+    const writer = await StoreWriter.open(join(dir, 'consume.db'), { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const single = makeEvent();
     const listed = [makeEvent(), makeEvent()];
     const jsonLines = [makeEvent(), makeEvent(), makeEvent()];
@@ -92,7 +92,7 @@ describe('Kafka consumer (real broker)', function () {
 
   it('dead-letters an event nested 3,000 levels deep instead of looping on its offset, and stores the messages around it', async () => {
     const topic = `audit-${randomUUID()}`;
-    const writer = await StoreWriter.open(join(dir, 'deep.db'), { clock: systemClock });
+    const writer = await StoreWriter.open(join(dir, 'deep.db'), { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const before = makeEvent();
     const after = makeEvent();
     const deep = JSON.stringify(makeEvent({ level: 'Request', requestObject: { kind: 'ConfigMap', data: {}, x: JSON.parse('['.repeat(3000) + ']'.repeat(3000)) } }));
@@ -120,7 +120,7 @@ describe('Kafka consumer (real broker)', function () {
       readFileSync(join(corpus, 'audit', 'falco', f), 'utf8').trim(),
     );
     await produce(topic, values.map((value) => ({ value })));
-    const writer = await StoreWriter.open(join(dir, 'corpus.db'), { clock: systemClock });
+    const writer = await StoreWriter.open(join(dir, 'corpus.db'), { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const options = { writer, kafka: kafkaConfig(topic), defaultCluster: 'minikube', log: createLogger('silent') };
     try {
       let consumer = await startKafkaConsumer(options);
@@ -246,7 +246,7 @@ describe('Kafka consumer (real broker)', function () {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 4, 0);
     const db = join(dir, 'pair.db');
-    const writers = [await StoreWriter.open(db, { clock: systemClock }), await StoreWriter.open(db, { clock: systemClock })];
+    const writers = [await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } }), await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } })];
     const kafkaOptions = kafkaConfig(topic);
     const consumers = await Promise.all(
       writers.map((writer) => startKafkaConsumer({ writer, kafka: kafkaOptions, defaultCluster: 'main', log: createLogger('silent') })),
@@ -271,7 +271,7 @@ describe('Kafka consumer (real broker)', function () {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 1, 0);
     const dbPath = join(dir, 'behind.db');
-    const writer = await StoreWriter.open(dbPath, { clock: systemClock });
+    const writer = await StoreWriter.open(dbPath, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const metrics = createMetrics();
     const options = kafkaConfig(topic, { pauseAtBacklog: 3 });
     const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent'), metrics });
@@ -314,7 +314,7 @@ describe('Kafka consumer (real broker)', function () {
     const topic = `audit-${randomUUID()}`;
     await fillTopic(topic, 1, 0);
     const dbPath = join(dir, 'rewind.db');
-    const writer = await StoreWriter.open(dbPath, { clock: systemClock });
+    const writer = await StoreWriter.open(dbPath, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const options = kafkaConfig(topic);
     const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent') });
     try {

@@ -81,6 +81,43 @@ describe('webhook over mutual TLS (real HTTPS, certificates from openssl)', func
     expect(res.status, res.body).to.equal(200);
   });
 
+  it('takes only the certificate names webhook.allowedClientNames lists, each for the clusters webhook.clientClusters gives it', async () => {
+    issue(dir, 'ca', 'node', 'system:node:worker-1', 'extendedKeyUsage=clientAuth\n');
+    issue(dir, 'ca', 'edge', 'edge-relay', 'extendedKeyUsage=clientAuth\nsubjectAltName=DNS:relay-1.audit.example\n');
+    const config = join(dir, 'names.yaml');
+    writeFileSync(config, [
+      'listen: 127.0.0.1:0',
+      'tls:', `  certFile: ${join(dir, 'server.crt')}`, `  keyFile: ${join(dir, 'server.key')}`, `  clientCaFile: ${join(dir, 'ca.crt')}`,
+      'webhook:', '  requireClientCert: true', '  allowedClientNames: [kube-apiserver, "*.audit.example"]', '  clientClusters:', '    kube-apiserver: [prod]',
+    ].join('\n'));
+    const named = await serve(loadConfig({ file: config, env: {}, overrides: { databasePath: join(dir, 'names.db') } }), ['ingest'], createLogger('silent'));
+    try {
+      const send = (path: string, client: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const url = new URL(named.url + path);
+          const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', ca: file('ca.crt'), cert: file(`${client}.crt`), key: file(`${client}.key`), headers: { 'content-type': 'application/json' } }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify(makeEvent()));
+        });
+      expect((await send('/audit/webhook/prod', 'apiserver')).status).to.equal(200);
+      const elsewhere = await send('/audit/webhook/staging', 'apiserver');
+      expect(elsewhere.status).to.equal(403);
+      expect(JSON.parse(elsewhere.body).error).to.contain('may send for prod (webhook.clientClusters), not for cluster staging');
+      // Signed by the same CA, but a node's certificate: not a sender of audit events.
+      const node = await send('/audit/webhook/prod', 'node');
+      expect(node.status).to.equal(403);
+      expect(JSON.parse(node.body).error).to.contain('system:node:worker-1 is not one webhook.allowedClientNames lets send');
+      // A DNS name matched by a wildcard, and no cluster limit for it.
+      expect((await send('/audit/webhook/staging', 'edge')).status).to.equal(200);
+    } finally {
+      await named.stop();
+    }
+  });
+
   it('refuses a configuration that asks for client certificates without a CA to check them', () => {
     const config = join(dir, 'bad.yaml');
     writeFileSync(config, ['webhook:', '  requireClientCert: true'].join('\n'));

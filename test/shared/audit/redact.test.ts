@@ -3,7 +3,7 @@ import { REDACTED_PREFIX, createRedactor, redactBodies, redactUntrusted } from '
 import { makeEvent } from '../../helpers.js';
 
 const redact = createRedactor(Buffer.from('test-key'));
-const MARK = new RegExp(`^${REDACTED_PREFIX}[0-9a-f]{12}$`);
+const MARK = new RegExp(`^${REDACTED_PREFIX}[0-9a-f]{64}$`);
 
 /** Every string in `value` (deep), to prove that no secret survives anywhere. */
 function strings(value: unknown): string[] {

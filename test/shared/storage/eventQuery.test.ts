@@ -6,7 +6,7 @@ import type { AuditEvent } from '../../../shared/audit/types.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { queryActions, type ActionPosition, type EventFilter } from '../../../shared/storage/eventQuery.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { makeEvent, parsedEvent, seededRandom, tempDir } from '../../helpers.js';
+import { makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 describe('action queries: order and pages', () => {
   const dir = tempDir();
@@ -14,7 +14,7 @@ describe('action queries: order and pages', () => {
   it('order actions by (time, auditID, cluster) and page through them exactly, through request times larger than a chunk', () => {
     const store = openStore(join(dir, 'q.db'), { clock: systemClock });
     try {
-      const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+      const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
       const rand = seededRandom(7);
       const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
       const events: AuditEvent[] = [];
@@ -71,7 +71,7 @@ describe('action queries: who acted, and as whom', () => {
     const lines = readFileSync(join(process.cwd(), 'test', 'fixtures', 'rbac-usage', 'audit.jsonl'), 'utf8').split('\n').filter(Boolean);
     const store = openStore(join(tempDir(), 'who.db'), { clock: systemClock });
     try {
-      new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'rec', source: 'test', events: lines.map((l) => parsedEvent(JSON.parse(l) as AuditEvent)), rejected: [] }]);
+      new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'rec', source: 'test', events: lines.map((l) => parsedEvent(JSON.parse(l) as AuditEvent)), rejected: [] }]);
       const who = (f: EventFilter) => [...queryActions(store.db, { ...f, order: 'asc' })].map((s) => `${s.event.user.username}${s.event.impersonatedUser ? ` as ${s.event.impersonatedUser.username}` : ''} ${s.event.verb} ${s.event.requestURI}`);
       const asAlice = ['erin as alice list /api/v1/namespaces/payments/pods', 'erin as alice list /api/v1/namespaces/ops/pods'];
       expect(who({ user: 'alice' })).to.have.length(9).and.include.members(asAlice);

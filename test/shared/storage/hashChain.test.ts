@@ -6,12 +6,12 @@ import { expect } from 'chai';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { verifyChain, verifyChainParallel } from '../../../shared/storage/verifyChain.js';
-import { cliEnv, corpusDir, makeEvent, parsedEvent, runCli, tempDir } from '../../helpers.js';
+import { cliEnv, corpusDir, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /** Three transactions over two days, with a body, two users and a duplicate. */
 function seed(db: string): void {
   const store = openStore(db, { clock: systemClock });
-  const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+  const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
   const day = (d: number, i: number) => `2026-07-${String(20 + d).padStart(2, '0')}T10:00:${String(i).padStart(2, '0')}.000001Z`;
   const batch = (d: number, n: number, user: string) =>
     Array.from({ length: n }, (_, i) => makeEvent({ requestReceivedTimestamp: day(d, i), stageTimestamp: day(d, i), user: { username: user, groups: ['dev'] }, objectRef: { resource: 'pods', namespace: 'a', name: `p-${d}-${i}`, apiVersion: 'v1' } }));
@@ -92,7 +92,7 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
   it('hashes dimension rows another writer added by reading them back, and its own from memory', () => {
     const path = tampered("INSERT INTO strings (value) VALUES ('from another writer')");
     const store = openStore(path, { clock: systemClock });
-    const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+    const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
     // This writer's next link covers the foreign row and the rows it interns itself.
     writer.write([{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/1.0', user: { username: 'dora' } }))], rejected: [] }]);
     writer.write([{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/2.0', user: { username: 'erin' } }))], rejected: [] }]);
@@ -106,7 +106,7 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
     const path = tampered('DELETE FROM chain_links');
     expect(verify(path).problems[0]!.detail).to.match(/past the chain head/);
     const store = openStore(path, { clock: systemClock });
-    new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent())], rejected: [] }]);
+    new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent())], rejected: [] }]);
     store.close();
     const r = verify(path);
     expect(r.ok, JSON.stringify(r.problems)).to.equal(true);

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { systemClock } from '../../../shared/clock.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { tempDir } from '../../helpers.js';
+import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { TEST_REDACTION_KEY, tempDir } from '../../helpers.js';
 
 describe('quarantine kept verbatim by an earlier kubetrail', () => {
-  it('is redacted when the store is next opened, and no page of the file keeps the old bytes', () => {
+  it('is redacted when a writer next opens the store, and no page of the file keeps the old bytes', () => {
     const path = join(tempDir(), 'old.db');
     const SECRET = 'Old-Plaintext-In-Quarantine-55';
     const store = openStore(path, { clock: systemClock });
@@ -18,7 +19,9 @@ describe('quarantine kept verbatim by an earlier kubetrail', () => {
     store.close();
     expect(readFileSync(path).includes(SECRET)).to.equal(true);
 
+    // A writer opening it, as ingest and serve do.
     const again = openStore(path, { clock: systemClock });
+    new EventWriter(again, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
     const rows = again.db.prepare('SELECT raw, raw_sha256 FROM quarantine ORDER BY id').all() as { raw: Buffer; raw_sha256: string }[];
     again.close();
     expect(rows.map((r) => r.raw_sha256)).to.deep.equal(['', '']);

@@ -12,7 +12,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { archivedDays, listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../../shared/storage/retention.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
-import { cliEnv, makeEvent, parsedEvent, runCli, startServe, tempDir } from '../../helpers.js';
+import { cliEnv, makeEvent, parsedEvent, runCli, startServe, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 10, 27, 12);
@@ -35,7 +35,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
 
   before(() => {
     const store = openStore(db, { clock: systemClock });
-    const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+    const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
     for (const [daysAgo, n] of [[120, 30], [100, 20], [10, 25]] as const) {
       const at = (i: number) => new Date(NOW - daysAgo * DAY_MS + i * 60_000).toISOString().replace('Z', '000Z');
       const events = Array.from({ length: n }, (_, i) =>
@@ -131,7 +131,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     const store = openStore(own, { clock: systemClock });
     try {
       const at = new Date(NOW - 120 * DAY_MS).toISOString().replace('Z', '000Z');
-      new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
+      new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
       for (const years of [0, 1, 5]) {
         const run = await runRetention(store.db, { hotDays: 90, dir: ownArchive }, (NOW + years * 366 * DAY_MS) * 1000);
         expect(run.expired, `${years} years on`).to.deep.equal([]);
@@ -177,7 +177,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     const cliDb = join(dir, 'cli.db');
     const store = openStore(cliDb, { clock: systemClock });
     const at = new Date(Date.now() - 200 * DAY_MS).toISOString().replace('Z', '000Z');
-    new EventWriter(store, 1 << 20, { clock: systemClock }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
+    new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
     store.close();
     const env = cliEnv({ KUBETRAIL_DB: cliDb });
     const run = await runCli(['retention', 'run'], env);
@@ -234,7 +234,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
   it('never gives an archived event id out again: history imported after current events, archived, then restored', async () => {
     const store = openStore(join(dir, 'ids.db'), { clock: systemClock });
     try {
-      const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+      const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
       const write = (daysAgo: number, n: number) => {
         const events = Array.from({ length: n }, (_, i) => {
           const t = new Date(NOW - daysAgo * DAY_MS + i * 1000).toISOString().replace('Z', '000Z');

@@ -10,7 +10,7 @@ import { eventToRecord, recordToEvent } from '../../../shared/storage/eventRecor
 import { EventWriter, type WriteBatch } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { parseLine } from '../../../services/ingest/lines.js';
-import { corpusDir, makeEvent, tempDir } from '../../helpers.js';
+import { corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 function parsed(e: Record<string, unknown>, position = 'test'): ParsedEvent {
   const r = parseEvent(e, position);
@@ -25,7 +25,7 @@ function batch(events: ParsedEvent[], cluster = 'prod'): WriteBatch {
 /** What the store must give back for an event: the event, with its bodies redacted. */
 function expectedBack(p: ParsedEvent, store: Store): AuditEvent {
   const { requestObject: _q, responseObject: _r, ...meta } = p.event;
-  return { ...meta, ...redactBodies(p.event, createRedactor(store.redactionKey)) } as AuditEvent;
+  return { ...meta, ...redactBodies(p.event, createRedactor(TEST_REDACTION_KEY)) } as AuditEvent;
 }
 
 /** Events that exercise every way a field can be present, absent, empty or unusual. */
@@ -80,7 +80,7 @@ describe('store', () => {
 
   beforeEach(function () {
     store = openStore(join(dir, `${this.currentTest!.title.replace(/\W+/g, '-')}.db`), { clock: systemClock });
-    writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+    writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
   });
   afterEach(() => store.close());
 
@@ -105,10 +105,11 @@ describe('store', () => {
       { version: 16, name: '0016_events_impersonated.sql' },
       { version: 17, name: '0017_alert_identity_values.sql' },
       { version: 18, name: '0018_quarantine_redacted.sql' },
+      { version: 19, name: '0019_self_audit_counts.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 18 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 19 });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 
@@ -119,7 +120,7 @@ describe('store', () => {
     expect(back.map((s) => s.event)).to.deep.equal(events.map((p) => expectedBack(p, store)));
     expect(back.every((s) => s.cluster === 'prod')).to.equal(true);
     const env = (back.at(-1)!.event.requestObject as { spec: { containers: { env: { value: string }[] }[] } }).spec.containers[0]!.env[0]!;
-    expect(env.value).to.match(/^kubetrail:redacted:[0-9a-f]{12}$/);
+    expect(env.value).to.match(/^kubetrail:redacted:[0-9a-f]{64}$/);
   });
 
   it('stores a later request that reuses an auditID as a request of its own', () => {
@@ -191,7 +192,7 @@ describe('store', () => {
   it('keeps quarantined input up to the cap with its full size', () => {
     store.close();
     store = openStore(store.path, { clock: systemClock });
-    const small = new EventWriter(store, 10, { clock: systemClock });
+    const small = new EventWriter(store, 10, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
     const result = small.write([{ cluster: 'prod', source: 'webhook', events: [], rejected: [{ position: 'item 3', reason: 'stage: missing', raw: 'x'.repeat(25) }] }]);
     expect(result[0]!.quarantined).to.equal(1);
     const row = store.db.prepare('SELECT source, cluster, position, reason, raw, raw_size FROM quarantine').get() as Record<string, unknown>;
@@ -240,7 +241,7 @@ describe('store round trip over the shared corpus', function () {
     for (const [i, file] of files.entries()) {
       // Each file in its own store: some Falco captures were edited from one another and share auditIDs.
       const store = openStore(join(dir, `corpus-${i}.db`), { clock: systemClock });
-      const writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+      const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
       const lines = readFileSync(file, 'utf8').split('\n');
       const events: ParsedEvent[] = [];
       lines.forEach((text, n) => events.push(...parseLine({ text, number: n + 1, end: 0 }, file).events));

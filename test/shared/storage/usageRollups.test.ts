@@ -6,7 +6,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { readUsage } from '../../../shared/storage/usageQuery.js';
 import { rebuildUsageRollups } from '../../../shared/storage/usageRollups.js';
-import { makeEvent, parsedEvent, tempDir } from '../../helpers.js';
+import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY1 = Date.parse('2026-07-23T00:00:00Z') * 1000;
 const WINDOW = { cluster: 'prod', since: DAY1 - 86_400e6, until: DAY1 + 3 * 86_400e6 };
@@ -29,7 +29,7 @@ describe('usage rollups', () => {
 
   beforeEach(function () {
     store = openStore(join(dir, `${this.currentTest!.title.replace(/\W+/g, '-')}.db`), { clock: systemClock });
-    writer = new EventWriter(store, 1 << 20, { clock: systemClock });
+    writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
   });
   afterEach(() => store.close());
 
@@ -142,7 +142,7 @@ describe('usage rollups', () => {
   it('keeps counts exact with two writers on one store, and a third process opening it meanwhile', () => {
     const other = openStore(store.path, { clock: systemClock });
     try {
-      const second = new EventWriter(other, 1 << 20, { clock: systemClock });
+      const second = new EventWriter(other, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
       const writeWith = (w: EventWriter, events: AuditEvent[]) => w.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
       for (let i = 0; i < 3; i++) {
         writeWith(writer, [makeEvent(), makeEvent({ verb: 'delete' })]);
