@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_DETECT_SETTINGS, Detector } from './detect/engine.js';
+import { DEFAULT_DETECT_SETTINGS, Detector, type DetectorOptions } from './detect/engine.js';
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
 import type { StoreWriterOptions } from './storage/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
@@ -39,6 +39,11 @@ export const DEFAULTS = {
     tokens: [] as string[],
     /** Mutual TLS: the apiserver must present a client certificate signed by tls.clientCaFile. */
     requireClientCert: false,
+    /**
+     * Bodies read or prepared at once (several apiservers, each with batches in flight); beyond,
+     * 503 with Retry-After and the apiserver retries. Each can be maxBodyBytes: this bounds memory.
+     */
+    maxConcurrentBodies: 8,
     /** With requireClientCert: certificate names (CN or DNS SAN, `*` wildcards) that may send; none = any the CA signed. */
     allowedClientNames: [] as string[],
     /** With requireClientCert: per certificate name, the clusters (path segments) it may send for. */
@@ -147,6 +152,7 @@ const schema = z.strictObject({
       maxBodyBytes: size.default(DEFAULTS.webhook.maxBodyBytes),
       tokens: z.array(z.string().min(16, 'tokens must be at least 16 characters')).default(DEFAULTS.webhook.tokens),
       requireClientCert: z.boolean().default(DEFAULTS.webhook.requireClientCert),
+      maxConcurrentBodies: z.number().int().min(1).max(64).default(DEFAULTS.webhook.maxConcurrentBodies),
       allowedClientNames: z.array(z.string().min(1)).default(DEFAULTS.webhook.allowedClientNames),
       clientClusters: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default(DEFAULTS.webhook.clientClusters),
     })
@@ -393,10 +399,15 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The detections the config describes, run at ingest by every source; null when disabled. */
-function detectorFromConfig(config: Readonly<Config>): Detector | null {
+/** The settings of the detections the config describes, run at ingest by every source; null when disabled. */
+export function detectorOptionsFrom(config: Readonly<Config>): DetectorOptions | null {
   if (!config.detections.enabled) return null;
-  return new Detector({ breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules });
+  return { breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules };
+}
+
+function detectorFromConfig(config: Readonly<Config>): Detector | null {
+  const options = detectorOptionsFrom(config);
+  return options && new Detector(options);
 }
 
 /**

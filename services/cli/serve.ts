@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
-import { parseListen, retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
+import { detectorOptionsFrom, parseListen, retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
 import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
@@ -24,6 +24,7 @@ import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
 import { createRequestGuard } from './requestGuard.js';
+import { BodyParser } from '../ingest/bodyParser.js';
 
 /** The services `kubetrail serve` can run. */
 export const SERVICES = ['ingest', 'api', 'alerter'] as const;
@@ -204,19 +205,25 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   });
 
   let relay: KafkaRelay | null = null;
+  let parser: BodyParser | null = null;
   let pipeline: { stop(): void } | null = null;
   let retentionTimer: NodeJS.Timeout | null = null;
   if (services.includes('ingest')) {
     pipeline = watchPipeline(config, writer, log.child({ service: 'ingest' }));
     retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
-    const queue = relay ?? new StoreSink(writer, log.child({ service: 'ingest' }));
+    const store = relay ? null : new StoreSink(writer, log.child({ service: 'ingest' }));
+    const queue = relay ?? store!;
+    // Bodies for the store are prepared on a thread of their own: the event loop keeps answering.
+    parser = store && new BodyParser({ redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config) });
     app.use(
       createWebhookRouter({
         queue,
         log: log.child({ service: 'ingest' }),
         defaultCluster: config.cluster,
         maxBodyBytes: config.webhook.maxBodyBytes,
+        maxConcurrentBodies: config.webhook.maxConcurrentBodies,
+        ...(parser && store ? { prepared: { parser, commit: (records) => store.commit(records) } } : {}),
         tokens: config.webhook.tokens,
         requireClientCert: config.webhook.requireClientCert,
         allowedClientNames: config.webhook.allowedClientNames,
@@ -247,10 +254,20 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     : createHttpServer(app);
   // Webhook bodies can be tens of MB on a slow link; the apiserver itself gives up after 30 s.
   server.requestTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+  } catch (err) {
+    // What started before the listen must not keep a process that failed to start alive.
+    await parser?.close();
+    clearInterval(headTimer);
+    pipeline?.stop();
+    if (retentionTimer) clearInterval(retentionTimer);
+    await relay?.stop();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
@@ -298,6 +315,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       });
       await consumer?.stop();
       await relay?.stop();
+      await parser?.close();
       await alerter?.stop();
       recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
       clearInterval(headTimer);

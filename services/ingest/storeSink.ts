@@ -20,7 +20,8 @@ export class StoreSink {
     return this.commit(prepareBatch(this.writer, batch));
   }
 
-  private async commit(records: RecordBatch): Promise<WriteResult> {
+  /** Commits records prepared elsewhere (the webhook's body thread). */
+  async commit(records: RecordBatch): Promise<WriteResult> {
     try {
       return (await commitIngest(this.writer, [records]))[0]!;
     } catch (err) {

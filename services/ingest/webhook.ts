@@ -3,17 +3,24 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { createGunzip } from 'node:zlib';
 import express, { type Request, type Response, type Router } from 'express';
-import { parsePayload } from '../../shared/audit/parsePayload.js';
 import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
-import { jsonErrorReason } from '../../shared/audit/jsonError.js';
+import type { RecordBatch } from '../../shared/storage/eventRows.js';
+import type { BodyParser } from './bodyParser.js';
 import { certificateNames, clientRefusal } from './clientNames.js';
+import { bodyToBatch } from './webhookBody.js';
 
 /** Where the webhook sends a batch: the store (StoreSink) or Kafka (KafkaRelay). */
 export interface BatchSink {
   submit(batch: WriteBatch): Promise<WriteResult>;
+}
+
+/** The store's way for bodies: prepared on the body thread, then committed. */
+export interface PreparedSink {
+  parser: BodyParser;
+  commit(records: RecordBatch): Promise<WriteResult>;
 }
 
 export interface WebhookOptions {
@@ -25,6 +32,10 @@ export interface WebhookOptions {
   tokens: readonly string[];
   /** Mutual TLS: refuse a request without a client certificate the server's CA verified. */
   requireClientCert?: boolean;
+  /** Bodies read or prepared at once; beyond, 503 with Retry-After (the apiserver retries). */
+  maxConcurrentBodies?: number;
+  /** When given, bodies are prepared off this thread and committed through it (not `queue`). */
+  prepared?: PreparedSink;
   /** With requireClientCert: the certificate names (CN or DNS SAN, `*` wildcards) that may send; empty = any the CA signed. */
   allowedClientNames?: readonly string[];
   /** With requireClientCert: the clusters (path segments) a certificate name may send for. */
@@ -43,7 +54,21 @@ const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
  */
 export function createWebhookRouter(options: WebhookOptions): Router {
   const router = express.Router();
+  let inFlight = 0;
   const handler = async (req: Request, res: Response) => {
+    if (inFlight >= (options.maxConcurrentBodies ?? Infinity)) {
+      res.status(503).set({ 'Retry-After': '2', Connection: 'close' }).json({ error: `${inFlight} webhook bodies are being processed (webhook.maxConcurrentBodies); send again shortly` });
+      res.on('finish', () => req.destroy());
+      return;
+    }
+    inFlight++;
+    try {
+      await handle(req, res);
+    } finally {
+      inFlight--;
+    }
+  };
+  const handle = async (req: Request, res: Response) => {
     const param = req.params.cluster;
     const cluster = typeof param === 'string' ? param : options.defaultCluster;
     if (!CLUSTER_NAME.test(cluster)) {
@@ -71,7 +96,8 @@ export function createWebhookRouter(options: WebhookOptions): Router {
     const log = options.log.child({ cluster });
     let submitted: Submitted;
     try {
-      submitted = submitBody(options.queue, await readBody(req, options.maxBodyBytes), cluster);
+      const body = await readBody(req, options.maxBodyBytes);
+      submitted = options.prepared ? await submitPrepared(options.prepared, body, cluster) : submitBody(options.queue, body, cluster);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         log.warn({ limit: options.maxBodyBytes }, 'webhook body over the cap');
@@ -118,7 +144,7 @@ interface Submitted {
  * old generation (and, for the body, external memory) until the next full GC.
  */
 function submitBody(queue: BatchSink, body: Buffer, cluster: string): Submitted {
-  const { batch, badBody } = toBatch(body, cluster);
+  const { batch, badBody } = bodyToBatch(body, cluster);
   let result: Promise<WriteResult>;
   try {
     result = queue.submit(batch);
@@ -128,21 +154,16 @@ function submitBody(queue: BatchSink, body: Buffer, cluster: string): Submitted 
   return { result, badBody, firstRejected: batch.rejected[0]?.reason };
 }
 
-/** The batch of a webhook body: its events, or the whole body quarantined when it is not audit JSON. */
-function toBatch(body: Buffer, cluster: string): { batch: WriteBatch; badBody: string | null } {
-  let value: unknown;
+/** Prepares a body on the body thread and submits its records for commit. */
+async function submitPrepared(sink: PreparedSink, body: Buffer, cluster: string): Promise<Submitted> {
+  const p = await sink.parser.prepare(body, cluster);
+  let result: Promise<WriteResult>;
   try {
-    value = JSON.parse(body.toString('utf8'));
+    result = sink.commit(p.records);
   } catch (err) {
-    return quarantined(body, cluster, `body is not JSON: ${jsonErrorReason(err)}`);
+    result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
-  const outcome = parsePayload(value, '');
-  if ('notAudit' in outcome) return quarantined(body, cluster, outcome.notAudit);
-  return { batch: { cluster, source: 'webhook', events: outcome.events, rejected: outcome.rejected }, badBody: null };
-}
-
-function quarantined(body: Buffer, cluster: string, reason: string): { batch: WriteBatch; badBody: string } {
-  return { batch: { cluster, source: 'webhook', events: [], rejected: [{ position: 'webhook body', reason, raw: body }] }, badBody: reason };
+  return { result, badBody: p.badBody, firstRejected: p.firstRejected };
 }
 
 /** Reads the whole body (gunzipping `Content-Encoding: gzip`), failing once it passes `max` bytes. */

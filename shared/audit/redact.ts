@@ -75,7 +75,9 @@ function walk(value: unknown, redact: Redactor, suspicious = false): unknown {
   if (Array.isArray(value)) return value.map((v) => walk(v, redact, suspicious));
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
+  // Keys, not entries: a body of millions of keys must not get millions of [key, value] pairs too.
+  for (const k of Object.keys(value)) {
+    const v = value[k];
     let copy: unknown;
     if (CONTAINER_LISTS.has(k) && Array.isArray(v)) copy = v.map((c) => redactContainer(walk(c, redact, suspicious), redact));
     else if (k === LAST_APPLIED && typeof v === 'string') copy = redactApplied(v, redact);

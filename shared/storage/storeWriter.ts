@@ -59,6 +59,8 @@ export type WriterResponse = { id: number; results: WriteResult[] } | { id: numb
  */
 export class StoreWriter {
   readonly redact: Redactor;
+  /** The key of the redaction markers, for threads that prepare records of their own (the webhook's body thread). */
+  readonly redactionKey: Uint8Array;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (e: Error) => void }>();
   private backlogWatchers: { atMost: number; resolve: () => void }[] = [];
@@ -70,6 +72,7 @@ export class StoreWriter {
   private readonly principals = new PrincipalCache();
 
   private constructor(readonly store: Store, options: WriterThreadOptions, private readonly detector?: Detector) {
+    this.redactionKey = options.redactionKey;
     this.redact = createRedactor(options.redactionKey);
     // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time, and its
     // objects die young (a 16 MB young generation is as fast as 32 MB here, and 25 MB smaller).

@@ -170,7 +170,8 @@ describe('webhook (real HTTP)', () => {
   });
 
   it('commits concurrent batches together and answers each with its own counts', async () => {
-    const batches = Array.from({ length: 12 }, (_, i) => Array.from({ length: 5 + i }, () => makeEvent()));
+    // As many as webhook.maxConcurrentBodies lets in at once (8).
+    const batches = Array.from({ length: 8 }, (_, i) => Array.from({ length: 5 + i }, () => makeEvent()));
     const answers = await Promise.all(batches.map((b) => post('/audit/webhook/concurrent', JSON.stringify(eventList(b))).then((r) => r.json())));
     expect(answers).to.deep.equal(batches.map((b) => ({ accepted: b.length, duplicates: 0, quarantined: 0 })));
     expect(stored({ cluster: 'concurrent' })).to.have.length(batches.flat().length);
