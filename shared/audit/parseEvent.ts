@@ -1,5 +1,5 @@
 import { detectCloudFormat } from './cloudFormats.js';
-import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
+import { MAX_EVENT_DEPTH } from './jsonDepth.js';
 import { makeWellFormed } from './wellFormed.js';
 import { parseTime } from './time.js';
 import {
@@ -19,11 +19,10 @@ import {
  * `listVersion` is the apiVersion of the enclosing EventList, used for items that carry none.
  */
 export function parseEvent(value: unknown, position: string, listVersion?: AuditApiVersion): ParsedEvent | RejectedInput {
-  if (nestsDeeperThan(value, MAX_EVENT_DEPTH)) {
+  if (!makeWellFormed(value, MAX_EVENT_DEPTH)) {
     // Not serialized again: that would recurse as deep. The quarantine keeps what can be told.
     return { position, reason: `nests deeper than ${MAX_EVENT_DEPTH} levels of arrays and objects (the limit of an audit Event); quarantined alone`, raw: describe(value) };
   }
-  makeWellFormed(value);
   const reject = (reason: string): RejectedInput => ({ position, reason, raw: safeStringify(value) });
   if (!isObject(value)) return reject(`expected an audit.k8s.io Event object, got ${describe(value)}`);
 

@@ -1,37 +1,41 @@
 /**
- * Strings as SQLite and the hash chain can keep them. JSON may escape a lone UTF-16 surrogate
- * (`"\ud800"`); written to SQLite it becomes U+FFFD, so what was hashed at ingest and what is
- * read back would differ and `verify` would fail on an untouched store. Every string of an
- * event, keys too, is made well formed (each lone surrogate replaced by U+FFFD) before anything
- * else sees it. Returns the value, changed in place where needed, and whether anything was.
+ * Decoded JSON as the rest of kubetrail can take it, checked in one pass without recursion:
+ * - its arrays and objects nest at most `maxDepth` levels (jsonDepth.ts says why);
+ * - every string, keys too, is well formed: JSON may escape a lone UTF-16 surrogate
+ *   (`"\ud800"`); written to SQLite it becomes U+FFFD, so what was hashed at ingest and what is
+ *   read back would differ and `verify` would fail on an untouched store. Each lone surrogate is
+ *   replaced by U+FFFD here, in place, before anything else sees it.
+ * Returns false, with nothing repaired past the point it stopped, when the value nests too deep.
  */
-export function makeWellFormed(value: unknown): { value: unknown; repaired: boolean } {
-  if (typeof value === 'string') return value.isWellFormed() ? { value, repaired: false } : { value: value.toWellFormed(), repaired: true };
-  let repaired = false;
-  const stack: object[] = typeof value === 'object' && value !== null ? [value] : [];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
+export function makeWellFormed(value: unknown, maxDepth = Infinity): boolean {
+  const nodes: object[] = [];
+  const depths: number[] = [];
+  if (typeof value === 'object' && value !== null) nodes.push(value), depths.push(1);
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (depth > maxDepth) return false;
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) {
         const v: unknown = node[i];
         if (typeof v === 'string') {
-          if (!v.isWellFormed()) (node[i] = v.toWellFormed()), (repaired = true);
-        } else if (typeof v === 'object' && v !== null) stack.push(v);
+          if (!v.isWellFormed()) node[i] = v.toWellFormed();
+        } else if (typeof v === 'object' && v !== null) nodes.push(v), depths.push(depth + 1);
       }
       continue;
     }
     const obj = node as Record<string, unknown>;
-    for (const key of Object.keys(obj)) {
+    for (const key in obj) {
       let v = obj[key];
-      if (typeof v === 'string' && !v.isWellFormed()) (v = obj[key] = v.toWellFormed()), (repaired = true);
-      else if (typeof v === 'object' && v !== null) stack.push(v);
+      if (typeof v === 'string') {
+        if (!v.isWellFormed()) v = obj[key] = v.toWellFormed();
+      } else if (typeof v === 'object' && v !== null) nodes.push(v), depths.push(depth + 1);
       if (!key.isWellFormed()) {
         // Re-keyed in place; key order changes, which JSON objects do not promise anyway.
         delete obj[key];
         Object.defineProperty(obj, key.toWellFormed(), { value: v, enumerable: true, writable: true, configurable: true });
-        repaired = true;
       }
     }
   }
-  return { value, repaired };
+  return true;
 }
