@@ -35,9 +35,22 @@ export function quarantineForm(raw: string | Uint8Array, redact: Redactor, maxBy
   return { kept: kept.length > maxBytes ? kept.subarray(0, maxBytes) : kept, size: bytes.length, sha256 };
 }
 
-/** The first `maxBytes` of `text`, each value after a secret-looking key replaced by a mask. */
+/**
+ * The first `maxBytes` of `text`, each value after a secret-looking key replaced by a mask.
+ * Masking can join what follows into a new key (`{…}value":"…"` becomes `"…masked"value":"…"`:
+ * found by fuzzing), so it runs again until nothing changes.
+ */
 export function maskedExcerpt(text: string, maxBytes: number): string {
-  const excerpt = text.length > maxBytes ? text.slice(0, maxBytes) : text;
+  let out = maskOnce(text.length > maxBytes ? text.slice(0, maxBytes) : text);
+  for (let i = 0; i < 8; i++) {
+    const again = maskOnce(out);
+    if (again === out) break;
+    out = again;
+  }
+  return out;
+}
+
+function maskOnce(excerpt: string): string {
   let out = '';
   let from = 0;
   SECRET_KEY.lastIndex = 0;
@@ -47,7 +60,8 @@ export function maskedExcerpt(text: string, maxBytes: number): string {
     const end = valueEnd(excerpt, start);
     out += `${excerpt.slice(from, start)}"${REDACTED_PREFIX}masked"`;
     from = end;
-    SECRET_KEY.lastIndex = end;
+    // The closing quote of a value may open the next key in mangled input ("a"value":"b").
+    SECRET_KEY.lastIndex = excerpt[end - 1] === '"' ? end - 1 : end;
   }
   return out + excerpt.slice(from);
 }

@@ -57,7 +57,9 @@ export function redactBodies(event: AuditEvent, redact: Redactor): { requestObje
  */
 function redactValue(body: unknown, redact: Redactor, isSecretRequest: boolean): unknown {
   if (Array.isArray(body) && body.every(isJsonPatchOp)) return body.map((op) => redactPatchOp(op, redact, isSecretRequest));
-  const copy = walk(body, redact);
+  // A body about Secrets that is neither an object nor a JSON patch (found by fuzzing: a patch
+  // with a mangled "op" key): every data, stringData, token and value in it is redacted.
+  const copy = walk(body, redact, isSecretRequest && !isRecord(body));
   if (isSecretRequest && isRecord(copy)) {
     if (copy.kind === undefined) redactSecretFields(copy, redact);
     if (Array.isArray(copy.items)) copy.items.forEach((item) => isRecord(item) && redactSecretFields(item, redact));
@@ -191,6 +193,8 @@ function mapValues(map: Record<string, unknown>, redact: Redactor): Record<strin
  * shape is not trusted, every `data`/`stringData` value, `token` and `value` anywhere.
  */
 export function redactUntrusted(value: unknown, redact: Redactor): unknown {
+  // Deeper than any event may nest: nothing of it is kept (walking it would overflow the stack).
+  if (nestsDeeperThan(value, MAX_EVENT_DEPTH)) return `${REDACTED_PREFIX}nests-too-deep`;
   if (Array.isArray(value)) return value.map((v) => redactUntrusted(v, redact));
   if (!isRecord(value)) return value;
   const ref = isRecord(value.objectRef) ? value.objectRef : undefined;

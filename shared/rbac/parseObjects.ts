@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterRole, ClusterRoleBinding, LabelSelector, PolicyRule, RbacState, Role, RoleBinding, RoleRef, ServiceAccount, Subject } from './types.js';
 import { emptyState } from './types.js';
@@ -34,7 +35,14 @@ export function parseObjects(text: string, source: string): ParsedObjects {
       out.problems.push({ position: where, reason: `not YAML or JSON: ${doc.errors[0]!.message.split('\n')[0]}` });
       return;
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      // Found by fuzzing: an alias to an anchor not yet set throws from toJS().
+      out.problems.push({ position: where, reason: `not YAML or JSON: ${errorMessage(err).split('\n')[0]}` });
+      return;
+    }
     if (value === null || value === undefined) return;
     addValue(value, where, undefined, out);
   });

@@ -163,6 +163,12 @@ describe('redaction of the last-applied annotation wherever it appears, and of u
     expect(twice).to.deep.equal(once);
   });
 
+  it('redacts a body about Secrets that is neither an object nor a JSON patch (found by fuzzing: a mangled "op" key)', () => {
+    const body = [{ 'op\ue012': 'add', path: '/metadata/annotations/x', value: '{"kind":"Secret","stringData":{"p":"hunter2-e"}}', data: { k: 'hunter2-f' } }];
+    const out = redactBodies(makeEvent({ objectRef: secretRef, requestObject: body }), redact).requestObject;
+    expect(strings(out).join(' ')).to.not.match(/hunter2/);
+  });
+
   it('redacts every data, stringData, token and value of untrusted input, whatever its shape', () => {
     const odd = { objectRef: 'not an object', requestObject: { data: { p: 'hunter2-a' } }, items: [{ stringData: { q: 'hunter2-b' } }], spec: { token: 'hunter2-c', env: [{ value: 'hunter2-d' }] } };
     expect(strings(redactUntrusted(odd, redact)).join(' ')).to.not.match(/hunter2/);

@@ -151,4 +151,9 @@ describe('RBAC: diff and resource arguments', () => {
     expect(parseResourceArg('leases', discovery)).to.deep.include({ apiGroup: 'coordination.k8s.io' });
     expect(() => parseResourceArg('pods/a/b')).to.throw(/expected RESOURCE\[\.GROUP\]\[\/NAME\]/);
   });
+  it('reports YAML whose alias names an anchor not yet set, instead of throwing (found by fuzzing)', () => {
+    const r = parseObjects('kind: ClusterRole\nmetadata: {name: r}\nrules: *later\nx: &later []', 'odd.yaml');
+    expect(r.problems).to.have.length(1);
+    expect(r.problems[0]!.reason).to.match(/^not YAML or JSON/);
+  });
 });
