@@ -94,10 +94,9 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       return;
     }
     const log = options.log.child({ cluster });
-    let submitted: Submitted;
+    let body: Buffer;
     try {
-      const body = await readBody(req, options.maxBodyBytes);
-      submitted = options.prepared ? await submitPrepared(options.prepared, body, cluster) : submitBody(options.queue, body, cluster);
+      body = await readBody(req, options.maxBodyBytes);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         log.warn({ limit: options.maxBodyBytes }, 'webhook body over the cap');
@@ -106,6 +105,15 @@ export function createWebhookRouter(options: WebhookOptions): Router {
         return;
       }
       res.status(400).json({ error: `cannot read the request body: ${errorMessage(err)}` });
+      return;
+    }
+    let submitted: Submitted;
+    try {
+      submitted = options.prepared ? await submitPrepared(options.prepared, body, cluster) : submitBody(options.queue, body, cluster);
+    } catch (err) {
+      // The body thread failed (a body past its heap): nothing was stored; the apiserver may retry.
+      log.error({ err: errorMessage(err) }, 'cannot prepare a webhook body');
+      res.status(503).set('Retry-After', '5').json({ error: `cannot prepare the body: ${errorMessage(err)}` });
       return;
     }
     const { badBody, firstRejected } = submitted;
