@@ -127,15 +127,20 @@ export function storedAuditKeys(db: string): string[] {
   }
 }
 
-/** `kubetrail serve ARGS` as a child process; resolves with it and its URL once it listens. */
-export function startServe(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+/**
+ * `kubetrail serve ARGS` as a child process; resolves with it and its URL once it listens, and
+ * `logs()`: everything it has written so far (its log goes to stderr, anything else to stdout).
+ */
+export function startServe(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<{ child: ChildProcess; url: string; logs: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let buf = '';
+  const logs = () => buf;
+  child.stdout!.on('data', (d: Buffer) => (buf += d.toString()));
   return new Promise((resolve, reject) => {
-    let buf = '';
     child.stderr!.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(buf);
-      if (m) resolve({ child, url: m[1]! });
+      if (m) resolve({ child, url: m[1]!, logs });
     });
     child.once('exit', (code) => reject(new Error(`kubetrail serve exited with ${code}: ${buf}`)));
   });

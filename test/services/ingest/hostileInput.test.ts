@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { CLI, cliEnv, makeEvent, runCli, tempDir } from '../../helpers.js';
+import { cliEnv, makeEvent, runCli, startServe, tempDir } from '../../helpers.js';
 
 /**
  * Input an attacker crafts, against a real `kubetrail serve` and `kubetrail ingest`: an event
@@ -17,7 +17,7 @@ describe('hostile input (real serve and ingest)', function () {
   const env = cliEnv({ KUBETRAIL_DB: join(dir, 'k.db') });
   let serve: ChildProcess;
   let url = '';
-  let logs = '';
+  let logs: () => string;
 
   // Secrets as a Secret's stringData, as base64 data, in a last-applied annotation set by a JSON patch.
   const SECRET = 'S3cr3t-Plaintext-Value-42';
@@ -29,16 +29,7 @@ describe('hostile input (real serve and ingest)', function () {
   const deepEvent = (deep: string) => JSON.stringify(makeEvent({ level: 'Request', requestObject: 'DEEP' })).replace('"DEEP"', deep);
 
   before(async () => {
-    serve = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    serve.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      serve.stderr!.on('data', (d: Buffer) => {
-        logs += d.toString();
-        const m = /"url":"(http:\/\/[^"]+)"/.exec(logs);
-        if (m && !url) resolve(void (url = m[1]!));
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${logs}`)));
-    });
+    ({ child: serve, url, logs } = await startServe([], env));
   });
   after(() => serve?.kill('SIGTERM'));
 
@@ -179,7 +170,7 @@ describe('hostile input (real serve and ingest)', function () {
     const files = [
       ...['k.db', 'k.db-wal'].filter((f) => existsSync(join(dir, f))).map((f) => readFileSync(join(dir, f))),
       ...readdirSync(archives).map((f) => (f.endsWith('.gz') ? gunzipSync(readFileSync(join(archives, f))) : readFileSync(join(archives, f)))),
-      Buffer.from(logs),
+      Buffer.from(logs()),
     ];
     expect(files.length).to.be.greaterThan(3);
     for (const bytes of files) for (const secret of [SECRET, DATA, APPLIED]) expect(bytes.includes(secret), secret).to.equal(false);

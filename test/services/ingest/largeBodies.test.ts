@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { CLI, cliEnv, makeEvent, tempDir } from '../../helpers.js';
+import { cliEnv, makeEvent, startServe, tempDir } from '../../helpers.js';
 
 /**
  * Three 30 MB bodies of 2.4 million keys each, sent at once to a real `kubetrail serve`: they
@@ -18,17 +18,7 @@ describe('large webhook bodies (real serve)', function () {
   let url = '';
 
   before(async () => {
-    const dir = tempDir();
-    serve = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--services', 'ingest'], { env: cliEnv({ KUBETRAIL_DB: join(dir, 'k.db') }), stdio: ['ignore', 'ignore', 'pipe'] });
-    let logs = '';
-    await new Promise<void>((resolve, reject) => {
-      serve.stderr!.on('data', (d: Buffer) => {
-        logs += d.toString();
-        const m = /"url":"(http:\/\/[^"]+)"/.exec(logs);
-        if (m && !url) resolve(void (url = m[1]!));
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${logs}`)));
-    });
+    ({ child: serve, url } = await startServe(['--services', 'ingest'], cliEnv({ KUBETRAIL_DB: join(tempDir(), 'k.db') })));
   });
   after(() => serve?.kill('SIGTERM'));
 
