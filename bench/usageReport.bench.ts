@@ -17,7 +17,7 @@
  * Environment: BENCH_RUNS (default 3), BENCH_ACTIONS, BENCH_SUBJECTS, BENCH_SEED, BENCH_KEEP=1.
  * Prints a table and, last, `BENCH_JSON {...}`. Targets: b ≤ 10 s, peak RSS ≤ 500 MB.
  */
-import { systemClock } from '../shared/clock.js';
+import { systemClock } from '../services/cli/clock.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

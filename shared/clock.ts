@@ -1,14 +1,11 @@
 /**
  * Time as a dependency. Every function whose answer depends on the current time takes it from
- * its caller, and only the composition roots (`services/cli`, the store's writer thread) hand
- * out `systemClock`: so any of them can be run, and tested, on any day.
+ * its caller; only the composition root (`services/cli/clock.ts`) reads the wall clock: so any
+ * of them can be run, and tested, on any day.
  */
 
 /** The current time in milliseconds since the epoch. */
 export type Clock = () => number;
-
-/** The machine's wall clock: for the composition roots alone (test/architecture.test.ts checks). */
-export const systemClock: Clock = () => Date.now();
 
 /** A clock stopped at `ms`, or moved by hand: for tests and for replaying a fixed moment. */
 export function fixedClock(ms: number): Clock & { set(ms: number): void } {

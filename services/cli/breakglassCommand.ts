@@ -1,5 +1,5 @@
 import { after } from '../../shared/calendar.js';
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import { parseTime } from '../../shared/audit/time.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';

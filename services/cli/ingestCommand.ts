@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import cliProgress from 'cli-progress';
 import { before, dayName, startOfUtcDay, utcDay } from '../../shared/calendar.js';
 import { retentionJobOf, storeOptionsFrom, type Config } from '../../shared/config.js';

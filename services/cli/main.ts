@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { archiveDirOf, loadConfig, type Config } from '../../shared/config.js';

@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import { archiveDirOf, retentionJobOf, shortRetentionWarning, type Config } from '../../shared/config.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../shared/storage/retention.js';

@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import { hostname, userInfo } from 'node:os';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';

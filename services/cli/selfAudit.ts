@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Config } from '../../shared/config.js';

@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';

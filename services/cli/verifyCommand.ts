@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from './clock.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';

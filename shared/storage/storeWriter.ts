@@ -25,6 +25,8 @@ export interface WriterThreadOptions {
   identityMap: IdentityRule[];
   alertThrottleSeconds: number;
   redactionKey: Uint8Array;
+  /** The caller's time when the thread starts; each request then brings its own (WriterRequest.at). */
+  startedAt: number;
 }
 
 export interface StoreWriterOptions {
@@ -45,6 +47,8 @@ export interface StoreWriterOptions {
 
 export interface WriterRequest {
   id: number;
+  /** When it was handed over, by the caller's clock: what the writer thread records as now. */
+  at: number;
   batches: RecordBatch[];
   options: WriteOptions;
 }
@@ -71,7 +75,7 @@ export class StoreWriter {
   /** Shared by the builders, so that each user is serialized and judged once. */
   private readonly principals = new PrincipalCache();
 
-  private constructor(readonly store: Store, options: WriterThreadOptions, private readonly detector?: Detector) {
+  private constructor(readonly store: Store, options: WriterThreadOptions, private readonly clock: Clock, private readonly detector?: Detector) {
     this.redactionKey = options.redactionKey;
     this.redact = createRedactor(options.redactionKey);
     // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time, and its
@@ -115,11 +119,13 @@ export class StoreWriter {
       {
         path,
         redactionKey,
+        startedAt: options.clock(),
         synchronous,
         quarantineMaxBytes: options.quarantineMaxBytes ?? 1 << 20,
         identityMap: [...(options.identityMap ?? [])],
         alertThrottleSeconds: options.alertThrottleSeconds ?? 3600,
       },
+      options.clock,
       options.detector === null ? undefined : (options.detector ?? new Detector()),
     );
     try {
@@ -158,7 +164,7 @@ export class StoreWriter {
     const id = this.nextId++;
     const committed = new Promise<WriteResult[]>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, batches, options } satisfies WriterRequest);
+      this.worker.postMessage({ id, at: this.clock(), batches, options } satisfies WriterRequest);
     });
     // serve's pipeline watch and ingest's hot-window note listen: one pass over the request times.
     if (this.listeners.length === 0) return committed;

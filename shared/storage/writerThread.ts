@@ -1,5 +1,4 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { systemClock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import { EventWriter } from './eventWriter.js';
 import { openStore } from './openStore.js';
@@ -15,11 +14,14 @@ import type { WriterRequest, WriterResponse, WriterThreadOptions } from './store
 const MAX_EVENTS_PER_COMMIT = 20_000;
 
 const options = workerData as WriterThreadOptions;
+// This thread reads no clock: each request brings the caller's time, recorded as now while it commits.
+let now = options.startedAt;
+const clock = () => now;
 // Measured (npm run bench): an 8 MB page cache writes as fast as 16 MB here; the OS caches the rest.
-const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 8192, clock: systemClock });
+const store = openStore(options.path, { synchronous: options.synchronous, cacheKiB: 8192, clock });
 // KUBETRAIL_BENCH_NO_HASH_CHAIN=1 is for `npm run bench` alone: it measures what the chain costs.
 const writer = new EventWriter(store, options.quarantineMaxBytes, {
-  clock: systemClock,
+  clock,
   redactionKey: options.redactionKey,
   identityMap: options.identityMap,
   alertThrottleSeconds: options.alertThrottleSeconds,
@@ -55,6 +57,7 @@ port.postMessage({ ready: true });
 function commit(group: WriterRequest[]): void {
   if (group.length === 0) return;
   try {
+    now = group.at(-1)!.at;
     const results = writer.writeRequests(group);
     group.forEach((req, i) => reply({ id: req.id, results: results[i]! }));
   } catch (err) {

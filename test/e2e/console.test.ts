@@ -1,4 +1,4 @@
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from '../../services/cli/clock.js';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';

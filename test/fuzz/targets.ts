@@ -6,7 +6,7 @@ import { parseEvent } from '../../shared/audit/parseEvent.js';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import { quarantineForm } from '../../shared/audit/quarantineForm.js';
 import { REDACTED_PREFIX, createRedactor, redactBodies, redactUntrusted } from '../../shared/audit/redact.js';
-import { systemClock } from '../../shared/clock.js';
+import { systemClock } from '../../services/cli/clock.js';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
 import { parseActionFilter, type ActionFilterParams } from '../../shared/query/actionFilter.js';

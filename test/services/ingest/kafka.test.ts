@@ -1,4 +1,4 @@
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

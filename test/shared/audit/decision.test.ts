@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { decisionOf } from '../../../shared/audit/decision.js';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { ParsedEvent } from '../../../shared/audit/types.js';
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { queryActions, readAllEvents } from '../../../shared/storage/eventQuery.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';

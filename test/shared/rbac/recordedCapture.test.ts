@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { ParsedEvent } from '../../../shared/audit/types.js';
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { loadFiles } from '../../../shared/rbac/loadFiles.js';
 import { proposalManifests, type Target } from '../../../shared/rbac/recommend.js';
 import type { RbacState } from '../../../shared/rbac/types.js';

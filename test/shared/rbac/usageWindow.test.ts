@@ -1,4 +1,4 @@
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

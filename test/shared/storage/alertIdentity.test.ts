@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { Detector } from '../../../shared/detect/engine.js';
 import { queryAlerts } from '../../../shared/storage/alertQuery.js';
 import { batchesToRecords } from '../../../shared/storage/eventRows.js';

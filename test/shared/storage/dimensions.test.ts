@@ -1,4 +1,4 @@
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Dimensions } from '../../../shared/storage/dimensions.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { systemClock } from '../../../shared/clock.js';
+import { systemClock } from '../../../services/cli/clock.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { TEST_REDACTION_KEY, tempDir } from '../../helpers.js';
