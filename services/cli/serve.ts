@@ -20,6 +20,7 @@ import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
 import { consoleRouter } from '../api/console.js';
 import { StoreSink } from '../ingest/storeSink.js';
+import type { RecordBatch } from '../../shared/storage/eventRows.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter } from '../ingest/webhook.js';
@@ -212,10 +213,10 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     pipeline = watchPipeline(config, writer, log.child({ service: 'ingest' }));
     retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
-    const store = relay ? null : new StoreSink(writer, log.child({ service: 'ingest' }));
-    const queue = relay ?? store!;
     // Bodies for the store are prepared on a thread of their own: the event loop keeps answering.
-    parser = store && new BodyParser({ redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config) });
+    parser = relay ? null : new BodyParser({ redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config) });
+    const store = new StoreSink(writer, log.child({ service: 'ingest' }));
+    const queue = relay ?? { parser: parser!, commit: (records: RecordBatch) => store.commit(records) };
     app.use(
       createWebhookRouter({
         queue,
@@ -223,7 +224,6 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         defaultCluster: config.cluster,
         maxBodyBytes: config.webhook.maxBodyBytes,
         maxConcurrentBodies: config.webhook.maxConcurrentBodies,
-        ...(parser && store ? { prepared: { parser, commit: (records) => store.commit(records) } } : {}),
         tokens: config.webhook.tokens,
         requireClientCert: config.webhook.requireClientCert,
         allowedClientNames: config.webhook.allowedClientNames,

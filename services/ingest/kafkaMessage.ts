@@ -1,6 +1,5 @@
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
-import { errorMessage } from '../../shared/errors.js';
 import { parseLines } from './lines.js';
 import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 

@@ -1,7 +1,6 @@
 import { parseEvent } from '../../shared/audit/parseEvent.js';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
-import { errorMessage } from '../../shared/errors.js';
 import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 
 /** One complete line of a file, with its 1-based number and the byte offset just past it. */

@@ -12,19 +12,19 @@ import type { BodyParser } from './bodyParser.js';
 import { certificateNames, clientRefusal } from './clientNames.js';
 import { bodyToBatch } from './webhookBody.js';
 
-/** Where the webhook sends a batch: the store (StoreSink) or Kafka (KafkaRelay). */
+/** Where the webhook sends a batch it parsed itself: Kafka (KafkaRelay). */
 export interface BatchSink {
   submit(batch: WriteBatch): Promise<WriteResult>;
 }
 
-/** The store's way for bodies: prepared on the body thread, then committed. */
+/** The store's way for bodies: prepared on the body thread, then committed (StoreSink). */
 export interface PreparedSink {
   parser: BodyParser;
   commit(records: RecordBatch): Promise<WriteResult>;
 }
 
 export interface WebhookOptions {
-  queue: BatchSink;
+  queue: BatchSink | PreparedSink;
   log: Logger;
   defaultCluster: string;
   maxBodyBytes: number;
@@ -34,8 +34,6 @@ export interface WebhookOptions {
   requireClientCert?: boolean;
   /** Bodies read or prepared at once; beyond, 503 with Retry-After (the apiserver retries). */
   maxConcurrentBodies?: number;
-  /** When given, bodies are prepared off this thread and committed through it (not `queue`). */
-  prepared?: PreparedSink;
   /** With requireClientCert: the certificate names (CN or DNS SAN, `*` wildcards) that may send; empty = any the CA signed. */
   allowedClientNames?: readonly string[];
   /** With requireClientCert: the clusters (path segments) a certificate name may send for. */
@@ -109,7 +107,7 @@ export function createWebhookRouter(options: WebhookOptions): Router {
     }
     let submitted: Submitted;
     try {
-      submitted = options.prepared ? await submitPrepared(options.prepared, body, cluster) : submitBody(options.queue, body, cluster);
+      submitted = 'parser' in options.queue ? await submitPrepared(options.queue, body, cluster) : submitBody(options.queue, body, cluster);
     } catch (err) {
       // The body thread failed (a body past its heap): nothing was stored; the apiserver may retry.
       log.error({ err: errorMessage(err) }, 'cannot prepare a webhook body');
