@@ -3,7 +3,7 @@ import type { DetectorOptions } from '../../shared/detect/engine.js';
 import type { RecordBatch } from '../../shared/storage/eventRows.js';
 
 /** The body thread's heap: bounds what the hardest body can cost (30 MB of 2.4 million keys fits). */
-const BODY_HEAP_MB = 512;
+const BODY_HEAP_MB = 256;
 
 export interface BodyRequest {
   id: number;

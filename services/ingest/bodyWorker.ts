@@ -21,7 +21,7 @@ const port = parentPort!;
 port.on('message', (m: BodyRequest) => {
   let reply: BodyResponse;
   try {
-    const { batch, badBody } = bodyToBatch(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength), m.cluster);
+    const { batch, badBody } = bodyToBatch(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength), m.cluster, true);
     const builder = new RecordBatchBuilder(redact, m.cluster, 'webhook', detector ? (p, c, k) => detector.detect(p, c, k) : undefined, principals);
     for (const e of batch.events) builder.addEvent(e);
     for (const r of batch.rejected) builder.addRejected(r);

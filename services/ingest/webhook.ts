@@ -186,22 +186,26 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       return;
     }
     const stream = encoding === 'gzip' ? req.pipe(createGunzip()) : req;
+    // With its length declared, a plain body is read into one buffer of that size: a 30 MB body
+    // costs 30 MB, not its chunks and then their concatenation too.
+    const whole = encoding === 'identity' && Number.isFinite(declared) ? Buffer.allocUnsafe(declared) : null;
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
     stream.on('data', (chunk: Buffer) => {
       if (done) return;
-      size += chunk.length;
-      if (size > max) {
+      if (size + chunk.length > max || (whole && size + chunk.length > whole.length)) {
         done = true;
         req.pause();
         reject(tooLarge(max));
         return;
       }
-      chunks.push(chunk);
+      if (whole) chunk.copy(whole, size);
+      else chunks.push(chunk);
+      size += chunk.length;
     });
     stream.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks, size));
+      if (!done) resolve(whole ? whole.subarray(0, size) : Buffer.concat(chunks, size));
     });
     stream.on('error', (err) => {
       if (!done) {

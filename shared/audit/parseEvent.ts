@@ -1,5 +1,6 @@
 import { detectCloudFormat } from './cloudFormats.js';
 import { MAX_EVENT_DEPTH } from './jsonDepth.js';
+import { UnreadableItem } from './largeBody.js';
 import { makeWellFormed } from './wellFormed.js';
 import { parseTime } from './time.js';
 import {
@@ -19,6 +20,7 @@ import {
  * `listVersion` is the apiVersion of the enclosing EventList, used for items that carry none.
  */
 export function parseEvent(value: unknown, position: string, listVersion?: AuditApiVersion): ParsedEvent | RejectedInput {
+  if (value instanceof UnreadableItem) return { position, reason: value.reason, raw: value.text };
   if (!makeWellFormed(value, MAX_EVENT_DEPTH)) {
     // Not serialized again: that would recurse as deep. The quarantine keeps what can be told.
     return { position, reason: `nests deeper than ${MAX_EVENT_DEPTH} levels of arrays and objects (the limit of an audit Event); quarantined alone`, raw: describe(value) };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
+import { LARGE_BODY_BYTES } from './largeBody.js';
 import { REDACTED_PREFIX, redactUntrusted, type Redactor } from './redact.js';
 
 /** What the quarantine keeps of one rejected input. */
@@ -21,18 +22,25 @@ const SECRET_KEY = /"(data|stringData|token|value|password|last-applied-configur
  * value after each secret-looking key is masked up to where it ends, or to the end.
  */
 export function quarantineForm(raw: string | Uint8Array, redact: Redactor, maxBytes: number): QuarantineForm {
-  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const text = bytes.toString('utf8');
-  let safe: string;
-  try {
-    const value: unknown = JSON.parse(text);
-    safe = nestsDeeperThan(value, MAX_EVENT_DEPTH) ? maskedExcerpt(text, maxBytes) : JSON.stringify(redactUntrusted(value, redact));
-  } catch {
-    safe = maskedExcerpt(text, maxBytes);
-  }
+  // Past LARGE_BODY_BYTES, only an excerpt: decoding it would cost what largeBody.ts avoids.
+  const large = bytes.length > LARGE_BODY_BYTES;
+  const text = bytes.toString('utf8', 0, large ? maxBytes : bytes.length);
+  const safe = (!large && redactedJson(text, redact)) || maskedExcerpt(text, maxBytes);
   const kept = Buffer.from(safe, 'utf8');
   return { kept: kept.length > maxBytes ? kept.subarray(0, maxBytes) : kept, size: bytes.length, sha256 };
+}
+
+/** `text` decoded and redacted as untrusted input, if it is JSON that nests no deeper than an event may. */
+function redactedJson(text: string, redact: Redactor): string | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return nestsDeeperThan(value, MAX_EVENT_DEPTH) ? null : JSON.stringify(redactUntrusted(value, redact));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
+import { LargeBody } from './largeBody.js';
 import type { AuditEvent } from './types.js';
 
 /**
@@ -25,8 +26,8 @@ export const REDACTED_PREFIX = 'kubetrail:redacted:';
 
 export type Redactor = (value: unknown) => string;
 
-const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+export const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** A redactor keyed with the store's secret. A marker is never redacted again: redaction is idempotent. */
 export function createRedactor(key: Uint8Array): Redactor {
@@ -37,18 +38,23 @@ export function createRedactor(key: Uint8Array): Redactor {
   };
 }
 
-/** The event's bodies with secret values replaced; the event itself is not changed. */
+/**
+ * The event's bodies with secret values replaced; the event itself is not changed. A LargeBody
+ * is left as it is, for the store to redact as it streams (redactStream.ts).
+ */
 export function redactBodies(event: AuditEvent, redact: Redactor): { requestObject?: unknown; responseObject?: unknown } {
-  const ref = event.objectRef;
-  const isSecretRequest = ref?.resource === 'secrets' && !ref.apiGroup && !ref.subresource;
   const out: { requestObject?: unknown; responseObject?: unknown } = {};
-  if (event.requestObject !== undefined) {
-    out.requestObject = redactValue(event.requestObject, redact, isSecretRequest);
-  }
-  if (event.responseObject !== undefined) {
-    out.responseObject = redactValue(event.responseObject, redact, isSecretRequest);
+  for (const field of ['requestObject', 'responseObject'] as const) {
+    const body = event[field];
+    if (body !== undefined) out[field] = body instanceof LargeBody ? body : redactValue(body, redact, isSecretRequest(event));
   }
   return out;
+}
+
+/** Whether the request is about core `secrets`: its bodies are Secrets even without a kind (merge patches, list items). */
+export function isSecretRequest(event: AuditEvent): boolean {
+  const ref = event.objectRef;
+  return ref?.resource === 'secrets' && !ref.apiGroup && !ref.subresource;
 }
 
 /**
@@ -59,41 +65,67 @@ function redactValue(body: unknown, redact: Redactor, isSecretRequest: boolean):
   if (Array.isArray(body) && body.every(isJsonPatchOp)) return body.map((op) => redactPatchOp(op, redact, isSecretRequest));
   // A body about Secrets that is neither an object nor a JSON patch (found by fuzzing: a patch
   // with a mangled "op" key): every data, stringData, token and value in it is redacted.
-  const copy = walk(body, redact, isSecretRequest && !isRecord(body));
-  if (isSecretRequest && isRecord(copy)) {
-    if (copy.kind === undefined) redactSecretFields(copy, redact);
-    if (Array.isArray(copy.items)) copy.items.forEach((item) => isRecord(item) && redactSecretFields(item, redact));
-  }
-  return copy;
+  const out = walk(body, redact, isSecretRequest && !isRecord(body));
+  if (!isSecretRequest || !isRecord(out)) return out;
+  const secret = out.kind === undefined ? secretRedacted(out, redact) : out;
+  return Array.isArray(secret.items) ? { ...secret, items: secret.items.map((item) => (isRecord(item) ? secretRedacted(item, redact) : item)) } : secret;
 }
 
 /**
- * Deep copy of `value`, redacting Secrets, TokenRequests, container env values and the
- * last-applied annotation found in it. `suspicious` (quarantined input, whose shape is not
- * trusted): also every value of a `data` or `stringData` map and every `token` and `value`.
+ * `value` with Secrets, TokenRequests, container env values and the last-applied annotation
+ * found in it redacted. `suspicious` (quarantined input, whose shape is not trusted): also
+ * every value of a `data` or `stringData` map and every `token` and `value`.
+ *
+ * Copy on write: what needs no redaction is shared with `value`, not copied, so a 30 MB
+ * ConfigMap costs one tree in memory, not two; nothing reachable from `value` is changed.
  * Recursion is bounded: events nesting deeper than MAX_EVENT_DEPTH never get here.
  */
 function walk(value: unknown, redact: Redactor, suspicious = false): unknown {
-  if (Array.isArray(value)) return value.map((v) => walk(v, redact, suspicious));
+  if (Array.isArray(value)) return mapShared(value, (v) => walk(v, redact, suspicious));
   if (!isRecord(value)) return value;
-  const out: Record<string, unknown> = {};
+  let out: Record<string, unknown> | undefined;
   // Keys, not entries: a body of millions of keys must not get millions of [key, value] pairs too.
-  for (const k of Object.keys(value)) {
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const v = value[k];
     let copy: unknown;
-    if (CONTAINER_LISTS.has(k) && Array.isArray(v)) copy = v.map((c) => redactContainer(walk(c, redact, suspicious), redact));
+    if (CONTAINER_LISTS.has(k) && Array.isArray(v)) copy = mapShared(v, (c) => redactContainer(walk(c, redact, suspicious), redact));
     else if (k === LAST_APPLIED && typeof v === 'string') copy = redactApplied(v, redact);
     else if (suspicious && (k === 'data' || k === 'stringData') && isRecord(v)) copy = mapValues(v, redact);
     else if (suspicious && (k === 'token' || k === 'value') && v !== null && typeof v !== 'object') copy = redact(v);
     else copy = walk(v, redact, suspicious);
-    setOwn(out, k, copy);
+    if (out === undefined && copy !== v) {
+      out = {};
+      for (let j = 0; j < i; j++) setOwn(out, keys[j]!, value[keys[j]!]);
+    }
+    if (out !== undefined) setOwn(out, k, copy);
   }
-  if (out.kind === 'Secret') redactSecretFields(out, redact);
-  if (out.kind === 'SecretList' && Array.isArray(out.items)) out.items.forEach((item) => isRecord(item) && redactSecretFields(item, redact));
-  if (out.kind === 'TokenRequest' && isRecord(out.status) && out.status.token !== undefined) {
-    out.status = { ...out.status, token: redact(out.status.token) };
+  let result = out ?? value;
+  if (result.kind === 'Secret') result = secretRedacted(result, redact);
+  if (result.kind === 'SecretList' && Array.isArray(result.items)) {
+    result = { ...result, items: result.items.map((item) => (isRecord(item) ? secretRedacted(item, redact) : item)) };
   }
-  return out;
+  if (result.kind === 'TokenRequest' && isRecord(result.status) && result.status.token !== undefined) {
+    result = { ...result, status: { ...result.status, token: redact(result.status.token) } };
+  }
+  return result;
+}
+
+/** A decoded value redacted as walk() does (what a secret value is, before it becomes its marker). */
+export function redactWithin(value: unknown, redact: Redactor): unknown {
+  return walk(value, redact);
+}
+
+/** `items.map(f)`, or `items` itself when `f` changed none of them. */
+function mapShared(items: unknown[], f: (v: unknown) => unknown): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const v = f(items[i]);
+    if (out === undefined && v !== items[i]) out = items.slice(0, i);
+    out?.push(v);
+  }
+  return out ?? items;
 }
 
 /** `obj[key] = value` as an own property, also for `__proto__` (a ConfigMap key may be named so). */
@@ -102,14 +134,15 @@ function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void
   else obj[key] = value;
 }
 
-function redactSecretFields(secret: Record<string, unknown>, redact: Redactor): void {
+/** A copy of `secret` with its `data` and `stringData` values redacted (spread keeps a `__proto__` key as its own). */
+function secretRedacted(secret: Record<string, unknown>, redact: Redactor): Record<string, unknown> {
+  const out = { ...secret };
   for (const field of ['data', 'stringData']) {
-    const map = secret[field];
-    if (isRecord(map)) secret[field] = mapValues(map, redact);
+    const map = out[field];
+    if (isRecord(map)) out[field] = mapValues(map, redact);
   }
+  return out;
 }
-
-
 
 /**
  * `kubectl apply` keeps the whole applied object, as JSON text, in an annotation: a Secret's
@@ -117,14 +150,13 @@ function redactSecretFields(secret: Record<string, unknown>, redact: Redactor): 
  * strategic-merge or apply patch, a JSON-patch value), it is redacted like the object itself;
  * text that is not JSON, or nests too deep, is redacted whole.
  */
-function redactApplied(applied: string, redact: Redactor): string {
+export function redactApplied(applied: string, redact: Redactor): string {
   try {
     const parsed: unknown = JSON.parse(applied);
     if (nestsDeeperThan(parsed, MAX_EVENT_DEPTH)) return redact(applied);
     const inner = walk(parsed, redact);
     // Without a kind, its data may be a Secret's (the annotation of a Secret, a patch of one).
-    if (isRecord(inner) && (inner.kind === 'Secret' || inner.kind === undefined)) redactSecretFields(inner, redact);
-    return JSON.stringify(inner);
+    return JSON.stringify(isRecord(inner) && (inner.kind === 'Secret' || inner.kind === undefined) ? secretRedacted(inner, redact) : inner);
   } catch {
     return redact(applied);
   }
@@ -159,9 +191,7 @@ function redactPatchOp(op: JsonPatchOp, redact: Redactor, isSecretPatch: boolean
   if (isSecretPatch && (segments[1] === 'data' || segments[1] === 'stringData' || op.path === '' || op.path === '/')) {
     if (segments.length > 2 || !isRecord(op.value)) return { ...op, value: redact(op.value) };
     if (segments[1] === 'data' || segments[1] === 'stringData') return { ...op, value: mapValues(op.value, redact) };
-    const whole = walk(op.value, redact) as Record<string, unknown>;
-    redactSecretFields(whole, redact);
-    return { ...op, value: whole };
+    return { ...op, value: secretRedacted(walk(op.value, redact) as Record<string, unknown>, redact) };
   }
   const containersAt = segments.findLastIndex((seg) => CONTAINER_LISTS.has(seg));
   if (containersAt > 0 && segments.length - containersAt <= 2) {
@@ -199,7 +229,7 @@ export function redactUntrusted(value: unknown, redact: Redactor): unknown {
   if (!isRecord(value)) return value;
   const ref = isRecord(value.objectRef) ? value.objectRef : undefined;
   const isSecretRequest = ref?.resource === 'secrets';
-  const out = walk(value, redact, true) as Record<string, unknown>;
+  const out = { ...(walk(value, redact, true) as Record<string, unknown>) };
   for (const field of ['requestObject', 'responseObject']) {
     if (value[field] !== undefined) out[field] = walk(redactValue(value[field], redact, isSecretRequest), redact, true);
   }

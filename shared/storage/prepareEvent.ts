@@ -1,5 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
-import { redactBodies, type Redactor } from '../audit/redact.js';
+import { LargeBody } from '../audit/largeBody.js';
+import { isSecretRequest, redactBodies, type Redactor } from '../audit/redact.js';
+import { redactLargeBody } from '../audit/redactStream.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import { eventToRecord, type EventRecord, type UserJson } from './eventRecord.js';
 
@@ -28,12 +30,12 @@ export function prepareEvent(parsed: ParsedEvent, cluster: string, redact: Redac
   const prepared: PreparedEvent = { record: eventToRecord(parsed, cluster, users), request: null, response: null };
   if (e.requestObject !== undefined || e.responseObject !== undefined) {
     const bodies = redactBodies(e, redact);
-    prepared.request = compressJson(bodies.requestObject);
-    prepared.response = compressJson(bodies.responseObject);
+    const compress = (body: unknown): Uint8Array | null => {
+      if (body === undefined) return null;
+      return deflateRawSync(body instanceof LargeBody ? redactLargeBody(body.bytes(), redact, isSecretRequest(e)) : JSON.stringify(body));
+    };
+    prepared.request = compress(bodies.requestObject);
+    prepared.response = compress(bodies.responseObject);
   }
   return prepared;
-}
-
-function compressJson(value: unknown): Uint8Array | null {
-  return value === undefined ? null : deflateRawSync(JSON.stringify(value));
 }

@@ -5,7 +5,11 @@ import { decisionOf } from '../../shared/audit/decision.js';
 import { parseEvent } from '../../shared/audit/parseEvent.js';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import { quarantineForm } from '../../shared/audit/quarantineForm.js';
-import { REDACTED_PREFIX, createRedactor, redactBodies, redactUntrusted } from '../../shared/audit/redact.js';
+import { MAX_EVENT_DEPTH, nestsDeeperThan } from '../../shared/audit/jsonDepth.js';
+import { JsonScanError, skipSpace, valueEnd } from '../../shared/audit/jsonScan.js';
+import { REDACTED_PREFIX, createRedactor, isSecretRequest, redactBodies, redactUntrusted } from '../../shared/audit/redact.js';
+import { redactLargeBody } from '../../shared/audit/redactStream.js';
+import { makeWellFormed } from '../../shared/audit/wellFormed.js';
 import { systemClock } from '../../services/cli/clock.js';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
@@ -98,6 +102,15 @@ function secretValuesMasked(body: unknown): void {
   }
 }
 
+/** A copy with every object's keys in order: to compare values whose key order may differ. */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) Object.defineProperty(out, k, { value: sortKeys((value as Record<string, unknown>)[k]), enumerable: true });
+  return out;
+}
+
 const decode = (input: string): unknown => {
   try {
     return JSON.parse(input);
@@ -136,6 +149,44 @@ export const TARGETS: FuzzTarget[] = [
       if (JSON.stringify(once) !== JSON.stringify(twice)) throw new PropertyViolation('redaction is not idempotent');
       const ref = parsed.event.objectRef;
       if (ref?.resource === 'secrets' && !ref.apiGroup && !ref.subresource) secretValuesMasked(once.requestObject);
+    },
+  },
+  {
+    name: 'stream',
+    property: 'the scanner accepts exactly what JSON.parse accepts, and redaction as it streams keeps what redaction of the decoded body keeps',
+    seeds: EVENT_SEEDS.concat(EVENT_SEEDS.map((s) => JSON.stringify(JSON.parse(s), null, 1))),
+    run(input) {
+      // As the webhook reads it: bytes, decoded as UTF-8.
+      const bytes = Buffer.from(input);
+      const value = decode(bytes.toString('utf8'));
+      let scanned = false;
+      try {
+        const start = skipSpace(bytes, 0);
+        scanned = skipSpace(bytes, valueEnd(bytes, start, Infinity)) === bytes.length;
+      } catch (err) {
+        if (!(err instanceof JsonScanError)) throw err;
+      }
+      if (scanned !== (value !== undefined)) throw new PropertyViolation(`the scanner ${scanned ? 'accepts' : 'refuses'} what JSON.parse ${scanned ? 'refuses' : 'accepts'}`);
+      // Bodies never nest deeper than an event may (largeBody.ts checks before anything walks them).
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || nestsDeeperThan(value, MAX_EVENT_DEPTH)) return;
+      const event = parseEvent(decode(bytes.toString('utf8')), 'fuzz');
+      // Keys that only become equal once made well formed ("\ud800" and "\ufffd"): which one
+      // wins differs (both are kept, redacted alike, as all duplicate keys are); secrets are still masked.
+      const mayCollide = /\\u[dD][89a-fA-F]|\ufffd/.test(input);
+      const secrets = 'event' in event && isSecretRequest(event.event);
+      // The input as it came (its escapes, spaces, duplicate keys), and its request body.
+      for (const [body, text] of [[value, bytes], [(value as Record<string, unknown>).requestObject, null]] as const) {
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) continue;
+        const streamed = redactLargeBody(text ?? Buffer.from(JSON.stringify(body)), redact, secrets).toString('utf8');
+        makeWellFormed(body);
+        const tree = JSON.stringify(redactBodies({ requestObject: body, objectRef: secrets ? { resource: 'secrets' } : undefined } as never, redact).requestObject);
+        if (mayCollide) {
+          if (secrets) secretValuesMasked(JSON.parse(streamed));
+          continue;
+        }
+        // Equal as values: duplicate keys and key order are the documented differences.
+        if (JSON.stringify(sortKeys(JSON.parse(streamed))) !== JSON.stringify(sortKeys(JSON.parse(tree)))) throw new PropertyViolation('redaction as it streams differs from redaction of the decoded body');
+      }
     },
   },
   {

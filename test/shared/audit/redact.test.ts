@@ -123,6 +123,36 @@ describe('redactBodies', () => {
     expect(redactBodies(makeEvent(), redact)).to.deep.equal({});
   });
 
+  it('shares what needs no redaction instead of copying it, and never changes its input', () => {
+    // A 30 MB ConfigMap must cost one tree in memory, not two.
+    const big = { kind: 'ConfigMap', metadata: { name: 'big', labels: { a: 'b' } }, data: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, 'v'])) };
+    expect(redactBodies(makeEvent({ requestObject: big }), redact).requestObject).to.equal(big);
+    // Where something is redacted, only the path to it is new; the input stays as it was.
+    const pod = {
+      kind: 'Pod',
+      metadata: { name: 'p', labels: { app: 'x' } },
+      spec: { volumes: [{ name: 'v' }], containers: [{ name: 'c', image: 'i', env: [{ name: 'P', value: 'hunter2' }] }] },
+    };
+    const list = { kind: 'List', items: [big, pod, { kind: 'Secret', data: { p: 'aHVudGVyMg==' } }] };
+    const before = structuredClone(list);
+    const out = redactBodies(makeEvent({ responseObject: list }), redact).responseObject as typeof list;
+    expect(list).to.deep.equal(before);
+    expect(out.items[0]).to.equal(big);
+    const outPod = out.items[1] as typeof pod;
+    expect(outPod.spec.containers[0]!.env[0]!.value).to.match(MARK);
+    expect(outPod.metadata).to.equal(pod.metadata);
+    expect(outPod.spec.volumes).to.equal(pod.spec.volumes);
+    expect((out.items[2] as { data: { p: string } }).data.p).to.match(MARK);
+    // Secrets found by the request's resource alone (a merge patch, a list's items) too.
+    const patch = { data: { p: 'aHVudGVyMg==' } };
+    const items = { items: [{ data: { p: 'aHVudGVyMg==' } }] };
+    const patchBefore = structuredClone(patch);
+    const itemsBefore = structuredClone(items);
+    expect(strings(redactBodies(makeEvent({ objectRef: secretRef, requestObject: patch, responseObject: items }), redact))).to.not.include('aHVudGVyMg==');
+    expect(patch).to.deep.equal(patchBefore);
+    expect(items).to.deep.equal(itemsBefore);
+  });
+
   it('hashes with the store key: another key gives another mark', () => {
     expect(createRedactor(Buffer.from('k1'))('v')).to.not.equal(createRedactor(Buffer.from('k2'))('v'));
     expect(createRedactor(Buffer.from('k1'))('v')).to.equal(createRedactor(Buffer.from('k1'))('v'));

@@ -1,0 +1,302 @@
+import { afterKey, skipSpace, stringEnd, valueEnd } from './jsonScan.js';
+import { CONTAINER_LISTS, LAST_APPLIED, redactApplied, redactWithin, type Redactor } from './redact.js';
+
+/**
+ * Redaction of a body too large to decode into objects (largeBody.ts), as it streams: the same
+ * rules as redact.ts (Secrets by kind, the items of SecretLists and of lists about secrets,
+ * TokenRequest tokens, container env values, the last-applied annotation), written as JSON
+ * text in the form JSON.stringify gives (no whitespace, numbers and escapes canonical, strings
+ * well formed). A Secret's `kind` may come after its `data`, so a first pass finds the objects
+ * whose kind matters and a second writes.
+ * Duplicate keys are all kept (and redacted alike), where JSON.parse keeps the last.
+ */
+export function redactLargeBody(text: Buffer, redact: Redactor, isSecretRequest: boolean): Buffer {
+  const kinds = objectKinds(text);
+  const out = new Output(text.length);
+  const frames: Frame[] = [];
+  let role: Role = 'top';
+  traverse(text, {
+    enter(start) {
+      if (role !== 'redact' && !(role === 'applied' && text[start] === QUOTE)) return undefined;
+      const end = valueEnd(text, start, Infinity);
+      const value = decode(text, start, end);
+      // A secret value is hashed as the decoded body's redaction would (after its own redaction, if it is an object).
+      out.text(JSON.stringify(role === 'redact' ? redact(redactWithin(value, redact)) : redactApplied(value as string, redact)));
+      return end;
+    },
+    open(start, array) {
+      const kind = kinds.kindAt.get(start);
+      const fits = role === 'top' ? !array : (array ? ARRAY_ROLES : OBJECT_ROLES).has(role);
+      const own: Role = fits ? role : 'plain';
+      const frame: Frame = {
+        array,
+        role: own,
+        first: true,
+        secret: !array && (kind === 'Secret' || own === 'secretItem' || (own === 'top' && isSecretRequest && !kinds.topHasKind)),
+        secretList: !array && (kind === 'SecretList' || (own === 'top' && isSecretRequest)),
+        tokenRequest: !array && kind === 'TokenRequest',
+      };
+      frames.push(frame);
+      out.byte(array ? OPEN_ARRAY : OPEN_OBJECT);
+      if (array) role = elementRole(frame);
+    },
+    key(name, start, end) {
+      const frame = frames.at(-1)!;
+      if (!frame.first) out.byte(COMMA);
+      frame.first = false;
+      writeString(out, text, start, end);
+      out.byte(COLON);
+      role = memberRole(frame, name);
+    },
+    scalar(start, end) {
+      if (text[start] === QUOTE) writeString(out, text, start, end);
+      else writeScalar(out, text, start, end);
+    },
+    close(array) {
+      frames.pop();
+      out.byte(array ? CLOSE_ARRAY : CLOSE_OBJECT);
+      const parent = frames.at(-1);
+      if (parent?.array) role = elementRole(parent);
+    },
+    before() {
+      const frame = frames.at(-1)!;
+      if (!frame.first) out.byte(COMMA);
+      frame.first = false;
+    },
+  });
+  return out.done();
+}
+
+/** What a value is to redaction, from its key and the container it is in. */
+type Role =
+  | 'top'
+  | 'plain'
+  | 'redact' // a secret value: replaced whole by its marker
+  | 'applied' // the last-applied annotation
+  | 'secretMap' // a Secret's data or stringData: each value is redacted
+  | 'secretItems' // the items of a SecretList, or of a list about secrets
+  | 'secretItem'
+  | 'tokenStatus' // a TokenRequest's status
+  | 'containers' // containers, initContainers, ephemeralContainers
+  | 'container'
+  | 'env'
+  | 'envVar';
+
+interface Frame {
+  array: boolean;
+  role: Role;
+  /** No member written yet (commas). */
+  first: boolean;
+  /** An object whose data and stringData are a Secret's. */
+  secret: boolean;
+  /** An object whose items are Secrets. */
+  secretList: boolean;
+  tokenRequest: boolean;
+}
+
+/** Roles that only an array can have, and those only an object can: anything else is plain. */
+const ARRAY_ROLES = new Set<Role>(['containers', 'env', 'secretItems']);
+const OBJECT_ROLES = new Set<Role>(['secretMap', 'secretItem', 'tokenStatus', 'container', 'envVar']);
+
+function memberRole(frame: Frame, key: string): Role {
+  if (frame.role === 'secretMap') return 'redact';
+  if (frame.secret && (key === 'data' || key === 'stringData')) return 'secretMap';
+  if (frame.role === 'envVar' && key === 'value') return 'redact';
+  if (frame.role === 'tokenStatus' && key === 'token') return 'redact';
+  if (frame.tokenRequest && key === 'status') return 'tokenStatus';
+  if (key === LAST_APPLIED) return 'applied';
+  if (CONTAINER_LISTS.has(key)) return 'containers';
+  if (frame.role === 'container' && key === 'env') return 'env';
+  if (frame.secretList && key === 'items') return 'secretItems';
+  return 'plain';
+}
+
+function elementRole(frame: Frame): Role {
+  if (frame.role === 'containers') return 'container';
+  if (frame.role === 'env') return 'envVar';
+  if (frame.role === 'secretItems') return 'secretItem';
+  return 'plain';
+}
+
+interface Visitor {
+  /** At the start of a value: the end of it when the visitor wrote it itself, to skip it. */
+  enter(start: number): number | undefined;
+  /** Before each element of an array, at its start. */
+  before(): void;
+  open(start: number, array: boolean): void;
+  key(name: string, start: number, end: number): void;
+  scalar(start: number, end: number): void;
+  close(array: boolean): void;
+}
+
+/** Visits the value at the start of `text` (already validated), without recursion. */
+function traverse(text: Buffer, visitor: Visitor): void {
+  const closers: number[] = [];
+  let j = skipSpace(text, 0);
+  for (;;) {
+    // At the start of a value.
+    const skipTo = visitor.enter(j);
+    if (skipTo !== undefined) j = skipTo;
+    else {
+      const c = text[j]!;
+      if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+        visitor.open(j, c === OPEN_ARRAY);
+        closers.push(c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY);
+        j = skipSpace(text, j + 1);
+        if (text[j] !== closers.at(-1)) {
+          if (c === OPEN_OBJECT) j = member(j);
+          else visitor.before();
+          continue;
+        }
+        closers.pop();
+        visitor.close(c === OPEN_ARRAY);
+        j++;
+      } else {
+        const end = c === QUOTE ? stringEnd(text, j) : valueEnd(text, j, 0);
+        visitor.scalar(j, end);
+        j = end;
+      }
+    }
+    // After a value.
+    for (;;) {
+      if (closers.length === 0) return;
+      j = skipSpace(text, j);
+      const d = text[j];
+      if (d === closers.at(-1)) {
+        closers.pop();
+        visitor.close(d === CLOSE_ARRAY);
+        j++;
+        continue;
+      }
+      j = skipSpace(text, j + 1); // the comma
+      if (closers.at(-1) === CLOSE_OBJECT) j = member(j);
+      else visitor.before();
+      break;
+    }
+  }
+
+  function member(at: number): number {
+    const end = stringEnd(text, at);
+    visitor.key(keyName(text, at, end), at, end);
+    return afterKey(text, at);
+  }
+}
+
+/**
+ * Pass one: the objects whose kind matters to redaction (Secret, SecretList, TokenRequest), by
+ * where they start, and whether the body itself has a kind. As JSON.parse, the last `kind` wins.
+ */
+function objectKinds(text: Buffer): { kindAt: Map<number, string>; topHasKind: boolean } {
+  const kindAt = new Map<number, string>();
+  const objects: number[] = [];
+  let topHasKind = false;
+  let kindOf = -1;
+  traverse(text, {
+    enter: () => undefined,
+    before() {},
+    open(start, array) {
+      objects.push(array ? -1 : start);
+      kindOf = -1;
+    },
+    key(name) {
+      const object = objects.at(-1)!;
+      kindOf = name === 'kind' ? object : -1;
+      if (kindOf !== -1) {
+        kindAt.delete(object);
+        if (objects.length === 1) topHasKind = true;
+      }
+    },
+    scalar(start, end) {
+      if (kindOf === -1 || text[start] !== QUOTE) return;
+      const kind = decode(text, start, end) as string;
+      if (kind === 'Secret' || kind === 'SecretList' || kind === 'TokenRequest') kindAt.set(kindOf, kind);
+      kindOf = -1;
+    },
+    close() {
+      objects.pop();
+      kindOf = -1;
+    },
+  });
+  return { kindAt, topHasKind };
+}
+
+/** A key as JSON.parse gives it; without escapes, read straight from the bytes. */
+function keyName(text: Buffer, start: number, end: number): string {
+  for (let i = start + 1; i < end - 1; i++) {
+    if (text[i] === BACKSLASH) return JSON.parse(text.toString('utf8', start, end)) as string;
+  }
+  return text.toString('utf8', start + 1, end - 1);
+}
+
+/** The value between start and end, decoded, its strings well formed (as parseEvent makes them). */
+function decode(text: Buffer, start: number, end: number): unknown {
+  const value: unknown = JSON.parse(text.toString('utf8', start, end));
+  return typeof value === 'string' ? value.toWellFormed() : value;
+}
+
+/** A string as JSON.stringify writes it: copied when it is plain printable ASCII. */
+function writeString(out: Output, text: Buffer, start: number, end: number): void {
+  for (let i = start + 1; i < end - 1; i++) {
+    const c = text[i]!;
+    if (c === BACKSLASH || c >= 0x80) {
+      out.text(JSON.stringify((JSON.parse(text.toString('utf8', start, end)) as string).toWellFormed()));
+      return;
+    }
+  }
+  out.copy(text, start, end);
+}
+
+/** An integer JSON.stringify writes back as it came (no sign of zero, 15 digits at most). */
+const PLAIN_INTEGER = /^(0|-?[1-9]\d{0,14})$/;
+
+function writeScalar(out: Output, text: Buffer, start: number, end: number): void {
+  const c = text[start];
+  if (c === 0x74 || c === 0x66 || c === 0x6e) return out.copy(text, start, end); // true, false, null
+  const number = text.toString('latin1', start, end);
+  out.text(PLAIN_INTEGER.test(number) ? number : JSON.stringify(Number(number)));
+}
+
+/** A growing buffer of output bytes. */
+class Output {
+  private buf: Buffer;
+  private length = 0;
+
+  constructor(expected: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, expected));
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = b;
+  }
+
+  copy(from: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.length += from.copy(this.buf, this.length, start, end);
+  }
+
+  text(s: string): void {
+    this.reserve(Buffer.byteLength(s));
+    this.length += this.buf.write(s, this.length);
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
