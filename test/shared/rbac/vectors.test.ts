@@ -19,14 +19,14 @@ interface Vector {
   expect: { allowed: boolean; reason?: string };
 }
 
+const FIXTURE = resolve(process.cwd(), 'test', 'fixtures', 'rbac-vectors', 'vectors.yaml');
 const SPEC = resolve(process.cwd(), '..', 'shared', 'spec', 'rbac.md');
 
-/** The YAML block under "### Vectors", read in place from the spec. */
-function readVectors(): Vector[] {
+/** The YAML block under "### Vectors" of the specification. */
+function specBlock(): string {
   const text = readFileSync(SPEC, 'utf8');
   const start = text.indexOf('```yaml', text.indexOf('### Vectors'));
-  const end = text.indexOf('```', start + 7);
-  return parse(text.slice(start + 7, end)) as Vector[];
+  return text.slice(start + 7, text.indexOf('```', start + 7));
 }
 
 const KINDS: Record<string, string> = { clusterRoles: 'ClusterRole', roles: 'Role', clusterRoleBindings: 'ClusterRoleBinding', roleBindings: 'RoleBinding' };
@@ -57,22 +57,30 @@ function ruleOf(r: Partial<PolicyRule>): PolicyRule {
   return { verbs: r.verbs ?? [], apiGroups: r.apiGroups ?? [], resources: r.resources ?? [], resourceNames: r.resourceNames ?? [], nonResourceURLs: r.nonResourceURLs ?? [] };
 }
 
-describe('RBAC: the vectors of spec/rbac.md', function () {
-  if (!existsSync(SPEC)) {
-    it('reads the vectors from ../shared/spec/rbac.md', function () {
-      sharedPath(this, 'spec/rbac.md');
-    });
-    return;
-  }
-  const vectors = readVectors();
+/** What a vector asks, in words: who, which verb, on what. */
+function requestText(v: Vector): string {
+  const r = v.request;
+  const who = r.user ?? (r.groups?.length ? `group ${r.groups.join('+')}` : 'anyone');
+  if (r.resourceRequest === false) return `${who} ${r.verb} ${r.path ?? ''}`;
+  const what = `${r.apiGroup ? `${r.apiGroup}/` : ''}${r.resource ?? ''}${r.subresource ? `/${r.subresource}` : ''}${r.name ? ` ${r.name}` : ''}`;
+  return `${who} ${r.verb} ${what}${r.namespace ? ` in ${r.namespace}` : ''}`;
+}
+
+describe('RBAC: the authorization vectors (test/fixtures/rbac-vectors, from upstream Kubernetes tests)', function () {
+  const vectors = parse(readFileSync(FIXTURE, 'utf8')) as Vector[];
 
   it('has 66 vectors, 33 allowed and 33 denied', () => {
     expect(vectors).to.have.length(66);
     expect(vectors.filter((v) => v.expect.allowed)).to.have.length(33);
   });
 
+  it('are those of the specification, where it is beside the repository', function () {
+    if (!existsSync(SPEC)) sharedPath(this, 'spec/rbac.md');
+    expect(vectors).to.deep.equal(parse(specBlock()));
+  });
+
   for (const v of vectors) {
-    it(`${v.id} ${v.expect.allowed ? 'allows' : 'denies'}: ${v.note ?? v.source}`, () => {
+    it(`${v.expect.allowed ? 'allows' : 'denies'} ${requestText(v)}: ${v.note ?? v.source} (${v.id})`, () => {
       const attrs = requestOf(v);
       if (v.rule) {
         expect(ruleAllows(attrs, ruleOf(v.rule))).to.equal(v.expect.allowed);
