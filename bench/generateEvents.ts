@@ -19,6 +19,11 @@ export interface GenerateOptions {
   requestsPerSecond?: number;
   /** The first requestReceivedTimestamp, in microseconds since the epoch. */
   startMicros?: number;
+  /**
+   * Short-lived credentials: every request of a pod's service account comes from a new pod
+   * with a new bound token (job pods, CI runners, per-request credentials).
+   */
+  churn?: boolean;
 }
 
 /** Writes `n` events, one JSON object per line, streaming with flat memory. */
@@ -561,6 +566,7 @@ const DEFAULT_START = Date.UTC(2026, 6, 23, 14, 47, 51) * 1000 + 123456;
 export class AuditEventGenerator {
   private readonly rng: Rng;
   private readonly meanGap: number;
+  private readonly churn: boolean;
   private readonly start: number;
   private now: number;
   private rv = 48_213_907;
@@ -587,6 +593,7 @@ export class AuditEventGenerator {
   constructor(options: GenerateOptions = {}) {
     this.rng = new Rng(options.seed ?? DEFAULT_SEED);
     this.meanGap = 1e6 / (options.requestsPerSecond ?? 3500);
+    this.churn = options.churn ?? false;
     this.now = options.startMicros ?? DEFAULT_START;
     this.start = this.now;
     const rng = this.rng;
@@ -807,7 +814,12 @@ export class AuditEventGenerator {
   }
 
   private podIdentity(pod: Pod): Identity {
-    if (this.now > pod.tokenExpires) this.issuePodToken(pod, true);
+    if (this.churn) {
+      // A pod of its own for this one request, with a token of its own.
+      pod.name = `${pod.workload.spec.app}-${this.rng.hex(10)}`;
+      pod.uid = this.rng.uuid();
+      this.issuePodToken(pod, true);
+    } else if (this.now > pod.tokenExpires) this.issuePodToken(pod, true);
     return pod.id;
   }
 

@@ -35,7 +35,7 @@ import { envInt, gitRevision, int, median, pad } from './report.js';
 const BASELINE_TX_ROWS = 20_000;
 const WEBHOOK_BATCH = 400;
 const WEBHOOK_CONCURRENCY = 8;
-const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, detectionRatio: 0.85, chainRatio: 0.95, bytesPerEvent: 250, peakRssMB: 300 };
+const TARGETS = { ingestRatio: 0.6, webhookRatio: 0.4, detectionRatio: 0.85, chainRatio: 0.95, bytesPerEvent: 250, peakRssMB: 300, churnRatio: 0.45, churnBytesPerEvent: 500 };
 
 interface PhaseResult {
   seconds: number;
@@ -328,7 +328,8 @@ async function main(): Promise<void> {
       median: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, k.startsWith('ratio') ? round(v, 3) : round(v)])),
       targets: targets.map((t) => ({ ...t, value: round(t.value, 3) })),
     };
-    console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
+    const churn = process.env.BENCH_CHURN === '0' ? null : await churnWorkload(method, workDir, n, runs, seed, runDirs);
+    console.log(`BENCH_JSON ${JSON.stringify({ ...summary, ...(churn ? { churn } : {}) })}`);
   } finally {
     if (keep) console.log(`kept: ${[workDir, ...runDirs].join(' ')}`);
     else {
@@ -336,6 +337,37 @@ async function main(): Promise<void> {
       for (const d of runDirs) rmSync(d, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The second workload (BENCH_CHURN=0 leaves it out): the same generator with a new pod and bound
+ * token on every service-account request, as job pods, CI runners and per-request credentials
+ * make them. What each new credential costs: b/a and bytes/event, medians over the runs.
+ */
+async function churnWorkload(method: RssMethod, workDir: string, n: number, runs: number, seed: number, runDirs: string[]) {
+  const input = join(workDir, 'churn.jsonl');
+  const gen = await writeEventsFile(input, n, { seed, churn: true });
+  console.log(`\nchurn workload: a new pod and token on every service-account request; ${(gen.bytes / 1024 ** 2).toFixed(0)} MiB, ${int(gen.bytes / n)} B/event avg`);
+  const perRun: { a: number; b: number; ratio: number; bytesPerEvent: number; peakRssMB: number }[] = [];
+  for (let i = 1; i <= runs; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'kubetrail-bench-churn-'));
+    runDirs.push(dir);
+    const aDb = join(dir, 'baseline.db');
+    const a = await runBaseline(input, aDb, n);
+    removeDb(aDb);
+    const bDb = join(dir, 'ingest.db');
+    const b = await runIngest(method, input, bDb, dir, n);
+    removeDb(bDb);
+    console.log(phaseLine(`churn run ${i}: a`, a));
+    console.log(phaseLine(`churn run ${i}: b`, b, b.eventsPerSec / a.eventsPerSec));
+    for (const problem of [...a.problems, ...b.problems]) console.log(`  ! churn run ${i}: ${problem}`);
+    perRun.push({ a: Math.round(a.eventsPerSec), b: Math.round(b.eventsPerSec), ratio: b.eventsPerSec / a.eventsPerSec, bytesPerEvent: b.bytesPerEvent, peakRssMB: b.peakRssMB ?? 0 });
+  }
+  const med = { ratioBA: median(perRun.map((r) => r.ratio)), bBytesPerEvent: median(perRun.map((r) => r.bytesPerEvent)), bPeakRssMB: median(perRun.map((r) => r.peakRssMB)) };
+  console.log(`  churn b/a       ${pad(med.ratioBA.toFixed(2), 9)}   target >= ${TARGETS.churnRatio}   ${med.ratioBA >= TARGETS.churnRatio ? 'PASS' : 'FAIL'}`);
+  console.log(`  churn bytes/ev  ${pad(med.bBytesPerEvent.toFixed(0), 9)}   target <= ${TARGETS.churnBytesPerEvent}   ${med.bBytesPerEvent <= TARGETS.churnBytesPerEvent ? 'PASS' : 'FAIL'}`);
+  console.log(`  churn peak RSS  ${pad(med.bPeakRssMB.toFixed(0), 9)} MB`);
+  return { perRun, median: med };
 }
 
 main().catch((err: unknown) => {

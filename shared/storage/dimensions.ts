@@ -1,6 +1,7 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
 import { joinParts, splitParts } from './partsKey.js';
+import { principalKey } from './principalKey.js';
 
 /** A dimension table: one id per distinct value. */
 export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects' | 'usageAtoms';
@@ -11,10 +12,8 @@ interface Table {
   /** Characters of the cached keys: long values (annotations, user agents) fill memory before the entry bound. */
   chars: number;
   missing: Map<string, unknown[]>;
-  insert: Statement;
-  select: Statement;
-  /** The select's parameters, from the insert's. */
-  selectArgs: (insertParams: unknown[]) => unknown[];
+  /** Writes a value if it is new: its id, and whether it was inserted. */
+  intern: (params: unknown[]) => { id: number; inserted: boolean };
 }
 
 /**
@@ -37,24 +36,42 @@ export class Dimensions {
     private readonly maxCacheEntries = 200_000,
     private readonly maxCacheChars = 8_000_000,
   ) {
-    const table = (name: DimensionName, insert: string, select: string, selectArgs = (p: unknown[]) => p): Table => ({
-      name,
-      cache: new Map(),
-      chars: 0,
-      missing: new Map(),
-      insert: db.prepare(insert),
-      select: db.prepare(select).pluck(),
-      selectArgs,
-    });
+    /** A table whose UNIQUE constraint spans its whole value: insert, or else find the row. */
+    const table = (name: DimensionName, insertSql: string, selectSql: string): Table => {
+      const insert = db.prepare(insertSql);
+      const select = db.prepare(selectSql).pluck();
+      return {
+        name,
+        cache: new Map(),
+        chars: 0,
+        missing: new Map(),
+        intern: (params) => {
+          const info = insert.run(...params);
+          return info.changes > 0 ? { id: Number(info.lastInsertRowid), inserted: true } : { id: select.get(...params) as number, inserted: false };
+        },
+      };
+    };
+    /** Principals are found by the hash of their JSON, then the JSON (principalKey.ts). */
+    const principals = (): Table => {
+      const select = db.prepare('SELECT id FROM principals WHERE json_key = ? AND json = ?').pluck();
+      const insert = db.prepare('INSERT INTO principals (json, username, json_key) VALUES (?, ?, ?)');
+      return {
+        name: 'principals',
+        cache: new Map(),
+        chars: 0,
+        missing: new Map(),
+        intern: ([json, username]) => {
+          const key = principalKey(json as string);
+          const id = select.get(key, json) as number | undefined;
+          if (id !== undefined) return { id, inserted: false };
+          return { id: Number(insert.run(json, username, key).lastInsertRowid), inserted: true };
+        },
+      };
+    };
     this.tables = {
       strings: table('strings', 'INSERT OR IGNORE INTO strings (value) VALUES (?)', 'SELECT id FROM strings WHERE value = ?'),
       verbs: table('verbs', 'INSERT OR IGNORE INTO verbs (verb) VALUES (?)', 'SELECT id FROM verbs WHERE verb = ?'),
-      principals: table(
-        'principals',
-        'INSERT OR IGNORE INTO principals (json, username) VALUES (?, ?)',
-        'SELECT id FROM principals WHERE json = ?',
-        (p) => [p[0]],
-      ),
+      principals: principals(),
       apiResources: table(
         'apiResources',
         'INSERT OR IGNORE INTO api_resources (api_group, api_version, resource, subresource, present) VALUES (?, ?, ?, ?, ?)',
@@ -92,12 +109,8 @@ export class Dimensions {
     this.db.transaction(() => {
       for (const t of all) {
         for (const [key, params] of t.missing) {
-          const info = t.insert.run(...params);
-          let id: number;
-          if (info.changes > 0) {
-            id = Number(info.lastInsertRowid);
-            this.onInsert(t.name, id, params);
-          } else id = t.select.get(...t.selectArgs(params)) as number;
+          const { id, inserted } = t.intern(params);
+          if (inserted) this.onInsert(t.name, id, params);
           found.push([t, key, id]);
         }
       }

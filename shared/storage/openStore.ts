@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { Clock } from '../clock.js';
+import { principalKey } from './principalKey.js';
 import { auditIdToKey } from './auditId.js';
 import { migrate, readMigrations } from './migrate.js';
 import { finishPendingRollups } from './usageRollups.js';
@@ -38,6 +39,8 @@ export function openStore(path: string, options: StoreOptions): Store {
   db.pragma('busy_timeout = 10000');
   // The stored form of an auditID kept as text (alert_events), for joins on the events' key.
   db.function('audit_key', { deterministic: true }, (auditID: unknown) => (typeof auditID === 'string' ? auditIdToKey(auditID) : auditID));
+  // The key principals are found by (migration 0020 keys the stored ones with it).
+  db.function('principal_key', { deterministic: true }, (json: unknown) => (typeof json === 'string' ? principalKey(json) : null));
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);

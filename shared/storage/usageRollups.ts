@@ -59,8 +59,10 @@ function checkKey(c: { verb: string; apiGroup: string; resource: string; subreso
 interface PrincipalInfo {
   /** rbac_subjects id; 0 when the principal has no username (RBAC never saw it). */
   subjectId: number;
-  /** usage_atoms ids of the impersonation checks when this principal is impersonated. */
-  impersonation: number[];
+  /** The user, for the impersonation checks if it is ever impersonated (impersonationOf). */
+  user: UserInfo;
+  /** usage_atoms ids of those checks, made the first time it is impersonated. */
+  impersonation?: number[];
 }
 
 /** The day (since the epoch, UTC) of a time in microseconds. */
@@ -205,7 +207,7 @@ export class UsageRollups {
     // The impersonation checks passed (else there would be no impersonatedUser): the actor's.
     const actor = this.principal(actorId);
     if (actor.subjectId === 0) return;
-    for (const check of effective.impersonation) {
+    for (const check of this.impersonationOf(effective)) {
       this.sums.add(day, clusterId, actor.subjectId, check, 1, 0, 1, count, firstAt, lastAt, firstAudit, lastAudit);
     }
   }
@@ -248,6 +250,16 @@ export class UsageRollups {
     this.atoms.clear();
   }
 
+  /**
+   * The usage_atoms ids of the checks that impersonating this principal passed. Made only for
+   * principals that are impersonated: a bound token's extras make each check unique to it, and
+   * most principals (one per token) never are.
+   */
+  private impersonationOf(p: PrincipalInfo): number[] {
+    p.impersonation ??= impersonationChecks(p.user).map((c) => this.atomId(checkKey(c)));
+    return p.impersonation;
+  }
+
   private principal(id: number): PrincipalInfo {
     let p = this.principals.get(id);
     if (p) return p;
@@ -264,7 +276,7 @@ export class UsageRollups {
       this.insertSubject.run(rbac.name, groups);
       subjectId = this.selectSubject.get(rbac.name, groups) as number;
     }
-    p = { subjectId, impersonation: subjectId ? impersonationChecks(user).map((c) => this.atomId(checkKey(c))) : [] };
+    p = { subjectId, user };
     // Bound tokens make principals without end (one per token): memory stays flat.
     if (this.principals.size >= MEMO_ENTRIES) this.principals.clear();
     this.principals.set(id, p);

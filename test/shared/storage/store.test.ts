@@ -106,10 +106,11 @@ describe('store', () => {
       { version: 17, name: '0017_alert_identity_values.sql' },
       { version: 18, name: '0018_quarantine_redacted.sql' },
       { version: 19, name: '0019_self_audit_counts.sql' },
+      { version: 20, name: '0020_principal_keys.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
-    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: 19 });
+    expect(store.db.prepare('SELECT count(*) AS n FROM schema_migrations').get()).to.deep.equal({ n: rows.length });
     expect(store.db.pragma('journal_mode', { simple: true })).to.equal('wal');
   });
 
