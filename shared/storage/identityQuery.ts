@@ -31,30 +31,31 @@ export const IDENTITY_COLUMNS: (keyof IdentityRow)[] = [
 
 /**
  * Every identity that acted, one row per identity and person (a shared account used with
- * two people's certificates is two rows), most active first.
+ * two people's certificates is two rows), most active first. Read from the requests kept per
+ * principal and hour as events are stored (principal_activity), not from the events: a range
+ * is taken in whole hours, as the timeline's, and days archived by retention still count.
  */
 export function* queryIdentities(db: Database, options: { since?: number; until?: number; identity?: string } = {}): IterableIterator<IdentityRow> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (options.identity !== undefined) {
-    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)');
+    where.push('principal_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)');
     params.push(options.identity);
   }
-  if (options.since !== undefined) where.push('e.received_at >= ?') && params.push(options.since);
-  if (options.until !== undefined) where.push('e.received_at < ?') && params.push(options.until);
+  if (options.since !== undefined) where.push('hour >= ?') && params.push(Math.floor(options.since / TIMELINE_BUCKETS.hour));
+  if (options.until !== undefined) where.push('hour < ?') && params.push(Math.ceil(options.until / TIMELINE_BUCKETS.hour));
   const rows = db
     .prepare(
       `SELECT i.identity_key AS identity, i.kind, i.person, max(i.team) AS team,
          json_group_array(DISTINCT p.username) AS usernames,
          json_group_array(DISTINCT i.credential_kind) AS credential_kinds,
          json_group_array(DISTINCT i.credential_id) FILTER (WHERE i.credential_id IS NOT NULL) AS credential_ids,
-         min(e.received_at) AS first_seen, max(e.received_at) AS last_seen,
-         count(DISTINCT e.audit_id) AS actions,
-         count(DISTINCT e.audit_id) FILTER (WHERE e.decision = 2) AS denied
-       FROM events e
-       JOIN identities i ON i.principal_id = e.user_id
-       JOIN principals p ON p.id = e.user_id
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         min(a.first_at) AS first_seen, max(a.last_at) AS last_seen,
+         sum(a.actions) AS actions, sum(a.denied) AS denied
+       FROM (SELECT principal_id, sum(actions) AS actions, sum(denied) AS denied, min(first_at) AS first_at, max(last_at) AS last_at
+             FROM principal_activity ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY principal_id) a
+       JOIN identities i ON i.principal_id = a.principal_id
+       JOIN principals p ON p.id = a.principal_id
        GROUP BY i.identity_key, i.kind, i.person
        ORDER BY actions DESC, identity`,
     )

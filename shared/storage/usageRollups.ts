@@ -212,6 +212,11 @@ export class UsageRollups {
     }
   }
 
+  /** Counts one stored event in its actor's requests (ActivityRollups.request). */
+  addRequest(actorId: number, receivedAt: number, newRequest: boolean, newlyDenied: boolean): void {
+    this.activity.request(actorId, receivedAt, newRequest, newlyDenied);
+  }
+
   /** Counts one action in its actor's hourly activity (activityRollups.ts); called where add() is, for each action. */
   addActivity(actorId: number, receivedAt: number, verbId: number, decision: number): void {
     this.activity.add(actorId, receivedAt, verbId, decision);

@@ -107,6 +107,7 @@ describe('store', () => {
       { version: 18, name: '0018_quarantine_redacted.sql' },
       { version: 19, name: '0019_self_audit_counts.sql' },
       { version: 20, name: '0020_principal_keys.sql' },
+      { version: 21, name: '0021_principal_activity.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
