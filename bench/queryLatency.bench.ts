@@ -4,16 +4,19 @@
  *
  * The store holds BENCH_ACTIONS events (default 10,000,000) from the ingest benchmark's
  * generator at 10 requests/s (about 12 days of a busy cluster), stored by `kubetrail ingest -`.
- * Five queries, each over BENCH_SAMPLES requests (default 60) with parameters drawn from the store:
+ * Eight queries, each over BENCH_SAMPLES requests (default 60) with parameters drawn from the store:
  *
  *   user-24h      GET /events?user=U&since=…&until=…          (a user's last 24 h)
  *   history       GET /history?resource=&namespace=&name=     (one object's history)
  *   ns-verb       GET /events?namespace=N&verb=V              (namespace and verb)
  *   finding-7d    GET /events?finding=RULE&since=…&until=…    (a finding over 7 days)
  *   timeline      GET /identities/ID/timeline?bucket=hour&since=…&until=… (an identity over 7 days)
+ *   identities    GET /identities?since=…&until=…             (every identity over the whole store)
+ *   ident-24h     GET /identities?since=…&until=…             (the identities of the last 24 h)
+ *   identity      GET /identities/ID                          (one identity's summary)
  *
  * Each answers its first page (limit 100). Baselines measured in the same run: GET /healthz
- * (the HTTP round trip alone) and the same five questions as the bare indexed SQL in this
+ * (the HTTP round trip alone) and the same questions as the bare indexed SQL in this
  * process (ids only, no joins, no rebuilding of events).
  *
  * Environment: BENCH_ACTIONS, BENCH_SAMPLES, BENCH_DB=path (reuse or keep the store there:
@@ -56,6 +59,7 @@ function queries(dbPath: string, samples: number, seed: number): Query[] {
   const rng = new Rng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rng.float() * xs.length)]!;
   const end = db.prepare('SELECT max(received_at) FROM events').pluck().get() as number;
+  const start = db.prepare('SELECT min(received_at) FROM events').pluck().get() as number;
   const maxId = db.prepare('SELECT max(id) FROM events').pluck().get() as number;
   const t = (micros: number) => encodeURIComponent(formatMicroTime(micros));
   const randomEvents = (where: string, k: number) => {
@@ -105,6 +109,24 @@ function queries(dbPath: string, samples: number, seed: number): Query[] {
       name: 'finding-7d',
       paths: ruleSamples.map((r) => `/events?finding=${r}&since=${t(end - 7 * DAY)}&until=${t(end + 1)}`),
       sql: { text: 'SELECT ae.audit_id FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id WHERE a.rule = ? AND a.last_at >= ? LIMIT 101', params: ruleSamples.map((r) => [r, end - 7 * DAY]) },
+    },
+    {
+      name: 'identities',
+      paths: n(() => `/identities?since=${t(start)}&until=${t(end + 1)}&limit=100`),
+      sql: { text: 'SELECT principal_id, sum(actions) AS n FROM principal_activity WHERE hour >= ? GROUP BY principal_id ORDER BY n DESC LIMIT 101', params: n(() => JSON.stringify([Math.floor(start / 3_600_000_000)])).map((x) => JSON.parse(x) as unknown[]) },
+    },
+    {
+      name: 'ident-24h',
+      paths: n(() => `/identities?since=${t(end - DAY)}&until=${t(end + 1)}&limit=100`),
+      sql: { text: 'SELECT principal_id, sum(actions) AS n FROM principal_activity WHERE hour >= ? GROUP BY principal_id ORDER BY n DESC LIMIT 101', params: n(() => JSON.stringify([Math.floor((end - DAY) / 3_600_000_000)])).map((x) => JSON.parse(x) as unknown[]) },
+    },
+    {
+      name: 'identity',
+      paths: n(() => `/identities/${encodeURIComponent(pick(identities))}?since=${t(start)}&until=${t(end + 1)}`),
+      sql: {
+        text: 'SELECT sum(actions) FROM principal_activity WHERE principal_id IN (SELECT principal_id FROM identities WHERE identity_key = ?)',
+        params: n(() => JSON.stringify([pick(identities)])).map((x) => JSON.parse(x) as unknown[]),
+      },
     },
     {
       name: 'timeline',

@@ -27,7 +27,7 @@ export class PrincipalCache {
   private readonly byJson = new Map<string, Principal>();
   private size = 0;
 
-  constructor(private readonly maxEntries = 20_000) {}
+  constructor(private readonly maxEntries = 4_096) {}
 
   of(user: UserInfo): Principal {
     const credential = user.extra?.[CREDENTIAL_ID]?.[0];

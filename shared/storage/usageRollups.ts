@@ -59,9 +59,7 @@ function checkKey(c: { verb: string; apiGroup: string; resource: string; subreso
 interface PrincipalInfo {
   /** rbac_subjects id; 0 when the principal has no username (RBAC never saw it). */
   subjectId: number;
-  /** The user, for the impersonation checks if it is ever impersonated (impersonationOf). */
-  user: UserInfo;
-  /** usage_atoms ids of those checks, made the first time it is impersonated. */
+  /** usage_atoms ids of the checks that impersonating it passed, made the first time it is (impersonationOf). */
   impersonation?: number[];
 }
 
@@ -207,7 +205,7 @@ export class UsageRollups {
     // The impersonation checks passed (else there would be no impersonatedUser): the actor's.
     const actor = this.principal(actorId);
     if (actor.subjectId === 0) return;
-    for (const check of this.impersonationOf(effective)) {
+    for (const check of this.impersonationOf(impersonatedId, effective)) {
       this.sums.add(day, clusterId, actor.subjectId, check, 1, 0, 1, count, firstAt, lastAt, firstAudit, lastAudit);
     }
   }
@@ -260,28 +258,31 @@ export class UsageRollups {
    * principals that are impersonated: a bound token's extras make each check unique to it, and
    * most principals (one per token) never are.
    */
-  private impersonationOf(p: PrincipalInfo): number[] {
-    p.impersonation ??= impersonationChecks(p.user).map((c) => this.atomId(checkKey(c)));
+  private impersonationOf(id: number, p: PrincipalInfo): number[] {
+    p.impersonation ??= impersonationChecks(this.userOf(id)).map((c) => this.atomId(checkKey(c)));
     return p.impersonation;
+  }
+
+  private userOf(id: number): UserInfo {
+    try {
+      return JSON.parse(this.selectPrincipal.get(id) as string) as UserInfo;
+    } catch {
+      // A principal that is not a JSON object has no username: RBAC never saw it.
+      return {};
+    }
   }
 
   private principal(id: number): PrincipalInfo {
     let p = this.principals.get(id);
     if (p) return p;
-    let user: UserInfo = {};
-    try {
-      user = JSON.parse(this.selectPrincipal.get(id) as string) as UserInfo;
-    } catch {
-      // A principal that is not a JSON object has no username: RBAC never saw it.
-    }
-    const rbac = rbacUser(user);
+    const rbac = rbacUser(this.userOf(id));
     let subjectId = 0;
     if (rbac.name) {
       const groups = JSON.stringify(rbac.groups);
       this.insertSubject.run(rbac.name, groups);
       subjectId = this.selectSubject.get(rbac.name, groups) as number;
     }
-    p = { subjectId, user };
+    p = { subjectId };
     // Bound tokens make principals without end (one per token): memory stays flat.
     if (this.principals.size >= MEMO_ENTRIES) this.principals.clear();
     this.principals.set(id, p);
