@@ -1,9 +1,9 @@
 import { nowMicros, type Clock } from '../../shared/clock.js';
-import type { Statement } from 'better-sqlite3';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
+import { AlertDeliveries } from '../../shared/storage/alertDeliveries.js';
 import { getAlerts } from '../../shared/storage/alertQuery.js';
 import { openStore, type Store } from '../../shared/storage/openStore.js';
 import { createSink, type Sink, type SinkConfig } from './sinks.js';
@@ -35,19 +35,10 @@ export class Alerter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
-  private readonly sql: Record<'cursorOf' | 'setCursor' | 'fresh' | 'add' | 'due' | 'done' | 'retry', Statement>;
+  private readonly deliveries: AlertDeliveries;
 
   private constructor(private readonly store: Store, private readonly sinks: Map<string, { sink: Sink; minSeverity: number }>, private readonly options: AlerterOptions) {
-    const db = store.db;
-    this.sql = {
-      cursorOf: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      setCursor: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
-      fresh: db.prepare('SELECT id, severity FROM alerts WHERE id > ? ORDER BY id LIMIT 10000'),
-      add: db.prepare("INSERT OR IGNORE INTO alert_deliveries (alert_id, sink, state, next_at) VALUES (?, ?, 'pending', ?)"),
-      due: db.prepare("SELECT alert_id, attempts FROM alert_deliveries WHERE state = 'pending' AND sink = ? AND next_at <= ? ORDER BY alert_id LIMIT ?"),
-      done: db.prepare("UPDATE alert_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE alert_id = ? AND sink = ?"),
-      retry: db.prepare('UPDATE alert_deliveries SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE alert_id = ? AND sink = ?'),
-    };
+    this.deliveries = new AlertDeliveries(store.db);
   }
 
   static async start(path: string, options: AlerterOptions): Promise<Alerter> {
@@ -90,38 +81,25 @@ export class Alerter {
 
   /** Gives every alert stored since a sink's cursor a pending delivery to that sink. */
   private enqueue(now: number): void {
-    const { cursorOf, setCursor, fresh, add } = this.sql;
-    this.store.db.transaction(() => {
-      for (const [name, { minSeverity }] of this.sinks) {
-        const key = `alerter_cursor:${name}`;
-        let cursor = Number(cursorOf.get(key) ?? 0);
-        for (const a of fresh.all(cursor) as { id: number; severity: Severity }[]) {
-          if (SEVERITIES.indexOf(a.severity) >= minSeverity) add.run(a.id, name, now * 1000);
-          cursor = a.id;
-        }
-        setCursor.run(key, String(cursor));
-      }
-    }).immediate();
+    this.deliveries.enqueue([...this.sinks.keys()], (name, severity) => SEVERITIES.indexOf(severity) >= this.sinks.get(name)!.minSeverity, now * 1000);
   }
 
   private async deliverDue(now: number): Promise<void> {
-    const db = this.store.db;
-    const { due, done, retry } = this.sql;
     await Promise.all(
       [...this.sinks].map(async ([name, { sink }]) => {
-        const rows = due.all(name, now * 1000, BATCH) as { alert_id: number; attempts: number }[];
-        if (rows.length === 0) return;
-        const alerts = getAlerts(db, rows.map((r) => r.alert_id));
+        const due = this.deliveries.due(name, now * 1000, BATCH);
+        if (due.length === 0) return;
+        const alerts = getAlerts(this.store.db, due.map((d) => d.alertId));
         try {
           await sink.send(alerts);
-          db.transaction(() => rows.forEach((r) => done.run(nowMicros(this.options.clock), r.alert_id, name))).immediate();
-          this.options.metrics?.alertDeliveries(name, 'delivered', rows.length);
+          this.deliveries.delivered(name, due, nowMicros(this.options.clock));
+          this.options.metrics?.alertDeliveries(name, 'delivered', due.length);
         } catch (err) {
-          const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
+          const attempts = Math.max(...due.map((d) => d.attempts)) + 1;
           const wait = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
-          db.transaction(() => rows.forEach((r) => retry.run((now + wait) * 1000, errorMessage(err), r.alert_id, name))).immediate();
-          this.options.metrics?.alertDeliveries(name, 'failed', rows.length);
-          this.options.log.warn({ sink: name, alerts: rows.length, attempts, retryInMs: wait, err: errorMessage(err) }, 'alert delivery failed; will retry');
+          this.deliveries.failed(name, due, (now + wait) * 1000, errorMessage(err));
+          this.options.metrics?.alertDeliveries(name, 'failed', due.length);
+          this.options.log.warn({ sink: name, alerts: due.length, attempts, retryInMs: wait, err: errorMessage(err) }, 'alert delivery failed; will retry');
         }
       }),
     );

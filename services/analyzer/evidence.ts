@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import { csvCell } from '../../shared/csv.js';
-import { staleAccounts } from '../../shared/rbac/usageWindow.js';
+import { staleAccounts } from '../../shared/analysis/usageWindow.js';
 import { latestReview } from '../../shared/storage/accessReviews.js';
 import { queryAlerts } from '../../shared/storage/alertQuery.js';
 import { listCheckouts } from '../../shared/storage/breakglass.js';
 import { queryActions, type EventFilter } from '../../shared/storage/eventQuery.js';
-import { clusterIngest } from '../../shared/storage/ingestStatus.js';
+import { clusterIngest, oldestEvents } from '../../shared/storage/ingestStatus.js';
 import { queryGaps } from '../../shared/storage/pipelineGaps.js';
 import { listArchives } from '../../shared/storage/retention.js';
 import { querySelfAudit } from '../../shared/storage/selfAudit.js';
@@ -108,7 +108,7 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
 
   // 10.5.1: retention and archives.
   const clusters = clusterIngest(db, o.nowMicros);
-  const oldest = db.prepare('SELECT c.value AS cluster, min(e.received_at) AS first FROM events e JOIN strings c ON c.id = e.cluster_id GROUP BY e.cluster_id').all() as { cluster: string; first: number }[];
+  const oldest = oldestEvents(db);
   const archives = listArchives(db);
   write(
     'retention.md',

@@ -3,13 +3,13 @@ import { InputError } from '../../shared/errors.js';
 import { PERMISSION_COLUMNS, canAnswer, permissionRows, subjectUser, whoCanRows } from '../../shared/rbac/answers.js';
 import { Authorizer } from '../../shared/rbac/authorizer.js';
 import { effectivePermissions } from '../../shared/rbac/permissions.js';
-import { describeTarget, recommendationText } from '../../shared/rbac/recommendationText.js';
+import { describeTarget, recommendationText } from '../../shared/analysis/recommendationText.js';
 import type { Target } from '../../shared/rbac/recommend.js';
 import { impersonatedUser, parseServiceAccountName } from '../../shared/rbac/subjects.js';
 import type { RbacState } from '../../shared/rbac/types.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../shared/rbac/usageWindow.js';
+import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { getSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/rbacSnapshots.js';
+import { getSnapshot, hasSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/rbacSnapshots.js';
 import type { ApiContext, Call, Route } from './apiRouter.js';
 import { readId, readParams } from './params.js';
 
@@ -121,8 +121,8 @@ export function rbacRoutes(): Route[] {
         const db = call.db();
         const cluster = params.cluster ?? ctx.config.cluster;
         const window = windowOf(params, ctx, cluster);
-        const hasSnapshot = params.snapshot !== undefined || db.prepare('SELECT 1 FROM rbac_snapshots WHERE cluster = ?').get(cluster) !== undefined;
-        const prepared = prepareRecommendations(db, hasSnapshot ? { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) } : null, window);
+        const snapshotKnown = params.snapshot !== undefined || hasSnapshot(db, cluster);
+        const prepared = prepareRecommendations(db, snapshotKnown ? { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) } : null, window);
         let targets: Target[];
         if (params.all === 'true') targets = observedTargets(prepared, params.includeDenied === 'true');
         else if (params.user !== undefined) {

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { DECISIONS, buildReview, findSubject, type Decision } from '../../shared/rbac/accessReview.js';
-import { staleAccounts, usageReport } from '../../shared/rbac/usageWindow.js';
+import { staleAccounts, usageReport } from '../../shared/analysis/usageWindow.js';
 import { getReview, lastDecidedReview, latestReview, listReviews, recordDecision, saveReview } from '../../shared/storage/accessReviews.js';
 import { openStore } from '../../shared/storage/openStore.js';
 import { formatReview, type ReviewFormat } from '../analyzer/reviewOutput.js';

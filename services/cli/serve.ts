@@ -15,7 +15,8 @@ import { lastLink } from '../../shared/storage/hashChain.js';
 import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/pipelineGaps.js';
 import { runRetention } from '../../shared/storage/retention.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { createSelfAuditRecorder, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
+import { checkReadable } from '../../shared/storage/openStore.js';
+import { createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
 import { consoleRouter } from '../api/console.js';
@@ -198,7 +199,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     try {
       if (stopping) throw new Error('shutting down');
       if (writer.problem) throw new Error(writer.problem);
-      store.db.prepare('SELECT 1').get();
+      checkReadable(store);
       res.type('text/plain').send('ok');
     } catch (err) {
       res.status(503).type('text/plain').send(`not ready: ${(err as Error).message}`);
@@ -335,8 +336,8 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
  */
 function recordStart(db: Database, record: (e: SelfAuditEntry) => number, config: Readonly<Config>, how: { url: string; services: ServiceName[]; noAuth: boolean }): void {
   const hashes = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16)]));
-  const last = db.prepare("SELECT query FROM self_audit WHERE channel = 'service' AND action = 'start' ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined;
-  const before = last === undefined ? null : ((JSON.parse(last) as { config?: Record<string, string> }).config ?? null);
+  const last = lastServiceStart(db) as { config?: Record<string, string> } | undefined;
+  const before = last?.config ?? null;
   record({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'start', query: { services: how.services, url: how.url, apiAuth: how.noAuth ? 'none (loopback)' : 'tokens', config: hashes } });
   if (before !== null) {
     const changed = [...new Set([...Object.keys(before), ...Object.keys(hashes)])].filter((k) => before[k] !== hashes[k]).sort();

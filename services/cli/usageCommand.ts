@@ -4,11 +4,12 @@ import { InputError } from '../../shared/errors.js';
 import { loadFiles } from '../../shared/rbac/loadFiles.js';
 import type { Proposal, RecommendOptions, Target } from '../../shared/rbac/recommend.js';
 import { parseServiceAccountName } from '../../shared/rbac/subjects.js';
-import { recommendationText } from '../../shared/rbac/recommendationText.js';
+import { recommendationText } from '../../shared/analysis/recommendationText.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
+import { hasSnapshot } from '../../shared/storage/rbacSnapshots.js';
 import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
-import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/rbac/usageWindow.js';
+import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
 import { writeRows, type OutputFormat } from './output.js';
@@ -120,7 +121,7 @@ export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags
   const store = openStore(config.database.path, { clock: systemClock });
   try {
     // Without a snapshot (and without -f), recommend from the observed activity alone.
-    const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || store.db.prepare('SELECT 1 FROM rbac_snapshots WHERE cluster = ?').get(window.cluster) !== undefined;
+    const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || hasSnapshot(store.db, window.cluster);
     const prepared = prepareRecommendations(store.db, wantState ? sourceFrom(flags) : null, window);
     const options: RecommendOptions & { includeDenied: boolean; proposal?: Proposal } = {
       expandVerbs: flags.expandVerbs,

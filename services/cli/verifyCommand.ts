@@ -3,13 +3,13 @@ import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/openStore.js';
-import { verifyChainParallel, type VerifyReport } from '../../shared/storage/verifyChain.js';
+import { hasChain, verifyChainParallel, type VerifyReport } from '../../shared/storage/verifyChain.js';
 
 /** `kubetrail verify [--since T]`: recomputes the store's hash chain; exit 1 when anything fails. */
 export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {
   const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock());
   const store = openStore(config.database.path, { readonly: true });
-  if (!store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chain_links'").get()) {
+  if (!hasChain(store.db)) {
     store.close();
     throw new InputError(`${config.database.path} has no hash chain yet (a store from before kubetrail chained it): run kubetrail serve or ingest once to upgrade it`);
   }

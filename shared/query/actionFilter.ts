@@ -1,7 +1,7 @@
 import { DECISIONS } from '../storage/eventRecord.js';
 import type { EventFilter } from '../storage/eventQuery.js';
 import { InputError } from '../errors.js';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../cidr.js';
 import { parseTimeBound } from './timeBound.js';
 
 /**

@@ -3,7 +3,7 @@ import { inflateRawSync } from 'node:zlib';
 import type { Database } from 'better-sqlite3';
 import type { AuditEvent } from '../audit/types.js';
 import type { CredentialKind, IdentityKind } from '../identity/identity.js';
-import type { Cidr } from '../query/cidr.js';
+import type { Cidr } from '../cidr.js';
 import { auditIdToKey, keyToAuditId } from './auditId.js';
 import { DECISIONS, recordToEvent, storedDecision, type Decision, type EventRecord } from './eventRecord.js';
 import { EVENT_COLUMNS, type EventRow } from './eventRows.js';

@@ -61,6 +61,11 @@ export interface QuarantineRow {
 
 export const QUARANTINE_COLUMNS: (keyof QuarantineRow)[] = ['id', 'time', 'source', 'cluster', 'position', 'reason', 'rawSize', 'rawSha256', 'raw'];
 
+/** The first request time stored of each cluster, in microseconds. */
+export function oldestEvents(db: Database): { cluster: string; first: number }[] {
+  return db.prepare('SELECT c.value AS cluster, min(e.received_at) AS first FROM events e JOIN strings c ON c.id = e.cluster_id GROUP BY e.cluster_id').all() as { cluster: string; first: number }[];
+}
+
 export function* queryQuarantine(
   db: Database,
   f: { since?: number; source?: string; cluster?: string; beforeId?: number; limit?: number; maxRawChars?: number },

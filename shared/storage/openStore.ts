@@ -55,6 +55,11 @@ export function openStore(path: string, options: StoreOptions): Store {
   return { db, path, close: () => db.close() };
 }
 
+/** Throws when the store cannot answer a query (readiness). */
+export function checkReadable(store: Store): void {
+  store.db.prepare('SELECT 1').get();
+}
+
 /**
  * The store's files readable by their owner alone (0600), whatever the umask of the process that
  * made them: the audit trail of a cluster is its most sensitive record. The WAL and shared-memory

@@ -66,6 +66,11 @@ export function getSnapshot(db: Database, id: number): Snapshot {
 }
 
 /** The newest snapshot of a cluster (taken at or before `at`, when given), or null. */
+/** Whether any RBAC snapshot of `cluster` is stored. */
+export function hasSnapshot(db: Database, cluster: string): boolean {
+  return db.prepare('SELECT 1 FROM rbac_snapshots WHERE cluster = ?').get(cluster) !== undefined;
+}
+
 export function latestSnapshot(db: Database, cluster: string, at?: number): Snapshot | null {
   const row = db
     .prepare(`SELECT * FROM rbac_snapshots WHERE cluster = ? ${at === undefined ? '' : 'AND taken_at <= ?'} ORDER BY taken_at DESC, id DESC LIMIT 1`)

@@ -98,6 +98,12 @@ export interface SelfAuditFilter {
 }
 
 /** The trail, newest first by default. */
+/** What the last recorded start of the service said of itself (its query), or undefined before the first. */
+export function lastServiceStart(db: Database): unknown {
+  const last = db.prepare("SELECT query FROM self_audit WHERE channel = 'service' AND action = 'start' ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined;
+  return last === undefined ? undefined : JSON.parse(last);
+}
+
 export function* querySelfAudit(db: Database, f: SelfAuditFilter = {}): IterableIterator<SelfAuditRow> {
   const where: string[] = [];
   const params: unknown[] = [];

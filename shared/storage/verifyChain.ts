@@ -155,6 +155,11 @@ function walk(db: Database, start: Link | null, links: Link[], checks: Map<numbe
 }
 
 /** Verifies on this thread. */
+/** Whether the store has a hash chain (stores made before kubetrail chained them have none until upgraded). */
+export function hasChain(db: Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chain_links'").get() !== undefined;
+}
+
 export function verifyChain(db: Database, options: { sinceMicros?: number } = {}): VerifyReport {
   const { start, links } = linksFrom(db, options.sinceMicros);
   const archived = archivedOf(db);

@@ -14,7 +14,7 @@ import type { UsageReport } from '../../../shared/rbac/usageReport.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/rbacSnapshots.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/rbac/usageWindow.js';
+import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
 import { cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const CLI = join(process.cwd(), 'dist', 'services', 'cli', 'main.js');

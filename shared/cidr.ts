@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { InputError } from '../errors.js';
+import { InputError } from './errors.js';
 
 /** An address block (`10.0.0.0/8`, `2001:db8::/32`; a bare address is a /32 or /128). */
 export interface Cidr {

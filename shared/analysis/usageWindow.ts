@@ -1,18 +1,18 @@
 import type { Database } from 'better-sqlite3';
 import { InputError } from '../errors.js';
-import { bootstrapDiscoveryState } from './bootstrapDiscovery.js';
-import { Authorizer } from './authorizer.js';
-import { bypassesRbac } from './subjects.js';
-import { emptyState, type RbacState, type RequestAttributes } from './types.js';
-import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from './usageAnalysis.js';
-import { bindingLabel, buildUsageReport, roleLabel, type UsageReport } from './usageReport.js';
-import { describeRule } from './diffStates.js';
+import { bootstrapDiscoveryState } from '../rbac/bootstrapDiscovery.js';
+import { Authorizer } from '../rbac/authorizer.js';
+import { bypassesRbac } from '../rbac/subjects.js';
+import { emptyState, type RbacState, type RequestAttributes } from '../rbac/types.js';
+import { analyseUsage, requestKey, type SubjectActivity, type UsageAnalysis, type UsageRecord } from '../rbac/usageAnalysis.js';
+import { bindingLabel, buildUsageReport, roleLabel, type UsageReport } from '../rbac/usageReport.js';
+import { describeRule } from '../rbac/diffStates.js';
 import {
   DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
-} from './recommend.js';
+} from '../rbac/recommend.js';
 import { getSnapshot, latestSnapshot } from '../storage/rbacSnapshots.js';
-import { accountActivity, type AccountActivity } from './staleAccounts.js';
+import { accountActivity, type AccountActivity } from '../rbac/staleAccounts.js';
 import { accountHistory, readUsage, usageDaysCovered } from '../storage/usageQuery.js';
 import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
 

@@ -1,6 +1,6 @@
 import { stringify as toYaml } from 'yaml';
-import { proposalManifests, type Target } from './recommend.js';
-import { requestKey } from './usageAnalysis.js';
+import { proposalManifests, type Target } from '../rbac/recommend.js';
+import { requestKey } from '../rbac/usageAnalysis.js';
 import type { Recommendation, WindowOptions } from './usageWindow.js';
 
 export function describeTarget(t: Target): string {
