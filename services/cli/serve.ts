@@ -24,9 +24,10 @@ import { StoreSink } from '../ingest/storeSink.js';
 import type { RecordBatch } from '../../shared/storage/eventRows.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
-import { createWebhookRouter } from '../ingest/webhook.js';
+import { createWebhookRouter, type WebhookOptions } from '../ingest/webhook.js';
 import { createRequestGuard } from './requestGuard.js';
-import { BodyParser } from '../ingest/bodyParser.js';
+import { BodyParser, type BodyMode } from '../ingest/bodyParser.js';
+import type { RelayMessages } from '../ingest/relayMessages.js';
 
 /** The services `kubetrail serve` can run. */
 export const SERVICES = ['ingest', 'api', 'alerter'] as const;
@@ -207,17 +208,27 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   });
 
   let relay: KafkaRelay | null = null;
-  let parser: BodyParser | null = null;
+  let parser: BodyParser<BodyMode> | null = null;
   let pipeline: { stop(): void } | null = null;
   let retentionTimer: NodeJS.Timeout | null = null;
   if (services.includes('ingest')) {
     pipeline = watchPipeline(config, writer, log.child({ service: 'ingest' }));
     retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
-    // Bodies for the store are prepared on a thread of their own: the event loop keeps answering.
-    parser = relay ? null : new BodyParser({ redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config) });
-    const store = new StoreSink(writer, log.child({ service: 'ingest' }));
-    const queue = relay ?? { parser: parser!, commit: (records: RecordBatch) => store.commit(records) };
+    // Bodies are prepared on a thread of their own: the event loop keeps answering.
+    const thread = { redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config) };
+    let queue: WebhookOptions['queue'];
+    if (relay) {
+      const published = relay;
+      const relayParser = new BodyParser({ ...thread, mode: 'relay' });
+      queue = { parser: relayParser, commit: (messages: RelayMessages, cluster: string) => published.publishMessages(cluster, messages) };
+      parser = relayParser;
+    } else {
+      const store = new StoreSink(writer, log.child({ service: 'ingest' }));
+      const storeParser = new BodyParser({ ...thread, mode: 'store' });
+      queue = { parser: storeParser, commit: (records: RecordBatch) => store.commit(records) };
+      parser = storeParser;
+    }
     app.use(
       createWebhookRouter({
         queue,

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import type { WriteResult } from '../../shared/storage/eventWriter.js';
 import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
 import { CLUSTER_HEADER, ERROR_HEADER } from './kafka.js';
+import { relayMessages, type RelayMessages } from './relayMessages.js';
 
 /** A record batch must stay under the broker's default message.max.bytes (1 MB). */
 const MAX_REQUEST_BYTES = 900 * 1024;
@@ -24,18 +25,20 @@ export class KafkaRelay {
     return new KafkaRelay(producer, topic, kafka.deadLetterTopic, log.child({ service: 'relay' }));
   }
 
-  /**
-   * Publishes the batch; resolves once the broker acknowledged every message. The messages are
-   * made at once, so that the parsed events are not held while the broker answers.
-   */
+  /** Publishes a batch; resolves once the broker acknowledged every message. */
   submit(batch: WriteBatch): Promise<WriteResult> {
-    const headers = { [CLUSTER_HEADER]: batch.cluster };
-    const messages = batch.events.map((p) => ({ key: p.event.auditID, value: JSON.stringify(p.event), headers }));
-    const dead = batch.rejected.map((r) => ({
-      value: typeof r.raw === 'string' ? r.raw : Buffer.from(r.raw),
+    return this.publishMessages(batch.cluster, relayMessages(batch));
+  }
+
+  /** Publishes messages made elsewhere (the webhook's body thread) for one cluster. */
+  publishMessages(cluster: string, prepared: RelayMessages): Promise<WriteResult> {
+    const headers = { [CLUSTER_HEADER]: cluster };
+    const messages = prepared.messages.map((m) => ({ ...m, headers }));
+    const dead = prepared.dead.map((r) => ({
+      value: typeof r.value === 'string' ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
       headers: { ...headers, [ERROR_HEADER]: r.reason, 'kubetrail-source': `webhook ${r.position}` },
     }));
-    return this.publish(messages, dead, batch.rejected[0]?.reason);
+    return this.publish(messages, dead, prepared.dead[0]?.reason);
   }
 
   private async publish(messages: { key: string; value: string; headers: Record<string, string> }[], dead: { value: string | Buffer; headers: Record<string, string> }[], firstReason?: string): Promise<WriteResult> {

@@ -6,25 +6,23 @@ import express, { type Request, type Response, type Router } from 'express';
 import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
-import type { WriteBatch, WriteResult } from '../../shared/storage/eventWriter.js';
+import type { WriteResult } from '../../shared/storage/eventWriter.js';
 import type { RecordBatch } from '../../shared/storage/eventRows.js';
-import type { BodyParser } from './bodyParser.js';
+import type { PreparedBody } from './bodyParser.js';
 import { certificateNames, clientRefusal } from './clientNames.js';
-import { bodyToBatch } from './webhookBody.js';
+import type { RelayMessages } from './relayMessages.js';
 
-/** Where the webhook sends a batch it parsed itself: Kafka (KafkaRelay). */
-export interface BatchSink {
-  submit(batch: WriteBatch): Promise<WriteResult>;
-}
-
-/** The store's way for bodies: prepared on the body thread, then committed (StoreSink). */
-export interface PreparedSink {
-  parser: BodyParser;
-  commit(records: RecordBatch): Promise<WriteResult>;
+/**
+ * Where bodies go: prepared on the body thread (records for the store, messages for the Kafka
+ * relay), then committed (StoreSink) or published (KafkaRelay).
+ */
+export interface BodySink<T> {
+  parser: { prepare(body: Buffer, cluster: string): Promise<PreparedBody<T>> };
+  commit(prepared: T, cluster: string): Promise<WriteResult>;
 }
 
 export interface WebhookOptions {
-  queue: BatchSink | PreparedSink;
+  queue: BodySink<RecordBatch> | BodySink<RelayMessages>;
   log: Logger;
   defaultCluster: string;
   maxBodyBytes: number;
@@ -107,7 +105,7 @@ export function createWebhookRouter(options: WebhookOptions): Router {
     }
     let submitted: Submitted;
     try {
-      submitted = 'parser' in options.queue ? await submitPrepared(options.queue, body, cluster) : submitBody(options.queue, body, cluster);
+      submitted = await submit(options.queue as BodySink<unknown>, body, cluster);
     } catch (err) {
       // The body thread failed (a body past its heap): nothing was stored; the apiserver may retry.
       log.error({ err: errorMessage(err) }, 'cannot prepare a webhook body');
@@ -144,28 +142,12 @@ interface Submitted {
   firstRejected: string | undefined;
 }
 
-/**
- * Parses a body and submits its batch. Only what the answer needs is returned: the body and the
- * parsed events are not held while the commit runs, so they die young instead of filling the
- * old generation (and, for the body, external memory) until the next full GC.
- */
-function submitBody(queue: BatchSink, body: Buffer, cluster: string): Submitted {
-  const { batch, badBody } = bodyToBatch(body, cluster);
-  let result: Promise<WriteResult>;
-  try {
-    result = queue.submit(batch);
-  } catch (err) {
-    result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-  return { result, badBody, firstRejected: batch.rejected[0]?.reason };
-}
-
-/** Prepares a body on the body thread and submits its records for commit. */
-async function submitPrepared(sink: PreparedSink, body: Buffer, cluster: string): Promise<Submitted> {
+/** Prepares a body on the body thread and commits what it made. */
+async function submit<T>(sink: BodySink<T>, body: Buffer, cluster: string): Promise<Submitted> {
   const p = await sink.parser.prepare(body, cluster);
   let result: Promise<WriteResult>;
   try {
-    result = sink.commit(p.records);
+    result = sink.commit(p.prepared, cluster);
   } catch (err) {
     result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
