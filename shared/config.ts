@@ -1,10 +1,9 @@
-import type { Clock } from './clock.js';
 import { parseRedactionKey } from './storage/redactionKey.js';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_DETECT_SETTINGS, Detector, type DetectorOptions } from './detect/engine.js';
+import { DEFAULT_DETECT_SETTINGS, type DetectorOptions } from './detect/engine.js';
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
 import type { StoreWriterOptions } from './storage/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
@@ -405,24 +404,18 @@ export function detectorOptionsFrom(config: Readonly<Config>): DetectorOptions |
   return { breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules };
 }
 
-function detectorFromConfig(config: Readonly<Config>): Detector | null {
-  const options = detectorOptionsFrom(config);
-  return options && new Detector(options);
-}
-
 /**
- * How every command that writes opens the store: its durability, caps, identity map, detections,
- * and the redaction key: KUBETRAIL_REDACTION_KEY (hex) in `env`, else redaction.keyFile.
+ * How every command that writes opens the store: its durability, caps, identity map, and the
+ * redaction key: KUBETRAIL_REDACTION_KEY (hex) in `env`, else redaction.keyFile. Data only: the
+ * composition root adds the clock and the detector.
  */
-export function storeOptionsFrom(config: Readonly<Config>, clock: Clock, env: Record<string, string | undefined>): StoreWriterOptions {
+export function storeOptionsFrom(config: Readonly<Config>, env: Record<string, string | undefined>): Omit<StoreWriterOptions, 'clock' | 'detector'> {
   const key = env.KUBETRAIL_REDACTION_KEY;
   return {
-    clock,
     redactionKey: key ? { key: parseRedactionKey(key, 'KUBETRAIL_REDACTION_KEY'), from: 'KUBETRAIL_REDACTION_KEY' } : { file: config.redaction.keyFile! },
     synchronous: config.database.synchronous,
     quarantineMaxBytes: config.quarantine.maxRawBytes,
     identityMap: config.identityMap,
-    detector: detectorFromConfig(config),
     alertThrottleSeconds: config.alerts.throttleSeconds,
   };
 }

@@ -2,6 +2,7 @@ import { systemClock } from './clock.js';
 import cliProgress from 'cli-progress';
 import { before, dayName, startOfUtcDay, utcDay } from '../../shared/calendar.js';
 import { retentionJobOf, storeOptionsFrom, type Config } from '../../shared/config.js';
+import { detectorOf } from './detector.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
@@ -22,7 +23,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock, process.env));
+  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock, detector: detectorOf(config) });
   const cluster = flags.cluster ?? config.cluster;
   let oldest = Infinity;
   writer.onCommitted((a) => (oldest = Math.min(oldest, a.oldest)));

@@ -15,6 +15,7 @@ import { lastLink } from '../../shared/storage/hashChain.js';
 import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/pipelineGaps.js';
 import { runRetention } from '../../shared/storage/retention.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
+import { detectorOf } from './detector.js';
 import { checkReadable } from '../../shared/storage/openStore.js';
 import { createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
@@ -72,7 +73,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   if (services.includes('ingest') && config.webhook.tokens.length === 0 && !config.webhook.requireClientCert && !isLoopback(listen.host)) {
     log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
-  const writer = await StoreWriter.open(config.database.path, storeOptionsFrom(config, systemClock, process.env));
+  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock, detector: detectorOf(config) });
   try {
     return await startServer(config, services, log, writer, noAuth);
   } catch (err) {
