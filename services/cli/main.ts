@@ -57,6 +57,25 @@ function configFrom(flags: CommonFlags & { listen?: string }): Readonly<Config> 
   return loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
 }
 
+/** What a command's work returns: the rows it showed or changed, and its exit code when not 0. */
+type CommandResult = number | { rows: number; exitCode?: number };
+
+const asResult = (r: CommandResult) => (typeof r === 'number' ? { rows: r } : r);
+
+/**
+ * The action of a command on the local store: loads the configuration its flags name, records
+ * the command in the self-audit as `action` (rows, exit status, error) and sets the exit code.
+ * `run` gets the configuration, the flags, and the command's arguments.
+ */
+function audited<F extends CommonFlags, A extends string[] = []>(action: string, run: (config: Readonly<Config>, flags: F, ...args: A) => CommandResult | Promise<CommandResult>) {
+  return async (...received: unknown[]): Promise<void> => {
+    // commander passes the arguments, then the flags, then the command itself.
+    const flags = received.at(-2) as F;
+    const config = configFrom(flags);
+    process.exitCode = await auditedQuery(config, action, async () => asResult(await run(config, flags, ...(received.slice(0, -2) as A))));
+  };
+}
+
 withCommon(program.command('serve'))
   .description('run the webhook receiver and Kafka consumer, the query API and the alerter')
   .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080, or KUBETRAIL_LISTEN)')
@@ -179,12 +198,10 @@ withRemote(withCommon(program.command('alerts')))
  * Runs a query command against a server (`--server`), which records it in its self-audit, or
  * against the local database, recorded here. Returns the exit code.
  */
-async function query(config: Readonly<Config>, action: string, flags: { server?: string; token?: string }, run: (remote: Remote | null) => Promise<number | { rows: number; exitCode: number }>): Promise<number> {
-  const asResult = (r: number | { rows: number; exitCode: number }) => (typeof r === 'number' ? { rows: r } : r);
+async function query(config: Readonly<Config>, action: string, flags: { server?: string; token?: string }, run: (remote: Remote | null) => Promise<CommandResult>): Promise<number> {
   const remote = remoteFrom(flags);
   if (remote) {
-    const r = asResult(await run(remote));
-    return 'exitCode' in r ? r.exitCode : 0;
+    return asResult(await run(remote)).exitCode ?? 0;
   }
   return auditedQuery(config, action, async () => asResult(await run(null)));
 }
@@ -193,10 +210,7 @@ withCommon(program.command('verify'))
   .description("recompute the store's hash chain: names the first event or link changed, deleted or inserted behind kubetrail's back; exit 1 when anything fails (PCI DSS 10.3.4)")
   .option('--since <time>', `check links committed since then (${sinceHelp}); earlier ones are taken as stored`)
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .action(async (flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'verify', () => verifyCommand(config, flags));
-  });
+  .action(audited('verify', (config, flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => verifyCommand(config, flags)));
 
 program.command('token')
   .description('query API tokens')
@@ -343,10 +357,7 @@ withState(review.command('export'))
   .option('--since <when>', 'activity window start (180d: six months)', '180d')
   .option('--until <when>', 'window end (default: now)')
   .addOption(new Option('--output <format>', 'output format').choices([...REVIEW_FORMATS]).default('markdown'))
-  .action(async (flags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'review export', async () => ({ rows: reviewExportCommand(config, flags) }));
-  });
+  .action(audited('review export', (config, flags: Parameters<typeof reviewExportCommand>[1] & CommonFlags) => reviewExportCommand(config, flags)));
 withCommon(review.command('record'))
   .description("record a reviewer's decision on one subject of a review")
   .requiredOption('--subject <subject>', "as the export names it: 'User alice', 'Group dev', 'ServiceAccount system:serviceaccount:ns:name' (or the bare name when unique)")
@@ -355,28 +366,21 @@ withCommon(review.command('record'))
   .option('--note <text>', 'why, or the ticket of the change')
   .option('--review <id>', "the review (default: the cluster's newest)")
   .option('--cluster <name>', 'cluster (default: config cluster)')
-  .action(async (flags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'review record', async () => {
+  .action(
+    audited('review record', (config, flags: Parameters<typeof reviewRecordCommand>[1] & CommonFlags) => {
       reviewRecordCommand(config, flags);
-      return { rows: 1 };
-    });
-  });
+      return 1;
+    }),
+  );
 withCommon(review.command('list'))
   .description('every access review, newest first, with its decisions')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'review list', async () => ({ rows: await reviewListCommand(config, flags) }));
-  });
+  .action(audited('review list', (config, flags: Parameters<typeof reviewListCommand>[1] & CommonFlags) => reviewListCommand(config, flags)));
 withCommon(review.command('show'))
   .description('the subjects of a past review and the decision on each')
   .argument('<id>', 'review number (review list)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (id: string, flags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'review show', async () => ({ rows: await reviewShowCommand(config, id, flags) }));
-  });
+  .action(audited('review show', (config, flags: Parameters<typeof reviewShowCommand>[2] & CommonFlags, id: string) => reviewShowCommand(config, id, flags)));
 
 const gaps = program.command('gaps').description('audit pipeline gaps (PCI DSS 10.7.2, 10.7.3): clusters and sources that went silent or whose rate collapsed, with cause and remediation');
 withCommon(gaps.command('list'))
@@ -385,77 +389,62 @@ withCommon(gaps.command('list'))
   .option('--cluster <name>', 'cluster')
   .option('--open', 'only gaps still open')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags: CommonFlags & { since?: string; cluster?: string; open?: boolean; output: OutputFormat }) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'gaps list', async () => {
+  .action(
+    audited('gaps list', async (config, flags: CommonFlags & { since?: string; cluster?: string; open?: boolean; output: OutputFormat }) => {
       const store = openStore(config.database.path, { readonly: true });
       try {
         const rows = queryGaps(store.db, { since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock()), cluster: flags.cluster, open: flags.open }, systemClock() * 1000);
-        return { rows: await writeRows(process.stdout, rows, GAP_COLUMNS, flags.output) };
+        return await writeRows(process.stdout, rows, GAP_COLUMNS, flags.output);
       } finally {
         store.close();
       }
-    });
-  });
+    }),
+  );
 withCommon(gaps.command('ack'))
   .description('acknowledge a gap with its cause and what was done (its alert is acknowledged with it)')
   .argument('<id>', 'gap number (gaps list)')
   .requiredOption('--cause <text>', 'why events stopped')
   .requiredOption('--remediation <text>', 'what was done, and what prevents it again')
   .option('--by <name>', 'who acknowledges (default: the OS user)')
-  .action(async (id: string, flags: CommonFlags & { cause: string; remediation: string; by?: string }) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'gaps ack', async () => {
+  .action(
+    audited('gaps ack', (config, flags: CommonFlags & { cause: string; remediation: string; by?: string }, id: string) => {
       const n = Number(id);
       if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`expected a gap number, got '${id}'`);
       const store = openStore(config.database.path, { clock: systemClock });
       try {
         const gap = acknowledgeGap(store.db, n, { cause: flags.cause, remediation: flags.remediation, by: flags.by ?? userInfo().username }, systemClock() * 1000);
         process.stdout.write(`gap #${gap.id} (${gap.cluster} via ${gap.source}, ${gap.seconds} s) acknowledged by ${gap.ackedBy}\n`);
-        return { rows: 1 };
+        return 1;
       } finally {
         store.close();
       }
-    });
-  });
+    }),
+  );
 
 withCommon(program.command('retention').command('run'))
   .description('archive each day older than retention.hotDays to a compressed NDJSON file with a manifest tied to the hash chain, and, only when retention.deleteArchivesAfterDays is set, delete archives older than that (PCI DSS 10.5.1); serve runs it daily')
-  .action(async (flags: CommonFlags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'retention run', async () => ({ rows: await retentionRunCommand(config) }));
-  });
+  .action(audited('retention run', (config) => retentionRunCommand(config)));
 const archive = program.command('archive').description('archived days: list them, check one against its SHA-256 and the hash chain, bring one back');
 withCommon(archive.command('list'))
   .description('archived days, with their files, SHA-256 and state')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags: CommonFlags & { output: OutputFormat }) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'archive list', async () => ({ rows: await archiveListCommand(config, flags) }));
-  });
+  .action(audited('archive list', (config, flags: CommonFlags & { output: OutputFormat }) => archiveListCommand(config, flags)));
 withCommon(archive.command('verify'))
   .description("check a day's archive against its SHA-256 and the chain links that covered its rows; exit 1 when it fails")
   .argument('<day>', 'YYYY-MM-DD')
-  .action(async (day: string, flags: CommonFlags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'archive verify', () => archiveVerifyCommand(config, day));
-  });
+  .action(audited('archive verify', (config, _flags: CommonFlags, day: string) => archiveVerifyCommand(config, day)));
 withCommon(archive.command('restore'))
   .description('bring an archived day back into the store for investigation, row for row')
   .argument('<day>', 'YYYY-MM-DD')
-  .action(async (day: string, flags: CommonFlags) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'archive restore', async () => ({ rows: await archiveRestoreCommand(config, day) }));
-  });
+  .action(audited('archive restore', (config, _flags: CommonFlags, day: string) => archiveRestoreCommand(config, day)));
 
 withCommon(program.command('pci').command('evidence'))
   .description('write a folder an assessor can read: an index naming the PCI DSS requirement of each item, sample records with the 10.2.2 fields, the latest access review, alerts and their handling, retention and archives, the verify result, pipeline gaps, idle accounts, break-glass, and kubetrail\'s own trail')
   .requiredOption('--out <dir>', 'folder to write (created)')
   .option('--since <time>', `period of samples, alerts, gaps and the self-audit (${sinceHelp})`, '90d')
   .option('--cluster <name>', 'cluster (default: config cluster)')
-  .action(async (flags: CommonFlags & { out: string; since: string; cluster?: string }) => {
-    const config = configFrom(flags);
-    process.exitCode = await auditedQuery(config, 'pci evidence', async () => {
+  .action(
+    audited('pci evidence', async (config, flags: CommonFlags & { out: string; since: string; cluster?: string }) => {
       const store = openStore(config.database.path, { clock: systemClock });
       try {
         const verified = await verifyChainParallel(store.db, config.database.path);
@@ -470,12 +459,12 @@ withCommon(program.command('pci').command('evidence'))
           verified,
         });
         process.stdout.write(`wrote ${r.items} evidence items; start at ${r.index}\n`);
-        return { rows: r.items };
+        return r.items;
       } finally {
         store.close();
       }
-    });
-  });
+    }),
+  );
 
 async function main(): Promise<void> {
   // `kubetrail … | head`: a reader that has seen enough is not an error.
