@@ -112,9 +112,20 @@ function walk(value: unknown, redact: Redactor, suspicious = false): unknown {
   return result;
 }
 
-/** A decoded value redacted as walk() does (what a secret value is, before it becomes its marker). */
-export function redactWithin(value: unknown, redact: Redactor): unknown {
-  return walk(value, redact);
+/**
+ * A member of a decoded object, redacted as walk() redacts it within that object (its key
+ * decides: container lists, the last-applied annotation): what a secret value is before it
+ * becomes its marker.
+ */
+export function redactMember(key: string, value: unknown, redact: Redactor): unknown {
+  const one: Record<string, unknown> = {};
+  setOwn(one, key, value);
+  return (walk(one, redact) as Record<string, unknown>)[key];
+}
+
+/** A Secret's data or stringData map as the Secret's redaction leaves it: each value walked, then its marker. */
+export function redactSecretMap(map: Record<string, unknown>, redact: Redactor): Record<string, unknown> {
+  return mapValues(walk(map, redact) as Record<string, unknown>, redact);
 }
 
 /** `items.map(f)`, or `items` itself when `f` changed none of them. */

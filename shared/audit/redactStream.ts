@@ -1,5 +1,5 @@
 import { afterKey, skipSpace, stringEnd, valueEnd } from './jsonScan.js';
-import { CONTAINER_LISTS, LAST_APPLIED, redactApplied, redactWithin, type Redactor } from './redact.js';
+import { CONTAINER_LISTS, LAST_APPLIED, redactApplied, redactMember, redactSecretMap, type Redactor } from './redact.js';
 
 /**
  * Redaction of a body too large to decode into objects (largeBody.ts), as it streams: the same
@@ -8,20 +8,34 @@ import { CONTAINER_LISTS, LAST_APPLIED, redactApplied, redactWithin, type Redact
  * text in the form JSON.stringify gives (no whitespace, numbers and escapes canonical, strings
  * well formed). A Secret's `kind` may come after its `data`, so a first pass finds the objects
  * whose kind matters and a second writes.
- * Duplicate keys are all kept (and redacted alike), where JSON.parse keeps the last.
+ *
+ * Where it differs from the decoded body's redaction (crafted input only): duplicate keys are
+ * all kept, and redacted alike, where JSON.parse keeps the last; a secret value, Secret map or
+ * last-applied annotation over MAX_DECODED_BYTES is redacted whole as its text, not decoded;
+ * and a body whose redacted form would pass LargeBodyRedactionError's bound is refused.
  */
 export function redactLargeBody(text: Buffer, redact: Redactor, isSecretRequest: boolean): Buffer {
   const kinds = objectKinds(text);
-  const out = new Output(text.length);
+  const out = new Output(text.length, 4 * text.length + (1 << 20));
   const frames: Frame[] = [];
   let role: Role = 'top';
+  let key = '';
   traverse(text, {
     enter(start) {
-      if (role !== 'redact' && !(role === 'applied' && text[start] === QUOTE)) return undefined;
+      const secretMap = role === 'secretMap' && text[start] === OPEN_OBJECT;
+      if (role !== 'redact' && !secretMap && !(role === 'applied' && text[start] === QUOTE)) return undefined;
       const end = valueEnd(text, start, Infinity);
+      if (end - start > MAX_DECODED_BYTES) {
+        // Decoding it would cost what streaming avoids: hidden whole.
+        out.text(JSON.stringify(redact(text.toString('utf8', start, end))));
+        return end;
+      }
       const value = decode(text, start, end);
-      // A secret value is hashed as the decoded body's redaction would (after its own redaction, if it is an object).
-      out.text(JSON.stringify(role === 'redact' ? redact(redactWithin(value, redact)) : redactApplied(value as string, redact)));
+      // As the decoded body's redaction: a Secret's map as a whole (its duplicate keys collapse),
+      // a secret value after the redaction its key calls for, the annotation as redactApplied.
+      if (secretMap) out.text(JSON.stringify(redactSecretMap(value as Record<string, unknown>, redact)));
+      else if (role === 'redact') out.text(JSON.stringify(redact(redactMember(key, value, redact))));
+      else out.text(JSON.stringify(redactApplied(value as string, redact)));
       return end;
     },
     open(start, array) {
@@ -41,6 +55,7 @@ export function redactLargeBody(text: Buffer, redact: Redactor, isSecretRequest:
       if (array) role = elementRole(frame);
     },
     key(name, start, end) {
+      key = name;
       const frame = frames.at(-1)!;
       if (!frame.first) out.byte(COMMA);
       frame.first = false;
@@ -65,6 +80,14 @@ export function redactLargeBody(text: Buffer, redact: Redactor, isSecretRequest:
     },
   });
   return out.done();
+}
+
+/** Past this, a secret value, Secret map or annotation is not decoded (no real one comes near: a Secret is at most 1 MiB). */
+const MAX_DECODED_BYTES = 1 << 20;
+
+/** A body whose redacted form would be more than four times its size (a crafted one: markers of short values). */
+export class LargeBodyRedactionError extends Error {
+  override name = 'LargeBodyRedactionError';
 }
 
 /** What a value is to redaction, from its key and the container it is in. */
@@ -261,7 +284,7 @@ class Output {
   private buf: Buffer;
   private length = 0;
 
-  constructor(expected: number) {
+  constructor(expected: number, private readonly limit: number) {
     this.buf = Buffer.allocUnsafe(Math.max(1024, expected));
   }
 
@@ -286,7 +309,8 @@ class Output {
 
   private reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    if (this.length + n > this.limit) throw new LargeBodyRedactionError(`the redacted body would pass ${this.limit} bytes (four times its own size and 1 MiB)`);
+    const bigger = Buffer.allocUnsafe(Math.min(this.limit, Math.max(this.buf.length * 2, this.length + n)));
     this.buf.copy(bigger, 0, 0, this.length);
     this.buf = bigger;
   }

@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { LargeBody } from '../audit/largeBody.js';
-import { isSecretRequest, redactBodies, type Redactor } from '../audit/redact.js';
-import { redactLargeBody } from '../audit/redactStream.js';
+import { REDACTED_PREFIX, isSecretRequest, redactBodies, type Redactor } from '../audit/redact.js';
+import { LargeBodyRedactionError, redactLargeBody } from '../audit/redactStream.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import { eventToRecord, type EventRecord, type UserJson } from './eventRecord.js';
 
@@ -32,10 +32,20 @@ export function prepareEvent(parsed: ParsedEvent, cluster: string, redact: Redac
     const bodies = redactBodies(e, redact);
     const compress = (body: unknown): Uint8Array | null => {
       if (body === undefined) return null;
-      return deflateRawSync(body instanceof LargeBody ? redactLargeBody(body.bytes(), redact, isSecretRequest(e)) : JSON.stringify(body));
+      return deflateRawSync(body instanceof LargeBody ? largeBodyJson(body, redact, isSecretRequest(e)) : JSON.stringify(body));
     };
     prepared.request = compress(bodies.requestObject);
     prepared.response = compress(bodies.responseObject);
   }
   return prepared;
+}
+
+/** A large body's redacted JSON; one whose redacted form would balloon (crafted) is kept as a marker that says so. */
+function largeBodyJson(body: LargeBody, redact: Redactor, secretRequest: boolean): Buffer | string {
+  try {
+    return redactLargeBody(body.bytes(), redact, secretRequest);
+  } catch (err) {
+    if (err instanceof LargeBodyRedactionError) return JSON.stringify(`${REDACTED_PREFIX}body-not-kept: ${err.message}`);
+    throw err;
+  }
 }

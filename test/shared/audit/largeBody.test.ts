@@ -6,11 +6,11 @@ import { JsonScanError, valueEnd } from '../../../shared/audit/jsonScan.js';
 import { LARGE_BODY_BYTES, LargeBody, UnreadableItem, decodeWithLargeBodies } from '../../../shared/audit/largeBody.js';
 import { parsePayload } from '../../../shared/audit/parsePayload.js';
 import { REDACTED_PREFIX, createRedactor, redactBodies } from '../../../shared/audit/redact.js';
-import { redactLargeBody } from '../../../shared/audit/redactStream.js';
+import { LargeBodyRedactionError, redactLargeBody } from '../../../shared/audit/redactStream.js';
 import type { AuditEvent } from '../../../shared/audit/types.js';
 import { makeWellFormed } from '../../../shared/audit/wellFormed.js';
 import { prepareEvent } from '../../../shared/storage/prepareEvent.js';
-import { corpusDir, makeEvent } from '../../helpers.js';
+import { corpusDir, makeEvent, parsedEvent } from '../../helpers.js';
 
 const redact = createRedactor(Buffer.from('test-key'));
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -110,6 +110,10 @@ describe('large bodies: scanned, not decoded', () => {
       [{ kind: 'Secret', data: { p: `${REDACTED_PREFIX}${'0'.repeat(64)}` } }],
       [{ kind: 'Secret', kind2: 1, data: 'a string, not a map' }],
       [{ n: [0, -1, 1.5, 1e21, 123456789012345678, 0.1] }],
+      // Secret data keys that redaction treats by name (found in review): walked before hashed.
+      [{ kind: 'Secret', data: { containers: [{ env: [{ value: 'S1' }] }], [LAST_APPLIED]: ' {"a":1.0}' } }],
+      [{ data: { initContainers: [{ env: [{ value: 'S1' }] }] } }, secretRef],
+      [{ kind: 'Secret', data: { p: 'YQ==', p2: { kind: 'Secret', data: { q: 'Yg==' } } } }],
     ];
     for (const [body, ref] of cases) {
       expectSameRedaction(JSON.stringify(body), ref);
@@ -172,6 +176,29 @@ describe('large bodies: scanned, not decoded', () => {
     const kept = inflateRawSync(prepared.response!).toString('utf8');
     expect(kept).to.not.include('c2VjcmV0LXZhbHVl');
     expect(JSON.parse(kept)).to.deep.equal(treeForm(JSON.stringify(big), secretRef));
+  });
+
+  it('never decodes a huge secret value or map, and refuses a body whose redaction would balloon', () => {
+    const big = 'x'.repeat(2 << 20);
+    // A Secret map or a token over 1 MiB: hidden whole as its text, not decoded.
+    for (const body of [{ kind: 'Secret', data: { a: { big } } }, { kind: 'TokenRequest', status: { token: big } }]) {
+      const out = redactLargeBody(Buffer.from(JSON.stringify(body)), redact, false);
+      expect(out.length).to.be.lessThan(1000);
+      expect(out.toString()).to.not.include('xxxx');
+    }
+    // 30 MB of one duplicated key: the map is hidden whole, not once per copy.
+    const dup = Buffer.from(`{"kind":"Secret","data":{${'"":0,'.repeat(6_000_000)}"":0}}`);
+    expect(redactLargeBody(dup, redact, false).length).to.be.lessThan(1000);
+    // Many small maps of short values: each value's marker is 88 bytes.
+    const items = Array.from({ length: 20_000 }, () => ({ data: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 0])) }));
+    const balloon = Buffer.from(JSON.stringify({ kind: 'SecretList', items }));
+    expect(balloon.length).to.be.greaterThan(LARGE_BODY_BYTES);
+    expect(() => redactLargeBody(balloon, redact, false)).to.throw(LargeBodyRedactionError);
+    // Stored with a marker that says so, the event itself kept.
+    const event = parsedEvent(makeEvent({ auditID: 'balloon', responseObject: {} }));
+    event.event.responseObject = new LargeBody(balloon);
+    const kept = inflateRawSync(prepareEvent(event, 'c', redact).response!).toString('utf8');
+    expect(JSON.parse(kept)).to.match(/^kubetrail:redacted:body-not-kept: /);
   });
 
   it('refuses a body that is not JSON, and an unreadable event sent alone', () => {
