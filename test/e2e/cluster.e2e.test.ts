@@ -194,15 +194,27 @@ describe('end to end: a real kube-apiserver feeding kubetrail', function () {
   });
 
   it('holds exactly one action per request the apiserver logged, with the same auditID, user, verb, objectRef and code', async () => {
-    // Give the webhook's last batch (1 s wait) time to arrive, then compare with the log backend.
-    await new Promise((r) => setTimeout(r, 3000));
+    // What the log backend holds now; the apiserver keeps logging (leases, controllers), and the
+    // webhook sends in batches: wait until those requests arrived (or time out), then compare.
     const log = readFileSync(join(clusterDir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
     const complete = new Map<string, Record<string, any>>();
     for (const e of log) if (e.stage === 'ResponseComplete' || e.stage === 'Panic' || !complete.has(e.auditID)) complete.set(e.auditID, e);
-    const out = spawnSync(process.execPath, [CLI, 'events', '--db', db, '--cluster', 'e2e', '--limit', '0', '--output', 'ndjson'], { encoding: 'utf8', env: cliEnv(), maxBuffer: 256 << 20 });
-    const stored = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
-    const byId = new Map<string, Record<string, any>[]>();
-    for (const s of stored) byId.set(s.auditID, [...(byId.get(s.auditID) ?? []), s]);
+    const storedById = () => {
+      const out = spawnSync(process.execPath, [CLI, 'events', '--db', db, '--cluster', 'e2e', '--limit', '0', '--output', 'ndjson'], { encoding: 'utf8', env: cliEnv(), maxBuffer: 256 << 20 });
+      const byId = new Map<string, Record<string, any>[]>();
+      for (const l of out.stdout.split('\n').filter(Boolean)) {
+        const s = JSON.parse(l) as Record<string, any>;
+        byId.set(s.auditID, [...(byId.get(s.auditID) ?? []), s]);
+      }
+      return byId;
+    };
+    let byId = storedById();
+    await waitFor(async () => {
+      byId = storedById();
+      if ([...complete.keys()].every((id) => byId.has(id))) return true;
+      await new Promise((r) => setTimeout(r, 500));
+      return false;
+    }, 'every logged request stored', 30_000).catch(() => undefined);
     const problems: string[] = [];
     for (const [id, e] of complete) {
       const mine = byId.get(id) ?? [];
