@@ -144,6 +144,12 @@ describe('web console in a real browser (Chromium)', function () {
 
   const navLabels = () => page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allInnerTexts();
   const heading = () => page.locator('#page-heading').innerText();
+  /** The page's heading, once it reads `text`: a route renders after the click that leads to it. */
+  async function expectHeading(text: string): Promise<void> {
+    const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    await page.locator('#page-heading').filter({ hasText: exact }).waitFor({ timeout: 10_000 }).catch(() => undefined);
+    expect(await heading()).to.equal(text);
+  }
 
   /** What a page must pass at each width: axe-core, the Tab walk, a screenshot. */
   async function checkPage(name: string, ready: () => Promise<unknown>) {
@@ -199,7 +205,7 @@ describe('web console in a real browser (Chromium)', function () {
     await signIn('viewer');
     expect(await navLabels()).to.deep.equal(['Search', 'Identities', 'Resource history', 'Ingest status']);
     await page.goto(`${server.url}/#/alerts`);
-    expect(await heading()).to.equal('Not available');
+    await expectHeading('Not available');
     expect(await page.locator('main').innerText()).to.contain('needs a role above viewer');
     // No export buttons for a viewer, and raw events without bodies.
     await page.goto(`${server.url}/#/search?resource=configmaps`);
@@ -250,7 +256,7 @@ describe('web console in a real browser (Chromium)', function () {
   it('opens an identity: timeline, credentials, findings, recent actions', async () => {
     await page.goto(`${server.url}/#/search?user=minikube-user`);
     await page.locator('table.actions tbody tr').first().getByRole('link', { name: 'minikube-user' }).click();
-    expect(await heading()).to.equal('minikube-user');
+    await expectHeading('minikube-user');
     const detail = await api('/identities/minikube-user', TOKENS.analyst);
     const findings = Object.keys(detail.people[0].findings);
     expect(findings).to.include('system-masters-use');
@@ -273,7 +279,7 @@ describe('web console in a real browser (Chromium)', function () {
     const link = page.locator('table.actions tbody tr').first().locator('td:nth-child(4) a');
     const object = await link.innerText();
     await link.click();
-    expect(await heading()).to.equal('Resource history');
+    await expectHeading('Resource history');
     await page.locator('table.actions tbody tr').first().waitFor();
     const objects = await page.locator('table.actions tbody tr td:nth-child(4)').allInnerTexts();
     expect(objects.length).to.be.greaterThan(0);
