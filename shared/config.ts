@@ -1,7 +1,7 @@
 import { parseRedactionKey } from './storage/redactionKey.js';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, isCollection, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_DETECT_SETTINGS, type DetectorOptions } from './detect/engine.js';
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
@@ -321,12 +321,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     } catch (err) {
       throw new ConfigError(`config file ${file}: cannot read it (${errorMessage(err)})`);
     }
-    let doc: unknown;
-    try {
-      doc = parseYaml(text);
-    } catch (err) {
-      throw new ConfigError(`config file ${file}: not valid YAML (${errorMessage(err)})`);
-    }
+    const doc = readYaml(text, file);
     if (doc !== null && doc !== undefined) {
       if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file}: expected a mapping of keys`);
       raw = doc as Record<string, unknown>;
@@ -396,6 +391,29 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/**
+ * A configuration file's YAML as data. A mapping key that is itself a list or mapping (`? [a]`)
+ * is refused with its line: the YAML library would turn it into text and warn on stderr.
+ */
+function readYaml(text: string, file: string): unknown {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, logLevel: 'error' });
+  const error = doc.errors[0];
+  if (error) throw new ConfigError(`config file ${file}: not valid YAML (${error.message})`);
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isCollection(pair.key)) return;
+      const at = lines.linePos(pair.key.range?.[0] ?? 0);
+      throw new ConfigError(`config file ${file}: line ${at.line}: a key that is a list or mapping; keys are names`);
+    },
+  });
+  try {
+    return doc.toJS();
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: not valid YAML (${errorMessage(err)})`);
+  }
 }
 
 /** The settings of the detections the config describes, run at ingest by every source; null when disabled. */

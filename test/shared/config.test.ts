@@ -50,6 +50,8 @@ describe('loadConfig', () => {
     ['a short webhook token', 'webhook:\n  tokens: [abc]', 'config webhook.tokens.0 ({f}): tokens must be at least 16 characters'],
     ['YAML that is not a mapping', '- a\n- b', 'config file {f}: expected a mapping of keys'],
     ['broken YAML', 'a: [b', 'config file {f}: not valid YAML'],
+    ['a key that is a list (found by fuzzing: the YAML library turned it into text and warned)', 'log:\n  level: info\n? [a, b]\n: 1', 'config file {f}: line 3: a key that is a list or mapping; keys are names'],
+    ['two YAML documents', 'log: {}\n---\nlog: {}', 'config file {f}: not valid YAML'],
     ['a pause threshold the consumer alone would reach', 'kafka:\n  pauseAtBacklog: 2', 'config kafka.pauseAtBacklog ({f}): Too small: expected number to be >=3'],
   ];
   for (const [what, text, message] of bad) {
