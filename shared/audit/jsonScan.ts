@@ -17,14 +17,15 @@ export class JsonDepthError extends JsonScanError {}
 /** An object with more members than allowed: valid JSON, refused for its width. */
 export class JsonWidthError extends JsonScanError {}
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
+/** The bytes of JSON's structure. */
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const OPEN_OBJECT = 0x7b;
+export const CLOSE_OBJECT = 0x7d;
+export const OPEN_ARRAY = 0x5b;
+export const CLOSE_ARRAY = 0x5d;
+export const COMMA = 0x2c;
+export const COLON = 0x3a;
 
 /** The first byte at or after `i` that is not JSON whitespace. */
 export function skipSpace(text: Uint8Array, i: number): number {
@@ -147,6 +148,15 @@ export function afterKey(text: Uint8Array, i: number): number {
   return skipSpace(text, j + 1);
 }
 
+/** The string between `start` and `end` (its quotes) as JSON.parse gives it; without escapes, read straight from the bytes. */
+export function keyName(text: Uint8Array, start: number, end: number): string {
+  const bytes = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  for (let i = start + 1; i < end - 1; i++) {
+    if (bytes[i] === BACKSLASH) return JSON.parse(bytes.toString('utf8', start, end)) as string;
+  }
+  return bytes.toString('utf8', start + 1, end - 1);
+}
+
 /** One member of an object: its key (decoded) and where its value starts and ends. */
 export interface Member {
   key: string;
@@ -166,8 +176,7 @@ export function objectMembers(text: Uint8Array, i: number, maxDepth: number, max
   let j = skipSpace(text, i + 1);
   if (text[j] === CLOSE_OBJECT) return { members, end: j + 1 };
   for (;;) {
-    const keyEnd = stringEnd(text, j);
-    const key = JSON.parse(Buffer.from(text.buffer, text.byteOffset + j, keyEnd - j).toString('utf8')) as string;
+    const key = keyName(text, j, stringEnd(text, j));
     const start = afterKey(text, j);
     const end = valueEnd(text, start, maxDepth - 1);
     if (members.length >= maxMembers) throw new JsonWidthError(`more than ${maxMembers} members in one object`, j);

@@ -1,5 +1,6 @@
 import { MAX_EVENT_DEPTH } from './jsonDepth.js';
-import { JsonScanError, arrayElements, objectMembers, skipSpace, type Member } from './jsonScan.js';
+import { JsonScanError, OPEN_ARRAY, OPEN_OBJECT, arrayElements, objectMembers, skipSpace, type Member } from './jsonScan.js';
+import { setOwn } from './ownProperty.js';
 
 /**
  * Bodies too large to decode into objects. A 30 MB list response of 2.4 million keys takes
@@ -51,15 +52,15 @@ export function decodeWithLargeBodies(text: Buffer): unknown {
   const start = skipSpace(text, 0);
   let value: unknown;
   let end: number;
-  if (text[start] === 0x5b) {
+  if (text[start] === OPEN_ARRAY) {
     const list = arrayElements(text, start, Infinity);
     value = list.elements.map(([s, e]) => readItem(text, s, e));
     end = list.end;
-  } else if (text[start] === 0x7b) {
+  } else if (text[start] === OPEN_OBJECT) {
     const top = objectMembers(text, start, Infinity, MAX_FIELDS);
     end = top.end;
     const items = top.members.findLast((m) => m.key === 'items');
-    if (items && text[items.start] === 0x5b) {
+    if (items && text[items.start] === OPEN_ARRAY) {
       const list: Record<string, unknown> = {};
       for (const m of top.members) {
         setOwn(list, m.key, m === items ? arrayElements(text, m.start, Infinity).elements.map(([s, e]) => readItem(text, s, e)) : smallValue(text, m));
@@ -78,7 +79,7 @@ export function decodeWithLargeBodies(text: Buffer): unknown {
 function readItem(text: Buffer, start: number, end: number): unknown {
   const slice = text.subarray(start, end);
   if (end - start <= LARGE_BODY_BYTES) return JSON.parse(slice.toString('utf8'));
-  if (text[start] !== 0x7b) return new UnreadableItem(`an item of ${end - start} bytes that is not an object (an audit Event)`, slice);
+  if (text[start] !== OPEN_OBJECT) return new UnreadableItem(`an item of ${end - start} bytes that is not an object (an audit Event)`, slice);
   let members: Member[];
   try {
     ({ members } = objectMembers(text, start, MAX_EVENT_DEPTH, MAX_FIELDS));
@@ -89,7 +90,7 @@ function readItem(text: Buffer, start: number, end: number): unknown {
   for (const m of members) {
     const size = m.end - m.start;
     if (size <= LARGE_BODY_BYTES) setOwn(event, m.key, smallValue(text, m));
-    else if ((m.key === 'requestObject' || m.key === 'responseObject') && text[m.start] === 0x7b) setOwn(event, m.key, new LargeBody(text.subarray(m.start, m.end)));
+    else if ((m.key === 'requestObject' || m.key === 'responseObject') && text[m.start] === OPEN_OBJECT) setOwn(event, m.key, new LargeBody(text.subarray(m.start, m.end)));
     else return new UnreadableItem(`${m.key}: ${size} bytes; only a requestObject or responseObject object may be over ${LARGE_BODY_BYTES} bytes`, slice);
   }
   return event;
@@ -98,9 +99,4 @@ function readItem(text: Buffer, start: number, end: number): unknown {
 function smallValue(text: Buffer, m: Member): unknown {
   if (m.end - m.start > LARGE_BODY_BYTES) return new UnreadableItem(`${m.key}: ${m.end - m.start} bytes`, text.subarray(m.start, m.end));
   return JSON.parse(text.toString('utf8', m.start, m.end));
-}
-
-/** As JSON.parse sets a member: the last of equal keys wins, and `__proto__` is an own key. */
-function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }

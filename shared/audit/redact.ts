@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
 import { LargeBody } from './largeBody.js';
+import { setOwn } from './ownProperty.js';
 import type { AuditEvent } from './types.js';
 
 /**
@@ -137,12 +138,6 @@ function mapShared(items: unknown[], f: (v: unknown) => unknown): unknown[] {
     out?.push(v);
   }
   return out ?? items;
-}
-
-/** `obj[key] = value` as an own property, also for `__proto__` (a ConfigMap key may be named so). */
-function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  else obj[key] = value;
 }
 
 /** A copy of `secret` with its `data` and `stringData` values redacted (spread keeps a `__proto__` key as its own). */

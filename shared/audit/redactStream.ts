@@ -1,4 +1,6 @@
-import { afterKey, skipSpace, stringEnd, valueEnd } from './jsonScan.js';
+import {
+  BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, afterKey, keyName, skipSpace, stringEnd, valueEnd,
+} from './jsonScan.js';
 import { CONTAINER_LISTS, LAST_APPLIED, redactApplied, redactMember, redactSecretMap, type Redactor } from './redact.js';
 
 /**
@@ -96,7 +98,7 @@ type Role =
   | 'plain'
   | 'redact' // a secret value: replaced whole by its marker
   | 'applied' // the last-applied annotation
-  | 'secretMap' // a Secret's data or stringData: each value is redacted
+  | 'secretMap' // a Secret's data or stringData: written whole, each value redacted (enter)
   | 'secretItems' // the items of a SecretList, or of a list about secrets
   | 'secretItem'
   | 'tokenStatus' // a TokenRequest's status
@@ -119,10 +121,9 @@ interface Frame {
 
 /** Roles that only an array can have, and those only an object can: anything else is plain. */
 const ARRAY_ROLES = new Set<Role>(['containers', 'env', 'secretItems']);
-const OBJECT_ROLES = new Set<Role>(['secretMap', 'secretItem', 'tokenStatus', 'container', 'envVar']);
+const OBJECT_ROLES = new Set<Role>(['secretItem', 'tokenStatus', 'container', 'envVar']);
 
 function memberRole(frame: Frame, key: string): Role {
-  if (frame.role === 'secretMap') return 'redact';
   if (frame.secret && (key === 'data' || key === 'stringData')) return 'secretMap';
   if (frame.role === 'envVar' && key === 'value') return 'redact';
   if (frame.role === 'tokenStatus' && key === 'token') return 'redact';
@@ -243,14 +244,6 @@ function objectKinds(text: Buffer): { kindAt: Map<number, string>; topHasKind: b
   return { kindAt, topHasKind };
 }
 
-/** A key as JSON.parse gives it; without escapes, read straight from the bytes. */
-function keyName(text: Buffer, start: number, end: number): string {
-  for (let i = start + 1; i < end - 1; i++) {
-    if (text[i] === BACKSLASH) return JSON.parse(text.toString('utf8', start, end)) as string;
-  }
-  return text.toString('utf8', start + 1, end - 1);
-}
-
 /** The value between start and end, decoded, its strings well formed (as parseEvent makes them). */
 function decode(text: Buffer, start: number, end: number): unknown {
   const value: unknown = JSON.parse(text.toString('utf8', start, end));
@@ -315,12 +308,3 @@ class Output {
     this.buf = bigger;
   }
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;

@@ -73,7 +73,6 @@ export class EventWriter {
   private readonly saveOffset: (o: FollowOffset) => void;
   private readonly alerts: AlertStore;
   private readonly usage: UsageRollups;
-  private readonly selectOtherUse: Statement;
   private readonly selectOtherStages: Statement;
   private readonly chain: ChainAppender | null;
   private readonly clock: Clock;
@@ -93,14 +92,11 @@ export class EventWriter {
     redactOldQuarantine(db, this.redact);
     this.readRow = createRowReader(db);
     this.usage = new UsageRollups(db);
-    // Another stage of the same action that counts as its use (usageRollups.countsAsUse).
-    this.selectOtherUse = db
-      .prepare('SELECT 1 FROM events WHERE received_at = ? AND audit_id = ? AND stage BETWEEN 1 AND 3 AND stage <> ? AND cluster_id = ? LIMIT 1')
-      .pluck();
-    // Whether another stage of the same request is stored, and with a forbid decision (null: none).
-    this.selectOtherStages = db
-      .prepare('SELECT max(decision = 2) FROM events WHERE received_at = ? AND audit_id = ? AND cluster_id = ? AND stage <> ?')
-      .pluck();
+    // The other stages of the same request already stored, in one look: whether any (the
+    // request is counted), whether one was denied, whether one counts as its use (countsAsUse).
+    this.selectOtherStages = db.prepare(
+      'SELECT count(*) AS n, max(decision = 2) AS denied, max(stage BETWEEN 1 AND 3) AS used FROM events WHERE received_at = ? AND audit_id = ? AND cluster_id = ? AND stage <> ?',
+    );
     this.saveOffset = createFollowOffsetSaver(db, options.clock);
     this.chain = options.hashChain === false ? null : new ChainAppender(db, options.clock);
     this.insertEvent = db.prepare(INSERT_EVENT);
@@ -179,10 +175,10 @@ export class EventWriter {
         const response = row[23] === 1 ? toBuffer(batch.responses[i]!) : null;
         if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, request, response);
         this.chain?.add(Number(info.lastInsertRowid), row, request, response);
-        const others = this.selectOtherStages.get(row[4], row[1], row[0], row[2]) as number | null;
-        this.usage.addRequest(row[7], row[4], others === null, row[17] === 2 && others !== 1);
+        const others = this.selectOtherStages.get(row[4], row[1], row[0], row[2]) as { n: number; denied: number | null; used: number | null };
+        this.usage.addRequest(row[7], row[4], others.n === 0, row[17] === 2 && others.denied !== 1);
         const atom = batch.usage(i);
-        if (atom >= 0 && !(batch.usageProbe.has(i) && this.selectOtherUse.get(row[4], row[1], row[2], row[0]) !== undefined)) {
+        if (atom >= 0 && !(batch.usageProbe.has(i) && others.used === 1)) {
           this.usage.add(dayOf(row[4]), row[0], row[7], row[8], atom, row[17], row[18], 1, row[4], row[4], row[1], row[1]);
           this.usage.addActivity(row[7], row[4], row[6], row[17]);
         }
