@@ -217,7 +217,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
     // Bodies are prepared on a thread of their own: the event loop keeps answering.
-    const thread = { redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config) };
+    const thread = { redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config), splitTokens: writer.splitTokens };
     let queue: WebhookOptions['queue'];
     if (relay) {
       const published = relay;

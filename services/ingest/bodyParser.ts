@@ -14,6 +14,8 @@ export interface BodyThreadData {
   mode: BodyMode;
   redactionKey: Uint8Array;
   detector: DetectorOptions | null;
+  /** Store users split from their tokens' own values (identity/userParts.ts), as the writer says. */
+  splitTokens: boolean;
 }
 
 export interface BodyRequest {

@@ -17,7 +17,7 @@ import { bodyToBatch } from './webhookBody.js';
 const data = workerData as BodyThreadData;
 const redact = createRedactor(data.redactionKey);
 const detector = data.detector ? new Detector(data.detector) : null;
-const principals = new PrincipalCache();
+const principals = new PrincipalCache(undefined, data.splitTokens);
 const port = parentPort!;
 
 port.on('message', (m: BodyRequest) => {

@@ -1,11 +1,19 @@
 import type { UserInfo } from '../audit/types.js';
 import { CREDENTIAL_ID, identityOf, type Identity } from './identity.js';
+import { splitUser, tokenRow } from './userParts.js';
 
-/** One distinct UserInfo: its JSON (as stored), its username and the identity it names. */
+/** One distinct UserInfo: its JSON (as received), its username and the identity it names. */
 export interface Principal {
   readonly json: string;
   readonly username: string;
   readonly identity: Identity;
+  /** How it is stored: its stable part, and its token's own values apart (userParts.ts) when split. */
+  readonly stored: StoredPrincipal;
+}
+
+export interface StoredPrincipal {
+  json: string;
+  token: { json: string; credentialId: string | null } | null;
 }
 
 /** The principals of one event: who holds the credential, and whom it impersonates. */
@@ -27,7 +35,8 @@ export class PrincipalCache {
   private readonly byJson = new Map<string, Principal>();
   private size = 0;
 
-  constructor(private readonly maxEntries = 4_096) {}
+  /** `splitTokens`: store each token's own values apart from the user (userParts.ts). */
+  constructor(private readonly maxEntries = 4_096, private readonly splitTokens = false) {}
 
   of(user: UserInfo): Principal {
     const credential = user.extra?.[CREDENTIAL_ID]?.[0];
@@ -44,12 +53,20 @@ export class PrincipalCache {
     }
     this.size++;
     // Kept as parsed from its own JSON, so that later changes to the caller's object cannot alter it.
-    const principal: Principal = { json, username: user.username ?? '', identity: identityOf(JSON.parse(json) as UserInfo) };
+    const own = JSON.parse(json) as UserInfo;
+    const principal: Principal = { json, username: user.username ?? '', identity: identityOf(own), stored: this.storedForm(json, own) };
     const list = map.get(key);
-    if (!list) map.set(key, [{ user: JSON.parse(json) as UserInfo, principal }]);
-    else if (list.length < COMPARED_PER_KEY) list.push({ user: JSON.parse(json) as UserInfo, principal });
+    if (!list) map.set(key, [{ user: own, principal }]);
+    else if (list.length < COMPARED_PER_KEY) list.push({ user: own, principal });
     else this.byJson.set(json, principal);
     return principal;
+  }
+
+  private storedForm(json: string, user: UserInfo): StoredPrincipal {
+    if (!this.splitTokens) return { json, token: null };
+    const parts = splitUser(user);
+    if (!parts.token) return { json, token: null };
+    return { json: JSON.stringify(parts.stable), token: tokenRow(parts) };
   }
 }
 

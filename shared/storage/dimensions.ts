@@ -4,7 +4,7 @@ import { joinParts, splitParts } from './partsKey.js';
 import { principalKey } from './principalKey.js';
 
 /** A dimension table: one id per distinct value. */
-export type DimensionName = 'strings' | 'verbs' | 'principals' | 'apiResources' | 'objects' | 'usageAtoms';
+export type DimensionName = 'strings' | 'verbs' | 'principals' | 'userTokens' | 'apiResources' | 'objects' | 'usageAtoms';
 
 interface Table {
   name: DimensionName;
@@ -12,8 +12,11 @@ interface Table {
   /** Characters of the cached keys: long values (annotations, user agents) fill memory before the entry bound. */
   chars: number;
   missing: Map<string, unknown[]>;
-  /** Writes a value if it is new: its id, and whether it was inserted. */
-  intern: (params: unknown[]) => { id: number; inserted: boolean };
+  /**
+   * Writes a value if it is new: its id, whether it was inserted, and the row as inserted when
+   * that is not `params`. `idOf` finds the id of a value of a table interned before this one.
+   */
+  intern: (params: unknown[], idOf: (name: DimensionName, key: string) => number) => { id: number; inserted: boolean; row?: unknown[] };
 }
 
 /**
@@ -68,10 +71,30 @@ export class Dimensions {
         },
       };
     };
+    /** A token's own values, found like principals; stored with the id of its user's stable part (userParts.ts). */
+    const userTokens = (): Table => {
+      const select = db.prepare('SELECT id FROM user_tokens WHERE json_key = ? AND json = ? AND credential_id IS ?').pluck();
+      const insert = db.prepare('INSERT INTO user_tokens (principal_id, credential_id, json, json_key) VALUES (?, ?, ?, ?)');
+      return {
+        name: 'userTokens',
+        cache: new Map(),
+        chars: 0,
+        missing: new Map(),
+        intern: ([principalJson, json, credentialId], idOf) => {
+          const key = principalKey(tokenKey(json as string, credentialId as string | null));
+          const id = select.get(key, json, credentialId) as number | undefined;
+          if (id !== undefined) return { id, inserted: false };
+          const principalId = idOf('principals', principalJson as string);
+          return { id: Number(insert.run(principalId, credentialId, json, key).lastInsertRowid), inserted: true, row: [principalId, credentialId, json] };
+        },
+      };
+    };
+    // In this order: a token's row names its principal's.
     this.tables = {
       strings: table('strings', 'INSERT OR IGNORE INTO strings (value) VALUES (?)', 'SELECT id FROM strings WHERE value = ?'),
       verbs: table('verbs', 'INSERT OR IGNORE INTO verbs (verb) VALUES (?)', 'SELECT id FROM verbs WHERE verb = ?'),
       principals: principals(),
+      userTokens: userTokens(),
       apiResources: table(
         'apiResources',
         'INSERT OR IGNORE INTO api_resources (api_group, api_version, resource, subresource, present) VALUES (?, ?, ?, ?, ?)',
@@ -106,12 +129,15 @@ export class Dimensions {
     const all = Object.values(this.tables);
     if (all.every((t) => t.missing.size === 0)) return;
     const found: [Table, string, number][] = [];
+    const foundNow = new Map<string, number>();
+    const idOf = (name: DimensionName, key: string): number => this.tables[name].cache.get(key) ?? foundNow.get(`${name}\u0000${key}`)!;
     this.db.transaction(() => {
       for (const t of all) {
         for (const [key, params] of t.missing) {
-          const { id, inserted } = t.intern(params);
-          if (inserted) this.onInsert(t.name, id, params);
+          const { id, inserted, row } = t.intern(params, idOf);
+          if (inserted) this.onInsert(t.name, id, row ?? params);
           found.push([t, key, id]);
+          if (t.name === 'principals') foundNow.set(`${t.name}\u0000${key}`, id);
         }
       }
     }).immediate();
@@ -142,6 +168,11 @@ export class Dimensions {
 
 }
 
+/** What tells one token's row from another: its values and its credential id. */
+export function tokenKey(json: string, credentialId: string | null): string {
+  return credentialId === null ? json : `${json}\u0000${credentialId}`;
+}
+
 export function apiResourceKey(k: ApiResourceKey): string {
   return joinParts([k.apiGroup, k.apiVersion, k.resource, k.subresource, String(k.present)]);
 }
@@ -151,7 +182,7 @@ export function objectKey(k: ObjectKey): string {
 }
 
 /** The insert parameters of a value of a dimension from its key (principals aside: their key is not all of their row). */
-export function dimensionParams(name: Exclude<DimensionName, 'principals'>, key: string): unknown[] {
+export function dimensionParams(name: Exclude<DimensionName, 'principals' | 'userTokens'>, key: string): unknown[] {
   switch (name) {
     case 'strings':
     case 'verbs':

@@ -1,3 +1,4 @@
+import { joinUser } from '../identity/userParts.js';
 import type { AuthorizationDecision } from '../audit/decision.js';
 import { inflateRawSync } from 'node:zlib';
 import type { Database } from 'better-sqlite3';
@@ -102,16 +103,17 @@ const SELECT = selectFrom('events');
 function selectFrom(table: string): string {
   return `SELECT e.id, e.audit_id, e.cluster_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
     e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
-    c.value AS cluster, v.verb AS verb, u.json AS user, u.username AS username,
+    c.value AS cluster, v.verb AS verb, u.json AS user, ut.json AS token_json, ut.credential_id AS token_credential, u.username AS username,
     iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
     ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
     o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations,
-    ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, ui.credential_id,
+    ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, coalesce(ut.credential_id, ui.credential_id) AS credential_id,
     bg.id AS checkout_id, bg.person AS checkout_person
   FROM ${table} e
   JOIN strings c ON c.id = e.cluster_id
   JOIN verbs v ON v.id = e.verb_id
   JOIN principals u ON u.id = e.user_id
+  LEFT JOIN user_tokens ut ON ut.id = e.token_id
   LEFT JOIN principals iu ON iu.id = e.impersonated_id
   LEFT JOIN strings sip ON sip.id = e.source_ips_id
   LEFT JOIN strings ua ON ua.id = e.user_agent_id
@@ -161,8 +163,10 @@ export function queryActions(db: Database, filter: EventFilter): IterableIterato
     params.push(filter.person, filter.person);
   }
   if (filter.credential !== undefined) {
-    where.push('e.user_id IN (SELECT principal_id FROM identities WHERE credential_id = ?)');
-    params.push(filter.credential);
+    // A token's credential is on its own row (identity/userParts.ts); a user stored whole has it on its identity.
+    where.push(`e.user_id IN (SELECT principal_id FROM identities WHERE credential_id = ? UNION SELECT principal_id FROM user_tokens WHERE credential_id = ?)
+      AND (e.token_id IS NULL OR e.token_id IN (SELECT id FROM user_tokens WHERE credential_id = ?))`);
+    params.push(filter.credential, filter.credential, filter.credential);
   }
   if (filter.verb !== undefined) {
     where.push('e.verb_id = (SELECT id FROM verbs WHERE verb = ?)');
@@ -408,6 +412,8 @@ interface JoinedRow {
   cluster: string;
   verb: string;
   user: string;
+  token_json: string | null;
+  token_credential: string | null;
   username: string;
   imp_json: string | null;
   imp_username: string | null;
@@ -463,7 +469,7 @@ function rowToRecord(row: JoinedRow): EventRecord {
     receivedAt: row.received_at,
     stageDelay: row.stage_delay,
     verb: row.verb,
-    user: row.user,
+    user: joinUser(row.user, row.token_json === null ? null : { json: row.token_json, credentialId: row.token_credential }),
     username: row.username,
     impersonatedUser: row.imp_json,
     impersonatedUsername: row.imp_username,

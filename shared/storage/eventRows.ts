@@ -1,7 +1,7 @@
 import type { Redactor } from '../audit/redact.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import { auditIdToKey } from './auditId.js';
-import { apiResourceKey, dimensionParams, objectKey, type Dimensions } from './dimensions.js';
+import { apiResourceKey, dimensionParams, objectKey, tokenKey, type Dimensions } from './dimensions.js';
 import type { Finding } from '../detect/types.js';
 import { PrincipalCache, type EventPrincipals, type Principal } from '../identity/principals.js';
 import type { FindingRow } from './alertStore.js';
@@ -37,12 +37,14 @@ export type EventRow = [
   residual: string | null,
   sourceVersion: number,
   hasBody: number,
+  /** The actor's token (user_tokens), when its user is stored split (identity/userParts.ts). */
+  tokenId: number | null,
 ];
 
 export const EVENT_COLUMNS = [
   'cluster_id', 'audit_id', 'stage', 'level', 'received_at', 'stage_delay', 'verb_id', 'user_id', 'impersonated_id',
   'source_ips_id', 'user_agent_id', 'resource_id', 'object_id', 'resource_version', 'path_id', 'query', 'code',
-  'decision', 'reason_id', 'annotations_id', 'shape', 'residual', 'source_version', 'has_body',
+  'decision', 'reason_id', 'annotations_id', 'shape', 'residual', 'source_version', 'has_body', 'token_id',
 ] as const;
 
 /** Inserts one row; a row with the key of a stored one is skipped (a duplicate). */
@@ -73,6 +75,8 @@ const F = {
   hasBody: 19,
   /** The request's attributes (usage_atoms) when this stage counts as its action's use (usageRollups.ts), else -1. */
   usageAtom: 20,
+  /** The actor's token, an index into the batch's `tokens`; -1 for none. */
+  token: 21,
 } as const;
 const RECORD_WIDTH = Object.keys(F).length;
 
@@ -91,8 +95,10 @@ export interface RecordBatch {
   /** The distinct values the records refer to, and the dimension of each (VALUE_DIMENSIONS). */
   values: string[];
   valueDimensions: number[];
-  /** The distinct users of the records, as JSON, with their usernames. */
+  /** The distinct users of the records, as stored (their stable parts), with their usernames. */
   principals: [json: string, username: string][];
+  /** The distinct tokens of the records: the user (index in `principals`) first stored with, own values as JSON, credential id. */
+  tokens: [principal: number, json: string, credentialId: string | null][];
   /** Per record: where it came from, for quarantining a conflicting duplicate. */
   positions: string[];
   /** Per record: compressed request and response bodies, or null. */
@@ -111,7 +117,7 @@ export interface RecordBatch {
 export type FindingSource = (parsed: ParsedEvent, cluster: string, principals: EventPrincipals) => Finding[];
 
 /** A batch as rows of ids, ready to insert. */
-export interface RowBatch extends Omit<RecordBatch, 'numbers' | 'queries' | 'residuals' | 'principals' | 'values' | 'valueDimensions' | 'usageProbe' | 'issued'> {
+export interface RowBatch extends Omit<RecordBatch, 'numbers' | 'queries' | 'residuals' | 'principals' | 'tokens' | 'values' | 'valueDimensions' | 'usageProbe' | 'issued'> {
   clusterId: number;
   /**
    * Record r as a row of ids, in one array that the next call overwrites: rows are bound one at
@@ -135,8 +141,10 @@ const ISSUED_CREDENTIAL = 'authentication.kubernetes.io/issued-credential-id';
 export class RecordBatchBuilder {
   private readonly batch: RecordBatch;
   private numbers = new Float64Array(RECORD_WIDTH * 1024);
-  /** Each principal's index in batch.principals. */
-  private readonly principalIndex = new Map<Principal, number>();
+  /** Each stored principal's index in batch.principals, by its stored JSON. */
+  private readonly principalIndex = new Map<string, number>();
+  /** Each token's index in batch.tokens, by its key (tokenKey). */
+  private readonly tokenIndex = new Map<string, number>();
   /** Per dimension: each value's index in batch.values. */
   private readonly valueIndex = VALUE_DIMENSIONS.map(() => new Map<string, number>());
 
@@ -149,7 +157,7 @@ export class RecordBatchBuilder {
   ) {
     this.batch = {
       cluster, source, size: 0, numbers: new Float64Array(0), auditIDs: [], queries: [], residuals: [], values: [], valueDimensions: [],
-      principals: [], positions: [], requests: [], responses: [], rejected: [], findings: [], usageProbe: [], issued: [],
+      principals: [], tokens: [], positions: [], requests: [], responses: [], rejected: [], findings: [], usageProbe: [], issued: [],
     };
   }
 
@@ -183,6 +191,7 @@ export class RecordBatchBuilder {
     n[at + F.verb] = this.value(VERB, r.verb);
     n[at + F.user] = this.indexOf(actor);
     n[at + F.impersonatedUser] = impersonated ? this.indexOf(impersonated) : -1;
+    n[at + F.token] = actor.stored.token ? this.tokenOf(actor) : -1;
     n[at + F.sourceIPs] = this.value(STRING, r.sourceIPs);
     n[at + F.userAgent] = this.value(STRING, r.userAgent);
     n[at + F.apiResource] = this.value(API_RESOURCE, ar && apiResourceKey(ar));
@@ -229,10 +238,22 @@ export class RecordBatchBuilder {
   }
 
   private indexOf(p: Principal): number {
-    let i = this.principalIndex.get(p);
+    const json = p.stored.json;
+    let i = this.principalIndex.get(json);
     if (i === undefined) {
-      i = this.batch.principals.push([p.json, p.username]) - 1;
-      this.principalIndex.set(p, i);
+      i = this.batch.principals.push([json, p.username]) - 1;
+      this.principalIndex.set(json, i);
+    }
+    return i;
+  }
+
+  private tokenOf(p: Principal): number {
+    const t = p.stored.token!;
+    const key = tokenKey(t.json, t.credentialId);
+    let i = this.tokenIndex.get(key);
+    if (i === undefined) {
+      i = this.batch.tokens.push([this.indexOf(p), t.json, t.credentialId]) - 1;
+      this.tokenIndex.set(key, i);
     }
     return i;
   }
@@ -259,6 +280,10 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
   for (const b of batches) {
     dims.want('strings', b.cluster, [b.cluster]);
     for (const [json, username] of b.principals) if (dims.lookup('principals', json) === undefined) dims.want('principals', json, [json, username]);
+    for (const [p, json, credentialId] of b.tokens) {
+      const key = tokenKey(json, credentialId);
+      if (dims.lookup('userTokens', key) === undefined) dims.want('userTokens', key, [b.principals[p]![0], json, credentialId]);
+    }
     b.values.forEach((v, i) => {
       const name = VALUE_DIMENSIONS[b.valueDimensions[i]!]!;
       if (dims.lookup(name, v) === undefined) dims.want(name, v, dimensionParams(name, v));
@@ -268,8 +293,9 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
   return batches.map((b): RowBatch => {
     const clusterId = dims.id('strings', b.cluster);
     const userIds = b.principals.map(([json]) => dims.id('principals', json));
+    const tokenIds = b.tokens.map(([, json, credentialId]) => dims.id('userTokens', tokenKey(json, credentialId)));
     const ids = b.values.map((v, i) => dims.id(VALUE_DIMENSIONS[b.valueDimensions[i]!]!, v));
-    const { numbers: n, queries, residuals, principals, values, valueDimensions, usageProbe, issued, ...rest } = b;
+    const { numbers: n, queries, residuals, principals, tokens, values, valueDimensions, usageProbe, issued, ...rest } = b;
     const id = (i: number): number | null => (n[i]! < 0 ? null : ids[n[i]!]!);
     const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
     const row = new Array(EVENT_COLUMNS.length) as EventRow;
@@ -302,6 +328,7 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
         row[21] = residuals[r]!;
         row[22] = n[at + F.sourceVersion]!;
         row[23] = n[at + F.hasBody]!;
+        row[24] = n[at + F.token]! < 0 ? null : tokenIds[n[at + F.token]!]!;
         return row;
       },
       usage: (r) => id(r * RECORD_WIDTH + F.usageAtom) ?? -1,
@@ -319,8 +346,8 @@ export function oldestReceivedAt(b: RecordBatch): number {
 }
 
 /** Flat records of whole batches at once. */
-export function batchesToRecords(batches: WriteBatch[], redact: Redactor, detect?: FindingSource): RecordBatch[] {
-  const principals = new PrincipalCache();
+export function batchesToRecords(batches: WriteBatch[], redact: Redactor, detect?: FindingSource, splitTokens = true): RecordBatch[] {
+  const principals = new PrincipalCache(undefined, splitTokens);
   return batches.map((b) => {
     const builder = new RecordBatchBuilder(redact, b.cluster, b.source, detect, principals);
     for (const e of b.events) builder.addEvent(e);

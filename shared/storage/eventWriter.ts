@@ -5,6 +5,7 @@ import { redactOldQuarantine } from './quarantineRedaction.js';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
 import type { IdentityRule } from '../identity/identityMap.js';
+import { identityMapReadsTokens } from '../identity/userParts.js';
 import { AlertStore } from './alertStore.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
@@ -76,11 +77,13 @@ export class EventWriter {
   private readonly selectOtherStages: Statement;
   private readonly chain: ChainAppender | null;
   private readonly clock: Clock;
+  private readonly splitTokens: boolean;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes: number, options: EventWriterOptions) {
     const db = store.db;
     this.clock = options.clock;
     const identityMap = options.identityMap ?? [];
+    this.splitTokens = !identityMapReadsTokens(identityMap);
     this.alerts = new AlertStore(db, (options.alertThrottleSeconds ?? 3600) * 1e6, options.clock);
     const identities = new IdentityStore(db, identityMap);
     identities.sync();
@@ -114,7 +117,7 @@ export class EventWriter {
 
   /** Prepares and stores the batches in one transaction, all on this thread. Throws when it cannot commit. */
   write(batches: WriteBatch[], options: WriteOptions = {}): WriteResult[] {
-    return this.writeRecords(batchesToRecords(batches, this.redact), options);
+    return this.writeRecords(batchesToRecords(batches, this.redact, undefined, this.splitTokens), options);
   }
 
   /**

@@ -23,12 +23,21 @@ export const CHAINED_DIMENSIONS = {
   strings: ['id', 'value'],
   verbs: ['id', 'verb'],
   principals: ['id', 'username', 'json'],
+  user_tokens: ['id', 'principal_id', 'credential_id', 'json'],
   api_resources: ['id', 'api_group', 'api_version', 'resource', 'subresource', 'present'],
   objects: ['id', 'api_group', 'resource', 'namespace', 'name', 'uid'],
 } as const;
 export type ChainedDimension = keyof typeof CHAINED_DIMENSIONS;
 export type DimensionMarks = Record<ChainedDimension, number>;
-export const NO_DIMENSIONS: DimensionMarks = { strings: 0, verbs: 0, principals: 0, api_resources: 0, objects: 0 };
+export const NO_DIMENSIONS: DimensionMarks = { strings: 0, verbs: 0, principals: 0, user_tokens: 0, api_resources: 0, objects: 0 };
+
+/**
+ * The highest id of a table at a link; 0 for a table the link predates (links written before
+ * user_tokens existed have no mark for it). The marks themselves are hashed as stored.
+ */
+export function markOf(marks: Partial<DimensionMarks>, t: ChainedDimension): number {
+  return marks[t] ?? 0;
+}
 
 const RECEIVED_AT = EVENT_COLUMNS.indexOf('received_at');
 const AUDIT_ID = EVENT_COLUMNS.indexOf('audit_id');
@@ -41,7 +50,12 @@ export const dayOfMicros = utcDay;
  * value in an id column, written behind kubetrail's back) goes to the variable part, flagged.
  */
 const F64_COLUMNS = new Set<string>(['received_at', 'stage_delay', 'resource_version']);
-const TEXT_COLUMNS = new Set<string>(['audit_id', 'query', 'residual']);
+/**
+ * token_id joined the events table later (migration 0022): it is hashed only when it has a
+ * value, in the variable part, so that rows stored before it hash as they always did.
+ */
+const TEXT_COLUMNS = new Set<string>(['audit_id', 'query', 'residual', 'token_id']);
+const TOKEN_ID = EVENT_COLUMNS.indexOf('token_id');
 const [F64, I32, TEXT] = [0, 1, 2];
 const KIND = EVENT_COLUMNS.map((c) => (F64_COLUMNS.has(c) ? F64 : TEXT_COLUMNS.has(c) ? TEXT : I32));
 /** float64 words: the id, the F64 columns, two for the auditID. */
@@ -143,7 +157,9 @@ export class RowEncoder {
         const piece = `n${v};`;
         text += piece;
         h = fnv(h, piece);
-      } else if (v === null || v === undefined) nulls |= 1 << c;
+      } else if (v === null || v === undefined) {
+        if (c !== TOKEN_ID) nulls |= 1 << c;
+      }
       else if (typeof v === 'string') {
         texts |= 1 << c;
         text += `${v.length}:${v}`;
@@ -269,10 +285,11 @@ export class DimensionRows {
   hash(from: DimensionMarks, to: DimensionMarks, known?: Record<ChainedDimension, unknown[][]>): string {
     const h = createHash('sha256');
     for (const t of Object.keys(CHAINED_DIMENSIONS) as ChainedDimension[]) {
-      if (to[t] <= from[t]) continue;
+      const [lo, hi] = [markOf(from, t), markOf(to, t)];
+      if (hi <= lo) continue;
       const mine = known?.[t];
-      const covered = mine && mine.length === to[t] - from[t] && mine[0]![0] === from[t] + 1 && mine.at(-1)![0] === to[t];
-      const rows = covered ? mine : (this.rows[t].all(from[t], to[t]) as unknown[][]);
+      const covered = mine && mine.length === hi - lo && mine[0]![0] === lo + 1 && mine.at(-1)![0] === hi;
+      const rows = covered ? mine : (this.rows[t].all(lo, hi) as unknown[][]);
       h.update(`${t}\n${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
     }
     return h.digest('hex');
@@ -294,13 +311,15 @@ export function chainedDimensionRow(name: DimensionName, id: number, params: rea
     case 'principals':
       // Inserted as (json, username); hashed as (username, json).
       return ['principals', [id, params[1], params[0]]];
+    case 'userTokens':
+      return ['user_tokens', [id, ...params]];
     case 'usageAtoms':
       return null;
   }
 }
 
 function noDimensionRows(): Record<ChainedDimension, unknown[][]> {
-  return { strings: [], verbs: [], principals: [], api_resources: [], objects: [] };
+  return { strings: [], verbs: [], principals: [], user_tokens: [], api_resources: [], objects: [] };
 }
 
 export function toLink(r: Record<string, unknown>): Link {
@@ -394,7 +413,7 @@ export class ChainAppender {
     }
     const dims = this.dims.marks();
     const prevDims = prev?.dims ?? NO_DIMENSIONS;
-    const dimsChanged = (Object.keys(dims) as ChainedDimension[]).some((t) => dims[t] !== prevDims[t]);
+    const dimsChanged = (Object.keys(dims) as ChainedDimension[]).some((t) => dims[t] !== markOf(prevDims, t));
     if (enc.length === 0 && !dimsChanged) return null;
 
     const lastEvent = enc.length ? enc.id(enc.length - 1) : from - 1;

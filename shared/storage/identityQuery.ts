@@ -49,7 +49,7 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
       `SELECT i.identity_key AS identity, i.kind, i.person, max(i.team) AS team,
          json_group_array(DISTINCT p.username) AS usernames,
          json_group_array(DISTINCT i.credential_kind) AS credential_kinds,
-         json_group_array(DISTINCT i.credential_id) FILTER (WHERE i.credential_id IS NOT NULL) AS credential_ids,
+         json_group_array(DISTINCT i.principal_id) AS principal_ids,
          min(a.first_at) AS first_seen, max(a.last_at) AS last_seen,
          sum(a.actions) AS actions, sum(a.denied) AS denied
        FROM (SELECT principal_id, sum(actions) AS actions, sum(denied) AS denied, min(first_at) AS first_at, max(last_at) AS last_at
@@ -66,7 +66,7 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
     team: string | null;
     usernames: string;
     credential_kinds: string;
-    credential_ids: string | null;
+    principal_ids: string;
     first_seen: number;
     last_seen: number;
     actions: number;
@@ -75,9 +75,14 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
   const minters = db.prepare(`SELECT DISTINCT p.username FROM issued_credentials ic
     JOIN events e ON e.id = ic.event_id JOIN principals p ON p.id = e.user_id
     WHERE ic.credential_id IN (SELECT value FROM json_each(?)) ORDER BY p.username`).pluck();
+  // The credential ids of the principals: a user stored whole has its own, a user stored split
+  // one per token (identity/userParts.ts), listed whatever the range.
+  const credentials = db.prepare(`SELECT credential_id FROM identities WHERE principal_id IN (SELECT value FROM json_each(?)) AND credential_id IS NOT NULL
+    UNION SELECT credential_id FROM user_tokens WHERE principal_id IN (SELECT value FROM json_each(?)) AND credential_id IS NOT NULL`).pluck();
   const findings = db.prepare('SELECT rule, sum(count) AS n FROM alerts WHERE identity = ? AND person IS ? GROUP BY rule ORDER BY rule');
   // The rows first: a statement cannot run while another one's rows are being read.
   for (const r of [...rows]) {
+    const credentialIds = credentials.all(r.principal_ids, r.principal_ids) as string[];
     yield {
       identity: r.identity,
       kind: r.kind,
@@ -85,13 +90,13 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
       person: r.person,
       team: r.team,
       credentialKinds: JSON.parse(r.credential_kinds) as string[],
-      credentialIds: r.credential_ids ? (JSON.parse(r.credential_ids) as string[]) : [],
+      credentialIds,
       firstSeen: formatMicroTime(r.first_seen),
       lastSeen: formatMicroTime(r.last_seen),
       actions: r.actions,
       denied: r.denied,
       findings: Object.fromEntries((findings.all(r.identity, r.person) as { rule: string; n: number }[]).map((f) => [f.rule, f.n])),
-      tokensMintedBy: r.credential_ids ? (minters.all(r.credential_ids) as string[]) : [],
+      tokensMintedBy: credentialIds.length > 0 ? (minters.all(JSON.stringify(credentialIds)) as string[]) : [],
     };
   }
 }

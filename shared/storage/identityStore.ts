@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { UserInfo } from '../audit/types.js';
 import { identityOf } from '../identity/identity.js';
+import { isPlaceholder } from '../identity/userParts.js';
 import { compileIdentityMap, type Attribution, type IdentityRule } from '../identity/identityMap.js';
 
 /**
@@ -29,10 +30,12 @@ export class IdentityStore {
     }
     const id = identityOf(user);
     const a: Attribution = this.attribute(id);
+    // A user stored split (identity/userParts.ts) holds placeholders: each token's values are on its own row.
+    const own = (v: string | undefined) => (v === undefined || isPlaceholder(v) ? null : v);
     const c = id.credential;
     this.insert.run(
-      principalId, id.kind, id.key, c.kind, c.id ?? null, id.serviceAccount?.namespace ?? null, id.serviceAccount?.name ?? null,
-      id.node ?? null, c.boundPod ?? null, c.boundNode ?? null, id.cloud ? JSON.stringify(id.cloud) : null, a.person ?? null, a.team ?? null,
+      principalId, id.kind, id.key, c.kind, own(c.id), id.serviceAccount?.namespace ?? null, id.serviceAccount?.name ?? null,
+      id.node ?? null, own(c.boundPod), own(c.boundNode), id.cloud ? JSON.stringify(id.cloud) : null, a.person ?? null, a.team ?? null,
     );
   }
 

@@ -199,7 +199,8 @@ async function* archiveLines(path: string): AsyncGenerator<{ id: number; row: un
     const j = JSON.parse(line) as { id: number; row: unknown[]; request: string | null; response: string | null };
     yield {
       id: j.id,
-      row: j.row.map((v) => (v !== null && typeof v === 'object' ? Buffer.from((v as { base64: string }).base64, 'base64') : v)),
+      // An archive written before a column joined the events table has no value for it: null, as the store has.
+      row: EVENT_COLUMNS.map((_, c) => j.row[c] ?? null).map((v) => (v !== null && typeof v === 'object' ? Buffer.from((v as { base64: string }).base64, 'base64') : v)),
       request: j.request === null ? null : Buffer.from(j.request, 'base64'),
       response: j.response === null ? null : Buffer.from(j.response, 'base64'),
     };

@@ -3,6 +3,7 @@ import { createRedactor, type Redactor } from '../audit/redact.js';
 import { Detector } from '../detect/engine.js';
 import type { IdentityRule } from '../identity/identityMap.js';
 import { PrincipalCache } from '../identity/principals.js';
+import { identityMapReadsTokens } from '../identity/userParts.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import type { Clock } from '../clock.js';
@@ -72,12 +73,16 @@ export class StoreWriter {
   private nextId = 1;
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
+  /** Whether users are stored split from their tokens' own values (identity/userParts.ts); the webhook's body thread does as this one. */
+  readonly splitTokens: boolean;
   /** Shared by the builders, so that each user is serialized and judged once. */
-  private readonly principals = new PrincipalCache();
+  private readonly principals: PrincipalCache;
 
   private constructor(readonly store: Store, options: WriterThreadOptions, private readonly clock: Clock, private readonly detector?: Detector) {
     this.redactionKey = options.redactionKey;
     this.redact = createRedactor(options.redactionKey);
+    this.splitTokens = !identityMapReadsTokens(options.identityMap);
+    this.principals = new PrincipalCache(undefined, this.splitTokens);
     // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time, and its
     // objects die young (a 16 MB young generation is as fast as 32 MB here, and 25 MB smaller).
     this.worker = new Worker(new URL('./writerThread.js', import.meta.url), {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Database, Statement } from 'better-sqlite3';
-import { DimensionRows, GENESIS, RowEncoder, addStoredRow, linkHash, storedRows, toLink, NO_DIMENSIONS, type ChainedDimension, type Link } from './hashChain.js';
+import { DimensionRows, markOf, GENESIS, RowEncoder, addStoredRow, linkHash, storedRows, toLink, NO_DIMENSIONS, type ChainedDimension, type Link } from './hashChain.js';
 import { archivedIdRanges } from './retention.js';
 
 /**
@@ -127,7 +127,7 @@ function walk(db: Database, start: Link | null, links: Link[], checks: Map<numbe
     }
     // The link itself: its hash over the previous link, its claims and the dimension rows it covers.
     if (check.daysMatch && !linkHash(prev, link, dims.hash(prevDims, link.dims)).equals(link.link)) {
-      const added = (Object.keys(link.dims) as ChainedDimension[]).filter((t) => link.dims[t] > prevDims[t]).map((t) => `${t} ${prevDims[t] + 1}..${link.dims[t]}`);
+      const added = (Object.keys(link.dims) as ChainedDimension[]).filter((t) => link.dims[t] > markOf(prevDims, t)).map((t) => `${t} ${markOf(prevDims, t) + 1}..${link.dims[t]}`);
       report({ kind: 'dimensions', seq: link.seq, detail: `link ${link.seq} does not hash as recorded: a row it added to the users, objects or strings its events point to (${added.join(', ') || 'none'}) was altered, or the link record was` });
     }
     prev = link.link;
@@ -149,7 +149,7 @@ function walk(db: Database, start: Link | null, links: Link[], checks: Map<numbe
     head: head ? { seq: head.seq, hash: head.link.toString('hex'), committedAt: new Date(head.committedAt / 1000).toISOString() } : null,
     since: sinceMicros === undefined ? null : new Date(sinceMicros / 1000).toISOString(),
     problems,
-    unchainedDimensionRows: (Object.keys(marks) as ChainedDimension[]).reduce((n, t) => n + Math.max(0, marks[t] - prevDims[t]), 0),
+    unchainedDimensionRows: (Object.keys(marks) as ChainedDimension[]).reduce((n, t) => n + Math.max(0, marks[t] - markOf(prevDims, t)), 0),
     archivedRows,
   };
 }

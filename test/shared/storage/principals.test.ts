@@ -4,6 +4,10 @@ import { expect } from 'chai';
 import type { UserInfo } from '../../../shared/audit/types.js';
 import { fixedClock } from '../../../shared/clock.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { queryActions } from '../../../shared/storage/eventQuery.js';
+import { queryIdentities } from '../../../shared/storage/identityQuery.js';
+import { verifyChain } from '../../../shared/storage/verifyChain.js';
+import type { IdentityRule } from '../../../shared/identity/identityMap.js';
 import { migrate, readMigrations } from '../../../shared/storage/migrate.js';
 import { MIGRATIONS_DIR, openStore, type Store } from '../../../shared/storage/openStore.js';
 import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
@@ -24,14 +28,14 @@ function podUser(i: number): UserInfo {
   };
 }
 
-function write(store: Store, users: UserInfo[], impersonated?: UserInfo): void {
+function write(store: Store, users: UserInfo[], impersonated?: UserInfo, identityMap?: IdentityRule[]): void {
   const events = users.map((user) => parsedEvent(makeEvent({ user, ...(impersonated ? { impersonatedUser: impersonated } : {}) })));
-  new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'c', source: 'test', events, rejected: [] }]);
+  new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY, identityMap }).write([{ cluster: 'c', source: 'test', events, rejected: [] }]);
 }
 
 const count = (store: Store, sql: string) => store.db.prepare(sql).pluck().get() as number;
 
-describe('principals: one row per distinct user, whatever the store\'s age or its writers', () => {
+describe('principals: one row per distinct user and one per token, whatever the store\'s age or its writers', () => {
   it('finds the principals of a store made before they were keyed by hash, and adds none twice', () => {
     const path = join(tempDir(), 'old.db');
     const old = new BetterSqlite3(path);
@@ -41,8 +45,12 @@ describe('principals: one row per distinct user, whatever the store\'s age or it
     const store = openStore(path, { clock });
     try {
       write(store, [podUser(1), podUser(2), podUser(1)]);
+      // The old row keeps its whole user; new events store the stable part once, and each token apart.
       expect(count(store, 'SELECT count(*) FROM principals')).to.equal(2);
-      expect(count(store, "SELECT user_id FROM events LIMIT 1")).to.equal(1);
+      expect(count(store, 'SELECT count(*) FROM user_tokens')).to.equal(2);
+      expect(count(store, 'SELECT count(DISTINCT user_id) FROM events')).to.equal(1);
+      write(store, [podUser(1), podUser(2)]);
+      expect(count(store, 'SELECT count(*) FROM principals') + count(store, 'SELECT count(*) FROM user_tokens')).to.equal(4);
     } finally {
       store.close();
     }
@@ -57,8 +65,9 @@ describe('principals: one row per distinct user, whatever the store\'s age or it
       write(a, users.slice(0, 30));
       write(b, users.slice(10));
       write(a, users);
-      expect(count(a, 'SELECT count(*) FROM principals')).to.equal(40);
-      expect(count(a, 'SELECT count(DISTINCT json) FROM principals')).to.equal(40);
+      expect(count(a, 'SELECT count(*) FROM principals')).to.equal(1);
+      expect(count(a, 'SELECT count(*) FROM user_tokens')).to.equal(40);
+      expect(count(a, 'SELECT count(DISTINCT json) FROM user_tokens')).to.equal(40);
     } finally {
       a.close();
       b.close();
@@ -73,6 +82,61 @@ describe('principals: one row per distinct user, whatever the store\'s age or it
       write(store, [{ username: 'alice', groups: ['admins'] }], podUser(7));
       // Impersonating the pod's user passes a check per group and extra value, and the user itself.
       expect(count(store, "SELECT count(*) FROM usage_atoms WHERE verb = 'impersonate'")).to.be.greaterThan(4);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores a token\'s own values apart, and gives back each event\'s user exactly, found by its credential, in one identity', () => {
+    const store = openStore(join(tempDir(), 'split.db'), { clock });
+    try {
+      // The last: pod runner-0's token rotated, a new credential id in the same pod.
+      const rotated = podUser(0);
+      rotated.extra!['authentication.kubernetes.io/credential-id'] = ['JTI=token-0b'];
+      const users = [...Array.from({ length: 19 }, (_, i) => podUser(i)), rotated];
+      write(store, users);
+      expect(count(store, 'SELECT count(*) FROM principals')).to.equal(1);
+      expect(count(store, 'SELECT count(*) FROM identities')).to.equal(1);
+      expect(count(store, 'SELECT count(*) FROM user_tokens')).to.equal(20);
+      const stored = [...queryActions(store.db, { cluster: 'c' })];
+      expect(stored.map((e) => e.event.user).sort((a, b) => a.uid!.localeCompare(b.uid!) || JSON.stringify(a).localeCompare(JSON.stringify(b))))
+        .to.deep.equal([...users].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))));
+      // Key order too: the user comes back as it was received.
+      expect(stored.map((e) => JSON.stringify(e.event.user)).sort()).to.deep.equal(users.map((u) => JSON.stringify(u)).sort());
+      const one = [...queryActions(store.db, { credential: 'JTI=token-7' })];
+      expect(one.map((e) => e.event.user.extra!['authentication.kubernetes.io/pod-name'])).to.deep.equal([['runner-7']]);
+      expect(one[0]!.actor).to.include({ credentialKind: 'bound-token', credentialId: 'JTI=token-7' });
+      const [identity, ...others] = [...queryIdentities(store.db)];
+      expect(others).to.deep.equal([]);
+      expect(identity).to.include({ identity: 'system:serviceaccount:ci:runner', kind: 'serviceaccount', actions: 20 });
+      expect(identity!.credentialKinds).to.deep.equal(['bound-token']);
+      expect([...identity!.credentialIds].sort()).to.deep.equal(users.map((u) => u.extra!['authentication.kubernetes.io/credential-id']![0]).sort());
+    } finally {
+      store.close();
+    }
+  });
+
+  it('chains the token rows: altering one is found by verify', () => {
+    const store = openStore(join(tempDir(), 'chain.db'), { clock });
+    try {
+      write(store, [podUser(1), podUser(2)]);
+      expect(verifyChain(store.db).ok).to.equal(true);
+      store.db.prepare(`UPDATE user_tokens SET json = replace(json, 'runner-2', 'runner-9') WHERE credential_id = 'JTI=token-2'`).run();
+      const report = verifyChain(store.db);
+      expect(report.ok).to.equal(false);
+      expect(report.problems.map((p) => p.detail).join('\n')).to.include('user_tokens');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps each token\'s user whole when the identity map tells tokens apart', () => {
+    const store = openStore(join(tempDir(), 'whole.db'), { clock });
+    try {
+      write(store, [podUser(1), podUser(2)], undefined, [{ match: { credentialId: 'JTI=token-2' }, person: 'bob' }]);
+      expect(count(store, 'SELECT count(*) FROM principals')).to.equal(2);
+      expect(count(store, 'SELECT count(*) FROM user_tokens')).to.equal(0);
+      expect([...queryActions(store.db, { person: 'bob' })].map((e) => e.event.user.extra!['authentication.kubernetes.io/pod-name'])).to.deep.equal([['runner-2']]);
     } finally {
       store.close();
     }

@@ -108,6 +108,7 @@ describe('store', () => {
       { version: 19, name: '0019_self_audit_counts.sql' },
       { version: 20, name: '0020_principal_keys.sql' },
       { version: 21, name: '0021_principal_activity.sql' },
+      { version: 22, name: '0022_user_tokens.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
