@@ -6,6 +6,10 @@ import { join, resolve } from 'node:path';
 import { hashToken } from '../shared/access.js';
 import { parseEvent } from '../shared/audit/parseEvent.js';
 import type { AuditEvent, ParsedEvent } from '../shared/audit/types.js';
+import { Detector } from '../shared/detect/engine.js';
+import { IngestPipeline, type PipelineOptions } from '../shared/pipeline/ingestPipeline.js';
+import type { WriteBatch } from '../shared/pipeline/prepareEvent.js';
+import type { EventWriter, WriteResult } from '../shared/storage/eventWriter.js';
 
 /** A fresh temporary folder, removed after the current mocha suite. */
 export function tempDir(prefix = 'kubetrail-test-'): string {
@@ -174,3 +178,16 @@ export function seededRandom(seed: number): () => number {
 
 /** The redaction key of test stores (production keeps its own outside the store). */
 export const TEST_REDACTION_KEY = Buffer.alloc(32, 7);
+
+/** The ingest pipeline as production composes it (the built-in detections, users split from tokens), with the tests' key unless told otherwise. */
+export function testPipeline(options: Partial<PipelineOptions> = {}): IngestPipeline {
+  return new IngestPipeline({ redactionKey: TEST_REDACTION_KEY, detector: new Detector(), splitTokens: true, ...options });
+}
+
+/**
+ * Stores batches as production does, on this thread: through the pipeline (without detections
+ * unless one is given), then the writer, in one transaction.
+ */
+export function writeBatches(writer: EventWriter, batches: WriteBatch[], pipeline = testPipeline({ detector: null })): WriteResult[] {
+  return writer.writeRecords(batches.map((b) => pipeline.prepare(b)));
+}

@@ -2,7 +2,7 @@ import { systemClock } from './clock.js';
 import cliProgress from 'cli-progress';
 import { before, dayName, startOfUtcDay, utcDay } from '../../shared/calendar.js';
 import { retentionJobOf, storeOptionsFrom, type Config } from '../../shared/config.js';
-import { detectorOf } from './detector.js';
+import { pipelineOf } from './pipeline.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
@@ -23,7 +23,8 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock, detector: detectorOf(config) });
+  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock });
+  const pipeline = pipelineOf(config, writer);
   const cluster = flags.cluster ?? config.cluster;
   let oldest = Infinity;
   writer.onCommitted((a) => (oldest = Math.min(oldest, a.oldest)));
@@ -36,6 +37,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       summary = await followFile(files[0]!, {
+        pipeline,
         writer,
         cluster,
         batchEvents: config.ingest.batchEvents,
@@ -45,7 +47,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
         onProgress: progress?.update,
       });
     } else {
-      summary = await ingestFiles(files, { writer, cluster, batchEvents: config.ingest.batchEvents, onProgress: progress?.update });
+      summary = await ingestFiles(files, { pipeline, writer, cluster, batchEvents: config.ingest.batchEvents, onProgress: progress?.update });
     }
   } finally {
     progress?.stop();

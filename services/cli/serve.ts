@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
-import { detectorOptionsFrom, parseListen, retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
+import { parseListen, retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
 import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
 import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
@@ -15,14 +15,14 @@ import { lastLink } from '../../shared/storage/hashChain.js';
 import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/pipelineGaps.js';
 import { runRetention } from '../../shared/storage/retention.js';
 import { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { detectorOf } from './detector.js';
+import { bodyThreadPipeline, pipelineOf } from './pipeline.js';
 import { checkReadable } from '../../shared/storage/openStore.js';
 import { createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
 import { consoleRouter } from '../api/console.js';
 import { StoreSink } from '../ingest/storeSink.js';
-import type { RecordBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatch } from '../../shared/storage/recordBatch.js';
 import { startKafkaConsumer, type RunningConsumer } from '../ingest/kafka.js';
 import { KafkaRelay } from '../ingest/kafkaRelay.js';
 import { createWebhookRouter, type WebhookOptions } from '../ingest/webhook.js';
@@ -73,7 +73,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   if (services.includes('ingest') && config.webhook.tokens.length === 0 && !config.webhook.requireClientCert && !isLoopback(listen.host)) {
     log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
-  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock, detector: detectorOf(config) });
+  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock });
   try {
     return await startServer(config, services, log, writer, noAuth);
   } catch (err) {
@@ -217,7 +217,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
     // Bodies are prepared on a thread of their own: the event loop keeps answering.
-    const thread = { redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config), splitTokens: writer.splitTokens };
+    const thread = bodyThreadPipeline(config, writer);
     let queue: WebhookOptions['queue'];
     if (relay) {
       const published = relay;
@@ -289,7 +289,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   // A relaying receiver is stateless: it publishes to Kafka and leaves consuming to others.
   if (services.includes('ingest') && config.kafka.brokers.length > 0 && !relay) {
     try {
-      consumer = await startKafkaConsumer({ writer, kafka: config.kafka, defaultCluster: config.cluster, log, metrics });
+      consumer = await startKafkaConsumer({ pipeline: pipelineOf(config, writer), writer, kafka: config.kafka, defaultCluster: config.cluster, log, metrics });
     } catch (err) {
       server.close();
       throw err;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { DetectorOptions } from '../../shared/detect/engine.js';
-import type { RecordBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatch } from '../../shared/storage/recordBatch.js';
 import type { RelayMessages } from './relayMessages.js';
 
 /** The body thread's heap: bodies over 4 MiB are scanned, not decoded whole (shared/audit/largeBody.ts). */
@@ -14,7 +14,7 @@ export interface BodyThreadData {
   mode: BodyMode;
   redactionKey: Uint8Array;
   detector: DetectorOptions | null;
-  /** Store users split from their tokens' own values (identity/userParts.ts), as the writer says. */
+  /** Store users split from their tokens' own values (identity/userParts.ts): splitsTokens(identityMap). */
   splitTokens: boolean;
 }
 

@@ -1,9 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createRedactor } from '../../shared/audit/redact.js';
 import { Detector } from '../../shared/detect/engine.js';
 import { errorMessage } from '../../shared/errors.js';
-import { PrincipalCache } from '../../shared/identity/principals.js';
-import { RecordBatchBuilder } from '../../shared/storage/eventRows.js';
+import { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
 import type { BodyRequest, BodyResponse, BodyThreadData } from './bodyParser.js';
 import { relayMessages } from './relayMessages.js';
 import { bodyToBatch } from './webhookBody.js';
@@ -15,9 +13,8 @@ import { bodyToBatch } from './webhookBody.js';
  * that answers /healthz and the query API.
  */
 const data = workerData as BodyThreadData;
-const redact = createRedactor(data.redactionKey);
-const detector = data.detector ? new Detector(data.detector) : null;
-const principals = new PrincipalCache(undefined, data.splitTokens);
+// The same pipeline as the store's other sources, composed on this thread.
+const pipeline = new IngestPipeline({ redactionKey: data.redactionKey, detector: data.detector ? new Detector(data.detector) : null, splitTokens: data.splitTokens });
 const port = parentPort!;
 
 port.on('message', (m: BodyRequest) => {
@@ -30,10 +27,7 @@ port.on('message', (m: BodyRequest) => {
       reply = { id: m.id, prepared: relayMessages(batch), badBody, firstRejected: batch.rejected[0]?.reason };
     } else {
       const { batch, badBody } = bodyToBatch(body, m.cluster, true);
-      const builder = new RecordBatchBuilder(redact, m.cluster, 'webhook', detector ? (p, c, k) => detector.detect(p, c, k) : undefined, principals);
-      for (const e of batch.events) builder.addEvent(e);
-      for (const r of batch.rejected) builder.addRejected(r);
-      reply = { id: m.id, prepared: builder.finish(), badBody, firstRejected: batch.rejected[0]?.reason };
+      reply = { id: m.id, prepared: pipeline.prepare({ ...batch, source: 'webhook' }), badBody, firstRejected: batch.rejected[0]?.reason };
     }
   } catch (err) {
     reply = { id: m.id, error: errorMessage(err) };

@@ -5,12 +5,14 @@ import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { InputError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { WriteOptions } from '../../shared/storage/eventWriter.js';
-import type { RecordBatchBuilder } from '../../shared/storage/eventRows.js';
+import type { RecordBatchBuilder } from '../../shared/pipeline/batchBuilder.js';
+import type { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { commitIngest, createIngestBuilder } from './ingestBatch.js';
 import { LineSplitter, parseLine, parseLines, type Line } from './lines.js';
 
 export interface FileIngestOptions {
+  /** What each event goes through before it is stored. */
+  pipeline: IngestPipeline;
   writer: StoreWriter;
   cluster: string;
   /** Events per transaction. */
@@ -58,7 +60,7 @@ export class BatchAccumulator {
   /** Commits in flight, oldest first (they settle in order). */
   private inFlight: Promise<void>[] = [];
 
-  constructor(private readonly opts: Pick<FileIngestOptions, 'writer' | 'cluster' | 'batchEvents'>, readonly summary: IngestSummary = emptySummary()) {
+  constructor(private readonly opts: Pick<FileIngestOptions, 'pipeline' | 'writer' | 'cluster' | 'batchEvents'>, readonly summary: IngestSummary = emptySummary()) {
     this.builder = this.fresh();
   }
 
@@ -90,7 +92,7 @@ export class BatchAccumulator {
     const rows = this.builder.finish();
     this.builder = this.fresh();
     while (this.inFlight.length >= COMMITS_IN_FLIGHT) await this.inFlight.shift();
-    const commit = commitIngest(this.opts.writer, [rows], options).then(([r]) => {
+    const commit = this.opts.writer.write([rows], options).then(([r]) => {
       this.summary.stored += r!.accepted;
       this.summary.duplicates += r!.duplicates;
       this.summary.quarantined += r!.quarantined;
@@ -108,7 +110,7 @@ export class BatchAccumulator {
   }
 
   private fresh(): RecordBatchBuilder {
-    return createIngestBuilder(this.opts.writer, this.opts.cluster, 'file');
+    return this.opts.pipeline.builder(this.opts.cluster, 'file');
   }
 }
 

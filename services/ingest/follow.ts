@@ -6,11 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from '../../shared/log.js';
 import { loadFollowOffset } from '../../shared/storage/followOffsets.js';
+import type { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
 import { BatchAccumulator, type IngestSummary } from './files.js';
 import { LineSplitter, parseLine, type Line } from './lines.js';
 
 export interface FollowOptions {
+  pipeline: IngestPipeline;
   writer: StoreWriter;
   cluster: string;
   batchEvents: number;
@@ -42,7 +44,7 @@ const CHUNK = 1 << 20;
  */
 export async function followFile(path: string, opts: FollowOptions): Promise<IngestSummary> {
   const abs = resolve(path);
-  const acc = new BatchAccumulator({ writer: opts.writer, cluster: opts.cluster, batchEvents: Number.MAX_SAFE_INTEGER });
+  const acc = new BatchAccumulator({ pipeline: opts.pipeline, writer: opts.writer, cluster: opts.cluster, batchEvents: Number.MAX_SAFE_INTEGER });
   const log = opts.log.child({ follow: abs });
   const flush = (pos: Position) => acc.flush({ followOffset: { ...pos, path: abs, cluster: opts.cluster } });
 

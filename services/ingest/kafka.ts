@@ -3,13 +3,15 @@ import type { Config } from '../../shared/config.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
-import type { RecordBatch } from '../../shared/storage/eventRows.js';
-import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
+import type { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
+import type { WriteBatch } from '../../shared/pipeline/prepareEvent.js';
+import type { RecordBatch } from '../../shared/storage/recordBatch.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { commitIngest, prepareBatch } from './ingestBatch.js';
 import { parseMessageValue } from './kafkaMessage.js';
 
 export interface KafkaConsumerOptions {
+  /** What each event goes through before it is stored. */
+  pipeline: IngestPipeline;
   writer: StoreWriter;
   kafka: Readonly<Config['kafka']>;
   defaultCluster: string;
@@ -184,7 +186,7 @@ class WritePipeline {
     const epoch = this.epochs.get(key) ?? 0;
     // Records are made now, and only numbers of the fetched batch are kept: neither the
     // messages nor the parsed events are held while the store commits.
-    const records = batches.map((b) => prepareBatch(this.opts.writer, b));
+    const records = batches.map((b) => this.opts.pipeline.prepare(b));
     const place: BatchPlace = {
       topic: batch.topic,
       partition: batch.partition,
@@ -205,7 +207,7 @@ class WritePipeline {
     const { topic, partition } = place;
     let results;
     try {
-      results = await commitIngest(this.opts.writer, records);
+      results = await this.opts.writer.write(records);
     } catch (err) {
       if ((this.epochs.get(key) ?? 0) === epoch) {
         this.epochs.set(key, epoch + 1);

@@ -1,4 +1,4 @@
-import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
+import type { WriteBatch } from '../../shared/pipeline/prepareEvent.js';
 
 /** What the relay publishes of one batch: a message per event, and the rejected input for the dead-letter topic. */
 export interface RelayMessages {

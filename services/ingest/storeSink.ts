@@ -1,9 +1,8 @@
 import { StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { WriteResult } from '../../shared/storage/eventWriter.js';
-import type { RecordBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatch } from '../../shared/storage/recordBatch.js';
 import type { StoreWriter } from '../../shared/storage/storeWriter.js';
-import { commitIngest } from './ingestBatch.js';
 
 /**
  * Where the webhook stores a batch its body thread prepared: handed to the writer thread at once;
@@ -16,7 +15,7 @@ export class StoreSink {
   /** Resolves with the batch's counts once it is durably committed; rejects with StoreUnavailableError. */
   async commit(records: RecordBatch): Promise<WriteResult> {
     try {
-      return (await commitIngest(this.writer, [records]))[0]!;
+      return (await this.writer.write([records]))[0]!;
     } catch (err) {
       this.log.error({ err: errorMessage(err), events: records.size }, 'commit failed');
       throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`cannot commit to the store: ${errorMessage(err)}`);

@@ -7,7 +7,7 @@ import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../..
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { WriteResult } from '../../shared/storage/eventWriter.js';
-import type { RecordBatch } from '../../shared/storage/eventRows.js';
+import type { RecordBatch } from '../../shared/storage/recordBatch.js';
 import type { PreparedBody } from './bodyParser.js';
 import { certificateNames, clientRefusal } from './clientNames.js';
 import type { RelayMessages } from './relayMessages.js';

@@ -2,7 +2,7 @@ import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 import { JsonDepthError, JsonScanError, JsonWidthError } from '../../shared/audit/jsonScan.js';
 import { LARGE_BODY_BYTES, UnreadableItem, decodeWithLargeBodies } from '../../shared/audit/largeBody.js';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
-import type { WriteBatch } from '../../shared/storage/prepareEvent.js';
+import type { WriteBatch } from '../../shared/pipeline/prepareEvent.js';
 
 /**
  * The batch of a webhook body: its events, or the whole body quarantined when it is not audit JSON.

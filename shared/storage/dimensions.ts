@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import type { ApiResourceKey, ObjectKey } from './eventRecord.js';
-import { joinParts, splitParts } from './partsKey.js';
+import { splitParts } from '../partsKey.js';
+import { tokenKey } from './recordBatch.js';
 import { principalKey } from './principalKey.js';
 
 /** A dimension table: one id per distinct value. */
@@ -166,19 +166,6 @@ export class Dimensions {
     }
   }
 
-}
-
-/** What tells one token's row from another: its values and its credential id. */
-export function tokenKey(json: string, credentialId: string | null): string {
-  return credentialId === null ? json : `${json}\u0000${credentialId}`;
-}
-
-export function apiResourceKey(k: ApiResourceKey): string {
-  return joinParts([k.apiGroup, k.apiVersion, k.resource, k.subresource, String(k.present)]);
-}
-
-export function objectKey(k: ObjectKey): string {
-  return joinParts([k.apiGroup, k.resource, k.namespace, k.name, k.uid]);
 }
 
 /** The insert parameters of a value of a dimension from its key (principals aside: their key is not all of their row). */

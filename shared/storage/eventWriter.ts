@@ -5,19 +5,17 @@ import { redactOldQuarantine } from './quarantineRedaction.js';
 import { createRedactor, type Redactor } from '../audit/redact.js';
 import type { RejectedInput } from '../audit/types.js';
 import type { IdentityRule } from '../identity/identityMap.js';
-import { identityMapReadsTokens } from '../identity/userParts.js';
 import { AlertStore } from './alertStore.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
-import { EVENT_COLUMNS, INSERT_EVENT, batchesToRecords, recordsToRows, type EventRow, type RecordBatch, type RowBatch } from './eventRows.js';
+import { EVENT_COLUMNS, INSERT_EVENT, recordsToRows, type EventRow, type RowBatch } from './eventRows.js';
+import type { RecordBatch } from './recordBatch.js';
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import { ChainAppender } from './hashChain.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
-import type { WriteBatch } from './prepareEvent.js';
 import { UsageRollups, dayOf } from './usageRollups.js';
 
-export type { WriteBatch };
 
 const SOURCE_VERSION = EVENT_COLUMNS.indexOf('source_version');
 
@@ -59,7 +57,7 @@ export interface WriteOptions {
  * stage) — are counted as duplicates and not stored again.
  */
 export class EventWriter {
-  readonly redact: Redactor;
+  private readonly redact: Redactor;
   private readonly dims: Dimensions;
   private readonly insertEvent: Statement;
   private readonly insertEventAt: Statement;
@@ -77,13 +75,11 @@ export class EventWriter {
   private readonly selectOtherStages: Statement;
   private readonly chain: ChainAppender | null;
   private readonly clock: Clock;
-  private readonly splitTokens: boolean;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes: number, options: EventWriterOptions) {
     const db = store.db;
     this.clock = options.clock;
     const identityMap = options.identityMap ?? [];
-    this.splitTokens = !identityMapReadsTokens(identityMap);
     this.alerts = new AlertStore(db, (options.alertThrottleSeconds ?? 3600) * 1e6, options.clock);
     const identities = new IdentityStore(db, identityMap);
     identities.sync();
@@ -113,11 +109,6 @@ export class EventWriter {
     this.selectStored = db
       .prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE received_at = ? AND audit_id = ? AND stage = ? AND cluster_id = ?`)
       .raw();
-  }
-
-  /** Prepares and stores the batches in one transaction, all on this thread. Throws when it cannot commit. */
-  write(batches: WriteBatch[], options: WriteOptions = {}): WriteResult[] {
-    return this.writeRecords(batchesToRecords(batches, this.redact, undefined, this.splitTokens), options);
   }
 
   /**

@@ -1,15 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { createRedactor, type Redactor } from '../audit/redact.js';
-import { Detector } from '../detect/engine.js';
 import type { IdentityRule } from '../identity/identityMap.js';
-import { PrincipalCache } from '../identity/principals.js';
-import { identityMapReadsTokens } from '../identity/userParts.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { WriteOptions, WriteResult } from './eventWriter.js';
 import type { Clock } from '../clock.js';
 import { openStore, type Store } from './openStore.js';
 import { loadRedactionKey, type RedactionKeySource } from './redactionKey.js';
-import { RecordBatchBuilder, oldestReceivedAt, type RecordBatch } from './eventRows.js';
+import { oldestReceivedAt, type RecordBatch } from './recordBatch.js';
 
 /** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
 export interface Arrival {
@@ -41,8 +37,6 @@ export interface StoreWriterOptions {
   synchronous?: 'FULL' | 'NORMAL';
   quarantineMaxBytes?: number;
   identityMap?: readonly IdentityRule[];
-  /** The detections run on every event stored (default: the built-in rules, defaults); null: none. */
-  detector?: Detector | null;
   alertThrottleSeconds?: number;
 }
 
@@ -63,8 +57,7 @@ export type WriterResponse = { id: number; results: WriteResult[] } | { id: numb
  * that queue up while a commit runs share the next one); the promise settles after the commit. `store` is this thread's connection, for reads.
  */
 export class StoreWriter {
-  readonly redact: Redactor;
-  /** The key of the redaction markers, for threads that prepare records of their own (the webhook's body thread). */
+  /** The key of the redaction markers: the ingest pipeline's (shared/pipeline), on whichever thread it runs. */
   readonly redactionKey: Uint8Array;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (r: WriteResult[]) => void; reject: (e: Error) => void }>();
@@ -73,16 +66,9 @@ export class StoreWriter {
   private nextId = 1;
   private failure: Error | null = null;
   private readonly ready: Promise<void>;
-  /** Whether users are stored split from their tokens' own values (identity/userParts.ts); the webhook's body thread does as this one. */
-  readonly splitTokens: boolean;
-  /** Shared by the builders, so that each user is serialized and judged once. */
-  private readonly principals: PrincipalCache;
 
-  private constructor(readonly store: Store, options: WriterThreadOptions, private readonly clock: Clock, private readonly detector?: Detector) {
+  private constructor(readonly store: Store, options: WriterThreadOptions, private readonly clock: Clock) {
     this.redactionKey = options.redactionKey;
-    this.redact = createRedactor(options.redactionKey);
-    this.splitTokens = !identityMapReadsTokens(options.identityMap);
-    this.principals = new PrincipalCache(undefined, this.splitTokens);
     // A bounded heap keeps the writer's memory flat: what it holds is one batch at a time, and its
     // objects die young (a 16 MB young generation is as fast as 32 MB here, and 25 MB smaller).
     this.worker = new Worker(new URL('./writerThread.js', import.meta.url), {
@@ -131,7 +117,6 @@ export class StoreWriter {
         alertThrottleSeconds: options.alertThrottleSeconds ?? 3600,
       },
       options.clock,
-      options.detector === null ? undefined : (options.detector ?? new Detector()),
     );
     try {
       await writer.ready;
@@ -156,11 +141,6 @@ export class StoreWriter {
   whenBacklogAtMost(n: number): Promise<void> {
     if (this.waiting.size <= n) return Promise.resolve();
     return new Promise((resolve) => this.backlogWatchers.push({ atMost: n, resolve }));
-  }
-
-  /** A builder of flat records for one batch, event by event. */
-  createBuilder(cluster: string, source: string): RecordBatchBuilder {
-    return new RecordBatchBuilder(this.redact, cluster, source, this.detector && ((p, c, k) => this.detector!.detect(p, c, k)), this.principals);
   }
 
   /** Commits the batches in one transaction; rejects with StoreUnavailableError when it cannot. */

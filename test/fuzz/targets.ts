@@ -1,3 +1,5 @@
+import { Detector } from '../../shared/detect/engine.js';
+import { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,7 +214,8 @@ export const TARGETS: FuzzTarget[] = [
       if ('notAudit' in outcome || outcome.events.length === 0) return;
       const store = openStore(':memory:', { clock: systemClock });
       try {
-        new EventWriter(store, 1 << 16, { clock: systemClock, redactionKey: Buffer.alloc(32, 3) }).write([{ cluster: 'fuzz', source: 'fuzz', events: outcome.events, rejected: outcome.rejected }]);
+        const key = Buffer.alloc(32, 3);
+        new EventWriter(store, 1 << 16, { clock: systemClock, redactionKey: key }).writeRecords([new IngestPipeline({ redactionKey: key, detector: new Detector(), splitTokens: true }).prepare({ cluster: 'fuzz', source: 'fuzz', events: outcome.events, rejected: outcome.rejected })]);
         const report = verifyChain(store.db);
         if (!report.ok) throw new PropertyViolation(`verify failed on what was just written: ${JSON.stringify(report.problems).slice(0, 300)}`);
       } finally {

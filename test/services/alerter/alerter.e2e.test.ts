@@ -16,8 +16,7 @@ import { getAlerts } from '../../../shared/storage/alertQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { Alerter, type AlerterSink } from '../../../services/alerter/alerter.js';
 import { createSink } from '../../../services/alerter/sinks.js';
-import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
-import { kafkaBrokers, makeEvent, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
+import { testPipeline, kafkaBrokers, makeEvent, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 
 /** A real local HTTP receiver that fails its first `failFirst` requests with `failStatus`. */
 async function receiver(failFirst = 0, failStatus = 503) {
@@ -66,13 +65,13 @@ describe('alerter', function () {
   async function storeWithAlerts(name: string): Promise<string> {
     const db = join(dir, `${name}.db`);
     const writer = await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
-    await ingestBatch(writer, [
+    await writer.write([testPipeline({ redactionKey: writer.redactionKey }).prepare(
       {
         cluster: 'prod',
         source: 'test',
         events: [parsed({ user: { username: 'root', groups: ['system:masters', 'system:authenticated'] } }), parsed({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'a', name: '<!channel>&<https://evil.example|x>', apiVersion: 'v1' } })],
         rejected: [],
-      },
+      }),
     ]);
     await writer.close();
     return db;

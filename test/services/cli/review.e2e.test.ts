@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { cliEnv, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, cliEnv, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const rbac = (extra = '') => `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -48,7 +48,7 @@ describe('kubetrail review: the access-review pack and its decisions (PCI DSS 7.
         annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "alice-reads" of ClusterRole "pod-reader" to User "alice"' },
       }),
     );
-    new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+    writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
     store.close();
     writeFileSync(join(dir, 'rbac.yaml'), rbac());
     const r = await cli('rbac', 'load', join(dir, 'rbac.yaml'));

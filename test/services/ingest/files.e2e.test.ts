@@ -8,12 +8,12 @@ import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { ingestFiles, type IngestSummary } from '../../../services/ingest/files.js';
-import { CLI, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { testPipeline, CLI, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 async function ingestInto(db: string, files: string[]): Promise<IngestSummary> {
   const writer = await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
   try {
-    return await ingestFiles(files, { writer, cluster: 'c1', batchEvents: 3 });
+    return await ingestFiles(files, { pipeline: testPipeline({ redactionKey: writer.redactionKey }), writer, cluster: 'c1', batchEvents: 3 });
   } finally {
     await writer.close();
   }

@@ -14,9 +14,8 @@ import { createLogger } from '../../../shared/log.js';
 import { createMetrics } from '../../../shared/metrics.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
-import { ingestBatch } from '../../../services/ingest/ingestBatch.js';
 import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
-import { CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
+import { testPipeline, CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 
 /** Consumer tests against a real Apache Kafka broker (test/infra/kafka/kafka.sh). */
 describe('Kafka consumer (real broker)', function () {
@@ -63,6 +62,7 @@ describe('Kafka consumer (real broker)', function () {
       { value: JSON.stringify({ kind: 'Pod', apiVersion: 'v1' }) },
     ]);
     const consumer = await startKafkaConsumer({
+      pipeline: testPipeline({ redactionKey: writer.redactionKey }),
       writer,
       kafka: kafkaConfig(topic, { deadLetterTopic: dlq }),
       defaultCluster: 'main',
@@ -97,7 +97,7 @@ describe('Kafka consumer (real broker)', function () {
     const after = makeEvent();
     const deep = JSON.stringify(makeEvent({ level: 'Request', requestObject: { kind: 'ConfigMap', data: {}, x: JSON.parse('['.repeat(3000) + ']'.repeat(3000)) } }));
     await produce(topic, [{ value: JSON.stringify(before) }, { value: deep }, { value: JSON.stringify(after) }]);
-    const consumer = await startKafkaConsumer({ writer, kafka: kafkaConfig(topic), defaultCluster: 'main', log: createLogger('silent') });
+    const consumer = await startKafkaConsumer({ pipeline: testPipeline({ redactionKey: writer.redactionKey }), writer, kafka: kafkaConfig(topic), defaultCluster: 'main', log: createLogger('silent') });
     try {
       await waitFor(() => stored(writer).length >= 2, 'the two events around it stored', 60_000);
       expect(stored(writer).map((s) => s.event.auditID)).to.have.members([before.auditID, after.auditID]);
@@ -121,7 +121,7 @@ describe('Kafka consumer (real broker)', function () {
     );
     await produce(topic, values.map((value) => ({ value })));
     const writer = await StoreWriter.open(join(dir, 'corpus.db'), { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
-    const options = { writer, kafka: kafkaConfig(topic), defaultCluster: 'minikube', log: createLogger('silent') };
+    const options = { pipeline: testPipeline({ redactionKey: writer.redactionKey }), writer, kafka: kafkaConfig(topic), defaultCluster: 'minikube', log: createLogger('silent') };
     try {
       let consumer = await startKafkaConsumer(options);
       await waitFor(() => stored(writer).length >= 4, '4 corpus events stored', 60_000);
@@ -249,7 +249,7 @@ describe('Kafka consumer (real broker)', function () {
     const writers = [await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } }), await StoreWriter.open(db, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } })];
     const kafkaOptions = kafkaConfig(topic);
     const consumers = await Promise.all(
-      writers.map((writer) => startKafkaConsumer({ writer, kafka: kafkaOptions, defaultCluster: 'main', log: createLogger('silent') })),
+      writers.map((writer) => startKafkaConsumer({ pipeline: testPipeline({ redactionKey: writer.redactionKey }), writer, kafka: kafkaOptions, defaultCluster: 'main', log: createLogger('silent') })),
     );
     try {
       // Both members in the group, each with its partitions, before any event is sent.
@@ -274,7 +274,7 @@ describe('Kafka consumer (real broker)', function () {
     const writer = await StoreWriter.open(dbPath, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const metrics = createMetrics();
     const options = kafkaConfig(topic, { pauseAtBacklog: 3 });
-    const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent'), metrics });
+    const consumer = await startKafkaConsumer({ pipeline: testPipeline({ redactionKey: writer.redactionKey }), writer, kafka: options, defaultCluster: 'main', log: createLogger('silent'), metrics });
     const pausedGauge = async () => /kubetrail_kafka_partition_paused\{topic="[^"]+",partition="0"\} (\d)/.exec(await metrics.registry.metrics())?.[1];
     try {
       await waitForStableGroup(options.group, 1);
@@ -284,7 +284,7 @@ describe('Kafka consumer (real broker)', function () {
       locker.exec('BEGIN IMMEDIATE');
       const waiting = Array.from({ length: 3 }, () => {
         const parsed = parseEvent(makeEvent({ auditID: randomUUID() }), 'test') as ParsedEvent;
-        return ingestBatch(writer, [{ cluster: 'web', source: 'webhook', events: [parsed], rejected: [] }]);
+        return writer.write([testPipeline({ redactionKey: writer.redactionKey }).prepare({ cluster: 'web', source: 'webhook', events: [parsed], rejected: [] })]);
       });
       await waitFor(() => writer.backlog === 3, 'three writes waiting', 5_000);
       const ids = await produceEvents(topic, 500);
@@ -316,7 +316,7 @@ describe('Kafka consumer (real broker)', function () {
     const dbPath = join(dir, 'rewind.db');
     const writer = await StoreWriter.open(dbPath, { clock: systemClock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     const options = kafkaConfig(topic);
-    const consumer = await startKafkaConsumer({ writer, kafka: options, defaultCluster: 'main', log: createLogger('silent') });
+    const consumer = await startKafkaConsumer({ pipeline: testPipeline({ redactionKey: writer.redactionKey }), writer, kafka: options, defaultCluster: 'main', log: createLogger('silent') });
     try {
       await waitForStableGroup(options.group, 1);
       // Another connection holds the write lock past the store's busy timeout: the write fails.

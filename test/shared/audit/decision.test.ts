@@ -9,7 +9,7 @@ import { queryActions, readAllEvents } from '../../../shared/storage/eventQuery.
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { queryIdentities } from '../../../shared/storage/identityQuery.js';
-import { tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'decisions');
 const FILES = ['no-annotations.v1beta1.jsonl', 'no-annotations.v1.jsonl'];
@@ -43,7 +43,7 @@ describe('authorization decisions where the capture has no annotation', () => {
     const store = openStore(join(dir, 'k.db'), { clock: systemClock });
     try {
       const events = FILES.flatMap(fixture);
-      new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'old', source: 'test', events, rejected: [] }]);
+      writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'old', source: 'test', events, rejected: [] }]);
       const back = new Map([...readAllEvents(store.db)].map((s) => [`${s.event.apiVersion}/${s.event.auditID}`, s]));
       for (const p of events) {
         const s = back.get(`${p.event.apiVersion}/${p.event.auditID}`)!;

@@ -9,7 +9,7 @@ import { REDACTED_PREFIX, createRedactor, redactBodies } from '../../../shared/a
 import { LargeBodyRedactionError, redactLargeBody } from '../../../shared/audit/redactStream.js';
 import type { AuditEvent } from '../../../shared/audit/types.js';
 import { makeWellFormed } from '../../../shared/audit/wellFormed.js';
-import { prepareEvent } from '../../../shared/storage/prepareEvent.js';
+import { prepareEvent } from '../../../shared/pipeline/prepareEvent.js';
 import { corpusDir, makeEvent, parsedEvent } from '../../helpers.js';
 
 const redact = createRedactor(Buffer.from('test-key'));

@@ -11,7 +11,7 @@ import { observedTargets, prepareRecommendations, recommendFor, usageReport, typ
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/rbacSnapshots.js';
-import { tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import {writeBatches, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /**
  * `rbac recommend` and `rbac report` on a capture recorded from a real kube-apiserver
@@ -56,7 +56,7 @@ function window(events: ParsedEvent[]): WindowOptions {
 /** A store holding the capture; snapshots (taken after it) as given, oldest first. */
 function storeWith(dir: string, name: string, events: ParsedEvent[], snapshots: RbacState[]): Store {
   const s = openStore(join(dir, name), { clock: systemClock });
-  new EventWriter(s, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'rec', source: 'test', events, rejected: [] }]);
+  writeBatches(new EventWriter(s, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'rec', source: 'test', events, rejected: [] }]);
   const after = Math.max(...events.map((p) => p.receivedAt)) + 86_400e6;
   snapshots.forEach((state, i) => saveSnapshot(s.db, { cluster: 'rec', takenAt: after + i * 3_600e6, source: `test ${i}`, state, summary: SUMMARY }));
   return s;

@@ -15,7 +15,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/rbacSnapshots.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
-import { cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const CLI = join(process.cwd(), 'dist', 'services', 'cli', 'main.js');
 const DAY = 86_400e6;
@@ -95,7 +95,7 @@ function store(dir: string, name: string, state: RbacState, events: AuditEvent[]
     if (!('event' in r)) throw new Error(r.reason);
     return r;
   });
-  new EventWriter(s, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'prod', source: 'test', events: parsed, rejected: [] }]);
+  writeBatches(new EventWriter(s, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'prod', source: 'test', events: parsed, rejected: [] }]);
   saveSnapshot(s.db, { cluster: 'prod', takenAt: START, source: 'test', state, summary: SUMMARY });
   return s;
 }

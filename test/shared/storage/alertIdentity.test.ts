@@ -1,12 +1,10 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { systemClock } from '../../../services/cli/clock.js';
-import { Detector } from '../../../shared/detect/engine.js';
 import { queryAlerts } from '../../../shared/storage/alertQuery.js';
-import { batchesToRecords } from '../../../shared/storage/eventRows.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { testPipeline, writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /** Requests of the break-glass account system:admin, impersonating each user given in turn (null: as itself). */
 function adminAs(users: (string | null)[]) {
@@ -27,8 +25,7 @@ describe('alerts: who, across all the requests an alert joins', () => {
     const store = openStore(join(tempDir(), `${name}.db`), { clock: systemClock });
     try {
       const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
-      const detector = new Detector();
-      writer.writeRecords(batchesToRecords([{ cluster: 'c', source: 'test', events: adminAs(users), rejected: [] }], writer.redact, (p, c, k) => detector.detect(p, c, k)));
+      writeBatches(writer, [{ cluster: 'c', source: 'test', events: adminAs(users), rejected: [] }], testPipeline());
       return [...queryAlerts(store.db, {})].filter((a) => a.rule === 'unattributed-break-glass');
     } finally {
       store.close();

@@ -6,7 +6,7 @@ import type { AuditEvent } from '../../../shared/audit/types.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { queryActions, type ActionPosition, type EventFilter } from '../../../shared/storage/eventQuery.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 describe('action queries: order and pages', () => {
   const dir = tempDir();
@@ -28,8 +28,8 @@ describe('action queries: order and pages', () => {
         events.push(e);
         if (i % 7 === 0) events.push({ ...e, stage: 'ResponseStarted' } as AuditEvent);
       }
-      writer.write([{ cluster: 'east', source: 'test', events: events.filter((_, i) => i % 2 === 0).map(parsedEvent), rejected: [] }]);
-      writer.write([{ cluster: 'west', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+      writeBatches(writer, [{ cluster: 'east', source: 'test', events: events.filter((_, i) => i % 2 === 0).map(parsedEvent), rejected: [] }]);
+      writeBatches(writer, [{ cluster: 'west', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
       for (const order of ['desc', 'asc'] as const) {
         for (const base of [{}, { user: 'alice' }] as EventFilter[]) {
           const all = [...queryActions(store.db, { ...base, order })];
@@ -71,7 +71,7 @@ describe('action queries: who acted, and as whom', () => {
     const lines = readFileSync(join(process.cwd(), 'test', 'fixtures', 'rbac-usage', 'audit.jsonl'), 'utf8').split('\n').filter(Boolean);
     const store = openStore(join(tempDir(), 'who.db'), { clock: systemClock });
     try {
-      new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'rec', source: 'test', events: lines.map((l) => parsedEvent(JSON.parse(l) as AuditEvent)), rejected: [] }]);
+      writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'rec', source: 'test', events: lines.map((l) => parsedEvent(JSON.parse(l) as AuditEvent)), rejected: [] }]);
       const who = (f: EventFilter) => [...queryActions(store.db, { ...f, order: 'asc' })].map((s) => `${s.event.user.username}${s.event.impersonatedUser ? ` as ${s.event.impersonatedUser.username}` : ''} ${s.event.verb} ${s.event.requestURI}`);
       const asAlice = ['erin as alice list /api/v1/namespaces/payments/pods', 'erin as alice list /api/v1/namespaces/ops/pods'];
       expect(who({ user: 'alice' })).to.have.length(9).and.include.members(asAlice);

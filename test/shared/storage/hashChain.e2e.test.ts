@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { verifyChain, verifyChainParallel } from '../../../shared/storage/verifyChain.js';
-import { cliEnv, corpusDir, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, cliEnv, corpusDir, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /** Three transactions over two days, with a body, two users and a duplicate. */
 function seed(db: string): void {
@@ -16,10 +16,10 @@ function seed(db: string): void {
   const batch = (d: number, n: number, user: string) =>
     Array.from({ length: n }, (_, i) => makeEvent({ requestReceivedTimestamp: day(d, i), stageTimestamp: day(d, i), user: { username: user, groups: ['dev'] }, objectRef: { resource: 'pods', namespace: 'a', name: `p-${d}-${i}`, apiVersion: 'v1' } }));
   const first = batch(0, 20, 'alice');
-  writer.write([{ cluster: 'east', source: 'test', events: first.map(parsedEvent), rejected: [] }]);
+  writeBatches(writer, [{ cluster: 'east', source: 'test', events: first.map(parsedEvent), rejected: [] }]);
   const withBody = makeEvent({ requestReceivedTimestamp: day(1, 59), stageTimestamp: day(1, 59), level: 'RequestResponse', verb: 'create', requestObject: { kind: 'Pod', metadata: { name: 'x' } } });
-  writer.write([{ cluster: 'east', source: 'test', events: [...batch(1, 15, 'bob'), withBody, first[0]!].map(parsedEvent), rejected: [] }]);
-  writer.write([{ cluster: 'west', source: 'test', events: [...batch(0, 5, 'carol'), ...batch(1, 5, 'carol')].map(parsedEvent), rejected: [] }]);
+  writeBatches(writer, [{ cluster: 'east', source: 'test', events: [...batch(1, 15, 'bob'), withBody, first[0]!].map(parsedEvent), rejected: [] }]);
+  writeBatches(writer, [{ cluster: 'west', source: 'test', events: [...batch(0, 5, 'carol'), ...batch(1, 5, 'carol')].map(parsedEvent), rejected: [] }]);
   store.close();
 }
 
@@ -95,8 +95,8 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
     const store = openStore(path, { clock: systemClock });
     const writer = new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
     // This writer's next link covers the foreign row and the rows it interns itself.
-    writer.write([{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/1.0', user: { username: 'dora' } }))], rejected: [] }]);
-    writer.write([{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/2.0', user: { username: 'erin' } }))], rejected: [] }]);
+    writeBatches(writer, [{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/1.0', user: { username: 'dora' } }))], rejected: [] }]);
+    writeBatches(writer, [{ cluster: 'north', source: 'test', events: [parsedEvent(makeEvent({ userAgent: 'new-agent/2.0', user: { username: 'erin' } }))], rejected: [] }]);
     store.close();
     const r = verify(path);
     expect(r.ok, JSON.stringify(r.problems)).to.equal(true);
@@ -107,7 +107,7 @@ describe('hash chain over stored events (PCI DSS 10.3.4)', () => {
     const path = tampered('DELETE FROM chain_links');
     expect(verify(path).problems[0]!.detail).to.match(/past the chain head/);
     const store = openStore(path, { clock: systemClock });
-    new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent())], rejected: [] }]);
+    writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent())], rejected: [] }]);
     store.close();
     const r = verify(path);
     expect(r.ok, JSON.stringify(r.problems)).to.equal(true);

@@ -7,7 +7,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { queryIdentities } from '../../../shared/storage/identityQuery.js';
 import { migrate, readMigrations } from '../../../shared/storage/migrate.js';
 import { MIGRATIONS_DIR, openStore, type Store } from '../../../shared/storage/openStore.js';
-import { makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const clock = fixedClock(Date.parse('2026-07-23T12:00:00Z'));
 const HOUR = 3_600_000;
@@ -42,11 +42,11 @@ function store(path: string, seed: number, batches: number): Store {
   for (let b = 0; b < batches; b++) {
     for (const cluster of ['east', 'west']) {
       const part = all.filter((x, i) => i % batches === b && x.cluster === cluster).map((x) => parsedEvent(x.e));
-      writer.write([{ cluster, source: 'test', events: part, rejected: [] }]);
+      writeBatches(writer, [{ cluster, source: 'test', events: part, rejected: [] }]);
     }
   }
   // Sent again: duplicates, which count for nothing.
-  writer.write([{ cluster: 'east', source: 'test', events: all.filter((x) => x.cluster === 'east').slice(0, 50).map((x) => parsedEvent(x.e)), rejected: [] }]);
+  writeBatches(writer, [{ cluster: 'east', source: 'test', events: all.filter((x) => x.cluster === 'east').slice(0, 50).map((x) => parsedEvent(x.e)), rejected: [] }]);
   return s;
 }
 

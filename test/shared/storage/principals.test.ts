@@ -8,9 +8,10 @@ import { queryActions } from '../../../shared/storage/eventQuery.js';
 import { queryIdentities } from '../../../shared/storage/identityQuery.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
 import type { IdentityRule } from '../../../shared/identity/identityMap.js';
+import { splitsTokens } from '../../../shared/pipeline/ingestPipeline.js';
 import { migrate, readMigrations } from '../../../shared/storage/migrate.js';
 import { MIGRATIONS_DIR, openStore, type Store } from '../../../shared/storage/openStore.js';
-import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { testPipeline, writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const clock = fixedClock(Date.parse('2026-07-23T12:00:00Z'));
 
@@ -30,7 +31,7 @@ function podUser(i: number): UserInfo {
 
 function write(store: Store, users: UserInfo[], impersonated?: UserInfo, identityMap?: IdentityRule[]): void {
   const events = users.map((user) => parsedEvent(makeEvent({ user, ...(impersonated ? { impersonatedUser: impersonated } : {}) })));
-  new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY, identityMap }).write([{ cluster: 'c', source: 'test', events, rejected: [] }]);
+  writeBatches(new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY, identityMap }), [{ cluster: 'c', source: 'test', events, rejected: [] }], testPipeline({ detector: null, splitTokens: splitsTokens(identityMap ?? []) }));
 }
 
 const count = (store: Store, sql: string) => store.db.prepare(sql).pluck().get() as number;

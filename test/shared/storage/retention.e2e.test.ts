@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
-import { cliEnv, makeEvent, parsedEvent, runCli, startServe, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, cliEnv, makeEvent, parsedEvent, runCli, startServe, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY_MS = 86_400_000;
 
@@ -16,7 +16,7 @@ describe('retention and archives from the CLI and serve (PCI DSS 10.5.1)', () =>
     const cliDb = join(dir, 'cli.db');
     const store = openStore(cliDb, { clock: systemClock });
     const at = new Date(Date.now() - 200 * DAY_MS).toISOString().replace('Z', '000Z');
-    new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
+    writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
     store.close();
     const env = cliEnv({ KUBETRAIL_DB: cliDb });
     const run = await runCli(['retention', 'run'], env);

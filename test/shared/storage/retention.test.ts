@@ -12,7 +12,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { archivedDays, listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../../shared/storage/retention.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
-import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 10, 27, 12);
@@ -41,7 +41,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
       const events = Array.from({ length: n }, (_, i) =>
         makeEvent({ requestReceivedTimestamp: at(i), stageTimestamp: at(i), user: { username: i % 2 ? 'alice' : 'bob', groups: ['dev'] }, ...(i === 3 ? { level: 'RequestResponse', verb: 'create', requestObject: { kind: 'Pod', metadata: { name: `p-${daysAgo}` } } } : {}) }),
       );
-      writer.write([{ cluster: daysAgo === 100 ? 'west' : 'east', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+      writeBatches(writer, [{ cluster: daysAgo === 100 ? 'west' : 'east', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
     }
     store.close();
     digests = Object.fromEntries([120, 100, 10].map((d) => [dayOf(d), rowsDigest(db, dayOf(d))]));
@@ -131,7 +131,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
     const store = openStore(own, { clock: systemClock });
     try {
       const at = new Date(NOW - 120 * DAY_MS).toISOString().replace('Z', '000Z');
-      new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
+      writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'east', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: at, stageTimestamp: at }))], rejected: [] }]);
       for (const years of [0, 1, 5]) {
         const run = await runRetention(store.db, { hotDays: 90, dir: ownArchive }, (NOW + years * 366 * DAY_MS) * 1000);
         expect(run.expired, `${years} years on`).to.deep.equal([]);
@@ -182,7 +182,7 @@ describe('retention and archives (PCI DSS 10.5.1)', () => {
           const t = new Date(NOW - daysAgo * DAY_MS + i * 1000).toISOString().replace('Z', '000Z');
           return parsedEvent(makeEvent({ requestReceivedTimestamp: t, stageTimestamp: t }));
         });
-        writer.write([{ cluster: 'east', source: 'test', events, rejected: [] }]);
+        writeBatches(writer, [{ cluster: 'east', source: 'test', events, rejected: [] }]);
       };
       write(1, 3); // ids 1-3, current
       write(2000, 2); // ids 4-5, imported history

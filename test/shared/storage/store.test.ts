@@ -7,10 +7,11 @@ import { createRedactor, redactBodies } from '../../../shared/audit/redact.js';
 import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
 import { queryActions, readAllEvents } from '../../../shared/storage/eventQuery.js';
 import { eventToRecord, recordToEvent } from '../../../shared/storage/eventRecord.js';
-import { EventWriter, type WriteBatch } from '../../../shared/storage/eventWriter.js';
+import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import type { WriteBatch } from '../../../shared/pipeline/prepareEvent.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { parseLine } from '../../../services/ingest/lines.js';
-import { corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 function parsed(e: Record<string, unknown>, position = 'test'): ParsedEvent {
   const r = parseEvent(e, position);
@@ -118,7 +119,7 @@ describe('store', () => {
 
   it('gives back every unusual event exactly, bodies redacted', () => {
     const events = oddEvents().map((e) => parsed(e));
-    expect(writer.write([batch(events)])).to.deep.equal([{ accepted: events.length, duplicates: 0, quarantined: 0, conflicts: 0 }]);
+    expect(writeBatches(writer, [batch(events)])).to.deep.equal([{ accepted: events.length, duplicates: 0, quarantined: 0, conflicts: 0 }]);
     const back = [...readAllEvents(store.db)];
     expect(back.map((s) => s.event)).to.deep.equal(events.map((p) => expectedBack(p, store)));
     expect(back.every((s) => s.cluster === 'prod')).to.equal(true);
@@ -129,8 +130,8 @@ describe('store', () => {
   it('stores a later request that reuses an auditID as a request of its own', () => {
     const e = makeEvent();
     const later = { ...e, requestReceivedTimestamp: '2026-07-23T15:00:00.000000Z', stageTimestamp: '2026-07-23T15:00:00.100000Z' };
-    writer.write([batch([parsed(e)])]);
-    expect(writer.write([batch([parsed(later)])])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0, conflicts: 0 });
+    writeBatches(writer, [batch([parsed(e)])]);
+    expect(writeBatches(writer, [batch([parsed(later)])])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0, conflicts: 0 });
     expect([...queryActions(store.db, {})].map((s) => s.event.requestReceivedTimestamp)).to.deep.equal([
       '2026-07-23T15:00:00.000000Z',
       '2026-07-23T14:47:51.123456Z',
@@ -140,25 +141,25 @@ describe('store', () => {
   it('counts re-delivered events as duplicates, per (cluster, auditID, stage)', () => {
     const e = makeEvent();
     const received = makeEvent({ auditID: e.auditID, stage: 'RequestReceived' });
-    expect(writer.write([batch([parsed(e), parsed(received)])])[0]).to.deep.equal({ accepted: 2, duplicates: 0, quarantined: 0, conflicts: 0 });
-    expect(writer.write([batch([parsed(e), parsed(e)])])[0]).to.deep.equal({ accepted: 0, duplicates: 2, quarantined: 0, conflicts: 0 });
-    expect(writer.write([batch([parsed(e)], 'staging')])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0, conflicts: 0 });
+    expect(writeBatches(writer, [batch([parsed(e), parsed(received)])])[0]).to.deep.equal({ accepted: 2, duplicates: 0, quarantined: 0, conflicts: 0 });
+    expect(writeBatches(writer, [batch([parsed(e), parsed(e)])])[0]).to.deep.equal({ accepted: 0, duplicates: 2, quarantined: 0, conflicts: 0 });
+    expect(writeBatches(writer, [batch([parsed(e)], 'staging')])[0]).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 0, conflicts: 0 });
     expect(store.db.prepare('SELECT count(*) AS n FROM events').get()).to.deep.equal({ n: 3 });
   });
 
   it('stores v1beta1 and v1 of the same request as one record: the second is a plain duplicate', () => {
     const v1 = makeEvent();
     const beta = { ...v1, apiVersion: 'audit.k8s.io/v1beta1', metadata: { creationTimestamp: v1.stageTimestamp }, timestamp: '2026-07-23T14:47:51Z' };
-    expect(writer.write([batch([parsed(beta)])])[0]!.accepted).to.equal(1);
-    expect(writer.write([batch([parsed(v1)])])[0]).to.deep.equal({ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 0 });
+    expect(writeBatches(writer, [batch([parsed(beta)])])[0]!.accepted).to.equal(1);
+    expect(writeBatches(writer, [batch([parsed(v1)])])[0]).to.deep.equal({ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 0 });
     expect([...readAllEvents(store.db)].map((s) => s.event)).to.deep.equal([v1]);
   });
 
   it('keeps a duplicate whose content differs in the quarantine, without storing it', () => {
     const e = makeEvent();
     const other = { ...e, verb: 'delete', user: { username: 'mallory' } };
-    writer.write([batch([parsed(e)])]);
-    expect(writer.write([batch([parsed(other, 'f.log:9')])])[0]).to.deep.equal({ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 1 });
+    writeBatches(writer, [batch([parsed(e)])]);
+    expect(writeBatches(writer, [batch([parsed(other, 'f.log:9')])])[0]).to.deep.equal({ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 1 });
     const q = store.db.prepare('SELECT position, reason, raw FROM quarantine').all() as { position: string; reason: string; raw: Buffer }[];
     expect(q).to.have.length(1);
     expect(q[0]!.position).to.equal('f.log:9');
@@ -172,8 +173,8 @@ describe('store', () => {
     const started = makeEvent({ auditID: complete.auditID, stage: 'ResponseStarted', verb: 'watch', responseStatus: { metadata: {}, code: 200 } });
     const received = makeEvent({ auditID: complete.auditID, stage: 'RequestReceived', verb: 'watch' });
     const onlyReceived = makeEvent({ stage: 'RequestReceived' });
-    writer.write([batch([received, started].map((e) => parsed(e)))]);
-    writer.write([batch([complete, onlyReceived].map((e) => parsed(e)))]);
+    writeBatches(writer, [batch([received, started].map((e) => parsed(e)))]);
+    writeBatches(writer, [batch([complete, onlyReceived].map((e) => parsed(e)))]);
     const actions = [...queryActions(store.db, {})].map((s) => [s.event.auditID, s.event.stage]);
     expect(actions).to.have.deep.members([
       [complete.auditID, 'ResponseComplete'],
@@ -184,10 +185,10 @@ describe('store', () => {
   it('stores nothing of a failed transaction, and the same batch whole when it is sent again', () => {
     const e = makeEvent({ user: { username: 'carol' }, userAgent: 'brand-new-agent/1.0' });
     store.db.exec("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END");
-    expect(() => writer.write([batch([parsed(e), parsed(makeEvent())])])).to.throw('disk full');
+    expect(() => writeBatches(writer, [batch([parsed(e), parsed(makeEvent())])])).to.throw('disk full');
     store.db.exec('DROP TRIGGER refuse');
     expect(store.db.prepare('SELECT count(*) AS n FROM events').get()).to.deep.equal({ n: 0 });
-    writer.write([batch([parsed(e)])]);
+    writeBatches(writer, [batch([parsed(e)])]);
     const back = [...queryActions(store.db, { user: 'carol' })];
     expect(back.map((s) => s.event.userAgent)).to.deep.equal(['brand-new-agent/1.0']);
   });
@@ -196,7 +197,7 @@ describe('store', () => {
     store.close();
     store = openStore(store.path, { clock: systemClock });
     const small = new EventWriter(store, 10, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
-    const result = small.write([{ cluster: 'prod', source: 'webhook', events: [], rejected: [{ position: 'item 3', reason: 'stage: missing', raw: 'x'.repeat(25) }] }]);
+    const result = writeBatches(small, [{ cluster: 'prod', source: 'webhook', events: [], rejected: [{ position: 'item 3', reason: 'stage: missing', raw: 'x'.repeat(25) }] }]);
     expect(result[0]!.quarantined).to.equal(1);
     const row = store.db.prepare('SELECT source, cluster, position, reason, raw, raw_size FROM quarantine').get() as Record<string, unknown>;
     expect(row).to.deep.include({ source: 'webhook', cluster: 'prod', position: 'item 3', reason: 'stage: missing', raw_size: 25 });
@@ -212,7 +213,7 @@ describe('store', () => {
       mk({ objectRef: { resource: 'pods', subresource: 'exec', apiVersion: 'v1', namespace: 'team-a', name: 'web-1' }, verb: 'create', requestURI: '/api/v1/namespaces/team-a/pods/web-1/exec?command=sh' }),
       mk({ annotations: { 'authorization.k8s.io/decision': 'forbid', 'authorization.k8s.io/reason': '' }, responseStatus: { metadata: {}, code: 403 } }),
     ];
-    writer.write([batch(events)]);
+    writeBatches(writer, [batch(events)]);
     const ids = (f: Parameters<typeof queryActions>[1]) => [...queryActions(store.db, f)].map((s) => events.findIndex((p) => p.event.auditID === s.event.auditID)).sort();
     expect(ids({ user: 'bob' })).to.deep.equal([1]);
     expect(ids({ verb: 'delete' })).to.deep.equal([0]);
@@ -248,7 +249,7 @@ describe('store round trip over the shared corpus', function () {
       const lines = readFileSync(file, 'utf8').split('\n');
       const events: ParsedEvent[] = [];
       lines.forEach((text, n) => events.push(...parseLine({ text, number: n + 1, end: 0 }, file).events));
-      writer.write([batch(events)]);
+      writeBatches(writer, [batch(events)]);
       const firstOfKey = new Map<string, ParsedEvent>();
       for (const p of events) {
         const key = `${p.receivedAt}/${p.event.auditID}/${p.event.stage}`;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { fixedClock } from '../../../shared/clock.js';
 import { StoreWriter } from '../../../shared/storage/storeWriter.js';
-import { TEST_REDACTION_KEY, makeEvent, parsedEvent, tempDir } from '../../helpers.js';
+import { testPipeline, TEST_REDACTION_KEY, makeEvent, parsedEvent, tempDir } from '../../helpers.js';
 
 describe('the writer thread reads no clock', () => {
   it("records quarantine, alerts and chain links at the time the caller's clock gave the request", async () => {
@@ -10,7 +10,7 @@ describe('the writer thread reads no clock', () => {
     const clock = fixedClock(at);
     const writer = await StoreWriter.open(join(tempDir(), 'w.db'), { clock, redactionKey: { key: TEST_REDACTION_KEY, from: 'test' } });
     try {
-      const b = writer.createBuilder('c', 'test');
+      const b = testPipeline({ redactionKey: writer.redactionKey }).builder('c', 'test');
       b.addEvent(parsedEvent(makeEvent({ user: { username: 'root', groups: ['system:masters'] } })));
       b.addRejected({ position: 'x', reason: 'bad', raw: '{}' });
       await writer.write([b.finish()]);

@@ -9,7 +9,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { queryIdentities } from '../../../shared/storage/identityQuery.js';
 import { openStore } from '../../../shared/storage/openStore.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
-import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const clock = fixedClock(Date.parse('2026-12-01T12:00:00Z'));
 const FIXTURE = new URL('../../../../test/fixtures/store-v21/kubetrail.db.gz', import.meta.url);
@@ -41,7 +41,7 @@ describe('a store written by an earlier kubetrail (schema 21, test/fixtures/stor
       const events = ['new-1', 'new-2'].map((t, i) =>
         parsedEvent(makeEvent({ user: runner(t), requestReceivedTimestamp: `2026-11-30T10:00:0${i}.000001Z`, stageTimestamp: `2026-11-30T10:00:0${i}.000002Z` })),
       );
-      new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY }).write([{ cluster: 'old', source: 'test', events, rejected: [] }]);
+      writeBatches(new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'old', source: 'test', events, rejected: [] }]);
       const report = verifyChain(store.db);
       expect(report.ok, JSON.stringify(report.problems)).to.equal(true);
       expect(report.unchainedDimensionRows).to.equal(0);

@@ -6,7 +6,7 @@ import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/openStore.js';
 import { readUsage } from '../../../shared/storage/usageQuery.js';
 import { rebuildUsageRollups } from '../../../shared/storage/usageRollups.js';
-import { makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY1 = Date.parse('2026-07-23T00:00:00Z') * 1000;
 const WINDOW = { cluster: 'prod', since: DAY1 - 86_400e6, until: DAY1 + 3 * 86_400e6 };
@@ -33,7 +33,7 @@ describe('usage rollups', () => {
   });
   afterEach(() => store.close());
 
-  const write = (events: AuditEvent[]) => writer.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+  const write = (events: AuditEvent[]) => writeBatches(writer, [{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
   /** Closes the store and opens it again (a restart). */
   const reopen = () => {
     const path = store.path;
@@ -143,7 +143,7 @@ describe('usage rollups', () => {
     const other = openStore(store.path, { clock: systemClock });
     try {
       const second = new EventWriter(other, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY });
-      const writeWith = (w: EventWriter, events: AuditEvent[]) => w.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+      const writeWith = (w: EventWriter, events: AuditEvent[]) => writeBatches(w, [{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
       for (let i = 0; i < 3; i++) {
         writeWith(writer, [makeEvent(), makeEvent({ verb: 'delete' })]);
         writeWith(second, [makeEvent()]);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { joinParts, splitParts } from '../../../shared/storage/partsKey.js';
+import { joinParts, splitParts } from '../../shared/partsKey.js';
 
 describe('parts keys', () => {
   it('gives back exactly the parts joined, whatever they hold', () => {

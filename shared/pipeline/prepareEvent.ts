@@ -3,7 +3,7 @@ import { LargeBody } from '../audit/largeBody.js';
 import { REDACTED_PREFIX, isSecretRequest, redactBodies, type Redactor } from '../audit/redact.js';
 import { LargeBodyRedactionError, redactLargeBody } from '../audit/redactStream.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
-import { eventToRecord, type EventRecord, type UserJson } from './eventRecord.js';
+import { eventToRecord, type EventRecord, type UserJson } from '../storage/eventRecord.js';
 
 /** One unit of input to store: events and rejected items from one source, for one cluster. */
 export interface WriteBatch {
