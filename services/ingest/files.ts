@@ -4,16 +4,16 @@ import { createGunzip } from 'node:zlib';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { InputError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
-import type { WriteOptions } from '../../shared/storage/eventWriter.js';
+import type { WriteOptions } from '../../shared/storage/port.js';
 import type { RecordBatchBuilder } from '../../shared/pipeline/batchBuilder.js';
 import type { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
-import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import type { BatchStore } from '../../shared/storage/port.js';
 import { LineSplitter, parseLine, parseLines, type Line } from './lines.js';
 
 export interface FileIngestOptions {
   /** What each event goes through before it is stored. */
   pipeline: IngestPipeline;
-  writer: StoreWriter;
+  writer: BatchStore;
   cluster: string;
   /** Events per transaction. */
   batchEvents: number;

@@ -5,15 +5,14 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from '../../shared/log.js';
-import { loadFollowOffset } from '../../shared/storage/followOffsets.js';
 import type { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
-import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import type { BatchStore } from '../../shared/storage/port.js';
 import { BatchAccumulator, type IngestSummary } from './files.js';
 import { LineSplitter, parseLine, type Line } from './lines.js';
 
 export interface FollowOptions {
   pipeline: IngestPipeline;
-  writer: StoreWriter;
+  writer: BatchStore;
   cluster: string;
   batchEvents: number;
   pollMs: number;
@@ -53,7 +52,7 @@ export async function followFile(path: string, opts: FollowOptions): Promise<Ing
   // stat and an open cannot pair one file's inode with another file's content.
   let fh: FileHandle = await open(abs, 'r');
   let st: Stats | null = await fh.stat();
-  const saved = loadFollowOffset(opts.writer.store.db, abs);
+  const saved = opts.writer.followOffset(abs);
   let pos: Position = { device: st.dev, inode: st.ino, headHash: '', offset: 0, line: 0 };
   // An inode number can be reused once a rotated file is deleted: the first line must match too.
   const sameFile = async (file: string, s: Stats, p: Position) =>

@@ -6,13 +6,13 @@ import type { Metrics } from '../../shared/metrics.js';
 import type { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
 import type { WriteBatch } from '../../shared/pipeline/prepareEvent.js';
 import type { RecordBatch } from '../../shared/storage/recordBatch.js';
-import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import type { BatchStore } from '../../shared/storage/port.js';
 import { parseMessageValue } from './kafkaMessage.js';
 
 export interface KafkaConsumerOptions {
   /** What each event goes through before it is stored. */
   pipeline: IngestPipeline;
-  writer: StoreWriter;
+  writer: BatchStore;
   kafka: Readonly<Config['kafka']>;
   defaultCluster: string;
   log: Logger;

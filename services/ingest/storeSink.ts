@@ -1,8 +1,8 @@
 import { StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { WriteResult } from '../../shared/storage/eventWriter.js';
+import type { WriteResult } from '../../shared/storage/port.js';
 import type { RecordBatch } from '../../shared/storage/recordBatch.js';
-import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import type { BatchStore } from '../../shared/storage/port.js';
 
 /**
  * Where the webhook stores a batch its body thread prepared: handed to the writer thread at once;
@@ -10,7 +10,7 @@ import type { StoreWriter } from '../../shared/storage/storeWriter.js';
  * is resolved only after its batch is committed.
  */
 export class StoreSink {
-  constructor(private readonly writer: StoreWriter, private readonly log: Logger) {}
+  constructor(private readonly writer: BatchStore, private readonly log: Logger) {}
 
   /** Resolves with the batch's counts once it is durably committed; rejects with StoreUnavailableError. */
   async commit(records: RecordBatch): Promise<WriteResult> {

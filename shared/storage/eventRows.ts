@@ -41,6 +41,37 @@ export const EVENT_COLUMNS = [
   'decision', 'reason_id', 'annotations_id', 'shape', 'residual', 'source_version', 'has_body', 'token_id',
 ] as const;
 
+/** Each column's place in an EventRow, by name: rows are bound positionally, read by name. */
+export const COL = {
+  cluster: 0,
+  auditKey: 1,
+  stage: 2,
+  level: 3,
+  receivedAt: 4,
+  stageDelay: 5,
+  verb: 6,
+  user: 7,
+  impersonated: 8,
+  sourceIps: 9,
+  userAgent: 10,
+  resource: 11,
+  object: 12,
+  resourceVersion: 13,
+  path: 14,
+  query: 15,
+  code: 16,
+  decision: 17,
+  reason: 18,
+  annotations: 19,
+  shape: 20,
+  residual: 21,
+  sourceVersion: 22,
+  hasBody: 23,
+  token: 24,
+} as const;
+
+if (Object.keys(COL).length !== EVENT_COLUMNS.length) throw new Error('internal: COL and EVENT_COLUMNS disagree');
+
 /** Inserts one row; a row with the key of a stored one is skipped (a duplicate). */
 export const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
   VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})
@@ -95,31 +126,31 @@ export function recordsToRows(batches: RecordBatch[], dims: Dimensions): RowBatc
       clusterId,
       row: (r) => {
         const at = r * RECORD_WIDTH;
-        row[0] = clusterId;
-        row[1] = auditIdToKey(b.auditIDs[r]!);
-        row[2] = n[at + F.stage]!;
-        row[3] = n[at + F.level]!;
-        row[4] = n[at + F.receivedAt]!;
-        row[5] = n[at + F.stageDelay]!;
-        row[6] = ids[n[at + F.verb]!]!;
-        row[7] = userIds[n[at + F.user]!]!;
-        row[8] = n[at + F.impersonatedUser]! < 0 ? null : userIds[n[at + F.impersonatedUser]!]!;
-        row[9] = id(at + F.sourceIPs);
-        row[10] = id(at + F.userAgent);
-        row[11] = id(at + F.apiResource);
-        row[12] = id(at + F.object);
-        row[13] = num(at + F.resourceVersion);
-        row[14] = id(at + F.path);
-        row[15] = queries[r]!;
-        row[16] = num(at + F.code);
-        row[17] = n[at + F.decision]!;
-        row[18] = id(at + F.reason);
-        row[19] = id(at + F.annotations);
-        row[20] = n[at + F.shape]!;
-        row[21] = residuals[r]!;
-        row[22] = n[at + F.sourceVersion]!;
-        row[23] = n[at + F.hasBody]!;
-        row[24] = n[at + F.token]! < 0 ? null : tokenIds[n[at + F.token]!]!;
+        row[COL.cluster] = clusterId;
+        row[COL.auditKey] = auditIdToKey(b.auditIDs[r]!);
+        row[COL.stage] = n[at + F.stage]!;
+        row[COL.level] = n[at + F.level]!;
+        row[COL.receivedAt] = n[at + F.receivedAt]!;
+        row[COL.stageDelay] = n[at + F.stageDelay]!;
+        row[COL.verb] = ids[n[at + F.verb]!]!;
+        row[COL.user] = userIds[n[at + F.user]!]!;
+        row[COL.impersonated] = n[at + F.impersonatedUser]! < 0 ? null : userIds[n[at + F.impersonatedUser]!]!;
+        row[COL.sourceIps] = id(at + F.sourceIPs);
+        row[COL.userAgent] = id(at + F.userAgent);
+        row[COL.resource] = id(at + F.apiResource);
+        row[COL.object] = id(at + F.object);
+        row[COL.resourceVersion] = num(at + F.resourceVersion);
+        row[COL.path] = id(at + F.path);
+        row[COL.query] = queries[r]!;
+        row[COL.code] = num(at + F.code);
+        row[COL.decision] = n[at + F.decision]!;
+        row[COL.reason] = id(at + F.reason);
+        row[COL.annotations] = id(at + F.annotations);
+        row[COL.shape] = n[at + F.shape]!;
+        row[COL.residual] = residuals[r]!;
+        row[COL.sourceVersion] = n[at + F.sourceVersion]!;
+        row[COL.hasBody] = n[at + F.hasBody]!;
+        row[COL.token] = n[at + F.token]! < 0 ? null : tokenIds[n[at + F.token]!]!;
         return row;
       },
       usage: (r) => id(r * RECORD_WIDTH + F.usageAtom) ?? -1,

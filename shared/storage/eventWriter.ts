@@ -8,28 +8,18 @@ import type { IdentityRule } from '../identity/identityMap.js';
 import { AlertStore } from './alertStore.js';
 import { Dimensions } from './dimensions.js';
 import { createRowReader } from './eventQuery.js';
-import { EVENT_COLUMNS, INSERT_EVENT, recordsToRows, type EventRow, type RowBatch } from './eventRows.js';
+import { COL, EVENT_COLUMNS, INSERT_EVENT, recordsToRows, type EventRow, type RowBatch } from './eventRows.js';
 import type { RecordBatch } from './recordBatch.js';
+
+export type { WriteOptions, WriteResult };
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
+import type { WriteOptions, WriteResult } from './port.js';
 import { ChainAppender } from './hashChain.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import { UsageRollups, dayOf } from './usageRollups.js';
 
 
-const SOURCE_VERSION = EVENT_COLUMNS.indexOf('source_version');
-
-export interface WriteResult {
-  accepted: number;
-  duplicates: number;
-  quarantined: number;
-  /**
-   * Duplicates whose content differs from the stored event (a client-set Audit-ID reused by
-   * another request, or edited input). Counted in `duplicates` as the key says, and kept in
-   * the quarantine table for review, so that nothing is dropped unseen.
-   */
-  conflicts: number;
-}
 
 export interface EventWriterOptions {
   /** When quarantined input, alerts and chain links were recorded. */
@@ -44,11 +34,6 @@ export interface EventWriterOptions {
    * next link written covers the rows stored meanwhile, so nothing stays unchained.
    */
   hashChain?: boolean;
-}
-
-export interface WriteOptions {
-  /** A `--follow` position to save in the same transaction as the events. */
-  followOffset?: FollowOffset;
 }
 
 /**
@@ -157,7 +142,8 @@ export class EventWriter {
     let nextFinding = 0;
     for (let i = 0; i < batch.size; i++) {
       const row = batch.row(i);
-      if (typeof row[1] !== 'string') row[1] = toBuffer(row[1])!;
+      const key = row[COL.auditKey];
+      if (typeof key !== 'string') row[COL.auditKey] = toBuffer(key)!;
       const info = this.reissueFrom > 0 ? this.insertEventAt.run(this.reissueFrom, ...row) : this.insertEvent.run(...row);
       if (info.changes > 0) this.reissueFrom = 0;
       // Findings of a re-delivered event were counted when it was first stored.
@@ -165,29 +151,29 @@ export class EventWriter {
       while (nextFinding < batch.findings.length && batch.findings[nextFinding]![0] === i) nextFinding++;
       if (info.changes > 0) {
         result.accepted++;
-        const request = row[23] === 1 ? toBuffer(batch.requests[i]!) : null;
-        const response = row[23] === 1 ? toBuffer(batch.responses[i]!) : null;
-        if (row[23] === 1) this.insertBody.run(info.lastInsertRowid, request, response);
+        const request = row[COL.hasBody] === 1 ? toBuffer(batch.requests[i]!) : null;
+        const response = row[COL.hasBody] === 1 ? toBuffer(batch.responses[i]!) : null;
+        if (row[COL.hasBody] === 1) this.insertBody.run(info.lastInsertRowid, request, response);
         this.chain?.add(Number(info.lastInsertRowid), row, request, response);
-        const others = this.selectOtherStages.get(row[4], row[1], row[0], row[2]) as { n: number; denied: number | null; used: number | null };
-        this.usage.addRequest(row[7], row[4], others.n === 0, row[17] === 2 && others.denied !== 1);
+        const others = this.selectOtherStages.get(row[COL.receivedAt], row[COL.auditKey], row[COL.cluster], row[COL.stage]) as { n: number; denied: number | null; used: number | null };
+        this.usage.addRequest(row[COL.user], row[COL.receivedAt], others.n === 0, row[COL.decision] === 2 && others.denied !== 1);
         const atom = batch.usage(i);
         if (atom >= 0 && !(batch.usageProbe.has(i) && others.used === 1)) {
-          this.usage.add(dayOf(row[4]), row[0], row[7], row[8], atom, row[17], row[18], 1, row[4], row[4], row[1], row[1]);
-          this.usage.addActivity(row[7], row[4], row[6], row[17]);
+          this.usage.add(dayOf(row[COL.receivedAt]), row[COL.cluster], row[COL.user], row[COL.impersonated], atom, row[COL.decision], row[COL.reason], 1, row[COL.receivedAt], row[COL.receivedAt], row[COL.auditKey], row[COL.auditKey]);
+          this.usage.addActivity(row[COL.user], row[COL.receivedAt], row[COL.verb], row[COL.decision]);
         }
         const issued = batch.issued.get(i);
         if (issued) this.insertIssued.run(issued, info.lastInsertRowid);
         for (let f = findingsFrom; f < nextFinding; f++) {
-          this.alerts.record(batch.findings[f]!, { cluster: batch.cluster, receivedAt: row[4], auditID: batch.auditIDs[i]!, userId: row[7] });
+          this.alerts.record(batch.findings[f]!, { cluster: batch.cluster, receivedAt: row[COL.receivedAt], auditID: batch.auditIDs[i]!, userId: row[COL.user] });
         }
         continue;
       }
       result.duplicates++;
-      const stored = this.selectStored.get(row[4], row[1], row[2], row[0]) as unknown[] | undefined;
+      const stored = this.selectStored.get(row[COL.receivedAt], row[COL.auditKey], row[COL.stage], row[COL.cluster]) as unknown[] | undefined;
       // Interning is deterministic: the same content gives the same ids, column for column
       // (the key aside, and the source version, which says how it came, not what it says).
-      if (stored && row.some((v, c) => c !== 1 && c !== SOURCE_VERSION && v !== stored[c])) {
+      if (stored && row.some((v, c) => c !== COL.auditKey && c !== COL.sourceVersion && v !== stored[c])) {
         result.conflicts++;
         const incoming = this.readRow(row) as { auditID: string; stage: string };
         const reason = `conflicting duplicate: auditID ${incoming.auditID} stage ${incoming.stage} is already stored with different content; this copy was not stored`;

@@ -1,19 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { IdentityRule } from '../identity/identityMap.js';
 import { StoreUnavailableError } from '../errors.js';
-import type { WriteOptions, WriteResult } from './eventWriter.js';
+import type { Arrival, BatchStore, WriteOptions, WriteResult } from './port.js';
+
+export type { Arrival };
 import type { Clock } from '../clock.js';
+import { loadFollowOffset, type FollowOffset } from './followOffsets.js';
 import { openStore, type Store } from './openStore.js';
 import { loadRedactionKey, type RedactionKeySource } from './redactionKey.js';
 import { oldestReceivedAt, type RecordBatch } from './recordBatch.js';
-
-/** Events of one cluster from one source, committed together; `oldest` is their earliest request time (microseconds). */
-export interface Arrival {
-  cluster: string;
-  source: string;
-  events: number;
-  oldest: number;
-}
 
 export interface WriterThreadOptions {
   path: string;
@@ -56,7 +51,7 @@ export type WriterResponse = { id: number; results: WriteResult[] } | { id: numb
  * flat records. Requests are committed in the order given, each in one transaction (requests
  * that queue up while a commit runs share the next one); the promise settles after the commit. `store` is this thread's connection, for reads.
  */
-export class StoreWriter {
+export class StoreWriter implements BatchStore {
   /** The key of the redaction markers: the ingest pipeline's (shared/pipeline), on whichever thread it runs. */
   readonly redactionKey: Uint8Array;
   private readonly worker: Worker;
@@ -160,6 +155,10 @@ export class StoreWriter {
       for (const listen of this.listeners) for (const a of arrivals) listen(a);
       return results;
     });
+  }
+
+  followOffset(path: string): FollowOffset | null {
+    return loadFollowOffset(this.store.db, path);
   }
 
   /** Calls `listen` for each batch of events committed from now on: the pipeline watch (10.7.2) learns rates from it. */
