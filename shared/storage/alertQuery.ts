@@ -121,21 +121,3 @@ function toAlert(r: Record<string, unknown>): AlertRow {
   };
 }
 
-/**
- * Acknowledges or resolves an alert, recording who and when. An acknowledged alert no longer
- * takes new findings (they open a new one); a resolved one cannot change again.
- */
-export function setAlertStatus(db: Database, id: number, status: 'acknowledged' | 'resolved', by: string, atMicros: number): AlertRow | { problem: 'missing' | 'resolved' | 'acknowledged' } {
-  return db.transaction(() => {
-    const current = db.prepare('SELECT status FROM alerts WHERE id = ?').pluck().get(id) as string | undefined;
-    if (current === undefined) return { problem: 'missing' as const };
-    if (current === 'resolved') return { problem: 'resolved' as const };
-    if (status === 'acknowledged') {
-      if (current === 'acknowledged') return { problem: 'acknowledged' as const };
-      db.prepare("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ?").run(by, atMicros, id);
-    } else {
-      db.prepare("UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ? WHERE id = ?").run(by, atMicros, id);
-    }
-    return getAlerts(db, [id])[0]!;
-  }).immediate();
-}

@@ -3,6 +3,7 @@ import { nowMicros, type Clock } from '../clock.js';
 import { ruleById } from '../detect/engine.js';
 import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
 import { WorkloadCauses } from './workloadCause.js';
+import { getAlerts, type AlertRow } from './alertQuery.js';
 
 /** A finding as it crosses to the writer thread, with the index of its event in the batch. */
 export type FindingRow = [
@@ -139,4 +140,42 @@ export class AlertStore {
     if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt, rule).changes === 0) return;
     this.extend.run(e.receivedAt, e.receivedAt, withIdentity(open, { actor, effectiveUser, person }), open.id);
   }
+}
+
+/*
+ * Every write of the alerts table is here: findings joining or opening alerts (AlertStore), the
+ * watch's pipeline alerts, and an analyst's acknowledging or resolving.
+ */
+
+/**
+ * Acknowledges or resolves an alert, recording who and when. An acknowledged alert no longer
+ * takes new findings (they open a new one); a resolved one cannot change again.
+ */
+export function setAlertStatus(db: Database, id: number, status: 'acknowledged' | 'resolved', by: string, atMicros: number): AlertRow | { problem: 'missing' | 'resolved' | 'acknowledged' } {
+  return db.transaction(() => {
+    const current = db.prepare('SELECT status FROM alerts WHERE id = ?').pluck().get(id) as string | undefined;
+    if (current === undefined) return { problem: 'missing' as const };
+    if (current === 'resolved') return { problem: 'resolved' as const };
+    if (status === 'acknowledged') {
+      if (current === 'acknowledged') return { problem: 'acknowledged' as const };
+      acknowledgeAlert(db, id, by, atMicros);
+    } else {
+      db.prepare("UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ? WHERE id = ?").run(by, atMicros, id);
+    }
+    return getAlerts(db, [id])[0]!;
+  }).immediate();
+}
+
+/** Acknowledges an open alert (a no-op for one already acknowledged or resolved). */
+export function acknowledgeAlert(db: Database, id: number, by: string, atMicros: number): void {
+  db.prepare("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'").run(by, atMicros, id);
+}
+
+/** Opens a critical alert of kubetrail's own (an audit pipeline gap): no actor but kubetrail, no events. Returns its id. */
+export function raisePipelineAlert(db: Database, a: { rule: string; dedupeKey: string; cluster: string; firstAt: number; lastAt: number; message: string; pci: readonly string[] }): number {
+  const info = db
+    .prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person, count, message, pci, checkout_id, raised_at, identity)
+      VALUES (?, 'critical', ?, ?, ?, ?, 'kubetrail', 'kubetrail', NULL, 0, ?, ?, NULL, ?, NULL)`)
+    .run(a.rule, a.dedupeKey, a.cluster, a.firstAt, a.lastAt, a.message, JSON.stringify(a.pci), a.lastAt);
+  return Number(info.lastInsertRowid);
 }

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { acknowledgeAlert, raisePipelineAlert } from './alertStore.js';
 import type { GapEvent, GapKind, StreamState } from '../detect/pipelineGaps.js';
 
 /** Pipeline gaps as stored (migration 0012), each with its audit-pipeline-gap alert. */
@@ -37,13 +38,10 @@ export function recordGapEvent(db: Database, e: GapEvent, windowMs: number): num
     if (e.type === 'open') {
       const what = e.kind === 'silence' ? `sent nothing for ${Math.round((e.detectedAt - e.startedAt) / 1000)} s` : `sent ${e.seen} events in a window that normally brings ${e.expectedPerWindow}`;
       const message = `audit pipeline gap: cluster ${e.cluster} via ${e.source} ${what} (since ${new Date(e.startedAt).toISOString()}); audit events may be lost`;
-      const alert = db
-        .prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person, count, message, pci, checkout_id, raised_at, identity)
-          VALUES (?, 'critical', ?, ?, ?, ?, 'kubetrail', 'kubetrail', NULL, 0, ?, ?, NULL, ?, NULL)`)
-        .run(GAP_RULE, `${e.cluster}/${e.source}`, e.cluster, e.startedAt * 1000, e.detectedAt * 1000, message, JSON.stringify(GAP_PCI), e.detectedAt * 1000);
+      const alert = raisePipelineAlert(db, { rule: GAP_RULE, dedupeKey: `${e.cluster}/${e.source}`, cluster: e.cluster, firstAt: e.startedAt * 1000, lastAt: e.detectedAt * 1000, message, pci: GAP_PCI });
       const gap = db
         .prepare('INSERT INTO pipeline_gaps (cluster, source, kind, started_at, detected_at, expected, window_ms, alert_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(e.cluster, e.source, e.kind, e.startedAt * 1000, e.detectedAt * 1000, e.expectedPerWindow, windowMs, alert.lastInsertRowid);
+        .run(e.cluster, e.source, e.kind, e.startedAt * 1000, e.detectedAt * 1000, e.expectedPerWindow, windowMs, alert);
       return Number(gap.lastInsertRowid);
     }
     const open = db.prepare('SELECT id FROM pipeline_gaps WHERE cluster = ? AND source = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1').pluck().get(e.cluster, e.source) as number | undefined;
@@ -88,9 +86,7 @@ export function acknowledgeGap(db: Database, id: number, a: { cause: string; rem
     if (!row) throw new NotFoundError(`no pipeline gap #${id}`);
     if (row.acked_at !== null) throw new ConflictError(`pipeline gap #${id} is already acknowledged`);
     db.prepare('UPDATE pipeline_gaps SET cause = ?, remediation = ?, acked_by = ?, acked_at = ? WHERE id = ?').run(a.cause, a.remediation, a.by, nowMicros, id);
-    if (row.alert_id !== null) {
-      db.prepare("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'").run(a.by, nowMicros, row.alert_id);
-    }
+    if (row.alert_id !== null) acknowledgeAlert(db, row.alert_id, a.by, nowMicros);
     return queryGaps(db, {}, nowMicros).find((g) => g.id === id)!;
   })();
 }
