@@ -4,7 +4,7 @@ import type { IdentityRule } from '../identity/identityMap.js';
 import { PrincipalCache } from '../identity/principals.js';
 import { identityMapReadsTokens } from '../identity/userParts.js';
 import type { RecordBatch } from '../storage/recordBatch.js';
-import { RecordBatchBuilder } from './batchBuilder.js';
+import { RecordBatchBuilder, type FindingSource } from './batchBuilder.js';
 import type { WriteBatch } from './prepareEvent.js';
 
 export interface PipelineOptions {
@@ -28,7 +28,7 @@ export class IngestPipeline {
   readonly redact: Redactor;
   /** Shared by the builders, so that each user is serialized and judged once. */
   private readonly principals: PrincipalCache;
-  private readonly detect: ConstructorParameters<typeof RecordBatchBuilder>[3];
+  private readonly detect: FindingSource | undefined;
 
   constructor(readonly options: PipelineOptions) {
     this.redact = createRedactor(options.redactionKey);
