@@ -26,6 +26,11 @@ interface Table {
  * `want()` the unknown ones, then `resolve()`, then `id()` for those. An id is cached only once its row is committed, so the
  * cache never points at a missing row. Dimension rows are insert-only and never change.
  */
+/** A table with an empty cache, interned by `intern`. */
+function tableOf(name: DimensionName, intern: Table['intern']): Table {
+  return { name, cache: new Map(), chars: 0, missing: new Map(), intern };
+}
+
 export class Dimensions {
   private readonly tables: Record<DimensionName, Table>;
 
@@ -43,51 +48,33 @@ export class Dimensions {
     const table = (name: DimensionName, insertSql: string, selectSql: string): Table => {
       const insert = db.prepare(insertSql);
       const select = db.prepare(selectSql).pluck();
-      return {
-        name,
-        cache: new Map(),
-        chars: 0,
-        missing: new Map(),
-        intern: (params) => {
-          const info = insert.run(...params);
-          return info.changes > 0 ? { id: Number(info.lastInsertRowid), inserted: true } : { id: select.get(...params) as number, inserted: false };
-        },
-      };
+      return tableOf(name, (params) => {
+        const info = insert.run(...params);
+        return info.changes > 0 ? { id: Number(info.lastInsertRowid), inserted: true } : { id: select.get(...params) as number, inserted: false };
+      });
     };
     /** Principals are found by the hash of their JSON, then the JSON (principalKey.ts). */
     const principals = (): Table => {
       const select = db.prepare('SELECT id FROM principals WHERE json_key = ? AND json = ?').pluck();
       const insert = db.prepare('INSERT INTO principals (json, username, json_key) VALUES (?, ?, ?)');
-      return {
-        name: 'principals',
-        cache: new Map(),
-        chars: 0,
-        missing: new Map(),
-        intern: ([json, username]) => {
-          const key = principalKey(json as string);
-          const id = select.get(key, json) as number | undefined;
-          if (id !== undefined) return { id, inserted: false };
-          return { id: Number(insert.run(json, username, key).lastInsertRowid), inserted: true };
-        },
-      };
+      return tableOf('principals', ([json, username]) => {
+        const key = principalKey(json as string);
+        const id = select.get(key, json) as number | undefined;
+        if (id !== undefined) return { id, inserted: false };
+        return { id: Number(insert.run(json, username, key).lastInsertRowid), inserted: true };
+      });
     };
     /** A token's own values, found like principals; stored with the id of its user's stable part (userParts.ts). */
     const userTokens = (): Table => {
       const select = db.prepare('SELECT id FROM user_tokens WHERE json_key = ? AND json = ? AND credential_id IS ?').pluck();
       const insert = db.prepare('INSERT INTO user_tokens (principal_id, credential_id, json, json_key) VALUES (?, ?, ?, ?)');
-      return {
-        name: 'userTokens',
-        cache: new Map(),
-        chars: 0,
-        missing: new Map(),
-        intern: ([principalJson, json, credentialId], idOf) => {
-          const key = principalKey(tokenKey(json as string, credentialId as string | null));
-          const id = select.get(key, json, credentialId) as number | undefined;
-          if (id !== undefined) return { id, inserted: false };
-          const principalId = idOf('principals', principalJson as string);
-          return { id: Number(insert.run(principalId, credentialId, json, key).lastInsertRowid), inserted: true, row: [principalId, credentialId, json] };
-        },
-      };
+      return tableOf('userTokens', ([principalJson, json, credentialId], idOf) => {
+        const key = principalKey(tokenKey(json as string, credentialId as string | null));
+        const id = select.get(key, json, credentialId) as number | undefined;
+        if (id !== undefined) return { id, inserted: false };
+        const principalId = idOf('principals', principalJson as string);
+        return { id: Number(insert.run(principalId, credentialId, json, key).lastInsertRowid), inserted: true, row: [principalId, credentialId, json] };
+      });
     };
     // In this order: a token's row names its principal's.
     this.tables = {
