@@ -41,7 +41,7 @@ const schemas: Record<string, Schema> = {
     stages: { type: 'array', items: { type: 'object', description: 'an audit.k8s.io/v1 Event, as received (secrets redacted)', required: ['auditID', 'stage', 'verb', 'user'] } },
   }),
   Identity: obj({
-    identity: str, kind: str, person: nstr, team: nstr, usernames: strs, credentialKinds: strs, credentialIds: strs,
+    identity: str, kind: str, person: nstr, team: nstr, usernames: strs, credentialKinds: strs, credentialCount: int, credentialIds: strs,
     firstSeen: str, lastSeen: str, actions: int, denied: int, findings: { type: 'object', additionalProperties: int }, tokensMintedBy: strs,
   }),
   IdentityList: list('Identity'),

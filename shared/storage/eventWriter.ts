@@ -15,6 +15,7 @@ export type { WriteOptions, WriteResult };
 import { createFollowOffsetSaver, type FollowOffset } from './followOffsets.js';
 import type { WriteOptions, WriteResult } from './port.js';
 import { ChainAppender } from './hashChain.js';
+import { CredentialMinters } from './credentialMinters.js';
 import { IdentityStore } from './identityStore.js';
 import type { Store } from './openStore.js';
 import { UsageRollups, dayOf } from './usageRollups.js';
@@ -60,6 +61,7 @@ export class EventWriter {
   private readonly selectOtherStages: Statement;
   private readonly chain: ChainAppender | null;
   private readonly clock: Clock;
+  private readonly minters: CredentialMinters;
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes: number, options: EventWriterOptions) {
     const db = store.db;
@@ -68,8 +70,10 @@ export class EventWriter {
     this.alerts = new AlertStore(db, (options.alertThrottleSeconds ?? 3600) * 1e6, options.clock);
     const identities = new IdentityStore(db, identityMap);
     identities.sync();
+    this.minters = new CredentialMinters(db);
     this.dims = new Dimensions(db, (name, id, params) => {
-      if (name === 'principals') identities.add(id, params[0] as string);
+      if (name === 'principals') this.minters.used(id, identities.add(id, params[0] as string));
+      if (name === 'userTokens') this.minters.used(params[0] as number, params[1] as string | null);
       this.chain?.dimensionInserted(name, id, params);
     });
     this.redact = createRedactor(options.redactionKey);
@@ -163,7 +167,7 @@ export class EventWriter {
           this.usage.addActivity(row[COL.user], row[COL.receivedAt], row[COL.verb], row[COL.decision]);
         }
         const issued = batch.issued.get(i);
-        if (issued) this.insertIssued.run(issued, info.lastInsertRowid);
+        if (issued && this.insertIssued.run(issued, info.lastInsertRowid).changes > 0) this.minters.issued(issued, row[COL.user] as number);
         for (let f = findingsFrom; f < nextFinding; f++) {
           this.alerts.record(batch.findings[f]!, { cluster: batch.cluster, receivedAt: row[COL.receivedAt], auditID: batch.auditIDs[i]!, userId: row[COL.user] });
         }

@@ -11,8 +11,12 @@ export interface IdentityRow {
   usernames: string[];
   person: string | null;
   team: string | null;
-  /** Credential kinds used, and the ids of those that have one (X509SHA256=…, JTI=…). */
+  /**
+   * Credential kinds used; how many credentials that have an id (X509SHA256=…, JTI=…) it used,
+   * and the newest of those ids (at most CREDENTIAL_IDS_LISTED: short-lived tokens are thousands).
+   */
   credentialKinds: string[];
+  credentialCount: number;
   credentialIds: string[];
   firstSeen: string;
   lastSeen: string;
@@ -25,8 +29,11 @@ export interface IdentityRow {
   tokensMintedBy: string[];
 }
 
+/** The most credential ids an identity row lists, newest first. */
+export const CREDENTIAL_IDS_LISTED = 20;
+
 export const IDENTITY_COLUMNS: (keyof IdentityRow)[] = [
-  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied', 'findings', 'tokensMintedBy',
+  'identity', 'kind', 'person', 'team', 'usernames', 'credentialKinds', 'credentialCount', 'credentialIds', 'firstSeen', 'lastSeen', 'actions', 'denied', 'findings', 'tokensMintedBy',
 ];
 
 /**
@@ -72,17 +79,30 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
     actions: number;
     denied: number;
   }>;
-  const minters = db.prepare(`SELECT DISTINCT p.username FROM issued_credentials ic
-    JOIN events e ON e.id = ic.event_id JOIN principals p ON p.id = e.user_id
-    WHERE ic.credential_id IN (SELECT value FROM json_each(?)) ORDER BY p.username`).pluck();
-  // The credential ids of the principals: a user stored whole has its own, a user stored split
-  // one per token (identity/userParts.ts), listed whatever the range.
-  const credentials = db.prepare(`SELECT credential_id FROM identities WHERE principal_id IN (SELECT value FROM json_each(?)) AND credential_id IS NOT NULL
-    UNION SELECT credential_id FROM user_tokens WHERE principal_id IN (SELECT value FROM json_each(?)) AND credential_id IS NOT NULL`).pluck();
+  const principalsIn = 'principal_id IN (SELECT value FROM json_each(?))';
+  // Kept as credentials are issued and used (credentialMinters.ts), whatever the range.
+  const minters = db.prepare(`SELECT DISTINCT p.username FROM credential_minters m JOIN principals p ON p.id = m.minter_id
+    WHERE m.${principalsIn} ORDER BY p.username`).pluck();
+  // A user stored split has one credential id per token row (identity/userParts.ts), a user
+  // stored whole its own: counted (one row per token: its id and values come together), and
+  // the newest listed, whatever the range, each principal read in the order of its index.
+  const countTokens = db.prepare('SELECT count(*) FROM user_tokens WHERE principal_id = ? AND credential_id IS NOT NULL').pluck();
+  const newestTokens = db.prepare(`SELECT id, credential_id FROM user_tokens WHERE principal_id = ? AND credential_id IS NOT NULL ORDER BY id DESC LIMIT ${CREDENTIAL_IDS_LISTED}`).raw();
+  // A user stored whole before its tokens were split may carry the id of a token stored split since.
+  const wholeCredentials = db.prepare(`SELECT credential_id FROM identities i WHERE i.${principalsIn} AND i.credential_id IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM user_tokens t WHERE t.credential_id = i.credential_id) ORDER BY i.principal_id DESC`).pluck();
+  const credentialsOf = (principalIds: number[], principalIdsJson: string) => {
+    const tokens = principalIds.flatMap((p) => newestTokens.all(p) as [number, string][]).sort((a, b) => b[0] - a[0]);
+    const whole = wholeCredentials.all(principalIdsJson) as string[];
+    return {
+      count: principalIds.reduce((n, p) => n + (countTokens.get(p) as number), 0) + whole.length,
+      newest: [...tokens.map((t) => t[1]), ...whole].slice(0, CREDENTIAL_IDS_LISTED),
+    };
+  };
   const findings = db.prepare('SELECT rule, sum(count) AS n FROM alerts WHERE identity = ? AND person IS ? GROUP BY rule ORDER BY rule');
   // The rows first: a statement cannot run while another one's rows are being read.
   for (const r of [...rows]) {
-    const credentialIds = credentials.all(r.principal_ids, r.principal_ids) as string[];
+    const credentials = credentialsOf(JSON.parse(r.principal_ids) as number[], r.principal_ids);
     yield {
       identity: r.identity,
       kind: r.kind,
@@ -90,13 +110,14 @@ export function* queryIdentities(db: Database, options: { since?: number; until?
       person: r.person,
       team: r.team,
       credentialKinds: JSON.parse(r.credential_kinds) as string[],
-      credentialIds,
+      credentialCount: credentials.count,
+      credentialIds: credentials.newest,
       firstSeen: formatMicroTime(r.first_seen),
       lastSeen: formatMicroTime(r.last_seen),
       actions: r.actions,
       denied: r.denied,
       findings: Object.fromEntries((findings.all(r.identity, r.person) as { rule: string; n: number }[]).map((f) => [f.rule, f.n])),
-      tokensMintedBy: credentialIds.length > 0 ? (minters.all(JSON.stringify(credentialIds)) as string[]) : [],
+      tokensMintedBy: minters.all(r.principal_ids) as string[],
     };
   }
 }

@@ -20,8 +20,11 @@ export class IdentityStore {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   }
 
-  /** Records the identity of a principal just stored (its UserInfo JSON as received). */
-  add(principalId: number, userJson: string): void {
+  /**
+   * Records the identity of a principal just stored (its UserInfo JSON as received); returns
+   * the id of the credential it carries, when its own (not a split user's placeholder).
+   */
+  add(principalId: number, userJson: string): string | null {
     let user: UserInfo | undefined;
     try {
       user = JSON.parse(userJson) as UserInfo;
@@ -33,10 +36,12 @@ export class IdentityStore {
     // A user stored split (identity/userParts.ts) holds placeholders: each token's values are on its own row.
     const own = (v: string | undefined) => (v === undefined || isPlaceholder(v) ? null : v);
     const c = id.credential;
+    const credentialId = own(c.id);
     this.insert.run(
-      principalId, id.kind, id.key, c.kind, own(c.id), id.serviceAccount?.namespace ?? null, id.serviceAccount?.name ?? null,
+      principalId, id.kind, id.key, c.kind, credentialId, id.serviceAccount?.namespace ?? null, id.serviceAccount?.name ?? null,
       id.node ?? null, own(c.boundPod), own(c.boundNode), id.cloud ? JSON.stringify(id.cloud) : null, a.person ?? null, a.team ?? null,
     );
+    return credentialId;
   }
 
   /**

@@ -114,6 +114,7 @@ function IdentitySummary({ detail }: { detail: IdentityDetail }) {
   for (const p of detail.people) for (const [rule, n] of Object.entries(p.findings)) findings.set(rule, (findings.get(rule) ?? 0) + n);
   const credentials = [...new Set(detail.people.flatMap((p) => p.credentialIds))];
   const kinds = [...new Set(detail.people.flatMap((p) => p.credentialKinds))];
+  const used = detail.people.reduce((n, p) => n + p.credentialCount, 0);
   return (
     <div class="cards">
       <section class="card" aria-labelledby="who-h">
@@ -138,6 +139,7 @@ function IdentitySummary({ detail }: { detail: IdentityDetail }) {
       <section class="card" aria-labelledby="cred-h">
         <h2 id="cred-h">Credentials used</h2>
         <p>{kinds.join(', ') || 'none recorded'}</p>
+        {used > credentials.length && <p>{count(used)} credentials; the newest {credentials.length}:</p>}
         {credentials.length > 0 && (
           <ul class="plain break">
             {credentials.map((c) => (

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
@@ -5,7 +6,7 @@ import type { UserInfo } from '../../../shared/audit/types.js';
 import { fixedClock } from '../../../shared/clock.js';
 import { EventWriter } from '../../../shared/storage/eventWriter.js';
 import { queryActions } from '../../../shared/storage/eventQuery.js';
-import { queryIdentities } from '../../../shared/storage/identityQuery.js';
+import { CREDENTIAL_IDS_LISTED, queryIdentities } from '../../../shared/storage/identityQuery.js';
 import { verifyChain } from '../../../shared/storage/verifyChain.js';
 import type { IdentityRule } from '../../../shared/identity/identityMap.js';
 import { splitsTokens } from '../../../shared/pipeline/ingestPipeline.js';
@@ -112,6 +113,50 @@ describe('principals: one row per distinct user and one per token, whatever the 
       expect(identity).to.include({ identity: 'system:serviceaccount:ci:runner', kind: 'serviceaccount', actions: 20 });
       expect(identity!.credentialKinds).to.deep.equal(['bound-token']);
       expect([...identity!.credentialIds].sort()).to.deep.equal(users.map((u) => u.extra!['authentication.kubernetes.io/credential-id']![0]).sort());
+    } finally {
+      store.close();
+    }
+  });
+
+  it('counts an identity\'s credentials and lists the newest of them, however many tokens it used', () => {
+    const store = openStore(join(tempDir(), 'many.db'), { clock });
+    try {
+      write(store, Array.from({ length: CREDENTIAL_IDS_LISTED + 5 }, (_, i) => podUser(i)));
+      const [identity] = [...queryIdentities(store.db)];
+      expect(identity!.credentialCount).to.equal(CREDENTIAL_IDS_LISTED + 5);
+      expect(identity!.credentialIds).to.deep.equal(Array.from({ length: CREDENTIAL_IDS_LISTED }, (_, i) => `JTI=token-${CREDENTIAL_IDS_LISTED + 4 - i}`));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('names who minted a service account\'s tokens, whether the minting is stored before or after the use, and after it is archived', () => {
+    const store = openStore(join(tempDir(), 'minters.db'), { clock });
+    const minting = (username: string, token: number) =>
+      parsedEvent(makeEvent({
+        user: { username, groups: ['system:authenticated'] },
+        verb: 'create',
+        requestURI: '/api/v1/namespaces/ci/serviceaccounts/runner/token',
+        objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'ci', name: 'runner', apiVersion: 'v1' },
+        annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '', 'authentication.kubernetes.io/issued-credential-id': `JTI=token-${token}` },
+      }));
+    const writer = new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY });
+    const writeEvents = (events: ReturnType<typeof parsedEvent>[]) => writeBatches(writer, [{ cluster: 'c', source: 'test', events, rejected: [] }], testPipeline({ detector: null }));
+    const runner = () => [...queryIdentities(store.db)].find((r) => r.identity === 'system:serviceaccount:ci:runner')!;
+    try {
+      writeEvents([minting('alice', 1)]);
+      writeEvents([parsedEvent(makeEvent({ user: podUser(1) })), parsedEvent(makeEvent({ user: podUser(2) }))]);
+      expect(runner().tokensMintedBy).to.deep.equal(['alice']);
+      writeEvents([minting('bob', 2), minting('carol', 3)]);
+      expect(runner().tokensMintedBy).to.deep.equal(['alice', 'bob']);
+      // What the migration of an older store derives is what the writer kept.
+      const kept = store.db.prepare('SELECT * FROM credential_minters ORDER BY principal_id, minter_id').all();
+      store.db.exec('DELETE FROM credential_minters');
+      store.db.exec(readFileSync(join(MIGRATIONS_DIR, '0023_credential_minters.sql'), 'utf8').replace(/CREATE (TABLE|INDEX)[^;]*;/g, ''));
+      expect(store.db.prepare('SELECT * FROM credential_minters ORDER BY principal_id, minter_id').all()).to.deep.equal(kept);
+      // Retention archives the minting events: who minted is kept, as the activity is.
+      store.db.exec('DELETE FROM issued_credentials');
+      expect(runner().tokensMintedBy).to.deep.equal(['alice', 'bob']);
     } finally {
       store.close();
     }

@@ -110,6 +110,7 @@ describe('store', () => {
       { version: 20, name: '0020_principal_keys.sql' },
       { version: 21, name: '0021_principal_activity.sql' },
       { version: 22, name: '0022_user_tokens.sql' },
+      { version: 23, name: '0023_credential_minters.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });
