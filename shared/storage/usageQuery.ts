@@ -31,23 +31,38 @@ interface Row {
   count: number;
   first_at: number;
   last_at: number;
-  first_audit: Buffer | string;
-  last_audit: Buffer | string;
+  first: string;
+  last: string;
+}
+
+/**
+ * A day's first or last request as text that sorts by its time: the time in 20 digits, then
+ * the auditID's key (b + hex of a UUID's 16 bytes, else t + the auditID as received).
+ */
+const timedKey = (at: string, key: string) => `printf('%020d', ${at}) || iif(typeof(${key}) = 'blob', 'b' || hex(${key}), 't' || ${key})`;
+
+/** The auditID of a timedKey. */
+function auditIdOf(timed: string): string {
+  const key = timed.slice(21);
+  return timed[20] === 'b' ? keyToAuditId(Buffer.from(key, 'hex')) : key;
 }
 
 /**
  * The usage of a window, summed over its days: one record per subject, request, decision and
- * reason. Subjects come back as one object per distinct (username, groups).
+ * reason, with the window's first and last request of each as samples. Subjects come back as
+ * one object per distinct (username, groups).
  */
 export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ user: UserAttributes; record: UsageRecord }> {
   const cluster = db.prepare('SELECT id FROM strings WHERE value = ?').pluck().get(f.cluster) as number | undefined;
   if (cluster === undefined) return;
   const rows = db
-    // Sum on the integer columns first (a small sort), then name the subjects, requests and reasons.
+    // Sum on the integer columns first (a small sort), then name the subjects, requests and
+    // reasons. A group's bare auditID columns would come from any one of its days: the first
+    // and last are taken with their time instead.
     .prepare(`SELECT s.username, s.groups, a.verb, a.api_group, a.resource, a.subresource, a.namespace, a.name, a.path,
-        u.decision, r.value AS reason, u.synthetic, u.count, u.first_at, u.last_at, u.first_audit, u.last_audit
+        u.decision, r.value AS reason, u.synthetic, u.count, u.first_at, u.last_at, u.first, u.last
       FROM (SELECT subject_id, atom_id, decision, reason_id, synthetic, sum(count) AS count, min(first_at) AS first_at,
-              max(last_at) AS last_at, first_audit, last_audit
+              max(last_at) AS last_at, min(${timedKey('first_at', 'first_audit')}) AS first, max(${timedKey('last_at', 'last_audit')}) AS last
             FROM usage_daily
             WHERE day >= ? AND day <= ? AND cluster_id = ?
             GROUP BY subject_id, atom_id, decision, reason_id, synthetic) u
@@ -64,8 +79,8 @@ export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ use
     const attrs = r.resource === '' && r.path !== ''
       ? { user, verb: r.verb, resourceRequest: false as const, path: r.path }
       : { user, verb: r.verb, resourceRequest: true as const, apiGroup: r.api_group, resource: r.resource, subresource: r.subresource, namespace: r.namespace, name: r.name };
-    const samples = [keyToAuditId(r.first_audit)];
-    const last = keyToAuditId(r.last_audit);
+    const samples = [auditIdOf(r.first)];
+    const last = auditIdOf(r.last);
     if (last !== samples[0]) samples.push(last);
     yield {
       user,

@@ -53,6 +53,21 @@ describe('usage rollups', () => {
     ]);
   });
 
+  it('gives a window\'s first and last request of each use, over days, whatever the order they were stored in', () => {
+    const at = (iso: string, id: string) => makeEvent({ auditID: id, requestReceivedTimestamp: iso, stageTimestamp: iso });
+    write([at('2026-07-24T09:00:00.000001Z', '00000000-0000-4000-8000-00000000000c')]);
+    write([at('2026-07-23T10:00:00.000001Z', '00000000-0000-4000-8000-00000000000a'), at('2026-07-23T11:00:00.000001Z', '00000000-0000-4000-8000-00000000000b')]);
+    write([at('2026-07-25T08:00:00.000001Z', '00000000-0000-4000-8000-00000000000d'), at('2026-07-25T07:00:00.000001Z', '00000000-0000-4000-8000-00000000000e')]);
+    // AuditIDs that are not UUIDs are kept as received.
+    const other = (iso: string, id: string) => ({ ...at(iso, id), requestURI: '/api/v1/namespaces/team-a/pods/web-2', objectRef: { resource: 'pods', namespace: 'team-a', name: 'web-2', apiVersion: 'v1' } }) as AuditEvent;
+    write([other('2026-07-24T09:00:00.000001Z', 'req-2'), other('2026-07-23T09:00:00.000001Z', 'req-1')]);
+    const [use, web2, ...others] = [...readUsage(store.db, WINDOW)].sort((a, b) => a.record.count - b.record.count).reverse();
+    expect(others).to.deep.equal([]);
+    expect(web2!.record.samples).to.deep.equal(['req-1', 'req-2']);
+    expect(use!.record).to.deep.include({ count: 5, firstAt: Date.parse('2026-07-23T10:00:00Z') * 1000 + 1, lastAt: Date.parse('2026-07-25T08:00:00Z') * 1000 + 1 });
+    expect(use!.record.samples).to.deep.equal(['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000d']);
+  });
+
   it('keeps the attributes the authorizer saw: no name for a create, the field-selector name of a list', () => {
     write([
       makeEvent({ verb: 'create', requestURI: '/api/v1/namespaces/team-a/pods', objectRef: { resource: 'pods', namespace: 'team-a', name: 'web-2', apiVersion: 'v1' } }),
