@@ -94,7 +94,7 @@ async function runBaseline(input: string, dbPath: string, n: number): Promise<Ph
   const started = performance.now();
   const cpuStart = process.cpuUsage();
   const db = new Database(dbPath);
-  // The pragmas of shared/storage/openStore.ts.
+  // The pragmas of shared/storage/sqlite/openStore.ts.
   db.pragma('busy_timeout = 10000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');

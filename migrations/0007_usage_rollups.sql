@@ -43,5 +43,5 @@ CREATE TABLE usage_daily (
 ) WITHOUT ROWID;
 
 -- The rollups of the actions stored before this migration are built when the store is next
--- opened for writing (shared/storage/usageRollups.ts), from the events themselves.
+-- opened for writing (shared/storage/sqlite/tables/usageRollups.ts), from the events themselves.
 INSERT INTO meta (key, value) SELECT 'usage_rollups_rebuild', 'pending' WHERE EXISTS (SELECT 1 FROM events);

@@ -1,5 +1,5 @@
 -- Who requested (TokenRequest) the credentials each principal used, maintained as events are
--- stored (storage/credentialMinters.ts): the identities list read it by joining every token a
+-- stored (storage/sqlite/tables/credentialMinters.ts): the identities list read it by joining every token a
 -- service account used with its minting event, 11 s on a store of 330k short-lived tokens.
 -- Like the activity rollups, it stays when retention archives the minting event.
 CREATE TABLE credential_minters (

@@ -5,7 +5,7 @@ import { LineCounter, isCollection, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_DETECT_SETTINGS, type DetectorOptions } from './detect/engine.js';
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
-import type { StoreWriterOptions } from './storage/storeWriter.js';
+import type { StoreWriterOptions } from './storage/sqlite/write/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { ROLES, type Role } from './access.js';
 

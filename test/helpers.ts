@@ -9,7 +9,7 @@ import type { AuditEvent, ParsedEvent } from '../shared/audit/types.js';
 import { Detector } from '../shared/detect/engine.js';
 import { IngestPipeline, type PipelineOptions } from '../shared/pipeline/ingestPipeline.js';
 import type { WriteBatch } from '../shared/pipeline/prepareEvent.js';
-import type { EventWriter, WriteResult } from '../shared/storage/eventWriter.js';
+import type { EventWriter, WriteResult } from '../shared/storage/sqlite/write/eventWriter.js';
 
 /** A fresh temporary folder, removed after the current mocha suite. */
 export function tempDir(prefix = 'kubetrail-test-'): string {

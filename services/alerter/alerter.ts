@@ -3,9 +3,9 @@ import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
-import { AlertDeliveries } from '../../shared/storage/alertDeliveries.js';
-import { getAlerts } from '../../shared/storage/alertQuery.js';
-import { openStore, type Store } from '../../shared/storage/openStore.js';
+import { AlertDeliveries } from '../../shared/storage/sqlite/tables/alertDeliveries.js';
+import { getAlerts } from '../../shared/storage/sqlite/queries/alertQuery.js';
+import { openStore, type Store } from '../../shared/storage/sqlite/openStore.js';
 import { createSink, type Sink, type SinkConfig } from './sinks.js';
 
 export type AlerterSink = SinkConfig & { minSeverity?: Severity };

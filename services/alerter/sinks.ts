@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { identityText, type AlertRow } from '../../shared/storage/alertQuery.js';
+import { identityText, type AlertRow } from '../../shared/storage/sqlite/queries/alertQuery.js';
 
 /** Where alerts go (config `alerts.sinks`). */
 export type SinkConfig =

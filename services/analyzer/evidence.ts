@@ -4,15 +4,15 @@ import type { Database } from 'better-sqlite3';
 import { eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import { csvCell } from '../../shared/csv.js';
 import { staleAccounts } from '../../shared/analysis/usageWindow.js';
-import { latestReview } from '../../shared/storage/accessReviews.js';
-import { queryAlerts } from '../../shared/storage/alertQuery.js';
-import { listCheckouts } from '../../shared/storage/breakglass.js';
-import { queryActions, type EventFilter } from '../../shared/storage/eventQuery.js';
-import { clusterIngest, oldestEvents } from '../../shared/storage/ingestStatus.js';
-import { queryGaps } from '../../shared/storage/pipelineGaps.js';
-import { listArchives } from '../../shared/storage/retention.js';
-import { querySelfAudit } from '../../shared/storage/selfAudit.js';
-import type { VerifyReport } from '../../shared/storage/verifyChain.js';
+import { latestReview } from '../../shared/storage/sqlite/tables/accessReviews.js';
+import { queryAlerts } from '../../shared/storage/sqlite/queries/alertQuery.js';
+import { listCheckouts } from '../../shared/storage/sqlite/tables/breakglass.js';
+import { queryActions, type EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
+import { clusterIngest, oldestEvents } from '../../shared/storage/sqlite/queries/ingestStatus.js';
+import { queryGaps } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
+import { listArchives } from '../../shared/storage/sqlite/archive/retention.js';
+import { querySelfAudit } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import type { VerifyReport } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /**
  * `kubetrail pci evidence`: a folder an assessor can read. An index (Markdown) links each

@@ -2,11 +2,11 @@ import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/a
 import { roleAtLeast } from '../../shared/access.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
 import { ACTION_FILTER_PARAMS, parseActionFilter, type ActionFilterParams } from '../../shared/query/actionFilter.js';
-import { queryActions, readAction, type ActionPosition, type EventFilter } from '../../shared/storage/eventQuery.js';
+import { queryActions, readAction, type ActionPosition, type EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
 import type { Call, Route } from './apiRouter.js';
 import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
-import { archivedDays } from '../../shared/storage/retention.js';
+import { archivedDays } from '../../shared/storage/sqlite/archive/retention.js';
 
 /** An action row with where it stands, for the next page's cursor. */
 type PositionedRow = ActionRow & { [POSITION]?: ActionPosition };

@@ -1,5 +1,5 @@
 import { InputError, NotFoundError } from '../../shared/errors.js';
-import { IDENTITY_COLUMNS, TIMELINE_BUCKETS, identityTimeline, queryIdentities, type IdentityRow } from '../../shared/storage/identityQuery.js';
+import { IDENTITY_COLUMNS, TIMELINE_BUCKETS, identityTimeline, queryIdentities, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
 import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';

@@ -1,7 +1,7 @@
 import { ACTION_COLUMNS } from '../../shared/audit/actionRow.js';
 import { SEVERITIES } from '../../shared/detect/types.js';
 import { ACTION_FILTER_PARAMS } from '../../shared/query/actionFilter.js';
-import { ALERT_STATUSES } from '../../shared/storage/alertQuery.js';
+import { ALERT_STATUSES } from '../../shared/storage/sqlite/queries/alertQuery.js';
 
 /**
  * The OpenAPI 3 document of /api/v1. The tests send real requests to every path and check

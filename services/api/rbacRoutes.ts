@@ -9,7 +9,7 @@ import { impersonatedUser, parseServiceAccountName } from '../../shared/rbac/sub
 import type { RbacState } from '../../shared/rbac/types.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { getSnapshot, hasSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/rbacSnapshots.js';
+import { getSnapshot, hasSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import type { ApiContext, Call, Route } from './apiRouter.js';
 import { readId, readParams } from './params.js';
 

@@ -1,7 +1,7 @@
 import { InputError } from '../../shared/errors.js';
-import { acknowledgeGap, queryGaps } from '../../shared/storage/pipelineGaps.js';
-import { QUARANTINE_COLUMNS, clusterIngest, queryQuarantine } from '../../shared/storage/ingestStatus.js';
-import { SELF_AUDIT_COLUMNS, querySelfAudit, type SelfAuditChannel } from '../../shared/storage/selfAudit.js';
+import { acknowledgeGap, queryGaps } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
+import { QUARANTINE_COLUMNS, clusterIngest, queryQuarantine } from '../../shared/storage/sqlite/queries/ingestStatus.js';
+import { SELF_AUDIT_COLUMNS, querySelfAudit, type SelfAuditChannel } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, bodyField, readBody, readId, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';

@@ -2,7 +2,7 @@ import { systemClock } from './clock.js';
 import type { Config } from '../../shared/config.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { ALERT_COLUMNS, queryAlerts, type AlertFilter, type AlertRow, type AlertStatus } from '../../shared/storage/alertQuery.js';
+import { ALERT_COLUMNS, queryAlerts, type AlertFilter, type AlertRow, type AlertStatus } from '../../shared/storage/sqlite/queries/alertQuery.js';
 import { openExistingStore, parseLimit } from './eventsCommand.js';
 import { type Remote, remoteRows } from './remote.js';
 import { writeRows, type OutputFormat } from './output.js';

@@ -4,8 +4,8 @@ import { parseTime } from '../../shared/audit/time.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/query/timeBound.js';
-import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts, type Checkout } from '../../shared/storage/breakglass.js';
-import { openStore } from '../../shared/storage/openStore.js';
+import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts, type Checkout } from '../../shared/storage/sqlite/tables/breakglass.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteJson, remoteRows, type Remote } from './remote.js';
 

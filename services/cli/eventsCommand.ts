@@ -4,9 +4,9 @@ import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/a
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseActionFilter, type ActionFilterParam, type ActionFilterParams } from '../../shared/query/actionFilter.js';
-import { queryActions, type EventFilter } from '../../shared/storage/eventQuery.js';
-import { archivedDays } from '../../shared/storage/retention.js';
-import { openStore, type Store } from '../../shared/storage/openStore.js';
+import { queryActions, type EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
+import { archivedDays } from '../../shared/storage/sqlite/archive/retention.js';
+import { openStore, type Store } from '../../shared/storage/sqlite/openStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteRows, type Remote } from './remote.js';
 

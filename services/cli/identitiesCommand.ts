@@ -1,7 +1,7 @@
 import { systemClock } from './clock.js';
 import type { Config } from '../../shared/config.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { IDENTITY_COLUMNS, queryIdentities, type IdentityRow } from '../../shared/storage/identityQuery.js';
+import { IDENTITY_COLUMNS, queryIdentities, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
 import { openExistingStore } from './eventsCommand.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteRows, type Remote } from './remote.js';

@@ -5,7 +5,7 @@ import { retentionJobOf, storeOptionsFrom, type Config } from '../../shared/conf
 import { pipelineOf } from './pipeline.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { StoreWriter } from '../../shared/storage/storeWriter.js';
+import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import { ingestFiles, type IngestSummary } from '../ingest/files.js';
 import { followFile } from '../ingest/follow.js';
 

@@ -5,12 +5,12 @@ import { Command, Option } from 'commander';
 import { archiveDirOf, loadConfig, type Config } from '../../shared/config.js';
 import { ROLES, newToken, type Role } from '../../shared/access.js';
 import { SEVERITIES } from '../../shared/detect/types.js';
-import { ALERT_STATUSES } from '../../shared/storage/alertQuery.js';
+import { ALERT_STATUSES } from '../../shared/storage/sqlite/queries/alertQuery.js';
 import { ConfigError, InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { GAP_COLUMNS, acknowledgeGap, queryGaps } from '../../shared/storage/pipelineGaps.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { GAP_COLUMNS, acknowledgeGap, queryGaps } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
 import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
 import { eventsCommand, historyCommand } from './eventsCommand.js';
@@ -27,7 +27,7 @@ import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
 import { writeEvidence } from '../analyzer/evidence.js';
 import { verifyCommand } from './verifyCommand.js';
-import { verifyChainParallel } from '../../shared/storage/verifyChain.js';
+import { verifyChainParallel } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /**
  * The composition root: flags → configuration → services. The only module that reads the

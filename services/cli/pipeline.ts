@@ -1,7 +1,7 @@
 import { detectorOptionsFrom, type Config } from '../../shared/config.js';
 import { Detector } from '../../shared/detect/engine.js';
 import { IngestPipeline, splitsTokens } from '../../shared/pipeline/ingestPipeline.js';
-import type { StoreWriter } from '../../shared/storage/storeWriter.js';
+import type { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import type { BodyThreadData } from '../ingest/bodyParser.js';
 
 /**

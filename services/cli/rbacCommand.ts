@@ -10,8 +10,8 @@ import type { ParsedObjects } from '../../shared/rbac/parseObjects.js';
 import { effectivePermissions } from '../../shared/rbac/permissions.js';
 import { impersonatedUser } from '../../shared/rbac/subjects.js';
 import type { RbacState } from '../../shared/rbac/types.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { getSnapshot, latestSnapshot, listSnapshots, saveSnapshot, type SnapshotInfo, type SnapshotSummary } from '../../shared/storage/rbacSnapshots.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { getSnapshot, latestSnapshot, listSnapshots, saveSnapshot, type SnapshotInfo, type SnapshotSummary } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import { writeRows, type OutputFormat } from './output.js';
 
 /** Where an `rbac` command takes its RBAC from: files (-f), a snapshot by id, or the cluster's latest. */

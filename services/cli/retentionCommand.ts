@@ -1,7 +1,7 @@
 import { systemClock } from './clock.js';
 import { archiveDirOf, retentionJobOf, shortRetentionWarning, type Config } from '../../shared/config.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../shared/storage/retention.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../shared/storage/sqlite/archive/retention.js';
 import { writeRows, type OutputFormat } from './output.js';
 
 /** `kubetrail retention run` and `kubetrail archive list|verify|restore` (PCI DSS 10.5.1). */

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Config } from '../../shared/config.js';
 import { InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { createSelfAuditRecorder } from '../../shared/storage/selfAudit.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { createSelfAuditRecorder } from '../../shared/storage/sqlite/tables/selfAudit.js';
 
 function osUser(): string {
   try {

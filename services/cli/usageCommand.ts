@@ -6,9 +6,9 @@ import type { Proposal, RecommendOptions, Target } from '../../shared/rbac/recom
 import { parseServiceAccountName } from '../../shared/rbac/subjects.js';
 import { recommendationText } from '../../shared/analysis/recommendationText.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { hasSnapshot } from '../../shared/storage/rbacSnapshots.js';
-import { rebuildUsageRollups } from '../../shared/storage/usageRollups.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { hasSnapshot } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
+import { rebuildUsageRollups } from '../../shared/storage/sqlite/tables/usageRollups.js';
 import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';

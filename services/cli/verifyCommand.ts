@@ -2,8 +2,8 @@ import { systemClock } from './clock.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { hasChain, verifyChainParallel, type VerifyReport } from '../../shared/storage/verifyChain.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { hasChain, verifyChainParallel, type VerifyReport } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /** `kubetrail verify [--since T]`: recomputes the store's hash chain; exit 1 when anything fails. */
 export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {

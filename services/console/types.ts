@@ -3,15 +3,15 @@
  * cannot drift from what the API sends; and the few answers the API builds inline.
  */
 import type { ActionRow } from '../../shared/audit/actionRow.js';
-import type { IdentityRow, TimelineRow } from '../../shared/storage/identityQuery.js';
-import type { ClusterIngest } from '../../shared/storage/ingestStatus.js';
+import type { IdentityRow, TimelineRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
+import type { ClusterIngest } from '../../shared/storage/sqlite/queries/ingestStatus.js';
 
 export type { ActionRow as Action } from '../../shared/audit/actionRow.js';
-export type { AlertRow as Alert } from '../../shared/storage/alertQuery.js';
-export type { Checkout } from '../../shared/storage/breakglass.js';
-export type { IdentityRow as Identity } from '../../shared/storage/identityQuery.js';
-export type { QuarantineRow as Quarantined } from '../../shared/storage/ingestStatus.js';
-export type { GapRow as Gap } from '../../shared/storage/pipelineGaps.js';
+export type { AlertRow as Alert } from '../../shared/storage/sqlite/queries/alertQuery.js';
+export type { Checkout } from '../../shared/storage/sqlite/tables/breakglass.js';
+export type { IdentityRow as Identity } from '../../shared/storage/sqlite/queries/identityQuery.js';
+export type { QuarantineRow as Quarantined } from '../../shared/storage/sqlite/queries/ingestStatus.js';
+export type { GapRow as Gap } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
 export type { SubjectReport, UsageReport } from '../../shared/rbac/usageReport.js';
 
 /** GET /events/{cluster}/{auditID} */

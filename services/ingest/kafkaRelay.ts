@@ -1,7 +1,7 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
-import type { WriteResult } from '../../shared/storage/eventWriter.js';
+import type { WriteResult } from '../../shared/storage/sqlite/write/eventWriter.js';
 import type { WriteBatch } from '../../shared/pipeline/prepareEvent.js';
 import { CLUSTER_HEADER, ERROR_HEADER } from './kafka.js';
 import { relayMessages, type RelayMessages } from './relayMessages.js';

@@ -6,7 +6,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { PayloadTooLargeError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
-import type { WriteResult } from '../../shared/storage/eventWriter.js';
+import type { WriteResult } from '../../shared/storage/sqlite/write/eventWriter.js';
 import type { RecordBatch } from '../../shared/storage/recordBatch.js';
 import type { PreparedBody } from './bodyParser.js';
 import { certificateNames, clientRefusal } from './clientNames.js';

@@ -11,9 +11,9 @@ import {
   DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
 } from '../rbac/recommend.js';
-import { getSnapshot, latestSnapshot } from '../storage/rbacSnapshots.js';
+import { getSnapshot, latestSnapshot } from '../storage/sqlite/tables/rbacSnapshots.js';
 import { accountActivity, type AccountActivity } from '../rbac/staleAccounts.js';
-import { accountHistory, readUsage, usageDaysCovered } from '../storage/usageQuery.js';
+import { accountHistory, readUsage, usageDaysCovered } from '../storage/sqlite/queries/usageQuery.js';
 import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
 
 /**

@@ -1,5 +1,5 @@
 import { DECISIONS } from '../storage/eventRecord.js';
-import type { EventFilter } from '../storage/eventQuery.js';
+import type { EventFilter } from '../storage/sqlite/queries/eventQuery.js';
 import { InputError } from '../errors.js';
 import { parseCidr } from '../cidr.js';
 import { parseTimeBound } from './timeBound.js';

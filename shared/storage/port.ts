@@ -1,4 +1,4 @@
-import type { FollowOffset } from './followOffsets.js';
+import type { FollowOffset } from './sqlite/tables/followOffsets.js';
 import type { RecordBatch } from './recordBatch.js';
 
 /**

@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { recordGapEvent } from '../../shared/storage/pipelineGaps.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { recordGapEvent } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
 import { serve, type RunningServer } from '../../services/cli/serve.js';
 import { apiTokenLines, cliEnv, corpusDir, runCli, tempDir } from '../helpers.js';
 

@@ -17,9 +17,9 @@ import { loadConfig } from '../../shared/config.js';
 import { ConfigError, InputError } from '../../shared/errors.js';
 import { parseActionFilter, type ActionFilterParams } from '../../shared/query/actionFilter.js';
 import { parseObjects } from '../../shared/rbac/parseObjects.js';
-import { EventWriter } from '../../shared/storage/eventWriter.js';
-import { openStore } from '../../shared/storage/openStore.js';
-import { verifyChain } from '../../shared/storage/verifyChain.js';
+import { EventWriter } from '../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { verifyChain } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /**
  * Fuzz targets: each takes one input and throws PropertyViolation when a property it states

@@ -2,8 +2,8 @@ import { systemClock } from '../../../services/cli/clock.js';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
-import { recordGapEvent } from '../../../shared/storage/pipelineGaps.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { recordGapEvent } from '../../../shared/storage/sqlite/tables/pipelineGaps.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { cliEnv, makeEvent, runCli, tempDir } from '../../helpers.js';
 
 const DAY = 86_400_000;

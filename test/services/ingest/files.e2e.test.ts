@@ -4,9 +4,9 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { queryActions } from '../../../shared/storage/eventQuery.js';
-import { StoreWriter } from '../../../shared/storage/storeWriter.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { queryActions } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { StoreWriter } from '../../../shared/storage/sqlite/write/storeWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { ingestFiles, type IngestSummary } from '../../../services/ingest/files.js';
 import { testPipeline, CLI, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 

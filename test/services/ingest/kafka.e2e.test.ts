@@ -12,8 +12,8 @@ import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { ParsedEvent } from '../../../shared/audit/types.js';
 import { createLogger } from '../../../shared/log.js';
 import { createMetrics } from '../../../shared/metrics.js';
-import { queryActions } from '../../../shared/storage/eventQuery.js';
-import { StoreWriter } from '../../../shared/storage/storeWriter.js';
+import { queryActions } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { StoreWriter } from '../../../shared/storage/sqlite/write/storeWriter.js';
 import { ERROR_HEADER, startKafkaConsumer } from '../../../services/ingest/kafka.js';
 import { testPipeline, CLI, cliEnv, corpusDir, kafkaBrokers, makeEvent, startServe, storedAuditKeys, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 

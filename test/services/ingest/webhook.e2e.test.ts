@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../../../shared/config.js';
 import { createLogger } from '../../../shared/log.js';
-import { queryActions } from '../../../shared/storage/eventQuery.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { queryActions } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
 import { CLI, cliEnv, makeEvent, tempDir } from '../../helpers.js';
 

@@ -5,10 +5,10 @@ import { decisionOf } from '../../../shared/audit/decision.js';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { ParsedEvent } from '../../../shared/audit/types.js';
 import { systemClock } from '../../../services/cli/clock.js';
-import { queryActions, readAllEvents } from '../../../shared/storage/eventQuery.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore } from '../../../shared/storage/openStore.js';
-import { queryIdentities } from '../../../shared/storage/identityQuery.js';
+import { queryActions, readAllEvents } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
+import { queryIdentities } from '../../../shared/storage/sqlite/queries/identityQuery.js';
 import { writeBatches, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'decisions');

@@ -8,9 +8,9 @@ import { loadFiles } from '../../../shared/rbac/loadFiles.js';
 import { proposalManifests, type Target } from '../../../shared/rbac/recommend.js';
 import type { RbacState } from '../../../shared/rbac/types.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore, type Store } from '../../../shared/storage/openStore.js';
-import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/rbacSnapshots.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
+import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import {writeBatches, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /**

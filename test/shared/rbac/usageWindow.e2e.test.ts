@@ -11,9 +11,9 @@ import { loadFiles } from '../../../shared/rbac/loadFiles.js';
 import { parseObjects } from '../../../shared/rbac/parseObjects.js';
 import type { PolicyRule, RbacState, RequestAttributes, UserAttributes } from '../../../shared/rbac/types.js';
 import type { UsageReport } from '../../../shared/rbac/usageReport.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore, type Store } from '../../../shared/storage/openStore.js';
-import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/rbacSnapshots.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
+import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
 import { writeBatches, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { systemClock } from '../../../services/cli/clock.js';
-import { queryAlerts } from '../../../shared/storage/alertQuery.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { queryAlerts } from '../../../shared/storage/sqlite/queries/alertQuery.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { testPipeline, writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /** Requests of the break-glass account system:admin, impersonating each user given in turn (null: as itself). */

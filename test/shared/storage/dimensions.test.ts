@@ -1,8 +1,8 @@
 import { systemClock } from '../../../services/cli/clock.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { Dimensions } from '../../../shared/storage/dimensions.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { Dimensions } from '../../../shared/storage/sqlite/write/dimensions.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { tempDir } from '../../helpers.js';
 
 describe('dimension caches', () => {

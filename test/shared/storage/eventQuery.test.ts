@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { AuditEvent } from '../../../shared/audit/types.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { queryActions, type ActionPosition, type EventFilter } from '../../../shared/storage/eventQuery.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { queryActions, type ActionPosition, type EventFilter } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { writeBatches, makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 describe('action queries: order and pages', () => {

@@ -3,9 +3,9 @@ import { copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore } from '../../../shared/storage/openStore.js';
-import { verifyChain, verifyChainParallel } from '../../../shared/storage/verifyChain.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
+import { verifyChain, verifyChainParallel } from '../../../shared/storage/sqlite/chain/verifyChain.js';
 import { writeBatches, cliEnv, corpusDir, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 /** Three transactions over two days, with a body, two users and a duplicate. */

@@ -3,10 +3,10 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import type { AuditEvent } from '../../../shared/audit/types.js';
 import { fixedClock } from '../../../shared/clock.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { queryIdentities } from '../../../shared/storage/identityQuery.js';
-import { migrate, readMigrations } from '../../../shared/storage/migrate.js';
-import { MIGRATIONS_DIR, openStore, type Store } from '../../../shared/storage/openStore.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { queryIdentities } from '../../../shared/storage/sqlite/queries/identityQuery.js';
+import { migrate, readMigrations } from '../../../shared/storage/sqlite/migrate.js';
+import { MIGRATIONS_DIR, openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
 import { writeBatches, makeEvent, parsedEvent, seededRandom, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const clock = fixedClock(Date.parse('2026-07-23T12:00:00Z'));

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { systemClock } from '../../../services/cli/clock.js';
-import { openStore } from '../../../shared/storage/openStore.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
 import { TEST_REDACTION_KEY, tempDir } from '../../helpers.js';
 
 describe('quarantine kept verbatim by an earlier kubetrail', () => {

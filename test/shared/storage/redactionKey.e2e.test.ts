@@ -2,8 +2,8 @@ import { statSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
-import { readAllEvents } from '../../../shared/storage/eventQuery.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { readAllEvents } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { cliEnv, makeEvent, runCli, tempDir } from '../../helpers.js';
 
 /** What someone with a copy of the store learns: no key, and only the owner reads the files. */

@@ -2,8 +2,8 @@ import { systemClock } from '../../../services/cli/clock.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore } from '../../../shared/storage/openStore.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { writeBatches, cliEnv, makeEvent, parsedEvent, runCli, startServe, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY_MS = 86_400_000;

@@ -7,11 +7,11 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { ConfigError, InputError } from '../../../shared/errors.js';
 import { loadConfig } from '../../../shared/config.js';
-import { readAllEvents } from '../../../shared/storage/eventQuery.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore } from '../../../shared/storage/openStore.js';
-import { archivedDays, listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../../shared/storage/retention.js';
-import { verifyChain } from '../../../shared/storage/verifyChain.js';
+import { readAllEvents } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
+import { archivedDays, listArchives, parseDay, restoreDay, runRetention, verifyArchive } from '../../../shared/storage/sqlite/archive/retention.js';
+import { verifyChain } from '../../../shared/storage/sqlite/chain/verifyChain.js';
 import { writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY_MS = 86_400_000;

@@ -5,11 +5,11 @@ import { expect } from 'chai';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import { createRedactor, redactBodies } from '../../../shared/audit/redact.js';
 import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
-import { queryActions, readAllEvents } from '../../../shared/storage/eventQuery.js';
+import { queryActions, readAllEvents } from '../../../shared/storage/sqlite/queries/eventQuery.js';
 import { eventToRecord, recordToEvent } from '../../../shared/storage/eventRecord.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
 import type { WriteBatch } from '../../../shared/pipeline/prepareEvent.js';
-import { openStore, type Store } from '../../../shared/storage/openStore.js';
+import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
 import { parseLine } from '../../../services/ingest/lines.js';
 import { writeBatches, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { fixedClock } from '../../../shared/clock.js';
-import { StoreWriter } from '../../../shared/storage/storeWriter.js';
+import { StoreWriter } from '../../../shared/storage/sqlite/write/storeWriter.js';
 import { testPipeline, TEST_REDACTION_KEY, makeEvent, parsedEvent, tempDir } from '../../helpers.js';
 
 describe('the writer thread reads no clock', () => {

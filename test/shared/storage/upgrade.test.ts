@@ -4,11 +4,11 @@ import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import type { UserInfo } from '../../../shared/audit/types.js';
 import { fixedClock } from '../../../shared/clock.js';
-import { queryActions } from '../../../shared/storage/eventQuery.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { queryIdentities } from '../../../shared/storage/identityQuery.js';
-import { openStore } from '../../../shared/storage/openStore.js';
-import { verifyChain } from '../../../shared/storage/verifyChain.js';
+import { queryActions } from '../../../shared/storage/sqlite/queries/eventQuery.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { queryIdentities } from '../../../shared/storage/sqlite/queries/identityQuery.js';
+import { openStore } from '../../../shared/storage/sqlite/openStore.js';
+import { verifyChain } from '../../../shared/storage/sqlite/chain/verifyChain.js';
 import { writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const clock = fixedClock(Date.parse('2026-12-01T12:00:00Z'));

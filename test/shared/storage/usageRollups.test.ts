@@ -2,10 +2,10 @@ import { systemClock } from '../../../services/cli/clock.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { AuditEvent } from '../../../shared/audit/types.js';
-import { EventWriter } from '../../../shared/storage/eventWriter.js';
-import { openStore, type Store } from '../../../shared/storage/openStore.js';
-import { readUsage } from '../../../shared/storage/usageQuery.js';
-import { rebuildUsageRollups } from '../../../shared/storage/usageRollups.js';
+import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
+import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
+import { readUsage } from '../../../shared/storage/sqlite/queries/usageQuery.js';
+import { rebuildUsageRollups } from '../../../shared/storage/sqlite/tables/usageRollups.js';
 import { writeBatches, makeEvent, parsedEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const DAY1 = Date.parse('2026-07-23T00:00:00Z') * 1000;
