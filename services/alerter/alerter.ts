@@ -4,8 +4,9 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { AlertDeliveries } from '../../shared/storage/sqlite/tables/alertDeliveries.js';
-import { getAlerts } from '../../shared/storage/sqlite/queries/alertQuery.js';
+import type { QueryStore } from '../../shared/storage/port.js';
 import { openStore, type Store } from '../../shared/storage/sqlite/openStore.js';
+import { sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
 import { createSink, type Sink, type SinkConfig } from './sinks.js';
 
 export type AlerterSink = SinkConfig & { minSeverity?: Severity };
@@ -36,9 +37,11 @@ export class Alerter {
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly deliveries: AlertDeliveries;
+  private readonly queries: QueryStore;
 
   private constructor(private readonly store: Store, private readonly sinks: Map<string, { sink: Sink; minSeverity: number }>, private readonly options: AlerterOptions) {
     this.deliveries = new AlertDeliveries(store.db);
+    this.queries = sqliteQueryStore(store.db);
   }
 
   static async start(path: string, options: AlerterOptions): Promise<Alerter> {
@@ -89,7 +92,7 @@ export class Alerter {
       [...this.sinks].map(async ([name, { sink }]) => {
         const due = this.deliveries.due(name, now * 1000, BATCH);
         if (due.length === 0) return;
-        const alerts = getAlerts(this.store.db, due.map((d) => d.alertId));
+        const alerts = await this.queries.alerts.get(due.map((d) => d.alertId));
         try {
           await sink.send(alerts);
           this.deliveries.delivered(name, due, nowMicros(this.options.clock));

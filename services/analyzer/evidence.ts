@@ -1,17 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Database } from 'better-sqlite3';
 import { eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import { csvCell } from '../../shared/csv.js';
 import { staleAccounts } from '../../shared/analysis/usageWindow.js';
-import { latestReview } from '../../shared/storage/sqlite/tables/accessReviews.js';
-import { queryAlerts } from '../../shared/storage/sqlite/queries/alertQuery.js';
-import { listCheckouts } from '../../shared/storage/sqlite/tables/breakglass.js';
-import { queryActions, type EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
-import { clusterIngest, oldestEvents } from '../../shared/storage/sqlite/queries/ingestStatus.js';
-import { queryGaps } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
-import { listArchives } from '../../shared/storage/sqlite/archive/retention.js';
-import { querySelfAudit } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import { collect } from '../../shared/rows.js';
+import type { QueryStore } from '../../shared/storage/port.js';
+import type { EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
 import type { VerifyReport } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /**
@@ -70,7 +64,7 @@ const SAMPLES: { req: string; what: string; filter: EventFilter; pick?: (a: Acti
   { req: '10.2.1.7', what: 'creation and deletion of system-level objects (cluster-scoped)', filter: { namespace: '' }, pick: (a) => a.verb === 'create' || a.verb === 'delete' },
 ];
 
-export function writeEvidence(db: Database, o: EvidenceOptions): { index: string; items: number } {
+export async function writeEvidence(store: QueryStore, o: EvidenceOptions): Promise<{ index: string; items: number }> {
   mkdirSync(join(o.dir, 'samples'), { recursive: true });
   const items: Item[] = [];
   const write = (file: string, text: string) => writeFileSync(join(o.dir, file), text);
@@ -78,7 +72,7 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   // 10.2.2 samples.
   for (const s of SAMPLES) {
     const rows: ActionRow[] = [];
-    for (const st of queryActions(db, { ...s.filter, cluster: o.cluster, since: o.since, order: 'desc', limit: s.pick ? 500 : 5 })) {
+    for await (const st of store.events.actions({ ...s.filter, cluster: o.cluster, since: o.since, order: 'desc', limit: s.pick ? 500 : 5 })) {
       const row = eventToActionRow(st.event, st.cluster, st.actor, st.decision);
       if (!s.pick || s.pick(row)) rows.push(row);
       if (rows.length === 5) break;
@@ -107,9 +101,9 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   items.push({ requirements: '10.3.4, 10.3.2', title: 'Integrity verification of the audit store', file: 'integrity-verify.md', summary: v.ok ? `OK over ${v.rows} events` : `FAILED: ${v.problems[0]?.detail}` });
 
   // 10.5.1: retention and archives.
-  const clusters = clusterIngest(db, o.nowMicros);
-  const oldest = oldestEvents(db);
-  const archives = listArchives(db);
+  const clusters = await store.status.clusters(o.nowMicros);
+  const oldest = await store.status.oldest();
+  const archives = await store.archives.list();
   write(
     'retention.md',
     [
@@ -135,7 +129,7 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   items.push({ requirements: '10.5.1', title: 'Retention: oldest records per cluster, archives and their SHA-256', file: 'retention.md', summary: `${archives.length} archived day(s); oldest stored ${oldest.map((r) => `${r.cluster} ${iso(r.first).slice(0, 10)}`).join(', ') || '—'}` });
 
   // 10.4.1, 10.4.3: alerts and their handling.
-  const alerts = [...queryAlerts(db, { since: o.since, cluster: o.cluster, order: 'desc', limit: 100_000 })];
+  const alerts = await collect(store.alerts.list({ since: o.since, cluster: o.cluster, order: 'desc', limit: 100_000 }));
   write('alerts.csv', csv(alerts.map((a) => ({ ...a, auditIDs: a.auditIDs.length, pci: a.pci.join(' ') })), ['id', 'rule', 'severity', 'time', 'lastTime', 'actor', 'person', 'count', 'status', 'ackedBy', 'ackedAt', 'resolvedBy', 'resolvedAt', 'pci', 'message']));
   const byRule = new Map<string, { n: number; open: number; handled: number; pci: string[] }>();
   for (const a of alerts) {
@@ -147,12 +141,12 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   items.push({ requirements: '10.4.1, 10.4.1.1, 10.4.3', title: 'Alerts by finding, with who acknowledged and resolved each', file: 'alerts.csv', summary: [...byRule].map(([rule, r]) => `${rule} ${r.n} (${r.handled} handled, ${r.open} open; ${r.pci.join(' ')})`).join('; ') || 'no alert in the period' });
 
   // 10.7.2, 10.7.3: pipeline gaps.
-  const gaps = queryGaps(db, { since: o.since, cluster: o.cluster }, o.nowMicros);
+  const gaps = await store.status.gaps({ since: o.since, cluster: o.cluster }, o.nowMicros);
   write('pipeline-gaps.csv', csv(gaps, ['id', 'cluster', 'source', 'kind', 'startedAt', 'detectedAt', 'endedAt', 'seconds', 'lateEvents', 'cause', 'remediation', 'ackedBy', 'ackedAt']));
   items.push({ requirements: '10.7.2, 10.7.3, 10.2.1.6', title: 'Failures of the audit pipeline: gaps with start, end, cause and remediation', file: 'pipeline-gaps.csv', summary: `${gaps.length} gap(s), ${gaps.filter((g) => !g.ackedAt).length} without cause and remediation` });
 
   // 7.2.4: the latest access review.
-  const review = latestReview(db, o.cluster);
+  const review = await store.reviews.latest(o.cluster);
   write(
     'access-review.md',
     review
@@ -178,7 +172,7 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   // 8.2.6: idle accounts.
   let idle: string;
   try {
-    const { origin, accounts } = staleAccounts(db, { kind: 'snapshot' }, { cluster: o.cluster, nowMicros: o.nowMicros, idleDays: o.idleDays });
+    const { origin, accounts } = await staleAccounts(store, { kind: 'snapshot' }, { cluster: o.cluster, nowMicros: o.nowMicros, idleDays: o.idleDays });
     write('idle-accounts.csv', csv(accounts.map((a) => ({ ...a, lastSeen: a.lastSeen === null ? null : iso(a.lastSeen), bindings: a.bindings.join('; ') })), ['status', 'kind', 'name', 'lastSeen', 'idleDays', 'bindings', 'note']));
     idle = `${accounts.filter((a) => a.status === 'stale-account').length} stale of ${accounts.length} bound accounts (${origin}; idle after ${o.idleDays} days)`;
   } catch (err) {
@@ -188,13 +182,13 @@ export function writeEvidence(db: Database, o: EvidenceOptions): { index: string
   items.push({ requirements: '8.2.6, 8.2.5', title: 'Accounts idle for idle.days (stale-account)', file: 'idle-accounts.csv', summary: idle });
 
   // 8.2.2, 8.6.1: break-glass.
-  const checkouts = listCheckouts(db);
+  const checkouts = await store.checkouts.list();
   const unattributed = alerts.filter((a) => a.rule === 'unattributed-break-glass');
   write('breakglass.csv', csv(checkouts, ['id', 'account', 'person', 'approvedBy', 'reason', 'ticket', 'from', 'until', 'closed']));
   items.push({ requirements: '8.2.2, 8.6.1', title: 'Break-glass checkouts (justification, approver, window); unattributed uses are in alerts.csv', file: 'breakglass.csv', summary: `${checkouts.length} checkout(s); ${unattributed.length} unattributed use alert(s)` });
 
   // 10.2.1.3, 10.3.1: kubetrail's own trail.
-  const trail = [...querySelfAudit(db, { since: o.since, order: 'asc', limit: 1_000_000 })];
+  const trail = await collect(store.selfAudit.list({ since: o.since, order: 'asc', limit: 1_000_000 }));
   write('self-audit.csv', csv(trail.map((t) => ({ ...t, query: t.query === null || t.query === undefined ? '' : JSON.stringify(t.query) })), ['id', 'time', 'channel', 'actor', 'role', 'source', 'action', 'query', 'rows', 'status', 'detail']));
   items.push({ requirements: '10.2.1.3, 10.3.1, 10.2.1.6', title: "kubetrail's own audit trail: every query and export, start, stop, configuration change", file: 'self-audit.csv', summary: `${trail.length} entries` });
 

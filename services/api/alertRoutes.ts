@@ -3,9 +3,8 @@ import { parseTime } from '../../shared/audit/time.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/query/timeBound.js';
-import { ALERT_COLUMNS, ALERT_STATUSES, queryAlerts, type AlertFilter, type AlertStatus } from '../../shared/storage/sqlite/queries/alertQuery.js';
-import { setAlertStatus } from '../../shared/storage/sqlite/tables/alertStore.js';
-import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts } from '../../shared/storage/sqlite/tables/breakglass.js';
+import { ALERT_COLUMNS, ALERT_STATUSES, type AlertFilter, type AlertStatus } from '../../shared/storage/sqlite/queries/alertQuery.js';
+import { CHECKOUT_COLUMNS } from '../../shared/storage/sqlite/tables/breakglass.js';
 import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, bodyField, readBody, readId, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
@@ -19,10 +18,10 @@ function alertStatusRoute(action: 'ack' | 'resolve'): Route {
     method: 'post',
     path: `/alerts/:id/${action}`,
     role: 'analyst',
-    handle: (call, ctx) => {
+    handle: async (call, ctx) => {
       readParams(call.req, []);
       const id = readId(call.req.params.id as string, 'alert id');
-      const r = setAlertStatus(call.db(), id, status, call.caller.name, ctx.now() * 1000);
+      const r = await call.store().alerts.setStatus(id, status, call.caller.name, ctx.now() * 1000);
       if ('problem' in r) {
         if (r.problem === 'missing') throw new NotFoundError(`no alert #${id}`);
         throw new ConflictError(`alert #${id} is already ${r.problem}`);
@@ -53,7 +52,7 @@ export function alertRoutes(): Route[] {
           filter.status = params.status as AlertStatus;
         }
         for (const k of ['rule', 'cluster'] as const) if (params[k] !== undefined) filter[k] = params[k];
-        const rows = queryAlerts(call.db(list), filter);
+        const rows = call.store(list).alerts.list(filter);
         call.rows = await sendRows(call.res, rows, list, ALERT_COLUMNS, (last) => list.cursorAt([parseTime(last.time)!, last.id]));
       },
     },
@@ -67,7 +66,7 @@ export function alertRoutes(): Route[] {
         const params = readParams(call.req, ['format']);
         const paging = call.paging({ ...params, limit: undefined });
         // Checkouts are few; one list, unpaged.
-        const rows = listCheckouts(call.db());
+        const rows = await call.store().checkouts.list();
         call.rows = await sendRows(call.res, rows, { ...paging, limit: rows.length + 1 }, CHECKOUT_COLUMNS, null);
       },
     },
@@ -75,7 +74,7 @@ export function alertRoutes(): Route[] {
       method: 'post',
       path: '/breakglass/checkouts',
       role: 'analyst',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         readParams(call.req, []);
         const b = readBody(call.req, ['account', 'person', 'approvedBy', 'reason', 'ticket', 'from', 'until', 'for'], 'account, person, approvedBy, reason, ticket, and for or until');
         const time = (k: string) => {
@@ -86,7 +85,7 @@ export function alertRoutes(): Route[] {
         if ((b.for === undefined) === (b.until === undefined)) throw new InputError('body: give the window as for (a duration such as 2h) or as until (an RFC 3339 time)');
         const fromAt = b.from === undefined ? ctx.now() * 1000 : time('from');
         const untilAt = b.for !== undefined ? after(fromAt, parseDuration(bodyField(b, 'for')!, 'body.for')) : time('until');
-        const c = createCheckout(call.db(), {
+        const c = await call.store().checkouts.create({
           account: bodyField(b, 'account')!, person: bodyField(b, 'person')!, approvedBy: bodyField(b, 'approvedBy')!, reason: bodyField(b, 'reason')!, ticket: bodyField(b, 'ticket')!, fromAt, untilAt,
         }, ctx.now() * 1000);
         call.rows = 1;
@@ -98,9 +97,9 @@ export function alertRoutes(): Route[] {
       method: 'post',
       path: '/breakglass/checkouts/:id/close',
       role: 'analyst',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         readParams(call.req, []);
-        const c = closeCheckout(call.db(), readId(call.req.params.id as string, 'checkout id'), ctx.now() * 1000);
+        const c = await call.store().checkouts.close(readId(call.req.params.id as string, 'checkout id'), ctx.now() * 1000);
         call.rows = 1;
         return c;
       },

@@ -1,13 +1,12 @@
 import type { Clock } from '../../shared/clock.js';
-import type { Database } from 'better-sqlite3';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { findToken, roleAtLeast, type ApiToken, type Role } from '../../shared/access.js';
 import type { Config } from '../../shared/config.js';
 import { ConflictError, ForbiddenError, InputError, NotFoundError, StoreUnavailableError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
-import { openStore, type Store } from '../../shared/storage/sqlite/openStore.js';
-import { createRefusalRecorder, createSelfAuditRecorder } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import type { OpenQueryStore, QueryStore } from '../../shared/storage/port.js';
+import type { SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import { alertRoutes } from './alertRoutes.js';
 import { eventRoutes } from './eventRoutes.js';
 import { identityRoutes } from './identityRoutes.js';
@@ -25,10 +24,8 @@ export interface Caller {
 /** What a handler may use. */
 export interface ApiContext {
   config: Readonly<Config>;
-  /** The server's connection: short reads and the few writes (acks, checkouts). */
-  store: Store;
-  /** A read-only connection of its own, for a stream that outlives one tick; closed by the caller. */
-  openReader(): Database;
+  /** The server's store: short reads and the few writes (acks, checkouts). */
+  store: QueryStore;
   metrics?: Metrics;
   now(): number;
 }
@@ -42,8 +39,8 @@ export interface Call {
   paging(params: Record<string, string | undefined>): Paging;
   /** The same, with the cursor decoded (isPosition checks what it holds). */
   list<P>(params: Record<string, string | undefined>, isPosition: (p: unknown) => p is P): ListRequest<P>;
-  /** The connection to read from: the server's for a JSON page, a reader of its own for a stream. */
-  db(paging?: Paging): Database;
+  /** The store to read from: the server's for a JSON page, a reader of its own for a stream. */
+  store(paging?: Paging): QueryStore;
   rows: number | null;
 }
 
@@ -57,7 +54,12 @@ export interface Route {
 
 export interface ApiOptions {
   config: Readonly<Config>;
-  store: Store;
+  store: QueryStore;
+  /** A read-only store of its own, for a stream that reads one snapshot while ingest goes on. */
+  openReader(): OpenQueryStore;
+  /** Records a call in the self-audit; a refused one (no or unknown token) compactly. */
+  recordCall(e: SelfAuditEntry): void;
+  recordRefusal(e: { actor: string; source: string | null; action: string; status: number; query?: unknown }): void;
   log: Logger;
   metrics?: Metrics;
   clock: Clock;
@@ -68,15 +70,9 @@ export interface ApiOptions {
 /** The query API, mounted at /api/v1: authentication, the role each route needs, the self-audit of every call. */
 export function createApiRouter(options: ApiOptions): Router {
   const { config, store, log } = options;
-  const record = createSelfAuditRecorder(store.db, options.clock);
-  const refused = createRefusalRecorder(store.db, options.clock);
-  const ctx: ApiContext = {
-    config,
-    store,
-    metrics: options.metrics,
-    now: options.clock,
-    openReader: () => openStore(config.database.path, { readonly: true }).db,
-  };
+  const record = options.recordCall;
+  const refused = options.recordRefusal;
+  const ctx: ApiContext = { config, store, metrics: options.metrics, now: options.clock };
   const router = express.Router();
   const routes: Route[] = [...eventRoutes(), ...identityRoutes(), ...alertRoutes(), ...rbacRoutes(), ...statusRoutes()];
   const document = openApiDocument();
@@ -148,7 +144,7 @@ export function createApiRouter(options: ApiOptions): Router {
         res.status(403).json({ error });
         return;
       }
-      const readers: Database[] = [];
+      const readers: OpenQueryStore[] = [];
       const call: Call = {
         req,
         res,
@@ -162,15 +158,15 @@ export function createApiRouter(options: ApiOptions): Router {
           return p;
         },
         list: (params, isPosition) => readList(req, params, call.paging(params), isPosition),
-        db: (paging) => {
-          if (!paging || paging.format === 'json') return store.db;
-          const db = ctx.openReader();
-          readers.push(db);
-          return db;
+        store: (paging) => {
+          if (!paging || paging.format === 'json') return store;
+          const reader = options.openReader();
+          readers.push(reader);
+          return reader.store;
         },
       };
       res.on('close', () => {
-        for (const db of readers) db.close();
+        for (const reader of readers) reader.close();
       });
       Promise.resolve()
         .then(() => route.handle(call, ctx))

@@ -2,11 +2,10 @@ import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/a
 import { roleAtLeast } from '../../shared/access.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
 import { ACTION_FILTER_PARAMS, parseActionFilter, type ActionFilterParams } from '../../shared/query/actionFilter.js';
-import { queryActions, readAction, type ActionPosition, type EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
+import type { ActionPosition, EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
 import type { Call, Route } from './apiRouter.js';
 import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
-import { archivedDays } from '../../shared/storage/sqlite/archive/retention.js';
 
 /** An action row with where it stands, for the next page's cursor. */
 type PositionedRow = ActionRow & { [POSITION]?: ActionPosition };
@@ -29,15 +28,16 @@ async function listActions(call: Call, params: Record<string, string | undefined
   if (list.after) filter.after = fromCursorPosition(list.after);
   filter.order = list.order;
   filter.limit = list.fetch;
-  const rows = (function* () {
-    for (const s of queryActions(call.db(list), filter)) {
+  const store = call.store(list);
+  const rows = (async function* () {
+    for await (const s of store.events.actions(filter)) {
       const row: PositionedRow = eventToActionRow(s.event, s.cluster, s.actor, s.decision);
       row[POSITION] = s.position;
       yield row;
     }
   })();
   // Days of the range moved to archives: the answer says so instead of being silently short.
-  const archived = archivedDays(call.db(), filter.since, filter.until);
+  const archived = await call.store().archives.days(filter.since, filter.until);
   if (archived.length > 0) call.res.set('X-Kubetrail-Archived-Days', archived.slice(0, 100).join(','));
   call.rows = await sendRows(call.res, rows, list, ACTION_COLUMNS, (last) => list.cursorAt(toCursorPosition(last[POSITION]!)), archived.length > 0 ? { archived } : {});
 }
@@ -70,12 +70,12 @@ export function eventRoutes(): Route[] {
       method: 'get',
       path: '/events/:cluster/:auditID',
       role: 'viewer',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'until']);
         const { cluster, auditID } = call.req.params as { cluster: string; auditID: string };
         if (auditID.length > 256) throw new InputError('auditID: longer than 256 characters');
         const bodies = roleAtLeast(call.caller.role, 'analyst');
-        const stages = readAction(ctx.store.db, cluster, auditID, { bodies, ...readRange(params, ctx.now()) });
+        const stages = await ctx.store.events.action(cluster, auditID, { bodies, ...readRange(params, ctx.now()) });
         if (stages.length === 0) throw new NotFoundError(`no action ${auditID} in cluster ${cluster}`);
         call.rows = stages.length;
         const last = stages.at(-1)!;

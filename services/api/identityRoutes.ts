@@ -1,5 +1,6 @@
+import { collect } from '../../shared/rows.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
-import { IDENTITY_COLUMNS, TIMELINE_BUCKETS, identityTimeline, queryIdentities, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
+import { IDENTITY_COLUMNS, TIMELINE_BUCKETS, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
 import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
@@ -22,7 +23,7 @@ export function identityRoutes(): Route[] {
         const list = call.list(params, isPosition);
         const after = list.after;
         const dir = list.order === 'asc' ? 1 : -1;
-        const all = [...queryIdentities(call.db(), readRange(params, ctx.now()))].sort((a, b) => dir * compare(positionOf(a), positionOf(b)));
+        const all = (await collect(call.store().identities.list(readRange(params, ctx.now())))).sort((a, b) => dir * compare(positionOf(a), positionOf(b)));
         const rows = after === null ? all : all.filter((r) => dir * compare(positionOf(r), after) > 0);
         call.rows = await sendRows(call.res, rows, list, IDENTITY_COLUMNS, (last) => list.cursorAt(positionOf(last)));
       },
@@ -31,10 +32,10 @@ export function identityRoutes(): Route[] {
       method: 'get',
       path: '/identities/:id',
       role: 'viewer',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'until']);
         const id = call.req.params.id as string;
-        const rows = [...queryIdentities(ctx.store.db, { ...readRange(params, ctx.now()), identity: id })];
+        const rows = await collect(ctx.store.identities.list({ ...readRange(params, ctx.now()), identity: id }));
         if (rows.length === 0) throw new NotFoundError(`no identity '${id}' acted${params.since || params.until ? ' in that window' : ''}`);
         call.rows = rows.length;
         // A shared account used by several people is one row per person.
@@ -45,12 +46,12 @@ export function identityRoutes(): Route[] {
       method: 'get',
       path: '/identities/:id/timeline',
       role: 'viewer',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['bucket', 'since', 'until']);
         const bucket = params.bucket ?? 'hour';
         if (!(bucket in TIMELINE_BUCKETS)) throw new InputError(`bucket: expected hour or day, got '${bucket}'`);
         const id = call.req.params.id as string;
-        const items = identityTimeline(ctx.store.db, id, bucket as keyof typeof TIMELINE_BUCKETS, readRange(params, ctx.now()));
+        const items = await ctx.store.identities.timeline(id, bucket as keyof typeof TIMELINE_BUCKETS, readRange(params, ctx.now()));
         call.rows = items.length;
         return { identity: id, bucket, items };
       },

@@ -1,4 +1,3 @@
-import type { Database } from 'better-sqlite3';
 import { InputError } from '../../shared/errors.js';
 import { PERMISSION_COLUMNS, canAnswer, permissionRows, subjectUser, whoCanRows } from '../../shared/rbac/answers.js';
 import { Authorizer } from '../../shared/rbac/authorizer.js';
@@ -9,18 +8,18 @@ import { impersonatedUser, parseServiceAccountName } from '../../shared/rbac/sub
 import type { RbacState } from '../../shared/rbac/types.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { getSnapshot, hasSnapshot, latestSnapshot, listSnapshots } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
+import type { QueryStore } from '../../shared/storage/port.js';
 import type { ApiContext, Call, Route } from './apiRouter.js';
 import { readId, readParams } from './params.js';
 
 /** The RBAC a question is asked of: `snapshot` by id, else the newest of `cluster` (default: the configured one). */
-function stateOf(db: Database, params: Record<string, string | undefined>, ctx: ApiContext): { state: RbacState; origin: string; cluster: string } {
+async function stateOf(store: QueryStore, params: Record<string, string | undefined>, ctx: ApiContext): Promise<{ state: RbacState; origin: string; cluster: string }> {
   if (params.snapshot !== undefined) {
-    const s = getSnapshot(db, readId(params.snapshot, 'snapshot'));
+    const s = await store.snapshots.get(readId(params.snapshot, 'snapshot'));
     return { state: s.state, origin: `snapshot ${s.id} of ${s.cluster}`, cluster: s.cluster };
   }
   const cluster = params.cluster ?? ctx.config.cluster;
-  const s = latestSnapshot(db, cluster);
+  const s = await store.snapshots.latest(cluster);
   if (!s) throw new InputError(`no RBAC snapshot of cluster '${cluster}': load one with kubetrail rbac load, or name another with cluster= or snapshot=`);
   return { state: s.state, origin: `snapshot ${s.id} of ${s.cluster}`, cluster };
 }
@@ -52,19 +51,19 @@ export function rbacRoutes(): Route[] {
       method: 'get',
       path: '/rbac/snapshots',
       role: 'admin',
-      handle: (call) => {
+      handle: async (call) => {
         const params = readParams(call.req, ['cluster']);
-        return rowsAnswer(call, listSnapshots(call.db(), params.cluster).map((s) => ({ id: s.id, cluster: s.cluster, takenAt: new Date(s.takenAt / 1000).toISOString(), source: s.source, ...s.summary, problems: s.summary.problems.length })));
+        return rowsAnswer(call, (await call.store().snapshots.list(params.cluster)).map((s) => ({ id: s.id, cluster: s.cluster, takenAt: new Date(s.takenAt / 1000).toISOString(), source: s.source, ...s.summary, problems: s.summary.problems.length })));
       },
     },
     {
       method: 'get',
       path: '/rbac/can',
       role: 'admin',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['verb', 'resource', 'subresource', 'namespace', 'user', 'groups', ...STATE_PARAMS]);
         required(params, 'verb', 'resource', 'user');
-        const { state, origin } = stateOf(call.db(), params, ctx);
+        const { state, origin } = (await stateOf(call.store(), params, ctx));
         call.rows = 1;
         return canAnswer(state, params.verb!, params.resource!, params, impersonatedUser(params.user!, groupsOf(params.groups)), origin);
       },
@@ -73,20 +72,20 @@ export function rbacRoutes(): Route[] {
       method: 'get',
       path: '/rbac/who-can',
       role: 'admin',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['verb', 'resource', 'subresource', 'namespace', ...STATE_PARAMS]);
         required(params, 'verb', 'resource');
-        return rowsAnswer(call, whoCanRows(stateOf(call.db(), params, ctx).state, params.verb!, params.resource!, params));
+        return rowsAnswer(call, whoCanRows((await stateOf(call.store(), params, ctx)).state, params.verb!, params.resource!, params));
       },
     },
     {
       method: 'get',
       path: '/rbac/permissions',
       role: 'admin',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['user', 'groups', 'serviceaccount', 'namespace', ...STATE_PARAMS]);
         const user = subjectUser({ user: params.user, group: groupsOf(params.groups), serviceaccount: params.serviceaccount });
-        const perms = effectivePermissions(new Authorizer(stateOf(call.db(), params, ctx).state), user, params.namespace === undefined ? 'all' : [params.namespace]);
+        const perms = effectivePermissions(new Authorizer((await stateOf(call.store(), params, ctx)).state), user, params.namespace === undefined ? 'all' : [params.namespace]);
         const rows = permissionRows(perms);
         call.rows = rows.length;
         return { user: perms.user, bypassesRbac: perms.bypass, columns: PERMISSION_COLUMNS, items: rows };
@@ -96,10 +95,10 @@ export function rbacRoutes(): Route[] {
       method: 'get',
       path: '/rbac/report',
       role: 'admin',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'until', 'subject', 'namespace', ...STATE_PARAMS]);
         const cluster = params.cluster ?? ctx.config.cluster;
-        const report = usageReport(call.db(), { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) }, {
+        const report = await usageReport(call.store(), { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) }, {
           ...windowOf(params, ctx, cluster),
           ...(params.subject ? { subjects: groupsOf(params.subject) } : {}),
         });
@@ -111,18 +110,18 @@ export function rbacRoutes(): Route[] {
       method: 'get',
       path: '/rbac/recommend',
       role: 'admin',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['user', 'serviceaccount', 'group', 'all', 'since', 'until', 'namespace', 'includeDenied', ...STATE_PARAMS]);
         const given = ['user', 'serviceaccount', 'group', 'all'].filter((k) => params[k] !== undefined);
         if (given.length !== 1) throw new InputError('give exactly one of user, serviceaccount, group or all=true');
         for (const flag of ['all', 'includeDenied']) {
           if (params[flag] !== undefined && params[flag] !== 'true' && params[flag] !== 'false') throw new InputError(`${flag}: expected true or false`);
         }
-        const db = call.db();
+        const store = call.store();
         const cluster = params.cluster ?? ctx.config.cluster;
         const window = windowOf(params, ctx, cluster);
-        const snapshotKnown = params.snapshot !== undefined || hasSnapshot(db, cluster);
-        const prepared = prepareRecommendations(db, snapshotKnown ? { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) } : null, window);
+        const snapshotKnown = params.snapshot !== undefined || (await store.snapshots.has(cluster));
+        const prepared = await prepareRecommendations(store, snapshotKnown ? { kind: 'snapshot', ...(params.snapshot ? { id: readId(params.snapshot, 'snapshot') } : {}) } : null, window);
         let targets: Target[];
         if (params.all === 'true') targets = observedTargets(prepared, params.includeDenied === 'true');
         else if (params.user !== undefined) {

@@ -9,7 +9,7 @@ import type { Paging } from './params.js';
  */
 export async function sendRows<T extends object>(
   res: Response,
-  rows: Iterable<T>,
+  rows: Iterable<T> | AsyncIterable<T>,
   paging: Paging,
   columns: readonly (keyof T)[],
   cursorOf: ((last: T) => string) | null,
@@ -19,7 +19,7 @@ export async function sendRows<T extends object>(
   if (paging.format === 'json') {
     const items: T[] = [];
     let more = false;
-    for (const r of rows) {
+    for await (const r of rows) {
       if (items.length === paging.limit) {
         more = true;
         break;
@@ -35,7 +35,7 @@ export async function sendRows<T extends object>(
   let n = 0;
   if (paging.format === 'csv') await write(columns.map((c) => csvCell(c)).join(',') + '\r\n');
   let chunk = '';
-  for (const r of rows) {
+  for await (const r of rows) {
     if (res.destroyed) break;
     chunk += paging.format === 'csv' ? columns.map((c) => csvCell(r[c])).join(',') + '\r\n' : JSON.stringify(r) + '\n';
     if (++n % 200 === 0) {

@@ -1,7 +1,6 @@
 import { InputError } from '../../shared/errors.js';
-import { acknowledgeGap, queryGaps } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
-import { QUARANTINE_COLUMNS, clusterIngest, queryQuarantine } from '../../shared/storage/sqlite/queries/ingestStatus.js';
-import { SELF_AUDIT_COLUMNS, querySelfAudit, type SelfAuditChannel } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import { QUARANTINE_COLUMNS } from '../../shared/storage/sqlite/queries/ingestStatus.js';
+import { SELF_AUDIT_COLUMNS, type SelfAuditChannel } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, bodyField, readBody, readId, readParams, readRange } from './params.js';
 import { sendRows } from './respond.js';
@@ -29,10 +28,10 @@ export function statusRoutes(): Route[] {
       method: 'get',
       path: '/gaps',
       role: 'viewer',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         const params = readParams(call.req, ['since', 'cluster', 'open']);
         if (params.open !== undefined && params.open !== 'true' && params.open !== 'false') throw new InputError('open: expected true or false');
-        const items = queryGaps(call.db(), { since: readRange(params, ctx.now()).since, cluster: params.cluster, open: params.open === 'true' }, ctx.now() * 1000);
+        const items = await call.store().status.gaps({ since: readRange(params, ctx.now()).since, cluster: params.cluster, open: params.open === 'true' }, ctx.now() * 1000);
         call.rows = items.length;
         return { items, nextCursor: null };
       },
@@ -41,10 +40,10 @@ export function statusRoutes(): Route[] {
       method: 'post',
       path: '/gaps/:id/ack',
       role: 'analyst',
-      handle: (call, ctx) => {
+      handle: async (call, ctx) => {
         readParams(call.req, []);
         const b = readBody(call.req, ['cause', 'remediation'], 'cause and remediation');
-        const gap = acknowledgeGap(call.db(), readId(call.req.params.id as string, 'gap id'), { cause: bodyField(b, 'cause')!, remediation: bodyField(b, 'remediation')!, by: call.caller.name }, ctx.now() * 1000);
+        const gap = await call.store().status.acknowledgeGap(readId(call.req.params.id as string, 'gap id'), { cause: bodyField(b, 'cause')!, remediation: bodyField(b, 'remediation')!, by: call.caller.name }, ctx.now() * 1000);
         call.rows = 1;
         return gap;
       },
@@ -56,7 +55,7 @@ export function statusRoutes(): Route[] {
       handle: async (call, ctx) => {
         readParams(call.req, []);
         const now = ctx.now();
-        const clusters = clusterIngest(ctx.store.db, now * 1000);
+        const clusters = await ctx.store.status.clusters(now * 1000);
         const { sources, kafkaLag } = await sourceCounters(ctx.metrics);
         const uptime = process.uptime();
         for (const counts of Object.values(sources)) counts.eventsPerSecond = Math.round(((counts.accepted ?? 0) / uptime) * 100) / 100;
@@ -78,7 +77,7 @@ export function statusRoutes(): Route[] {
         const params = readParams(call.req, ['since', 'source', 'cluster', ...PAGING_PARAMS]);
         const list = call.list(params, isId);
         if (list.order !== 'desc') throw new InputError('order: quarantine lists newest first only (order=desc)');
-        const rows = queryQuarantine(call.db(list), {
+        const rows = call.store(list).status.quarantine({
           since: readRange(params, ctx.now()).since,
           source: params.source,
           cluster: params.cluster,
@@ -96,7 +95,7 @@ export function statusRoutes(): Route[] {
         const params = readParams(call.req, ['since', 'until', 'actor', 'channel', ...PAGING_PARAMS]);
         const list = call.list(params, isId);
         if (params.channel !== undefined && !['api', 'cli', 'service'].includes(params.channel)) throw new InputError(`channel: expected api, cli or service, got '${params.channel}'`);
-        const rows = querySelfAudit(call.db(list), {
+        const rows = call.store(list).selfAudit.list({
           ...readRange(params, ctx.now()),
           actor: params.actor,
           channel: params.channel as SelfAuditChannel | undefined,

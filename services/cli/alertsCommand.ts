@@ -2,8 +2,9 @@ import { systemClock } from './clock.js';
 import type { Config } from '../../shared/config.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { ALERT_COLUMNS, queryAlerts, type AlertFilter, type AlertRow, type AlertStatus } from '../../shared/storage/sqlite/queries/alertQuery.js';
-import { openExistingStore, parseLimit } from './eventsCommand.js';
+import { ALERT_COLUMNS, type AlertFilter, type AlertRow, type AlertStatus } from '../../shared/storage/sqlite/queries/alertQuery.js';
+import { parseLimit } from './eventsCommand.js';
+import { usingStore } from './localStore.js';
 import { type Remote, remoteRows } from './remote.js';
 import { writeRows, type OutputFormat } from './output.js';
 
@@ -42,12 +43,7 @@ export async function alertsCommand(config: Readonly<Config>, flags: AlertsFlags
     const params = { since: flags.since, severity: flags.severity, rule: flags.rule, status: flags.status, cluster: flags.cluster, limit: limit ? String(limit) : undefined };
     rows = await writeRows(process.stdout, seen(remoteRows<AlertRow>(remote, '/alerts', params)), ALERT_COLUMNS, flags.output);
   } else {
-    const store = openExistingStore(config);
-    try {
-      rows = await writeRows(process.stdout, seen(queryAlerts(store.db, filter)), ALERT_COLUMNS, flags.output);
-    } finally {
-      store.close();
-    }
+    rows = await usingStore(config, 'read', (store) => writeRows(process.stdout, seen(store.alerts.list(filter)), ALERT_COLUMNS, flags.output));
   }
   return { rows, exitCode: flags.failOnSeverity !== undefined && worst >= SEVERITIES.indexOf(flags.failOnSeverity) ? 1 : 0 };
 }

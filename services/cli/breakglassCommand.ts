@@ -4,8 +4,8 @@ import { parseTime } from '../../shared/audit/time.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/query/timeBound.js';
-import { CHECKOUT_COLUMNS, closeCheckout, createCheckout, listCheckouts, type Checkout } from '../../shared/storage/sqlite/tables/breakglass.js';
-import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { CHECKOUT_COLUMNS, type Checkout } from '../../shared/storage/sqlite/tables/breakglass.js';
+import { usingStore } from './localStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteJson, remoteRows, type Remote } from './remote.js';
 
@@ -37,23 +37,15 @@ export async function checkoutCommand(config: Readonly<Config>, flags: CheckoutF
   }
   const fromAt = flags.from === undefined ? systemClock() * 1000 : time(flags.from, '--from');
   const untilAt = flags.for !== undefined ? after(fromAt, parseDuration(flags.for, '--for')) : time(flags.until!, '--until');
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    const c = createCheckout(store.db, { account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, fromAt, untilAt }, systemClock() * 1000);
+  await usingStore(config, 'write', async (store) => {
+    const c = await store.checkouts.create({ account: flags.account, person: flags.person, approvedBy: flags.approvedBy, reason: flags.reason, ticket: flags.ticket, fromAt, untilAt }, systemClock() * 1000);
     await writeRows(process.stdout, [c], CHECKOUT_COLUMNS, flags.output);
-  } finally {
-    store.close();
-  }
+  });
 }
 
 export async function listCheckoutsCommand(config: Readonly<Config>, flags: { output: OutputFormat }, remote: Remote | null): Promise<number> {
   if (remote) return writeRows(process.stdout, remoteRows<Checkout>(remote, '/breakglass/checkouts', {}), CHECKOUT_COLUMNS, flags.output);
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    return await writeRows(process.stdout, listCheckouts(store.db), CHECKOUT_COLUMNS, flags.output);
-  } finally {
-    store.close();
-  }
+  return usingStore(config, 'write', async (store) => writeRows(process.stdout, await store.checkouts.list(), CHECKOUT_COLUMNS, flags.output));
 }
 
 export async function closeCheckoutCommand(config: Readonly<Config>, id: string, flags: { output: OutputFormat }, remote: Remote | null): Promise<void> {
@@ -62,10 +54,5 @@ export async function closeCheckoutCommand(config: Readonly<Config>, id: string,
     await writeRows(process.stdout, [await remoteJson<Checkout>(remote, 'POST', `/breakglass/checkouts/${id}/close`)], CHECKOUT_COLUMNS, flags.output);
     return;
   }
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    await writeRows(process.stdout, [closeCheckout(store.db, Number(id), systemClock() * 1000)], CHECKOUT_COLUMNS, flags.output);
-  } finally {
-    store.close();
-  }
+  await usingStore(config, 'write', async (store) => writeRows(process.stdout, [await store.checkouts.close(Number(id), systemClock() * 1000)], CHECKOUT_COLUMNS, flags.output));
 }

@@ -1,12 +1,11 @@
 import { systemClock } from './clock.js';
-import { existsSync } from 'node:fs';
 import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseActionFilter, type ActionFilterParam, type ActionFilterParams } from '../../shared/query/actionFilter.js';
-import { queryActions, type EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
-import { archivedDays } from '../../shared/storage/sqlite/archive/retention.js';
-import { openStore, type Store } from '../../shared/storage/sqlite/openStore.js';
+import { mapRows } from '../../shared/rows.js';
+import type { EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
+import { usingStore } from './localStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteRows, type Remote } from './remote.js';
 
@@ -92,26 +91,15 @@ export async function historyCommand(
 
 async function actionsCommand(config: Readonly<Config>, remote: Remote | null, path: string, params: ActionFilterParams, filter: EventFilter, output: OutputFormat): Promise<number> {
   if (remote) return writeRows(process.stdout, remoteRows<ActionRow>(remote, path, params), ACTION_COLUMNS, output);
-  const store = openExistingStore(config);
-  try {
-    const rows = mapIter(queryActions(store.db, filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor, s.decision));
+  return usingStore(config, 'read', async (store) => {
+    const rows = mapRows(store.events.actions(filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor, s.decision));
     const n = await writeRows(process.stdout, rows, ACTION_COLUMNS, output);
-    const archived = archivedDays(store.db, filter.since, filter.until);
+    const archived = await store.archives.days(filter.since, filter.until);
     if (archived.length > 0) {
       process.stderr.write(`kubetrail: note: ${archived.length} day(s) of this range are archived and not in this answer (${archived.slice(0, 5).join(', ')}${archived.length > 5 ? ', …' : ''}); kubetrail archive restore DAY brings one back\n`);
     }
     return n;
-  } finally {
-    store.close();
-  }
-}
-
-/** The store, read-only; an InputError when there is none yet. */
-export function openExistingStore(config: Readonly<Config>): Store {
-  if (!existsSync(config.database.path)) {
-    throw new InputError(`${config.database.path}: no database yet; store events with kubetrail ingest or kubetrail serve`);
-  }
-  return openStore(config.database.path, { readonly: true });
+  });
 }
 
 /**
@@ -125,8 +113,4 @@ export function parseResourceFlag(text: string): Pick<EventFilter, 'resource' | 
   if (m[2] !== undefined) out.apiGroup = m[2];
   if (m[3] !== undefined) out.subresource = m[3];
   return out;
-}
-
-function* mapIter<T, U>(it: Iterable<T>, f: (t: T) => U): Iterable<U> {
-  for (const t of it) yield f(t);
 }

@@ -1,8 +1,8 @@
 import { systemClock } from './clock.js';
 import type { Config } from '../../shared/config.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { IDENTITY_COLUMNS, queryIdentities, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
-import { openExistingStore } from './eventsCommand.js';
+import { IDENTITY_COLUMNS, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
+import { usingStore } from './localStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 import { remoteRows, type Remote } from './remote.js';
 
@@ -18,10 +18,5 @@ export async function identitiesCommand(config: Readonly<Config>, flags: Identit
   const since = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', now);
   const until = flags.until === undefined ? undefined : parseTimeBound(flags.until, '--until', now);
   if (remote) return writeRows(process.stdout, remoteRows<IdentityRow>(remote, '/identities', { since: flags.since, until: flags.until }), IDENTITY_COLUMNS, flags.output);
-  const store = openExistingStore(config);
-  try {
-    return await writeRows(process.stdout, queryIdentities(store.db, { since, until }), IDENTITY_COLUMNS, flags.output);
-  } finally {
-    store.close();
-  }
+  return usingStore(config, 'read', (store) => writeRows(process.stdout, store.identities.list({ since, until }), IDENTITY_COLUMNS, flags.output));
 }

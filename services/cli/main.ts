@@ -10,7 +10,9 @@ import { ConfigError, InputError, NotFoundError, errorMessage } from '../../shar
 import { createLogger } from '../../shared/log.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/sqlite/openStore.js';
-import { GAP_COLUMNS, acknowledgeGap, queryGaps } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
+import { sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
+import { GAP_COLUMNS } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
+import { usingStore } from './localStore.js';
 import { alertsCommand } from './alertsCommand.js';
 import { checkoutCommand, closeCheckoutCommand, listCheckoutsCommand } from './breakglassCommand.js';
 import { eventsCommand, historyCommand } from './eventsCommand.js';
@@ -293,8 +295,8 @@ withState(rbac.command('can'))
   .requiredOption('--as <user>', 'username; system:authenticated and service-account groups are added as the apiserver would')
   .option('--as-group <group>', 'a group of the user (repeatable)', collect)
   .option('--explain', 'name the binding, role and rule that allow it, or the system:masters bypass')
-  .action((verb: string, resource: string, flags) => {
-    process.exitCode = canCommand(configFrom(flags), verb, resource, flags);
+  .action(async (verb: string, resource: string, flags) => {
+    process.exitCode = await canCommand(configFrom(flags), verb, resource, flags);
   });
 withState(rbac.command('who-can'))
   .description('which subjects may make a request, with the binding and role of each')
@@ -343,8 +345,8 @@ withState(rbac.command('recommend'))
   .option('--no-expand-multi-name', 'keep resourceNames for an operation seen on several names (default: any name)')
   .option('--proposal <file>', 'dry-run this RBAC (e.g. an edited recommendation) instead of generating one')
   .option('--fail-on-regression', 'exit 1 when the dry run finds an observed allowed request the new RBAC would deny')
-  .action((flags) => {
-    process.exitCode = recommendCommand(configFrom(flags), flags);
+  .action(async (flags) => {
+    process.exitCode = await recommendCommand(configFrom(flags), flags);
   });
 withCommon(rbac.command('rollups'))
   .description('the daily usage rollups the report reads (kept at ingest)')
@@ -367,8 +369,8 @@ withCommon(review.command('record'))
   .option('--review <id>', "the review (default: the cluster's newest)")
   .option('--cluster <name>', 'cluster (default: config cluster)')
   .action(
-    audited('review record', (config, flags: Parameters<typeof reviewRecordCommand>[1] & CommonFlags) => {
-      reviewRecordCommand(config, flags);
+    audited('review record', async (config, flags: Parameters<typeof reviewRecordCommand>[1] & CommonFlags) => {
+      await reviewRecordCommand(config, flags);
       return 1;
     }),
   );
@@ -391,13 +393,10 @@ withCommon(gaps.command('list'))
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(
     audited('gaps list', async (config, flags: CommonFlags & { since?: string; cluster?: string; open?: boolean; output: OutputFormat }) => {
-      const store = openStore(config.database.path, { readonly: true });
-      try {
-        const rows = queryGaps(store.db, { since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock()), cluster: flags.cluster, open: flags.open }, systemClock() * 1000);
-        return await writeRows(process.stdout, rows, GAP_COLUMNS, flags.output);
-      } finally {
-        store.close();
-      }
+      return usingStore(config, 'read', async (store) => {
+        const rows = await store.status.gaps({ since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock()), cluster: flags.cluster, open: flags.open }, systemClock() * 1000);
+        return writeRows(process.stdout, rows, GAP_COLUMNS, flags.output);
+      });
     }),
   );
 withCommon(gaps.command('ack'))
@@ -410,14 +409,11 @@ withCommon(gaps.command('ack'))
     audited('gaps ack', (config, flags: CommonFlags & { cause: string; remediation: string; by?: string }, id: string) => {
       const n = Number(id);
       if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`expected a gap number, got '${id}'`);
-      const store = openStore(config.database.path, { clock: systemClock });
-      try {
-        const gap = acknowledgeGap(store.db, n, { cause: flags.cause, remediation: flags.remediation, by: flags.by ?? userInfo().username }, systemClock() * 1000);
+      return usingStore(config, 'write', async (store) => {
+        const gap = await store.status.acknowledgeGap(n, { cause: flags.cause, remediation: flags.remediation, by: flags.by ?? userInfo().username }, systemClock() * 1000);
         process.stdout.write(`gap #${gap.id} (${gap.cluster} via ${gap.source}, ${gap.seconds} s) acknowledged by ${gap.ackedBy}\n`);
         return 1;
-      } finally {
-        store.close();
-      }
+      });
     }),
   );
 
@@ -448,7 +444,7 @@ withCommon(program.command('pci').command('evidence'))
       const store = openStore(config.database.path, { clock: systemClock });
       try {
         const verified = await verifyChainParallel(store.db, config.database.path);
-        const r = writeEvidence(store.db, {
+        const r = await writeEvidence(sqliteQueryStore(store.db), {
           dir: flags.out,
           cluster: flags.cluster ?? config.cluster,
           since: parseTimeBound(flags.since, '--since', systemClock()),

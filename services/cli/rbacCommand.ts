@@ -10,8 +10,8 @@ import type { ParsedObjects } from '../../shared/rbac/parseObjects.js';
 import { effectivePermissions } from '../../shared/rbac/permissions.js';
 import { impersonatedUser } from '../../shared/rbac/subjects.js';
 import type { RbacState } from '../../shared/rbac/types.js';
-import { openStore } from '../../shared/storage/sqlite/openStore.js';
-import { getSnapshot, latestSnapshot, listSnapshots, saveSnapshot, type SnapshotInfo, type SnapshotSummary } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
+import type { SnapshotSummary } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
+import { usingStore } from './localStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 
 /** Where an `rbac` command takes its RBAC from: files (-f), a snapshot by id, or the cluster's latest. */
@@ -36,25 +36,22 @@ export function reportProblems(parsed: ParsedObjects): void {
   for (const p of parsed.problems) process.stderr.write(`kubetrail: ${p.position}: ${p.reason}\n`);
 }
 
-export function stateFrom(config: Readonly<Config>, flags: StateFlags): LoadedState {
+export async function stateFrom(config: Readonly<Config>, flags: StateFlags): Promise<LoadedState> {
   if (flags.file && flags.file.length > 0) {
     const loaded = loadFiles(flags.file);
     reportProblems(loaded);
     return { state: loaded.state, origin: `files ${loaded.files.join(', ')}` };
   }
   const cluster = flags.cluster ?? config.cluster;
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    const snap = flags.snapshot !== undefined ? getSnapshot(store.db, snapshotId(flags.snapshot, '--snapshot')) : latestSnapshot(store.db, cluster);
+  return usingStore(config, 'write', async (store) => {
+    const snap = flags.snapshot !== undefined ? await store.snapshots.get(snapshotId(flags.snapshot, '--snapshot')) : await store.snapshots.latest(cluster);
     if (!snap) {
       throw new InputError(
         `no RBAC snapshot of cluster '${cluster}' in the store: run \`kubetrail rbac load FILE…\` or \`kubetrail rbac load --from-cluster\` first, or evaluate files with -f FILE`,
       );
     }
     return { state: snap.state, origin: `snapshot ${snap.id} of ${snap.cluster} (${new Date(snap.takenAt / 1000).toISOString()})` };
-  } finally {
-    store.close();
-  }
+  });
 }
 
 export interface LoadFlags extends ClusterSource {
@@ -90,13 +87,7 @@ export async function loadCommand(config: Readonly<Config>, files: string[], fla
     problems: parsed.problems,
     aggregationPending: new Authorizer(s).aggregationPending,
   };
-  const store = openStore(config.database.path, { clock: systemClock });
-  let info: SnapshotInfo;
-  try {
-    info = saveSnapshot(store.db, { cluster: flags.cluster ?? config.cluster, takenAt: systemClock() * 1000, source, state: s, summary });
-  } finally {
-    store.close();
-  }
+  const info = await usingStore(config, 'write', (store) => store.snapshots.save({ cluster: flags.cluster ?? config.cluster, takenAt: systemClock() * 1000, source, state: s, summary }));
   if (flags.output === 'json') {
     process.stdout.write(JSON.stringify(info) + '\n');
     return;
@@ -117,9 +108,8 @@ export async function loadCommand(config: Readonly<Config>, files: string[], fla
 }
 
 export async function snapshotsCommand(config: Readonly<Config>, flags: { cluster?: string; output: OutputFormat }): Promise<void> {
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    const rows = listSnapshots(store.db, flags.cluster).map((s) => ({
+  await usingStore(config, 'write', async (store) => {
+    const rows = (await store.snapshots.list(flags.cluster)).map((s) => ({
       id: s.id,
       cluster: s.cluster,
       takenAt: new Date(s.takenAt / 1000).toISOString(),
@@ -132,15 +122,13 @@ export async function snapshotsCommand(config: Readonly<Config>, flags: { cluste
       problems: s.summary.problems.length,
     }));
     await writeRows(process.stdout, rows, ['id', 'cluster', 'takenAt', 'clusterRoles', 'roles', 'clusterRoleBindings', 'roleBindings', 'serviceAccounts', 'problems', 'source'], flags.output);
-  } finally {
-    store.close();
-  }
+  });
 }
 
 /** `kubetrail rbac diff A B`: A and B are snapshot ids, or files and folders to read. */
 export async function diffCommand(config: Readonly<Config>, a: string, b: string, flags: { output: OutputFormat }): Promise<number> {
-  const side = (x: string) => (/^\d+$/.test(x) ? stateFrom(config, { snapshot: x }) : stateFrom(config, { file: [x] })).state;
-  const changes = diffStates(side(a), side(b)).map((c) => ({ ...c, details: c.details.join('; ') }));
+  const side = async (x: string) => (await (/^\d+$/.test(x) ? stateFrom(config, { snapshot: x }) : stateFrom(config, { file: [x] }))).state;
+  const changes = diffStates(await side(a), await side(b)).map((c) => ({ ...c, details: c.details.join('; ') }));
   await writeRows(process.stdout, changes, ['change', 'kind', 'namespace', 'name', 'details'], flags.output);
   return 0;
 }
@@ -157,8 +145,8 @@ export interface CanFlags extends RequestFlags {
 }
 
 /** `kubetrail rbac can`: prints yes or no; 0 when allowed, 1 when not (like kubectl auth can-i). */
-export function canCommand(config: Readonly<Config>, verb: string, target: string, flags: CanFlags): number {
-  const { state, origin } = stateFrom(config, flags);
+export async function canCommand(config: Readonly<Config>, verb: string, target: string, flags: CanFlags): Promise<number> {
+  const { state, origin } = await stateFrom(config, flags);
   const answer = canAnswer(state, verb, target, flags, impersonatedUser(flags.as, flags.asGroup ?? []), origin);
   process.stdout.write([answer.allowed ? 'yes' : 'no', ...(flags.explain ? answer.explanation.map((l) => `  ${l}`) : [])].join('\n') + '\n');
   return answer.allowed ? 0 : 1;
@@ -166,7 +154,7 @@ export function canCommand(config: Readonly<Config>, verb: string, target: strin
 
 /** `kubetrail rbac who-can`: the subjects allowed, with the binding path of each. */
 export async function whoCanCommand(config: Readonly<Config>, verb: string, target: string, flags: RequestFlags & { output: OutputFormat }): Promise<void> {
-  const { state } = stateFrom(config, flags);
+  const { state } = await stateFrom(config, flags);
   await writeRows(process.stdout, whoCanRows(state, verb, target, flags), [...WHO_CAN_COLUMNS], flags.output);
 }
 
@@ -180,7 +168,7 @@ export interface PermissionsFlags extends StateFlags {
 
 /** `kubetrail rbac permissions`: every rule that reaches a user, service account or group, with its binding path. */
 export async function permissionsCommand(config: Readonly<Config>, flags: PermissionsFlags): Promise<void> {
-  const { state } = stateFrom(config, flags);
+  const { state } = await stateFrom(config, flags);
   const perms = effectivePermissions(new Authorizer(state), subjectUser(flags), flags.namespace === undefined ? 'all' : [flags.namespace]);
   if (flags.output === 'json' || flags.output === 'ndjson') {
     process.stdout.write(JSON.stringify(perms, null, flags.output === 'json' ? 2 : undefined) + '\n');

@@ -17,7 +17,8 @@ import { runRetention } from '../../shared/storage/sqlite/archive/retention.js';
 import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import { bodyThreadPipeline, pipelineOf } from './pipeline.js';
 import { checkReadable } from '../../shared/storage/sqlite/openStore.js';
-import { createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import { openSqliteQueryStore, sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
+import { createRefusalRecorder, createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
 import { consoleRouter } from '../api/console.js';
@@ -247,7 +248,20 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     );
   }
   if (services.includes('api')) {
-    app.use('/api/v1', createApiRouter({ config, store, log: log.child({ service: 'api' }), metrics, noAuth, clock: systemClock }));
+    app.use(
+      '/api/v1',
+      createApiRouter({
+        config,
+        store: sqliteQueryStore(store.db),
+        openReader: () => openSqliteQueryStore(config.database.path),
+        recordCall: recordSelf,
+        recordRefusal: createRefusalRecorder(store.db, systemClock),
+        log: log.child({ service: 'api' }),
+        metrics,
+        noAuth,
+        clock: systemClock,
+      }),
+    );
     app.use(consoleRouter());
   }
   app.use((_req, res) => {

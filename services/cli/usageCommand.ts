@@ -7,11 +7,11 @@ import { parseServiceAccountName } from '../../shared/rbac/subjects.js';
 import { recommendationText } from '../../shared/analysis/recommendationText.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/sqlite/openStore.js';
-import { hasSnapshot } from '../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import { rebuildUsageRollups } from '../../shared/storage/sqlite/tables/usageRollups.js';
 import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
+import { usingStore } from './localStore.js';
 import { writeRows, type OutputFormat } from './output.js';
 
 export interface WindowFlags extends StateFlags {
@@ -40,30 +40,24 @@ export function sourceFrom(flags: StateFlags): StateSource {
 }
 
 /** `kubetrail rbac report`: granted versus used over the window, per subject. */
-export function reportCommand(config: Readonly<Config>, flags: WindowFlags & { subject?: string[]; output: ReportFormat }): void {
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    const report = usageReport(store.db, sourceFrom(flags), { ...windowFrom(config, flags), ...(flags.subject ? { subjects: flags.subject } : {}) });
+export async function reportCommand(config: Readonly<Config>, flags: WindowFlags & { subject?: string[]; output: ReportFormat }): Promise<void> {
+  await usingStore(config, 'write', async (store) => {
+    const report = await usageReport(store, sourceFrom(flags), { ...windowFrom(config, flags), ...(flags.subject ? { subjects: flags.subject } : {}) });
     process.stdout.write(formatReport(report, flags.output));
-  } finally {
-    store.close();
-  }
+  });
 }
 
 /** `kubetrail rbac stale`: bound users and service accounts idle for idle.days (PCI DSS 8.2.6). */
 export async function staleCommand(config: Readonly<Config>, flags: StateFlags & { days?: string; output: OutputFormat }): Promise<number> {
   const idleDays = flags.days === undefined ? config.idle.days : Number(flags.days);
   if (!Number.isInteger(idleDays) || idleDays < 1) throw new InputError(`--days: expected a whole number of days, got '${flags.days}'`);
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
-    const { origin, accounts } = staleAccounts(store.db, sourceFrom(flags), { cluster: flags.cluster ?? config.cluster, nowMicros: systemClock() * 1000, idleDays });
+  return usingStore(config, 'write', async (store) => {
+    const { origin, accounts } = await staleAccounts(store, sourceFrom(flags), { cluster: flags.cluster ?? config.cluster, nowMicros: systemClock() * 1000, idleDays });
     const rows = accounts.map((a) => ({ status: a.status, kind: a.kind, name: a.name, lastSeen: a.lastSeen === null ? null : new Date(a.lastSeen / 1000).toISOString(), idleDays: a.idleDays, bindings: a.bindings.join(', '), note: a.note }));
     if (flags.output === 'table') process.stdout.write(`${origin}; idle after ${idleDays} days (PCI DSS 8.2.6)\n`);
     await writeRows(process.stdout, rows, ['status', 'kind', 'name', 'lastSeen', 'idleDays', 'bindings', 'note'], flags.output);
     return accounts.filter((a) => a.status === 'stale-account').length;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 /** `kubetrail rbac rollups --rebuild`: the daily usage rollups, rebuilt from the stored events. */
@@ -107,7 +101,7 @@ function targetsFrom(flags: RecommendFlags): Target[] | 'all' {
 }
 
 /** `kubetrail rbac recommend`: the smallest RBAC for what was observed, with the dry run. Returns the exit code. */
-export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags): number {
+export async function recommendCommand(config: Readonly<Config>, flags: RecommendFlags): Promise<number> {
   const targets = targetsFrom(flags);
   const window = windowFrom(config, flags);
   let proposal: Proposal | undefined;
@@ -118,11 +112,10 @@ export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags
     const s = loaded.state;
     proposal = { clusterRoles: s.clusterRoles, clusterRoleBindings: s.clusterRoleBindings, roles: s.roles, roleBindings: s.roleBindings };
   }
-  const store = openStore(config.database.path, { clock: systemClock });
-  try {
+  return usingStore(config, 'write', async (store) => {
     // Without a snapshot (and without -f), recommend from the observed activity alone.
-    const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || hasSnapshot(store.db, window.cluster);
-    const prepared = prepareRecommendations(store.db, wantState ? sourceFrom(flags) : null, window);
+    const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || (await store.snapshots.has(window.cluster));
+    const prepared = await prepareRecommendations(store, wantState ? sourceFrom(flags) : null, window);
     const options: RecommendOptions & { includeDenied: boolean; proposal?: Proposal } = {
       expandVerbs: flags.expandVerbs,
       expandMultiNamespace: flags.expandMultiNamespace,
@@ -140,7 +133,5 @@ export function recommendCommand(config: Readonly<Config>, flags: RecommendFlags
     });
     process.stdout.write(texts.join('---\n'));
     return flags.failOnRegression && regressions > 0 ? 1 : 0;
-  } finally {
-    store.close();
-  }
+  });
 }

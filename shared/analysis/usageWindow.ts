@@ -1,4 +1,3 @@
-import type { Database } from 'better-sqlite3';
 import { InputError } from '../errors.js';
 import { bootstrapDiscoveryState } from '../rbac/bootstrapDiscovery.js';
 import { Authorizer } from '../rbac/authorizer.js';
@@ -11,9 +10,9 @@ import {
   DEFAULT_RECOMMEND_OPTIONS, dryRun, recommend, targetUsername, withoutTarget, withProposal,
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
 } from '../rbac/recommend.js';
-import { getSnapshot, latestSnapshot } from '../storage/sqlite/tables/rbacSnapshots.js';
 import { accountActivity, type AccountActivity } from '../rbac/staleAccounts.js';
-import { accountHistory, readUsage, usageDaysCovered } from '../storage/sqlite/queries/usageQuery.js';
+import { collect } from '../rows.js';
+import type { QueryStore } from '../storage/port.js';
 import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
 
 /**
@@ -47,9 +46,9 @@ function wholeDays(o: WindowOptions): { since: number; until: number } {
 }
 
 /** The RBAC a question is asked of: files, a snapshot by id, or the cluster's newest. Throws InputError (exit 2) without one. */
-export function resolveState(db: Database, source: StateSource, cluster: string): { state: RbacState; origin: string; snapshotId: number | null } {
+export async function resolveState(store: QueryStore, source: StateSource, cluster: string): Promise<{ state: RbacState; origin: string; snapshotId: number | null }> {
   if (source.kind === 'files') return { state: source.state, origin: source.origin, snapshotId: null };
-  const snap = source.id !== undefined ? getSnapshot(db, source.id) : latestSnapshot(db, cluster);
+  const snap = source.id !== undefined ? await store.snapshots.get(source.id) : await store.snapshots.latest(cluster);
   if (!snap) {
     throw new InputError(`no RBAC snapshot of cluster '${cluster}' in the store: run \`kubetrail rbac load FILE…\` or \`kubetrail rbac load --from-cluster\` first, or give the RBAC with -f FILE`);
   }
@@ -62,17 +61,22 @@ export function resolveState(db: Database, source: StateSource, cluster: string)
  * another snapshot than the grants would call used permissions unused. Throws InputError
  * (exit 2) without a snapshot.
  */
-export function analyseWindow(db: Database, source: StateSource, o: WindowOptions): WindowAnalysis {
-  const resolved = resolveState(db, source, o.cluster);
+export async function analyseWindow(store: QueryStore, source: StateSource, o: WindowOptions): Promise<WindowAnalysis> {
+  const resolved = await resolveState(store, source, o.cluster);
   const current = new Authorizer(resolved.state);
   const origin = resolved.origin;
   const w = wholeDays(o);
-  const analysis = analyseUsage(current, readUsage(db, { cluster: o.cluster, since: w.since, until: w.until, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }));
-  return { current, origin, analysis, window: { ...w, coveredDays: usageDaysCovered(db, { cluster: o.cluster, ...w }), minDays: o.minDays } };
+  const analysis = analyseUsage(current, await readWindow(store, o));
+  return { current, origin, analysis, window: { ...w, coveredDays: await store.usage.daysCovered({ cluster: o.cluster, ...w }), minDays: o.minDays } };
 }
 
-export function usageReport(db: Database, source: StateSource, o: WindowOptions & { subjects?: string[] }): UsageReport {
-  const a = analyseWindow(db, source, o);
+/** The usage of the window's whole days (the analysis keeps every record; so does this list, no more). */
+function readWindow(store: QueryStore, o: WindowOptions) {
+  return collect(store.usage.read({ cluster: o.cluster, ...wholeDays(o), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) }));
+}
+
+export async function usageReport(store: QueryStore, source: StateSource, o: WindowOptions & { subjects?: string[] }): Promise<UsageReport> {
+  const a = await analyseWindow(store, source, o);
   return buildUsageReport(a.current, a.analysis, {
     cluster: o.cluster,
     snapshot: a.origin,
@@ -146,13 +150,13 @@ export interface Prepared {
   analysis: UsageAnalysis;
 }
 
-export function prepareRecommendations(db: Database, source: StateSource | null, o: WindowOptions): Prepared {
+export async function prepareRecommendations(store: QueryStore, source: StateSource | null, o: WindowOptions): Promise<Prepared> {
   if (source) {
-    const a = analyseWindow(db, source, o);
+    const a = await analyseWindow(store, source, o);
     return { current: a.current, analysis: a.analysis };
   }
   const none = new Authorizer(emptyState());
-  return { current: null, analysis: analyseUsage(none, readUsage(db, { cluster: o.cluster, ...wholeDays(o), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) })) };
+  return { current: null, analysis: analyseUsage(none, await readWindow(store, o)) };
 }
 
 /** The users and service accounts seen in the window with requests a recommendation would grant: the targets of --all. */
@@ -232,8 +236,8 @@ function unusedOfTarget(analysis: UsageAnalysis, bindingLabels: string[], userna
 }
 
 /** Users and service accounts bound in RBAC, with their last request and whether they are stale (PCI DSS 8.2.6). */
-export function staleAccounts(db: Database, source: StateSource, o: { cluster: string; nowMicros: number; idleDays: number }): { origin: string; accounts: AccountActivity[] } {
-  const { state, origin } = resolveState(db, source, o.cluster);
-  const history = accountHistory(db, o.cluster);
+export async function staleAccounts(store: QueryStore, source: StateSource, o: { cluster: string; nowMicros: number; idleDays: number }): Promise<{ origin: string; accounts: AccountActivity[] }> {
+  const { state, origin } = await resolveState(store, source, o.cluster);
+  const history = await store.usage.accountHistory(o.cluster);
   return { origin, accounts: accountActivity({ state, ...history, nowMicros: o.nowMicros, idleDays: o.idleDays }) };
 }

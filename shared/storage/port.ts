@@ -1,16 +1,33 @@
-import type { FollowOffset } from './sqlite/tables/followOffsets.js';
+import type { UsageRecord } from '../rbac/usageAnalysis.js';
+import type { UserAttributes } from '../rbac/types.js';
 import type { RecordBatch } from './recordBatch.js';
+import type { ArchiveRecord } from './sqlite/archive/retention.js';
+import type { AlertFilter, AlertRow } from './sqlite/queries/alertQuery.js';
+import type { EventFilter, StoredEvent } from './sqlite/queries/eventQuery.js';
+import type { IdentityRow, TIMELINE_BUCKETS, TimelineRow } from './sqlite/queries/identityQuery.js';
+import type { ClusterIngest, QuarantineFilter, QuarantineRow } from './sqlite/queries/ingestStatus.js';
+import type { UsageFilter } from './sqlite/queries/usageQuery.js';
+import type { getReview, listReviews, recordDecision, saveReview } from './sqlite/tables/accessReviews.js';
+import type { Checkout, NewCheckout } from './sqlite/tables/breakglass.js';
+import type { FollowOffset } from './sqlite/tables/followOffsets.js';
+import type { GapRow } from './sqlite/tables/pipelineGaps.js';
+import type { Snapshot, SnapshotInfo } from './sqlite/tables/rbacSnapshots.js';
+import type { SelfAuditFilter, SelfAuditRow } from './sqlite/tables/selfAudit.js';
 
 /**
- * What the ingest side asks of a store: read this first. A source (webhook, files, follow,
- * Kafka) hands finished batches (recordBatch.ts, built by shared/pipeline) to a BatchStore and
- * learns, once they are durably committed, what became of each event. It knows nothing of
- * SQL, threads or tables: SQLite's writer thread (storeWriter.ts → writerThread.ts →
- * eventWriter.ts) is the first implementation.
+ * The port: what kubetrail asks of a store, whatever the engine. Read this first.
  *
- * The read side is, for now, functions over a SQLite connection, one module per question
- * (eventQuery.ts, identityQuery.ts, alertQuery.ts, usageQuery.ts, ingestStatus.ts,
- * selfAudit.ts, verifyChain.ts, retention.ts); they are what a second backend implements next.
+ * Ingest: a source (webhook, files, follow, Kafka) hands finished batches (recordBatch.ts,
+ * built by shared/pipeline) to a BatchStore and learns, once they are durably committed, what
+ * became of each event. It knows nothing of SQL, threads or tables. SQLite's writer thread
+ * (sqlite/write: storeWriter.ts → writerThread.ts → eventWriter.ts) is the first implementation.
+ *
+ * Queries: the API, the CLI, the alerter and the analyses ask a QueryStore (below);
+ * sqlite/queryStore.ts is the first implementation.
+ *
+ * Not behind the port yet: the whole-store jobs that SQLite runs on its file (verifying the
+ * hash chain, retention's archiving and restoring, rebuilding rollups, the pipeline watch's
+ * stream state), and the writes kubetrail makes of itself (self-audit, alert deliveries).
  */
 export interface BatchStore {
   /**
@@ -53,4 +70,104 @@ export interface Arrival {
   source: string;
   events: number;
   oldest: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The query side: what the API, the CLI, the alerter and the analyses ask of a store. Streams
+// are async iterables and answers promises, so that a backend over the network (PostgreSQL)
+// implements the same interface as SQLite, which answers at once. The row and filter types are
+// defined beside SQLite's queries for now (sqlite/queries/, sqlite/tables/); they are the
+// contract of the API and the CLI, not SQLite's.
+// ---------------------------------------------------------------------------------------------
+
+/** A stream of rows: read as they come, stopped early by breaking out of the loop. */
+export type Rows<T> = AsyncIterable<T>;
+
+export interface EventReads {
+  /** Actions (each auditID once, from its most complete stage) matching the filter, in its order. */
+  actions(filter: EventFilter): Rows<StoredEvent>;
+  /** Every stored stage of one request, with bodies when asked. */
+  action(cluster: string, auditID: string, options: { bodies: boolean; since?: number; until?: number }): Promise<StoredEvent[]>;
+}
+
+export interface IdentityReads {
+  /** One row per identity and person, most active first (identityQuery.ts). */
+  list(options?: { since?: number; until?: number; identity?: string }): Rows<IdentityRow>;
+  timeline(identity: string, bucket: keyof typeof TIMELINE_BUCKETS, range?: { since?: number; until?: number }): Promise<TimelineRow[]>;
+}
+
+export interface AlertBook {
+  list(filter?: AlertFilter): Rows<AlertRow>;
+  get(ids: readonly number[]): Promise<AlertRow[]>;
+  setStatus(id: number, status: 'acknowledged' | 'resolved', by: string, atMicros: number): Promise<AlertRow | { problem: 'missing' | 'resolved' | 'acknowledged' }>;
+}
+
+export interface CheckoutBook {
+  list(): Promise<Checkout[]>;
+  create(c: NewCheckout, nowMicros: number): Promise<Checkout>;
+  close(id: number, atMicros: number): Promise<Checkout>;
+}
+
+export interface StatusReads {
+  /** Each cluster's ingest: last event, recent rate, quarantine by source. */
+  clusters(nowMicros: number): Promise<ClusterIngest[]>;
+  /** The first request time stored of each cluster. */
+  oldest(): Promise<{ cluster: string; first: number }[]>;
+  quarantine(filter: QuarantineFilter): Rows<QuarantineRow>;
+  gaps(filter: { since?: number; cluster?: string; open?: boolean }, nowMicros: number): Promise<GapRow[]>;
+  acknowledgeGap(id: number, a: { cause: string; remediation: string; by: string }, nowMicros: number): Promise<GapRow>;
+}
+
+export interface SelfAuditLog {
+  list(filter?: SelfAuditFilter): Rows<SelfAuditRow>;
+}
+
+export interface SnapshotBook {
+  save(s: Omit<Snapshot, 'id'>): Promise<SnapshotInfo>;
+  list(cluster?: string): Promise<SnapshotInfo[]>;
+  get(id: number): Promise<Snapshot>;
+  has(cluster: string): Promise<boolean>;
+  latest(cluster: string, at?: number): Promise<Snapshot | null>;
+}
+
+export interface UsageReads {
+  /** A window's usage summed over its days, one record per subject, request, decision and reason. */
+  read(filter: UsageFilter): Rows<{ user: UserAttributes; record: UsageRecord }>;
+  daysCovered(filter: Omit<UsageFilter, 'namespace'>): Promise<number>;
+  accountHistory(cluster: string): Promise<{ lastSeen: Map<string, number>; historyFrom: number | null }>;
+}
+
+export interface ReviewBook {
+  save(r: Parameters<typeof saveReview>[1]): Promise<number>;
+  get(id: number): Promise<ReturnType<typeof getReview>>;
+  latest(cluster: string): Promise<ReturnType<typeof getReview> | null>;
+  lastDecided(cluster: string): Promise<ReturnType<typeof getReview> | null>;
+  list(): Promise<ReturnType<typeof listReviews>>;
+  recordDecision(d: Parameters<typeof recordDecision>[1]): Promise<void>;
+}
+
+export interface ArchiveReads {
+  list(): Promise<ArchiveRecord[]>;
+  /** The days of a range that retention moved to archives (YYYY-MM-DD). */
+  days(since?: number, until?: number): Promise<string[]>;
+}
+
+/** What the query side reads and the few records it keeps (alert handling, checkouts, snapshots). */
+export interface QueryStore {
+  events: EventReads;
+  identities: IdentityReads;
+  alerts: AlertBook;
+  checkouts: CheckoutBook;
+  status: StatusReads;
+  selfAudit: SelfAuditLog;
+  snapshots: SnapshotBook;
+  reviews: ReviewBook;
+  usage: UsageReads;
+  archives: ArchiveReads;
+}
+
+/** A QueryStore of its own (a connection, a snapshot), released by close(). */
+export interface OpenQueryStore {
+  store: QueryStore;
+  close(): void;
 }

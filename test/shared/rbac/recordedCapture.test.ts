@@ -8,6 +8,7 @@ import { loadFiles } from '../../../shared/rbac/loadFiles.js';
 import { proposalManifests, type Target } from '../../../shared/rbac/recommend.js';
 import type { RbacState } from '../../../shared/rbac/types.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
+import { sqliteQueryStore } from '../../../shared/storage/sqlite/queryStore.js';
 import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
 import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/sqlite/tables/rbacSnapshots.js';
@@ -77,11 +78,11 @@ for (const older of [false, true]) {
     const full = stateOf([BOOTSTRAP, join(FIXTURE, 'rbac.json')]);
     const user = (name: string): Target => ({ kind: 'User', name });
 
-    it('grants nothing to a subject every one of whose requests was denied, unless --include-denied', () => {
+    it('grants nothing to a subject every one of whose requests was denied, unless --include-denied', async () => {
       for (const [name, snapshots] of [['none', []], ['boot', [bootstrap]], ['full', [full]]] as const) {
         const s = storeWith(dir, `denied-${name}.db`, events, [...snapshots]);
         try {
-          const p = prepareRecommendations(s.db, snapshots.length ? { kind: 'snapshot' } : null, w);
+          const p = await prepareRecommendations(sqliteQueryStore(s.db), snapshots.length ? { kind: 'snapshot' } : null, w);
           const dave = recommendFor(p, user('dave'), EXACT);
           expect(rules(dave), name).to.deep.equal([]);
           expect(dave.denied.reduce((n, r) => n + r.count, 0), name).to.equal(3);
@@ -94,34 +95,34 @@ for (const older of [false, true]) {
       }
     });
 
-    it('covers allowed requests that no binding of the snapshot explains, and the dry run counts them', () => {
+    it('covers allowed requests that no binding of the snapshot explains, and the dry run counts them', async () => {
       const s = storeWith(dir, 'drift.db', events, [bootstrap]);
       try {
-        const p = prepareRecommendations(s.db, { kind: 'snapshot' }, w);
+        const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, w);
         const alice = recommendFor(p, user('alice'), EXACT);
         expect(rules(alice)).to.deep.equal(['Role payments: get pods [nope]', 'Role payments: list pods']);
         expect(alice.unexplained).to.equal(2);
         expect(alice.dryRun).to.include({ regressionCount: 0 });
         // The two pod reads, and the three discovery calls the bootstrap roles allow.
         expect(alice.dryRun!.distinct).to.equal(5);
-        const report = usageReport(s.db, { kind: 'snapshot' }, w);
+        const report = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot' }, w);
         expect(report.drift.map((d) => d.example)).to.include('alice: list /pods/ payments/');
       } finally {
         s.close();
       }
     });
 
-    it('judges grants and use by the one snapshot the report names', () => {
+    it('judges grants and use by the one snapshot the report names', async () => {
       const s = storeWith(dir, 'two.db', events, [bootstrap, full]);
       try {
-        const report = usageReport(s.db, { kind: 'snapshot' }, w);
+        const report = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot' }, w);
         expect(report.snapshot).to.match(/^snapshot 2 of rec/);
         const alice = report.subjects.find((x) => x.name === 'alice')!;
         expect(alice.used).to.be.greaterThan(0);
         const pods = alice.bindings.find((b) => b.binding === 'RoleBinding payments/alice-pods')!;
         expect(pods).to.include({ used: true, removable: false });
         expect(report.drift).to.deep.equal([]);
-        const first = usageReport(s.db, { kind: 'snapshot', id: 1 }, w);
+        const first = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot', id: 1 }, w);
         expect(first.snapshot).to.match(/^snapshot 1 of rec/);
         expect(first.subjects.find((x) => x.name === 'alice')!.bindings.map((b) => b.binding)).to.not.include('RoleBinding payments/alice-pods');
       } finally {
@@ -129,10 +130,10 @@ for (const older of [false, true]) {
       }
     });
 
-    it('proposes no Role that the proposed ClusterRole already covers', () => {
+    it('proposes no Role that the proposed ClusterRole already covers', async () => {
       const s = storeWith(dir, 'minimal.db', events, []);
       try {
-        const p = prepareRecommendations(s.db, null, w);
+        const p = await prepareRecommendations(sqliteQueryStore(s.db), null, w);
         const erin = recommendFor(p, user('erin'), EXACT);
         expect(rules(erin)).to.deep.equal(['ClusterRole: list pods', 'ClusterRole: impersonate users [alice]']);
       } finally {
@@ -140,10 +141,10 @@ for (const older of [false, true]) {
       }
     });
 
-    it('--all finds every subject that --user finds rules for', () => {
+    it('--all finds every subject that --user finds rules for', async () => {
       const s = storeWith(dir, 'all.db', events, [bootstrap]);
       try {
-        const p = prepareRecommendations(s.db, { kind: 'snapshot' }, w);
+        const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, w);
         const all = observedTargets(p).map((t) => t.name);
         expect(all).to.deep.equal(['alice', 'bob', 'carol', 'erin']);
         for (const name of ['alice', 'bob', 'carol', 'erin', 'dave']) expect(rules(recommendFor(p, user(name), EXACT)).length > 0, name).to.equal(all.includes(name));
@@ -152,10 +153,10 @@ for (const older of [false, true]) {
       }
     });
 
-    it('assumes the bootstrap discovery roles without a snapshot', () => {
+    it('assumes the bootstrap discovery roles without a snapshot', async () => {
       const s = storeWith(dir, 'discovery.db', events, []);
       try {
-        const alice = recommendFor(prepareRecommendations(s.db, null, w), user('alice'), EXACT);
+        const alice = recommendFor(await prepareRecommendations(sqliteQueryStore(s.db), null, w), user('alice'), EXACT);
         expect(rules(alice)).to.deep.equal(['Role payments: get pods [nope]', 'Role payments: list pods']);
         expect(alice.alreadyAllowed).to.equal(3);
       } finally {

@@ -15,6 +15,7 @@ import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js
 import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.js';
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
+import { sqliteQueryStore } from '../../../shared/storage/sqlite/queryStore.js';
 import { writeBatches, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
 
 const CLI = join(process.cwd(), 'dist', 'services', 'cli', 'main.js');
@@ -138,24 +139,24 @@ describe('RBAC usage analysis: report and recommendations', function () {
   let state: RbacState;
   let report: UsageReport;
 
-  before(() => {
+  before(async () => {
     state = parseObjects(RBAC, 'rbac.yaml').state;
     s = store(dir, 'team.db', state, aliceEvents());
-    report = usageReport(s.db, { kind: 'snapshot' }, WINDOW);
+    report = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
   });
   after(() => s.close());
 
   const subject = (name: string) => report.subjects.find((x) => x.name === name)!;
   const binding = (who: string, b: string) => subject(who).bindings.find((x) => x.binding === b)!;
 
-  it('credits a group grant to the group binding the apiserver named', () => {
+  it('credits a group grant to the group binding the apiserver named', async () => {
     const devs = binding('dev', 'ClusterRoleBinding devs-read');
     expect(devs.used).to.equal(true);
     expect(devs.requests).to.equal(16); // 15 gets named in the reason, 1 list found by the evaluator (no reason recorded)
     expect(subject('alice').viaGroups).to.deep.equal([{ binding: 'ClusterRoleBinding devs-read', role: 'ClusterRole pod-reader', via: 'Group "dev"', requests: 16 }]);
   });
 
-  it('credits use to the aggregated role and the rule it took from its parts', () => {
+  it('credits use to the aggregated role and the rule it took from its parts', async () => {
     const agg = binding('alice', 'ClusterRoleBinding alice-agg');
     expect(agg.used).to.equal(true);
     expect(agg.rules.map((r) => `${r.rule} ${r.count}`)).to.deep.equal(['get configmaps (core) 15']);
@@ -163,7 +164,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
     expect(agg.rules[0]!.requests).to.deep.equal([{ request: 'get /configmaps/ team-a/settings', count: 15 }]);
   });
 
-  it('calls a binding removable only when no observed request depends on it alone', () => {
+  it('calls a binding removable only when no observed request depends on it alone', async () => {
     expect(binding('alice', 'ClusterRoleBinding alice-agg').removable).to.equal(false);
     expect(binding('alice', 'ClusterRoleBinding alice-agg').neededFor).to.equal('get /configmaps/ team-a/settings');
     expect(binding('alice', 'RoleBinding team-a/alice-secrets').removable).to.equal(true);
@@ -172,7 +173,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
     expect(binding('dev', 'ClusterRoleBinding devs-read').removable).to.equal(true);
   });
 
-  it('ranks dangerous grants that were not used first', () => {
+  it('ranks dangerous grants that were not used first', async () => {
     expect(report.subjects[0]!.name).to.equal('alice');
     expect(subject('alice').unusedDangerous).to.deep.equal([
       { binding: 'RoleBinding team-a/alice-secrets', role: 'ClusterRole secret-admin', rule: '* secrets (core)', danger: ['wildcard verbs: every future resource and special verb too', 'read secrets: tokens and credentials (list returns their contents)'] },
@@ -180,7 +181,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
     expect(subject('alice')).to.include({ granted: 3, used: 1, unused: 2, usageRatio: 0.333, judged: true });
   });
 
-  it('names subjects never seen, idle service accounts, and the model drift', () => {
+  it('names subjects never seen, idle service accounts, and the model drift', async () => {
     expect(report.neverSeen).to.deep.equal([{ kind: 'User', name: 'carol', bindings: ['RoleBinding team-a/carol-pods'] }]);
     expect(subject('carol')).to.include({ active: false, judged: false, unused: 0 });
     expect(report.idleServiceAccounts).to.deep.equal(['system:serviceaccount:ci:builder']);
@@ -191,16 +192,16 @@ describe('RBAC usage analysis: report and recommendations', function () {
     expect(subject('alice').requests).to.deep.equal({ total: 33, allowed: 32, denied: 1, unknown: 0 });
   });
 
-  it('claims nothing unused when the window is shorter than the minimum', () => {
-    const short = usageReport(s.db, { kind: 'snapshot' }, { ...WINDOW, minDays: 30 });
+  it('claims nothing unused when the window is shorter than the minimum', async () => {
+    const short = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot' }, { ...WINDOW, minDays: 30 });
     expect(short.window).to.include({ sufficient: false, coveredDays: 15 });
     expect(short.window.note).to.match(/15 day\(s\).*minimum of 30/);
     expect(short.subjects.find((x) => x.name === 'alice')).to.include({ judged: false, unused: 0 });
     expect(short.totals.removableBindings).to.equal(0);
   });
 
-  it('recommends only what the bindings that stay do not already allow, and proves it with the dry run', () => {
-    const p = prepareRecommendations(s.db, { kind: 'snapshot' }, WINDOW);
+  it('recommends only what the bindings that stay do not already allow, and proves it with the dry run', async () => {
+    const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
     const r = recommendFor(p, { kind: 'User', name: 'alice' }, { expandVerbs: false, expandMultiNamespace: false, expandMultiName: false, includeDenied: false });
     expect(r.removedBindings).to.deep.equal(['ClusterRoleBinding alice-agg', 'RoleBinding team-a/alice-pods', 'RoleBinding team-a/alice-secrets']);
     // Pod reads stay allowed through the group: only the configmap and the unexplained delete need a grant.
@@ -214,15 +215,15 @@ describe('RBAC usage analysis: report and recommendations', function () {
     expect(observedTargets(p)).to.deep.equal([{ kind: 'User', name: 'alice' }]);
   });
 
-  it('takes resource, group and namespace from the objectRef, and the name from the request URI', () => {
-    const p = prepareRecommendations(s.db, { kind: 'snapshot' }, WINDOW);
+  it('takes resource, group and namespace from the objectRef, and the name from the request URI', async () => {
+    const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
     const r = recommendFor(p, { kind: 'User', name: 'alice' }, { expandVerbs: false, expandMultiNamespace: false, expandMultiName: false, includeDenied: true });
     const teamB = r.proposal.roles.find((x) => x.namespace === 'team-b')!;
     expect(teamB.rules).to.deep.equal([{ verbs: ['get'], apiGroups: [''], resources: ['secrets'], resourceNames: ['db'], nonResourceURLs: [] }]);
   });
 
-  it('recommends for a group what was allowed through its own bindings', () => {
-    const p = prepareRecommendations(s.db, { kind: 'snapshot' }, WINDOW);
+  it('recommends for a group what was allowed through its own bindings', async () => {
+    const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
     const r = recommendFor(p, { kind: 'Group', name: 'dev' }, { expandVerbs: false, expandMultiNamespace: false, expandMultiName: false, includeDenied: false });
     // alice-pods still allows the pod reads in team-a: the group needs nothing more.
     expect(r.removedBindings).to.deep.equal(['ClusterRoleBinding devs-read']);
@@ -234,13 +235,13 @@ describe('RBAC usage analysis: report and recommendations', function () {
     const cli = (args: string[], db = s.path) => spawnSync(process.execPath, [CLI, 'rbac', ...args, '--db', db, '--cluster', 'prod'], { encoding: 'utf8', env: cliEnv() });
     const since = ['--since', at(0).slice(0, 10) + 'T00:00:00Z', '--until', at(20).slice(0, 10) + 'T00:00:00Z'];
 
-    it('report exits 2 and names rbac load when there is no snapshot', () => {
+    it('report exits 2 and names rbac load when there is no snapshot', async () => {
       const r = cli(['report'], join(dir, 'empty.db'));
       expect(r.status).to.equal(2);
       expect(r.stderr).to.match(/no RBAC snapshot of cluster 'prod'.*kubetrail rbac load/);
     });
 
-    it('report prints table, markdown, json and yaml of the same report', () => {
+    it('report prints table, markdown, json and yaml of the same report', async () => {
       const json = JSON.parse(cli(['report', ...since, '--output', 'json']).stdout) as UsageReport;
       expect(json.totals).to.include({ drift: 1 });
       const yaml = parseAllDocuments(cli(['report', ...since, '--output', 'yaml']).stdout);
@@ -252,7 +253,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
       expect(table.stdout).to.match(/alice\s+User\s+yes\s+33/).and.match(/Dangerous permissions granted but unused/);
     });
 
-    it('recommend prints only YAML kubectl applies, with the dry run as comments', () => {
+    it('recommend prints only YAML kubectl applies, with the dry run as comments', async () => {
       const r = cli(['recommend', '--user', 'alice', ...since]);
       expect(r.status).to.equal(0);
       const docs = parseAllDocuments(r.stdout);
@@ -264,7 +265,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
       expect(r.stdout).to.not.match(/\d{4}-\d\d-\d\dT\d\d:\d\d/); // no timestamps: the same window gives the same text
     });
 
-    it('recommend --proposal checks an edited proposal, and --fail-on-regression exits 1 on a regression', () => {
+    it('recommend --proposal checks an edited proposal, and --fail-on-regression exits 1 on a regression', async () => {
       const narrow = join(dir, 'narrow.yaml');
       writeFileSync(narrow, `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -283,7 +284,7 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
       expect(cli(['recommend', '--user', 'alice', ...since, '--proposal', narrow]).status).to.equal(0);
     });
 
-    it('rollups --rebuild rebuilds what the report reads', () => {
+    it('rollups --rebuild rebuilds what the report reads', async () => {
       const r = spawnSync(process.execPath, [CLI, 'rbac', 'rollups', '--rebuild', '--db', s.path], { encoding: 'utf8', env: cliEnv() });
       expect(r.status).to.equal(0);
       expect(r.stdout).to.match(/rebuilt the usage rollups: 33 actions in \d+ daily rows/);
@@ -325,7 +326,7 @@ describe('RBAC usage analysis on the bootstrap corpus with generated controller 
   let authz: Authorizer;
   const used = new Set<string>();
 
-  before(function () {
+  before(async function () {
     const corpus = corpusDir(this);
     if (!corpus) return;
     const state = loadFiles([join(corpus, 'rbac', 'bootstrap')]).state;
@@ -350,8 +351,8 @@ describe('RBAC usage analysis on the bootstrap corpus with generated controller 
   });
   after(() => s?.close());
 
-  it('sees no drift, credits every exercised binding, and calls none of them unused', () => {
-    const report = usageReport(s!.db, { kind: 'snapshot' }, WINDOW);
+  it('sees no drift, credits every exercised binding, and calls none of them unused', async () => {
+    const report = await usageReport(sqliteQueryStore(s!.db), { kind: 'snapshot' }, WINDOW);
     expect(used.size).to.be.greaterThan(5);
     expect(report.drift).to.deep.equal([]);
     const usedInReport = new Set(report.subjects.flatMap((x) => x.bindings.filter((b) => b.used).map((b) => b.binding)));
@@ -359,8 +360,8 @@ describe('RBAC usage analysis on the bootstrap corpus with generated controller 
     expect(report.window.sufficient).to.equal(true);
   });
 
-  it('recommends for every controller seen a proposal the dry run finds complete', () => {
-    const p = prepareRecommendations(s!.db, { kind: 'snapshot' }, WINDOW);
+  it('recommends for every controller seen a proposal the dry run finds complete', async () => {
+    const p = await prepareRecommendations(sqliteQueryStore(s!.db), { kind: 'snapshot' }, WINDOW);
     const targets = observedTargets(p);
     expect(targets.length).to.equal(used.size);
     for (const t of targets) {

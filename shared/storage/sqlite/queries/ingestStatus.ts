@@ -66,10 +66,17 @@ export function oldestEvents(db: Database): { cluster: string; first: number }[]
   return db.prepare('SELECT c.value AS cluster, min(e.received_at) AS first FROM events e JOIN strings c ON c.id = e.cluster_id GROUP BY e.cluster_id').all() as { cluster: string; first: number }[];
 }
 
-export function* queryQuarantine(
-  db: Database,
-  f: { since?: number; source?: string; cluster?: string; beforeId?: number; limit?: number; maxRawChars?: number },
-): IterableIterator<QuarantineRow> {
+/** Which quarantined input to list, newest first: `beforeId` is the cursor. */
+export interface QuarantineFilter {
+  since?: number;
+  source?: string;
+  cluster?: string;
+  beforeId?: number;
+  limit?: number;
+  maxRawChars?: number;
+}
+
+export function* queryQuarantine(db: Database, f: QuarantineFilter): IterableIterator<QuarantineRow> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (f.since !== undefined) where.push('received_at >= ?') && params.push(f.since);
