@@ -26,6 +26,8 @@ export const DEFAULTS = {
   },
   /** The cluster name for events that arrive without one (webhook path, Kafka header). */
   cluster: 'default',
+  /** The scale-out store: a PostgreSQL URL (postgres://user@host:port/database); none = the SQLite database. */
+  storage: {} as { url?: string },
   database: {
     path: './data/kubetrail.db',
     /** FULL fsyncs each commit: an acknowledged batch survives a power cut, at little cost in WAL mode. */
@@ -140,6 +142,9 @@ const schema = z.strictObject({
     .strictObject({ allowedHosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+$/, 'expected a host name, or *.domain')).default(DEFAULTS.server.allowedHosts) })
     .default(DEFAULTS.server),
   cluster: z.string().min(1).default(DEFAULTS.cluster),
+  storage: z
+    .strictObject({ url: z.string().regex(/^postgres(ql)?:\/\/\S+$/i, 'expected a PostgreSQL URL: postgres://user@host:port/database').optional() })
+    .default(DEFAULTS.storage),
   database: z
     .strictObject({
       path: z.string().min(1).default(DEFAULTS.database.path),
@@ -330,6 +335,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const fromEnv: [string, string[]][] = [
     ['KUBETRAIL_LISTEN', ['listen']],
     ['KUBETRAIL_DB', ['database', 'path']],
+    ['KUBETRAIL_DATABASE_URL', ['storage', 'url']],
   ];
   for (const [name, path] of fromEnv) if (env[name]) setPath(raw, path, env[name]);
   const brokers = env.KUBETRAIL_KAFKA_BROKERS || env.KAFKA_BROKERS;
@@ -337,7 +343,13 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (env.KUBETRAIL_KAFKA_TOPIC) setPath(raw, ['kafka', 'topics'], env.KUBETRAIL_KAFKA_TOPIC.split(',').map((t) => t.trim()).filter(Boolean));
   if (env.KUBETRAIL_KAFKA_GROUP) setPath(raw, ['kafka', 'group'], env.KUBETRAIL_KAFKA_GROUP);
   if (sources.overrides?.listen) setPath(raw, ['listen'], sources.overrides.listen);
-  if (sources.overrides?.databasePath) setPath(raw, ['database', 'path'], sources.overrides.databasePath);
+  // --db takes a SQLite path or a PostgreSQL URL, and wins over either in the file or the environment.
+  const db = sources.overrides?.databasePath;
+  if (db && /^postgres(ql)?:\/\//i.test(db)) setPath(raw, ['storage', 'url'], db);
+  else if (db) {
+    setPath(raw, ['database', 'path'], db);
+    delete (raw.storage as Record<string, unknown> | undefined)?.url;
+  }
 
   if (sources.overrides?.relayToKafka) setPath(raw, ['relay', 'toKafka'], true);
   // The redaction key lives beside the configuration (else beside the database), never in the store.

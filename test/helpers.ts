@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashToken } from '../shared/access.js';
@@ -115,6 +116,47 @@ export function kafkaBrokers(ctx: Mocha.Context): string[] | null {
   console.log('    (skipped: no Kafka broker; run `bash test/infra/kafka/kafka.sh start` or set KAFKA_BROKERS)');
   ctx.skip();
   return null;
+}
+
+/**
+ * The URL of a real PostgreSQL server to make test databases on: KUBETRAIL_TEST_POSTGRES_URL, as
+ * `test/infra/postgres/pg.sh start` prints it. Without one the calling tests skip, saying how to
+ * start one; under CI=true they fail.
+ */
+export function postgresUrl(ctx: Mocha.Context): string | null {
+  const url = process.env.KUBETRAIL_TEST_POSTGRES_URL;
+  if (url) return url;
+  if (process.env.CI === 'true') throw new Error('CI=true but no PostgreSQL: .ci/run must start one (test/infra/postgres/pg.sh start)');
+  // eslint-disable-next-line no-console
+  console.log('    (skipped: no PostgreSQL; run `bash test/infra/postgres/pg.sh start` and set KUBETRAIL_TEST_POSTGRES_URL)');
+  ctx.skip();
+  return null;
+}
+
+/** A new, empty database on the server at `serverUrl`: its URL, and how to drop it. */
+export async function freshPgDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `kubetrail_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
 }
 
 /** The auditIDs stored in the database at `db`, as lower-case hex without dashes; [] while it is being created. */

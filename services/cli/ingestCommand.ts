@@ -1,11 +1,11 @@
 import { systemClock } from './clock.js';
 import cliProgress from 'cli-progress';
 import { before, dayName, startOfUtcDay, utcDay } from '../../shared/calendar.js';
-import { retentionJobOf, storeOptionsFrom, type Config } from '../../shared/config.js';
+import { retentionJobOf, type Config } from '../../shared/config.js';
 import { pipelineOf } from './pipeline.js';
 import { InputError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
+import { openIngestStore } from './ingestStore.js';
 import { ingestFiles, type IngestSummary } from '../ingest/files.js';
 import { followFile } from '../ingest/follow.js';
 
@@ -23,7 +23,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     throw new InputError('--follow: give exactly one log file to follow (not -)');
   }
   const log = createLogger(config.log.level);
-  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock });
+  const writer = await openIngestStore(config, process.env);
   const pipeline = pipelineOf(config, writer);
   const cluster = flags.cluster ?? config.cluster;
   let oldest = Infinity;
@@ -54,7 +54,8 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
     await writer.close();
   }
   process.stdout.write(flags.output === 'json' ? JSON.stringify(summary) + '\n' : formatSummary(summary));
-  const note = beforeHotWindow(oldest, config);
+  // Retention runs on the SQLite store (not yet on PostgreSQL).
+  const note = config.storage.url ? null : beforeHotWindow(oldest, config);
   if (note) process.stderr.write(`kubetrail: note: ${note}\n`);
   return summary.quarantined > 0 || summary.unreadable.length > 0 ? 2 : 0;
 }

@@ -55,8 +55,17 @@ function withCommon(cmd: Command): Command {
     .option('--config <file>', 'configuration file (default KUBETRAIL_CONFIG, or ./kubetrail.yaml when present)');
 }
 
-function configFrom(flags: CommonFlags & { listen?: string }): Readonly<Config> {
-  return loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
+/**
+ * The configuration the flags name. Commands run on the SQLite store unless they say they run
+ * on PostgreSQL too (`postgres`): given a PostgreSQL URL (--db, storage.url), the others refuse
+ * rather than answer from a SQLite file the user did not mean.
+ */
+function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
+  const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
+  if (config.storage.url && !options.postgres) {
+    throw new InputError(`this command runs on the SQLite store only, for now (kubetrail ingest also writes PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+  }
+  return config;
 }
 
 /** What a command's work returns: the rows it showed or changed, and its exit code when not 0. */
@@ -115,7 +124,7 @@ withCommon(program.command('ingest'))
   .option('--follow', 'keep reading a live log-backend file across rotation; resumes after a restart')
   .addOption(new Option('--output <format>', 'summary format').choices(['text', 'json']).default('text'))
   .action(async (files: string[], flags: CommonFlags & { cluster?: string; follow?: boolean; output: 'text' | 'json' }) => {
-    const config = configFrom(flags);
+    const config = configFrom(flags, { postgres: true });
     process.exitCode = await ingestCommand(files, { ...flags, config });
   });
 

@@ -1,7 +1,6 @@
 import { detectorOptionsFrom, type Config } from '../../shared/config.js';
 import { Detector } from '../../shared/detect/engine.js';
 import { IngestPipeline, splitsTokens } from '../../shared/pipeline/ingestPipeline.js';
-import type { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import type { BodyThreadData } from '../ingest/bodyParser.js';
 
 /**
@@ -9,11 +8,11 @@ import type { BodyThreadData } from '../ingest/bodyParser.js';
  * composed where a command that stores events starts: on this thread, and as the data the
  * webhook's body thread composes its own from.
  */
-export function pipelineOf(config: Readonly<Config>, writer: StoreWriter): IngestPipeline {
+export function pipelineOf(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): IngestPipeline {
   const options = detectorOptionsFrom(config);
   return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && new Detector(options), splitTokens: splitsTokens(config.identityMap) });
 }
 
-export function bodyThreadPipeline(config: Readonly<Config>, writer: StoreWriter): Omit<BodyThreadData, 'mode'> {
+export function bodyThreadPipeline(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): Omit<BodyThreadData, 'mode'> {
   return { redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config), splitTokens: splitsTokens(config.identityMap) };
 }

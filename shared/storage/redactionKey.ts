@@ -20,11 +20,12 @@ export function parseRedactionKey(text: string, from: string): Buffer {
 
 /**
  * The redaction key, from its source. A key file that does not exist yet is created (0600, in a
- * 0700 folder) with the key an earlier kubetrail kept in the store, else a new random one; the
- * store's copy is then erased (secure_delete), so the database holds no key.
+ * 0700 folder) with the key an earlier kubetrail kept in the SQLite store, else a new random one;
+ * the store's copy is then erased (secure_delete), so the database holds no key. `db` is null for
+ * a store that never held one (PostgreSQL).
  */
-export function loadRedactionKey(db: Database, source: RedactionKeySource): Buffer {
-  const stored = db.prepare("SELECT value FROM meta WHERE key = 'redaction_key'").pluck().get() as Buffer | undefined;
+export function loadRedactionKey(db: Database | null, source: RedactionKeySource): Buffer {
+  const stored = (db?.prepare("SELECT value FROM meta WHERE key = 'redaction_key'").pluck().get() ?? undefined) as Buffer | undefined;
   let key: Buffer;
   if ('key' in source) key = source.key;
   else {
@@ -48,7 +49,7 @@ export function loadRedactionKey(db: Database, source: RedactionKeySource): Buff
       chmodSync(source.file, 0o600);
     }
   }
-  if (stored) {
+  if (stored && db) {
     db.pragma('secure_delete = ON');
     db.prepare("DELETE FROM meta WHERE key = 'redaction_key'").run();
     db.pragma('secure_delete = OFF');

@@ -41,6 +41,17 @@ describe('loadConfig', () => {
     expect([fromFlags.listen, fromFlags.database.path]).to.deep.equal(['[::1]:2', 'flag.db']);
   });
 
+  it('takes a PostgreSQL store from --db, KUBETRAIL_DATABASE_URL or storage.url, and a SQLite path from --db over them', () => {
+    const url = 'postgres://kt@db.example:5432/audit';
+    expect(loadConfig({ file: file('pg.yaml', `storage:\n  url: ${url}\n`), env: {} }).storage.url).to.equal(url);
+    expect(loadConfig({ file: file('e.yaml', ''), env: { KUBETRAIL_DATABASE_URL: url } }).storage.url).to.equal(url);
+    const flag = loadConfig({ file: file('e2.yaml', ''), env: {}, overrides: { databasePath: url } });
+    expect([flag.storage.url, flag.database.path]).to.deep.equal([url, './data/kubetrail.db']);
+    const sqlite = loadConfig({ file: file('pg2.yaml', `storage:\n  url: ${url}\n`), env: {}, overrides: { databasePath: 'flag.db' } });
+    expect([sqlite.storage.url, sqlite.database.path]).to.deep.equal([undefined, 'flag.db']);
+    expect(() => loadConfig({ file: file('pg3.yaml', 'storage:\n  url: mysql://x/y\n'), env: {} })).to.throw(/config storage.url .*expected a PostgreSQL URL/);
+  });
+
   const bad: [string, string, string][] = [
     ['a listen address without a port', 'listen: localhost', "config listen ({f}): expected host:port, got 'localhost'"],
     ['a size without a number', 'webhook:\n  maxBodyBytes: lots', "config webhook.maxBodyBytes ({f}): expected a size like 32MiB, got 'lots'"],

@@ -1,0 +1,339 @@
+import type pg from 'pg';
+import { utcDay } from '../../calendar.js';
+import { nowMicros, type Clock } from '../../clock.js';
+import { quarantineForm } from '../../audit/quarantineForm.js';
+import { createRedactor, type Redactor } from '../../audit/redact.js';
+import type { RejectedInput } from '../../audit/types.js';
+import { StoreUnavailableError, errorMessage } from '../../errors.js';
+import type { Arrival, BatchStore, WriteOptions, WriteResult } from '../port.js';
+import { F, RECORD_WIDTH, VALUE_DIMENSIONS, oldestReceivedAt, tokenKey, type RecordBatch } from '../recordBatch.js';
+import type { FollowOffset } from '../sqlite/tables/followOffsets.js';
+import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
+import type { PgStore } from './pgStore.js';
+
+/** The columns of an event row, in the order rows are built and sent. */
+const COLUMNS = [
+  'cluster_id', 'audit_id', 'stage', 'level', 'received_at', 'stage_delay', 'verb_id', 'user_id', 'impersonated_id',
+  'source_ips_id', 'user_agent_id', 'resource_id', 'object_id', 'resource_version', 'path_id', 'query', 'code',
+  'decision', 'reason_id', 'annotations_id', 'shape', 'residual', 'source_version', 'has_body', 'token_id',
+] as const;
+const TYPES = [
+  'bigint', 'text', 'smallint', 'smallint', 'bigint', 'bigint', 'integer', 'bigint', 'bigint',
+  'bigint', 'bigint', 'integer', 'bigint', 'bigint', 'bigint', 'text', 'smallint',
+  'smallint', 'bigint', 'bigint', 'smallint', 'text', 'smallint', 'smallint', 'bigint',
+];
+const C = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
+/** Columns compared to tell a conflicting duplicate (the source version says how it came, not what it says). */
+const COMPARED = COLUMNS.filter((c) => c !== 'source_version');
+
+type Row = unknown[];
+const DAY_MICROS = 86_400_000_000;
+
+export interface PgBatchStoreOptions {
+  clock: Clock;
+  redactionKey: Uint8Array;
+  quarantineMaxBytes?: number;
+  /** Days before today that get a partition of their own (older ones go to the default partition). */
+  pastDays?: number;
+  /** Days after today that do (a clock running ahead). */
+  futureDays?: number;
+}
+
+/**
+ * Commits batches to PostgreSQL: the BatchStore of the port (port.ts) for a store that several
+ * kubetrails write at once. One write is one transaction: its events (deduplicated on the
+ * primary key, whoever stored them first), their bodies, the rejected input and the `--follow`
+ * position. Writes from this process are committed one after another, in order.
+ *
+ * Not yet on PostgreSQL (kept by the SQLite store): detections' alerts, the usage and activity
+ * rollups, identities and the hash chain.
+ */
+export class PgBatchStore implements BatchStore {
+  readonly redactionKey: Uint8Array;
+  private readonly redact: Redactor;
+  private readonly dims = new PgDimensions();
+  private readonly partitions = new Set<number>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
+  private backlogWatchers: { atMost: number; resolve: () => void }[] = [];
+  private readonly listeners: ((a: Arrival) => void)[] = [];
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly store: PgStore,
+    private readonly options: PgBatchStoreOptions,
+    private readonly offsets: Map<string, FollowOffset>,
+  ) {
+    this.redactionKey = options.redactionKey;
+    this.redact = createRedactor(options.redactionKey);
+  }
+
+  /** A writer of `store`, which it closes when it closes. */
+  static async open(store: PgStore, options: PgBatchStoreOptions): Promise<PgBatchStore> {
+    const rows = await store.pool.query<{ path: string; cluster: string; device: string; inode: string; head_hash: string; offset: string; line: string }>(
+      'SELECT path, cluster, device, inode, head_hash, "offset", line FROM follow_offsets',
+    );
+    const offsets = new Map(rows.rows.map((r) => [r.path, { path: r.path, cluster: r.cluster, device: Number(r.device), inode: Number(r.inode), headHash: r.head_hash, offset: Number(r.offset), line: Number(r.line) }]));
+    return new PgBatchStore(store, options, offsets);
+  }
+
+  get problem(): string | null {
+    return this.failure?.message ?? null;
+  }
+
+  get backlog(): number {
+    return this.waiting;
+  }
+
+  whenBacklogAtMost(n: number): Promise<void> {
+    if (this.waiting <= n) return Promise.resolve();
+    return new Promise((resolve) => this.backlogWatchers.push({ atMost: n, resolve }));
+  }
+
+  onCommitted(listen: (arrival: Arrival) => void): void {
+    this.listeners.push(listen);
+  }
+
+  followOffset(path: string): FollowOffset | null {
+    return this.offsets.get(path) ?? null;
+  }
+
+  write(batches: RecordBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.waiting++;
+    const done = this.queue.then(() => this.commit(batches, options));
+    this.queue = done.catch(() => undefined);
+    return done.finally(() => {
+      this.waiting--;
+      this.notifyBacklog();
+    });
+  }
+
+  /** Waits for the writes handed over, then closes the store it writes to. */
+  async close(): Promise<void> {
+    await this.queue;
+    await this.store.close();
+  }
+
+  private async commit(batches: RecordBatch[], options: WriteOptions): Promise<WriteResult[]> {
+    let results: WriteResult[];
+    try {
+      const prepared = await this.rowsOf(batches);
+      await this.ensurePartitions(prepared.flatMap((p) => p.rows.map((r) => r[C.received_at] as number)));
+      results = await this.transaction(prepared, options);
+    } catch (err) {
+      throw new StoreUnavailableError(`PostgreSQL: ${errorMessage(err)}`);
+    }
+    if (options.followOffset) this.offsets.set(options.followOffset.path, options.followOffset);
+    for (const b of batches) {
+      if (b.size === 0) continue;
+      const a = { cluster: b.cluster, source: b.source, events: b.size, oldest: oldestReceivedAt(b) };
+      for (const listen of this.listeners) listen(a);
+    }
+    return results;
+  }
+
+  /** The batches' rows of ids, with their values interned. */
+  private async rowsOf(batches: RecordBatch[]): Promise<{ batch: RecordBatch; rows: Row[] }[]> {
+    const d = this.dims;
+    d.startBatch();
+    for (const b of batches) {
+      d.want('strings', b.cluster, () => [b.cluster]);
+      for (const [json, username] of b.principals) d.want('principals', json, () => [json, username]);
+      for (const [p, json, credentialId] of b.tokens) {
+        d.want('userTokens', tokenKey(json, credentialId), () => [d.id('principals', b.principals[p]![0]), credentialId, json]);
+      }
+      b.values.forEach((v, i) => {
+        const name = VALUE_DIMENSIONS[b.valueDimensions[i]!]!;
+        // The usage rollups (usage_atoms) are not kept on PostgreSQL yet.
+        if (name === 'usageAtoms') return;
+        d.want(name, v, () => (name === 'apiResources' || name === 'objects' ? partsColumns(name, v) : [v]));
+      });
+    }
+    await d.resolve(this.store.pool);
+    return batches.map((b) => {
+      const n = b.numbers;
+      const valueId = (i: number): number | null => {
+        if (n[i]! < 0) return null;
+        const name = VALUE_DIMENSIONS[b.valueDimensions[n[i]!]!]! as PgDimension;
+        return d.id(name, b.values[n[i]!]!);
+      };
+      const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
+      const clusterId = d.id('strings', b.cluster);
+      const rows: Row[] = [];
+      for (let r = 0; r < b.size; r++) {
+        const at = r * RECORD_WIDTH;
+        const user = (i: number) => (n[i]! < 0 ? null : d.id('principals', b.principals[n[i]!]![0]));
+        const token = n[at + F.token]!;
+        rows.push([
+          clusterId, b.auditIDs[r]!, n[at + F.stage], n[at + F.level], n[at + F.receivedAt], n[at + F.stageDelay], valueId(at + F.verb), user(at + F.user), user(at + F.impersonatedUser),
+          valueId(at + F.sourceIPs), valueId(at + F.userAgent), valueId(at + F.apiResource), valueId(at + F.object), num(at + F.resourceVersion), valueId(at + F.path), b.queries[r], num(at + F.code),
+          n[at + F.decision], valueId(at + F.reason), valueId(at + F.annotations), n[at + F.shape], b.residuals[r], n[at + F.sourceVersion], n[at + F.hasBody],
+          token < 0 ? null : d.id('userTokens', tokenKey(b.tokens[token]![1], b.tokens[token]![2])),
+        ]);
+      }
+      return { batch: b, rows };
+    });
+  }
+
+  /**
+   * Creates the partitions of the days the rows fall on, before the transaction that stores
+   * them (creating one locks the parent table): days in [today − pastDays, today + futureDays]
+   * get one; other times go to the default partition. A day whose rows already sit in the
+   * default partition stays there (PostgreSQL refuses the partition), which keeps every key in
+   * one place.
+   */
+  private async ensurePartitions(times: number[]): Promise<void> {
+    const today = utcDay(nowMicros(this.options.clock));
+    const lo = today - (this.options.pastDays ?? 400);
+    const hi = today + (this.options.futureDays ?? 7);
+    const days = new Set<number>();
+    for (const t of times) {
+      const day = Math.floor(t / DAY_MICROS);
+      if (day >= lo && day <= hi && !this.partitions.has(day)) days.add(day);
+    }
+    for (const day of [...days].sort((a, b) => a - b)) {
+      const client = await this.store.pool.connect();
+      try {
+        await client.query('BEGIN');
+        // One writer at a time creates partitions: two CREATE TABLE IF NOT EXISTS of the same day race.
+        await client.query('SELECT pg_advisory_xact_lock($1)', [0x6b74_0002]);
+        const name = `events_d${new Date(day * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
+        await client.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM (${day * DAY_MICROS}) TO (${(day + 1) * DAY_MICROS})`);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        // 23514: the default partition holds rows of that day; they stay there.
+        if ((err as { code?: string }).code !== '23514') throw err;
+      } finally {
+        client.release();
+      }
+      this.partitions.add(day);
+    }
+  }
+
+  private async transaction(prepared: { batch: RecordBatch; rows: Row[] }[], options: WriteOptions): Promise<WriteResult[]> {
+    const client = await this.store.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const results: WriteResult[] = [];
+      for (const { batch, rows } of prepared) results.push(await this.writeBatch(client, batch, rows));
+      if (options.followOffset) {
+        const o = options.followOffset;
+        await client.query(
+          `INSERT INTO follow_offsets (path, cluster, device, inode, head_hash, "offset", line, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (path) DO UPDATE SET cluster = excluded.cluster, device = excluded.device, inode = excluded.inode, head_hash = excluded.head_hash,
+             "offset" = excluded."offset", line = excluded.line, updated_at = excluded.updated_at`,
+          [o.path, o.cluster, o.device, o.inode, o.headHash, o.offset, o.line, nowMicros(this.options.clock)],
+        );
+      }
+      await client.query('COMMIT');
+      return results;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async writeBatch(client: pg.PoolClient, batch: RecordBatch, rows: Row[]): Promise<WriteResult> {
+    const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
+    const keyOf = (r: Row) => `${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`;
+    // The first of a key within the batch is sent; a repeat is a duplicate of it.
+    const first = new Map<string, number>();
+    rows.forEach((r, i) => first.has(keyOf(r)) || first.set(keyOf(r), i));
+    // In key order: writers inserting the same keys wait for one another instead of deadlocking.
+    const sent = [...first.values()].sort((a, b) => compareKeys(rows[a]!, rows[b]!));
+    const stored = new Map<string, number>();
+    if (sent.length > 0) {
+      const arrays = COLUMNS.map((_, c) => sent.map((i) => rows[i]![c]));
+      const inserted = await client.query<{ id: string; received_at: string; cluster_id: string; stage: number; audit_id: string }>(
+        `INSERT INTO events (${COLUMNS.join(', ')}) SELECT * FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+         ON CONFLICT DO NOTHING RETURNING id, received_at, cluster_id, stage, audit_id`,
+        arrays,
+      );
+      for (const r of inserted.rows) stored.set(`${r.received_at}|${r.cluster_id}|${r.stage}|${r.audit_id}`, Number(r.id));
+    }
+    const bodies: [number, number, Uint8Array | null, Uint8Array | null][] = [];
+    const duplicates: number[] = [];
+    rows.forEach((r, i) => {
+      const id = first.get(keyOf(r)) === i ? stored.get(keyOf(r)) : undefined;
+      if (id === undefined) {
+        duplicates.push(i);
+        return;
+      }
+      result.accepted++;
+      if (r[C.has_body] === 1) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
+    });
+    if (bodies.length > 0) {
+      await client.query('INSERT INTO bodies (event_id, received_at, request, response) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])', [
+        bodies.map((b) => b[0]), bodies.map((b) => b[1]), bodies.map((b) => toBuffer(b[2])), bodies.map((b) => toBuffer(b[3])),
+      ]);
+    }
+    result.duplicates = duplicates.length;
+    if (duplicates.length > 0) await this.findConflicts(client, batch, rows, duplicates, result);
+    for (const rej of batch.rejected) {
+      await this.quarantine(client, batch.source, batch.cluster, rej);
+      result.quarantined++;
+    }
+    return result;
+  }
+
+  /** Duplicates whose content differs from the stored event are kept in the quarantine for review. */
+  private async findConflicts(client: pg.PoolClient, batch: RecordBatch, rows: Row[], duplicates: number[], result: WriteResult): Promise<void> {
+    const keys = duplicates.map((i) => rows[i]!);
+    const stored = await client.query<Record<string, unknown>>(
+      `SELECT ${COMPARED.join(', ')} FROM events e
+       WHERE (received_at, cluster_id, audit_id, stage) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::smallint[]))`,
+      [keys.map((r) => r[C.received_at]), keys.map((r) => r[C.cluster_id]), keys.map((r) => r[C.audit_id]), keys.map((r) => r[C.stage])],
+    );
+    const byKey = new Map(stored.rows.map((s) => [`${s.received_at}|${s.cluster_id}|${s.stage}|${s.audit_id}`, s]));
+    for (const i of duplicates) {
+      const r = rows[i]!;
+      const s = byKey.get(`${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`);
+      // Within the batch, a repeat of a row not stored before compares with the row sent.
+      const same = s ? COMPARED.every((c) => sameValue(r[C[c]], s[c])) : true;
+      if (same) continue;
+      result.conflicts++;
+      const stage = ['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic'][(r[C.stage] as number) - 1] ?? String(r[C.stage]);
+      const reason = `conflicting duplicate: auditID ${String(r[C.audit_id])} stage ${stage} is already stored with different content; this copy was not stored`;
+      await this.quarantine(client, batch.source, batch.cluster, { position: batch.positions[i]!, reason, raw: JSON.stringify({ auditID: r[C.audit_id], stage }) });
+    }
+  }
+
+  /** Keeps rejected input in its safe form: redacted, never the secrets it may hold. */
+  private async quarantine(client: pg.PoolClient, source: string, cluster: string, rej: RejectedInput): Promise<void> {
+    const q = quarantineForm(rej.raw, this.redact, this.options.quarantineMaxBytes ?? 1 << 20);
+    await client.query('INSERT INTO quarantine (received_at, source, cluster, position, reason, raw, raw_size, raw_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      nowMicros(this.options.clock), source, cluster, rej.position, rej.reason, toBuffer(q.kept), q.size, q.sha256,
+    ]);
+  }
+
+  private notifyBacklog(): void {
+    const due = this.backlogWatchers.filter((w) => this.waiting <= w.atMost);
+    this.backlogWatchers = this.backlogWatchers.filter((w) => this.waiting > w.atMost);
+    for (const w of due) w.resolve();
+  }
+}
+
+function compareKeys(a: Row, b: Row): number {
+  for (const c of [C.received_at, C.cluster_id, C.audit_id, C.stage]) {
+    if (a[c]! < b[c]!) return -1;
+    if (a[c]! > b[c]!) return 1;
+  }
+  return 0;
+}
+
+/** A row value and the stored one (bigints come back as text). */
+function sameValue(sent: unknown, stored: unknown): boolean {
+  if (sent === null || sent === undefined) return stored === null;
+  if (typeof sent === 'number') return stored !== null && Number(stored) === sent;
+  return sent === stored;
+}
+
+function toBuffer(bytes: Uint8Array | string | null): Buffer | null {
+  if (bytes === null) return null;
+  if (typeof bytes === 'string') return Buffer.from(bytes, 'utf8');
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

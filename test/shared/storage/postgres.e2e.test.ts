@@ -1,0 +1,162 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import pg from 'pg';
+import type { AuditEvent } from '../../../shared/audit/types.js';
+import { fixedClock } from '../../../shared/clock.js';
+import { PgBatchStore } from '../../../shared/storage/postgres/pgBatchStore.js';
+import { PG_MIGRATIONS_DIR, openPgStore } from '../../../shared/storage/postgres/pgStore.js';
+import { readMigrations } from '../../../shared/storage/sqlite/migrate.js';
+import { TEST_REDACTION_KEY, cliEnv, freshPgDatabase, makeEvent, parsedEvent, postgresUrl, runCli, tempDir, testPipeline } from '../../helpers.js';
+
+const clock = fixedClock(Date.parse('2026-07-23T12:00:00Z'));
+const KEY_HEX = TEST_REDACTION_KEY.toString('hex');
+
+/** `n` events, the i-th with auditID number `from + i`, a second apart. */
+function events(from: number, n: number): AuditEvent[] {
+  return Array.from({ length: n }, (_, i) => {
+    const k = from + i;
+    const t = new Date(Date.parse('2026-07-23T10:00:00Z') + k * 1000).toISOString().replace('.000Z', '.000001Z');
+    return makeEvent({ auditID: `00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}`, requestReceivedTimestamp: t, stageTimestamp: t });
+  });
+}
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+describe('the PostgreSQL store (a real server)', () => {
+  let server: string;
+  before(function () {
+    server = postgresUrl(this)!;
+  });
+
+  /** A writer of a new database, closed and dropped after `run`. */
+  async function withWriter(run: (writer: PgBatchStore, url: string) => Promise<void>): Promise<void> {
+    const db = await freshPgDatabase(server);
+    const writer = await PgBatchStore.open(await openPgStore(db.url, { clock }), { clock, redactionKey: TEST_REDACTION_KEY });
+    try {
+      await run(writer, db.url);
+    } finally {
+      await writer.close();
+      await db.drop();
+    }
+  }
+
+  const pipeline = testPipeline({ detector: null });
+  const batchOf = (evs: AuditEvent[], rejected: { position: string; reason: string; raw: string }[] = []) =>
+    pipeline.prepare({ cluster: 'prod', source: 'test', events: evs.map(parsedEvent), rejected });
+
+  it('stores each event once, whoever sends it again, and keeps a copy with other content in the quarantine', async () => {
+    await withWriter(async (writer, url) => {
+      const evs = events(0, 3);
+      expect(await writer.write([batchOf(evs)])).to.deep.equal([{ accepted: 3, duplicates: 0, quarantined: 0, conflicts: 0 }]);
+      // Again, and twice within one batch.
+      expect(await writer.write([batchOf([...evs, evs[0]!])])).to.deep.equal([{ accepted: 0, duplicates: 4, quarantined: 0, conflicts: 0 }]);
+      const changed = { ...evs[1]!, verb: 'delete' } as AuditEvent;
+      expect(await writer.write([batchOf([changed])])).to.deep.equal([{ accepted: 0, duplicates: 1, quarantined: 0, conflicts: 1 }]);
+      const [counts] = await query<{ events: string; keys: string; quarantined: string }>(
+        url,
+        'SELECT (SELECT count(*) FROM events) AS events, (SELECT count(DISTINCT (received_at, cluster_id, audit_id, stage)) FROM events) AS keys, (SELECT count(*) FROM quarantine) AS quarantined',
+      );
+      expect(counts).to.deep.equal({ events: '3', keys: '3', quarantined: '1' });
+      const [q] = await query<{ reason: string }>(url, 'SELECT reason FROM quarantine');
+      expect(q!.reason).to.include(`conflicting duplicate: auditID ${evs[1]!.auditID}`);
+    });
+  });
+
+  it('keeps rejected input redacted, and a request body as the SQLite store does', async () => {
+    await withWriter(async (writer, url) => {
+      const secret = makeEvent({
+        level: 'RequestResponse',
+        verb: 'create',
+        requestURI: '/api/v1/namespaces/team-a/secrets',
+        objectRef: { resource: 'secrets', namespace: 'team-a', name: 'db', apiVersion: 'v1' },
+        requestObject: { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'db' }, data: { password: Buffer.from('hunter2-in-body').toString('base64') } },
+      });
+      const raw = JSON.stringify({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', requestObject: { kind: 'Secret', data: { password: 'hunter2-in-quarantine' } } });
+      const [r] = await writer.write([batchOf([secret], [{ position: 'test:1', reason: 'auditID: missing', raw }])]);
+      expect(r).to.deep.equal({ accepted: 1, duplicates: 0, quarantined: 1, conflicts: 0 });
+      const [q] = await query<{ raw: Buffer; raw_size: string; reason: string }>(url, 'SELECT raw, raw_size, reason FROM quarantine');
+      expect(q!.reason).to.equal('auditID: missing');
+      expect(Number(q!.raw_size)).to.equal(Buffer.byteLength(raw));
+      expect(q!.raw.toString('utf8')).to.not.include('hunter2');
+      const [b] = await query<{ n: string; request: Buffer | null }>(url, 'SELECT count(*) OVER () AS n, request FROM bodies');
+      expect(b!.n).to.equal('1');
+      expect(b!.request).to.not.equal(null);
+      expect(b!.request!.toString('latin1')).to.not.include('hunter2');
+    });
+  });
+
+  it('gives each day near today a partition, and a time years off the default one', async () => {
+    await withWriter(async (writer, url) => {
+      const at = (iso: string) => makeEvent({ requestReceivedTimestamp: iso, stageTimestamp: iso });
+      await writer.write([batchOf([at('2026-07-23T01:00:00.000001Z'), at('2026-07-24T01:00:00.000001Z'), at('1999-01-01T00:00:00.000001Z'), at('2100-01-01T00:00:00.000001Z')])]);
+      const rows = await query<{ part: string; n: string }>(url, 'SELECT tableoid::regclass::text AS part, count(*) AS n FROM events GROUP BY 1 ORDER BY 1');
+      expect(rows).to.deep.equal([
+        { part: 'events_d20260723', n: '1' },
+        { part: 'events_d20260724', n: '1' },
+        { part: 'events_default', n: '2' },
+      ]);
+    });
+  });
+
+  it('migrates a new database once when two kubetrails open it at once', async () => {
+    const db = await freshPgDatabase(server);
+    try {
+      const stores = await Promise.all([openPgStore(db.url, { clock }), openPgStore(db.url, { clock })]);
+      await Promise.all(stores.map((s) => s.close()));
+      const rows = await query<{ version: number }>(db.url, 'SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => r.version)).to.deep.equal(readMigrations(PG_MIGRATIONS_DIR).map((m) => m.version));
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('two kubetrail ingest processes writing overlapping files at once store every event once', async () => {
+    const db = await freshPgDatabase(server);
+    try {
+      const dir = tempDir();
+      const a = join(dir, 'a.jsonl');
+      const b = join(dir, 'b.jsonl');
+      writeFileSync(a, events(0, 3000).map((e) => JSON.stringify(e)).join('\n') + '\n');
+      writeFileSync(b, events(2000, 3000).map((e) => JSON.stringify(e)).join('\n') + '\n');
+      // One is given the database by --db, the other by KUBETRAIL_DATABASE_URL; they share the redaction key.
+      const env = cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX });
+      const [ra, rb] = await Promise.all([
+        runCli(['ingest', a, '--db', db.url, '--output', 'json'], env),
+        runCli(['ingest', b, '--output', 'json'], { ...env, KUBETRAIL_DATABASE_URL: db.url }),
+      ]);
+      expect(ra.status, ra.stderr).to.equal(0);
+      expect(rb.status, rb.stderr).to.equal(0);
+      const sa = JSON.parse(ra.stdout) as { stored: number; duplicates: number };
+      const sb = JSON.parse(rb.stdout) as { stored: number; duplicates: number };
+      expect(sa.stored + sb.stored).to.equal(5000);
+      expect(sa.duplicates + sb.duplicates).to.equal(1000);
+      const [counts] = await query<{ events: string; keys: string }>(db.url, 'SELECT count(*) AS events, count(DISTINCT audit_id) AS keys FROM events');
+      expect(counts).to.deep.equal({ events: '5000', keys: '5000' });
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('refuses the commands that do not run on PostgreSQL yet, and a URL it cannot use, saying what to do', async () => {
+    const db = await freshPgDatabase(server);
+    try {
+      const events = await runCli(['events', '--db', db.url], cliEnv());
+      expect(events.status).to.equal(2);
+      expect(events.stderr).to.include('SQLite store only').and.include('--db PATH');
+      const wrong = await runCli(['ingest', '-', '--db', 'postgres://nobody@127.0.0.1:1/none'], cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX }));
+      expect(wrong.status).to.not.equal(0);
+      expect(wrong.stderr).to.include('PostgreSQL at postgres://nobody@127.0.0.1:1/none');
+    } finally {
+      await db.drop();
+    }
+  });
+});
