@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (kubetrail ingest also writes PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, events and history also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -162,7 +162,7 @@ withRemote(withCommon(program.command('events')))
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    const config = configFrom(flags);
+    const config = configFrom(flags, { postgres: true });
     process.exitCode = await query(config, 'events', flags, (remote) => eventsCommand(config, flags, remote));
   });
 
@@ -176,7 +176,7 @@ withRemote(withCommon(program.command('history')))
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (target: string, flags) => {
-    const config = configFrom(flags);
+    const config = configFrom(flags, { postgres: true });
     process.exitCode = await query(config, 'history', flags, (remote) => historyCommand(config, target, flags, remote));
   });
 

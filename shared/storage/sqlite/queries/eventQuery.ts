@@ -1,12 +1,11 @@
-import { joinUser } from '../../../identity/userParts.js';
 import type { AuthorizationDecision } from '../../../audit/decision.js';
-import { inflateRawSync } from 'node:zlib';
 import type { Database } from 'better-sqlite3';
 import type { AuditEvent } from '../../../audit/types.js';
 import type { CredentialKind, IdentityKind } from '../../../identity/identity.js';
 import type { Cidr } from '../../../cidr.js';
-import { auditIdToKey, keyToAuditId } from '../../auditId.js';
-import { DECISIONS, recordToEvent, storedDecision, type Decision, type EventRecord } from '../../eventRecord.js';
+import { auditIdToKey } from '../../auditId.js';
+import { DECISIONS, recordToEvent } from '../../eventRecord.js';
+import { mapRows, readBodies, rowToRecord, type BodyRow, type JoinedRow } from '../../joinedRow.js';
 import { EVENT_COLUMNS, type EventRow } from '../write/eventRows.js';
 
 /** Filters of who-did-what queries; every field is optional and they combine with AND. */
@@ -378,116 +377,4 @@ export function readEventsById(db: Database, ids: number[]): Map<number, StoredE
     }
   }
   return out;
-}
-
-interface BodyRow {
-  request: Buffer | null;
-  response: Buffer | null;
-}
-
-function readBodies(row: BodyRow | undefined): { requestObject?: unknown; responseObject?: unknown } {
-  const out: { requestObject?: unknown; responseObject?: unknown } = {};
-  if (row?.request) out.requestObject = JSON.parse(inflateRawSync(row.request).toString('utf8'));
-  if (row?.response) out.responseObject = JSON.parse(inflateRawSync(row.response).toString('utf8'));
-  return out;
-}
-
-/** A joined row of SELECT. */
-interface JoinedRow {
-  id: number;
-  audit_id: Buffer | string;
-  cluster_id: number;
-  stage: number;
-  level: number;
-  received_at: number;
-  stage_delay: number;
-  resource_version: number | null;
-  query: string | null;
-  code: number | null;
-  decision: Decision;
-  shape: number;
-  residual: string | null;
-  source_version: number;
-  has_body: number;
-  cluster: string;
-  verb: string;
-  user: string;
-  token_json: string | null;
-  token_credential: string | null;
-  username: string;
-  imp_json: string | null;
-  imp_username: string | null;
-  source_ips: string | null;
-  user_agent: string | null;
-  api_group: string | null;
-  api_version: string | null;
-  resource: string | null;
-  subresource: string | null;
-  present: number | null;
-  namespace: string | null;
-  name: string | null;
-  uid: string | null;
-  path: string | null;
-  reason: string | null;
-  annotations: string | null;
-  actor_kind: IdentityKind | null;
-  actor_key: string | null;
-  person: string | null;
-  team: string | null;
-  credential_kind: CredentialKind | null;
-  credential_id: string | null;
-  checkout_id: number | null;
-  checkout_person: string | null;
-}
-
-function* mapRows(rows: IterableIterator<JoinedRow>): IterableIterator<StoredEvent> {
-  for (const row of rows) {
-    const actor: ActorIdentity | null =
-      row.actor_kind === null
-        ? null
-        : {
-            kind: row.actor_kind,
-            key: row.actor_key!,
-            person: row.checkout_person ?? row.person,
-            team: row.team,
-            checkout: row.checkout_id,
-            credentialKind: row.credential_kind!,
-            credentialId: row.credential_id,
-          };
-    const position = { receivedAt: row.received_at, auditKey: row.audit_id, clusterId: row.cluster_id };
-    yield { id: row.id, cluster: row.cluster, event: recordToEvent(rowToRecord(row)), hasBody: row.has_body === 1, actor, decision: storedDecision(row.decision, row.shape), position };
-  }
-}
-
-function rowToRecord(row: JoinedRow): EventRecord {
-  const hasRef = row.resource !== null;
-  return {
-    cluster: row.cluster,
-    auditID: keyToAuditId(row.audit_id),
-    stage: row.stage,
-    level: row.level,
-    receivedAt: row.received_at,
-    stageDelay: row.stage_delay,
-    verb: row.verb,
-    user: joinUser(row.user, row.token_json === null ? null : { json: row.token_json, credentialId: row.token_credential }),
-    username: row.username,
-    impersonatedUser: row.imp_json,
-    impersonatedUsername: row.imp_username,
-    sourceIPs: row.source_ips,
-    userAgent: row.user_agent,
-    apiResource: hasRef
-      ? { apiGroup: row.api_group!, apiVersion: row.api_version!, resource: row.resource!, subresource: row.subresource!, present: row.present! }
-      : null,
-    object: hasRef ? { apiGroup: row.api_group!, resource: row.resource!, namespace: row.namespace!, name: row.name!, uid: row.uid! } : null,
-    resourceVersion: row.resource_version,
-    path: row.path,
-    query: row.query,
-    code: row.code,
-    decision: row.decision,
-    reason: row.reason,
-    annotations: row.annotations,
-    shape: row.shape,
-    residual: row.residual,
-    sourceVersion: row.source_version,
-  };
 }
