@@ -27,6 +27,17 @@ const C = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof CO
 const COMPARED = COLUMNS.filter((c) => c !== 'source_version');
 
 type Row = unknown[];
+
+interface PendingWrite {
+  batches: RecordBatch[];
+  options: WriteOptions;
+  resolve(results: WriteResult[]): void;
+  reject(err: unknown): void;
+}
+
+/** Events at most in one transaction of writes merged while the store was busy. */
+const MERGED_EVENTS = 20_000;
+const sizeOf = (w: PendingWrite) => w.batches.reduce((n, b) => n + b.size + b.rejected.length, 0);
 const DAY_MICROS = 86_400_000_000;
 
 export interface PgBatchStoreOptions {
@@ -53,7 +64,8 @@ export class PgBatchStore implements BatchStore {
   private readonly redact: Redactor;
   private readonly dims = new PgDimensions();
   private readonly partitions = new Set<number>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private pending: PendingWrite[] = [];
+  private running: Promise<void> | null = null;
   private waiting = 0;
   private backlogWatchers: { atMost: number; resolve: () => void }[] = [];
   private readonly listeners: ((a: Arrival) => void)[] = [];
@@ -100,37 +112,63 @@ export class PgBatchStore implements BatchStore {
 
   write(batches: RecordBatch[], options: WriteOptions = {}): Promise<WriteResult[]> {
     if (this.failure) return Promise.reject(this.failure);
-    this.waiting++;
-    const done = this.queue.then(() => this.commit(batches, options));
-    this.queue = done.catch(() => undefined);
-    return done.finally(() => {
-      this.waiting--;
-      this.notifyBacklog();
+    return new Promise<WriteResult[]>((resolve, reject) => {
+      this.pending.push({ batches, options, resolve, reject });
+      this.waiting++;
+      if (!this.running) this.running = this.drain();
     });
   }
 
   /** Waits for the writes handed over, then closes the store it writes to. */
   async close(): Promise<void> {
-    await this.queue;
+    while (this.running) await this.running;
     await this.store.close();
   }
 
-  private async commit(batches: RecordBatch[], options: WriteOptions): Promise<WriteResult[]> {
-    let results: WriteResult[];
+  /**
+   * Commits the writes waiting, several at a time: while one transaction runs, the writes
+   * handed over meanwhile wait, and go together in the next (up to MERGED_EVENTS events), so
+   * that a writer behind sends fewer, larger transactions. Each write keeps its own results.
+   */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const take: PendingWrite[] = [];
+      let events = 0;
+      while (this.pending.length > 0 && (take.length === 0 || events + sizeOf(this.pending[0]!) <= MERGED_EVENTS)) {
+        const w = this.pending.shift()!;
+        events += sizeOf(w);
+        take.push(w);
+      }
+      try {
+        const results = await this.commit(take);
+        take.forEach((w, i) => w.resolve(results[i]!));
+      } catch (err) {
+        for (const w of take) w.reject(err);
+      }
+      this.waiting -= take.length;
+      this.notifyBacklog();
+    }
+    this.running = null;
+  }
+
+  private async commit(writes: PendingWrite[]): Promise<WriteResult[][]> {
+    const batches = writes.flatMap((w) => w.batches);
+    let flat: WriteResult[];
     try {
       const prepared = await this.rowsOf(batches);
       await this.ensurePartitions(prepared.flatMap((p) => p.rows.map((r) => r[C.received_at] as number)));
-      results = await this.transaction(prepared, options);
+      flat = await this.transaction(prepared, writes.map((w) => w.options.followOffset).filter((o): o is FollowOffset => o !== undefined));
     } catch (err) {
       throw new StoreUnavailableError(`PostgreSQL: ${errorMessage(err)}`);
     }
-    if (options.followOffset) this.offsets.set(options.followOffset.path, options.followOffset);
+    for (const w of writes) if (w.options.followOffset) this.offsets.set(w.options.followOffset.path, w.options.followOffset);
     for (const b of batches) {
       if (b.size === 0) continue;
       const a = { cluster: b.cluster, source: b.source, events: b.size, oldest: oldestReceivedAt(b) };
       for (const listen of this.listeners) listen(a);
     }
-    return results;
+    let next = 0;
+    return writes.map((w) => flat.slice(next, (next += w.batches.length)));
   }
 
   /** The batches' rows of ids, with their values interned. */
@@ -212,14 +250,14 @@ export class PgBatchStore implements BatchStore {
     }
   }
 
-  private async transaction(prepared: { batch: RecordBatch; rows: Row[] }[], options: WriteOptions): Promise<WriteResult[]> {
+  private async transaction(prepared: { batch: RecordBatch; rows: Row[] }[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
     const client = await this.store.pool.connect();
     try {
       await client.query('BEGIN');
       const results: WriteResult[] = [];
       for (const { batch, rows } of prepared) results.push(await this.writeBatch(client, batch, rows));
-      if (options.followOffset) {
-        const o = options.followOffset;
+      // In the order handed over: the last position of a file is the one kept.
+      for (const o of followOffsets) {
         await client.query(
           `INSERT INTO follow_offsets (path, cluster, device, inode, head_hash, "offset", line, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (path) DO UPDATE SET cluster = excluded.cluster, device = excluded.device, inode = excluded.inode, head_hash = excluded.head_hash,

@@ -1,0 +1,209 @@
+/**
+ * `npm run bench:postgres`: kubetrail storing into PostgreSQL, against a bare COPY of the same
+ * events measured in the same run on the same server.
+ *
+ *   a  baseline: read the file, JSON.parse each line, COPY (auditID, stage, request time, verb,
+ *      username, the line) into an unindexed table: what storing the events at all costs
+ *   b  `kubetrail ingest FILE --db postgres://…` into a new database
+ *   c  two `kubetrail ingest` processes at once, each with half the file, into a new database
+ *   q  in this process, through the query port: a user's last 24 h (first page of 100) and one
+ *      object's history, over the store b made
+ *
+ * Reports b/a, c/b (what a second writer adds), bytes per event of b's database (its size less
+ * an empty one's), peak RSS of b and of each of c, and the p50/p95 of q.
+ *
+ * The server: BENCH_POSTGRES_URL, else KUBETRAIL_TEST_POSTGRES_URL, else one started with
+ * test/infra/postgres/pg.sh for the run. Environment: BENCH_EVENTS (default 1,000,000),
+ * BENCH_SAMPLES (default 60), BENCH_SEED. Prints a table and, last, `BENCH_JSON {...}`. Targets
+ * (issue 21): b/a ≥ 0.5, c/b ≥ 1.5, ≤ 350 bytes/event, p95 ≤ 50 ms, peak RSS ≤ 300 MB.
+ */
+import { spawnSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { collect } from '../shared/rows.js';
+import { pgQueryStore } from '../shared/storage/postgres/pgQueryStore.js';
+import { openPgStore } from '../shared/storage/postgres/pgStore.js';
+import { pickRssMethod, startMeasured } from './child.js';
+import { DEFAULT_SEED, Rng, writeEventsFile } from './generateEvents.js';
+import { envInt, gitRevision, int, pad } from './report.js';
+
+const PG_SH = fileURLToPath(new URL('../../test/infra/postgres/pg.sh', import.meta.url));
+const KEY = 'ab'.repeat(32);
+const TARGETS = { ba: 0.5, cb: 1.5, bytes: 350, p95: 50, rssMB: 300 };
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+async function newDatabase(server: string, name: string): Promise<string> {
+  await sql(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await sql(server, `CREATE DATABASE ${name}`);
+  const u = new URL(server);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const size = async (url: string) => Number((await sql<{ n: string }>(url, 'SELECT pg_database_size(current_database()) AS n'))[0]!.n);
+
+/** a: JSON.parse each line and COPY a few columns and the line into an unindexed table. */
+async function bareCopy(url: string, file: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE raw_events (audit_id text, stage text, received_at text, verb text, username text, line text)');
+    const started = performance.now();
+    const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    async function* rows() {
+      let chunk = '';
+      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+        const e = JSON.parse(line) as { auditID: string; stage: string; requestReceivedTimestamp: string; verb: string; user: { username?: string } };
+        chunk += [e.auditID, e.stage, e.requestReceivedTimestamp, e.verb, e.user.username ?? '', line].map(esc).join('\t') + '\n';
+        if (chunk.length > 1 << 20) {
+          yield chunk;
+          chunk = '';
+        }
+      }
+      if (chunk) yield chunk;
+    }
+    await pipeline(Readable.from(rows()), c.query(copyStreams.from('COPY raw_events FROM STDIN')));
+    return (performance.now() - started) / 1000;
+  } finally {
+    await c.end();
+  }
+}
+
+async function ingest(url: string, files: string[], dir: string): Promise<{ seconds: number; peakMB: number[] }> {
+  const method = pickRssMethod();
+  const started = performance.now();
+  const runs = files.map((f, i) => {
+    const cwd = join(dir, `run-${i}`);
+    spawnSync('mkdir', ['-p', cwd]);
+    return startMeasured(method, ['ingest', f, '--db', url, '--output', 'json'], cwd, { KUBETRAIL_REDACTION_KEY: KEY, KUBETRAIL_CONFIG: '' }).done;
+  });
+  const done = await Promise.all(runs);
+  const seconds = (performance.now() - started) / 1000;
+  for (const d of done) if (d.code !== 0) throw new Error(`kubetrail ingest exited with ${d.code}: ${d.stderrTail}`);
+  return { seconds, peakMB: done.map((d) => d.peakRssKB / 1024) };
+}
+
+async function main(): Promise<void> {
+  const n = envInt('BENCH_EVENTS', 1_000_000);
+  const samples = envInt('BENCH_SAMPLES', 60);
+  const seed = envInt('BENCH_SEED', DEFAULT_SEED);
+  const dir = mkdtempSync(join(tmpdir(), 'kubetrail-bench-pg-'));
+  let server = process.env.BENCH_POSTGRES_URL || process.env.KUBETRAIL_TEST_POSTGRES_URL || '';
+  const started = !server;
+  const pgRun = join(dir, 'pg');
+  if (started) {
+    const r = spawnSync('bash', [PG_SH, 'start'], { encoding: 'utf8', env: { ...process.env, KUBETRAIL_PG_RUN: pgRun } });
+    if (r.status !== 0) throw new Error(`could not start PostgreSQL: ${r.stderr}`);
+    server = r.stdout.trim().split('=').slice(1).join('=');
+  }
+  try {
+    process.stdout.write(`kubetrail on PostgreSQL — ${int(n)} events, node ${process.version}, revision ${gitRevision() ?? 'unknown'}, server ${(await sql<{ v: string }>(server, 'SELECT current_setting($$server_version$$) AS v'))[0]!.v}\n`);
+    const file = join(dir, 'events.jsonl');
+    const half = [join(dir, 'half-1.jsonl'), join(dir, 'half-2.jsonl')];
+    await writeEventsFile(file, n, { seed, requestsPerSecond: 10 });
+    // The halves: the same events, alternate lines, so that both writers work on the same days.
+    const lines = { 0: [] as string[], 1: [] as string[] };
+    let i = 0;
+    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) lines[(i++ % 2) as 0 | 1].push(line);
+    writeFileSync(half[0]!, lines[0].join('\n') + '\n');
+    writeFileSync(half[1]!, lines[1].join('\n') + '\n');
+    lines[0] = [];
+    lines[1] = [];
+
+    const aUrl = await newDatabase(server, 'kt_bench_a');
+    const aSeconds = await bareCopy(aUrl, file);
+    const bUrl = await newDatabase(server, 'kt_bench_b');
+    const empty = await (async () => {
+      const s = await openPgStore(bUrl, { clock: Date.now });
+      await s.close();
+      return size(bUrl);
+    })();
+    const b = await ingest(bUrl, [file], dir);
+    const bBytes = ((await size(bUrl)) - empty) / n;
+    const stored = Number((await sql<{ n: string }>(bUrl, 'SELECT count(*) AS n FROM events'))[0]!.n);
+    const cUrl = await newDatabase(server, 'kt_bench_c');
+    const c = await ingest(cUrl, half, dir);
+    const cStored = Number((await sql<{ n: string }>(cUrl, 'SELECT count(*) AS n FROM events'))[0]!.n);
+
+    // q: questions through the query port, with parameters drawn from the store.
+    const rng = new Rng(seed);
+    const pick = <T>(xs: T[]) => xs[Math.floor(rng.float() * xs.length)]!;
+    const end = Number((await sql<{ t: string }>(bUrl, 'SELECT max(received_at) AS t FROM events'))[0]!.t);
+    const users = (await sql<{ username: string }>(bUrl, `SELECT DISTINCT p.username FROM events e JOIN principals p ON p.id = e.user_id WHERE e.received_at >= $1 LIMIT 50`, [end - 86_400_000_000])).map((r) => r.username);
+    const objects = await sql<{ resource: string; namespace: string; name: string }>(bUrl, `SELECT resource, namespace, name FROM objects WHERE name <> '' ORDER BY id LIMIT 200`);
+    const store = await openPgStore(bUrl, { clock: Date.now });
+    const q = pgQueryStore(store);
+    const time = async (ask: () => Promise<unknown>) => {
+      const ms: number[] = [];
+      for (let k = 0; k < samples; k++) {
+        const s = performance.now();
+        await ask();
+        ms.push(performance.now() - s);
+      }
+      return { p50: percentile(ms, 50), p95: percentile(ms, 95) };
+    };
+    const user24h = await time(() => collect(q.events.actions({ user: pick(users), since: end - 86_400_000_000, until: end + 1, limit: 100 })));
+    const history = await time(() => {
+      const o = pick(objects);
+      return collect(q.events.actions({ resource: o.resource, namespace: o.namespace, name: o.name, limit: 100 }));
+    });
+    await store.close();
+
+    const aRate = n / aSeconds;
+    const bRate = n / b.seconds;
+    const cRate = n / c.seconds;
+    const rows: [string, string, string][] = [
+      ['a bare COPY', `${aSeconds.toFixed(1)} s`, `${int(aRate)} ev/s`],
+      ['b kubetrail ingest', `${b.seconds.toFixed(1)} s`, `${int(bRate)} ev/s  b/a ${(bRate / aRate).toFixed(2)}  ${bBytes.toFixed(0)} B/event  peak RSS ${b.peakMB[0]!.toFixed(0)} MB  stored ${int(stored)}`],
+      ['c two writers', `${c.seconds.toFixed(1)} s`, `${int(cRate)} ev/s  c/b ${(cRate / bRate).toFixed(2)}  peak RSS ${c.peakMB.map((m) => m.toFixed(0)).join(' and ')} MB  stored ${int(cStored)}`],
+      ['q user 24 h', `p50 ${user24h.p50.toFixed(1)} ms`, `p95 ${user24h.p95.toFixed(1)} ms`],
+      ['q history', `p50 ${history.p50.toFixed(1)} ms`, `p95 ${history.p95.toFixed(1)} ms`],
+    ];
+    for (const [name, x, y] of rows) process.stdout.write(`${name.padEnd(20)}${pad(x, 12)}   ${y}\n`);
+    const checks = [
+      ['b/a events/s', bRate / aRate, '>=', TARGETS.ba],
+      ['c/b events/s', cRate / bRate, '>=', TARGETS.cb],
+      ['b bytes/event', bBytes, '<=', TARGETS.bytes],
+      ['b peak RSS MB', b.peakMB[0]!, '<=', TARGETS.rssMB],
+      ['c peak RSS MB', Math.max(...c.peakMB), '<=', TARGETS.rssMB],
+      ['q user 24 h p95 ms', user24h.p95, '<=', TARGETS.p95],
+      ['q history p95 ms', history.p95, '<=', TARGETS.p95],
+    ] as const;
+    for (const [name, v, op, limit] of checks) {
+      const pass = op === '>=' ? v >= limit : v <= limit;
+      process.stdout.write(`  ${name.padEnd(22)}${pad(v.toFixed(2), 10)}   target ${op} ${limit}   ${pass ? 'PASS' : 'FAIL'}\n`);
+    }
+    if (stored !== cStored) process.stdout.write(`  WARNING: one writer stored ${stored} events, two writers ${cStored}\n`);
+    process.stdout.write(
+      `BENCH_JSON ${JSON.stringify({ events: n, revision: gitRevision(), a: { seconds: aSeconds, eventsPerSec: aRate }, b: { seconds: b.seconds, eventsPerSec: bRate, bytesPerEvent: bBytes, peakRssMB: b.peakMB[0], stored }, c: { seconds: c.seconds, eventsPerSec: cRate, peakRssMB: c.peakMB, stored: cStored }, q: { user24h, history }, targets: TARGETS })}\n`,
+    );
+    for (const name of ['kt_bench_a', 'kt_bench_b', 'kt_bench_c']) await sql(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    if (started) spawnSync('bash', [PG_SH, 'stop'], { env: { ...process.env, KUBETRAIL_PG_RUN: pgRun } });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
