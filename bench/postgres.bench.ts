@@ -18,7 +18,8 @@
  * (issue 21): b/a ≥ 0.5, c/b ≥ 1.5, ≤ 350 bytes/event, p95 ≤ 50 ms, peak RSS ≤ 300 MB.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -124,13 +125,13 @@ async function main(): Promise<void> {
     const half = [join(dir, 'half-1.jsonl'), join(dir, 'half-2.jsonl')];
     await writeEventsFile(file, n, { seed, requestsPerSecond: 10 });
     // The halves: the same events, alternate lines, so that both writers work on the same days.
-    const lines = { 0: [] as string[], 1: [] as string[] };
+    const outs = half.map((h) => createWriteStream(h));
     let i = 0;
-    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) lines[(i++ % 2) as 0 | 1].push(line);
-    writeFileSync(half[0]!, lines[0].join('\n') + '\n');
-    writeFileSync(half[1]!, lines[1].join('\n') + '\n');
-    lines[0] = [];
-    lines[1] = [];
+    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      const out = outs[i++ % 2]!;
+      if (!out.write(line + '\n')) await once(out, 'drain');
+    }
+    await Promise.all(outs.map((o) => new Promise((r) => o.end(r))));
 
     const aUrl = await newDatabase(server, 'kt_bench_a');
     const aSeconds = await bareCopy(aUrl, file);
@@ -153,6 +154,8 @@ async function main(): Promise<void> {
     const end = Number((await sql<{ t: string }>(bUrl, 'SELECT max(received_at) AS t FROM events'))[0]!.t);
     const users = (await sql<{ username: string }>(bUrl, `SELECT DISTINCT p.username FROM events e JOIN principals p ON p.id = e.user_id WHERE e.received_at >= $1 LIMIT 50`, [end - 86_400_000_000])).map((r) => r.username);
     const objects = await sql<{ resource: string; namespace: string; name: string }>(bUrl, `SELECT resource, namespace, name FROM objects WHERE name <> '' ORDER BY id LIMIT 200`);
+    // As a database in use has: statistics (autovacuum gathers them; a fresh load has none yet).
+    await sql(bUrl, 'ANALYZE');
     const store = await openPgStore(bUrl, { clock: Date.now });
     const q = pgQueryStore(store);
     const time = async (ask: () => Promise<unknown>) => {

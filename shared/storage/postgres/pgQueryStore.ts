@@ -11,6 +11,8 @@ import type { PgStore } from './pgStore.js';
 
 /** How many actions one round trip reads while streaming. */
 const PAGE = 500;
+/** Objects a filter may name for their histories to be read object by object from their index. */
+const FEW_OBJECTS = 50;
 
 const SELECT = `SELECT e.id, e.audit_id, e.cluster_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
     e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
@@ -109,12 +111,19 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
     if (filter.subresource !== undefined) cond.push(`subresource = ${p(filter.subresource)}`);
     where.push(`e.resource_id IN (SELECT id FROM api_resources WHERE ${cond.join(' AND ')})`);
   }
+  // One object (or a few): its actions are read from its index in answer order, object by object.
+  let objectIds: number[] | null = null;
   if (filter.namespace !== undefined || filter.name !== undefined) {
     const cond: string[] = [];
-    if (filter.namespace !== undefined) cond.push(`namespace = ${p(filter.namespace)}`);
-    if (filter.name !== undefined) cond.push(`name = ${p(filter.name)}`);
-    if (filter.resource !== undefined) cond.push(`resource = ${p(filter.resource)}`);
-    where.push(`e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ')})`);
+    const oparams: unknown[] = [];
+    const op = (v: unknown) => `$${oparams.push(v)}`;
+    if (filter.namespace !== undefined) cond.push(`namespace = ${op(filter.namespace)}`);
+    if (filter.name !== undefined) cond.push(`name = ${op(filter.name)}`);
+    if (filter.resource !== undefined) cond.push(`resource = ${op(filter.resource)}`);
+    const ids = (await pool.query<{ id: string }>(`SELECT id FROM objects WHERE ${cond.join(' AND ')} LIMIT ${FEW_OBJECTS + 1}`, oparams)).rows.map((r) => Number(r.id));
+    if (ids.length === 0) return;
+    if (ids.length <= FEW_OBJECTS) objectIds = ids;
+    else where.push(`e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ').replace(/\$(\d+)/g, (_m, k: string) => p(oparams[Number(k) - 1]))})`);
   }
   if (filter.decision !== undefined) where.push(`e.decision = ${p(DECISIONS.indexOf(filter.decision))}`);
   if (filter.code !== undefined) where.push(`e.code BETWEEN ${p(filter.code.min)} AND ${p(filter.code.max)}`);
@@ -127,13 +136,22 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
   const fixed = params.length;
   let after: ActionPosition | null = filter.after ?? null;
   let n = 0;
+  const order = `received_at ${dir}, cluster_id ${dir}, audit_id ${dir}`;
   for (;;) {
     params.length = fixed;
     const page = [...where];
     if (after) page.push(`(e.received_at, e.cluster_id, e.audit_id) ${asc ? '>' : '<'} (${p(after.receivedAt)}, ${p(after.clusterId)}, ${p(String(after.auditKey))})`);
     const want = limit > 0 ? Math.min(PAGE, limit - n) : PAGE;
-    const sql = `${SELECT} WHERE ${page.join(' AND ')} ORDER BY e.received_at ${dir}, e.cluster_id ${dir}, e.audit_id ${dir} LIMIT ${p(want)}`;
-    const rows = (await pool.query(sql, params)).rows.map(numeric);
+    const candidates = `SELECT e.id, e.received_at, e.cluster_id, e.audit_id FROM events e WHERE ${page.join(' AND ')}`;
+    const sql = objectIds
+      ? `SELECT x.id FROM unnest(${p(objectIds)}::bigint[]) AS o(id)
+           CROSS JOIN LATERAL (${candidates} AND e.object_id = o.id ORDER BY ${order} LIMIT ${p(want)}) x ORDER BY ${order.replaceAll('received_at', 'x.received_at').replaceAll('cluster_id', 'x.cluster_id').replaceAll('audit_id', 'x.audit_id')} LIMIT ${p(want)}`
+      : `${candidates} ORDER BY ${order.replace(/(\w+) (ASC|DESC)/g, 'e.$1 $2')} LIMIT ${p(want)}`;
+    const ids = (await pool.query<{ id: string }>(sql, params)).rows.map((r) => Number(r.id));
+    if (ids.length === 0) return;
+    // The page's rows, rebuilt with their dimensions, in the order found.
+    const byId = new Map((await pool.query(`${SELECT} WHERE e.id = ANY($1::bigint[])`, [ids])).rows.map((r) => [Number(r.id), numeric(r)]));
+    const rows = ids.map((id) => byId.get(id)!);
     for (const s of mapRows(rows[Symbol.iterator]() as IterableIterator<JoinedRow>)) {
       after = s.position;
       const stored = withActor(s);
@@ -142,7 +160,7 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
       yield stored;
       if (++n === limit) return;
     }
-    if (rows.length < want) return;
+    if (ids.length < want) return;
   }
 }
 
