@@ -4,7 +4,7 @@ import { InputError } from '../../errors.js';
 import { identityOf } from '../../identity/identity.js';
 import { compileIdentityMap, type Attribution, type IdentityRule } from '../../identity/identityMap.js';
 import { DECISIONS } from '../eventRecord.js';
-import { mapRows, readBodies, type JoinedRow } from '../joinedRow.js';
+import { EVENT_JOINS, EVENT_SELECT_COLUMNS, mapRows, readBodies, type JoinedRow } from '../joinedRow.js';
 import type { QueryStore, Rows } from '../port.js';
 import type { ActionPosition, EventFilter, StoredEvent } from '../sqlite/queries/eventQuery.js';
 import type { PgStore } from './pgStore.js';
@@ -14,25 +14,7 @@ const PAGE = 500;
 /** Objects a filter may name for their histories to be read object by object from their index. */
 const FEW_OBJECTS = 50;
 
-const SELECT = `SELECT e.id, e.audit_id, e.cluster_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
-    e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
-    c.value AS cluster, v.verb AS verb, u.json AS user, ut.json AS token_json, ut.credential_id AS token_credential, u.username AS username,
-    iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
-    ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
-    o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations
-  FROM events e
-  JOIN strings c ON c.id = e.cluster_id
-  JOIN verbs v ON v.id = e.verb_id
-  JOIN principals u ON u.id = e.user_id
-  LEFT JOIN user_tokens ut ON ut.id = e.token_id
-  LEFT JOIN principals iu ON iu.id = e.impersonated_id
-  LEFT JOIN strings sip ON sip.id = e.source_ips_id
-  LEFT JOIN strings ua ON ua.id = e.user_agent_id
-  LEFT JOIN api_resources ar ON ar.id = e.resource_id
-  LEFT JOIN objects o ON o.id = e.object_id
-  LEFT JOIN strings p ON p.id = e.path_id
-  LEFT JOIN strings rs ON rs.id = e.reason_id
-  LEFT JOIN strings an ON an.id = e.annotations_id`;
+const SELECT = `SELECT ${EVENT_SELECT_COLUMNS} FROM events e ${EVENT_JOINS}`;
 
 /** Only the most complete stage of each action (spec/k8s-audit.md §5.1). */
 const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b

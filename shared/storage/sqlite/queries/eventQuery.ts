@@ -5,7 +5,7 @@ import type { CredentialKind, IdentityKind } from '../../../identity/identity.js
 import type { Cidr } from '../../../cidr.js';
 import { auditIdToKey } from '../../auditId.js';
 import { DECISIONS, recordToEvent } from '../../eventRecord.js';
-import { mapRows, readBodies, rowToRecord, type BodyRow, type JoinedRow } from '../../joinedRow.js';
+import { EVENT_JOINS, EVENT_SELECT_COLUMNS, mapRows, readBodies, rowToRecord, type BodyRow, type JoinedRow } from '../../joinedRow.js';
 import { EVENT_COLUMNS, type EventRow } from '../write/eventRows.js';
 
 /** Filters of who-did-what queries; every field is optional and they combine with AND. */
@@ -100,27 +100,11 @@ const SELECT = selectFrom('events');
 
 /** The rebuilding select over `table`, a table with the columns of `events`. */
 function selectFrom(table: string): string {
-  return `SELECT e.id, e.audit_id, e.cluster_id, e.stage, e.level, e.received_at, e.stage_delay, e.resource_version, e.query,
-    e.code, e.decision, e.shape, e.residual, e.source_version, e.has_body,
-    c.value AS cluster, v.verb AS verb, u.json AS user, ut.json AS token_json, ut.credential_id AS token_credential, u.username AS username,
-    iu.json AS imp_json, iu.username AS imp_username, sip.value AS source_ips, ua.value AS user_agent,
-    ar.api_group, ar.api_version, ar.resource, ar.subresource, ar.present,
-    o.namespace, o.name, o.uid, p.value AS path, rs.value AS reason, an.value AS annotations,
+  return `SELECT ${EVENT_SELECT_COLUMNS},
     ui.kind AS actor_kind, ui.identity_key AS actor_key, ui.person, ui.team, ui.credential_kind, coalesce(ut.credential_id, ui.credential_id) AS credential_id,
     bg.id AS checkout_id, bg.person AS checkout_person
   FROM ${table} e
-  JOIN strings c ON c.id = e.cluster_id
-  JOIN verbs v ON v.id = e.verb_id
-  JOIN principals u ON u.id = e.user_id
-  LEFT JOIN user_tokens ut ON ut.id = e.token_id
-  LEFT JOIN principals iu ON iu.id = e.impersonated_id
-  LEFT JOIN strings sip ON sip.id = e.source_ips_id
-  LEFT JOIN strings ua ON ua.id = e.user_agent_id
-  LEFT JOIN api_resources ar ON ar.id = e.resource_id
-  LEFT JOIN objects o ON o.id = e.object_id
-  LEFT JOIN strings p ON p.id = e.path_id
-  LEFT JOIN strings rs ON rs.id = e.reason_id
-  LEFT JOIN strings an ON an.id = e.annotations_id
+  ${EVENT_JOINS}
   LEFT JOIN identities ui ON ui.principal_id = e.user_id
   LEFT JOIN breakglass_checkouts bg ON ${IN_CHECKOUT}`;
 }
