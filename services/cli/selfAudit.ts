@@ -5,6 +5,8 @@ import type { Config } from '../../shared/config.js';
 import { InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
 import { openStore } from '../../shared/storage/sqlite/openStore.js';
 import { createSelfAuditRecorder } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import { recordPgSelfAudit } from '../../shared/storage/postgres/pgSelfAudit.js';
+import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
 
 function osUser(): string {
   try {
@@ -34,13 +36,23 @@ export async function auditedQuery(config: Readonly<Config>, action: string, run
     detail = errorMessage(err);
     throw err;
   } finally {
+    const entry = { channel: 'cli' as const, actor: osUser(), source: hostname(), action, query: process.argv.slice(2), rows, status, detail };
     if (config.storage.url) {
-      process.stderr.write('kubetrail: note: queries of a PostgreSQL store are not in the self-audit yet (PCI DSS 10.2.1.3): it is kept in the SQLite store\n');
+      try {
+        const pg = await openPgStore(config.storage.url, { clock: systemClock });
+        try {
+          await recordPgSelfAudit(pg.pool, systemClock, entry);
+        } finally {
+          await pg.close();
+        }
+      } catch (err) {
+        process.stderr.write(`kubetrail: warning: this query is not in the self-audit: ${errorMessage(err)}\n`);
+      }
     } else if (existsSync(config.database.path)) {
       try {
         const store = openStore(config.database.path, { clock: systemClock });
         try {
-          createSelfAuditRecorder(store.db, systemClock)({ channel: 'cli', actor: osUser(), source: hostname(), action, query: process.argv.slice(2), rows, status, detail });
+          createSelfAuditRecorder(store.db, systemClock)(entry);
         } finally {
           store.close();
         }

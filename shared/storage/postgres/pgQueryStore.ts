@@ -7,6 +7,7 @@ import { DECISIONS } from '../eventRecord.js';
 import { EVENT_JOINS, EVENT_SELECT_COLUMNS, mapRows, readBodies, type JoinedRow } from '../joinedRow.js';
 import type { QueryStore, Rows } from '../port.js';
 import type { ActionPosition, EventFilter, StoredEvent } from '../sqlite/queries/eventQuery.js';
+import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
 /** How many actions one round trip reads while streaming. */
@@ -59,7 +60,7 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
     alerts: unsupported as QueryStore['alerts'],
     checkouts: unsupported as QueryStore['checkouts'],
     status: unsupported as QueryStore['status'],
-    selfAudit: unsupported as QueryStore['selfAudit'],
+    selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
     snapshots: unsupported as QueryStore['snapshots'],
     reviews: unsupported as QueryStore['reviews'],
     usage: unsupported as QueryStore['usage'],

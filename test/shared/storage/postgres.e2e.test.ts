@@ -161,11 +161,22 @@ describe('the PostgreSQL store (a real server)', () => {
       const env = cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX });
       const sqlite = join(dir, 'k.db');
       for (const target of [db.url, sqlite]) expect((await runCli(['ingest', file, '--db', target], env)).status).to.equal(0);
+      const shown: [string, string, number, number][] = [];
       for (const args of [['events', '--limit', '0'], ['events', '--user', 'alice'], ['events', '--resource', 'secrets', '--user', 'user-1@example.com'], ['history', 'secrets/db', '-n', 'team-a'], ['events', '--verb', 'get', '--limit', '7']]) {
         const [fromPg, fromSqlite] = (await Promise.all([db.url, sqlite].map((target) => runCli([...args, '--db', target, '--output', 'ndjson'], env)))) as [Awaited<ReturnType<typeof runCli>>, Awaited<ReturnType<typeof runCli>>];
         expect(fromPg.status, fromPg.stderr).to.equal(0);
         expect(fromPg.stdout.length, args.join(' ')).to.be.greaterThan(0);
         expect(fromPg.stdout, args.join(' ')).to.equal(fromSqlite.stdout);
+        shown.push(['cli', args[0]!, fromSqlite.stdout.split('\n').filter(Boolean).length, 0]);
+      }
+      // Each query of the PostgreSQL store is in its own self-audit (PCI DSS 10.2.1.3), with the rows it gave.
+      const pg = await openPgStore(db.url, { clock });
+      try {
+        const trail = (await collect(pgQueryStore(pg).selfAudit.list({ order: 'asc' }))).map((t) => [t.channel, t.action, t.rows, t.status]);
+        expect(trail).to.deep.equal(shown);
+        expect(shown.map((x) => x[2])).to.deep.equal([207, 202, 2, 5, 7]);
+      } finally {
+        await pg.close();
       }
     } finally {
       await db.drop();

@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import { formatMicroTime } from '../../audit/time.js';
+import { nowMicros, type Clock } from '../../clock.js';
+import type { Rows } from '../port.js';
+import { safeQuery, type SelfAuditChannel, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
+
+/** Records an entry in kubetrail's own audit trail on PostgreSQL; its id. The query is kept as SQLite keeps it (safeQuery for the API). */
+export async function recordPgSelfAudit(pool: pg.Pool, clock: Clock, e: SelfAuditEntry): Promise<number> {
+  const query = e.query === undefined ? null : JSON.stringify(e.channel === 'api' ? safeQuery(e.query) : e.query);
+  const r = await pool.query<{ id: string }>(
+    'INSERT INTO self_audit (at, channel, actor, role, source, action, query, rows, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id',
+    [nowMicros(clock), e.channel, e.actor, e.role ?? null, e.source ?? null, e.action, query, e.rows ?? null, e.status ?? null, e.detail ?? null],
+  );
+  return Number(r.rows[0]!.id);
+}
+
+/** The trail, newest first by default (the API's self-audit list). */
+export async function* queryPgSelfAudit(pool: pg.Pool, f: SelfAuditFilter = {}): Rows<SelfAuditRow> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const asc = f.order === 'asc';
+  if (f.since !== undefined) where.push(`at >= ${p(f.since)}`);
+  if (f.until !== undefined) where.push(`at < ${p(f.until)}`);
+  if (f.actor !== undefined) where.push(`actor = ${p(f.actor)}`);
+  if (f.channel !== undefined) where.push(`channel = ${p(f.channel)}`);
+  if (f.afterId !== undefined) where.push(`id ${asc ? '>' : '<'} ${p(f.afterId)}`);
+  const sql = `SELECT * FROM self_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${asc ? 'ASC' : 'DESC'}${f.limit ? ` LIMIT ${p(f.limit)}` : ''}`;
+  for (const r of (await pool.query<Record<string, string | null>>(sql, params)).rows) {
+    yield {
+      id: Number(r.id),
+      time: formatMicroTime(Number(r.at)),
+      channel: r.channel as SelfAuditChannel,
+      actor: r.actor!,
+      role: r.role ?? null,
+      source: r.source ?? null,
+      action: r.action!,
+      query: r.query === null ? null : JSON.parse(r.query!),
+      rows: r.rows === null ? null : Number(r.rows),
+      status: r.status === null ? null : Number(r.status),
+      detail: r.detail ?? null,
+      count: Number(r.count),
+    };
+  }
+}
