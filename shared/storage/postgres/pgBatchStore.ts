@@ -28,6 +28,18 @@ const COMPARED = COLUMNS.filter((c) => c !== 'source_version');
 
 type Row = unknown[];
 
+/** A batch as rows to send (null: not stored, and in `rejected` instead). */
+interface Prepared {
+  batch: RecordBatch;
+  rows: (Row | null)[];
+  rejected: RejectedInput[];
+}
+
+/** The record fields that name a value of the batch (VALUE_DIMENSIONS). */
+const VALUE_FIELDS = [F.verb, F.sourceIPs, F.userAgent, F.apiResource, F.object, F.path, F.reason, F.annotations];
+
+const hasNul = (v: string | null | undefined): boolean => typeof v === 'string' && v.includes('\u0000');
+
 interface PendingWrite {
   batches: RecordBatch[];
   options: WriteOptions;
@@ -156,7 +168,7 @@ export class PgBatchStore implements BatchStore {
     let flat: WriteResult[];
     try {
       const prepared = await this.rowsOf(batches);
-      await this.ensurePartitions(prepared.flatMap((p) => p.rows.map((r) => r[C.received_at] as number)));
+      await this.ensurePartitions(prepared.flatMap((p) => p.rows.flatMap((r) => (r ? [r[C.received_at] as number] : []))));
       flat = await this.transaction(prepared, writes.map((w) => w.options.followOffset).filter((o): o is FollowOffset => o !== undefined));
     } catch (err) {
       throw new StoreUnavailableError(`PostgreSQL: ${errorMessage(err)}`);
@@ -171,25 +183,44 @@ export class PgBatchStore implements BatchStore {
     return writes.map((w) => flat.slice(next, (next += w.batches.length)));
   }
 
-  /** The batches' rows of ids, with their values interned. */
-  private async rowsOf(batches: RecordBatch[]): Promise<{ batch: RecordBatch; rows: Row[] }[]> {
+  /**
+   * The batches' rows of ids, with their values interned. PostgreSQL's text cannot hold U+0000,
+   * which JSON can carry (\u0000): an event with one in a field kept as text is not stored but
+   * quarantined alone (its row is null), and the others of its batch are stored.
+   */
+  private async rowsOf(batches: RecordBatch[]): Promise<Prepared[]> {
     const d = this.dims;
     d.startBatch();
-    for (const b of batches) {
+    const nul = batches.map((b) => ({
+      cluster: hasNul(b.cluster),
+      values: b.values.map((v, i) => {
+        const name = VALUE_DIMENSIONS[b.valueDimensions[i]!]!;
+        if (name === 'usageAtoms') return false;
+        // Their key joins the parts with U+0000 (partsKey.ts): what is stored is each part.
+        if (name === 'apiResources' || name === 'objects') return partsColumns(name, v).some((x) => typeof x === 'string' && hasNul(x));
+        return hasNul(v);
+      }),
+      principals: b.principals.map(([, username]) => hasNul(username)),
+      tokens: b.tokens.map(([p, , credentialId]) => hasNul(credentialId) || hasNul(b.principals[p]![1])),
+    }));
+    batches.forEach((b, k) => {
+      const bad = nul[k]!;
+      if (bad.cluster) return;
       d.want('strings', b.cluster, () => [b.cluster]);
-      for (const [json, username] of b.principals) d.want('principals', json, () => [json, username]);
-      for (const [p, json, credentialId] of b.tokens) {
-        d.want('userTokens', tokenKey(json, credentialId), () => [d.id('principals', b.principals[p]![0]), credentialId, json]);
-      }
+      b.principals.forEach(([json, username], i) => bad.principals[i] || d.want('principals', json, () => [json, username]));
+      b.tokens.forEach(([p, json, credentialId], i) => {
+        if (!bad.tokens[i]) d.want('userTokens', tokenKey(json, credentialId), () => [d.id('principals', b.principals[p]![0]), credentialId, json]);
+      });
       b.values.forEach((v, i) => {
         const name = VALUE_DIMENSIONS[b.valueDimensions[i]!]!;
         // The usage rollups (usage_atoms) are not kept on PostgreSQL yet.
-        if (name === 'usageAtoms') return;
+        if (name === 'usageAtoms' || bad.values[i]) return;
         d.want(name, v, () => (name === 'apiResources' || name === 'objects' ? partsColumns(name, v) : [v]));
       });
-    }
+    });
     await d.resolve(this.store.pool);
-    return batches.map((b) => {
+    return batches.map((b, k) => {
+      const bad = nul[k]!;
       const n = b.numbers;
       const valueId = (i: number): number | null => {
         if (n[i]! < 0) return null;
@@ -197,20 +228,30 @@ export class PgBatchStore implements BatchStore {
         return d.id(name, b.values[n[i]!]!);
       };
       const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
-      const clusterId = d.id('strings', b.cluster);
-      const rows: Row[] = [];
+      const rows: (Row | null)[] = [];
+      const rejected: RejectedInput[] = [];
       for (let r = 0; r < b.size; r++) {
         const at = r * RECORD_WIDTH;
-        const user = (i: number) => (n[i]! < 0 ? null : d.id('principals', b.principals[n[i]!]![0]));
         const token = n[at + F.token]!;
+        const refersToNul =
+          bad.cluster || hasNul(b.auditIDs[r]) || hasNul(b.queries[r]) ||
+          VALUE_FIELDS.some((f) => n[at + f]! >= 0 && bad.values[n[at + f]!]) ||
+          [F.user, F.impersonatedUser].some((f) => n[at + f]! >= 0 && bad.principals[n[at + f]!]) ||
+          (token >= 0 && bad.tokens[token]);
+        if (refersToNul) {
+          rows.push(null);
+          rejected.push({ position: b.positions[r]!, reason: 'a field holds the character U+0000, which PostgreSQL cannot store as text: this event was not stored', raw: JSON.stringify({ auditID: b.auditIDs[r] }) });
+          continue;
+        }
+        const user = (i: number) => (n[i]! < 0 ? null : d.id('principals', b.principals[n[i]!]![0]));
         rows.push([
-          clusterId, b.auditIDs[r]!, n[at + F.stage], n[at + F.level], n[at + F.receivedAt], n[at + F.stageDelay], valueId(at + F.verb), user(at + F.user), user(at + F.impersonatedUser),
+          d.id('strings', b.cluster), b.auditIDs[r]!, n[at + F.stage], n[at + F.level], n[at + F.receivedAt], n[at + F.stageDelay], valueId(at + F.verb), user(at + F.user), user(at + F.impersonatedUser),
           valueId(at + F.sourceIPs), valueId(at + F.userAgent), valueId(at + F.apiResource), valueId(at + F.object), num(at + F.resourceVersion), valueId(at + F.path), b.queries[r], num(at + F.code),
           n[at + F.decision], valueId(at + F.reason), valueId(at + F.annotations), n[at + F.shape], b.residuals[r], n[at + F.sourceVersion], n[at + F.hasBody],
           token < 0 ? null : d.id('userTokens', tokenKey(b.tokens[token]![1], b.tokens[token]![2])),
         ]);
       }
-      return { batch: b, rows };
+      return { batch: b, rows, rejected };
     });
   }
 
@@ -250,12 +291,12 @@ export class PgBatchStore implements BatchStore {
     }
   }
 
-  private async transaction(prepared: { batch: RecordBatch; rows: Row[] }[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
+  private async transaction(prepared: Prepared[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
     const client = await this.store.pool.connect();
     try {
       await client.query('BEGIN');
       const results: WriteResult[] = [];
-      for (const { batch, rows } of prepared) results.push(await this.writeBatch(client, batch, rows));
+      for (const p of prepared) results.push(await this.writeBatch(client, p));
       // In the order handed over: the last position of a file is the one kept.
       for (const o of followOffsets) {
         await client.query(
@@ -275,12 +316,12 @@ export class PgBatchStore implements BatchStore {
     }
   }
 
-  private async writeBatch(client: pg.PoolClient, batch: RecordBatch, rows: Row[]): Promise<WriteResult> {
+  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared): Promise<WriteResult> {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     const keyOf = (r: Row) => `${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`;
     // The first of a key within the batch is sent; a repeat is a duplicate of it.
     const first = new Map<string, number>();
-    rows.forEach((r, i) => first.has(keyOf(r)) || first.set(keyOf(r), i));
+    rows.forEach((r, i) => r === null || first.has(keyOf(r)) || first.set(keyOf(r), i));
     // In key order: writers inserting the same keys wait for one another instead of deadlocking.
     const sent = [...first.values()].sort((a, b) => compareKeys(rows[a]!, rows[b]!));
     const stored = new Map<string, number>();
@@ -296,6 +337,7 @@ export class PgBatchStore implements BatchStore {
     const bodies: [number, number, Uint8Array | null, Uint8Array | null][] = [];
     const duplicates: number[] = [];
     rows.forEach((r, i) => {
+      if (r === null) return;
       const id = first.get(keyOf(r)) === i ? stored.get(keyOf(r)) : undefined;
       if (id === undefined) {
         duplicates.push(i);
@@ -311,7 +353,7 @@ export class PgBatchStore implements BatchStore {
     }
     result.duplicates = duplicates.length;
     if (duplicates.length > 0) await this.findConflicts(client, batch, rows, duplicates, result);
-    for (const rej of batch.rejected) {
+    for (const rej of [...batch.rejected, ...rejected]) {
       await this.quarantine(client, batch.source, batch.cluster, rej);
       result.quarantined++;
     }
@@ -319,7 +361,7 @@ export class PgBatchStore implements BatchStore {
   }
 
   /** Duplicates whose content differs from the stored event are kept in the quarantine for review. */
-  private async findConflicts(client: pg.PoolClient, batch: RecordBatch, rows: Row[], duplicates: number[], result: WriteResult): Promise<void> {
+  private async findConflicts(client: pg.PoolClient, batch: RecordBatch, rows: (Row | null)[], duplicates: number[], result: WriteResult): Promise<void> {
     const keys = duplicates.map((i) => rows[i]!);
     const stored = await client.query<Record<string, unknown>>(
       `SELECT ${COMPARED.join(', ')} FROM events e

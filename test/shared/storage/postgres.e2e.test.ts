@@ -97,6 +97,21 @@ describe('the PostgreSQL store (a real server)', () => {
     });
   });
 
+  it('quarantines alone an event with U+0000 in a text field, which PostgreSQL cannot store, and stores the rest of its batch', async () => {
+    await withWriter(async (writer, url) => {
+      const [good1, good2] = events(100, 2);
+      const agent = makeEvent({ userAgent: 'evil\u0000agent' });
+      const named = makeEvent({ objectRef: { resource: 'pods', namespace: 'team-a', name: 'web\u0000x', apiVersion: 'v1' } });
+      const user = makeEvent({ user: { username: 'mallory\u0000', groups: [] } });
+      expect(await writer.write([batchOf([good1!, agent, named, user, good2!])])).to.deep.equal([{ accepted: 2, duplicates: 0, quarantined: 3, conflicts: 0 }]);
+      const stored = await query<{ audit_id: string }>(url, 'SELECT audit_id FROM events ORDER BY audit_id');
+      expect(stored.map((r) => r.audit_id)).to.deep.equal([good1!.auditID, good2!.auditID]);
+      const q = await query<{ reason: string; raw: Buffer }>(url, 'SELECT reason, raw FROM quarantine ORDER BY id');
+      expect(q.map((r) => r.reason)).to.deep.equal(Array(3).fill('a field holds the character U+0000, which PostgreSQL cannot store as text: this event was not stored'));
+      expect(q.map((r) => (JSON.parse(r.raw.toString('utf8')) as { auditID: string }).auditID)).to.deep.equal([agent.auditID, named.auditID, user.auditID]);
+    });
+  });
+
   it('gives each day near today a partition, and a time years off the default one', async () => {
     await withWriter(async (writer, url) => {
       const at = (iso: string) => makeEvent({ requestReceivedTimestamp: iso, stageTimestamp: iso });
