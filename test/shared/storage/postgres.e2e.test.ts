@@ -233,9 +233,10 @@ describe('the PostgreSQL store (a real server)', () => {
       const byPerson = await runCli(['events', '--person', 'alice', '--db', db.url], cliEnv());
       expect(byPerson.status).to.equal(2);
       expect(byPerson.stderr).to.include('--person (identities and break-glass) is not available on PostgreSQL yet');
-      const wrong = await runCli(['ingest', '-', '--db', 'postgres://nobody@127.0.0.1:1/none'], cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX }));
+      const wrong = await runCli(['ingest', '-', '--db', 'postgres://nobody:s3cret-pw@127.0.0.1:1/none'], cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX }));
       expect(wrong.status).to.not.equal(0);
-      expect(wrong.stderr).to.include('PostgreSQL at postgres://nobody@127.0.0.1:1/none');
+      // The password is never shown.
+      expect(wrong.stderr).to.include('PostgreSQL at postgres://nobody:***@127.0.0.1:1/none').and.not.include('s3cret');
     } finally {
       await db.drop();
     }
