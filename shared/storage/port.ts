@@ -7,7 +7,7 @@ import type { EventFilter, StoredEvent } from './sqlite/queries/eventQuery.js';
 import type { IdentityRow, TIMELINE_BUCKETS, TimelineRow } from './sqlite/queries/identityQuery.js';
 import type { ClusterIngest, QuarantineFilter, QuarantineRow } from './sqlite/queries/ingestStatus.js';
 import type { UsageFilter } from './sqlite/queries/usageQuery.js';
-import type { getReview, listReviews, recordDecision, saveReview } from './sqlite/tables/accessReviews.js';
+import type { NewDecision, NewReview, ReviewSummary, StoredReview } from './sqlite/tables/accessReviews.js';
 import type { Checkout, NewCheckout } from './sqlite/tables/breakglass.js';
 import type { FollowOffset } from './sqlite/tables/followOffsets.js';
 import type { GapRow } from './sqlite/tables/pipelineGaps.js';
@@ -138,12 +138,14 @@ export interface UsageReads {
 }
 
 export interface ReviewBook {
-  save(r: Parameters<typeof saveReview>[1]): Promise<number>;
-  get(id: number): Promise<ReturnType<typeof getReview>>;
-  latest(cluster: string): Promise<ReturnType<typeof getReview> | null>;
-  lastDecided(cluster: string): Promise<ReturnType<typeof getReview> | null>;
-  list(): Promise<ReturnType<typeof listReviews>>;
-  recordDecision(d: Parameters<typeof recordDecision>[1]): Promise<void>;
+  save(r: NewReview): Promise<number>;
+  get(id: number): Promise<StoredReview>;
+  /** The newest review of the cluster, or null. */
+  latest(cluster: string): Promise<StoredReview | null>;
+  /** The newest review of the cluster with a decision recorded: the last one carried out. */
+  lastDecided(cluster: string): Promise<StoredReview | null>;
+  list(): Promise<ReviewSummary[]>;
+  recordDecision(d: NewDecision): Promise<void>;
 }
 
 export interface ArchiveReads {

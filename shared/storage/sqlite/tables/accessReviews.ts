@@ -55,7 +55,39 @@ function toReview(db: Database, r: ReviewRow): StoredReview {
   };
 }
 
-export function saveReview(db: Database, r: { createdAt: number; createdBy: string; cluster: string; since: number; until: number; rbac: string; subjects: ReviewSubject[] }): number {
+/** A review as exported, before it is kept (times in microseconds). */
+export interface NewReview {
+  createdAt: number;
+  createdBy: string;
+  cluster: string;
+  since: number;
+  until: number;
+  rbac: string;
+  subjects: ReviewSubject[];
+}
+
+/** A review in the list: how many subjects and decisions it has. */
+export interface ReviewSummary {
+  id: number;
+  createdAt: string;
+  createdBy: string;
+  cluster: string;
+  subjects: number;
+  decisions: number;
+  lastDecision: string | null;
+}
+
+/** One reviewer's decision on one subject of a review. */
+export interface NewDecision {
+  reviewId: number;
+  subject: string;
+  decision: Decision;
+  reviewer: string;
+  note: string | null;
+  at: number;
+}
+
+export function saveReview(db: Database, r: NewReview): number {
   const info = db
     .prepare('INSERT INTO access_reviews (created_at, created_by, cluster, window_since, window_until, rbac, subjects) VALUES (?, ?, ?, ?, ?, ?, ?)')
     .run(r.createdAt, r.createdBy, r.cluster, r.since, r.until, r.rbac, JSON.stringify(r.subjects));
@@ -82,7 +114,7 @@ export function lastDecidedReview(db: Database, cluster: string): StoredReview |
   return r ? toReview(db, r) : null;
 }
 
-export function listReviews(db: Database): { id: number; createdAt: string; createdBy: string; cluster: string; subjects: number; decisions: number; lastDecision: string | null }[] {
+export function listReviews(db: Database): ReviewSummary[] {
   return (
     db
       .prepare(`SELECT r.id, r.created_at, r.created_by, r.cluster, json_array_length(r.subjects) AS subjects,
@@ -93,6 +125,6 @@ export function listReviews(db: Database): { id: number; createdAt: string; crea
   ).map((r) => ({ id: r.id, createdAt: iso(r.created_at), createdBy: r.created_by, cluster: r.cluster, subjects: r.subjects, decisions: r.decisions, lastDecision: r.last === null ? null : iso(r.last) }));
 }
 
-export function recordDecision(db: Database, d: { reviewId: number; subject: string; decision: Decision; reviewer: string; note: string | null; at: number }): void {
+export function recordDecision(db: Database, d: NewDecision): void {
   db.prepare('INSERT INTO access_review_decisions (review_id, subject, decision, reviewer, note, decided_at) VALUES (?, ?, ?, ?, ?, ?)').run(d.reviewId, d.subject, d.decision, d.reviewer, d.note, d.at);
 }
