@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { UserInfo } from '../../../audit/types.js';
-import { atomParams, attributeKey, countsAsUse, type AttributeKey } from '../../../rbac/usageAttributes.js';
+import { atomParams, attributeKey, type AttributeKey } from '../../../rbac/usageAttributes.js';
 import { impersonationChecks, rbacUser } from '../../../rbac/specialVerbs.js';
 import { ActivityRollups } from './activityRollups.js';
 import { joinParts } from '../../../partsKey.js';
@@ -263,7 +263,7 @@ type EventUsageRow = [
   namespace: string | null, name: string | null, storedPath: string | null, query: string | null,
 ];
 
-/** The stages of stored events that count as use (countsAsUse), `where` and `order` added. */
+/** The stages of stored events that count as use (usageAttributes.ts countsAsUse), `where` and `order` added. */
 function eventUsageSelect(where: string, order: string): string {
   return `SELECT e.id, e.received_at, e.audit_id, e.cluster_id, v.verb, e.verb_id, e.user_id, e.impersonated_id, e.decision, e.reason_id,
       r.api_group, r.resource, r.subresource, o.namespace, o.name, p.value AS path, e.query
