@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
@@ -10,7 +11,7 @@ import { PG_MIGRATIONS_DIR, openPgStore } from '../../../shared/storage/postgres
 import { collect } from '../../../shared/rows.js';
 import type { StoredEvent } from '../../../shared/storage/sqlite/queries/eventQuery.js';
 import { readMigrations } from '../../../shared/storage/sqlite/migrate.js';
-import { TEST_REDACTION_KEY, cliEnv, freshPgDatabase, makeEvent, parsedEvent, postgresUrl, runCli, tempDir, testPipeline } from '../../helpers.js';
+import { CLI, TEST_REDACTION_KEY, cliEnv, waitFor, freshPgDatabase, makeEvent, parsedEvent, postgresUrl, runCli, tempDir, testPipeline } from '../../helpers.js';
 
 const clock = fixedClock(Date.parse('2026-07-23T12:00:00Z'));
 const KEY_HEX = TEST_REDACTION_KEY.toString('hex');
@@ -222,6 +223,43 @@ describe('the PostgreSQL store (a real server)', () => {
         await pg.close();
       }
     });
+  });
+
+  it('follows a growing log into PostgreSQL, and resumes where it stopped after kill -9', async () => {
+    const db = await freshPgDatabase(server);
+    const dir = tempDir();
+    const log = join(dir, 'audit.log');
+    // 0 until the follower has made the tables.
+    const count = async () => Number((await query<{ n: string }>(db.url, "SELECT CASE WHEN to_regclass('events') IS NULL THEN 0 ELSE (SELECT count(*) FROM events) END AS n").catch(() => [{ n: '0' }]))[0]!.n);
+    const start = () => spawn(process.execPath, [CLI, 'ingest', '--follow', log, '--db', db.url, '--output', 'json'], { stdio: 'ignore', env: cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX }) });
+    const kill = (c: ChildProcess) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')));
+    const append = (from: number, n: number) => appendFileSync(log, events(from, n).map((e) => JSON.stringify(e) + '\n').join(''));
+    try {
+      append(0, 300);
+      let child = start();
+      try {
+        await waitFor(async () => (await count()) === 300, '300 events stored');
+        append(300, 200);
+        await waitFor(async () => (await count()) === 500, '500 events stored');
+      } finally {
+        await kill(child);
+      }
+      append(500, 100);
+      child = start();
+      try {
+        await waitFor(async () => (await count()) === 600, '600 events stored');
+        await new Promise((r) => setTimeout(r, 300));
+        // Each line once: the restart began at the position saved with the events.
+        const [keys] = await query<{ n: string; keys: string }>(db.url, 'SELECT count(*) AS n, count(DISTINCT audit_id) AS keys FROM events');
+        expect(keys).to.deep.equal({ n: '600', keys: '600' });
+        const [offset] = await query<{ line: string }>(db.url, 'SELECT line FROM follow_offsets');
+        expect(offset!.line).to.equal('600');
+      } finally {
+        await kill(child);
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   it('refuses the commands that do not run on PostgreSQL yet, and a URL it cannot use, saying what to do', async () => {
