@@ -12,7 +12,7 @@ export function envInt(name: string, fallback: number): number {
 
 /** The commit measured, `+dirty` when files outside bench/ differ from it; null outside git. */
 export function gitRevision(): string | null {
-  const cwd = fileURLToPath(new URL('../../../.js', import.meta.url));
+  const cwd = fileURLToPath(new URL('../..', import.meta.url));
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
   if (head.status !== 0) return null;
   const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench'], { cwd, encoding: 'utf8' });

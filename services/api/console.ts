@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 
 /** Where the build puts the web console (scripts/buildConsole.js): dist/console beside dist/services. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../console', import.meta.url));
+export const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
 
 /**
  * The web console at `/`: static files from the package, no CDN. It talks to /api/v1 with the

@@ -12,7 +12,7 @@ import type { Arrival, BatchStore, WriteOptions, WriteResult } from '../port.js'
 import { F, RECORD_WIDTH, VALUE_DIMENSIONS, oldestReceivedAt, tokenKey, type RecordBatch } from '../recordBatch.js';
 import type { FollowOffset } from '../sqlite/tables/followOffsets.js';
 import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
-import type { PgStore } from './pgStore.js';
+import { inTransaction, type PgStore } from './pgStore.js';
 
 /** The columns of an event row, in the order rows are built and sent. */
 const COLUMNS = [
@@ -297,29 +297,23 @@ export class PgBatchStore implements BatchStore {
       if (day >= lo && day <= hi && !this.partitions.has(day)) days.add(day);
     }
     for (const day of [...days].sort((a, b) => a - b)) {
-      const client = await this.store.pool.connect();
       try {
-        await client.query('BEGIN');
-        // One writer at a time creates partitions: two CREATE TABLE IF NOT EXISTS of the same day race.
-        await client.query('SELECT pg_advisory_xact_lock($1)', [0x6b74_0002]);
-        const name = `events_d${new Date(day * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
-        await client.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM (${day * DAY_MICROS}) TO (${(day + 1) * DAY_MICROS})`);
-        await client.query('COMMIT');
+        await inTransaction(this.store.pool, async (client) => {
+          // One writer at a time creates partitions: two CREATE TABLE IF NOT EXISTS of the same day race.
+          await client.query('SELECT pg_advisory_xact_lock($1)', [0x6b74_0002]);
+          const name = `events_d${new Date(day * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
+          await client.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM (${day * DAY_MICROS}) TO (${(day + 1) * DAY_MICROS})`);
+        });
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
         // 23514: the default partition holds rows of that day; they stay there.
         if ((err as { code?: string }).code !== '23514') throw err;
-      } finally {
-        client.release();
       }
       this.partitions.add(day);
     }
   }
 
-  private async transaction(prepared: Prepared[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
-    const client = await this.store.pool.connect();
-    try {
-      await client.query('BEGIN');
+  private transaction(prepared: Prepared[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
+    return inTransaction(this.store.pool, async (client) => {
       const results: WriteResult[] = [];
       for (const p of prepared) results.push(await this.writeBatch(client, p));
       // In the order handed over: the last position of a file is the one kept.
@@ -331,14 +325,8 @@ export class PgBatchStore implements BatchStore {
           [o.path, o.cluster, o.device, o.inode, o.headHash, o.offset, o.line, nowMicros(this.options.clock)],
         );
       }
-      await client.query('COMMIT');
       return results;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared): Promise<WriteResult> {
@@ -347,12 +335,12 @@ export class PgBatchStore implements BatchStore {
     // The first of a key within the batch is sent; a repeat is a duplicate of it.
     const first = new Map<string, number>();
     rows.forEach((r, i) => r === null || first.has(keyOf(r)) || first.set(keyOf(r), i));
-    // In key order: writers inserting the same keys wait for one another instead of deadlocking.
-    const sent = [...first.values()].sort((a, b) => compareKeys(rows[a]!, rows[b]!));
+    const sent = [...first.values()];
     const stored = new Map<string, number>();
     if (sent.length > 0) {
       // Through a staging table filled by COPY, then one INSERT … ON CONFLICT: COPY is the
-      // fastest way in, and the INSERT is where duplicates are told apart.
+      // fastest way in, and the INSERT is where duplicates are told apart. In key order:
+      // writers inserting the same keys wait for one another instead of deadlocking.
       await client.query(STAGING);
       await pipeline(Readable.from(copyText(sent.map((i) => rows[i]!))), client.query(copyStreams.from(`COPY kt_staging (${COLUMNS.join(', ')}) FROM STDIN`)));
       const inserted = await client.query<{ id: string; received_at: string; cluster_id: string; stage: number; audit_id: string }>(
@@ -423,14 +411,6 @@ export class PgBatchStore implements BatchStore {
     this.backlogWatchers = this.backlogWatchers.filter((w) => this.waiting > w.atMost);
     for (const w of due) w.resolve();
   }
-}
-
-function compareKeys(a: Row, b: Row): number {
-  for (const c of [C.received_at, C.cluster_id, C.audit_id, C.stage]) {
-    if (a[c]! < b[c]!) return -1;
-    if (a[c]! > b[c]!) return 1;
-  }
-  return 0;
 }
 
 /** A row value and the stored one (bigints come back as text). */

@@ -1,8 +1,7 @@
 import type pg from 'pg';
-import { formatMicroTime } from '../../audit/time.js';
 import { nowMicros, type Clock } from '../../clock.js';
 import type { Rows } from '../port.js';
-import { safeQuery, type SelfAuditChannel, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
+import { safeQuery, selfAuditRow, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
 
 /** Records an entry in kubetrail's own audit trail on PostgreSQL; its id. The query is kept as SQLite keeps it (safeQuery for the API). */
 export async function recordPgSelfAudit(pool: pg.Pool, clock: Clock, e: SelfAuditEntry): Promise<number> {
@@ -26,20 +25,5 @@ export async function* queryPgSelfAudit(pool: pg.Pool, f: SelfAuditFilter = {}):
   if (f.channel !== undefined) where.push(`channel = ${p(f.channel)}`);
   if (f.afterId !== undefined) where.push(`id ${asc ? '>' : '<'} ${p(f.afterId)}`);
   const sql = `SELECT * FROM self_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${asc ? 'ASC' : 'DESC'}${f.limit ? ` LIMIT ${p(f.limit)}` : ''}`;
-  for (const r of (await pool.query<Record<string, string | null>>(sql, params)).rows) {
-    yield {
-      id: Number(r.id),
-      time: formatMicroTime(Number(r.at)),
-      channel: r.channel as SelfAuditChannel,
-      actor: r.actor!,
-      role: r.role ?? null,
-      source: r.source ?? null,
-      action: r.action!,
-      query: r.query === null ? null : JSON.parse(r.query!),
-      rows: r.rows === null ? null : Number(r.rows),
-      status: r.status === null ? null : Number(r.status),
-      detail: r.detail ?? null,
-      count: Number(r.count),
-    };
-  }
+  for (const r of (await pool.query<Record<string, unknown>>(sql, params)).rows) yield selfAuditRow(r);
 }

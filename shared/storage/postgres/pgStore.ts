@@ -53,11 +53,25 @@ export async function openPgStore(url: string, options: { clock: Clock; maxConne
   return { pool, url, close: () => pool.end() };
 }
 
-/** Applies the migrations the database lacks; refuses a database newer than this kubetrail. Returns the versions applied. */
-export async function migratePg(pool: pg.Pool, migrations: Migration[], clock: Clock): Promise<number[]> {
+/** Runs `work` in one transaction on a connection of the pool: committed when it returns, rolled back when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Applies the migrations the database lacks; refuses a database newer than this kubetrail. Returns the versions applied. */
+export function migratePg(pool: pg.Pool, migrations: Migration[], clock: Clock): Promise<number[]> {
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)');
     const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
@@ -72,12 +86,6 @@ export async function migratePg(pool: pg.Pool, migrations: Migration[], clock: C
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date(clock()).toISOString()]);
       done.push(m.version);
     }
-    await client.query('COMMIT');
     return done;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

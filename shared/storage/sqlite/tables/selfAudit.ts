@@ -115,20 +115,24 @@ export function* querySelfAudit(db: Database, f: SelfAuditFilter = {}): Iterable
   if (f.afterId !== undefined) where.push(asc ? 'id > ?' : 'id < ?') && params.push(f.afterId);
   let sql = `SELECT * FROM self_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${asc ? 'ASC' : 'DESC'}`;
   if (f.limit) sql += ' LIMIT ?', params.push(f.limit);
-  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
-    yield {
-      id: r.id as number,
-      time: formatMicroTime(r.at as number),
-      channel: r.channel as SelfAuditChannel,
-      actor: r.actor as string,
-      role: r.role as string | null,
-      source: r.source as string | null,
-      action: r.action as string,
-      query: r.query === null ? null : JSON.parse(r.query as string),
-      rows: r.rows as number | null,
-      status: r.status as number | null,
-      detail: r.detail as string | null,
-      count: r.count as number,
-    };
-  }
+  for (const r of db.prepare(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) yield selfAuditRow(r);
+}
+
+/** A stored `self_audit` row as the trail shows it, from either backend (numbers may come as text). */
+export function selfAuditRow(r: Record<string, unknown>): SelfAuditRow {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: Number(r.id),
+    time: formatMicroTime(Number(r.at)),
+    channel: r.channel as SelfAuditChannel,
+    actor: r.actor as string,
+    role: (r.role as string | null) ?? null,
+    source: (r.source as string | null) ?? null,
+    action: r.action as string,
+    query: r.query === null || r.query === undefined ? null : JSON.parse(r.query as string),
+    rows: num(r.rows),
+    status: num(r.status),
+    detail: (r.detail as string | null) ?? null,
+    count: Number(r.count),
+  };
 }
