@@ -29,6 +29,8 @@ export async function openIngestStore(config: Readonly<Config>, env: Record<stri
       redactionKey: loadRedactionKey(null, options.redactionKey),
       quarantineMaxBytes: options.quarantineMaxBytes,
       pastDays: config.retention.days,
+      identityMap: options.identityMap,
+      alertThrottleSeconds: options.alertThrottleSeconds,
     });
   } catch (err) {
     await pg.close();

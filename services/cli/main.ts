@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, events and history also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, events, history, alerts and breakglass also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -201,7 +201,7 @@ withRemote(withCommon(program.command('alerts')))
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .addOption(new Option('--fail-on-severity <level>', 'exit 1 when an alert shown is at or above this severity').choices([...SEVERITIES]))
   .action(async (flags) => {
-    const config = configFrom(flags);
+    const config = configFrom(flags, { postgres: true });
     process.exitCode = await query(config, 'alerts', flags, async (remote) => alertsCommand(config, flags, remote));
   });
 
@@ -247,19 +247,19 @@ withRemote(withCommon(breakglass.command('checkout')))
   .option('--from <time>', 'window start, RFC 3339 (default now)')
   .option('--until <time>', 'window end, RFC 3339 (instead of --for)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => checkoutCommand(configFrom(flags), flags, remoteFrom(flags)));
+  .action(async (flags) => checkoutCommand(configFrom(flags, { postgres: true }), flags, remoteFrom(flags)));
 withRemote(withCommon(breakglass.command('list')))
   .description('every checkout, newest first')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    const config = configFrom(flags);
+    const config = configFrom(flags, { postgres: true });
     process.exitCode = await query(config, 'breakglass list', flags, (remote) => listCheckoutsCommand(config, flags, remote));
   });
 withRemote(withCommon(breakglass.command('close')))
   .description('end a checkout now: later use of the account is unattributed again')
   .argument('<id>', 'checkout id')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags), id, flags, remoteFrom(flags)));
+  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags, { postgres: true }), id, flags, remoteFrom(flags)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

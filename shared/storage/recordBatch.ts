@@ -1,4 +1,4 @@
-import type { FindingRow } from './sqlite/tables/alertStore.js';
+import type { FindingRow } from './findingAlert.js';
 import type { RejectedInput } from '../audit/types.js';
 import { joinParts } from '../partsKey.js';
 import type { ApiResourceKey, ObjectKey } from './eventRecord.js';

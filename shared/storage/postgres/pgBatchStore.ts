@@ -11,6 +11,8 @@ import { StoreUnavailableError, errorMessage } from '../../errors.js';
 import type { Arrival, BatchStore, WriteOptions, WriteResult } from '../port.js';
 import { F, RECORD_WIDTH, VALUE_DIMENSIONS, oldestReceivedAt, tokenKey, type RecordBatch } from '../recordBatch.js';
 import type { FollowOffset } from '../sqlite/tables/followOffsets.js';
+import { compileIdentityMap, type IdentityRule } from '../../identity/identityMap.js';
+import { recordPgFindings, type Attribute, type StoredFinding } from './pgAlerts.js';
 import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
 import { inTransaction, type PgStore } from './pgStore.js';
 
@@ -85,6 +87,10 @@ export interface PgBatchStoreOptions {
   pastDays?: number;
   /** Days after today that do (a clock running ahead). */
   futureDays?: number;
+  /** Who is who (config identityMap): the person an alert names. */
+  identityMap?: readonly IdentityRule[];
+  /** Findings of one alert key within this many seconds join one alert (config alerts.throttleSeconds). */
+  alertThrottleSeconds?: number;
 }
 
 /**
@@ -93,12 +99,15 @@ export interface PgBatchStoreOptions {
  * primary key, whoever stored them first), their bodies, the rejected input and the `--follow`
  * position. Writes from this process are committed one after another, in order.
  *
- * Not yet on PostgreSQL (kept by the SQLite store): detections' alerts, the usage and activity
- * rollups, identities and the hash chain.
+ * Detections' findings join or open alerts in the same transaction (pgAlerts.ts).
+ *
+ * Not yet on PostgreSQL (kept by the SQLite store): the usage and activity rollups, identities
+ * and the hash chain.
  */
 export class PgBatchStore implements BatchStore {
   readonly redactionKey: Uint8Array;
   private readonly redact: Redactor;
+  private readonly attribute: Attribute;
   private readonly dims = new PgDimensions();
   private readonly partitions = new Set<number>();
   private pending: PendingWrite[] = [];
@@ -115,6 +124,7 @@ export class PgBatchStore implements BatchStore {
   ) {
     this.redactionKey = options.redactionKey;
     this.redact = createRedactor(options.redactionKey);
+    this.attribute = compileIdentityMap(options.identityMap ?? []);
   }
 
   /** A writer of `store`, which it closes when it closes. */
@@ -315,7 +325,10 @@ export class PgBatchStore implements BatchStore {
   private transaction(prepared: Prepared[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
     return inTransaction(this.store.pool, async (client) => {
       const results: WriteResult[] = [];
-      for (const p of prepared) results.push(await this.writeBatch(client, p));
+      const findings: StoredFinding[] = [];
+      for (const p of prepared) results.push(await this.writeBatch(client, p, findings));
+      // After every insert of the transaction: see pgAlerts.ts on locks.
+      await recordPgFindings(client, findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
       // In the order handed over: the last position of a file is the one kept.
       for (const o of followOffsets) {
         await client.query(
@@ -329,7 +342,8 @@ export class PgBatchStore implements BatchStore {
     });
   }
 
-  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared): Promise<WriteResult> {
+  /** Stores one batch; adds the findings of the events it stored to `findings`. */
+  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared, findings: StoredFinding[]): Promise<WriteResult> {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     const keyOf = (r: Row) => `${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`;
     // The first of a key within the batch is sent; a repeat is a duplicate of it.
@@ -352,6 +366,7 @@ export class PgBatchStore implements BatchStore {
     }
     const bodies: [number, number, Uint8Array | null, Uint8Array | null][] = [];
     const duplicates: number[] = [];
+    const accepted = new Set<number>();
     rows.forEach((r, i) => {
       if (r === null) return;
       const id = first.get(keyOf(r)) === i ? stored.get(keyOf(r)) : undefined;
@@ -360,12 +375,20 @@ export class PgBatchStore implements BatchStore {
         return;
       }
       result.accepted++;
+      accepted.add(i);
       if (r[C.has_body] === 1) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
     });
     if (bodies.length > 0) {
       await client.query('INSERT INTO bodies (event_id, received_at, request, response) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])', [
         bodies.map((b) => b[0]), bodies.map((b) => b[1]), bodies.map((b) => toBuffer(b[2])), bodies.map((b) => toBuffer(b[3])),
       ]);
+    }
+    for (const f of batch.findings) {
+      const i = f[0];
+      if (!accepted.has(i)) continue;
+      const user = batch.numbers[i * RECORD_WIDTH + F.user]!;
+      const receivedAt = rows[i]![C.received_at] as number;
+      findings.push({ finding: f, cluster: batch.cluster, receivedAt, auditID: batch.auditIDs[i]!, principalJson: user >= 0 ? batch.principals[user]![0] : null });
     }
     result.duplicates = duplicates.length;
     if (duplicates.length > 0) await this.findConflicts(client, batch, rows, duplicates, result);

@@ -7,6 +7,7 @@ import { DECISIONS } from '../eventRecord.js';
 import { EVENT_JOINS, EVENT_SELECT_COLUMNS, mapRows, readBodies, type JoinedRow } from '../joinedRow.js';
 import type { QueryStore, Rows } from '../port.js';
 import type { ActionPosition, EventFilter, StoredEvent } from '../sqlite/queries/eventQuery.js';
+import { pgAlertBook, pgCheckoutBook } from './pgAlertBook.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -57,8 +58,8 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
     },
     archives: { list: async () => [], days: async () => [] },
     identities: unsupported as QueryStore['identities'],
-    alerts: unsupported as QueryStore['alerts'],
-    checkouts: unsupported as QueryStore['checkouts'],
+    alerts: pgAlertBook(pool),
+    checkouts: pgCheckoutBook(pool),
     status: unsupported as QueryStore['status'],
     selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
     snapshots: unsupported as QueryStore['snapshots'],
@@ -70,7 +71,6 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
 async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: StoredEvent) => StoredEvent): Rows<StoredEvent> {
   if (filter.actor !== undefined) notYet('--actor (identities)');
   if (filter.person !== undefined) notYet('--person (identities and break-glass)');
-  if (filter.finding !== undefined) notYet('--finding (alerts)');
   const where: string[] = [MOST_COMPLETE_STAGE];
   const params: unknown[] = [];
   const p = (v: unknown) => `$${params.push(v)}`;
@@ -107,6 +107,10 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
     if (ids.length === 0) return;
     if (ids.length <= FEW_OBJECTS) objectIds = ids;
     else where.push(`e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ').replace(/\$(\d+)/g, (_m, k: string) => p(oparams[Number(k) - 1]))})`);
+  }
+  if (filter.finding !== undefined) {
+    where.push(`EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id
+      WHERE ae.rule = ${p(filter.finding)} AND ae.received_at = e.received_at AND ae.audit_id = e.audit_id AND a.cluster = (SELECT value FROM strings WHERE id = e.cluster_id))`);
   }
   if (filter.decision !== undefined) where.push(`e.decision = ${p(DECISIONS.indexOf(filter.decision))}`);
   if (filter.code !== undefined) where.push(`e.code BETWEEN ${p(filter.code.min)} AND ${p(filter.code.max)}`);

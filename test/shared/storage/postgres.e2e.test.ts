@@ -199,6 +199,78 @@ describe('the PostgreSQL store (a real server)', () => {
     }
   });
 
+  it('raises the alerts the SQLite store raises, one per alert key however many writers see its findings at once', async () => {
+    const db = await freshPgDatabase(server);
+    try {
+      const dir = tempDir();
+      // kubernetes-admin (system:masters, a break-glass account) in both files, overlapping; alice's
+      // use of it within a checkout; anonymous requests.
+      const admin = (from: number, n: number, username = 'kubernetes-admin') =>
+        events(from, n).map((e) => ({ ...e, user: { username, groups: ['system:masters', 'system:authenticated'] } }));
+      const anonymous = events(5000, 30).map((e) => ({ ...e, user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, requestURI: '/api/v1/secrets', objectRef: { resource: 'secrets', apiVersion: 'v1' } }));
+      const a = join(dir, 'a.jsonl');
+      const b = join(dir, 'b.jsonl');
+      writeFileSync(a, [...admin(0, 600), ...anonymous.slice(0, 20)].map((e) => JSON.stringify(e)).join('\n') + '\n');
+      writeFileSync(b, [...admin(400, 600), ...anonymous.slice(10), ...admin(3000, 5, 'break-glass-2')].map((e) => JSON.stringify(e)).join('\n') + '\n');
+      const env = cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX });
+      const sqlite = join(dir, 'k.db');
+      // A checkout of kubernetes-admin for alice over the requests 100–199.
+      const checkout = ['breakglass', 'checkout', '--account', 'kubernetes-admin', '--person', 'alice', '--approved-by', 'bob', '--reason', 'incident', '--ticket', 'INC-1', '--from', '2026-07-23T10:01:40Z', '--until', '2026-07-23T10:03:20Z'];
+      for (const target of [db.url, sqlite]) expect((await runCli([...checkout, '--db', target], env)).status).to.equal(0);
+      // Two processes at once into PostgreSQL; one after the other into SQLite.
+      const both = await Promise.all([runCli(['ingest', a, '--db', db.url], env), runCli(['ingest', b, '--db', db.url], env)]);
+      for (const r of both) expect(r.status, r.stderr).to.equal(0);
+      for (const f of [a, b]) expect((await runCli(['ingest', f, '--db', sqlite], env)).status).to.equal(0);
+      const shown = await Promise.all([db.url, sqlite].map(async (target) => {
+        const r = await runCli(['alerts', '--db', target, '--output', 'json', '--limit', '0'], env);
+        expect(r.status, r.stderr).to.equal(0);
+        // Ids follow which writer came first; the rest must agree.
+        return (JSON.parse(r.stdout) as { id: number; rule: string; count: number; person: string | null }[]).map(({ id: _id, ...rest }) => rest).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+      }));
+      expect(shown[0]).to.deep.equal(shown[1]);
+      const byRule = (rule: string) => shown[0]!.filter((x) => x.rule === rule);
+      // 1000 distinct requests by system:masters: one alert, each request counted once.
+      expect(byRule('system-masters-use').map((x) => x.count).reduce((n, c) => n + c, 0)).to.equal(1005);
+      expect(byRule('attributed-break-glass').map((x) => [x.person, x.count])).to.deep.equal([['alice', 100]]);
+      // Outside it: kubernetes-admin's other 900, and break-glass-2's 5 (system:masters is a break-glass group).
+      expect(byRule('unattributed-break-glass').map((x) => x.count).reduce((n, c) => n + c, 0)).to.equal(905);
+      const [counted] = await query<{ alerts: string; events: string }>(db.url, "SELECT count(*) AS alerts, sum(count) AS events FROM alerts WHERE rule = 'system-masters-use'");
+      expect(counted).to.deep.equal({ alerts: String(byRule('system-masters-use').length), events: '1005' });
+      // --finding reads the alerts' requests.
+      const found = await runCli(['events', '--finding', 'attributed-break-glass', '--limit', '0', '--db', db.url, '--output', 'ndjson'], env);
+      expect(found.status, found.stderr).to.equal(0);
+      expect(found.stdout.trim().split('\n')).to.have.length(100);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('two writers recording findings of one alert key at the same moment raise one alert, each request counted once', async () => {
+    const db = await freshPgDatabase(server);
+    const withDetector = testPipeline({});
+    const open = async () => PgBatchStore.open(await openPgStore(db.url, { clock }), { clock, redactionKey: TEST_REDACTION_KEY });
+    const writers = [await open(), await open()];
+    try {
+      const masters = (from: number, n: number) =>
+        events(from, n).map((e) => parsedEvent({ ...e, user: { username: 'kubernetes-admin', groups: ['system:masters'] } }));
+      // Rounds of two transactions at once, of different requests (overlapping ones would wait
+      // for each other on the events' key anyway), by the same account.
+      for (let round = 0; round < 15; round++) {
+        await Promise.all(writers.map((w, k) => w.write([withDetector.prepare({ cluster: 'prod', source: 'test', events: masters(round * 200 + k * 100, 100), rejected: [] })])));
+      }
+      const alerts = await query<{ rule: string; alerts: string; counted: string; kept: string }>(
+        db.url,
+        'SELECT rule, count(*) AS alerts, sum(count) AS counted, sum((SELECT count(*) FROM alert_events e WHERE e.alert_id = a.id)) AS kept FROM alerts a GROUP BY rule ORDER BY rule',
+      );
+      // 3,000 requests; an alert keeps its first 1,000 auditIDs and counts on.
+      expect(alerts.find((a) => a.rule === 'system-masters-use')).to.deep.equal({ rule: 'system-masters-use', alerts: '1', counted: '3000', kept: '1000' });
+      expect(alerts.find((a) => a.rule === 'unattributed-break-glass')).to.deep.equal({ rule: 'unattributed-break-glass', alerts: '1', counted: '3000', kept: '1000' });
+    } finally {
+      for (const w of writers) await w.close();
+      await db.drop();
+    }
+  });
+
   it('pages through actions from a position, newest first and oldest first, each action once', async () => {
     await withWriter(async (writer, url) => {
       await writer.write([batchOf(events(0, 250))]);

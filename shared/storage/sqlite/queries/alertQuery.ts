@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { formatMicroTime } from '../../../audit/time.js';
 import { SEVERITIES, type Severity } from '../../../detect/types.js';
-import type { IdentityValues } from '../tables/alertStore.js';
+import type { IdentityValues } from '../../findingAlert.js';
 
 /** An alert as `kubetrail alerts` and the API show it (PRODUCT.md, alert rows). */
 export interface AlertRow {
@@ -97,7 +97,8 @@ function identity<T extends string | null>(values: IdentityValues, field: 'actor
   return values.more?.includes(field) ? [...list, '…'] : list;
 }
 
-function toAlert(r: Record<string, unknown>): AlertRow {
+/** An alerts row (with its auditIDs as JSON, `audit_ids`) as shown. */
+export function toAlert(r: Record<string, unknown>): AlertRow {
   const values = (r.identity_values ? JSON.parse(r.identity_values as string) : {}) as IdentityValues;
   return {
     id: r.id as number,

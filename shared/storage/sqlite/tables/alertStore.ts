@@ -1,32 +1,10 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { nowMicros, type Clock } from '../../../clock.js';
-import { ruleById } from '../../../detect/engine.js';
-import type { AlertRuleId, RuleId, Severity } from '../../../detect/types.js';
+import { MAX_ALERT_EVENTS, alertOfFinding, withIdentity, type FindingRow, type OpenAlert } from '../../findingAlert.js';
 import { WorkloadCauses } from '../queries/workloadCause.js';
 import { getAlerts, type AlertRow } from '../queries/alertQuery.js';
 
-/** A finding as it crosses to the writer thread, with the index of its event in the batch. */
-export type FindingRow = [
-  index: number,
-  rule: RuleId,
-  severity: Severity,
-  key: string,
-  message: string,
-  actor: string,
-  effectiveUser: string,
-  identity: string,
-  owner: string | null,
-];
-
-/** The auditIDs kept per alert; the count goes on beyond them. */
-export const MAX_ALERT_EVENTS = 1000;
-
-const BREAK_GLASS_PCI: Record<'attributed-break-glass' | 'unattributed-break-glass', string[]> = {
-  'attributed-break-glass': ['8.2.2', '10.2.1.2', '8.2.7', '10.4.1'],
-  'unattributed-break-glass': ['8.2.2', '8.2.1', '10.2.2', '8.6.1', '10.4.3'],
-};
-
-interface Checkout {
+interface CheckoutRow {
   id: number;
   person: string;
   approved_by: string;
@@ -36,47 +14,9 @@ interface Checkout {
 /**
  * Turns findings into alerts, on the writer thread inside the events' transaction: a finding
  * joins the open alert of its rule, key and cluster whose time span it falls within the
- * throttle window of, or opens a new one. A request counts once per alert, whichever of its
- * stages raised the finding (while the alert holds under MAX_ALERT_EVENTS auditIDs).
+ * throttle window of, or opens a new one (findingAlert.ts). A request counts once per alert,
+ * whichever of its stages raised the finding (while the alert holds under MAX_ALERT_EVENTS auditIDs).
  */
-interface OpenAlert {
-  id: number;
-  count: number;
-  actor: string;
-  effective_user: string;
-  person: string | null;
-  identity_values: string | null;
-}
-
-/** The distinct identity values of an alert's requests, where they differ (alerts.identity_values). */
-export interface IdentityValues {
-  actor?: string[];
-  effectiveUser?: string[];
-  person?: (string | null)[];
-  /** Fields with more distinct values than MAX_IDENTITY_VALUES. */
-  more?: ('actor' | 'effectiveUser' | 'person')[];
-}
-
-export const MAX_IDENTITY_VALUES = 10;
-
-/** alerts.identity_values once a request with these identity values joins `open` (unchanged JSON when they are known). */
-export function withIdentity(open: OpenAlert, next: { actor: string; effectiveUser: string; person: string | null }): string | null {
-  const values = (open.identity_values ? JSON.parse(open.identity_values) : {}) as IdentityValues;
-  const own = { actor: open.actor, effectiveUser: open.effective_user, person: open.person };
-  let changed = false;
-  for (const field of ['actor', 'effectiveUser', 'person'] as const) {
-    const list: (string | null)[] = values[field] ?? [own[field]];
-    if (list.includes(next[field])) continue;
-    if (list.length < MAX_IDENTITY_VALUES) {
-      list.push(next[field]);
-      (values as Record<string, unknown>)[field] = list;
-    } else if (!values.more?.includes(field)) (values.more ??= []).push(field);
-    else continue;
-    changed = true;
-  }
-  return changed ? JSON.stringify(values) : open.identity_values;
-}
-
 export class AlertStore {
   private readonly findOpen: Statement;
   private readonly insert: Statement;
@@ -101,44 +41,23 @@ export class AlertStore {
 
   /** Records one finding of a stored event (`userId`: its principal). */
   record(f: FindingRow, e: { cluster: string; receivedAt: number; auditID: string; userId: number }): void {
-    const [, ruleId, severity, key, message, actor, effectiveUser, identity, owner] = f;
-    let rule: AlertRuleId;
-    let person = (this.personOf.get(e.userId) as string | null | undefined) ?? null;
-    let checkout: Checkout | undefined;
-    let text = message;
-    let sev = severity;
-    let pci: readonly string[];
-    if (ruleId === 'break-glass-use') {
-      checkout = this.checkoutAt.get(key, e.receivedAt, e.receivedAt) as Checkout | undefined;
-      rule = checkout ? 'attributed-break-glass' : 'unattributed-break-glass';
-      pci = BREAK_GLASS_PCI[rule];
-      if (checkout) {
-        person = checkout.person;
-        text = `${message} — checkout #${checkout.id} by ${checkout.person}, approved by ${checkout.approved_by}, ticket ${checkout.ticket}`;
-        sev = 'medium';
-      } else text = `${message} — outside any break-glass checkout`;
-    } else {
-      rule = ruleId;
-      pci = ruleById(ruleId).pci;
-    }
-    // A controller made it: name the person whose change it carried out.
-    const cause = owner ? this.causes.find(owner, e.cluster, e.receivedAt) : null;
-    if (cause) {
-      text = `${text} — caused by ${cause.username}${cause.person ? ` (${cause.person})` : ''}: ${cause.verb} ${cause.object} (auditID ${cause.auditID})`;
-      person ??= cause.person;
-    }
-    // One alert per person behind a shared account: two people's use of kubernetes-admin are two alerts.
-    const dedupeKey = checkout ? `${key} checkout ${checkout.id}` : person ? `${key} person ${person}` : key;
-    const open = this.findOpen.get(rule, dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as OpenAlert | undefined;
+    const [, ruleId, , key, , actor, effectiveUser, identity, owner] = f;
+    const c = ruleId === 'break-glass-use' ? (this.checkoutAt.get(key, e.receivedAt, e.receivedAt) as CheckoutRow | undefined) : undefined;
+    const a = alertOfFinding(f, {
+      person: (this.personOf.get(e.userId) as string | null | undefined) ?? null,
+      checkout: c ? { id: c.id, person: c.person, approvedBy: c.approved_by, ticket: c.ticket } : null,
+      cause: owner ? this.causes.find(owner, e.cluster, e.receivedAt) : null,
+    });
+    const open = this.findOpen.get(a.rule, a.dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as OpenAlert | undefined;
     if (!open) {
-      const info = this.insert.run(rule, sev, dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, person, text, JSON.stringify(pci), checkout?.id ?? null, nowMicros(this.clock), identity);
-      this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt, rule);
+      const info = this.insert.run(a.rule, a.severity, a.dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, a.person, a.message, JSON.stringify(a.pci), a.checkoutId, nowMicros(this.clock), identity);
+      this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt, a.rule);
       return;
     }
     // Below the cap every counted request has its auditID kept, so another stage of one
     // already counted adds nothing.
-    if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt, rule).changes === 0) return;
-    this.extend.run(e.receivedAt, e.receivedAt, withIdentity(open, { actor, effectiveUser, person }), open.id);
+    if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt, a.rule).changes === 0) return;
+    this.extend.run(e.receivedAt, e.receivedAt, withIdentity(open, { actor, effectiveUser, person: a.person }), open.id);
   }
 }
 

@@ -33,16 +33,12 @@ export interface NewCheckout {
  * of the same account: one account, one person at a time.
  */
 export function createCheckout(db: Database, c: NewCheckout, nowMicros: number): Checkout {
-  for (const [k, v] of Object.entries({ account: c.account, person: c.person, 'approved-by': c.approvedBy, reason: c.reason, ticket: c.ticket })) {
-    if (v.trim() === '') throw new InputError(`--${k}: must not be empty`);
-  }
-  if (c.approvedBy === c.person) throw new InputError('--approved-by: a checkout must be approved by someone other than the person using it');
-  if (c.untilAt <= c.fromAt) throw new InputError('--until must be after --from');
+  checkNewCheckout(c);
   return db.transaction(() => {
     const clash = db
       .prepare(`SELECT id, person FROM breakglass_checkouts WHERE account = ? AND from_at < ? AND ? < min(until_at, coalesce(closed_at, until_at))`)
       .get(c.account, c.untilAt, c.fromAt) as { id: number; person: string } | undefined;
-    if (clash) throw new InputError(`account ${c.account} is already checked out to ${clash.person} in that window (checkout #${clash.id}); close it first`);
+    if (clash) throw clashError(c, clash);
     const info = db
       .prepare(`INSERT INTO breakglass_checkouts (account, person, approved_by, reason, ticket, from_at, until_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(c.account, c.person, c.approvedBy, c.reason, c.ticket, c.fromAt, c.untilAt, nowMicros);
@@ -50,13 +46,29 @@ export function createCheckout(db: Database, c: NewCheckout, nowMicros: number):
   }).immediate();
 }
 
+/** Refuses a checkout that names no one, approves itself or has an empty window. */
+export function checkNewCheckout(c: NewCheckout): void {
+  for (const [k, v] of Object.entries({ account: c.account, person: c.person, 'approved-by': c.approvedBy, reason: c.reason, ticket: c.ticket })) {
+    if (v.trim() === '') throw new InputError(`--${k}: must not be empty`);
+  }
+  if (c.approvedBy === c.person) throw new InputError('--approved-by: a checkout must be approved by someone other than the person using it');
+  if (c.untilAt <= c.fromAt) throw new InputError('--until must be after --from');
+}
+
+export function clashError(c: NewCheckout, clash: { id: number; person: string }): InputError {
+  return new InputError(`account ${c.account} is already checked out to ${clash.person} in that window (checkout #${clash.id}); close it first`);
+}
+
 /** Ends a checkout now (or at `atMicros`); uses after it are unattributed again. */
 export function closeCheckout(db: Database, id: number, atMicros: number): Checkout {
-  const row = getCheckout(db, id);
-  if (!row) throw new InputError(`no break-glass checkout #${id}`);
-  if (row.closed !== null) throw new InputError(`checkout #${id} was already closed at ${row.closed}`);
+  checkClosable(id, getCheckout(db, id));
   db.prepare('UPDATE breakglass_checkouts SET closed_at = ? WHERE id = ?').run(atMicros, id);
   return getCheckout(db, id)!;
+}
+
+export function checkClosable(id: number, row: Checkout | undefined): void {
+  if (!row) throw new InputError(`no break-glass checkout #${id}`);
+  if (row.closed !== null) throw new InputError(`checkout #${id} was already closed at ${row.closed}`);
 }
 
 export function getCheckout(db: Database, id: number): Checkout | undefined {
@@ -69,7 +81,7 @@ export function listCheckouts(db: Database): Checkout[] {
   return (db.prepare('SELECT * FROM breakglass_checkouts ORDER BY from_at DESC, id DESC').all() as CheckoutRow[]).map(toCheckout);
 }
 
-interface CheckoutRow {
+export interface CheckoutRow {
   id: number;
   account: string;
   person: string;
@@ -81,7 +93,7 @@ interface CheckoutRow {
   closed_at: number | null;
 }
 
-function toCheckout(r: CheckoutRow): Checkout {
+export function toCheckout(r: CheckoutRow): Checkout {
   return {
     id: r.id,
     account: r.account,
