@@ -2,23 +2,17 @@ import { systemClock } from './clock.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Database } from 'better-sqlite3';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import express from 'express';
-import { parseListen, retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } from '../../shared/config.js';
-import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
-import { ConfigError, InputError, errorMessage } from '../../shared/errors.js';
+import { parseListen, type Config } from '../../shared/config.js';
+import { ConfigError, InputError } from '../../shared/errors.js';
 import { createMetrics, watchChainHead } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
-import { lastLink } from '../../shared/storage/sqlite/chain/hashChain.js';
-import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
-import { runRetention } from '../../shared/storage/sqlite/archive/retention.js';
-import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import { bodyThreadPipeline, pipelineOf } from './pipeline.js';
-import { checkReadable } from '../../shared/storage/sqlite/openStore.js';
-import { openSqliteQueryStore, sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
-import { createRefusalRecorder, createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import type { SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import { safeUrl } from '../../shared/storage/postgres/pgStore.js';
+import { openServeStore, type ServeStore } from './serveStore.js';
 import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
 import { consoleRouter } from '../api/console.js';
@@ -74,90 +68,18 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   if (services.includes('ingest') && config.webhook.tokens.length === 0 && !config.webhook.requireClientCert && !isLoopback(listen.host)) {
     log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
-  const writer = await StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, process.env), clock: systemClock });
+  if (config.storage.url && services.includes('alerter') && config.alerts.sinks.length > 0) {
+    throw new ConfigError('alerts.sinks: sending alerts runs on the SQLite store only, for now; on PostgreSQL (storage.url) alerts are raised and shown (kubetrail alerts, /api/v1/alerts) but not sent: leave the alerter out (--services ingest,api) or the sinks out');
+  }
+  const store = await openServeStore(config, log);
+  if (store.missing.length > 0) log.warn({ database: safeUrl(config.storage.url ?? '') }, `on PostgreSQL, serve does not run these yet: ${store.missing.join('; ')}`);
   try {
-    return await startServer(config, services, log, writer, noAuth);
+    return await startServer(config, services, log, store, noAuth);
   } catch (err) {
     // Without this the writer thread would keep a process that failed to start alive.
-    await writer.close();
+    await store.close();
     throw err;
   }
-}
-
-/**
- * The audit pipeline's own failures (PCI DSS 10.7.2): learns each cluster and source's rate
- * from what this process commits, and records a gap (with a critical audit-pipeline-gap alert)
- * when one goes silent or collapses, and its end when events come again. What it learned is
- * kept in the store (pipeline_streams), so that a restart starts from it.
- */
-function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logger): { stop(): void } {
-  const windowMs = config.gap.minutes * 60_000;
-  const db = writer.store.db;
-  const watch = new GapWatch({ ...DEFAULT_GAP_SETTINGS, windowMs, collapseRatio: config.gap.collapseRatio });
-  // What was learned before this start, kept at each tick and at stop.
-  watch.restore(loadStreams(db, windowMs), systemClock());
-  const save = () => {
-    try {
-      saveStreams(db, watch.states(), windowMs);
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'cannot keep the pipeline watch state');
-    }
-  };
-  const apply = (events: GapEvent[]) => {
-    for (const e of events) {
-      try {
-        const id = recordGapEvent(db, e, windowMs);
-        if (e.type === 'open') log.warn({ gap: id, cluster: e.cluster, source: e.source, kind: e.kind, since: new Date(e.startedAt).toISOString() }, 'audit pipeline gap');
-        else log.info({ gap: id, cluster: e.cluster, source: e.source, lateEvents: e.lateEvents }, 'audit pipeline gap closed');
-      } catch (err) {
-        log.error({ err: errorMessage(err) }, 'cannot record an audit pipeline gap');
-      }
-    }
-  };
-  writer.onCommitted((a) => apply(watch.observe(a.cluster, a.source, a.events, systemClock(), a.oldest / 1000)));
-  const timer = setInterval(() => {
-    apply(watch.tick(systemClock()));
-    save();
-  }, Math.min(30_000, Math.max(200, windowMs / 5)));
-  timer.unref();
-  return {
-    stop: () => {
-      clearInterval(timer);
-      save();
-    },
-  };
-}
-
-/**
- * The retention job (PCI DSS 10.5.1), a minute after start and then daily: days older than
- * retention.hotDays to archives; archives deleted only after retention.deleteArchivesAfterDays, when set. Each run is in
- * the self-audit; a retention under a year is warned of at every start.
- */
-function scheduleRetention(config: Readonly<Config>, db: Database, log: Logger, recordSelf: (e: SelfAuditEntry) => number): NodeJS.Timeout {
-  const warning = shortRetentionWarning(config);
-  if (warning) {
-    log.warn(warning);
-    recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'retention-override', detail: warning });
-  }
-  let running = false;
-  const run = () => {
-    if (running) return;
-    running = true;
-    runRetention(db, retentionJobOf(config), systemClock() * 1000)
-      .then((r) => {
-        if (r.archived.length || r.expired.length) {
-          log.info({ archived: r.archived, expired: r.expired }, 'retention');
-          recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'retention', query: r, rows: r.archived.reduce((n, a) => n + a.rows, 0) });
-        }
-      })
-      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'the retention job failed; it runs again in a day, or run kubetrail retention run'))
-      .finally(() => (running = false));
-  };
-  const first = setTimeout(run, 60_000);
-  first.unref();
-  const timer = setInterval(run, 86_400_000);
-  timer.unref();
-  return timer;
 }
 
 /** 127.0.0.0/8, ::1, localhost. */
@@ -165,10 +87,10 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-async function startServer(config: Readonly<Config>, services: ServiceName[], log: Logger, writer: StoreWriter, noAuth: boolean): Promise<RunningServer> {
+async function startServer(config: Readonly<Config>, services: ServiceName[], log: Logger, store: ServeStore, noAuth: boolean): Promise<RunningServer> {
   const listen = parseListen(config.listen)!;
-  const recordSelf = createSelfAuditRecorder(writer.store.db, systemClock);
-  const store = writer.store;
+  const writer = store.writer;
+  const recordSelf = (e: SelfAuditEntry) => store.recordSelf(e);
   const app = express();
   app.disable('x-powered-by');
   let stopping = false;
@@ -182,10 +104,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   const metrics = createMetrics();
   // The hash chain's head (PCI DSS 10.3.4), for recording outside the store: on /metrics, and
   // in the log each minute it moves and at stop.
-  const chainHead = () => {
-    const l = lastLink(store.db);
-    return l && { seq: l.seq, hash: l.link.toString('hex') };
-  };
+  const chainHead = () => store.chainHead();
   watchChainHead(metrics.registry, chainHead);
   let loggedHead = chainHead()?.seq ?? 0;
   const logHead = (always = false) => {
@@ -198,11 +117,11 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.get('/readyz', (_req, res) => {
+  app.get('/readyz', async (_req, res) => {
     try {
       if (stopping) throw new Error('shutting down');
       if (writer.problem) throw new Error(writer.problem);
-      checkReadable(store);
+      await store.ready();
       res.type('text/plain').send('ok');
     } catch (err) {
       res.status(503).type('text/plain').send(`not ready: ${(err as Error).message}`);
@@ -211,11 +130,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
 
   let relay: KafkaRelay | null = null;
   let parser: BodyParser<BodyMode> | null = null;
-  let pipeline: { stop(): void } | null = null;
-  let retentionTimer: NodeJS.Timeout | null = null;
+  let jobs: { stop(): void } | null = null;
   if (services.includes('ingest')) {
-    pipeline = watchPipeline(config, writer, log.child({ service: 'ingest' }));
-    retentionTimer = scheduleRetention(config, writer.store.db, log.child({ service: 'retention' }), recordSelf);
+    jobs = store.startIngestJobs(config, log);
     if (config.relay.toKafka) relay = await KafkaRelay.start(config.kafka, config.relay.topic ?? config.kafka.topics[0]!, log);
     // Bodies are prepared on a thread of their own: the event loop keeps answering.
     const thread = bodyThreadPipeline(config, writer);
@@ -226,9 +143,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       queue = { parser: relayParser, commit: (messages: RelayMessages, cluster: string) => published.publishMessages(cluster, messages) };
       parser = relayParser;
     } else {
-      const store = new StoreSink(writer, log.child({ service: 'ingest' }));
+      const sink = new StoreSink(writer, log.child({ service: 'ingest' }));
       const storeParser = new BodyParser({ ...thread, mode: 'store' });
-      queue = { parser: storeParser, commit: (records: RecordBatch) => store.commit(records) };
+      queue = { parser: storeParser, commit: (records: RecordBatch) => sink.commit(records) };
       parser = storeParser;
     }
     app.use(
@@ -252,10 +169,10 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       '/api/v1',
       createApiRouter({
         config,
-        store: sqliteQueryStore(store.db),
-        openReader: () => openSqliteQueryStore(config.database.path),
+        store: store.query,
+        openReader: () => store.openReader(),
         recordCall: recordSelf,
-        recordRefusal: createRefusalRecorder(store.db, systemClock),
+        recordRefusal: (e) => store.recordRefusal(e),
         log: log.child({ service: 'api' }),
         metrics,
         noAuth,
@@ -290,8 +207,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     // What started before the listen must not keep a process that failed to start alive.
     await parser?.close();
     clearInterval(headTimer);
-    pipeline?.stop();
-    if (retentionTimer) clearInterval(retentionTimer);
+    jobs?.stop();
     await relay?.stop();
     throw err;
   }
@@ -329,7 +245,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
     }
   }
   log.info({ url, services, database: config.database.path, relayToKafka: config.relay.toKafka }, 'kubetrail serving');
-  recordStart(writer.store.db, recordSelf, config, { url, services, noAuth });
+  recordStart(await store.lastServiceStart(), recordSelf, config, { url, services, noAuth });
 
   return {
     server,
@@ -346,10 +262,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
       await alerter?.stop();
       recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'stop', detail: url });
       clearInterval(headTimer);
-      pipeline?.stop();
-      if (retentionTimer) clearInterval(retentionTimer);
+      jobs?.stop();
       logHead(true);
-      await writer.close();
+      await store.close();
       log.info('kubetrail stopped');
     },
   };
@@ -360,9 +275,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
  * differs from the one of the last start: which top-level keys changed (by hash, so that no
  * secret of the file lands in the trail).
  */
-function recordStart(db: Database, record: (e: SelfAuditEntry) => number, config: Readonly<Config>, how: { url: string; services: ServiceName[]; noAuth: boolean }): void {
+function recordStart(lastStart: unknown, record: (e: SelfAuditEntry) => void, config: Readonly<Config>, how: { url: string; services: ServiceName[]; noAuth: boolean }): void {
   const hashes = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16)]));
-  const last = lastServiceStart(db) as { config?: Record<string, string> } | undefined;
+  const last = lastStart as { config?: Record<string, string> } | undefined;
   const before = last?.config ?? null;
   record({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'start', query: { services: how.services, url: how.url, apiAuth: how.noAuth ? 'none (loopback)' : 'tokens', config: hashes } });
   if (before !== null) {

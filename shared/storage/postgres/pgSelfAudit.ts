@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { nowMicros, type Clock } from '../../clock.js';
 import type { Rows } from '../port.js';
-import { safeQuery, selfAuditRow, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
+import { MAX_TEXT, safeQuery, selfAuditRow, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
 
 /** Records an entry in kubetrail's own audit trail on PostgreSQL; its id. The query is kept as SQLite keeps it (safeQuery for the API). */
 export async function recordPgSelfAudit(pool: pg.Pool, clock: Clock, e: SelfAuditEntry): Promise<number> {
@@ -26,4 +26,35 @@ export async function* queryPgSelfAudit(pool: pg.Pool, f: SelfAuditFilter = {}):
   if (f.afterId !== undefined) where.push(`id ${asc ? '>' : '<'} ${p(f.afterId)}`);
   const sql = `SELECT * FROM self_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${asc ? 'ASC' : 'DESC'}${f.limit ? ` LIMIT ${p(f.limit)}` : ''}`;
   for (const r of (await pool.query<Record<string, unknown>>(sql, params)).rows) yield selfAuditRow(r);
+}
+
+/** What the last recorded start of the service said of itself (its query), or undefined before the first. */
+export async function lastPgServiceStart(pool: pg.Pool): Promise<unknown> {
+  const r = await pool.query<{ query: string | null }>("SELECT query FROM self_audit WHERE channel = 'service' AND action = 'start' ORDER BY id DESC LIMIT 1");
+  const q = r.rows[0]?.query;
+  return q === undefined || q === null ? undefined : JSON.parse(q);
+}
+
+/**
+ * Records refused API calls compactly, as SQLite's createRefusalRecorder does: a call joins the
+ * row of the same address, status and path in the same minute, which counts it. `track` is
+ * handed each write, which nothing waits for.
+ */
+export function createPgRefusalRecorder(pool: pg.Pool, clock: Clock, track: (write: Promise<unknown>) => void): (e: { actor: string; source: string | null; action: string; status: number; query?: unknown }) => void {
+  let minute = -1;
+  const rows = new Map<string, Promise<number>>();
+  return (e) => {
+    const now = Math.floor(clock() / 60_000);
+    if (now !== minute || rows.size > 10_000) rows.clear(), (minute = now);
+    const action = e.action.slice(0, MAX_TEXT);
+    const key = `${e.source}\u0000${e.actor}\u0000${e.status}\u0000${action}`;
+    const row = rows.get(key);
+    if (row) {
+      track(row.then((id) => pool.query('UPDATE self_audit SET count = count + 1 WHERE id = $1', [id])));
+      return;
+    }
+    const inserted = recordPgSelfAudit(pool, clock, { channel: 'api', actor: e.actor, source: e.source, action, status: e.status, query: e.query });
+    rows.set(key, inserted);
+    track(inserted);
+  };
 }

@@ -31,7 +31,7 @@ export const SELF_AUDIT_COLUMNS: (keyof SelfAuditRow)[] = ['id', 'time', 'channe
 /** Parameter names a credential hides behind: never recorded, whatever they hold. */
 const CREDENTIAL_NAME = /token|passw|secret|key|auth|credential|session|cookie|sig/i;
 const MAX_PARAMS = 20;
-const MAX_TEXT = 200;
+export const MAX_TEXT = 200;
 
 /**
  * Query parameters as the trail keeps them: none named like a credential, at most 20, each
