@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, events, history, alerts and breakglass also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass and verify also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -78,11 +78,11 @@ const asResult = (r: CommandResult) => (typeof r === 'number' ? { rows: r } : r)
  * the command in the self-audit as `action` (rows, exit status, error) and sets the exit code.
  * `run` gets the configuration, the flags, and the command's arguments.
  */
-function audited<F extends CommonFlags, A extends string[] = []>(action: string, run: (config: Readonly<Config>, flags: F, ...args: A) => CommandResult | Promise<CommandResult>) {
+function audited<F extends CommonFlags, A extends string[] = []>(action: string, run: (config: Readonly<Config>, flags: F, ...args: A) => CommandResult | Promise<CommandResult>, options: { postgres?: boolean } = {}) {
   return async (...received: unknown[]): Promise<void> => {
     // commander passes the arguments, then the flags, then the command itself.
     const flags = received.at(-2) as F;
-    const config = configFrom(flags);
+    const config = configFrom(flags, options);
     process.exitCode = await auditedQuery(config, action, async () => asResult(await run(config, flags, ...(received.slice(0, -2) as A))));
   };
 }
@@ -221,7 +221,7 @@ withCommon(program.command('verify'))
   .description("recompute the store's hash chain: names the first event or link changed, deleted or inserted behind kubetrail's back; exit 1 when anything fails (PCI DSS 10.3.4)")
   .option('--since <time>', `check links committed since then (${sinceHelp}); earlier ones are taken as stored`)
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .action(audited('verify', (config, flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => verifyCommand(config, flags)));
+  .action(audited('verify', (config, flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => verifyCommand(config, flags), { postgres: true }));
 
 program.command('token')
   .description('query API tokens')

@@ -37,7 +37,7 @@ export interface ServeStore {
   recordRefusal(e: Refusal): void;
   /** Throws when the store cannot answer now. */
   ready(): Promise<void>;
-  /** The hash chain's head (PCI DSS 10.3.4), where the store keeps one. */
+  /** The hash chain's head (PCI DSS 10.3.4): of this writer's stream on PostgreSQL. */
   chainHead(): { seq: number; hash: string } | null;
   /** What the last recorded start said of itself, or undefined. */
   lastServiceStart(): Promise<unknown>;
@@ -120,10 +120,10 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
     ready: async () => {
       await store.pool.query('SELECT 1');
     },
-    chainHead: () => null,
+    chainHead: () => writer.chainHead(),
     lastServiceStart: () => lastPgServiceStart(store.pool),
     startIngestJobs: () => ({ stop: () => undefined }),
-    missing: ['the audit pipeline watch (gaps)', 'the retention job', 'the hash chain'],
+    missing: ['the audit pipeline watch (gaps)', 'the retention job'],
     close: async () => {
       while (pending.size > 0) await Promise.all(pending);
       await writer.close();

@@ -3,11 +3,26 @@ import type { Config } from '../../shared/config.js';
 import { InputError } from '../../shared/errors.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/sqlite/openStore.js';
+import { verifyPgChain } from '../../shared/storage/postgres/pgVerify.js';
+import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
 import { hasChain, verifyChainParallel, type VerifyReport } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /** `kubetrail verify [--since T]`: recomputes the store's hash chain; exit 1 when anything fails. */
 export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {
   const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock());
+  if (config.storage.url) {
+    const started = performance.now();
+    const pg = await openPgStore(config.storage.url, { clock: systemClock });
+    let report: Awaited<ReturnType<typeof verifyPgChain>>;
+    try {
+      report = await verifyPgChain(pg.pool, { sinceMicros });
+    } finally {
+      await pg.close();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ ...report, seconds: Math.round(seconds * 100) / 100 }, null, 2)}\n` : verifyText(report, seconds));
+    return { rows: report.rows, exitCode: report.ok ? 0 : 1 };
+  }
   const store = openStore(config.database.path, { readonly: true });
   if (!hasChain(store.db)) {
     store.close();
@@ -25,11 +40,15 @@ export async function verifyCommand(config: Readonly<Config>, flags: { since?: s
   return { rows: report.rows, exitCode: report.ok ? 0 : 1 };
 }
 
-export function verifyText(r: VerifyReport, seconds: number): string {
-  const lines = [
-    `${r.ok ? 'OK' : 'FAILED'}: ${r.links.toLocaleString('en-US')} links and ${r.rows.toLocaleString('en-US')} events checked${r.since ? ` (links committed since ${r.since}; earlier ones taken as stored)` : ''} in ${seconds.toFixed(1)} s`,
-    r.head ? `chain head: link ${r.head.seq} ${r.head.hash} (committed ${r.head.committedAt}); record it elsewhere to detect a rewritten chain` : 'chain head: none (no events stored yet)',
-  ];
+export function verifyText(r: VerifyReport & { streams?: { stream: number; writer: string; seq: number; hash: string; committedAt: string }[] }, seconds: number): string {
+  const lines = [`${r.ok ? 'OK' : 'FAILED'}: ${r.links.toLocaleString('en-US')} links and ${r.rows.toLocaleString('en-US')} events checked${r.since ? ` (links committed since ${r.since}; earlier ones taken as stored)` : ''} in ${seconds.toFixed(1)} s`];
+  if (r.streams) {
+    // One chain per writer (PostgreSQL): each head is recorded elsewhere.
+    lines.push(r.streams.length > 0 ? `chain heads (one stream per writer; record them elsewhere to detect a rewritten chain):` : 'chain heads: none (no events stored yet)');
+    for (const s of r.streams) lines.push(`  stream ${s.stream} (${s.writer}): link ${s.seq} ${s.hash} (committed ${s.committedAt})`);
+  } else {
+    lines.push(r.head ? `chain head: link ${r.head.seq} ${r.head.hash} (committed ${r.head.committedAt}); record it elsewhere to detect a rewritten chain` : 'chain head: none (no events stored yet)');
+  }
   if (r.problems.length > 0) {
     lines.push(`first problem: ${r.problems[0]!.kind}: ${r.problems[0]!.detail}`);
     if (r.problems.length > 1) lines.push(`${r.problems.length - 1}${r.problems.length === 100 ? '+' : ''} more:`, ...r.problems.slice(1).map((p) => `  ${p.kind}: ${p.detail}`));

@@ -12,16 +12,18 @@ import type { Arrival, BatchStore, WriteOptions, WriteResult } from '../port.js'
 import { F, RECORD_WIDTH, VALUE_DIMENSIONS, oldestReceivedAt, tokenKey, type RecordBatch } from '../recordBatch.js';
 import type { FollowOffset } from '../sqlite/tables/followOffsets.js';
 import { compileIdentityMap, type IdentityRule } from '../../identity/identityMap.js';
+import { DIMENSION_OF_COLUMN, PgChainStream, type ChainedRow, type DimensionTable } from './pgChain.js';
 import { recordPgFindings, type Attribute, type StoredFinding } from './pgAlerts.js';
 import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
 import { inTransaction, type PgStore } from './pgStore.js';
 
 /** The columns of an event row, in the order rows are built and sent. */
-const COLUMNS = [
+export const EVENT_ROW_COLUMNS = [
   'cluster_id', 'audit_id', 'stage', 'level', 'received_at', 'stage_delay', 'verb_id', 'user_id', 'impersonated_id',
   'source_ips_id', 'user_agent_id', 'resource_id', 'object_id', 'resource_version', 'path_id', 'query', 'code',
   'decision', 'reason_id', 'annotations_id', 'shape', 'residual', 'source_version', 'has_body', 'token_id',
 ] as const;
+const COLUMNS = EVENT_ROW_COLUMNS;
 const TYPES = [
   'bigint', 'text', 'smallint', 'smallint', 'bigint', 'bigint', 'integer', 'bigint', 'bigint',
   'bigint', 'bigint', 'integer', 'bigint', 'bigint', 'bigint', 'text', 'smallint',
@@ -50,6 +52,8 @@ function copyValue(v: unknown): string {
 }
 
 const C = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
+/** The event columns that point to a dimension row, with its table. */
+const DIMENSION_CHAINED = Object.entries(DIMENSION_OF_COLUMN) as [(typeof COLUMNS)[number], DimensionTable][];
 /** Columns compared to tell a conflicting duplicate (the source version says how it came, not what it says). */
 const COMPARED = COLUMNS.filter((c) => c !== 'source_version');
 
@@ -60,6 +64,18 @@ interface Prepared {
   batch: RecordBatch;
   rows: (Row | null)[];
   rejected: RejectedInput[];
+}
+
+/** The dimension rows the rows of a write point to, by table and id, as stored: what its chain link covers. */
+type DimensionRows = Map<DimensionTable, Map<number, readonly unknown[]>>;
+
+const TABLE_OF: Record<(typeof VALUE_DIMENSIONS)[number], DimensionTable | null> = { strings: 'strings', verbs: 'verbs', apiResources: 'api_resources', objects: 'objects', usageAtoms: null };
+
+/** What one transaction stored that its chain link and its alerts cover. */
+interface Stored {
+  rows: ChainedRow[];
+  dims: DimensionRows;
+  findings: StoredFinding[];
 }
 
 /** The record fields that name a value of the batch (VALUE_DIMENSIONS). */
@@ -99,10 +115,10 @@ export interface PgBatchStoreOptions {
  * primary key, whoever stored them first), their bodies, the rejected input and the `--follow`
  * position. Writes from this process are committed one after another, in order.
  *
- * Detections' findings join or open alerts in the same transaction (pgAlerts.ts).
+ * Detections' findings join or open alerts in the same transaction (pgAlerts.ts), and the
+ * transaction appends a link to this writer's hash chain stream (pgChain.ts).
  *
- * Not yet on PostgreSQL (kept by the SQLite store): the usage and activity rollups, identities
- * and the hash chain.
+ * Not yet on PostgreSQL (kept by the SQLite store): the usage and activity rollups and identities.
  */
 export class PgBatchStore implements BatchStore {
   readonly redactionKey: Uint8Array;
@@ -121,6 +137,7 @@ export class PgBatchStore implements BatchStore {
     private readonly store: PgStore,
     private readonly options: PgBatchStoreOptions,
     private readonly offsets: Map<string, FollowOffset>,
+    private readonly chain: PgChainStream,
   ) {
     this.redactionKey = options.redactionKey;
     this.redact = createRedactor(options.redactionKey);
@@ -133,7 +150,13 @@ export class PgBatchStore implements BatchStore {
       'SELECT path, cluster, device, inode, head_hash, "offset", line FROM follow_offsets',
     );
     const offsets = new Map(rows.rows.map((r) => [r.path, { path: r.path, cluster: r.cluster, device: Number(r.device), inode: Number(r.inode), headHash: r.head_hash, offset: Number(r.offset), line: Number(r.line) }]));
-    return new PgBatchStore(store, options, offsets);
+    return new PgBatchStore(store, options, offsets, await PgChainStream.open(store.pool, options.clock));
+  }
+
+  /** The head of this writer's hash chain stream, for recording outside the store. */
+  chainHead(): { stream: number; seq: number; hash: string } | null {
+    const h = this.chain.head();
+    return h && { stream: this.chain.id, ...h };
   }
 
   get problem(): string | null {
@@ -202,9 +225,10 @@ export class PgBatchStore implements BatchStore {
     const batches = writes.flatMap((w) => w.batches);
     let flat: WriteResult[];
     try {
-      const prepared = await this.rowsOf(batches);
+      const dims: DimensionRows = new Map();
+      const prepared = await this.rowsOf(batches, dims);
       await this.ensurePartitions(prepared.flatMap((p) => p.rows.flatMap((r) => (r ? [r[C.received_at] as number] : []))));
-      flat = await this.transaction(prepared, writes.map((w) => w.options.followOffset).filter((o): o is FollowOffset => o !== undefined));
+      flat = await this.transaction(prepared, dims, writes.map((w) => w.options.followOffset).filter((o): o is FollowOffset => o !== undefined));
     } catch (err) {
       throw new StoreUnavailableError(`PostgreSQL: ${errorMessage(err)}`);
     }
@@ -223,7 +247,7 @@ export class PgBatchStore implements BatchStore {
    * which JSON can carry (\u0000): an event with one in a field kept as text is not stored but
    * quarantined alone (its row is null), and the others of its batch are stored.
    */
-  private async rowsOf(batches: RecordBatch[]): Promise<Prepared[]> {
+  private async rowsOf(batches: RecordBatch[], dims: DimensionRows): Promise<Prepared[]> {
     const d = this.dims;
     d.startBatch();
     const nul = batches.map((b) => ({
@@ -254,13 +278,20 @@ export class PgBatchStore implements BatchStore {
       });
     });
     await d.resolve(this.store.pool);
+    const noted = (table: DimensionTable, id: number, columns: () => readonly unknown[]): number => {
+      let m = dims.get(table);
+      if (!m) dims.set(table, (m = new Map()));
+      if (!m.has(id)) m.set(id, columns());
+      return id;
+    };
     return batches.map((b, k) => {
       const bad = nul[k]!;
       const n = b.numbers;
       const valueId = (i: number): number | null => {
         if (n[i]! < 0) return null;
-        const name = VALUE_DIMENSIONS[b.valueDimensions[n[i]!]!]! as PgDimension;
-        return d.id(name, b.values[n[i]!]!);
+        const name = VALUE_DIMENSIONS[b.valueDimensions[n[i]!]!]!;
+        const v = b.values[n[i]!]!;
+        return noted(TABLE_OF[name]!, d.id(name as PgDimension, v), () => (name === 'apiResources' || name === 'objects' ? partsColumns(name, v) : [v]));
       };
       const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
       const rows: (Row | null)[] = [];
@@ -278,12 +309,20 @@ export class PgBatchStore implements BatchStore {
           rejected.push({ position: b.positions[r]!, reason: 'a field holds the character U+0000, which PostgreSQL cannot store as text: this event was not stored', raw: JSON.stringify({ auditID: b.auditIDs[r] }) });
           continue;
         }
-        const user = (i: number) => (n[i]! < 0 ? null : d.id('principals', b.principals[n[i]!]![0]));
+        const user = (i: number) => {
+          if (n[i]! < 0) return null;
+          const [json, username] = b.principals[n[i]!]!;
+          return noted('principals', d.id('principals', json), () => [json, username]);
+        };
+        const tokenId = () => {
+          const [p, json, credentialId] = b.tokens[token]!;
+          return noted('user_tokens', d.id('userTokens', tokenKey(json, credentialId)), () => [d.id('principals', b.principals[p]![0]), credentialId, json]);
+        };
         rows.push([
-          d.id('strings', b.cluster), b.auditIDs[r]!, n[at + F.stage], n[at + F.level], n[at + F.receivedAt], n[at + F.stageDelay], valueId(at + F.verb), user(at + F.user), user(at + F.impersonatedUser),
+          noted('strings', d.id('strings', b.cluster), () => [b.cluster]), b.auditIDs[r]!, n[at + F.stage], n[at + F.level], n[at + F.receivedAt], n[at + F.stageDelay], valueId(at + F.verb), user(at + F.user), user(at + F.impersonatedUser),
           valueId(at + F.sourceIPs), valueId(at + F.userAgent), valueId(at + F.apiResource), valueId(at + F.object), num(at + F.resourceVersion), valueId(at + F.path), b.queries[r], num(at + F.code),
           n[at + F.decision], valueId(at + F.reason), valueId(at + F.annotations), n[at + F.shape], b.residuals[r], n[at + F.sourceVersion], n[at + F.hasBody],
-          token < 0 ? null : d.id('userTokens', tokenKey(b.tokens[token]![1], b.tokens[token]![2])),
+          token < 0 ? null : tokenId(),
         ]);
       }
       return { batch: b, rows, rejected };
@@ -322,13 +361,14 @@ export class PgBatchStore implements BatchStore {
     }
   }
 
-  private transaction(prepared: Prepared[], followOffsets: FollowOffset[]): Promise<WriteResult[]> {
-    return inTransaction(this.store.pool, async (client) => {
+  private async transaction(prepared: Prepared[], dims: DimensionRows, followOffsets: FollowOffset[]): Promise<WriteResult[]> {
+    const { results, link } = await inTransaction(this.store.pool, async (client) => {
       const results: WriteResult[] = [];
-      const findings: StoredFinding[] = [];
-      for (const p of prepared) results.push(await this.writeBatch(client, p, findings));
+      const stored: Stored = { rows: [], dims: new Map(), findings: [] };
+      for (const p of prepared) results.push(await this.writeBatch(client, p, dims, stored));
       // After every insert of the transaction: see pgAlerts.ts on locks.
-      await recordPgFindings(client, findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
+      await recordPgFindings(client, stored.findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
+      const link = await this.chain.append(client, stored.rows, C.received_at, stored.dims);
       // In the order handed over: the last position of a file is the one kept.
       for (const o of followOffsets) {
         await client.query(
@@ -338,45 +378,56 @@ export class PgBatchStore implements BatchStore {
           [o.path, o.cluster, o.device, o.inode, o.headHash, o.offset, o.line, nowMicros(this.options.clock)],
         );
       }
-      return results;
+      return { results, link };
     });
+    this.chain.advance(link);
+    return results;
   }
 
-  /** Stores one batch; adds the findings of the events it stored to `findings`. */
-  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared, findings: StoredFinding[]): Promise<WriteResult> {
+  /** Stores one batch; adds the events it stored, the dimension rows they point to and their findings to `stored`. */
+  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared, dims: DimensionRows, stored: Stored): Promise<WriteResult> {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     const keyOf = (r: Row) => `${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`;
     // The first of a key within the batch is sent; a repeat is a duplicate of it.
     const first = new Map<string, number>();
     rows.forEach((r, i) => r === null || first.has(keyOf(r)) || first.set(keyOf(r), i));
     const sent = [...first.values()];
-    const stored = new Map<string, number>();
+    const inserted = new Map<string, number>();
     if (sent.length > 0) {
       // Through a staging table filled by COPY, then one INSERT … ON CONFLICT: COPY is the
       // fastest way in, and the INSERT is where duplicates are told apart. In key order:
       // writers inserting the same keys wait for one another instead of deadlocking.
       await client.query(STAGING);
       await pipeline(Readable.from(copyText(sent.map((i) => rows[i]!))), client.query(copyStreams.from(`COPY kt_staging (${COLUMNS.join(', ')}) FROM STDIN`)));
-      const inserted = await client.query<{ id: string; received_at: string; cluster_id: string; stage: number; audit_id: string }>(
+      const returned = await client.query<{ id: string; received_at: string; cluster_id: string; stage: number; audit_id: string }>(
         `INSERT INTO events (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM kt_staging ORDER BY received_at, cluster_id, audit_id, stage
          ON CONFLICT DO NOTHING RETURNING id, received_at, cluster_id, stage, audit_id`,
       );
       await client.query('TRUNCATE kt_staging');
-      for (const r of inserted.rows) stored.set(`${r.received_at}|${r.cluster_id}|${r.stage}|${r.audit_id}`, Number(r.id));
+      for (const r of returned.rows) inserted.set(`${r.received_at}|${r.cluster_id}|${r.stage}|${r.audit_id}`, Number(r.id));
     }
     const bodies: [number, number, Uint8Array | null, Uint8Array | null][] = [];
     const duplicates: number[] = [];
     const accepted = new Set<number>();
     rows.forEach((r, i) => {
       if (r === null) return;
-      const id = first.get(keyOf(r)) === i ? stored.get(keyOf(r)) : undefined;
+      const id = first.get(keyOf(r)) === i ? inserted.get(keyOf(r)) : undefined;
       if (id === undefined) {
         duplicates.push(i);
         return;
       }
       result.accepted++;
       accepted.add(i);
-      if (r[C.has_body] === 1) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
+      const withBody = r[C.has_body] === 1;
+      if (withBody) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
+      stored.rows.push({ id, values: r, request: withBody ? batch.requests[i] ?? null : null, response: withBody ? batch.responses[i] ?? null : null });
+      for (const [column, table] of DIMENSION_CHAINED) {
+        const dim = r[C[column]] as number | null;
+        if (dim === null) continue;
+        let m = stored.dims.get(table);
+        if (!m) stored.dims.set(table, (m = new Map()));
+        m.set(dim, dims.get(table)!.get(dim)!);
+      }
     });
     if (bodies.length > 0) {
       await client.query('INSERT INTO bodies (event_id, received_at, request, response) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])', [
@@ -388,7 +439,7 @@ export class PgBatchStore implements BatchStore {
       if (!accepted.has(i)) continue;
       const user = batch.numbers[i * RECORD_WIDTH + F.user]!;
       const receivedAt = rows[i]![C.received_at] as number;
-      findings.push({ finding: f, cluster: batch.cluster, receivedAt, auditID: batch.auditIDs[i]!, principalJson: user >= 0 ? batch.principals[user]![0] : null });
+      stored.findings.push({ finding: f, cluster: batch.cluster, receivedAt, auditID: batch.auditIDs[i]!, principalJson: user >= 0 ? batch.principals[user]![0] : null });
     }
     result.duplicates = duplicates.length;
     if (duplicates.length > 0) await this.findConflicts(client, batch, rows, duplicates, result);

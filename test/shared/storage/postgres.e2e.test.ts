@@ -271,6 +271,55 @@ describe('the PostgreSQL store (a real server)', () => {
     }
   });
 
+  it('keeps a hash chain per writer, and verify names an event changed, deleted or inserted, a user altered and a link rewritten', async () => {
+    const db = await freshPgDatabase(server);
+    const withDetector = testPipeline({});
+    const open = async () => PgBatchStore.open(await openPgStore(db.url, { clock }), { clock, redactionKey: TEST_REDACTION_KEY });
+    const writers = [await open(), await open()];
+    const env = cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX });
+    const verify = async () => {
+      const r = await runCli(['verify', '--db', db.url, '--output', 'json'], env);
+      return { status: r.status, report: JSON.parse(r.stdout) as { ok: boolean; links: number; rows: number; streams: { seq: number }[]; problems: { kind: string; eventId?: number }[] } };
+    };
+    try {
+      // Two writers at once, each with bodies and findings, some requests sent to both.
+      const body = (e: AuditEvent): AuditEvent => ({ ...e, level: 'RequestResponse', requestObject: { kind: 'ConfigMap', data: { a: '1' } } } as AuditEvent);
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(writers.map((w, k) => w.write([withDetector.prepare({ cluster: 'prod', source: 'test', events: events(round * 100 + k * 50, 100).map((e) => parsedEvent(body(e))), rejected: [] })])));
+      }
+      const good = await verify();
+      expect(good.status).to.equal(0);
+      expect(good.report).to.include({ ok: true, rows: 550 });
+      // A stream per writer, a link per transaction that stored anything (the other writer may have stored all of one first).
+      expect(good.report.streams).to.have.length(2);
+      expect(good.report.links).to.equal(good.report.streams.reduce((n, x) => n + x.seq, 0)).and.be.within(6, 10);
+      const id = Number((await query<{ id: string }>(db.url, 'SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 200'))[0]!.id);
+      const tampered = async (sql: string, undo: string) => {
+        await query(db.url, sql);
+        const r = await verify();
+        await query(db.url, undo);
+        expect(r.status).to.equal(1);
+        return r.report.problems.map((p) => [p.kind, p.eventId ?? null]);
+      };
+      expect(await tampered(`UPDATE events SET code = 500 WHERE id = ${id}`, `UPDATE events SET code = 200 WHERE id = ${id}`)).to.deep.equal([['changed', id]]);
+      const request = (await query<{ request: Buffer }>(db.url, `SELECT request FROM bodies WHERE event_id = ${id}`))[0]!.request;
+      expect(await tampered(`UPDATE bodies SET request = NULL WHERE event_id = ${id}`, `UPDATE bodies SET request = decode('${request.toString('hex')}', 'hex') WHERE event_id = ${id}`)).to.deep.equal([['changed', id]]);
+      expect(await tampered("UPDATE principals SET username = 'mallory'", "UPDATE principals SET username = 'alice'")).to.deep.include(['dimensions', null]);
+      expect(await tampered('UPDATE chain_links SET committed_at = committed_at + 1 WHERE seq = 3', 'UPDATE chain_links SET committed_at = committed_at - 1 WHERE seq = 3')).to.deep.equal([['link', null], ['link', null]]);
+      const inserted = await tampered(
+        `INSERT INTO events (cluster_id, audit_id, stage, level, received_at, stage_delay, verb_id, user_id, decision, shape, source_version, has_body)
+         SELECT cluster_id, 'forged', stage, level, received_at, stage_delay, verb_id, user_id, decision, shape, source_version, 0 FROM events WHERE id = ${id}`,
+        "DELETE FROM events WHERE audit_id = 'forged'",
+      );
+      expect(inserted).to.have.length(1);
+      expect(inserted[0]![0]).to.equal('inserted');
+      expect(await tampered(`DELETE FROM events WHERE id = ${id + 1}`, 'SELECT 1')).to.deep.equal([['deleted', id + 1]]);
+    } finally {
+      for (const w of writers) await w.close();
+      await db.drop();
+    }
+  });
+
   it('pages through actions from a position, newest first and oldest first, each action once', async () => {
     await withWriter(async (writer, url) => {
       await writer.write([batchOf(events(0, 250))]);
