@@ -17,9 +17,11 @@ CREATE TABLE chain_links (
   rows         integer NOT NULL,
   event_ids    bytea NOT NULL,    -- the event ids, ascending, as varint deltas
   digests      bytea NOT NULL,    -- 4 bytes of each row's SHA-256, in id order: names the row that changed
-  days         text NOT NULL,     -- JSON: [[day, rows, sha256 hex], …]
-  dims         bytea NOT NULL,    -- SHA-256 of the dimension rows the events point to
+  days         text NOT NULL,     -- JSON: [[day, rows, rows' SHA-256, dimension rows' SHA-256], …]
+  first_day    integer NOT NULL,  -- the days' range, to find a day's links
+  last_day     integer NOT NULL,
   link         bytea NOT NULL,    -- SHA-256 of the previous link and all of the above
   PRIMARY KEY (stream_id, seq)
 );
 CREATE INDEX chain_links_committed ON chain_links (committed_at);
+CREATE INDEX chain_links_days ON chain_links (last_day, first_day);

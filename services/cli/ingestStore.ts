@@ -28,7 +28,7 @@ export async function openIngestStore(config: Readonly<Config>, env: Record<stri
       clock: systemClock,
       redactionKey: loadRedactionKey(null, options.redactionKey),
       quarantineMaxBytes: options.quarantineMaxBytes,
-      pastDays: config.retention.days,
+      pastDays: config.retention.hotDays,
       identityMap: options.identityMap,
       alertThrottleSeconds: options.alertThrottleSeconds,
     });

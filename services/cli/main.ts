@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass and verify also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass, verify, retention and archive also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -428,20 +428,20 @@ withCommon(gaps.command('ack'))
 
 withCommon(program.command('retention').command('run'))
   .description('archive each day older than retention.hotDays to a compressed NDJSON file with a manifest tied to the hash chain, and, only when retention.deleteArchivesAfterDays is set, delete archives older than that (PCI DSS 10.5.1); serve runs it daily')
-  .action(audited('retention run', (config) => retentionRunCommand(config)));
+  .action(audited('retention run', (config) => retentionRunCommand(config), { postgres: true }));
 const archive = program.command('archive').description('archived days: list them, check one against its SHA-256 and the hash chain, bring one back');
 withCommon(archive.command('list'))
   .description('archived days, with their files, SHA-256 and state')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(audited('archive list', (config, flags: CommonFlags & { output: OutputFormat }) => archiveListCommand(config, flags)));
+  .action(audited('archive list', (config, flags: CommonFlags & { output: OutputFormat }) => archiveListCommand(config, flags), { postgres: true }));
 withCommon(archive.command('verify'))
   .description("check a day's archive against its SHA-256 and the chain links that covered its rows; exit 1 when it fails")
   .argument('<day>', 'YYYY-MM-DD')
-  .action(audited('archive verify', (config, _flags: CommonFlags, day: string) => archiveVerifyCommand(config, day)));
+  .action(audited('archive verify', (config, _flags: CommonFlags, day: string) => archiveVerifyCommand(config, day), { postgres: true }));
 withCommon(archive.command('restore'))
   .description('bring an archived day back into the store for investigation, row for row')
   .argument('<day>', 'YYYY-MM-DD')
-  .action(audited('archive restore', (config, _flags: CommonFlags, day: string) => archiveRestoreCommand(config, day)));
+  .action(audited('archive restore', (config, _flags: CommonFlags, day: string) => archiveRestoreCommand(config, day), { postgres: true }));
 
 withCommon(program.command('pci').command('evidence'))
   .description('write a folder an assessor can read: an index naming the PCI DSS requirement of each item, sample records with the 10.2.2 fields, the latest access review, alerts and their handling, retention and archives, the verify result, pipeline gaps, idle accounts, break-glass, and kubetrail\'s own trail')

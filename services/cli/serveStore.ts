@@ -9,7 +9,8 @@ import { pgQueryStore } from '../../shared/storage/postgres/pgQueryStore.js';
 import { createPgRefusalRecorder, lastPgServiceStart, recordPgSelfAudit } from '../../shared/storage/postgres/pgSelfAudit.js';
 import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
 import { loadRedactionKey } from '../../shared/storage/redactionKey.js';
-import { runRetention } from '../../shared/storage/sqlite/archive/retention.js';
+import { runRetention, type RetentionRun } from '../../shared/storage/sqlite/archive/retention.js';
+import { runPgRetention } from '../../shared/storage/postgres/pgRetention.js';
 import { lastLink } from '../../shared/storage/sqlite/chain/hashChain.js';
 import { checkReadable } from '../../shared/storage/sqlite/openStore.js';
 import { openSqliteQueryStore, sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
@@ -71,7 +72,7 @@ async function openSqliteServeStore(config: Readonly<Config>): Promise<ServeStor
     lastServiceStart: async () => lastServiceStart(db),
     startIngestJobs: (cfg, log) => {
       const watch = watchPipeline(cfg, writer, log.child({ service: 'ingest' }));
-      const retention = scheduleRetention(cfg, writer, log.child({ service: 'retention' }), recordSelf);
+      const retention = scheduleRetention(cfg, (job, now) => runRetention(db, job, now), log.child({ service: 'retention' }), recordSelf);
       return {
         stop: () => {
           watch.stop();
@@ -97,7 +98,7 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
       clock: systemClock,
       redactionKey: loadRedactionKey(null, options.redactionKey),
       quarantineMaxBytes: options.quarantineMaxBytes,
-      pastDays: config.retention.days,
+      pastDays: config.retention.hotDays,
       identityMap: options.identityMap,
       alertThrottleSeconds: options.alertThrottleSeconds,
     });
@@ -122,8 +123,12 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
     },
     chainHead: () => writer.chainHead(),
     lastServiceStart: () => lastPgServiceStart(store.pool),
-    startIngestJobs: () => ({ stop: () => undefined }),
-    missing: ['the audit pipeline watch (gaps)', 'the retention job'],
+    startIngestJobs: (cfg, log) => {
+      const recordSelf = (e: SelfAuditEntry) => track(recordPgSelfAudit(store.pool, systemClock, e));
+      const retention = scheduleRetention(cfg, (job, now) => runPgRetention(store.pool, job, now), log.child({ service: 'retention' }), recordSelf);
+      return { stop: () => clearInterval(retention) };
+    },
+    missing: ['the audit pipeline watch (gaps)'],
     close: async () => {
       while (pending.size > 0) await Promise.all(pending);
       await writer.close();
@@ -178,9 +183,15 @@ function watchPipeline(config: Readonly<Config>, writer: StoreWriter, log: Logge
 /**
  * The retention job (PCI DSS 10.5.1), a minute after start and then daily: days older than
  * retention.hotDays to archives; archives deleted only after retention.deleteArchivesAfterDays, when set. Each run is in
- * the self-audit; a retention under a year is warned of at every start.
+ * the self-audit; a retention under a year is warned of at every start. On PostgreSQL, the
+ * kubetrail that takes the job's lock first runs it.
  */
-function scheduleRetention(config: Readonly<Config>, writer: StoreWriter, log: Logger, recordSelf: (e: SelfAuditEntry) => number): NodeJS.Timeout {
+function scheduleRetention(
+  config: Readonly<Config>,
+  runJob: (job: ReturnType<typeof retentionJobOf>, nowMicros: number) => Promise<RetentionRun | null>,
+  log: Logger,
+  recordSelf: (e: SelfAuditEntry) => void,
+): NodeJS.Timeout {
   const warning = shortRetentionWarning(config);
   if (warning) {
     log.warn(warning);
@@ -190,9 +201,10 @@ function scheduleRetention(config: Readonly<Config>, writer: StoreWriter, log: L
   const run = () => {
     if (running) return;
     running = true;
-    runRetention(writer.store.db, retentionJobOf(config), systemClock() * 1000)
+    runJob(retentionJobOf(config), systemClock() * 1000)
       .then((r) => {
-        if (r.archived.length || r.expired.length) {
+        // Another kubetrail of the same database is running it (PostgreSQL).
+        if (r && (r.archived.length || r.expired.length)) {
           log.info({ archived: r.archived, expired: r.expired }, 'retention');
           recordSelf({ channel: 'service', actor: 'kubetrail', source: hostname(), action: 'retention', query: r, rows: r.archived.reduce((n, a) => n + a.rows, 0) });
         }

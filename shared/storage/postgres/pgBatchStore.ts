@@ -12,7 +12,7 @@ import type { Arrival, BatchStore, WriteOptions, WriteResult } from '../port.js'
 import { F, RECORD_WIDTH, VALUE_DIMENSIONS, oldestReceivedAt, tokenKey, type RecordBatch } from '../recordBatch.js';
 import type { FollowOffset } from '../sqlite/tables/followOffsets.js';
 import { compileIdentityMap, type IdentityRule } from '../../identity/identityMap.js';
-import { DIMENSION_OF_COLUMN, PgChainStream, type ChainedRow, type DimensionTable } from './pgChain.js';
+import { PgChainStream, type ChainedRow, type DimensionRows, type DimensionTable } from './pgChain.js';
 import { recordPgFindings, type Attribute, type StoredFinding } from './pgAlerts.js';
 import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
 import { inTransaction, type PgStore } from './pgStore.js';
@@ -24,13 +24,14 @@ export const EVENT_ROW_COLUMNS = [
   'decision', 'reason_id', 'annotations_id', 'shape', 'residual', 'source_version', 'has_body', 'token_id',
 ] as const;
 const COLUMNS = EVENT_ROW_COLUMNS;
-const TYPES = [
+/** Their PostgreSQL types. */
+export const EVENT_ROW_TYPES = [
   'bigint', 'text', 'smallint', 'smallint', 'bigint', 'bigint', 'integer', 'bigint', 'bigint',
   'bigint', 'bigint', 'integer', 'bigint', 'bigint', 'bigint', 'text', 'smallint',
   'smallint', 'bigint', 'bigint', 'smallint', 'text', 'smallint', 'smallint', 'bigint',
 ];
 /** A session's staging table for COPY, emptied after each batch and at commit. */
-const STAGING = `CREATE TEMP TABLE IF NOT EXISTS kt_staging (${COLUMNS.map((c, i) => `${c} ${TYPES[i]}`).join(', ')}) ON COMMIT DELETE ROWS`;
+const STAGING = `CREATE TEMP TABLE IF NOT EXISTS kt_staging (${COLUMNS.map((c, i) => `${c} ${EVENT_ROW_TYPES[i]}`).join(', ')}) ON COMMIT DELETE ROWS`;
 
 /** Rows in COPY's text format, a chunk at a time. */
 function* copyText(rows: Row[]): Generator<string> {
@@ -52,8 +53,6 @@ function copyValue(v: unknown): string {
 }
 
 const C = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
-/** The event columns that point to a dimension row, with its table. */
-const DIMENSION_CHAINED = Object.entries(DIMENSION_OF_COLUMN) as [(typeof COLUMNS)[number], DimensionTable][];
 /** Columns compared to tell a conflicting duplicate (the source version says how it came, not what it says). */
 const COMPARED = COLUMNS.filter((c) => c !== 'source_version');
 
@@ -66,15 +65,11 @@ interface Prepared {
   rejected: RejectedInput[];
 }
 
-/** The dimension rows the rows of a write point to, by table and id, as stored: what its chain link covers. */
-type DimensionRows = Map<DimensionTable, Map<number, readonly unknown[]>>;
-
 const TABLE_OF: Record<(typeof VALUE_DIMENSIONS)[number], DimensionTable | null> = { strings: 'strings', verbs: 'verbs', apiResources: 'api_resources', objects: 'objects', usageAtoms: null };
 
 /** What one transaction stored that its chain link and its alerts cover. */
 interface Stored {
   rows: ChainedRow[];
-  dims: DimensionRows;
   findings: StoredFinding[];
 }
 
@@ -99,7 +94,11 @@ export interface PgBatchStoreOptions {
   clock: Clock;
   redactionKey: Uint8Array;
   quarantineMaxBytes?: number;
-  /** Days before today that get a partition of their own (older ones go to the default partition). */
+  /**
+   * Days before today that get a partition of their own (retention.hotDays): older ones go to
+   * the default partition, so that a late event of a day retention archived does not bring
+   * its partition back.
+   */
   pastDays?: number;
   /** Days after today that do (a clock running ahead). */
   futureDays?: number;
@@ -338,7 +337,7 @@ export class PgBatchStore implements BatchStore {
    */
   private async ensurePartitions(times: number[]): Promise<void> {
     const today = utcDay(nowMicros(this.options.clock));
-    const lo = today - (this.options.pastDays ?? 400);
+    const lo = today - (this.options.pastDays ?? 90);
     const hi = today + (this.options.futureDays ?? 7);
     const days = new Set<number>();
     for (const t of times) {
@@ -364,11 +363,11 @@ export class PgBatchStore implements BatchStore {
   private async transaction(prepared: Prepared[], dims: DimensionRows, followOffsets: FollowOffset[]): Promise<WriteResult[]> {
     const { results, link } = await inTransaction(this.store.pool, async (client) => {
       const results: WriteResult[] = [];
-      const stored: Stored = { rows: [], dims: new Map(), findings: [] };
-      for (const p of prepared) results.push(await this.writeBatch(client, p, dims, stored));
+      const stored: Stored = { rows: [], findings: [] };
+      for (const p of prepared) results.push(await this.writeBatch(client, p, stored));
       // After every insert of the transaction: see pgAlerts.ts on locks.
       await recordPgFindings(client, stored.findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
-      const link = await this.chain.append(client, stored.rows, C.received_at, stored.dims);
+      const link = await this.chain.append(client, stored.rows, COLUMNS, dims);
       // In the order handed over: the last position of a file is the one kept.
       for (const o of followOffsets) {
         await client.query(
@@ -384,8 +383,8 @@ export class PgBatchStore implements BatchStore {
     return results;
   }
 
-  /** Stores one batch; adds the events it stored, the dimension rows they point to and their findings to `stored`. */
-  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared, dims: DimensionRows, stored: Stored): Promise<WriteResult> {
+  /** Stores one batch; adds the events it stored and their findings to `stored`. */
+  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared, stored: Stored): Promise<WriteResult> {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     const keyOf = (r: Row) => `${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`;
     // The first of a key within the batch is sent; a repeat is a duplicate of it.
@@ -421,13 +420,7 @@ export class PgBatchStore implements BatchStore {
       const withBody = r[C.has_body] === 1;
       if (withBody) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
       stored.rows.push({ id, values: r, request: withBody ? batch.requests[i] ?? null : null, response: withBody ? batch.responses[i] ?? null : null });
-      for (const [column, table] of DIMENSION_CHAINED) {
-        const dim = r[C[column]] as number | null;
-        if (dim === null) continue;
-        let m = stored.dims.get(table);
-        if (!m) stored.dims.set(table, (m = new Map()));
-        m.set(dim, dims.get(table)!.get(dim)!);
-      }
+
     });
     if (bodies.length > 0) {
       await client.query('INSERT INTO bodies (event_id, received_at, request, response) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])', [

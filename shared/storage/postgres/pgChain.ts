@@ -7,9 +7,11 @@ import { nowMicros, type Clock } from '../../clock.js';
  * The hash chain on PostgreSQL (PCI DSS 10.3.4; migrations/postgres/0005): one stream per
  * writer, so that writers never wait on one chain head. Each transaction that stores events
  * appends a link to its writer's stream over:
- *   - the event rows it added, each in a canonical text of the values as stored (rowText), with
- *     a 4-byte digest per row (to name the row that changed) and a SHA-256 per UTC day;
- *   - the dimension rows those events point to (users, tokens, objects, strings), as stored;
+ *   - the event rows it added, each in a canonical text of the values as stored (rowHash), with
+ *     a 4-byte digest per row (to name the row that changed);
+ *   - per UTC day, a SHA-256 of the day's rows and one of the dimension rows they point to
+ *     (users, tokens, objects, strings) as stored, so that a day moved to an archive leaves the
+ *     others checkable;
  *   - the previous link of the stream.
  * `verifyPgChain` (pgVerify.ts) recomputes every stream from the rows as they are now.
  */
@@ -50,36 +52,60 @@ export function rowHash(r: ChainedRow): Buffer {
   return createHash('sha256').update(JSON.stringify([r.id, ...r.values, digest(r.request), digest(r.response)])).digest();
 }
 
-/** What a link records of its rows: their ids (varint deltas), a 4-byte digest each, and a hash per day. */
-export function rowsRecord(rows: ChainedRow[], receivedAtColumn: number): { eventIds: Buffer; digests: Buffer; days: [number, number, string][] } {
+/** A day of a link: [day, rows, SHA-256 of the rows, SHA-256 of the dimension rows they point to]. */
+export type LinkDay = [day: number, rows: number, rowsHash: string, dimensionsHash: string];
+
+/** The dimension rows a set of rows points to, by table and id: their columns as stored. */
+export type DimensionRows = Map<DimensionTable, Map<number, readonly unknown[]>>;
+
+export const dayOf = (receivedAt: unknown) => Math.floor(Number(receivedAt) / DAY_MICROS);
+
+/**
+ * What a link records of its rows: their ids (varint deltas), a 4-byte digest each, and per day
+ * the hashes of its rows and of the dimension rows they point to (`dimensions`, which must hold
+ * every one of them).
+ */
+export function rowsRecord(rows: ChainedRow[], columns: readonly string[], dimensions: DimensionRows): { eventIds: Buffer; digests: Buffer; days: LinkDay[] } {
+  const receivedAt = columns.indexOf('received_at');
+  const pointers = Object.entries(DIMENSION_OF_COLUMN).map(([c, t]) => [columns.indexOf(c), t] as const);
   const sorted = [...rows].sort((a, b) => a.id - b.id);
   const digests = Buffer.alloc(sorted.length * 4);
-  const days = new Map<number, { rows: number; hash: ReturnType<typeof createHash> }>();
+  const days = new Map<number, { rows: number; hash: ReturnType<typeof createHash>; dims: DimensionRows }>();
   sorted.forEach((r, i) => {
     const h = rowHash(r);
     h.copy(digests, i * 4, 0, 4);
-    const day = Math.floor(Number(r.values[receivedAtColumn]) / DAY_MICROS);
+    const day = dayOf(r.values[receivedAt]);
     let d = days.get(day);
-    if (!d) days.set(day, (d = { rows: 0, hash: createHash('sha256') }));
+    if (!d) days.set(day, (d = { rows: 0, hash: createHash('sha256'), dims: new Map() }));
     d.rows++;
     d.hash.update(h);
+    for (const [at, table] of pointers) {
+      const id = r.values[at] as number | null;
+      if (id === null) continue;
+      let m = d.dims.get(table);
+      if (!m) d.dims.set(table, (m = new Map()));
+      if (m.has(id)) continue;
+      const stored = dimensions.get(table)?.get(id);
+      // A row pointing to no dimension row hashes as pointing to nothing.
+      m.set(id, stored ?? ['(missing)']);
+    }
   });
   return {
     eventIds: encodeIds(sorted.map((r) => r.id)),
     digests,
-    days: [...days].sort((a, b) => a[0] - b[0]).map(([day, d]) => [day, d.rows, d.hash.digest('hex')]),
+    days: [...days].sort((a, b) => a[0] - b[0]).map(([day, d]) => [day, d.rows, d.hash.digest('hex'), dimensionsHash(d.dims)]),
   };
 }
 
 /** SHA-256 over dimension rows (table, id, columns as stored), in table and id order. */
-export function dimensionsHash(rows: Map<DimensionTable, Map<number, readonly unknown[]>>): Buffer {
+function dimensionsHash(rows: DimensionRows): string {
   const h = createHash('sha256');
   for (const t of TABLES) {
     const m = rows.get(t);
     if (!m) continue;
     for (const id of [...m.keys()].sort((a, b) => a - b)) h.update(JSON.stringify([t, id, ...m.get(id)!])).update('\n');
   }
-  return h.digest();
+  return h.digest('hex');
 }
 
 export interface PgLink {
@@ -89,14 +115,13 @@ export interface PgLink {
   rows: number;
   eventIds: Buffer;
   digests: Buffer;
-  days: [number, number, string][];
-  dims: Buffer;
+  days: LinkDay[];
   link: Buffer;
 }
 
 /** A link's hash: over the previous link and everything the link records. */
 export function linkHash(prev: Buffer, l: Omit<PgLink, 'link'>): Buffer {
-  const claims = JSON.stringify([l.streamId, l.seq, l.committedAt, l.rows, sha256Hex(l.eventIds), sha256Hex(l.digests), l.days, l.dims.toString('hex')]);
+  const claims = JSON.stringify([l.streamId, l.seq, l.committedAt, l.rows, sha256Hex(l.eventIds), sha256Hex(l.digests), l.days]);
   return createHash('sha256').update(prev).update(claims).digest();
 }
 
@@ -154,13 +179,13 @@ export class PgChainStream {
   }
 
   /** Writes the link of a transaction's rows in it; call advance(link) once it has committed. */
-  async append(client: pg.PoolClient, rows: ChainedRow[], receivedAtColumn: number, dims: Map<DimensionTable, Map<number, readonly unknown[]>>): Promise<PgLink | null> {
+  async append(client: pg.PoolClient, rows: ChainedRow[], columns: readonly string[], dims: DimensionRows): Promise<PgLink | null> {
     if (rows.length === 0) return null;
-    const record = rowsRecord(rows, receivedAtColumn);
-    const claims = { streamId: this.id, seq: this.seq + 1, committedAt: nowMicros(this.clock), rows: rows.length, ...record, dims: dimensionsHash(dims) };
+    const record = rowsRecord(rows, columns, dims);
+    const claims = { streamId: this.id, seq: this.seq + 1, committedAt: nowMicros(this.clock), rows: rows.length, ...record };
     const link: PgLink = { ...claims, link: linkHash(this.prev, claims) };
-    await client.query('INSERT INTO chain_links (stream_id, seq, committed_at, rows, event_ids, digests, days, dims, link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-      link.streamId, link.seq, link.committedAt, link.rows, link.eventIds, link.digests, JSON.stringify(link.days), link.dims, link.link,
+    await client.query('INSERT INTO chain_links (stream_id, seq, committed_at, rows, event_ids, digests, days, first_day, last_day, link) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
+      link.streamId, link.seq, link.committedAt, link.rows, link.eventIds, link.digests, JSON.stringify(link.days), link.days[0]![0], link.days.at(-1)![0], link.link,
     ]);
     return link;
   }
@@ -175,4 +200,26 @@ export class PgChainStream {
   head(): { seq: number; hash: string } | null {
     return this.seq === 0 ? null : { seq: this.seq, hash: this.prev.toString('hex') };
   }
+}
+
+/** The dimension rows the rows point to, as stored now (dimension rows are never archived). */
+export async function dimensionRows(pool: pg.Pool, rows: readonly ChainedRow[], columns: readonly string[]): Promise<DimensionRows> {
+  const wanted = new Map<DimensionTable, Set<number>>();
+  for (const [column, table] of Object.entries(DIMENSION_OF_COLUMN)) {
+    const at = columns.indexOf(column);
+    for (const r of rows) {
+      const id = r.values[at];
+      if (id === null || id === undefined) continue;
+      let s = wanted.get(table);
+      if (!s) wanted.set(table, (s = new Set()));
+      s.add(id as number);
+    }
+  }
+  const out: DimensionRows = new Map();
+  for (const [table, ids] of wanted) {
+    const names = DIMENSION_COLUMNS[table] as readonly string[];
+    const r = await pool.query<Record<string, unknown>>(`SELECT id, ${names.join(', ')} FROM ${table} WHERE id = ANY($1::bigint[])`, [[...ids]]);
+    out.set(table, new Map(r.rows.map((x) => [Number(x.id), names.map((c) => (c === 'principal_id' ? Number(x[c]) : x[c]))])));
+  }
+  return out;
 }

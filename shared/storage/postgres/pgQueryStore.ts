@@ -8,6 +8,7 @@ import { EVENT_JOINS, EVENT_SELECT_COLUMNS, mapRows, readBodies, type JoinedRow 
 import type { QueryStore, Rows } from '../port.js';
 import type { ActionPosition, EventFilter, StoredEvent } from '../sqlite/queries/eventQuery.js';
 import { pgAlertBook, pgCheckoutBook } from './pgAlertBook.js';
+import { listPgArchives, pgArchivedDays } from './pgRetention.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -56,7 +57,7 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
         return stages;
       },
     },
-    archives: { list: async () => [], days: async () => [] },
+    archives: { list: () => listPgArchives(pool), days: (since, until) => pgArchivedDays(pool, since, until) },
     identities: unsupported as QueryStore['identities'],
     alerts: pgAlertBook(pool),
     checkouts: pgCheckoutBook(pool),

@@ -1,13 +1,13 @@
 import type pg from 'pg';
 import type { ChainProblem, VerifyReport } from '../sqlite/chain/verifyChain.js';
-import { DIMENSION_COLUMNS, DIMENSION_OF_COLUMN, GENESIS, decodeIds, dimensionsHash, linkHash, rowHash, rowsRecord, type ChainedRow, type DimensionTable, type PgLink } from './pgChain.js';
-import { EVENT_ROW_COLUMNS } from './pgBatchStore.js';
+import { GENESIS, dayOf, decodeIds, dimensionRows, linkHash, rowHash, rowsRecord, type ChainedRow, type LinkDay, type PgLink } from './pgChain.js';
+import { EVENT_ROW_COLUMNS, EVENT_ROW_TYPES } from './pgBatchStore.js';
 
 const MAX_PROBLEMS = 100;
 const DAY_MICROS = 86_400_000_000;
 /** The events' bigint columns, which come back as text. */
-const BIGINT = new Set(['cluster_id', 'received_at', 'stage_delay', 'user_id', 'impersonated_id', 'source_ips_id', 'user_agent_id', 'object_id', 'resource_version', 'path_id', 'reason_id', 'annotations_id', 'token_id']);
-const RECEIVED_AT = EVENT_ROW_COLUMNS.indexOf('received_at');
+const BIGINT = new Set<string>(EVENT_ROW_COLUMNS.filter((_, i) => EVENT_ROW_TYPES[i] === 'bigint'));
+const HAS_BODY = EVENT_ROW_COLUMNS.indexOf('has_body');
 
 interface LinkRow {
   stream_id: string;
@@ -17,14 +17,13 @@ interface LinkRow {
   event_ids: Buffer;
   digests: Buffer;
   days: string;
-  dims: Buffer;
   link: Buffer;
 }
 
 function toLink(r: LinkRow): PgLink {
   return {
     streamId: Number(r.stream_id), seq: Number(r.seq), committedAt: Number(r.committed_at), rows: r.rows,
-    eventIds: r.event_ids, digests: r.digests, days: JSON.parse(r.days) as [number, number, string][], dims: r.dims, link: r.link,
+    eventIds: r.event_ids, digests: r.digests, days: JSON.parse(r.days) as LinkDay[], link: r.link,
   };
 }
 
@@ -44,6 +43,8 @@ export async function verifyPgChain(pool: pg.Pool, options: { sinceMicros?: numb
     if (problems.length < MAX_PROBLEMS) problems.push(p);
   };
   const streams = (await pool.query<{ id: string; writer: string }>('SELECT id, writer FROM chain_streams ORDER BY id')).rows;
+  const archivedDays = new Set((await pool.query<{ day: number }>('SELECT day FROM archives WHERE restored_at IS NULL')).rows.map((r) => r.day));
+  let archivedRows = 0;
   const heads: { stream: number; writer: string; seq: number; hash: string; committedAt: string }[] = [];
   const covered: number[] = [];
   let links = 0;
@@ -62,8 +63,9 @@ export async function verifyPgChain(pool: pg.Pool, options: { sinceMicros?: numb
       if (checked) {
         links++;
         if (link.seq !== expected) report({ kind: 'link', seq: link.seq, detail: `stream ${stream}: links ${expected}..${link.seq - 1} are missing` });
-        const { problems: found, rows: n } = await checkLink(pool, link, ids);
+        const { problems: found, rows: n, archivedRows: archived } = await checkLink(pool, link, ids, archivedDays);
         rows += n;
+        archivedRows += archived;
         found.forEach(report);
         // Over the previous link as stored (taken as stored when it is before `sinceMicros`).
         const { link: _stored, ...claims } = link;
@@ -97,22 +99,28 @@ export async function verifyPgChain(pool: pg.Pool, options: { sinceMicros?: numb
     since: options.sinceMicros === undefined ? null : iso(options.sinceMicros),
     problems,
     unchainedDimensionRows: 0,
-    archivedRows: 0,
+    archivedRows,
     streams: heads,
   };
 }
 
-/** The rows of one link against its record: each row's digest, the days' hashes, the dimension rows they point to. */
-async function checkLink(pool: pg.Pool, link: PgLink, ids: number[]): Promise<{ problems: ChainProblem[]; rows: number }> {
+/**
+ * The rows of one link against its record: each row's digest, and each day still in the store
+ * against the day's hashes of its rows and of the dimension rows they point to. Rows of
+ * archived days are not looked for (kubetrail archive verify checks them).
+ */
+async function checkLink(pool: pg.Pool, link: PgLink, ids: number[], archivedDays: Set<number>): Promise<{ problems: ChainProblem[]; rows: number; archivedRows: number }> {
   const problems: ChainProblem[] = [];
   const where = `${link.streamId} link ${link.seq}`;
   if (ids.length !== link.rows || link.digests.length !== link.rows * 4) {
-    return { problems: [{ kind: 'link', seq: link.seq, detail: `stream ${where} records ${link.rows} rows but ${ids.length} ids and ${link.digests.length / 4} digests` }], rows: 0 };
+    return { problems: [{ kind: 'link', seq: link.seq, detail: `stream ${where} records ${link.rows} rows but ${ids.length} ids and ${link.digests.length / 4} digests` }], rows: 0, archivedRows: 0 };
   }
-  // Bounded by the link's days, so that only their partitions are read.
-  const days = link.days.map(([d]) => d);
-  const from = Math.min(...days) * DAY_MICROS;
-  const to = (Math.max(...days) + 1) * DAY_MICROS;
+  const inStore = link.days.filter(([day]) => !archivedDays.has(day));
+  const archivedRows = link.rows - inStore.reduce((n, d) => n + d[1], 0);
+  if (inStore.length === 0) return { problems, rows: 0, archivedRows };
+  // Bounded by the link's days in the store, so that only their partitions are read.
+  const from = inStore[0]![0] * DAY_MICROS;
+  const to = (inStore.at(-1)![0] + 1) * DAY_MICROS;
   const found = await pool.query<Record<string, unknown>>(
     `SELECT id, ${EVENT_ROW_COLUMNS.join(', ')} FROM events WHERE id = ANY($1::bigint[]) AND received_at >= $2 AND received_at < $3`,
     [ids, from, to],
@@ -123,49 +131,34 @@ async function checkLink(pool: pg.Pool, link: PgLink, ids: number[]): Promise<{ 
   const byId = new Map<number, ChainedRow>();
   for (const r of found.rows) {
     const id = Number(r.id);
+    // A row whose day was archived is not the store's any more, even when it is still there.
+    if (archivedDays.has(dayOf(r.received_at))) continue;
     const values = EVENT_ROW_COLUMNS.map((c) => (BIGINT.has(c) && r[c] !== null ? Number(r[c]) : r[c]));
-    const b = values[EVENT_ROW_COLUMNS.indexOf('has_body')] === 1 ? bodies.get(id) : undefined;
+    const b = values[HAS_BODY] === 1 ? bodies.get(id) : undefined;
     byId.set(id, { id, values, request: b?.request ?? null, response: b?.response ?? null });
   }
   const present: ChainedRow[] = [];
+  const missing: number[] = [];
   ids.forEach((id, i) => {
     const row = byId.get(id);
     if (!row) {
-      problems.push({ kind: 'deleted', seq: link.seq, eventId: id, detail: `event ${id} of stream ${where} is missing` });
+      missing.push(id);
       return;
     }
     present.push(row);
     if (!rowHash(row).subarray(0, 4).equals(link.digests.subarray(i * 4, i * 4 + 4))) problems.push({ kind: 'changed', seq: link.seq, eventId: id, detail: `event ${id} differs from what stream ${where} recorded` });
   });
-  if (problems.length > 0) return { problems, rows: present.length };
-  if (JSON.stringify(rowsRecord(present, RECEIVED_AT).days) !== JSON.stringify(link.days)) {
-    problems.push({ kind: 'link', seq: link.seq, detail: `stream ${where}'s record of its rows does not match them: the link record was altered` });
+  if (archivedRows === 0) {
+    for (const id of missing) problems.push({ kind: 'deleted', seq: link.seq, eventId: id, detail: `event ${id} of stream ${where} is missing` });
+  } else if (missing.length !== archivedRows) {
+    problems.push({ kind: 'deleted', seq: link.seq, eventId: missing[0]!, detail: `${missing.length - archivedRows} event(s) of stream ${where} are missing beyond its archived days, among ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}` });
   }
-  const dims = await dimensionRows(pool, present);
-  if (!dimensionsHash(dims).equals(link.dims)) {
-    problems.push({ kind: 'dimensions', seq: link.seq, detail: `stream ${where}: a user, token, object or string its events point to was altered (${[...dims].map(([t, m]) => `${t} ${m.size}`).join(', ')} rows)` });
+  if (problems.length > 0) return { problems, rows: present.length, archivedRows };
+  const recomputed = new Map(rowsRecord(present, EVENT_ROW_COLUMNS, await dimensionRows(pool, present, EVENT_ROW_COLUMNS)).days.map((d) => [d[0], d]));
+  for (const [day, n, rowsHash, dimsHash] of inStore) {
+    const got = recomputed.get(day);
+    if (!got || got[1] !== n || got[2] !== rowsHash) problems.push({ kind: 'link', seq: link.seq, detail: `stream ${where}'s record of its rows of day ${day} does not match them: the link record was altered` });
+    else if (got[3] !== dimsHash) problems.push({ kind: 'dimensions', seq: link.seq, detail: `stream ${where}: a user, token, object or string its events of day ${day} point to was altered` });
   }
-  return { problems, rows: present.length };
-}
-
-/** The dimension rows the rows point to, as stored now. */
-async function dimensionRows(pool: pg.Pool, rows: ChainedRow[]): Promise<Map<DimensionTable, Map<number, readonly unknown[]>>> {
-  const wanted = new Map<DimensionTable, Set<number>>();
-  for (const [column, table] of Object.entries(DIMENSION_OF_COLUMN)) {
-    const at = EVENT_ROW_COLUMNS.indexOf(column as (typeof EVENT_ROW_COLUMNS)[number]);
-    for (const r of rows) {
-      const id = r.values[at];
-      if (id === null || id === undefined) continue;
-      let s = wanted.get(table);
-      if (!s) wanted.set(table, (s = new Set()));
-      s.add(id as number);
-    }
-  }
-  const out = new Map<DimensionTable, Map<number, readonly unknown[]>>();
-  for (const [table, ids] of wanted) {
-    const columns = DIMENSION_COLUMNS[table] as readonly string[];
-    const r = await pool.query<Record<string, unknown>>(`SELECT id, ${columns.join(', ')} FROM ${table} WHERE id = ANY($1::bigint[])`, [[...ids]]);
-    out.set(table, new Map(r.rows.map((x) => [Number(x.id), columns.map((c) => (c === 'principal_id' ? Number(x[c]) : x[c]))])));
-  }
-  return out;
+  return { problems, rows: present.length, archivedRows };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
@@ -8,6 +8,9 @@ import { fixedClock } from '../../../shared/clock.js';
 import { PgBatchStore } from '../../../shared/storage/postgres/pgBatchStore.js';
 import { pgQueryStore } from '../../../shared/storage/postgres/pgQueryStore.js';
 import { PG_MIGRATIONS_DIR, openPgStore } from '../../../shared/storage/postgres/pgStore.js';
+import { restorePgDay, runPgRetention, verifyPgArchive } from '../../../shared/storage/postgres/pgRetention.js';
+import { verifyPgChain } from '../../../shared/storage/postgres/pgVerify.js';
+import { parseDay } from '../../../shared/storage/sqlite/archive/retention.js';
 import { collect } from '../../../shared/rows.js';
 import type { StoredEvent } from '../../../shared/storage/sqlite/queries/eventQuery.js';
 import { readMigrations } from '../../../shared/storage/sqlite/migrate.js';
@@ -316,6 +319,63 @@ describe('the PostgreSQL store (a real server)', () => {
       expect(await tampered(`DELETE FROM events WHERE id = ${id + 1}`, 'SELECT 1')).to.deep.equal([['deleted', id + 1]]);
     } finally {
       for (const w of writers) await w.close();
+      await db.drop();
+    }
+  });
+
+  it('archives the days past the hot window with COPY, drops their partitions, and restores a day as it was', async () => {
+    const db = await freshPgDatabase(server);
+    const dir = tempDir();
+    const pgStore = await openPgStore(db.url, { clock });
+    // As serve and ingest open it: days past retention.hotDays get no partition of their own.
+    const writer = await PgBatchStore.open(await openPgStore(db.url, { clock }), { clock, redactionKey: TEST_REDACTION_KEY, pastDays: 1 });
+    const at = (day: string, n: number, from: number) =>
+      events(from, n).map((e) => ({ ...e, requestReceivedTimestamp: `${day}T08:00:00.000001Z`, stageTimestamp: `${day}T08:00:00.000002Z`, level: 'Request', requestObject: { kind: 'ConfigMap', data: { k: String(from) } } }) as AuditEvent);
+    const write = (evs: AuditEvent[]) => writer.write([batchOf(evs.map((e) => e))]);
+    const partitions = async () => (await query<{ name: string }>(db.url, "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events' ORDER BY 1")).map((r) => r.name);
+    const count = async () => Number((await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM events'))[0]!.n);
+    const now = Date.parse('2026-07-23T12:00:00Z') * 1000;
+    try {
+      await write([...at('2026-07-20', 30, 0), ...at('2026-07-22', 20, 100), ...at('2026-07-23', 10, 200), ...at('2025-01-01', 5, 300)]);
+      // 07-20 is past the hot window (1 day): the default partition, with 2025-01-01's.
+      expect(await partitions()).to.deep.equal(['events_d20260722', 'events_d20260723', 'events_default']);
+      // A day with a partition of its own from before (a wider hot window then).
+      await query(db.url, "CREATE TABLE events_d20260721 PARTITION OF events FOR VALUES FROM (1784592000000000) TO (1784678400000000)");
+      await write(at('2026-07-21', 40, 400));
+      const run = await runPgRetention(pgStore.pool, { hotDays: 1, dir }, now);
+      expect(run!.archived.map((a) => [a.day, a.rows])).to.deep.equal([['2025-01-01', 5], ['2026-07-20', 30], ['2026-07-21', 40]]);
+      expect(await partitions()).to.not.include('events_d20260721');
+      expect(await count()).to.equal(30);
+      // verify counts the archived days' rows as archived, not deleted.
+      const verified = await verifyPgChain(pgStore.pool);
+      expect(verified).to.include({ ok: true, rows: 30, archivedRows: 75 });
+      for (const day of ['2025-01-01', '2026-07-20', '2026-07-21']) expect((await verifyPgArchive(pgStore.pool, parseDay(day), dir)).ok, day).to.equal(true);
+      // A late event of an archived day: a further part of its archive at the next run.
+      await write(at('2026-07-21', 3, 500));
+      const again = await runPgRetention(pgStore.pool, { hotDays: 1, dir }, now);
+      expect(again!.archived.map((a) => [a.day, a.rows, a.file])).to.deep.equal([['2026-07-21', 3, '2026-07-21.2.copy.gz']]);
+      // An archive altered on disk is refused, and restored once it is back.
+      const file = join(dir, '2026-07-21.copy.gz');
+      const original = readFileSync(file);
+      writeFileSync(file, Buffer.concat([original, Buffer.from([0])]));
+      expect((await verifyPgArchive(pgStore.pool, parseDay('2026-07-21'), dir)).problems.join()).to.include('the file was altered');
+      let refused: unknown;
+      await restorePgDay(pgStore.pool, parseDay('2026-07-21'), dir, now).catch((e: unknown) => (refused = e));
+      expect(String(refused)).to.include('fails its check');
+      writeFileSync(file, original);
+      const restored = await restorePgDay(pgStore.pool, parseDay('2026-07-21'), dir, now);
+      expect(restored).to.deep.equal({ day: '2026-07-21', rows: 43 });
+      expect(await partitions()).to.include('events_d20260721');
+      expect(await count()).to.equal(73);
+      expect(await verifyPgChain(pgStore.pool)).to.include({ ok: true, rows: 73, archivedRows: 35 });
+      // Row for row: the bodies came back with the rows.
+      const shown = await collect(pgQueryStore(pgStore).events.actions({ since: Date.parse('2026-07-21T00:00:00Z') * 1000, until: Date.parse('2026-07-22T00:00:00Z') * 1000, limit: 0 }));
+      expect(shown).to.have.length(43);
+      const one = await pgQueryStore(pgStore).events.action('prod', shown[0]!.event.auditID, { bodies: true });
+      expect(one[0]!.event.requestObject).to.have.property('kind', 'ConfigMap');
+    } finally {
+      await writer.close();
+      await pgStore.close();
       await db.drop();
     }
   });
