@@ -18,7 +18,7 @@ ENV NODE_ENV=production KUBETRAIL_LISTEN=0.0.0.0:8080 KUBETRAIL_DB=/data/kubetra
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data/archive && chown -R node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
