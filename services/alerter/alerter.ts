@@ -3,10 +3,7 @@ import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Metrics } from '../../shared/metrics.js';
-import { AlertDeliveries } from '../../shared/storage/sqlite/tables/alertDeliveries.js';
-import type { QueryStore } from '../../shared/storage/port.js';
-import { openStore, type Store } from '../../shared/storage/sqlite/openStore.js';
-import { sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
+import type { OpenAlertQueue } from '../../shared/storage/port.js';
 import { createSink, type Sink, type SinkConfig } from './sinks.js';
 
 export type AlerterSink = SinkConfig & { minSeverity?: Severity };
@@ -25,6 +22,8 @@ export interface AlerterOptions {
 
 /** Alerts per sink per request: a backlog after an outage goes out in batches. */
 const BATCH = 100;
+/** How long a claimed batch is this alerter's (another alerter of the store takes it after). */
+const LEASE_MS = 120_000;
 
 /**
  * The alerter service: delivers stored alerts to each sink, and only delivers — ingest raises
@@ -36,21 +35,15 @@ export class Alerter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
-  private readonly deliveries: AlertDeliveries;
-  private readonly queries: QueryStore;
+  private constructor(private readonly store: OpenAlertQueue, private readonly sinks: Map<string, { sink: Sink; minSeverity: number }>, private readonly options: AlerterOptions) {}
 
-  private constructor(private readonly store: Store, private readonly sinks: Map<string, { sink: Sink; minSeverity: number }>, private readonly options: AlerterOptions) {
-    this.deliveries = new AlertDeliveries(store.db);
-    this.queries = sqliteQueryStore(store.db);
-  }
-
-  static async start(path: string, options: AlerterOptions): Promise<Alerter> {
+  /** Starts delivering from `store`'s queue, which it closes when it stops. */
+  static async start(store: OpenAlertQueue, options: AlerterOptions): Promise<Alerter> {
     const names = new Set<string>();
     for (const s of options.sinks) {
       if (names.has(s.name)) throw new Error(`alerts.sinks: the name '${s.name}' is used twice`);
       names.add(s.name);
     }
-    const store = openStore(path, { clock: options.clock });
     const sinks = new Map<string, { sink: Sink; minSeverity: number }>();
     for (const s of options.sinks) sinks.set(s.name, { sink: await createSink(s), minSeverity: SEVERITIES.indexOf(s.minSeverity ?? 'low') });
     const alerter = new Alerter(store, sinks, options);
@@ -61,7 +54,7 @@ export class Alerter {
 
   /** Runs one round now (tests, and the first round): enqueue new alerts, deliver what is due. */
   async tick(now = this.options.clock()): Promise<void> {
-    this.enqueue(now);
+    await this.enqueue(now);
     await this.deliverDue(now);
   }
 
@@ -70,7 +63,7 @@ export class Alerter {
     if (this.timer) clearTimeout(this.timer);
     await this.running;
     for (const { sink } of this.sinks.values()) await sink.close().catch(() => undefined);
-    this.store.close();
+    await this.store.close();
   }
 
   private schedule(ms: number): void {
@@ -83,24 +76,26 @@ export class Alerter {
   }
 
   /** Gives every alert stored since a sink's cursor a pending delivery to that sink. */
-  private enqueue(now: number): void {
-    this.deliveries.enqueue([...this.sinks.keys()], (name, severity) => SEVERITIES.indexOf(severity) >= this.sinks.get(name)!.minSeverity, now * 1000);
+  private enqueue(now: number): Promise<void> {
+    const sinks = [...this.sinks].map(([name, { minSeverity }]) => ({ name, severities: SEVERITIES.slice(minSeverity) }));
+    return this.store.queue.enqueue(sinks, now * 1000);
   }
 
   private async deliverDue(now: number): Promise<void> {
     await Promise.all(
       [...this.sinks].map(async ([name, { sink }]) => {
-        const due = this.deliveries.due(name, now * 1000, BATCH);
+        const { queue, alerts: book } = this.store;
+        const due = await queue.claim(name, now * 1000, BATCH, (now + LEASE_MS) * 1000);
         if (due.length === 0) return;
-        const alerts = await this.queries.alerts.get(due.map((d) => d.alertId));
+        const alerts = await book.get(due.map((d) => d.alertId));
         try {
           await sink.send(alerts);
-          this.deliveries.delivered(name, due, nowMicros(this.options.clock));
+          await queue.delivered(name, due, nowMicros(this.options.clock));
           this.options.metrics?.alertDeliveries(name, 'delivered', due.length);
         } catch (err) {
           const attempts = Math.max(...due.map((d) => d.attempts)) + 1;
           const wait = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
-          this.deliveries.failed(name, due, (now + wait) * 1000, errorMessage(err));
+          await queue.failed(name, due, (now + wait) * 1000, errorMessage(err));
           this.options.metrics?.alertDeliveries(name, 'failed', due.length);
           this.options.log.warn({ sink: name, alerts: due.length, attempts, retryInMs: wait, err: errorMessage(err) }, 'alert delivery failed; will retry');
         }

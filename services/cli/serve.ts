@@ -68,9 +68,6 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   if (services.includes('ingest') && config.webhook.tokens.length === 0 && !config.webhook.requireClientCert && !isLoopback(listen.host)) {
     log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
-  if (config.storage.url && services.includes('alerter') && config.alerts.sinks.length > 0) {
-    throw new ConfigError('alerts.sinks: sending alerts runs on the SQLite store only, for now; on PostgreSQL (storage.url) alerts are raised and shown (kubetrail alerts, /api/v1/alerts) but not sent: leave the alerter out (--services ingest,api) or the sinks out');
-  }
   const store = await openServeStore(config, log);
   if (store.missing.length > 0) log.warn({ database: safeUrl(config.storage.url ?? '') }, `on PostgreSQL, serve does not run these yet: ${store.missing.join('; ')}`);
   try {
@@ -228,7 +225,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   let alerter: Alerter | null = null;
   if (services.includes('alerter') && config.alerts.sinks.length > 0) {
     try {
-      alerter = await Alerter.start(config.database.path, {
+      alerter = await Alerter.start(store.openAlertQueue(), {
         // A Kafka sink without brokers of its own uses the ones kubetrail consumes from.
         sinks: config.alerts.sinks.map((s) => (s.type === 'kafka' ? { ...s, brokers: [...(s.brokers ?? config.kafka.brokers)] } : s)),
         pollMs: config.alerts.pollMs,

@@ -3,7 +3,9 @@ import { retentionJobOf, shortRetentionWarning, storeOptionsFrom, type Config } 
 import { DEFAULT_GAP_SETTINGS, GapWatch, type GapEvent } from '../../shared/detect/pipelineGaps.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { OpenQueryStore, QueryStore } from '../../shared/storage/port.js';
+import type { OpenAlertQueue, OpenQueryStore, QueryStore } from '../../shared/storage/port.js';
+import { pgAlertQueue } from '../../shared/storage/postgres/pgAlertQueue.js';
+import { openSqliteAlertQueue } from '../../shared/storage/sqlite/tables/alertDeliveries.js';
 import { PgBatchStore } from '../../shared/storage/postgres/pgBatchStore.js';
 import { pgQueryStore } from '../../shared/storage/postgres/pgQueryStore.js';
 import { createPgRefusalRecorder, lastPgServiceStart, recordPgSelfAudit } from '../../shared/storage/postgres/pgSelfAudit.js';
@@ -44,6 +46,8 @@ export interface ServeStore {
   lastServiceStart(): Promise<unknown>;
   /** Starts the store's jobs that run beside ingest. */
   startIngestJobs(config: Readonly<Config>, log: Logger): { stop(): void };
+  /** The alerter's queue and the alerts it sends, on a connection of its own where the store needs one. */
+  openAlertQueue(): OpenAlertQueue;
   /** What this store does not do yet under `serve`, to be said at start. */
   readonly missing: string[];
   /** Waits for the writes in flight (events, self-audit), then closes. */
@@ -80,6 +84,7 @@ async function openSqliteServeStore(config: Readonly<Config>): Promise<ServeStor
         },
       };
     },
+    openAlertQueue: () => openSqliteAlertQueue(config.database.path, systemClock),
     missing: [],
     close: () => writer.close(),
   };
@@ -128,6 +133,7 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
       const retention = scheduleRetention(cfg, (job, now) => runPgRetention(store.pool, job, now), log.child({ service: 'retention' }), recordSelf);
       return { stop: () => clearInterval(retention) };
     },
+    openAlertQueue: () => ({ queue: pgAlertQueue(store.pool), alerts: query.alerts, close: () => undefined }),
     missing: ['the audit pipeline watch (gaps)'],
     close: async () => {
       while (pending.size > 0) await Promise.all(pending);

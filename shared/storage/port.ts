@@ -168,6 +168,35 @@ export interface QueryStore {
   archives: ArchiveReads;
 }
 
+/** A delivery due to a sink: its alert, and how often it was tried. */
+export interface DueDelivery {
+  alertId: number;
+  attempts: number;
+}
+
+/**
+ * The alerter's queue in the store (alert_deliveries): each alert at or above a sink's severity
+ * gets a pending delivery to it, found again after a restart, retried until the sink takes it.
+ * Several alerters may share a store: a delivery claimed by one is not given to another until
+ * its lease ends. Times in microseconds.
+ */
+export interface AlertQueue {
+  /** Gives each alert stored since the last call a pending delivery to each sink whose severities hold its own. */
+  enqueue(sinks: readonly { name: string; severities: readonly string[] }[], at: number): Promise<void>;
+  /** Up to `limit` deliveries to `sink` due at `at`, oldest alert first, leased to this alerter until `leaseUntil`. */
+  claim(sink: string, at: number, limit: number, leaseUntil: number): Promise<DueDelivery[]>;
+  delivered(sink: string, deliveries: readonly DueDelivery[], at: number): Promise<void>;
+  /** Failed: tried again at `nextAt`, with the error kept. */
+  failed(sink: string, deliveries: readonly DueDelivery[], nextAt: number, error: string): Promise<void>;
+}
+
+/** What the alerter runs on: its queue, the alerts it reads, released by close(). */
+export interface OpenAlertQueue {
+  queue: AlertQueue;
+  alerts: AlertBook;
+  close(): void | Promise<void>;
+}
+
 /** A QueryStore of its own (a connection, a snapshot), released by close(). */
 export interface OpenQueryStore {
   store: QueryStore;

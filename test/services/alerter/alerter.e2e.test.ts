@@ -14,9 +14,14 @@ import { createLogger } from '../../../shared/log.js';
 import { createMetrics } from '../../../shared/metrics.js';
 import { getAlerts } from '../../../shared/storage/sqlite/queries/alertQuery.js';
 import { StoreWriter } from '../../../shared/storage/sqlite/write/storeWriter.js';
+import { openSqliteAlertQueue } from '../../../shared/storage/sqlite/tables/alertDeliveries.js';
 import { Alerter, type AlerterSink } from '../../../services/alerter/alerter.js';
 import { createSink } from '../../../services/alerter/sinks.js';
-import { testPipeline, kafkaBrokers, makeEvent, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
+import { PgBatchStore } from '../../../shared/storage/postgres/pgBatchStore.js';
+import { pgAlertQueue } from '../../../shared/storage/postgres/pgAlertQueue.js';
+import { pgQueryStore } from '../../../shared/storage/postgres/pgQueryStore.js';
+import { openPgStore } from '../../../shared/storage/postgres/pgStore.js';
+import { testPipeline, freshPgDatabase, kafkaBrokers, makeEvent, postgresUrl, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 
 /** A real local HTTP receiver that fails its first `failFirst` requests with `failStatus`. */
 async function receiver(failFirst = 0, failStatus = 503) {
@@ -96,7 +101,7 @@ describe('alerter', function () {
       { name: 'am', type: 'alertmanager', url: am.url, minSeverity: 'critical' },
     ];
     const metrics = createMetrics();
-    const alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, metrics, clock: systemClock });
+    const alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, metrics, clock: systemClock });
     try {
       const { alerts } = deliveries(db);
       expect(alerts.map((a) => a.rule)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
@@ -141,7 +146,7 @@ describe('alerter', function () {
       { name: 'broken', type: 'webhook', url: broken.url },
       { name: 'fine', type: 'webhook', url: fine.url },
     ];
-    let alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
+    let alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
     try {
       await waitFor(() => deliveries(db).rows.filter((r) => r.sink === 'fine' && r.state === 'delivered').length === 3, 'fine delivered', 20_000);
       await waitFor(() => deliveries(db).rows.some((r) => r.sink === 'broken' && r.attempts >= 3), 'broken retried', 20_000);
@@ -151,7 +156,7 @@ describe('alerter', function () {
       await alerter.stop();
       // The receiver comes back while kubetrail is down; the deliveries wait in the store.
       broken.heal();
-      alerter = await Alerter.start(db, { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
+      alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
       await waitFor(() => deliveries(db).rows.every((r) => r.state === 'delivered'), 'all delivered after restart', 20_000);
       expect(broken.bodies).to.have.length(1);
       expect(fine.bodies).to.have.length(1);
@@ -208,7 +213,7 @@ describe('alerter', function () {
     await admin.connect();
     await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
     await admin.disconnect();
-    const alerter = await Alerter.start(db, { sinks: [{ name: 'bus', type: 'kafka', brokers, topic }], pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, clock: systemClock });
+    const alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks: [{ name: 'bus', type: 'kafka', brokers, topic }], pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, clock: systemClock });
     const consumer = kafka.consumer({ groupId: `read-${topic}` });
     try {
       await waitFor(() => deliveries(db).rows.filter((r) => r.state === 'delivered').length === 3, 'published', 30_000);
@@ -221,6 +226,45 @@ describe('alerter', function () {
     } finally {
       await consumer.disconnect();
       await alerter.stop();
+    }
+  });
+});
+
+/** Alert delivery from a PostgreSQL database shared by several alerters (a real server). */
+describe('alerter on PostgreSQL', function () {
+  this.timeout(60_000);
+  const log = createLogger('silent');
+
+  it('two alerters of one database deliver each alert once, alerts raised while they run included', async function () {
+    const server = postgresUrl(this);
+    if (!server) return;
+    const db = await freshPgDatabase(server);
+    const clock = systemClock;
+    const writer = await PgBatchStore.open(await openPgStore(db.url, { clock }), { clock, redactionKey: TEST_REDACTION_KEY });
+    const pipeline = testPipeline({});
+    // system:masters use by `n` people from `from` on: an alert each (and one each of break-glass).
+    const raise = (from: number, n: number) =>
+      writer.write([pipeline.prepare({ cluster: 'prod', source: 'test', events: Array.from({ length: n }, (_, i) => parsed({ user: { username: `admin-${from + i}`, groups: ['system:masters'] } })), rejected: [] })]);
+    const hook = await receiver(2);
+    const stores = [await openPgStore(db.url, { clock }), await openPgStore(db.url, { clock })];
+    const alerters: Alerter[] = [];
+    try {
+      await raise(0, 20);
+      for (const s of stores) {
+        alerters.push(await Alerter.start({ queue: pgAlertQueue(s.pool), alerts: pgQueryStore(s).alerts, close: () => s.close() }, { sinks: [{ name: 'hook', type: 'webhook', url: `${hook.url}/alerts` }], pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock }));
+      }
+      await raise(20, 20);
+      const sent = () => hook.bodies.flatMap((b) => (b as { body: { alerts: { id: number }[] } }).body.alerts.map((a) => a.id));
+      await waitFor(() => sent().length >= 80, '80 alerts delivered', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      const ids = sent();
+      expect(ids).to.have.length(80);
+      expect(new Set(ids).size).to.equal(80);
+    } finally {
+      for (const a of alerters) await a.stop();
+      await writer.close();
+      await hook.close();
+      await db.drop();
     }
   });
 });

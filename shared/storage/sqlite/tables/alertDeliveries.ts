@@ -1,18 +1,15 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { Severity } from '../../../detect/types.js';
-
-/** A delivery due to a sink: its alert, and how often it was tried. */
-export interface DueDelivery {
-  alertId: number;
-  attempts: number;
-}
+import type { Clock } from '../../../clock.js';
+import type { AlertQueue, DueDelivery, OpenAlertQueue } from '../../port.js';
+import { openStore } from '../openStore.js';
+import { sqliteQueryStore } from '../queryStore.js';
 
 /**
  * The alerter's queue in the store (alert_deliveries): each alert at or above a sink's severity
  * gets a pending delivery to it, found again after a restart, retried until the sink takes it.
  * Times in microseconds.
  */
-export class AlertDeliveries {
+export class AlertDeliveries implements AlertQueue {
   private readonly sql: Record<'cursorOf' | 'setCursor' | 'fresh' | 'add' | 'due' | 'done' | 'retry', Statement>;
 
   constructor(private readonly db: Database) {
@@ -28,17 +25,18 @@ export class AlertDeliveries {
   }
 
   /**
-   * Gives every alert stored since each sink's cursor a pending delivery to the sinks whose
-   * `wants` it, and moves the cursors past them, in one transaction.
+   * Gives every alert stored since each sink's cursor a pending delivery to the sinks that
+   * want its severity, and moves the cursors past them, in one transaction (ids are assigned
+   * in commit order by the one writer).
    */
-  enqueue(sinks: readonly string[], wants: (sink: string, severity: Severity) => boolean, at: number): void {
+  async enqueue(sinks: readonly { name: string; severities: readonly string[] }[], at: number): Promise<void> {
     const { cursorOf, setCursor, fresh, add } = this.sql;
     this.db.transaction(() => {
-      for (const name of sinks) {
+      for (const { name, severities } of sinks) {
         const key = `alerter_cursor:${name}`;
         let cursor = Number(cursorOf.get(key) ?? 0);
-        for (const a of fresh.all(cursor) as { id: number; severity: Severity }[]) {
-          if (wants(name, a.severity)) add.run(a.id, name, at);
+        for (const a of fresh.all(cursor) as { id: number; severity: string }[]) {
+          if (severities.includes(a.severity)) add.run(a.id, name, at);
           cursor = a.id;
         }
         setCursor.run(key, String(cursor));
@@ -46,17 +44,22 @@ export class AlertDeliveries {
     }).immediate();
   }
 
-  /** Up to `limit` deliveries to `sink` due at `at`, oldest alert first. */
-  due(sink: string, at: number, limit: number): DueDelivery[] {
+  /** The store has one alerter: no lease is needed. */
+  async claim(sink: string, at: number, limit: number): Promise<DueDelivery[]> {
     return this.sql.due.all(sink, at, limit) as DueDelivery[];
   }
 
-  delivered(sink: string, deliveries: readonly DueDelivery[], at: number): void {
+  async delivered(sink: string, deliveries: readonly DueDelivery[], at: number): Promise<void> {
     this.db.transaction(() => deliveries.forEach((d) => this.sql.done.run(at, d.alertId, sink))).immediate();
   }
 
-  /** Failed: tried again at `nextAt`, with the error kept. */
-  failed(sink: string, deliveries: readonly DueDelivery[], nextAt: number, error: string): void {
+  async failed(sink: string, deliveries: readonly DueDelivery[], nextAt: number, error: string): Promise<void> {
     this.db.transaction(() => deliveries.forEach((d) => this.sql.retry.run(nextAt, error, d.alertId, sink))).immediate();
   }
+}
+
+/** The alerter's queue on the SQLite store at `path`, on a connection of its own. */
+export function openSqliteAlertQueue(path: string, clock: Clock): OpenAlertQueue {
+  const store = openStore(path, { clock });
+  return { queue: new AlertDeliveries(store.db), alerts: sqliteQueryStore(store.db).alerts, close: () => store.close() };
 }
