@@ -11,7 +11,6 @@ import { createMetrics, watchChainHead } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { bodyThreadPipeline, pipelineOf } from './pipeline.js';
 import type { SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
-import { safeUrl } from '../../shared/storage/postgres/pgStore.js';
 import { openServeStore, type ServeStore } from './serveStore.js';
 import { Alerter } from '../alerter/alerter.js';
 import { createApiRouter } from '../api/apiRouter.js';
@@ -69,7 +68,6 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
     log.warn({ listen: config.listen }, 'the audit webhook has no token (webhook.tokens) and no client certificate (webhook.requireClientCert) on a non-loopback address: anyone who reaches it can write events into the audit trail');
   }
   const store = await openServeStore(config, log);
-  if (store.missing.length > 0) log.warn({ database: safeUrl(config.storage.url ?? '') }, `on PostgreSQL, serve does not run these yet: ${store.missing.join('; ')}`);
   try {
     return await startServer(config, services, log, store, noAuth);
   } catch (err) {

@@ -5,6 +5,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { OpenAlertQueue, OpenQueryStore, QueryStore } from '../../shared/storage/port.js';
 import { pgAlertQueue } from '../../shared/storage/postgres/pgAlertQueue.js';
+import { PgPipelineWatch } from '../../shared/storage/postgres/pgPipelineWatch.js';
 import { openSqliteAlertQueue } from '../../shared/storage/sqlite/tables/alertDeliveries.js';
 import { PgBatchStore } from '../../shared/storage/postgres/pgBatchStore.js';
 import { pgQueryStore } from '../../shared/storage/postgres/pgQueryStore.js';
@@ -48,8 +49,6 @@ export interface ServeStore {
   startIngestJobs(config: Readonly<Config>, log: Logger): { stop(): void };
   /** The alerter's queue and the alerts it sends, on a connection of its own where the store needs one. */
   openAlertQueue(): OpenAlertQueue;
-  /** What this store does not do yet under `serve`, to be said at start. */
-  readonly missing: string[];
   /** Waits for the writes in flight (events, self-audit), then closes. */
   close(): Promise<void>;
 }
@@ -85,7 +84,6 @@ async function openSqliteServeStore(config: Readonly<Config>): Promise<ServeStor
       };
     },
     openAlertQueue: () => openSqliteAlertQueue(config.database.path, systemClock),
-    missing: [],
     close: () => writer.close(),
   };
 }
@@ -113,7 +111,7 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
   }
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
-    const tracked = p.catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot write the self-audit')).finally(() => pending.delete(tracked));
+    const tracked = p.catch((err: unknown) => log.error({ err: errorMessage(err) }, 'a write to PostgreSQL failed (the self-audit, or the pipeline watch at stop)')).finally(() => pending.delete(tracked));
     pending.add(tracked);
   };
   const query = pgQueryStore(store, config.identityMap);
@@ -131,10 +129,20 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
     startIngestJobs: (cfg, log) => {
       const recordSelf = (e: SelfAuditEntry) => track(recordPgSelfAudit(store.pool, systemClock, e));
       const retention = scheduleRetention(cfg, (job, now) => runPgRetention(store.pool, job, now), log.child({ service: 'retention' }), recordSelf);
-      return { stop: () => clearInterval(retention) };
+      const windowMs = cfg.gap.minutes * 60_000;
+      const watch = new PgPipelineWatch(store.pool, { windowMs, collapseRatio: cfg.gap.collapseRatio }, systemClock, log.child({ service: 'ingest' }));
+      let round = Promise.resolve();
+      const timer = setInterval(() => (round = round.then(() => watch.tick())), Math.min(30_000, Math.max(200, windowMs / 5)));
+      timer.unref();
+      return {
+        stop: () => {
+          clearInterval(retention);
+          clearInterval(timer);
+          track(round.then(() => watch.stop()));
+        },
+      };
     },
     openAlertQueue: () => ({ queue: pgAlertQueue(store.pool), alerts: query.alerts, close: () => undefined }),
-    missing: ['the audit pipeline watch (gaps)'],
     close: async () => {
       while (pending.size > 0) await Promise.all(pending);
       await writer.close();

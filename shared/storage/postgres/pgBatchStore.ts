@@ -77,6 +77,8 @@ interface Stored {
 const VALUE_FIELDS = [F.verb, F.sourceIPs, F.userAgent, F.apiResource, F.object, F.path, F.reason, F.annotations];
 
 const hasNul = (v: string | null | undefined): boolean => typeof v === 'string' && v.includes('\u0000');
+/** Text PostgreSQL can hold, for what only names where input came from: U+0000 as U+FFFD. */
+const storableText = (v: string): string => v.replaceAll('\u0000', '\uFFFD');
 
 interface PendingWrite {
   batches: RecordBatch[];
@@ -368,6 +370,13 @@ export class PgBatchStore implements BatchStore {
       // After every insert of the transaction: see pgAlerts.ts on locks.
       await recordPgFindings(client, stored.findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
       const link = await this.chain.append(client, stored.rows, COLUMNS, dims);
+      // What arrived, for the pipeline watch of whichever kubetrail holds it (pgPipelineWatch.ts).
+      const arrived = prepared.map((p) => p.batch).filter((b) => b.size > 0);
+      if (arrived.length > 0) {
+        await client.query('INSERT INTO pipeline_arrivals (at, cluster, source, events, oldest) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])', [
+          nowMicros(this.options.clock), arrived.map((b) => storableText(b.cluster)), arrived.map((b) => b.source), arrived.map((b) => b.size), arrived.map((b) => oldestReceivedAt(b)),
+        ]);
+      }
       // In the order handed over: the last position of a file is the one kept.
       for (const o of followOffsets) {
         await client.query(
@@ -469,7 +478,7 @@ export class PgBatchStore implements BatchStore {
   private async quarantine(client: pg.PoolClient, source: string, cluster: string, rej: RejectedInput): Promise<void> {
     const q = quarantineForm(rej.raw, this.redact, this.options.quarantineMaxBytes ?? 1 << 20);
     await client.query('INSERT INTO quarantine (received_at, source, cluster, position, reason, raw, raw_size, raw_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      nowMicros(this.options.clock), source, cluster, rej.position, rej.reason, toBuffer(q.kept), q.size, q.sha256,
+      nowMicros(this.options.clock), source, storableText(cluster), storableText(rej.position), storableText(rej.reason), toBuffer(q.kept), q.size, q.sha256,
     ]);
   }
 

@@ -9,6 +9,7 @@ import type { QueryStore, Rows } from '../port.js';
 import type { ActionPosition, EventFilter, StoredEvent } from '../sqlite/queries/eventQuery.js';
 import { pgAlertBook, pgCheckoutBook } from './pgAlertBook.js';
 import { listPgArchives, pgArchivedDays } from './pgRetention.js';
+import { pgGapReads } from './pgPipelineWatch.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -61,7 +62,12 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
     identities: unsupported as QueryStore['identities'],
     alerts: pgAlertBook(pool),
     checkouts: pgCheckoutBook(pool),
-    status: unsupported as QueryStore['status'],
+    status: {
+      clusters: async () => notYet('the ingest status of each cluster'),
+      oldest: async () => notYet('the first stored time of each cluster'),
+      quarantine: () => notYet('the quarantine list'),
+      ...pgGapReads(pool),
+    },
     selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
     snapshots: unsupported as QueryStore['snapshots'],
     reviews: unsupported as QueryStore['reviews'],

@@ -6,7 +6,41 @@ import type { GapEvent, GapKind, StreamState } from '../../../detect/pipelineGap
 /** Pipeline gaps as stored (migration 0012), each with its audit-pipeline-gap alert. */
 
 export const GAP_RULE = 'audit-pipeline-gap';
-const GAP_PCI = ['10.7.2', '10.7.3', '10.2.1', '10.2.1.6'];
+export const GAP_PCI = ['10.7.2', '10.7.3', '10.2.1', '10.2.1.6'];
+
+/** The alert message of a gap opening. */
+export function gapMessage(e: Extract<GapEvent, { type: 'open' }>): string {
+  const what = e.kind === 'silence' ? `sent nothing for ${Math.round((e.detectedAt - e.startedAt) / 1000)} s` : `sent ${e.seen} events in a window that normally brings ${e.expectedPerWindow}`;
+  return `audit pipeline gap: cluster ${e.cluster} via ${e.source} ${what} (since ${new Date(e.startedAt).toISOString()}); audit events may be lost`;
+}
+
+/** A pipeline_gaps row as shown, from either backend (numbers may come as text). */
+export function gapRow(r: Record<string, unknown>, nowMicros: number): GapRow {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: n(r.id)!,
+    cluster: r.cluster as string,
+    source: r.source as string,
+    kind: r.kind as string,
+    startedAt: iso(n(r.started_at))!,
+    detectedAt: iso(n(r.detected_at))!,
+    endedAt: iso(n(r.ended_at)),
+    seconds: Math.round(((n(r.ended_at) ?? nowMicros) - n(r.started_at)!) / 1e6),
+    expectedPerWindow: n(r.expected)!,
+    windowSeconds: n(r.window_ms)! / 1000,
+    lateEvents: n(r.late_events) === 1,
+    alertId: n(r.alert_id),
+    cause: r.cause as string | null,
+    remediation: r.remediation as string | null,
+    ackedBy: r.acked_by as string | null,
+    ackedAt: iso(n(r.acked_at)),
+  };
+}
+
+/** Refuses an acknowledgement without its cause and remediation (10.7.3). */
+export function checkGapAcknowledgement(a: { cause: string; remediation: string }): void {
+  for (const [k, v] of Object.entries({ cause: a.cause, remediation: a.remediation })) if (!v.trim()) throw new InputError(`${k}: must not be empty (PCI DSS 10.7.3 asks for both)`);
+}
 
 export interface GapRow {
   id: number;
@@ -36,9 +70,7 @@ const iso = (micros: number | null) => (micros === null ? null : new Date(micros
 export function recordGapEvent(db: Database, e: GapEvent, windowMs: number): number | null {
   return db.transaction(() => {
     if (e.type === 'open') {
-      const what = e.kind === 'silence' ? `sent nothing for ${Math.round((e.detectedAt - e.startedAt) / 1000)} s` : `sent ${e.seen} events in a window that normally brings ${e.expectedPerWindow}`;
-      const message = `audit pipeline gap: cluster ${e.cluster} via ${e.source} ${what} (since ${new Date(e.startedAt).toISOString()}); audit events may be lost`;
-      const alert = raisePipelineAlert(db, { rule: GAP_RULE, dedupeKey: `${e.cluster}/${e.source}`, cluster: e.cluster, firstAt: e.startedAt * 1000, lastAt: e.detectedAt * 1000, message, pci: GAP_PCI });
+      const alert = raisePipelineAlert(db, { rule: GAP_RULE, dedupeKey: `${e.cluster}/${e.source}`, cluster: e.cluster, firstAt: e.startedAt * 1000, lastAt: e.detectedAt * 1000, message: gapMessage(e), pci: GAP_PCI });
       const gap = db
         .prepare('INSERT INTO pipeline_gaps (cluster, source, kind, started_at, detected_at, expected, window_ms, alert_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(e.cluster, e.source, e.kind, e.startedAt * 1000, e.detectedAt * 1000, e.expectedPerWindow, windowMs, alert);
@@ -58,29 +90,12 @@ export function queryGaps(db: Database, f: { since?: number; cluster?: string; o
   if (f.cluster !== undefined) where.push('cluster = ?') && params.push(f.cluster);
   if (f.open) where.push('ended_at IS NULL');
   const rows = db.prepare(`SELECT * FROM pipeline_gaps ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC`).all(...params) as Record<string, number | string | null>[];
-  return rows.map((r) => ({
-    id: r.id as number,
-    cluster: r.cluster as string,
-    source: r.source as string,
-    kind: r.kind as string,
-    startedAt: iso(r.started_at as number)!,
-    detectedAt: iso(r.detected_at as number)!,
-    endedAt: iso(r.ended_at as number | null),
-    seconds: Math.round((((r.ended_at as number | null) ?? nowMicros) - (r.started_at as number)) / 1e6),
-    expectedPerWindow: r.expected as number,
-    windowSeconds: (r.window_ms as number) / 1000,
-    lateEvents: r.late_events === 1,
-    alertId: r.alert_id as number | null,
-    cause: r.cause as string | null,
-    remediation: r.remediation as string | null,
-    ackedBy: r.acked_by as string | null,
-    ackedAt: iso(r.acked_at as number | null),
-  }));
+  return rows.map((r) => gapRow(r, nowMicros));
 }
 
 /** Acknowledges a gap with its cause and remediation (10.7.3), and its alert with it. */
 export function acknowledgeGap(db: Database, id: number, a: { cause: string; remediation: string; by: string }, nowMicros: number): GapRow {
-  for (const [k, v] of Object.entries({ cause: a.cause, remediation: a.remediation })) if (!v.trim()) throw new InputError(`${k}: must not be empty (PCI DSS 10.7.3 asks for both)`);
+  checkGapAcknowledgement(a);
   return db.transaction(() => {
     const row = db.prepare('SELECT acked_at, alert_id FROM pipeline_gaps WHERE id = ?').get(id) as { acked_at: number | null; alert_id: number | null } | undefined;
     if (!row) throw new NotFoundError(`no pipeline gap #${id}`);
