@@ -233,3 +233,28 @@ export function testPipeline(options: Partial<PipelineOptions> = {}): IngestPipe
 export function writeBatches(writer: EventWriter, batches: WriteBatch[], pipeline = testPipeline({ detector: null })): WriteResult[] {
   return writer.writeRecords(batches.map((b) => pipeline.prepare(b)));
 }
+
+/**
+ * Declares a suite once for both backends: on a SQLite file, and on a new PostgreSQL database
+ * when a server is at hand (postgresUrl: skipped with a message outside CI, required under
+ * CI=true). `suite` gets the store to pass as `--db`, known once the suite's hooks have run.
+ */
+export function onEachBackend(title: string, suite: (db: () => string) => void): void {
+  describe(`${title} (SQLite)`, function () {
+    const path = join(tempDir(), 'store.db');
+    suite(() => path);
+  });
+  describe(`${title} (PostgreSQL)`, function () {
+    let url = '';
+    let drop: (() => Promise<void>) | null = null;
+    before(async function () {
+      const server = postgresUrl(this);
+      if (!server) return;
+      const db = await freshPgDatabase(server);
+      url = db.url;
+      drop = db.drop;
+    });
+    after(async () => drop?.());
+    suite(() => url);
+  });
+}

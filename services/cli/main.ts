@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass, verify, retention and archive also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass, verify, retention, archive and rbac load, snapshots, diff, can, who-can and permissions also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -281,19 +281,19 @@ withCommon(rbac.command('load'))
   .option('--in-cluster', 'use the pod\'s service account (with --from-cluster)')
   .option('--cluster <name>', 'cluster name to store the snapshot under (default: config cluster)')
   .addOption(new Option('--output <format>', 'summary format').choices(['text', 'json']).default('text'))
-  .action(async (files: string[], flags) => loadCommand(configFrom(flags), files, flags));
+  .action(async (files: string[], flags) => loadCommand(configFrom(flags, { postgres: true }), files, flags));
 withCommon(rbac.command('snapshots'))
   .description('stored RBAC snapshots, newest first')
   .option('--cluster <name>', 'only this cluster')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => snapshotsCommand(configFrom(flags), flags));
+  .action(async (flags) => snapshotsCommand(configFrom(flags, { postgres: true }), flags));
 withCommon(rbac.command('diff'))
   .description('what changed between two snapshots (ids), or files and folders')
   .argument('<a>', 'the earlier snapshot id, or a file or folder')
   .argument('<b>', 'the later snapshot id, or a file or folder')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (a: string, b: string, flags) => {
-    process.exitCode = await diffCommand(configFrom(flags), a, b, flags);
+    process.exitCode = await diffCommand(configFrom(flags, { postgres: true }), a, b, flags);
   });
 withState(rbac.command('can'))
   .description('may a user make a request? prints yes or no, exits 0 or 1 (like kubectl auth can-i)')
@@ -305,7 +305,7 @@ withState(rbac.command('can'))
   .option('--as-group <group>', 'a group of the user (repeatable)', collect)
   .option('--explain', 'name the binding, role and rule that allow it, or the system:masters bypass')
   .action(async (verb: string, resource: string, flags) => {
-    process.exitCode = await canCommand(configFrom(flags), verb, resource, flags);
+    process.exitCode = await canCommand(configFrom(flags, { postgres: true }), verb, resource, flags);
   });
 withState(rbac.command('who-can'))
   .description('which subjects may make a request, with the binding and role of each')
@@ -314,7 +314,7 @@ withState(rbac.command('who-can'))
   .option('--subresource <name>', 'subresource, e.g. exec')
   .option('-n, --namespace <ns>', 'namespace (default: every namespace for namespaced resources)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (verb: string, resource: string, flags) => whoCanCommand(configFrom(flags), verb, resource, flags));
+  .action(async (verb: string, resource: string, flags) => whoCanCommand(configFrom(flags, { postgres: true }), verb, resource, flags));
 withState(rbac.command('permissions'))
   .description('every rule that reaches a user, service account or group, with the binding path that grants it')
   .option('--user <name>', 'a user (system:authenticated is added)')
@@ -322,7 +322,7 @@ withState(rbac.command('permissions'))
   .option('--serviceaccount <ns:name>', 'a service account')
   .option('-n, --namespace <ns>', 'only RoleBindings of this namespace (and ClusterRoleBindings)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => permissionsCommand(configFrom(flags), flags));
+  .action(async (flags) => permissionsCommand(configFrom(flags, { postgres: true }), flags));
 
 withState(rbac.command('report'))
   .description('granted versus used over a window: per subject, unused and removable bindings, dangerous grants unused first, subjects never seen')

@@ -10,6 +10,7 @@ import type { ActionPosition, EventFilter, StoredEvent } from '../sqlite/queries
 import { pgAlertBook, pgCheckoutBook } from './pgAlertBook.js';
 import { listPgArchives, pgArchivedDays } from './pgRetention.js';
 import { pgGapReads } from './pgPipelineWatch.js';
+import { pgSnapshotBook } from './pgSnapshotBook.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -69,7 +70,7 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
       ...pgGapReads(pool),
     },
     selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
-    snapshots: unsupported as QueryStore['snapshots'],
+    snapshots: pgSnapshotBook(pool),
     reviews: unsupported as QueryStore['reviews'],
     usage: unsupported as QueryStore['usage'],
   };

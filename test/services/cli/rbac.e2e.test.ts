@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { CLI, cliEnv, tempDir } from '../../helpers.js';
+import { CLI, cliEnv, onEachBackend, tempDir } from '../../helpers.js';
 
 const RBAC = `
 apiVersion: rbac.authorization.k8s.io/v1
@@ -50,14 +50,12 @@ kind: ConfigMap
 metadata: {name: skipped, namespace: team-a}
 `;
 
-/** `kubetrail rbac` end to end: load a snapshot, then ask can, who-can, permissions and diff. */
-describe('kubetrail rbac', function () {
-  this.timeout(60_000);
+/** `kubetrail rbac` end to end, on either store: load a snapshot, then ask can, who-can, permissions and diff. */
+onEachBackend('kubetrail rbac', (db) => {
   const dir = tempDir();
-  const db = join(dir, 'rbac.db');
   const file = join(dir, 'rbac.yaml');
   writeFileSync(file, RBAC);
-  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, 'rbac', ...args, '--db', db], { encoding: 'utf8', env: cliEnv() });
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, 'rbac', ...args, '--db', db()], { encoding: 'utf8', env: cliEnv() });
 
   it('asks for a snapshot before one is loaded, naming the command that loads one (exit 2)', () => {
     const r = cli(['can', 'get', 'pods', '--as', 'alice']);

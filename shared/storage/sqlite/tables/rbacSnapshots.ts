@@ -34,7 +34,7 @@ export interface Snapshot extends SnapshotInfo {
 /** The problems kept in a summary (the CLI prints all of them at load time). */
 const PROBLEMS_KEPT = 100;
 
-interface SnapshotRow {
+export interface SnapshotRow {
   id: number;
   cluster: string;
   taken_at: number;
@@ -43,12 +43,16 @@ interface SnapshotRow {
   state?: Buffer;
 }
 
-export function saveSnapshot(db: Database, s: Omit<Snapshot, 'id'>): SnapshotInfo {
+/** A snapshot as stored, in either backend: its state compressed, its summary as JSON with the problems kept. */
+export function storedSnapshot(s: Omit<Snapshot, 'id'>): { summary: SnapshotSummary; state: Buffer; summaryJson: string } {
   const summary = { ...s.summary, problems: s.summary.problems.slice(0, PROBLEMS_KEPT) };
-  const info = db
-    .prepare('INSERT INTO rbac_snapshots (cluster, taken_at, source, state, summary) VALUES (?, ?, ?, ?, ?)')
-    .run(s.cluster, s.takenAt, s.source, deflateRawSync(JSON.stringify(s.state)), JSON.stringify(summary));
-  return { id: Number(info.lastInsertRowid), cluster: s.cluster, takenAt: s.takenAt, source: s.source, summary };
+  return { summary, state: deflateRawSync(JSON.stringify(s.state)), summaryJson: JSON.stringify(summary) };
+}
+
+export function saveSnapshot(db: Database, s: Omit<Snapshot, 'id'>): SnapshotInfo {
+  const stored = storedSnapshot(s);
+  const info = db.prepare('INSERT INTO rbac_snapshots (cluster, taken_at, source, state, summary) VALUES (?, ?, ?, ?, ?)').run(s.cluster, s.takenAt, s.source, stored.state, stored.summaryJson);
+  return { id: Number(info.lastInsertRowid), cluster: s.cluster, takenAt: s.takenAt, source: s.source, summary: stored.summary };
 }
 
 /** Snapshots, newest first, of one cluster or all. */
@@ -61,9 +65,11 @@ export function listSnapshots(db: Database, cluster?: string): SnapshotInfo[] {
 
 export function getSnapshot(db: Database, id: number): Snapshot {
   const row = db.prepare('SELECT * FROM rbac_snapshots WHERE id = ?').get(id) as SnapshotRow | undefined;
-  if (!row) throw new NotFoundError(`no RBAC snapshot ${id}; \`kubetrail rbac snapshots\` lists them`);
+  if (!row) throw noSnapshot(id);
   return rowToSnapshot(row);
 }
+
+export const noSnapshot = (id: number) => new NotFoundError(`no RBAC snapshot ${id}; \`kubetrail rbac snapshots\` lists them`);
 
 /** The newest snapshot of a cluster (taken at or before `at`, when given), or null. */
 /** Whether any RBAC snapshot of `cluster` is stored. */
@@ -78,10 +84,11 @@ export function latestSnapshot(db: Database, cluster: string, at?: number): Snap
   return row ? rowToSnapshot(row) : null;
 }
 
-function rowToInfo(r: SnapshotRow): SnapshotInfo {
-  return { id: r.id, cluster: r.cluster, takenAt: r.taken_at, source: r.source, summary: JSON.parse(r.summary) as SnapshotSummary };
+/** A stored row, from either backend (PostgreSQL gives bigints as text). */
+export function rowToInfo(r: SnapshotRow): SnapshotInfo {
+  return { id: Number(r.id), cluster: r.cluster, takenAt: Number(r.taken_at), source: r.source, summary: JSON.parse(r.summary) as SnapshotSummary };
 }
 
-function rowToSnapshot(r: SnapshotRow): Snapshot {
+export function rowToSnapshot(r: SnapshotRow): Snapshot {
   return { ...rowToInfo(r), state: JSON.parse(inflateRawSync(r.state!).toString('utf8')) as RbacState };
 }
