@@ -4,6 +4,7 @@ import type { UserInfo } from '../../audit/types.js';
 import { nowMicros, type Clock } from '../../clock.js';
 import { identityOf, type Identity } from '../../identity/identity.js';
 import type { Attribution } from '../../identity/identityMap.js';
+import { findPgWorkloadCause } from './pgWorkloadCause.js';
 import { MAX_ALERT_EVENTS, alertOfFinding, withIdentity, type AlertOfFinding, type CoveringCheckout, type FindingRow, type OpenAlert } from '../findingAlert.js';
 
 /** The identity map, compiled (identityMap.ts). */
@@ -40,19 +41,18 @@ interface KeyAlert extends Omit<OpenAlert, 'id'> {
  *
  * A key's findings are worked out in memory from its open alerts and their known auditIDs,
  * read once: a rule that fires on every request of a busy workload costs a few round trips a
- * transaction, not a few an event.
- *
- * Not on PostgreSQL yet: naming the person whose change a controller carried out (it reads the
- * stored bodies of the change; SQLite's queries/workloadCause.ts).
+ * transaction, not a few an event. A controller's finding names the person whose change it
+ * carried out (pgWorkloadCause.ts).
  */
 export async function recordPgFindings(client: pg.PoolClient, stored: StoredFinding[], options: { throttleMicros: number; clock: Clock; attribute: Attribute }): Promise<void> {
   if (stored.length === 0) return;
   const checkouts = await checkoutsOf(client, stored);
   const byKey = new Map<string, { a: AlertOfFinding; s: StoredFinding }[]>();
   for (const s of stored) {
-    const [, rule, , account] = s.finding;
+    const [, rule, , account, , , , , owner] = s.finding;
     const checkout = rule === 'break-glass-use' ? (checkouts.get(account) ?? []).find((c) => c.from <= s.receivedAt && s.receivedAt < c.end) ?? null : null;
-    const a = alertOfFinding(s.finding, { person: personOf(s.principalJson, options.attribute), checkout, cause: null });
+    const cause = owner ? await findPgWorkloadCause(client, owner, s.cluster, s.receivedAt, options.attribute) : null;
+    const a = alertOfFinding(s.finding, { person: personOf(s.principalJson, options.attribute), checkout, cause });
     const key = lockKey(a, s.cluster);
     const list = byKey.get(key);
     if (list) list.push({ a, s });

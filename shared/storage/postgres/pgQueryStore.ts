@@ -19,7 +19,10 @@ const PAGE = 500;
 /** Objects a filter may name for their histories to be read object by object from their index. */
 const FEW_OBJECTS = 50;
 
-const SELECT = `SELECT ${EVENT_SELECT_COLUMNS} FROM events e ${EVENT_JOINS}`;
+/** The break-glass checkout covering an action of its account (they never overlap: pgAlertBook.ts). */
+const IN_CHECKOUT = 'bg.account = u.username AND bg.from_at <= e.received_at AND e.received_at < least(bg.until_at, coalesce(bg.closed_at, bg.until_at))';
+
+const SELECT = `SELECT ${EVENT_SELECT_COLUMNS}, bg.id AS checkout_id, bg.person AS checkout_person FROM events e ${EVENT_JOINS} LEFT JOIN breakglass_checkouts bg ON ${IN_CHECKOUT}`;
 
 /** Only the most complete stage of each action (spec/k8s-audit.md §5.1). */
 const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
@@ -37,18 +40,19 @@ function notYet(what: string): never {
  */
 export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[] = []): QueryStore {
   const pool = store.pool;
-  const withActor = actorOf(compileIdentityMap(identityMap));
+  const attribute = compileIdentityMap(identityMap);
+  const withActor = actorOf(attribute);
   const unsupported = new Proxy({}, { get: (_t, name) => () => notYet(`this question (${String(name)})`) });
   return {
     events: {
-      actions: (filter) => actions(pool, filter, withActor),
+      actions: (filter) => actions(pool, filter, attribute, withActor),
       action: async (cluster, auditID, options) => {
         const where = ['e.audit_id = $1', 'e.cluster_id = (SELECT id FROM strings WHERE value = $2)'];
         const params: unknown[] = [auditID, cluster];
         if (options.since !== undefined) where.push(`e.received_at >= $${params.push(options.since)}`);
         if (options.until !== undefined) where.push(`e.received_at < $${params.push(options.until)}`);
         const rows = (await pool.query(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY e.stage`, params)).rows.map(numeric);
-        const stages = [...mapRows(rows[Symbol.iterator]() as IterableIterator<JoinedRow>)].map(withActor);
+        const stages = withActors(rows, withActor);
         if (options.bodies) {
           for (const s of stages) {
             if (!s.hasBody) continue;
@@ -76,12 +80,15 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
   };
 }
 
-async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: StoredEvent) => StoredEvent): Rows<StoredEvent> {
-  if (filter.actor !== undefined) notYet('--actor (identities)');
-  if (filter.person !== undefined) notYet('--person (identities and break-glass)');
+async function* actions(pool: pg.Pool, filter: EventFilter, attribute: (i: ReturnType<typeof identityOf>) => Attribution, withActor: (s: StoredEvent, checkout: { id: number; person: string } | null) => StoredEvent): Rows<StoredEvent> {
   const where: string[] = [MOST_COMPLETE_STAGE];
   const params: unknown[] = [];
   const p = (v: unknown) => `$${params.push(v)}`;
+  if (filter.actor !== undefined) {
+    // The identity (an EKS ARN, a username) or the username itself, as on SQLite.
+    const principals = await principalsWhere(pool, (i) => i.key === filter.actor);
+    where.push(`(e.user_id = ANY(${p(principals)}::bigint[]) OR e.user_id IN (SELECT id FROM principals WHERE username = ${p(filter.actor)}))`);
+  }
   if (filter.cluster !== undefined) where.push(`e.cluster_id = (SELECT id FROM strings WHERE value = ${p(filter.cluster)})`);
   if (filter.user !== undefined) {
     const u = p(filter.user);
@@ -116,6 +123,12 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
     if (ids.length <= FEW_OBJECTS) objectIds = ids;
     else where.push(`e.object_id IN (SELECT id FROM objects WHERE ${cond.join(' AND ').replace(/\$(\d+)/g, (_m, k: string) => p(oparams[Number(k) - 1]))})`);
   }
+  if (filter.person !== undefined) {
+    // The identity map's person, or the person of a break-glass checkout the action fell within.
+    const principals = await principalsWhere(pool, (i) => attribute(i).person === filter.person);
+    const person = p(filter.person);
+    where.push(`(e.user_id = ANY(${p(principals)}::bigint[]) OR EXISTS (SELECT 1 FROM principals u JOIN breakglass_checkouts bg ON ${IN_CHECKOUT} AND bg.person = ${person} WHERE u.id = e.user_id))`);
+  }
   if (filter.finding !== undefined) {
     where.push(`EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id
       WHERE ae.rule = ${p(filter.finding)} AND ae.received_at = e.received_at AND ae.audit_id = e.audit_id AND a.cluster = (SELECT value FROM strings WHERE id = e.cluster_id))`);
@@ -147,9 +160,8 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
     // The page's rows, rebuilt with their dimensions, in the order found.
     const byId = new Map((await pool.query(`${SELECT} WHERE e.id = ANY($1::bigint[])`, [ids])).rows.map((r) => [Number(r.id), numeric(r)]));
     const rows = ids.map((id) => byId.get(id)!);
-    for (const s of mapRows(rows[Symbol.iterator]() as IterableIterator<JoinedRow>)) {
-      after = s.position;
-      const stored = withActor(s);
+    for (const stored of withActors(rows, withActor)) {
+      after = stored.position;
       if (filter.q !== undefined && !stored.event.requestURI.includes(filter.q)) continue;
       if (filter.sourceCidr !== undefined && !(stored.event.sourceIPs ?? []).some((ip) => filter.sourceCidr!.contains(ip))) continue;
       yield stored;
@@ -161,18 +173,48 @@ async function* actions(pool: pg.Pool, filter: EventFilter, withActor: (s: Store
 
 /** PostgreSQL gives bigint columns as text: the numbers the rebuilt event holds. */
 function numeric(row: Record<string, unknown>): JoinedRow {
-  for (const k of ['id', 'cluster_id', 'received_at', 'stage_delay', 'resource_version']) if (typeof row[k] === 'string') row[k] = Number(row[k]);
+  for (const k of ['id', 'cluster_id', 'received_at', 'stage_delay', 'resource_version', 'checkout_id']) if (typeof row[k] === 'string') row[k] = Number(row[k]);
   return row as unknown as JoinedRow;
+}
+
+/** The rows rebuilt, each with its actor (and the checkout its row found). */
+function withActors(rows: JoinedRow[], withActor: (s: StoredEvent, checkout: { id: number; person: string } | null) => StoredEvent): StoredEvent[] {
+  return [...mapRows(rows[Symbol.iterator]())].map((s, i) => {
+    const r = rows[i]!;
+    return withActor(s, r.checkout_id === null || r.checkout_id === undefined ? null : { id: r.checkout_id, person: r.checkout_person! });
+  });
 }
 
 /**
  * The actor, derived from the user as read (identity/identity.ts) and attributed by the identity
- * map: identities are not kept on PostgreSQL yet. Break-glass checkouts are not applied.
+ * map (identities are not kept on PostgreSQL yet), or by the break-glass checkout the action
+ * fell within, as on SQLite.
  */
-function actorOf(attribute: (i: ReturnType<typeof identityOf>) => Attribution): (s: StoredEvent) => StoredEvent {
-  return (s) => {
+function actorOf(attribute: (i: ReturnType<typeof identityOf>) => Attribution): (s: StoredEvent, checkout: { id: number; person: string } | null) => StoredEvent {
+  return (s, checkout) => {
     const id = identityOf(s.event.user as UserInfo, s.event.annotations);
     const a = attribute(id);
-    return { ...s, actor: { kind: id.kind, key: id.key, person: a.person ?? null, team: a.team ?? null, checkout: null, credentialKind: id.credential.kind, credentialId: id.credential.id ?? null } };
+    return {
+      ...s,
+      actor: { kind: id.kind, key: id.key, person: checkout?.person ?? a.person ?? null, team: a.team ?? null, checkout: checkout?.id ?? null, credentialKind: id.credential.kind, credentialId: id.credential.id ?? null },
+    };
   };
+}
+
+/**
+ * The principals whose identity (identity/identity.ts) passes `test`: what SQLite's identities
+ * table answers, derived here (principals are few next to events: read whole).
+ */
+async function principalsWhere(pool: pg.Pool, test: (i: ReturnType<typeof identityOf>) => boolean): Promise<number[]> {
+  const ids: number[] = [];
+  for (const r of (await pool.query<{ id: string; json: string }>('SELECT id, json FROM principals')).rows) {
+    let user: UserInfo | undefined;
+    try {
+      user = JSON.parse(r.json) as UserInfo;
+    } catch {
+      user = undefined;
+    }
+    if (test(identityOf(user))) ids.push(Number(r.id));
+  }
+  return ids;
 }

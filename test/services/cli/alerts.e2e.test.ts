@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import YAML from 'yaml';
 import type { AuditEvent } from '../../../shared/audit/types.js';
-import { CLI, cliEnv, makeEvent, tempDir } from '../../helpers.js';
+import { CLI, cliEnv, makeEvent, onEachBackend, tempDir } from '../../helpers.js';
 
 const AUTH = 'system:authenticated';
 const at = (minute: number, second = 0) => `2026-07-23T14:${String(minute).padStart(2, '0')}:${String(second).padStart(2, '0')}.000000Z`;
@@ -27,13 +27,11 @@ interface Alert {
  * one alert per rule and identity, break-glass checkouts at the edges of their windows, and
  * `kubetrail alerts` with its filters and --fail-on-severity.
  */
-describe('kubetrail alerts and break-glass checkouts', function () {
-  this.timeout(60_000);
+onEachBackend('kubetrail alerts and break-glass checkouts', (db) => {
   const dir = tempDir();
-  const db = join(dir, 'alerts.db');
   const config = join(dir, 'kubetrail.yaml');
   writeFileSync(config, YAML.stringify({ alerts: { throttleSeconds: 600 }, detections: { rules: { 'non-rbac-allow': { enabled: false } } } }));
-  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--db', db, '--config', config], { encoding: 'utf8', env: cliEnv() });
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--db', db(), '--config', config], { encoding: 'utf8', env: cliEnv() });
   const run = (args: string[]) => {
     const r = cli(args);
     if (r.status !== 0) throw new Error(`kubetrail ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);

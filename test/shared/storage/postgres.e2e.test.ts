@@ -508,9 +508,9 @@ describe('the PostgreSQL store (a real server)', () => {
       const identities = await runCli(['identities', '--db', db.url], cliEnv());
       expect(identities.status).to.equal(2);
       expect(identities.stderr).to.include('SQLite store only').and.include('--db PATH');
-      const byPerson = await runCli(['events', '--person', 'alice', '--db', db.url], cliEnv());
-      expect(byPerson.status).to.equal(2);
-      expect(byPerson.stderr).to.include('--person (identities and break-glass) is not available on PostgreSQL yet');
+      const report = await runCli(['rbac', 'report', '--db', db.url], cliEnv());
+      expect(report.status).to.equal(2);
+      expect(report.stderr).to.include('SQLite store only');
       const wrong = await runCli(['ingest', '-', '--db', 'postgres://nobody:s3cret-pw@127.0.0.1:1/none'], cliEnv({ KUBETRAIL_REDACTION_KEY: KEY_HEX }));
       expect(wrong.status).to.not.equal(0);
       // The password is never shown.

@@ -12,7 +12,7 @@ export interface WorkloadCause {
   auditID: string;
 }
 
-const RESOURCE_OF_KIND: Record<string, string> = {
+export const RESOURCE_OF_KIND: Record<string, string> = {
   ReplicaSet: 'replicasets',
   Deployment: 'deployments',
   StatefulSet: 'statefulsets',
@@ -23,10 +23,10 @@ const RESOURCE_OF_KIND: Record<string, string> = {
 };
 
 /** kube-controller-manager itself, or a controller running under its own service account. */
-const CONTROLLER = /^(system:kube-controller-manager|system:serviceaccount:kube-system:[a-z0-9-]+-controller)$/;
+export const CONTROLLER = /^(system:kube-controller-manager|system:serviceaccount:kube-system:[a-z0-9-]+-controller)$/;
 
 /** Owner chains are short (Pod → ReplicaSet → Deployment; Pod → Job → CronJob). */
-const MAX_HOPS = 4;
+export const MAX_HOPS = 4;
 
 interface ChangeRow {
   id: number;
@@ -82,10 +82,14 @@ export class WorkloadCauses {
   }
 
   private ownerInBody(eventId: number, namespace: string): string | undefined {
-    const compressed = this.body.get(eventId) as Buffer | null | undefined;
-    if (!compressed) return undefined;
-    const body = JSON.parse(inflateRawSync(compressed).toString('utf8')) as { metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } };
-    const owner = body.metadata?.ownerReferences?.find((o) => o.controller === true);
-    return owner?.kind && owner.name ? `${owner.kind}/${namespace}/${owner.name}` : undefined;
+    return ownerInBody(this.body.get(eventId) as Buffer | null | undefined, namespace);
   }
+}
+
+/** The controlling owner (`Kind/namespace/name`) named in a stored (compressed) request body. */
+export function ownerInBody(compressed: Buffer | null | undefined, namespace: string): string | undefined {
+  if (!compressed) return undefined;
+  const body = JSON.parse(inflateRawSync(compressed).toString('utf8')) as { metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } };
+  const owner = body.metadata?.ownerReferences?.find((o) => o.controller === true);
+  return owner?.kind && owner.name ? `${owner.kind}/${namespace}/${owner.name}` : undefined;
 }
