@@ -71,7 +71,7 @@ describe('container deployment files (their commands run with their environment)
     const dir = tempDir();
     const { token, sha256 } = newToken();
     // The mounted configuration, with the token the file tells the operator to add.
-    const config = parseYaml(readFileSync('deploy/kubetrail.yaml', 'utf8')) as { api: { tokens: unknown[] } };
+    const config = parseYaml(readFileSync('deploy/compose/kubetrail.yaml', 'utf8')) as { api: { tokens: unknown[] } };
     config.api.tokens = [{ name: 'ops', role: 'admin', sha256 }];
     const configFile = join(dir, 'kubetrail.yaml');
     writeFileSync(configFile, toYaml(config));
@@ -86,7 +86,7 @@ describe('container deployment files (their commands run with their environment)
     try {
       const urls: string[] = [];
       for (const service of consumers) {
-        for (const v of service.volumes ?? []) expect(v).to.match(/^(\.\/deploy\/kubetrail\.yaml:\/config\/kubetrail\.yaml:ro|kubetrail-archive:\/data\/archive)$/);
+        for (const v of service.volumes ?? []) expect(v).to.match(/^(\.\/deploy\/compose\/kubetrail\.yaml:\/config\/kubetrail\.yaml:ro|kubetrail-archive:\/data\/archive)$/);
         const env: Record<string, string> = { ...img.env, ...Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, String(v)])) };
         // The compose network's names and the container's paths, here.
         expect(env.KAFKA_BROKERS).to.equal('kafka:9092');
@@ -147,7 +147,7 @@ describe('container deployment files (their commands run with their environment)
 
   it('compose: without an API token in the mounted configuration, kubetrail refuses to start and says what to add', async () => {
     const r = spawn(process.execPath, [CLI, 'serve'], {
-      env: { PATH: process.env.PATH!, ...image().env, KUBETRAIL_CONFIG: 'deploy/kubetrail.yaml', KUBETRAIL_DB: join(tempDir(), 'k.db'), KUBETRAIL_REDACTION_KEY: TEST_REDACTION_KEY.toString('hex') },
+      env: { PATH: process.env.PATH!, ...image().env, KUBETRAIL_CONFIG: 'deploy/compose/kubetrail.yaml', KUBETRAIL_DB: join(tempDir(), 'k.db'), KUBETRAIL_REDACTION_KEY: TEST_REDACTION_KEY.toString('hex') },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
