@@ -34,6 +34,29 @@ describe('retention and archives from the CLI and serve (PCI DSS 10.5.1)', () =>
     expect(verify.stdout).to.contain('1 events of archived days are out of the store');
   });
 
+  it('a late event of an archived day joins its archive instead of replacing it, and the day restores whole', async () => {
+    const d = tempDir();
+    const env = cliEnv({ KUBETRAIL_DB: join(d, 'k.db') });
+    const day = '2019-03-04';
+    const file = (name: string, n: number, from: number) => {
+      const path = join(d, name);
+      writeFileSync(path, Array.from({ length: n }, (_, i) => JSON.stringify(makeEvent({ requestReceivedTimestamp: `${day}T10:00:${String(from + i).padStart(2, '0')}.000000Z`, stageTimestamp: `${day}T10:00:${String(from + i).padStart(2, '0')}.000001Z` }))).join('\n') + '\n');
+      return path;
+    };
+    expect((await runCli(['ingest', file('first.jsonl', 3, 0), '--cluster', 'c'], env)).status).to.equal(0);
+    expect((await runCli(['retention', 'run'], env)).stdout).to.contain(`archived ${day}: 3 events`);
+    // Days later, one more event of that day arrives (a delayed pipeline, a backfill).
+    expect((await runCli(['ingest', file('late.jsonl', 1, 30), '--cluster', 'c'], env)).status).to.equal(0);
+    expect((await runCli(['retention', 'run'], env)).stdout).to.contain(`archived ${day}: 4 events`);
+    const list = JSON.parse((await runCli(['archive', 'list', '--output', 'json'], env)).stdout) as { day: string; rows: number }[];
+    expect(list.map((a) => [a.day, a.rows])).to.deep.equal([[day, 4]]);
+    expect((await runCli(['archive', 'verify', day], env)).status).to.equal(0);
+    expect((await runCli(['archive', 'restore', day], env)).stdout).to.contain(`restored ${day}: 4 events`);
+    const shown = await runCli(['events', '--since', `${day}T00:00:00Z`, '--until', `${day}T23:59:59Z`, '--output', 'ndjson', '--limit', '0'], env);
+    expect(shown.stdout.trim().split('\n')).to.have.length(4);
+    expect((await runCli(['verify'], env)).status).to.equal(0);
+  });
+
   it('keeps taking events after retention archived every stored one: ingest, the webhook, verify, and the day restores', async function () {
     this.timeout(60_000);
     const d = tempDir();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -147,18 +147,34 @@ async function sha256File(path: string): Promise<string> {
 export async function archiveDay(db: Database, day: number, dir: string, nowMicros: number): Promise<ArchiveRecord> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ids = db.prepare(IDS_OF_DAY).pluck().all(dayStart(day), dayStart(day + 1)) as number[];
-  const existing = db.prepare('SELECT * FROM archives WHERE day = ?').get(day) as ArchiveRow | undefined;
-  if (ids.length === 0 && existing) return toRecord(existing);
+  const row = db.prepare('SELECT * FROM archives WHERE day = ?').get(day) as ArchiveRow | undefined;
+  const existing = row && toRecord(row);
+  if (ids.length === 0 && existing) return existing;
   const head = lastLink(db);
   if (ids.length > 0 && (!head || ids.at(-1)! > head.lastEvent)) throw new InputError(`the rows of ${dayName(day)} are not all chained yet; run again after the next write`);
-  const links = (db.prepare('SELECT * FROM chain_links WHERE last_event >= ? AND first_event <= ? ORDER BY seq').all(ids[0] ?? 0, ids.at(-1) ?? -1) as Record<string, unknown>[])
-    .map(toLink)
-    .flatMap((l): [number, string, number, string][] => l.days.filter(([d]) => d === day).map(([, n, h]) => [l.seq, l.link.toString('hex'), n, h]));
+  // Rows of a day already archived (late events, a backfill) join its archive: the file is
+  // rewritten with the archived rows and these, never replaced by these alone.
+  const joining = existing && existing.restoredAt === null ? existing : null;
+  if (joining?.expiredAt) throw new InputError(`${dayName(day)} has ${ids.length} new event(s), but its archive was ${deletedBy(joining)}: they stay in the store`);
+  if (joining) {
+    const check = await verifyArchive(db, day, dir);
+    if (!check.ok) throw new InputError(`${dayName(day)} has ${ids.length} new event(s), but its archive fails its check, so they are not added to it: ${check.problems.join('; ')}`);
+  }
+  const links = [
+    ...(joining?.links ?? []),
+    ...(db.prepare('SELECT * FROM chain_links WHERE last_event >= ? AND first_event <= ? ORDER BY seq').all(ids[0] ?? 0, ids.at(-1) ?? -1) as Record<string, unknown>[])
+      .map(toLink)
+      .flatMap((l): [number, string, number, string][] => l.days.filter(([d]) => d === day).map(([, n, h]) => [l.seq, l.link.toString('hex'), n, h])),
+  ];
 
   const name = dayName(day);
   const file = `${name}.ndjson.gz`;
   const path = join(dir, file);
   async function* lines(): AsyncGenerator<string> {
+    if (joining) {
+      const rl = createInterface({ input: createReadStream(path).pipe(createGunzip()), crlfDelay: Infinity });
+      for await (const line of rl) if (line) yield `${line}\n`;
+    }
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunkIds = ids.slice(i, i + CHUNK);
       const chunk = db.prepare(ROWS_BY_ID(chunkIds.length)).raw().all(...chunkIds) as unknown[][];
@@ -170,16 +186,20 @@ export async function archiveDay(db: Database, day: number, dir: string, nowMicr
       }
     }
   }
-  await pipeline(Readable.from(lines()), createGzip(), createWriteStream(path, { mode: 0o600 }));
+  // Written beside and renamed over: the archive on disk is whole at every moment.
+  const partial = `${path}.partial`;
+  await pipeline(Readable.from(lines()), createGzip(), createWriteStream(partial, { mode: 0o600 }));
+  renameSync(partial, path);
   const sha256 = await sha256File(path);
-  const idRanges = ranges(ids);
+  const rows = (joining?.rows ?? 0) + ids.length;
+  const idRanges = mergeRanges([...(joining?.ids ?? []), ...ranges(ids)]);
   writeFileSync(
     join(dir, `${name}.manifest.json`),
-    `${JSON.stringify({ day: name, file, sha256, rows: ids.length, ids: idRanges, chain: { links, headAtArchive: head && { seq: head.seq, hash: head.link.toString('hex') } }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
+    `${JSON.stringify({ day: name, file, sha256, rows, ids: idRanges, chain: { links, headAtArchive: head && { seq: head.seq, hash: head.link.toString('hex') } }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
     { mode: 0o600 },
   );
   db.prepare('INSERT OR REPLACE INTO archives (day, file, sha256, rows, ids, links, archived_at, restored_at, expired_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)').run(
-    day, file, sha256, ids.length, JSON.stringify(idRanges), JSON.stringify(links), nowMicros,
+    day, file, sha256, rows, JSON.stringify(idRanges), JSON.stringify(links), nowMicros,
   );
   // In chunks, so that ingest is not held for long; a day cut short is finished by the next run.
   const del = db.transaction((chunk: number[]) => {
@@ -190,6 +210,17 @@ export async function archiveDay(db: Database, day: number, dir: string, nowMicr
   });
   for (let i = 0; i < ids.length; i += 500) del(ids.slice(i, i + 500));
   return getArchive(db, day);
+}
+
+/** Id ranges sorted, adjacent and overlapping ones joined. */
+function mergeRanges(rs: [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const [a, b] of [...rs].sort((x, y) => x[0] - y[0])) {
+    const last = out.at(-1);
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
 }
 
 async function* archiveLines(path: string): AsyncGenerator<{ id: number; row: unknown[]; request: Buffer | null; response: Buffer | null }> {
