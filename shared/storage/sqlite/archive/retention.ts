@@ -352,6 +352,8 @@ export async function runRetention(db: Database, r: { hotDays: number; dir: stri
   const archived: RetentionRun['archived'] = [];
   // A day restored for an investigation stays a week before it is archived again.
   const held = new Set(db.prepare('SELECT day FROM archives WHERE restored_at > ?').pluck().all(before(nowMicros / 1000, { weeks: 1 })) as number[]);
+  // A day whose archive was deleted keeps what arrives for it later in the store (archiveDay).
+  for (const day of db.prepare('SELECT day FROM archives WHERE expired_at IS NOT NULL AND restored_at IS NULL').pluck().all() as number[]) held.add(day);
   for (const day of daysBefore(db, dayStart(firstHot))) {
     if (held.has(day)) continue;
     const a = await archiveDay(db, day, r.dir, nowMicros);
