@@ -11,6 +11,7 @@ import { pgAlertBook, pgCheckoutBook } from './pgAlertBook.js';
 import { listPgArchives, pgArchivedDays } from './pgRetention.js';
 import { pgGapReads } from './pgPipelineWatch.js';
 import { pgSnapshotBook } from './pgSnapshotBook.js';
+import { pgIngestStatus } from './pgStatus.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -67,12 +68,7 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
     identities: unsupported as QueryStore['identities'],
     alerts: pgAlertBook(pool),
     checkouts: pgCheckoutBook(pool),
-    status: {
-      clusters: async () => notYet('the ingest status of each cluster'),
-      oldest: async () => notYet('the first stored time of each cluster'),
-      quarantine: () => notYet('the quarantine list'),
-      ...pgGapReads(pool),
-    },
+    status: { ...pgIngestStatus(pool), ...pgGapReads(pool) },
     selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
     snapshots: pgSnapshotBook(pool),
     reviews: unsupported as QueryStore['reviews'],

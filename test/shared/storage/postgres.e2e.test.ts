@@ -125,6 +125,25 @@ describe('the PostgreSQL store (a real server)', () => {
     });
   });
 
+  it('shows each cluster\'s ingest, its first stored time and the quarantine, as the status API reads them', async () => {
+    await withWriter(async (writer, url) => {
+      const evs = events(0, 5);
+      await writer.write([batchOf(evs, [{ position: 'line 9', reason: 'not JSON', raw: '{"token":"abc' }])]);
+      const store = await openPgStore(url, { clock });
+      try {
+        const status = pgQueryStore(store).status;
+        const now = Date.parse('2026-07-23T10:05:00Z') * 1000;
+        expect(await status.clusters(now)).to.deep.equal([{ cluster: 'prod', lastEventTime: evs[4]!.requestReceivedTimestamp, eventsPerSecond: Math.round((5 / 300) * 100) / 100, quarantined: { test: 1 } }]);
+        expect(await status.oldest()).to.deep.equal([{ cluster: 'prod', first: Date.parse('2026-07-23T10:00:00Z') * 1000 + 1 }]);
+        const q = await collect(status.quarantine({}));
+        expect(q.map((r) => [r.cluster, r.position, r.reason])).to.deep.equal([['prod', 'line 9', 'not JSON']]);
+        expect(q[0]!.raw).to.not.include('abc');
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   it('gives each day near today a partition, and a time years off the default one', async () => {
     await withWriter(async (writer, url) => {
       const at = (iso: string) => makeEvent({ requestReceivedTimestamp: iso, stageTimestamp: iso });
