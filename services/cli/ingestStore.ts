@@ -2,7 +2,7 @@ import type { Config } from '../../shared/config.js';
 import { storeOptionsFrom } from '../../shared/config.js';
 import type { BatchStore } from '../../shared/storage/port.js';
 import { PgBatchStore } from '../../shared/storage/postgres/pgBatchStore.js';
-import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
+import { openPgStore, type PgStore } from '../../shared/storage/postgres/pgStore.js';
 import { loadRedactionKey } from '../../shared/storage/redactionKey.js';
 import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import { systemClock } from './clock.js';
@@ -20,11 +20,16 @@ export interface IngestStore extends BatchStore {
  * the SQLite database and its writer thread.
  */
 export async function openIngestStore(config: Readonly<Config>, env: Record<string, string | undefined>): Promise<IngestStore> {
+  if (!config.storage.url) return StoreWriter.open(config.database.path, { ...storeOptionsFrom(config, env), clock: systemClock });
+  return (await openPgWriter(config, env)).writer;
+}
+
+/** A writer of the PostgreSQL database storage.url names, with the store (its pool) it closes when it closes. */
+export async function openPgWriter(config: Readonly<Config>, env: Record<string, string | undefined>, maxConnections?: number): Promise<{ store: PgStore; writer: PgBatchStore }> {
   const options = storeOptionsFrom(config, env);
-  if (!config.storage.url) return StoreWriter.open(config.database.path, { ...options, clock: systemClock });
-  const pg = await openPgStore(config.storage.url, { clock: systemClock });
+  const pg = await openPgStore(config.storage.url!, { clock: systemClock, maxConnections });
   try {
-    return await PgBatchStore.open(pg, {
+    const writer = await PgBatchStore.open(pg, {
       clock: systemClock,
       redactionKey: loadRedactionKey(null, options.redactionKey),
       quarantineMaxBytes: options.quarantineMaxBytes,
@@ -32,6 +37,7 @@ export async function openIngestStore(config: Readonly<Config>, env: Record<stri
       identityMap: options.identityMap,
       alertThrottleSeconds: options.alertThrottleSeconds,
     });
+    return { store: pg, writer };
   } catch (err) {
     await pg.close();
     throw err;

@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass, verify, retention, archive and rbac load, snapshots, diff, can, who-can and permissions also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass, gaps, verify, retention, archive and rbac load, snapshots, diff, can, who-can and permissions also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -406,7 +406,7 @@ withCommon(gaps.command('list'))
         const rows = await store.status.gaps({ since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock()), cluster: flags.cluster, open: flags.open }, systemClock() * 1000);
         return writeRows(process.stdout, rows, GAP_COLUMNS, flags.output);
       });
-    }),
+    }, { postgres: true }),
   );
 withCommon(gaps.command('ack'))
   .description('acknowledge a gap with its cause and what was done (its alert is acknowledged with it)')
@@ -423,7 +423,7 @@ withCommon(gaps.command('ack'))
         process.stdout.write(`gap #${gap.id} (${gap.cluster} via ${gap.source}, ${gap.seconds} s) acknowledged by ${gap.ackedBy}\n`);
         return 1;
       });
-    }),
+    }, { postgres: true }),
   );
 
 withCommon(program.command('retention').command('run'))

@@ -7,11 +7,8 @@ import type { OpenAlertQueue, OpenQueryStore, QueryStore } from '../../shared/st
 import { pgAlertQueue } from '../../shared/storage/postgres/pgAlertQueue.js';
 import { PgPipelineWatch } from '../../shared/storage/postgres/pgPipelineWatch.js';
 import { openSqliteAlertQueue } from '../../shared/storage/sqlite/tables/alertDeliveries.js';
-import { PgBatchStore } from '../../shared/storage/postgres/pgBatchStore.js';
 import { pgQueryStore } from '../../shared/storage/postgres/pgQueryStore.js';
 import { createPgRefusalRecorder, lastPgServiceStart, recordPgSelfAudit } from '../../shared/storage/postgres/pgSelfAudit.js';
-import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
-import { loadRedactionKey } from '../../shared/storage/redactionKey.js';
 import { runRetention, type RetentionRun } from '../../shared/storage/sqlite/archive/retention.js';
 import { runPgRetention } from '../../shared/storage/postgres/pgRetention.js';
 import { lastLink } from '../../shared/storage/sqlite/chain/hashChain.js';
@@ -21,7 +18,7 @@ import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/s
 import { createRefusalRecorder, createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import { systemClock } from './clock.js';
-import type { IngestStore } from './ingestStore.js';
+import { openPgWriter, type IngestStore } from './ingestStore.js';
 
 /** A refused API call, as the self-audit records it (compactly). */
 export type Refusal = { actor: string; source: string | null; action: string; status: number; query?: unknown };
@@ -93,22 +90,7 @@ async function openSqliteServeStore(config: Readonly<Config>): Promise<ServeStor
  * the network: they are not waited for by the call they record, and close() waits for them.
  */
 async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<ServeStore> {
-  const options = storeOptionsFrom(config, process.env);
-  const store = await openPgStore(config.storage.url!, { clock: systemClock, maxConnections: 8 });
-  let writer: PgBatchStore;
-  try {
-    writer = await PgBatchStore.open(store, {
-      clock: systemClock,
-      redactionKey: loadRedactionKey(null, options.redactionKey),
-      quarantineMaxBytes: options.quarantineMaxBytes,
-      pastDays: config.retention.hotDays,
-      identityMap: options.identityMap,
-      alertThrottleSeconds: options.alertThrottleSeconds,
-    });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  const { store, writer } = await openPgWriter(config, process.env, 8);
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     const tracked = p.catch((err: unknown) => log.error({ err: errorMessage(err) }, 'a write to PostgreSQL failed (the self-audit, or the pipeline watch at stop)')).finally(() => pending.delete(tracked));

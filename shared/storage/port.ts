@@ -25,9 +25,11 @@ import type { SelfAuditFilter, SelfAuditRow } from './sqlite/tables/selfAudit.js
  * Queries: the API, the CLI, the alerter and the analyses ask a QueryStore (below);
  * sqlite/queryStore.ts is the first implementation.
  *
- * Not behind the port yet: the whole-store jobs that SQLite runs on its file (verifying the
- * hash chain, retention's archiving and restoring, rebuilding rollups, the pipeline watch's
- * stream state), and the writes kubetrail makes of itself (self-audit, alert deliveries).
+ * The alerter asks an AlertQueue (below). Not behind the port: the whole-store jobs, which each
+ * backend runs its own way (verifying the hash chain, retention's archiving and restoring,
+ * rebuilding rollups, the pipeline watch: sqlite/chain and sqlite/archive; postgres/pgVerify.ts,
+ * pgRetention.ts and pgPipelineWatch.ts), composed for `serve` by services/cli/serveStore.ts,
+ * and the self-audit's writes.
  */
 export interface BatchStore {
   /**

@@ -102,6 +102,12 @@ describe('Kafka consumers writing PostgreSQL (real broker, real server)', functi
       const alerts = await runCli(['alerts', '--server', reader.url, '--rule', 'system-masters-use', '--output', 'json'], cliEnv());
       expect(alerts.status, alerts.stderr).to.equal(0);
       expect((JSON.parse(alerts.stdout) as { count: number }[]).map((a) => a.count)).to.deep.equal([sent.masters + more.masters]);
+      // Either writer's cluster in the ingest status; what is not on PostgreSQL yet says so.
+      const status = (await (await fetch(`${reader.url}/api/v1/ingest/status`)).json()) as { clusters: { cluster: string }[] };
+      expect(status.clusters.map((c) => c.cluster)).to.deep.equal(['default']);
+      const identities = await fetch(`${reader.url}/api/v1/identities`);
+      expect(identities.status).to.equal(400);
+      expect(await identities.text()).to.include('not available on PostgreSQL yet');
     } finally {
       for (const c of children) await stop(c);
       await db.drop();
