@@ -16,7 +16,7 @@ CREATE TABLE chain_links (
   committed_at bigint NOT NULL,   -- wall clock, microseconds
   rows         integer NOT NULL,
   event_ids    bytea NOT NULL,    -- the event ids, ascending, as varint deltas
-  digests      bytea NOT NULL,    -- 4 bytes of each row's SHA-256, in id order: names the row that changed
+  digests      bytea NOT NULL,    -- each row's CRC-32, in id order: names the row that changed
   days         text NOT NULL,     -- JSON: [[day, rows, rows' SHA-256, dimension rows' SHA-256], …]
   first_day    integer NOT NULL,  -- the days' range, to find a day's links
   last_day     integer NOT NULL,

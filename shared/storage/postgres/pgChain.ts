@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { nowMicros, type Clock } from '../../clock.js';
@@ -7,8 +8,8 @@ import { nowMicros, type Clock } from '../../clock.js';
  * The hash chain on PostgreSQL (PCI DSS 10.3.4; migrations/postgres/0005): one stream per
  * writer, so that writers never wait on one chain head. Each transaction that stores events
  * appends a link to its writer's stream over:
- *   - the event rows it added, each in a canonical text of the values as stored (rowHash), with
- *     a 4-byte digest per row (to name the row that changed);
+ *   - the event rows it added, each in a canonical text of the values as stored (rowText), with
+ *     its CRC-32 (to name the row that changed; the day's SHA-256 is what cannot be forged);
  *   - per UTC day, a SHA-256 of the day's rows and one of the dimension rows they point to
  *     (users, tokens, objects, strings) as stored, so that a day moved to an archive leaves the
  *     others checkable;
@@ -47,9 +48,14 @@ function digest(bytes: Uint8Array | null): string | null {
   return bytes === null ? null : createHash('sha256').update(bytes).digest('hex');
 }
 
-/** SHA-256 of a row's canonical text: its id, values and body digests as JSON. */
-export function rowHash(r: ChainedRow): Buffer {
-  return createHash('sha256').update(JSON.stringify([r.id, ...r.values, digest(r.request), digest(r.response)])).digest();
+/** A row's canonical text: its id, values and body digests as JSON. */
+export function rowText(r: ChainedRow): string {
+  return JSON.stringify([r.id, ...r.values, digest(r.request), digest(r.response)]);
+}
+
+/** The 4 bytes a link keeps of a row: the CRC-32 of its text. */
+export function rowDigest(text: string): number {
+  return crc32(text);
 }
 
 /** A day of a link: [day, rows, SHA-256 of the rows, SHA-256 of the dimension rows they point to]. */
@@ -72,13 +78,13 @@ export function rowsRecord(rows: ChainedRow[], columns: readonly string[], dimen
   const digests = Buffer.alloc(sorted.length * 4);
   const days = new Map<number, { rows: number; hash: ReturnType<typeof createHash>; dims: DimensionRows }>();
   sorted.forEach((r, i) => {
-    const h = rowHash(r);
-    h.copy(digests, i * 4, 0, 4);
+    const text = rowText(r);
+    digests.writeUInt32BE(rowDigest(text), i * 4);
     const day = dayOf(r.values[receivedAt]);
     let d = days.get(day);
     if (!d) days.set(day, (d = { rows: 0, hash: createHash('sha256'), dims: new Map() }));
     d.rows++;
-    d.hash.update(h);
+    d.hash.update(text).update('\n');
     for (const [at, table] of pointers) {
       const id = r.values[at] as number | null;
       if (id === null) continue;

@@ -94,58 +94,56 @@ export async function archivePgDay(pool: pg.Pool, day: number, dir: string, nowM
   const own = await partitionExists(pool, day);
   const source = own ? partitionOf(day) : 'events_default';
   const range = `received_at >= ${dayStart(day)} AND received_at < ${dayStart(day + 1)}`;
-  const ids = (await pool.query<{ id: string }>(`SELECT id FROM ${source} WHERE ${range} ORDER BY id`)).rows.map((r) => Number(r.id));
-  if (ids.length === 0) {
-    if (own) await dropPartition(pool, day);
-    return null;
-  }
-  // The links that covered the day's rows, with what each recorded of the day.
-  const linkRows = await pool.query<{ stream_id: string; seq: string; link: Buffer; days: string; event_ids: Buffer }>(
-    'SELECT stream_id, seq, link, days, event_ids FROM chain_links WHERE last_day >= $1 AND first_day <= $1 ORDER BY stream_id, seq',
-    [day],
-  );
-  const wanted = new Set(ids);
-  const links = linkRows.rows.flatMap((l) => {
-    const d = (JSON.parse(l.days) as LinkDay[]).find(([x]) => x === day);
-    // A link whose rows of the day are all archived already (an earlier part) is not this part's.
-    return d && decodeIds(l.event_ids).some((id) => wanted.has(id)) ? [[Number(l.stream_id), Number(l.seq), l.link.toString('hex'), d[1], d[2], d[3]] as [number, number, string, number, string, string]] : [];
-  });
-  const part = Number((await pool.query<{ n: string }>('SELECT coalesce(max(part), 0) + 1 AS n FROM archives WHERE day = $1', [day])).rows[0]!.n);
   const name = dayName(day);
-  const file = part === 1 ? `${name}.copy.gz` : `${name}.${part}.copy.gz`;
-  const path = join(dir, file);
-  const client = await pool.connect();
-  try {
-    const copy = client.query(
-      copyStreams.to(`COPY (SELECT e.id, ${EVENT_ROW_COLUMNS.map((c) => `e.${c}`).join(', ')}, b.request, b.response FROM ${source} e LEFT JOIN bodies b ON b.event_id = e.id
+  // One transaction from the first read to the partition's drop, the partition locked against
+  // inserts: a late event of the day waits, then goes to the default partition (a later part),
+  // instead of landing in a partition whose rows were already copied and being dropped with it.
+  const part = await inTransaction(pool, async (c) => {
+    if (own) await c.query(`LOCK TABLE ${source} IN SHARE ROW EXCLUSIVE MODE`);
+    const ids = (await c.query<{ id: string }>(`SELECT id FROM ${source} WHERE ${range} ORDER BY id`)).rows.map((r) => Number(r.id));
+    if (ids.length === 0) {
+      if (own) await dropPartition(c, day);
+      return null;
+    }
+    // The links that covered the day's rows, with what each recorded of the day.
+    const linkRows = await c.query<{ stream_id: string; seq: string; link: Buffer; days: string; event_ids: Buffer }>(
+      'SELECT stream_id, seq, link, days, event_ids FROM chain_links WHERE last_day >= $1 AND first_day <= $1 ORDER BY stream_id, seq',
+      [day],
+    );
+    const wanted = new Set(ids);
+    const links = linkRows.rows.flatMap((l) => {
+      const d = (JSON.parse(l.days) as LinkDay[]).find(([x]) => x === day);
+      // A link whose rows of the day are all archived already (an earlier part) is not this part's.
+      return d && decodeIds(l.event_ids).some((id) => wanted.has(id)) ? [[Number(l.stream_id), Number(l.seq), l.link.toString('hex'), d[1], d[2], d[3]] as [number, number, string, number, string, string]] : [];
+    });
+    const part = Number((await c.query<{ n: string }>('SELECT coalesce(max(part), 0) + 1 AS n FROM archives WHERE day = $1', [day])).rows[0]!.n);
+    const file = part === 1 ? `${name}.copy.gz` : `${name}.${part}.copy.gz`;
+    const path = join(dir, file);
+    const copy = c.query(
+      copyStreams.to(`COPY (SELECT e.id, ${EVENT_ROW_COLUMNS.map((col) => `e.${col}`).join(', ')}, b.request, b.response FROM ${source} e LEFT JOIN bodies b ON b.event_id = e.id
         WHERE ${range.replaceAll('received_at', 'e.received_at')} ORDER BY e.id) TO STDOUT`),
     );
     await pipeline(copy, createGzip(), createWriteStream(path, { mode: 0o600 }));
-  } finally {
-    client.release();
-  }
-  const sha256 = await sha256File(path);
-  writeFileSync(
-    join(dir, `${file.replace(/\.copy\.gz$/, '')}.manifest.json`),
-    `${JSON.stringify({ day: name, part, file, format: `PostgreSQL COPY text, gzip; columns: ${ARCHIVE_COLUMNS.join(', ')}`, sha256, rows: ids.length, chain: { links }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
-    { mode: 0o600 },
-  );
-  await inTransaction(pool, async (c) => {
+    const sha256 = await sha256File(path);
+    writeFileSync(
+      join(dir, `${file.replace(/\.copy\.gz$/, '')}.manifest.json`),
+      `${JSON.stringify({ day: name, part, file, format: `PostgreSQL COPY text, gzip; columns: ${ARCHIVE_COLUMNS.join(', ')}`, sha256, rows: ids.length, chain: { links }, archivedAt: iso(nowMicros) }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
     await c.query('INSERT INTO archives (day, part, file, sha256, rows, event_ids, links, archived_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
       day, part, file, sha256, ids.length, encodeIds(ids), JSON.stringify(links), nowMicros,
     ]);
     await c.query('DELETE FROM bodies WHERE event_id = ANY($1::bigint[])', [ids]);
-    if (!own) await c.query(`DELETE FROM events_default WHERE id = ANY($1::bigint[]) AND ${range}`, [ids]);
+    if (own) await dropPartition(c, day);
+    else await c.query(`DELETE FROM events_default WHERE id = ANY($1::bigint[]) AND ${range}`, [ids]);
+    return part;
   });
-  if (own) await dropPartition(pool, day);
-  return (await listPgArchives(pool)).find((a) => dayName(day) === a.day && a.part === part)!;
+  return part === null ? null : (await listPgArchives(pool)).find((a) => name === a.day && a.part === part)!;
 }
 
-async function dropPartition(pool: pg.Pool, day: number): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await c.query(`ALTER TABLE events DETACH PARTITION ${partitionOf(day)}`);
-    await c.query(`DROP TABLE ${partitionOf(day)}`);
-  });
+async function dropPartition(c: pg.PoolClient, day: number): Promise<void> {
+  await c.query(`ALTER TABLE events DETACH PARTITION ${partitionOf(day)}`);
+  await c.query(`DROP TABLE ${partitionOf(day)}`);
 }
 
 /** A line of an archive: COPY's text format, back to values. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ChainProblem, VerifyReport } from '../sqlite/chain/verifyChain.js';
-import { GENESIS, dayOf, decodeIds, dimensionRows, linkHash, rowHash, rowsRecord, type ChainedRow, type LinkDay, type PgLink } from './pgChain.js';
+import { GENESIS, dayOf, decodeIds, dimensionRows, linkHash, rowDigest, rowText, rowsRecord, type ChainedRow, type LinkDay, type PgLink } from './pgChain.js';
 import { EVENT_ROW_COLUMNS, EVENT_ROW_TYPES } from './pgBatchStore.js';
 
 const MAX_PROBLEMS = 100;
@@ -146,7 +146,7 @@ async function checkLink(pool: pg.Pool, link: PgLink, ids: number[], archivedDay
       return;
     }
     present.push(row);
-    if (!rowHash(row).subarray(0, 4).equals(link.digests.subarray(i * 4, i * 4 + 4))) problems.push({ kind: 'changed', seq: link.seq, eventId: id, detail: `event ${id} differs from what stream ${where} recorded` });
+    if (rowDigest(rowText(row)) !== link.digests.readUInt32BE(i * 4)) problems.push({ kind: 'changed', seq: link.seq, eventId: id, detail: `event ${id} differs from what stream ${where} recorded` });
   });
   if (archivedRows === 0) {
     for (const id of missing) problems.push({ kind: 'deleted', seq: link.seq, eventId: id, detail: `event ${id} of stream ${where} is missing` });

@@ -458,6 +458,32 @@ describe('the PostgreSQL store (a real server)', () => {
     }
   });
 
+  it('archives a row a writer commits while the day is being archived, instead of dropping it with the partition', async () => {
+    const db = await freshPgDatabase(server);
+    const dir = tempDir();
+    const store = await openPgStore(db.url, { clock });
+    const writer = await PgBatchStore.open(await openPgStore(db.url, { clock }), { clock, redactionKey: TEST_REDACTION_KEY });
+    const late = new pg.Client({ connectionString: db.url });
+    await late.connect();
+    try {
+      await writer.write([batchOf(events(0, 10))]);
+      // A writer's transaction puts one more event of that day into its partition, and has not committed.
+      await late.query('BEGIN');
+      await late.query("INSERT INTO events (cluster_id, audit_id, stage, level, received_at, stage_delay, verb_id, user_id, decision, shape, source_version, has_body) SELECT cluster_id, 'late', stage, level, received_at, stage_delay, verb_id, user_id, decision, shape, source_version, 0 FROM events LIMIT 1");
+      const archiving = runPgRetention(store.pool, { hotDays: 0, dir }, Date.parse('2026-07-25T00:00:00Z') * 1000);
+      await new Promise((r) => setTimeout(r, 300));
+      await late.query('COMMIT');
+      const run = await archiving;
+      expect(run!.archived.map((a) => a.rows)).to.deep.equal([11]);
+      expect(Number((await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM events'))[0]!.n)).to.equal(0);
+    } finally {
+      await late.end();
+      await writer.close();
+      await store.close();
+      await db.drop();
+    }
+  });
+
   it('pages through actions from a position, newest first and oldest first, each action once', async () => {
     await withWriter(async (writer, url) => {
       await writer.write([batchOf(events(0, 250))]);
