@@ -316,8 +316,8 @@ export class PgBatchStore implements BatchStore {
           return noted('principals', d.id('principals', json), () => [json, username]);
         };
         const tokenId = () => {
-          const [p, json, credentialId] = b.tokens[token]!;
-          return noted('user_tokens', d.id('userTokens', tokenKey(json, credentialId)), () => [d.id('principals', b.principals[p]![0]), credentialId, json]);
+          const [, json, credentialId] = b.tokens[token]!;
+          return noted('user_tokens', d.id('userTokens', tokenKey(json, credentialId)), () => [credentialId, json]);
         };
         rows.push([
           noted('strings', d.id('strings', b.cluster), () => [b.cluster]), b.auditIDs[r]!, n[at + F.stage], n[at + F.level], n[at + F.receivedAt], n[at + F.stageDelay], valueId(at + F.verb), user(at + F.user), user(at + F.impersonatedUser),

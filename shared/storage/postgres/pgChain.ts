@@ -29,7 +29,8 @@ export const DIMENSION_COLUMNS = {
   strings: ['value'],
   verbs: ['verb'],
   principals: ['json', 'username'],
-  user_tokens: ['principal_id', 'credential_id', 'json'],
+  // Not principal_id: the user a token was first stored with, by whichever writer came first.
+  user_tokens: ['credential_id', 'json'],
   api_resources: ['api_group', 'api_version', 'resource', 'subresource', 'present'],
   objects: ['api_group', 'resource', 'namespace', 'name', 'uid'],
 } as const;
@@ -225,7 +226,7 @@ export async function dimensionRows(pool: pg.Pool, rows: readonly ChainedRow[], 
   for (const [table, ids] of wanted) {
     const names = DIMENSION_COLUMNS[table] as readonly string[];
     const r = await pool.query<Record<string, unknown>>(`SELECT id, ${names.join(', ')} FROM ${table} WHERE id = ANY($1::bigint[])`, [[...ids]]);
-    out.set(table, new Map(r.rows.map((x) => [Number(x.id), names.map((c) => (c === 'principal_id' ? Number(x[c]) : x[c]))])));
+    out.set(table, new Map(r.rows.map((x) => [Number(x.id), names.map((c) => x[c])])));
   }
   return out;
 }
