@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, alerts, breakglass, gaps, verify, retention, archive and rbac load, snapshots, diff, can, who-can and permissions also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, identities, alerts, breakglass, gaps, verify, retention, archive and rbac load, snapshots, diff, can, who-can and permissions also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -186,7 +186,7 @@ withRemote(withCommon(program.command('identities')))
   .option('--until <time>', 'duration back from now or RFC 3339 time')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    const config = configFrom(flags);
+    const config = configFrom(flags, { postgres: true });
     process.exitCode = await query(config, 'identities', flags, (remote) => identitiesCommand(config, flags, remote));
   });
 

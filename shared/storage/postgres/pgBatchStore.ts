@@ -416,7 +416,8 @@ export class PgBatchStore implements BatchStore {
     }
     const bodies: [number, number, Uint8Array | null, Uint8Array | null][] = [];
     const duplicates: number[] = [];
-    const accepted = new Set<number>();
+    /** The id each stored row got, by its index in the batch. */
+    const ids = new Map<number, number>();
     rows.forEach((r, i) => {
       if (r === null) return;
       const id = first.get(keyOf(r)) === i ? inserted.get(keyOf(r)) : undefined;
@@ -425,7 +426,7 @@ export class PgBatchStore implements BatchStore {
         return;
       }
       result.accepted++;
-      accepted.add(i);
+      ids.set(i, id);
       const withBody = r[C.has_body] === 1;
       if (withBody) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
       stored.rows.push({ id, values: r, request: withBody ? batch.requests[i] ?? null : null, response: withBody ? batch.responses[i] ?? null : null });
@@ -436,9 +437,15 @@ export class PgBatchStore implements BatchStore {
         bodies.map((b) => b[0]), bodies.map((b) => b[1]), bodies.map((b) => toBuffer(b[2])), bodies.map((b) => toBuffer(b[3])),
       ]);
     }
+    const issued = batch.issued.filter(([i]) => ids.has(i));
+    if (issued.length > 0) {
+      await client.query('INSERT INTO issued_credentials (credential_id, event_id, minter_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])', [
+        issued.map(([, credentialId]) => credentialId), issued.map(([i]) => ids.get(i)!), issued.map(([i]) => rows[i]![C.user_id]),
+      ]);
+    }
     for (const f of batch.findings) {
       const i = f[0];
-      if (!accepted.has(i)) continue;
+      if (!ids.has(i)) continue;
       const user = batch.numbers[i * RECORD_WIDTH + F.user]!;
       const receivedAt = rows[i]![C.received_at] as number;
       stored.findings.push({ finding: f, cluster: batch.cluster, receivedAt, auditID: batch.auditIDs[i]!, principalJson: user >= 0 ? batch.principals[user]![0] : null });

@@ -12,6 +12,7 @@ import { listPgArchives, pgArchivedDays } from './pgRetention.js';
 import { pgGapReads } from './pgPipelineWatch.js';
 import { pgSnapshotBook } from './pgSnapshotBook.js';
 import { pgIngestStatus } from './pgStatus.js';
+import { pgIdentityReads } from './pgIdentities.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -65,7 +66,7 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
       },
     },
     archives: { list: () => listPgArchives(pool), days: (since, until) => pgArchivedDays(pool, since, until) },
-    identities: unsupported as QueryStore['identities'],
+    identities: pgIdentityReads(pool, attribute),
     alerts: pgAlertBook(pool),
     checkouts: pgCheckoutBook(pool),
     status: { ...pgIngestStatus(pool), ...pgGapReads(pool) },

@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { CLI, TEST_REDACTION_KEY, cliEnv, freshPgDatabase, kafkaBrokers, makeEvent, postgresUrl, runCli, startServe, waitFor } from '../../helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, TEST_REDACTION_KEY, cliEnv, freshPgDatabase, kafkaBrokers, makeEvent, postgresUrl, runCli, startServe, tempDir, waitFor } from '../../helpers.js';
 
 /**
  * Many consumers, one answer: `kubetrail serve` consumers of one Kafka group write one
@@ -105,9 +107,12 @@ describe('Kafka consumers writing PostgreSQL (real broker, real server)', functi
       // Either writer's cluster in the ingest status; what is not on PostgreSQL yet says so.
       const status = (await (await fetch(`${reader.url}/api/v1/ingest/status`)).json()) as { clusters: { cluster: string }[] };
       expect(status.clusters.map((c) => c.cluster)).to.deep.equal(['default']);
-      const identities = await fetch(`${reader.url}/api/v1/identities`);
-      expect(identities.status).to.equal(400);
-      expect(await identities.text()).to.include('not available on PostgreSQL yet');
+      const rbac = join(tempDir(), 'rbac.yaml');
+      writeFileSync(rbac, 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: [{apiGroups: [""], resources: [pods], verbs: [get]}]\n');
+      expect((await runCli(['rbac', 'load', rbac], env)).status).to.equal(0);
+      const report = await fetch(`${reader.url}/api/v1/rbac/report`);
+      expect(report.status).to.equal(400);
+      expect(await report.text()).to.include('not available on PostgreSQL yet');
     } finally {
       for (const c of children) await stop(c);
       await db.drop();
