@@ -10,7 +10,7 @@ import { inTransaction } from './pgStore.js';
 /** Key of the advisory lock its holder watches the pipeline under. */
 const WATCH_LOCK = 0x6b74_0004;
 /** Arrivals are read again this far back: a writer stamps them before its transaction commits. */
-const OVERLAP_MICROS = 300_000_000;
+const OVERLAP_MICROS = 60_000_000;
 /** Arrivals are kept this long (the watch reads the last few minutes). */
 const KEEP_ARRIVALS_MICROS = 86_400_000_000;
 
@@ -54,7 +54,7 @@ export class PgPipelineWatch {
         this.seen.set(id, Number(a.at));
         await this.apply(this.watch!.observe(a.cluster, a.source, a.events, Number(a.at) / 1000, Number(a.oldest) / 1000));
       }
-      this.readFrom = Math.max(this.readFrom, ...arrivals.rows.map((a) => Number(a.at)));
+      for (const a of arrivals.rows) this.readFrom = Math.max(this.readFrom, Number(a.at));
       for (const [id, at] of this.seen) if (at < this.readFrom - OVERLAP_MICROS) this.seen.delete(id);
       await this.apply(this.watch!.tick(now));
       await this.save();

@@ -484,6 +484,25 @@ describe('the PostgreSQL store (a real server)', () => {
     }
   });
 
+  it('takes a busy minute of arrivals (many small batches) in one round of the pipeline watch', async () => {
+    const db = await freshPgDatabase(server);
+    const store = await openPgStore(db.url, { clock });
+    const watch = new PgPipelineWatch(store.pool, { windowMs: 60_000, collapseRatio: 0.1 }, clock, createLogger('silent'));
+    try {
+      await watch.tick();
+      const now = clock() * 1000;
+      await query(db.url, `INSERT INTO pipeline_arrivals (at, cluster, source, events, oldest) SELECT ${now} + g, 'prod', 'webhook', 1, ${now} FROM generate_series(1, 200000) g`);
+      await watch.tick();
+      expect(watch.leading).to.equal(true);
+      await watch.stop();
+      expect(await query(db.url, 'SELECT cluster, source FROM pipeline_streams')).to.deep.equal([{ cluster: 'prod', source: 'webhook' }]);
+    } finally {
+      await watch.stop();
+      await store.close();
+      await db.drop();
+    }
+  });
+
   it('pages through actions from a position, newest first and oldest first, each action once', async () => {
     await withWriter(async (writer, url) => {
       await writer.write([batchOf(events(0, 250))]);
