@@ -63,7 +63,7 @@ function withCommon(cmd: Command): Command {
 function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
   const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
   if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, identities, alerts, breakglass, gaps, verify, retention, archive and rbac load, snapshots, diff, can, who-can and permissions also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
+    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, identities, alerts, breakglass, gaps, verify, retention, archive and rbac load, snapshots, diff, can, who-can, permissions and stale also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
   }
   return config;
 }
@@ -337,7 +337,7 @@ withState(rbac.command('stale'))
   .option('--days <n>', 'idle after this many days (default: idle.days)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    await staleCommand(configFrom(flags), flags);
+    await staleCommand(configFrom(flags, { postgres: true }), flags);
   });
 withState(rbac.command('recommend'))
   .description('the smallest Roles/ClusterRoles and bindings that allow what a subject was seen doing, as YAML for kubectl apply, with a dry run')

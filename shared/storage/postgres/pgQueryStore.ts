@@ -73,7 +73,11 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
     selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
     snapshots: pgSnapshotBook(pool),
     reviews: unsupported as QueryStore['reviews'],
-    usage: unsupported as QueryStore['usage'],
+    usage: {
+      read: () => notYet('the usage rollups (rbac report, recommend, rollups; review)'),
+      daysCovered: async () => notYet('the usage rollups (rbac report, recommend, rollups; review)'),
+      accountHistory: (cluster) => accountHistory(pool, cluster),
+    },
   };
 }
 
@@ -196,6 +200,24 @@ function actorOf(attribute: (i: ReturnType<typeof identityOf>) => Attribution): 
       actor: { kind: id.kind, key: id.key, person: checkout?.person ?? a.person ?? null, team: a.team ?? null, checkout: checkout?.id ?? null, credentialKind: id.credential.kind, credentialId: id.credential.id ?? null },
     };
   };
+}
+
+/**
+ * Each username's last request in a cluster (the effective user: impersonated, else the actor),
+ * and the day the cluster's stored history begins, for idle accounts (rbac stale, PCI DSS 8.2.6).
+ * Read from the events: days archived by retention no longer count here, as they still do in
+ * SQLite's rollups.
+ */
+async function accountHistory(pool: pg.Pool, cluster: string): Promise<{ lastSeen: Map<string, number>; historyFrom: number | null }> {
+  const rows = (
+    await pool.query<{ name: string; last: string }>(
+      `SELECT p.username AS name, max(e.received_at) AS last FROM events e JOIN principals p ON p.id = coalesce(e.impersonated_id, e.user_id)
+       WHERE e.cluster_id = (SELECT id FROM strings WHERE value = $1) GROUP BY p.username`,
+      [cluster],
+    )
+  ).rows;
+  const first = (await pool.query<{ first: string | null }>('SELECT min(received_at) AS first FROM events WHERE cluster_id = (SELECT id FROM strings WHERE value = $1)', [cluster])).rows[0]!.first;
+  return { lastSeen: new Map(rows.map((r) => [r.name, Number(r.last)])), historyFrom: first === null ? null : Math.floor(Number(first) / 86_400_000_000) * 86_400_000_000 };
 }
 
 /**

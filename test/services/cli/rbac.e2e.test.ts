@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { CLI, cliEnv, onEachBackend, tempDir } from '../../helpers.js';
+import { CLI, cliEnv, makeEvent, onEachBackend, tempDir } from '../../helpers.js';
 
 const RBAC = `
 apiVersion: rbac.authorization.k8s.io/v1
@@ -125,6 +125,17 @@ onEachBackend('kubetrail rbac', (db) => {
     const group = JSON.parse(cli(['permissions', '--group', 'dev', '--output', 'json']).stdout) as { grants: { role: { name: string } }[] };
     expect(group.grants.map((g) => g.role.name)).to.deep.equal(['pod-reader']);
     expect(cli(['permissions']).status).to.equal(2);
+  });
+
+  it('names bound accounts with their last request (rbac stale)', () => {
+    const events = join(dir, 'ci.jsonl');
+    const sa = 'system:serviceaccount:tools:ci';
+    writeFileSync(events, JSON.stringify(makeEvent({ user: { username: sa, groups: ['system:serviceaccounts', 'system:authenticated'] }, requestReceivedTimestamp: '2026-07-23T14:47:51.123456Z' })) + '\n');
+    const ingest = spawnSync(process.execPath, [CLI, 'ingest', events, '--db', db()], { encoding: 'utf8', env: cliEnv({ KUBETRAIL_REDACTION_KEY: 'ab'.repeat(32) }) });
+    expect(ingest.status, ingest.stderr).to.equal(0);
+    // A window long enough that no date the suite runs on makes it stale.
+    const rows = JSON.parse(cli(['stale', '--days', '36500', '--output', 'json']).stdout) as { name: string; lastSeen: unknown; status: string }[];
+    expect(rows.find((r) => r.name === sa)).to.deep.include({ lastSeen: '2026-07-23T14:47:51.123Z', status: 'active' });
   });
 
   it('diffs two snapshots', () => {
