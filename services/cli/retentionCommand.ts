@@ -37,19 +37,17 @@ export async function retentionRunCommand(config: Readonly<Config>): Promise<num
       store.close();
     }
   }
-  {
-    const kept = job.deleteArchivesAfterDays === undefined
-      ? 'archives are kept until you delete them (retention.deleteArchivesAfterDays is not set)'
-      : `archives are deleted after ${job.deleteArchivesAfterDays} days (retention.deleteArchivesAfterDays)`;
-    const lines = [
-      `hot window: from ${r.hotFrom} (retention.hotDays ${job.hotDays}); archives in ${job.dir}; ${kept}`,
-      ...r.archived.map((a) => `archived ${a.day}: ${a.rows.toLocaleString('en-US')} events to ${a.file}`),
-      ...r.expired.map((d) => `deleted the archive of ${d} (older than retention.deleteArchivesAfterDays ${job.deleteArchivesAfterDays})`),
-    ];
-    if (r.archived.length === 0 && r.expired.length === 0) lines.push('nothing to do');
-    process.stdout.write(`${lines.join('\n')}\n`);
-    return r.archived.reduce((n, a) => n + a.rows, 0);
-  }
+  const kept = job.deleteArchivesAfterDays === undefined
+    ? 'archives are kept until you delete them (retention.deleteArchivesAfterDays is not set)'
+    : `archives are deleted after ${job.deleteArchivesAfterDays} days (retention.deleteArchivesAfterDays)`;
+  const lines = [
+    `hot window: from ${r.hotFrom} (retention.hotDays ${job.hotDays}); archives in ${job.dir}; ${kept}`,
+    ...r.archived.map((a) => `archived ${a.day}: ${a.rows.toLocaleString('en-US')} events to ${a.file}`),
+    ...r.expired.map((d) => `deleted the archive of ${d} (older than retention.deleteArchivesAfterDays ${job.deleteArchivesAfterDays})`),
+  ];
+  if (r.archived.length === 0 && r.expired.length === 0) lines.push('nothing to do');
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return r.archived.reduce((n, a) => n + a.rows, 0);
 }
 
 export async function archiveListCommand(config: Readonly<Config>, flags: { output: OutputFormat }): Promise<number> {

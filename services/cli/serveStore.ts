@@ -15,13 +15,10 @@ import { lastLink } from '../../shared/storage/sqlite/chain/hashChain.js';
 import { checkReadable } from '../../shared/storage/sqlite/openStore.js';
 import { openSqliteQueryStore, sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
 import { loadStreams, recordGapEvent, saveStreams } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
-import { createRefusalRecorder, createSelfAuditRecorder, lastServiceStart, type SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
+import { createRefusalRecorder, createSelfAuditRecorder, lastServiceStart, type Refusal, type SelfAuditEntry } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import { StoreWriter } from '../../shared/storage/sqlite/write/storeWriter.js';
 import { systemClock } from './clock.js';
 import { openPgWriter, type IngestStore } from './ingestStore.js';
-
-/** A refused API call, as the self-audit records it (compactly). */
-export type Refusal = { actor: string; source: string | null; action: string; status: number; query?: unknown };
 
 /**
  * What `kubetrail serve` runs on: the configured store, SQLite or PostgreSQL, as the services

@@ -10,34 +10,30 @@ import { hasChain, verifyChainParallel, type VerifyReport } from '../../shared/s
 /** `kubetrail verify [--since T]`: recomputes the store's hash chain; exit 1 when anything fails. */
 export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {
   const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock());
-  if (config.storage.url) {
-    const started = performance.now();
-    const pg = await openPgStore(config.storage.url, { clock: systemClock });
-    let report: Awaited<ReturnType<typeof verifyPgChain>>;
-    try {
-      report = await verifyPgChain(pg.pool, { sinceMicros });
-    } finally {
-      await pg.close();
-    }
-    const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ ...report, seconds: Math.round(seconds * 100) / 100 }, null, 2)}\n` : verifyText(report, seconds));
-    return { rows: report.rows, exitCode: report.ok ? 0 : 1 };
-  }
-  const store = openStore(config.database.path, { readonly: true });
-  if (!hasChain(store.db)) {
-    store.close();
-    throw new InputError(`${config.database.path} has no hash chain yet (a store from before kubetrail chained it): run kubetrail serve or ingest once to upgrade it`);
-  }
   const started = performance.now();
-  let report: VerifyReport;
-  try {
-    report = await verifyChainParallel(store.db, config.database.path, { sinceMicros });
-  } finally {
-    store.close();
-  }
+  const report = config.storage.url ? await verifyPg(config.storage.url, sinceMicros) : await verifySqlite(config.database.path, sinceMicros);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ ...report, seconds: Math.round(seconds * 100) / 100 }, null, 2)}\n` : verifyText(report, seconds));
   return { rows: report.rows, exitCode: report.ok ? 0 : 1 };
+}
+
+async function verifyPg(url: string, sinceMicros: number | undefined): Promise<Awaited<ReturnType<typeof verifyPgChain>>> {
+  const pg = await openPgStore(url, { clock: systemClock });
+  try {
+    return await verifyPgChain(pg.pool, { sinceMicros });
+  } finally {
+    await pg.close();
+  }
+}
+
+async function verifySqlite(path: string, sinceMicros: number | undefined): Promise<VerifyReport> {
+  const store = openStore(path, { readonly: true });
+  try {
+    if (!hasChain(store.db)) throw new InputError(`${path} has no hash chain yet (a store from before kubetrail chained it): run kubetrail serve or ingest once to upgrade it`);
+    return await verifyChainParallel(store.db, path, { sinceMicros });
+  } finally {
+    store.close();
+  }
 }
 
 export function verifyText(r: VerifyReport & { streams?: { stream: number; writer: string; seq: number; hash: string; committedAt: string }[] }, seconds: number): string {

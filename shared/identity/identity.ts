@@ -92,6 +92,17 @@ function first(extra: UserInfo['extra'], key: string): string | undefined {
   return Array.isArray(v) && typeof v[0] === 'string' && v[0] !== '' ? v[0] : undefined;
 }
 
+/** The identity of a user as a store keeps it (principals.json); a row that is not JSON has the identity of no user. */
+export function identityOfStored(json: string): Identity {
+  let user: UserInfo | undefined;
+  try {
+    user = JSON.parse(json) as UserInfo;
+  } catch {
+    user = undefined;
+  }
+  return identityOf(user);
+}
+
 /**
  * The identity of a UserInfo. `annotations` are the event's: the legacy-token annotation is
  * the only sign of a secret-based token.

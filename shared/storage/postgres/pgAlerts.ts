@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { UserInfo } from '../../audit/types.js';
 import { nowMicros, type Clock } from '../../clock.js';
-import { identityOf, type Identity } from '../../identity/identity.js';
+import { identityOfStored, type Identity } from '../../identity/identity.js';
 import type { Attribution } from '../../identity/identityMap.js';
 import { findPgWorkloadCause } from './pgWorkloadCause.js';
 import { MAX_ALERT_EVENTS, alertOfFinding, withIdentity, type AlertOfFinding, type CoveringCheckout, type FindingRow, type OpenAlert } from '../findingAlert.js';
@@ -147,14 +146,7 @@ async function checkoutsOf(client: pg.PoolClient, stored: StoredFinding[]): Prom
 }
 
 function personOf(principalJson: string | null, attribute: Attribute): string | null {
-  if (principalJson === null) return null;
-  let user: UserInfo | undefined;
-  try {
-    user = JSON.parse(principalJson) as UserInfo;
-  } catch {
-    user = undefined;
-  }
-  return attribute(identityOf(user)).person ?? null;
+  return principalJson === null ? null : attribute(identityOfStored(principalJson)).person ?? null;
 }
 
 /** The advisory lock of an alert key: the first 8 bytes of its SHA-256, as a signed bigint (text). */

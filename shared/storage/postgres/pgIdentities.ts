@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { formatMicroTime } from '../../audit/time.js';
-import type { UserInfo } from '../../audit/types.js';
-import { identityOf, type Identity } from '../../identity/identity.js';
+import { identityOfStored, type Identity } from '../../identity/identity.js';
 import { isPlaceholder } from '../../identity/userParts.js';
 import type { Attribution } from '../../identity/identityMap.js';
 import { DECISIONS } from '../eventRecord.js';
@@ -21,6 +20,15 @@ interface Principal {
 }
 
 /**
+ * The principals whose identity (identity/identity.ts) passes `test`: what SQLite's identities
+ * table answers, derived here (principals are few next to events: read whole).
+ */
+export async function principalsWhere(pool: pg.Pool, test: (i: Identity) => boolean): Promise<number[]> {
+  const rows = (await pool.query<{ id: string; json: string }>('SELECT id, json FROM principals')).rows;
+  return rows.filter((r) => test(identityOfStored(r.json))).map((r) => Number(r.id));
+}
+
+/**
  * Who acted, on PostgreSQL: the identities list and an identity's timeline, read from the events
  * themselves (each action once, by its most complete stage) rather than from rollups, so that
  * every writer's events count exactly; a long range without --since reads every event in it.
@@ -32,22 +40,12 @@ export function pgIdentityReads(pool: pg.Pool, attribute: (i: Identity) => Attri
     const rows = (await pool.query<{ id: string; json: string; username: string }>('SELECT id, json, username FROM principals WHERE id = ANY($1::bigint[])', [ids])).rows;
     return new Map(
       rows.map((r) => {
-        let user: UserInfo | undefined;
-        try {
-          user = JSON.parse(r.json) as UserInfo;
-        } catch {
-          user = undefined;
-        }
-        const identity = identityOf(user);
+        const identity = identityOfStored(r.json);
         return [Number(r.id), { id: Number(r.id), username: r.username, identity, attribution: attribute(identity) }];
       }),
     );
   };
-  /** The principals whose identity is `key`. */
-  const principalsOf = async (key: string): Promise<number[]> => {
-    const all = await principals((await pool.query<{ id: string }>('SELECT id FROM principals')).rows.map((r) => Number(r.id)));
-    return [...all.values()].filter((p) => p.identity.key === key).map((p) => p.id);
-  };
+  const principalsOf = (key: string) => principalsWhere(pool, (i) => i.key === key);
   const range = (where: string[], params: unknown[], r: { since?: number; until?: number }) => {
     if (r.since !== undefined) where.push(`e.received_at >= $${params.push(r.since)}`);
     if (r.until !== undefined) where.push(`e.received_at < $${params.push(r.until)}`);

@@ -12,7 +12,7 @@ import { listPgArchives, pgArchivedDays } from './pgRetention.js';
 import { pgGapReads } from './pgPipelineWatch.js';
 import { pgSnapshotBook } from './pgSnapshotBook.js';
 import { pgIngestStatus } from './pgStatus.js';
-import { pgIdentityReads } from './pgIdentities.js';
+import { pgIdentityReads, principalsWhere } from './pgIdentities.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
 
@@ -218,22 +218,4 @@ async function accountHistory(pool: pg.Pool, cluster: string): Promise<{ lastSee
   ).rows;
   const first = (await pool.query<{ first: string | null }>('SELECT min(received_at) AS first FROM events WHERE cluster_id = (SELECT id FROM strings WHERE value = $1)', [cluster])).rows[0]!.first;
   return { lastSeen: new Map(rows.map((r) => [r.name, Number(r.last)])), historyFrom: first === null ? null : Math.floor(Number(first) / 86_400_000_000) * 86_400_000_000 };
-}
-
-/**
- * The principals whose identity (identity/identity.ts) passes `test`: what SQLite's identities
- * table answers, derived here (principals are few next to events: read whole).
- */
-async function principalsWhere(pool: pg.Pool, test: (i: ReturnType<typeof identityOf>) => boolean): Promise<number[]> {
-  const ids: number[] = [];
-  for (const r of (await pool.query<{ id: string; json: string }>('SELECT id, json FROM principals')).rows) {
-    let user: UserInfo | undefined;
-    try {
-      user = JSON.parse(r.json) as UserInfo;
-    } catch {
-      user = undefined;
-    }
-    if (test(identityOf(user))) ids.push(Number(r.id));
-  }
-  return ids;
 }

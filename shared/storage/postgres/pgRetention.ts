@@ -138,7 +138,7 @@ export async function archivePgDay(pool: pg.Pool, day: number, dir: string, nowM
     else await c.query(`DELETE FROM events_default WHERE id = ANY($1::bigint[]) AND ${range}`, [ids]);
     return part;
   });
-  return part === null ? null : (await listPgArchives(pool)).find((a) => name === a.day && a.part === part)!;
+  return part === null ? null : toRecord((await pool.query<ArchiveRow>('SELECT * FROM archives WHERE day = $1 AND part = $2', [day, part])).rows[0]!);
 }
 
 async function dropPartition(c: pg.PoolClient, day: number): Promise<void> {

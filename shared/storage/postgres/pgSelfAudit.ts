@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { nowMicros, type Clock } from '../../clock.js';
 import type { Rows } from '../port.js';
-import { MAX_TEXT, safeQuery, selfAuditRow, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
+import { RefusalRows, safeQuery, selfAuditRow, type Refusal, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
 
 /** Records an entry in kubetrail's own audit trail on PostgreSQL; its id. The query is kept as SQLite keeps it (safeQuery for the API). */
 export async function recordPgSelfAudit(pool: pg.Pool, clock: Clock, e: SelfAuditEntry): Promise<number> {
@@ -36,25 +36,19 @@ export async function lastPgServiceStart(pool: pg.Pool): Promise<unknown> {
 }
 
 /**
- * Records refused API calls compactly, as SQLite's createRefusalRecorder does: a call joins the
- * row of the same address, status and path in the same minute, which counts it. `track` is
- * handed each write, which nothing waits for.
+ * Records refused API calls compactly (RefusalRows). `track` is handed each write, which
+ * nothing waits for.
  */
-export function createPgRefusalRecorder(pool: pg.Pool, clock: Clock, track: (write: Promise<unknown>) => void): (e: { actor: string; source: string | null; action: string; status: number; query?: unknown }) => void {
-  let minute = -1;
-  const rows = new Map<string, Promise<number>>();
+export function createPgRefusalRecorder(pool: pg.Pool, clock: Clock, track: (write: Promise<unknown>) => void): (e: Refusal) => void {
+  const rows = new RefusalRows<Promise<number>>(clock);
   return (e) => {
-    const now = Math.floor(clock() / 60_000);
-    if (now !== minute || rows.size > 10_000) rows.clear(), (minute = now);
-    const action = e.action.slice(0, MAX_TEXT);
-    const key = `${e.source}\u0000${e.actor}\u0000${e.status}\u0000${action}`;
-    const row = rows.get(key);
-    if (row) {
-      track(row.then((id) => pool.query('UPDATE self_audit SET count = count + 1 WHERE id = $1', [id])));
+    const found = rows.find(e);
+    if (found.row) {
+      track(found.row.then((id) => pool.query('UPDATE self_audit SET count = count + 1 WHERE id = $1', [id])));
       return;
     }
-    const inserted = recordPgSelfAudit(pool, clock, { channel: 'api', actor: e.actor, source: e.source, action, status: e.status, query: e.query });
-    rows.set(key, inserted);
+    const inserted = recordPgSelfAudit(pool, clock, found.entry);
+    found.keep(inserted);
     track(inserted);
   };
 }

@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import type { UserInfo } from '../../audit/types.js';
-import { identityOf } from '../../identity/identity.js';
+import { identityOfStored } from '../../identity/identity.js';
 import type { FindingCause } from '../findingAlert.js';
 import { CONTROLLER, MAX_HOPS, RESOURCE_OF_KIND, ownerInBody } from '../sqlite/queries/workloadCause.js';
 import type { Attribute } from './pgAlerts.js';
@@ -32,13 +31,7 @@ export async function findPgWorkloadCause(client: pg.PoolClient, owner: string, 
     ).rows[0];
     if (!row) return null;
     if (!CONTROLLER.test(row.username)) {
-      let user: UserInfo | undefined;
-      try {
-        user = JSON.parse(row.json) as UserInfo;
-      } catch {
-        user = undefined;
-      }
-      return { username: row.username, person: attribute(identityOf(user)).person ?? null, verb: row.verb, object: `${resource}/${name}`, auditID: row.audit_id };
+      return { username: row.username, person: attribute(identityOfStored(row.json)).person ?? null, verb: row.verb, object: `${resource}/${name}`, auditID: row.audit_id };
     }
     const body = row.has_body ? (await client.query<{ request: Buffer | null }>('SELECT request FROM bodies WHERE event_id = $1', [row.id])).rows[0]?.request : null;
     next = ownerInBody(body, namespace);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
-import type { UserInfo } from '../../../audit/types.js';
-import { identityOf } from '../../../identity/identity.js';
+import { identityOfStored } from '../../../identity/identity.js';
 import { isPlaceholder } from '../../../identity/userParts.js';
 import { compileIdentityMap, type Attribution, type IdentityRule } from '../../../identity/identityMap.js';
 
@@ -25,13 +24,7 @@ export class IdentityStore {
    * the id of the credential it carries, when its own (not a split user's placeholder).
    */
   add(principalId: number, userJson: string): string | null {
-    let user: UserInfo | undefined;
-    try {
-      user = JSON.parse(userJson) as UserInfo;
-    } catch {
-      user = undefined;
-    }
-    const id = identityOf(user);
+    const id = identityOfStored(userJson);
     const a: Attribution = this.attribute(id);
     // A user stored split (identity/userParts.ts) holds placeholders: each token's values are on its own row.
     const own = (v: string | undefined) => (v === undefined || isPlaceholder(v) ? null : v);

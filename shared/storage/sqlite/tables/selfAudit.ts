@@ -31,7 +31,7 @@ export const SELF_AUDIT_COLUMNS: (keyof SelfAuditRow)[] = ['id', 'time', 'channe
 /** Parameter names a credential hides behind: never recorded, whatever they hold. */
 const CREDENTIAL_NAME = /token|passw|secret|key|auth|credential|session|cookie|sig/i;
 const MAX_PARAMS = 20;
-export const MAX_TEXT = 200;
+const MAX_TEXT = 200;
 
 /**
  * Query parameters as the trail keeps them: none named like a credential, at most 20, each
@@ -53,23 +53,42 @@ export function safeQuery(query: unknown): unknown {
   return out;
 }
 
+/** A refused API call (no or wrong credential), as the self-audit records it. */
+export type Refusal = { actor: string; source: string | null; action: string; status: number; query?: unknown };
+
 /**
- * Records refused calls (no or wrong credential) compactly: a call joins the row of the same
- * address, status and path in the same minute, which counts it. A flood is a few rows a minute.
+ * Refused calls recorded compactly, whatever the store: a call joins the row of the same
+ * address, actor, status and path in the same minute, which counts it. A flood is a few rows a
+ * minute. `row` is how a store finds the row again (its id, or the id to come).
  */
-export function createRefusalRecorder(db: Database, clock: Clock): (e: { actor: string; source: string | null; action: string; status: number; query?: unknown }) => void {
-  const record = createSelfAuditRecorder(db, clock);
-  const bump = db.prepare('UPDATE self_audit SET count = count + 1 WHERE id = ?');
-  let minute = -1;
-  const rows = new Map<string, number>();
-  return (e) => {
-    const now = Math.floor(clock() / 60_000);
-    if (now !== minute || rows.size > 10_000) rows.clear(), (minute = now);
+export class RefusalRows<R> {
+  private minute = -1;
+  private readonly rows = new Map<string, R>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** The refusal's row of this minute, if it has one; `keep` remembers a new one. */
+  find(e: Refusal): { row: R | undefined; entry: SelfAuditEntry; keep(row: R): void } {
+    const now = Math.floor(this.clock() / 60_000);
+    if (now !== this.minute || this.rows.size > 10_000) this.rows.clear(), (this.minute = now);
     const action = e.action.slice(0, MAX_TEXT);
     const key = `${e.source}\u0000${e.actor}\u0000${e.status}\u0000${action}`;
-    const id = rows.get(key);
-    if (id !== undefined && bump.run(id).changes > 0) return;
-    rows.set(key, record({ channel: 'api', actor: e.actor, source: e.source, action, status: e.status, query: e.query }));
+    return {
+      row: this.rows.get(key),
+      entry: { channel: 'api', actor: e.actor, source: e.source, action, status: e.status, query: e.query },
+      keep: (row) => this.rows.set(key, row),
+    };
+  }
+}
+
+export function createRefusalRecorder(db: Database, clock: Clock): (e: Refusal) => void {
+  const record = createSelfAuditRecorder(db, clock);
+  const bump = db.prepare('UPDATE self_audit SET count = count + 1 WHERE id = ?');
+  const rows = new RefusalRows<number>(clock);
+  return (e) => {
+    const found = rows.find(e);
+    if (found.row !== undefined && bump.run(found.row).changes > 0) return;
+    found.keep(record(found.entry));
   };
 }
 
