@@ -315,6 +315,8 @@ export interface ConfigSources {
 }
 
 /** Reads, merges and validates the configuration. Throws ConfigError naming the key. */
+const isStoreUrl = (v: string) => /^postgres(ql)?:\/\//i.test(v);
+
 export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.KUBETRAIL_CONFIG ?? (existsSync('kubetrail.yaml') ? 'kubetrail.yaml' : undefined);
@@ -332,9 +334,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       raw = doc as Record<string, unknown>;
     }
   }
+  const databasePath = (raw.database as Record<string, unknown> | undefined)?.path;
+  if (typeof databasePath === 'string' && isStoreUrl(databasePath)) {
+    throw new ConfigError(`config database.path${file ? ` (${file})` : ''}: '${databasePath.replace(/\/\/[^@/]*@/, '//***@')}' is a PostgreSQL URL, and database.path names a SQLite file: put the URL in storage.url`);
+  }
   const fromEnv: [string, string[]][] = [
     ['KUBETRAIL_LISTEN', ['listen']],
-    ['KUBETRAIL_DB', ['database', 'path']],
+    // KUBETRAIL_DB is --db's variable: a SQLite path, or a PostgreSQL URL as --db takes one.
+    ['KUBETRAIL_DB', isStoreUrl(env.KUBETRAIL_DB ?? '') ? ['storage', 'url'] : ['database', 'path']],
     ['KUBETRAIL_DATABASE_URL', ['storage', 'url']],
   ];
   for (const [name, path] of fromEnv) if (env[name]) setPath(raw, path, env[name]);
@@ -345,7 +352,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (sources.overrides?.listen) setPath(raw, ['listen'], sources.overrides.listen);
   // --db takes a SQLite path or a PostgreSQL URL, and wins over either in the file or the environment.
   const db = sources.overrides?.databasePath;
-  if (db && /^postgres(ql)?:\/\//i.test(db)) setPath(raw, ['storage', 'url'], db);
+  if (db && isStoreUrl(db)) setPath(raw, ['storage', 'url'], db);
   else if (db) {
     setPath(raw, ['database', 'path'], db);
     delete (raw.storage as Record<string, unknown> | undefined)?.url;

@@ -10,7 +10,14 @@ import type { AuditEvent, ParsedEvent } from '../shared/audit/types.js';
 import { Detector } from '../shared/detect/engine.js';
 import { IngestPipeline, type PipelineOptions } from '../shared/pipeline/ingestPipeline.js';
 import type { WriteBatch } from '../shared/pipeline/prepareEvent.js';
-import type { EventWriter, WriteResult } from '../shared/storage/sqlite/write/eventWriter.js';
+import { EventWriter, type WriteResult } from '../shared/storage/sqlite/write/eventWriter.js';
+import type { Clock } from '../shared/clock.js';
+import type { QueryStore } from '../shared/storage/port.js';
+import { PgBatchStore } from '../shared/storage/postgres/pgBatchStore.js';
+import { pgQueryStore } from '../shared/storage/postgres/pgQueryStore.js';
+import { isPostgresUrl, openPgStore } from '../shared/storage/postgres/pgStore.js';
+import { openStore } from '../shared/storage/sqlite/openStore.js';
+import { sqliteQueryStore } from '../shared/storage/sqlite/queryStore.js';
 
 /** A fresh temporary folder, removed after the current mocha suite. */
 export function tempDir(prefix = 'kubetrail-test-'): string {
@@ -232,6 +239,30 @@ export function testPipeline(options: Partial<PipelineOptions> = {}): IngestPipe
  */
 export function writeBatches(writer: EventWriter, batches: WriteBatch[], pipeline = testPipeline({ detector: null })): WriteResult[] {
   return writer.writeRecords(batches.map((b) => pipeline.prepare(b)));
+}
+
+/** A store of either backend, as the tests use one: batches written through the pipeline, the query side, close(). */
+export interface TestStore {
+  write(batches: WriteBatch[], pipeline?: IngestPipeline): Promise<WriteResult[]>;
+  query: QueryStore;
+  close(): Promise<void>;
+}
+
+/** Opens the store at `db` (a SQLite path or a postgres:// URL, as onEachBackend gives) with production's writer. */
+export async function openTestStore(db: string, clock: Clock): Promise<TestStore> {
+  const prepare = (batches: WriteBatch[], pipeline = testPipeline({ detector: null })) => batches.map((b) => pipeline.prepare(b));
+  if (isPostgresUrl(db)) {
+    const store = await openPgStore(db, { clock });
+    const writer = await PgBatchStore.open(store, { clock, redactionKey: TEST_REDACTION_KEY });
+    return { write: (batches, pipeline) => writer.write(prepare(batches, pipeline)), query: pgQueryStore(store), close: () => writer.close() };
+  }
+  const store = openStore(db, { clock });
+  const writer = new EventWriter(store, 1 << 20, { clock, redactionKey: TEST_REDACTION_KEY });
+  return {
+    write: async (batches, pipeline) => writer.writeRecords(prepare(batches, pipeline)),
+    query: sqliteQueryStore(store.db),
+    close: async () => store.close(),
+  };
 }
 
 /**

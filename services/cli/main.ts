@@ -2,15 +2,13 @@
 import { systemClock } from './clock.js';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { archiveDirOf, loadConfig, type Config } from '../../shared/config.js';
+import { loadConfig, type Config } from '../../shared/config.js';
 import { ROLES, newToken, type Role } from '../../shared/access.js';
 import { SEVERITIES } from '../../shared/detect/types.js';
 import { ALERT_STATUSES } from '../../shared/storage/sqlite/queries/alertQuery.js';
 import { ConfigError, InputError, NotFoundError, errorMessage } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
-import { openStore } from '../../shared/storage/sqlite/openStore.js';
-import { sqliteQueryStore } from '../../shared/storage/sqlite/queryStore.js';
 import { GAP_COLUMNS } from '../../shared/storage/sqlite/tables/pipelineGaps.js';
 import { usingStore } from './localStore.js';
 import { alertsCommand } from './alertsCommand.js';
@@ -27,9 +25,8 @@ import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsComm
 import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
-import { writeEvidence } from '../analyzer/evidence.js';
+import { evidenceCommand } from './evidenceCommand.js';
 import { verifyCommand } from './verifyCommand.js';
-import { verifyChainParallel } from '../../shared/storage/sqlite/chain/verifyChain.js';
 
 /**
  * The composition root: flags → configuration → services. The only module that reads the
@@ -55,17 +52,9 @@ function withCommon(cmd: Command): Command {
     .option('--config <file>', 'configuration file (default KUBETRAIL_CONFIG, or ./kubetrail.yaml when present)');
 }
 
-/**
- * The configuration the flags name. Commands run on the SQLite store unless they say they run
- * on PostgreSQL too (`postgres`): given a PostgreSQL URL (--db, storage.url), the others refuse
- * rather than answer from a SQLite file the user did not mean.
- */
-function configFrom(flags: CommonFlags & { listen?: string }, options: { postgres?: boolean } = {}): Readonly<Config> {
-  const config = loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
-  if (config.storage.url && !options.postgres) {
-    throw new InputError(`this command runs on the SQLite store only, for now (ingest, serve, events, history, identities, alerts, breakglass, gaps, verify, retention, archive and rbac load, snapshots, diff, can, who-can, permissions and stale also run on PostgreSQL); storage.url names a PostgreSQL database: give --db PATH for a SQLite one`);
-  }
-  return config;
+/** The configuration the flags name: the store is a SQLite file, or PostgreSQL when --db or storage.url gives a postgres:// URL. */
+function configFrom(flags: CommonFlags & { listen?: string }): Readonly<Config> {
+  return loadConfig({ file: flags.config, overrides: { databasePath: flags.db, listen: flags.listen } });
 }
 
 /** What a command's work returns: the rows it showed or changed, and its exit code when not 0. */
@@ -78,11 +67,11 @@ const asResult = (r: CommandResult) => (typeof r === 'number' ? { rows: r } : r)
  * the command in the self-audit as `action` (rows, exit status, error) and sets the exit code.
  * `run` gets the configuration, the flags, and the command's arguments.
  */
-function audited<F extends CommonFlags, A extends string[] = []>(action: string, run: (config: Readonly<Config>, flags: F, ...args: A) => CommandResult | Promise<CommandResult>, options: { postgres?: boolean } = {}) {
+function audited<F extends CommonFlags, A extends string[] = []>(action: string, run: (config: Readonly<Config>, flags: F, ...args: A) => CommandResult | Promise<CommandResult>) {
   return async (...received: unknown[]): Promise<void> => {
     // commander passes the arguments, then the flags, then the command itself.
     const flags = received.at(-2) as F;
-    const config = configFrom(flags, options);
+    const config = configFrom(flags);
     process.exitCode = await auditedQuery(config, action, async () => asResult(await run(config, flags, ...(received.slice(0, -2) as A))));
   };
 }
@@ -124,7 +113,7 @@ withCommon(program.command('ingest'))
   .option('--follow', 'keep reading a live log-backend file across rotation; resumes after a restart')
   .addOption(new Option('--output <format>', 'summary format').choices(['text', 'json']).default('text'))
   .action(async (files: string[], flags: CommonFlags & { cluster?: string; follow?: boolean; output: 'text' | 'json' }) => {
-    const config = configFrom(flags, { postgres: true });
+    const config = configFrom(flags);
     process.exitCode = await ingestCommand(files, { ...flags, config });
   });
 
@@ -162,7 +151,7 @@ withRemote(withCommon(program.command('events')))
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    const config = configFrom(flags, { postgres: true });
+    const config = configFrom(flags);
     process.exitCode = await query(config, 'events', flags, (remote) => eventsCommand(config, flags, remote));
   });
 
@@ -176,7 +165,7 @@ withRemote(withCommon(program.command('history')))
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (target: string, flags) => {
-    const config = configFrom(flags, { postgres: true });
+    const config = configFrom(flags);
     process.exitCode = await query(config, 'history', flags, (remote) => historyCommand(config, target, flags, remote));
   });
 
@@ -186,7 +175,7 @@ withRemote(withCommon(program.command('identities')))
   .option('--until <time>', 'duration back from now or RFC 3339 time')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    const config = configFrom(flags, { postgres: true });
+    const config = configFrom(flags);
     process.exitCode = await query(config, 'identities', flags, (remote) => identitiesCommand(config, flags, remote));
   });
 
@@ -201,7 +190,7 @@ withRemote(withCommon(program.command('alerts')))
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .addOption(new Option('--fail-on-severity <level>', 'exit 1 when an alert shown is at or above this severity').choices([...SEVERITIES]))
   .action(async (flags) => {
-    const config = configFrom(flags, { postgres: true });
+    const config = configFrom(flags);
     process.exitCode = await query(config, 'alerts', flags, async (remote) => alertsCommand(config, flags, remote));
   });
 
@@ -221,7 +210,7 @@ withCommon(program.command('verify'))
   .description("recompute the store's hash chain: names the first event or link changed, deleted or inserted behind kubetrail's back; exit 1 when anything fails (PCI DSS 10.3.4)")
   .option('--since <time>', `check links committed since then (${sinceHelp}); earlier ones are taken as stored`)
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .action(audited('verify', (config, flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => verifyCommand(config, flags), { postgres: true }));
+  .action(audited('verify', (config, flags: CommonFlags & { since?: string; output: 'text' | 'json' }) => verifyCommand(config, flags)));
 
 program.command('token')
   .description('query API tokens')
@@ -247,19 +236,19 @@ withRemote(withCommon(breakglass.command('checkout')))
   .option('--from <time>', 'window start, RFC 3339 (default now)')
   .option('--until <time>', 'window end, RFC 3339 (instead of --for)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => checkoutCommand(configFrom(flags, { postgres: true }), flags, remoteFrom(flags)));
+  .action(async (flags) => checkoutCommand(configFrom(flags), flags, remoteFrom(flags)));
 withRemote(withCommon(breakglass.command('list')))
   .description('every checkout, newest first')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    const config = configFrom(flags, { postgres: true });
+    const config = configFrom(flags);
     process.exitCode = await query(config, 'breakglass list', flags, (remote) => listCheckoutsCommand(config, flags, remote));
   });
 withRemote(withCommon(breakglass.command('close')))
   .description('end a checkout now: later use of the account is unattributed again')
   .argument('<id>', 'checkout id')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags, { postgres: true }), id, flags, remoteFrom(flags)));
+  .action(async (id: string, flags) => closeCheckoutCommand(configFrom(flags), id, flags, remoteFrom(flags)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -281,19 +270,19 @@ withCommon(rbac.command('load'))
   .option('--in-cluster', 'use the pod\'s service account (with --from-cluster)')
   .option('--cluster <name>', 'cluster name to store the snapshot under (default: config cluster)')
   .addOption(new Option('--output <format>', 'summary format').choices(['text', 'json']).default('text'))
-  .action(async (files: string[], flags) => loadCommand(configFrom(flags, { postgres: true }), files, flags));
+  .action(async (files: string[], flags) => loadCommand(configFrom(flags), files, flags));
 withCommon(rbac.command('snapshots'))
   .description('stored RBAC snapshots, newest first')
   .option('--cluster <name>', 'only this cluster')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => snapshotsCommand(configFrom(flags, { postgres: true }), flags));
+  .action(async (flags) => snapshotsCommand(configFrom(flags), flags));
 withCommon(rbac.command('diff'))
   .description('what changed between two snapshots (ids), or files and folders')
   .argument('<a>', 'the earlier snapshot id, or a file or folder')
   .argument('<b>', 'the later snapshot id, or a file or folder')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (a: string, b: string, flags) => {
-    process.exitCode = await diffCommand(configFrom(flags, { postgres: true }), a, b, flags);
+    process.exitCode = await diffCommand(configFrom(flags), a, b, flags);
   });
 withState(rbac.command('can'))
   .description('may a user make a request? prints yes or no, exits 0 or 1 (like kubectl auth can-i)')
@@ -305,7 +294,7 @@ withState(rbac.command('can'))
   .option('--as-group <group>', 'a group of the user (repeatable)', collect)
   .option('--explain', 'name the binding, role and rule that allow it, or the system:masters bypass')
   .action(async (verb: string, resource: string, flags) => {
-    process.exitCode = await canCommand(configFrom(flags, { postgres: true }), verb, resource, flags);
+    process.exitCode = await canCommand(configFrom(flags), verb, resource, flags);
   });
 withState(rbac.command('who-can'))
   .description('which subjects may make a request, with the binding and role of each')
@@ -314,7 +303,7 @@ withState(rbac.command('who-can'))
   .option('--subresource <name>', 'subresource, e.g. exec')
   .option('-n, --namespace <ns>', 'namespace (default: every namespace for namespaced resources)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (verb: string, resource: string, flags) => whoCanCommand(configFrom(flags, { postgres: true }), verb, resource, flags));
+  .action(async (verb: string, resource: string, flags) => whoCanCommand(configFrom(flags), verb, resource, flags));
 withState(rbac.command('permissions'))
   .description('every rule that reaches a user, service account or group, with the binding path that grants it')
   .option('--user <name>', 'a user (system:authenticated is added)')
@@ -322,7 +311,7 @@ withState(rbac.command('permissions'))
   .option('--serviceaccount <ns:name>', 'a service account')
   .option('-n, --namespace <ns>', 'only RoleBindings of this namespace (and ClusterRoleBindings)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(async (flags) => permissionsCommand(configFrom(flags, { postgres: true }), flags));
+  .action(async (flags) => permissionsCommand(configFrom(flags), flags));
 
 withState(rbac.command('report'))
   .description('granted versus used over a window: per subject, unused and removable bindings, dangerous grants unused first, subjects never seen')
@@ -337,7 +326,7 @@ withState(rbac.command('stale'))
   .option('--days <n>', 'idle after this many days (default: idle.days)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(async (flags) => {
-    await staleCommand(configFrom(flags, { postgres: true }), flags);
+    await staleCommand(configFrom(flags), flags);
   });
 withState(rbac.command('recommend'))
   .description('the smallest Roles/ClusterRoles and bindings that allow what a subject was seen doing, as YAML for kubectl apply, with a dry run')
@@ -406,7 +395,7 @@ withCommon(gaps.command('list'))
         const rows = await store.status.gaps({ since: flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock()), cluster: flags.cluster, open: flags.open }, systemClock() * 1000);
         return writeRows(process.stdout, rows, GAP_COLUMNS, flags.output);
       });
-    }, { postgres: true }),
+    }),
   );
 withCommon(gaps.command('ack'))
   .description('acknowledge a gap with its cause and what was done (its alert is acknowledged with it)')
@@ -423,25 +412,25 @@ withCommon(gaps.command('ack'))
         process.stdout.write(`gap #${gap.id} (${gap.cluster} via ${gap.source}, ${gap.seconds} s) acknowledged by ${gap.ackedBy}\n`);
         return 1;
       });
-    }, { postgres: true }),
+    }),
   );
 
 withCommon(program.command('retention').command('run'))
   .description('archive each day older than retention.hotDays to a compressed NDJSON file with a manifest tied to the hash chain, and, only when retention.deleteArchivesAfterDays is set, delete archives older than that (PCI DSS 10.5.1); serve runs it daily')
-  .action(audited('retention run', (config) => retentionRunCommand(config), { postgres: true }));
+  .action(audited('retention run', (config) => retentionRunCommand(config)));
 const archive = program.command('archive').description('archived days: list them, check one against its SHA-256 and the hash chain, bring one back');
 withCommon(archive.command('list'))
   .description('archived days, with their files, SHA-256 and state')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-  .action(audited('archive list', (config, flags: CommonFlags & { output: OutputFormat }) => archiveListCommand(config, flags), { postgres: true }));
+  .action(audited('archive list', (config, flags: CommonFlags & { output: OutputFormat }) => archiveListCommand(config, flags)));
 withCommon(archive.command('verify'))
   .description("check a day's archive against its SHA-256 and the chain links that covered its rows; exit 1 when it fails")
   .argument('<day>', 'YYYY-MM-DD')
-  .action(audited('archive verify', (config, _flags: CommonFlags, day: string) => archiveVerifyCommand(config, day), { postgres: true }));
+  .action(audited('archive verify', (config, _flags: CommonFlags, day: string) => archiveVerifyCommand(config, day)));
 withCommon(archive.command('restore'))
   .description('bring an archived day back into the store for investigation, row for row')
   .argument('<day>', 'YYYY-MM-DD')
-  .action(audited('archive restore', (config, _flags: CommonFlags, day: string) => archiveRestoreCommand(config, day), { postgres: true }));
+  .action(audited('archive restore', (config, _flags: CommonFlags, day: string) => archiveRestoreCommand(config, day)));
 
 withCommon(program.command('pci').command('evidence'))
   .description('write a folder an assessor can read: an index naming the PCI DSS requirement of each item, sample records with the 10.2.2 fields, the latest access review, alerts and their handling, retention and archives, the verify result, pipeline gaps, idle accounts, break-glass, and kubetrail\'s own trail')
@@ -449,26 +438,7 @@ withCommon(program.command('pci').command('evidence'))
   .option('--since <time>', `period of samples, alerts, gaps and the self-audit (${sinceHelp})`, '90d')
   .option('--cluster <name>', 'cluster (default: config cluster)')
   .action(
-    audited('pci evidence', async (config, flags: CommonFlags & { out: string; since: string; cluster?: string }) => {
-      const store = openStore(config.database.path, { clock: systemClock });
-      try {
-        const verified = await verifyChainParallel(store.db, config.database.path);
-        const r = await writeEvidence(sqliteQueryStore(store.db), {
-          dir: flags.out,
-          cluster: flags.cluster ?? config.cluster,
-          since: parseTimeBound(flags.since, '--since', systemClock()),
-          nowMicros: systemClock() * 1000,
-          retention: { days: config.retention.days, hotDays: config.retention.hotDays, archiveDir: archiveDirOf(config), ...(config.retention.deleteArchivesAfterDays !== undefined ? { deleteArchivesAfterDays: config.retention.deleteArchivesAfterDays } : {}) },
-          idleDays: config.idle.days,
-          storePath: config.database.path,
-          verified,
-        });
-        process.stdout.write(`wrote ${r.items} evidence items; start at ${r.index}\n`);
-        return r.items;
-      } finally {
-        store.close();
-      }
-    }),
+    audited('pci evidence', (config, flags: CommonFlags & { out: string; since: string; cluster?: string }) => evidenceCommand(config, flags)),
   );
 
 async function main(): Promise<void> {

@@ -8,6 +8,8 @@ import { recommendationText } from '../../shared/analysis/recommendationText.js'
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import { openStore } from '../../shared/storage/sqlite/openStore.js';
 import { rebuildUsageRollups } from '../../shared/storage/sqlite/tables/usageRollups.js';
+import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
+import { rebuildPgUsageRollups } from '../../shared/storage/postgres/pgUsage.js';
 import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
@@ -61,15 +63,28 @@ export async function staleCommand(config: Readonly<Config>, flags: StateFlags &
 }
 
 /** `kubetrail rbac rollups --rebuild`: the daily usage rollups, rebuilt from the stored events. */
-export function rollupsCommand(config: Readonly<Config>, flags: { rebuild?: boolean }): void {
+export async function rollupsCommand(config: Readonly<Config>, flags: { rebuild?: boolean }): Promise<void> {
   if (!flags.rebuild) throw new InputError('nothing to do: `kubetrail rbac rollups --rebuild` rebuilds the usage rollups from the stored events');
-  const store = openStore(config.database.path, { clock: systemClock });
+  const started = systemClock();
+  const r = config.storage.url ? await rebuildPg(config.storage.url) : rebuildSqlite(config.database.path);
+  process.stdout.write(`rebuilt the usage rollups: ${r.actions} actions in ${r.rows} daily rows (${((systemClock() - started) / 1000).toFixed(1)} s)\n`);
+}
+
+function rebuildSqlite(path: string): { actions: number; rows: number } {
+  const store = openStore(path, { clock: systemClock });
   try {
-    const started = systemClock();
-    const r = rebuildUsageRollups(store.db);
-    process.stdout.write(`rebuilt the usage rollups: ${r.actions} actions in ${r.rows} daily rows (${((systemClock() - started) / 1000).toFixed(1)} s)\n`);
+    return rebuildUsageRollups(store.db);
   } finally {
     store.close();
+  }
+}
+
+async function rebuildPg(url: string): Promise<{ actions: number; rows: number }> {
+  const pg = await openPgStore(url, { clock: systemClock });
+  try {
+    return (await rebuildPgUsageRollups(pg.pool))!;
+  } finally {
+    await pg.close();
   }
 }
 

@@ -11,10 +11,15 @@ import { hasChain, verifyChainParallel, type VerifyReport } from '../../shared/s
 export async function verifyCommand(config: Readonly<Config>, flags: { since?: string; output: 'text' | 'json' }): Promise<{ rows: number; exitCode: number }> {
   const sinceMicros = flags.since === undefined ? undefined : parseTimeBound(flags.since, '--since', systemClock());
   const started = performance.now();
-  const report = config.storage.url ? await verifyPg(config.storage.url, sinceMicros) : await verifySqlite(config.database.path, sinceMicros);
+  const report = await verifyStore(config, sinceMicros);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ ...report, seconds: Math.round(seconds * 100) / 100 }, null, 2)}\n` : verifyText(report, seconds));
   return { rows: report.rows, exitCode: report.ok ? 0 : 1 };
+}
+
+/** The configured store's hash chain, verified: PostgreSQL's streams, or the SQLite file's chain. */
+export function verifyStore(config: Readonly<Config>, sinceMicros?: number): Promise<VerifyReport> {
+  return config.storage.url ? verifyPg(config.storage.url, sinceMicros) : verifySqlite(config.database.path, sinceMicros);
 }
 
 async function verifyPg(url: string, sinceMicros: number | undefined): Promise<Awaited<ReturnType<typeof verifyPgChain>>> {

@@ -40,6 +40,11 @@ export function attributeKey(
   return joinParts([verb, ref.apiGroup, ref.resource, ref.subresource, ref.namespace, name, '']);
 }
 
+/** The key of a check the apiserver made without auditing it (specialVerbs.ts impersonationChecks). */
+export function checkKey(c: { verb: string; apiGroup: string; resource: string; subresource: string; namespace: string; name: string }): AttributeKey {
+  return joinParts([c.verb, c.apiGroup, c.resource, c.subresource, c.namespace, c.name, '']);
+}
+
 /** Whether an event at this stage counts as its action's use: stages after the authorization decision. */
 export function countsAsUse(stage: number): boolean {
   return stage >= 1 && stage <= 3;

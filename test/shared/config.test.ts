@@ -50,6 +50,19 @@ describe('loadConfig', () => {
     const sqlite = loadConfig({ file: file('pg2.yaml', `storage:\n  url: ${url}\n`), env: {}, overrides: { databasePath: 'flag.db' } });
     expect([sqlite.storage.url, sqlite.database.path]).to.deep.equal([undefined, 'flag.db']);
     expect(() => loadConfig({ file: file('pg3.yaml', 'storage:\n  url: mysql://x/y\n'), env: {} })).to.throw(/config storage.url .*expected a PostgreSQL URL/);
+    // KUBETRAIL_DB takes what --db takes; a URL in database.path would have made a SQLite file named after it.
+    const viaEnv = loadConfig({ file: file('e2.yaml', ''), env: { KUBETRAIL_DB: url } });
+    expect([viaEnv.storage.url, viaEnv.database.path]).to.deep.equal([url, './data/kubetrail.db']);
+    expect(loadConfig({ file: file('e3.yaml', ''), env: { KUBETRAIL_DB: 'x.db' } }).database.path).to.equal('x.db');
+    const refused = (() => {
+      try {
+        loadConfig({ file: file('pg4.yaml', 'database:\n  path: postgres://kt:secret@db/audit\n'), env: {} });
+        return '';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+    expect(refused).to.match(/config database.path .*put the URL in storage.url/).and.not.contain('secret');
   });
 
   const bad: [string, string, string][] = [

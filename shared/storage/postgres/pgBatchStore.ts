@@ -16,6 +16,8 @@ import { PgChainStream, type ChainedRow, type DimensionRows, type DimensionTable
 import { recordPgFindings, type Attribute, type StoredFinding } from './pgAlerts.js';
 import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
 import { inTransaction, type PgStore } from './pgStore.js';
+import { PgUseKeys, probeOf, recordPgUsage, type RowUse, type StoredUse } from './pgUsage.js';
+import { splitParts } from '../../partsKey.js';
 
 /** The columns of an event row, in the order rows are built and sent. */
 export const EVENT_ROW_COLUMNS = [
@@ -62,6 +64,8 @@ type Row = unknown[];
 interface Prepared {
   batch: RecordBatch;
   rows: (Row | null)[];
+  /** What each row counts as use of (usage rollups), or null. */
+  uses: (RowUse | null)[];
   rejected: RejectedInput[];
 }
 
@@ -71,6 +75,7 @@ const TABLE_OF: Record<(typeof VALUE_DIMENSIONS)[number], DimensionTable | null>
 interface Stored {
   rows: ChainedRow[];
   findings: StoredFinding[];
+  uses: StoredUse[];
 }
 
 /** The record fields that name a value of the batch (VALUE_DIMENSIONS). */
@@ -119,13 +124,15 @@ export interface PgBatchStoreOptions {
  * Detections' findings join or open alerts in the same transaction (pgAlerts.ts), and the
  * transaction appends a link to this writer's hash chain stream (pgChain.ts).
  *
- * Not yet on PostgreSQL (kept by the SQLite store): the usage and activity rollups and identities.
+ * The usage rollups are added to in the same transaction (pgUsage.ts). Identities and the
+ * activity rollups are SQLite's own: on PostgreSQL they are read from the events.
  */
 export class PgBatchStore implements BatchStore {
   readonly redactionKey: Uint8Array;
   private readonly redact: Redactor;
   private readonly attribute: Attribute;
   private readonly dims = new PgDimensions();
+  private readonly useKeys = new PgUseKeys(this.dims);
   private readonly partitions = new Set<number>();
   private pending: PendingWrite[] = [];
   private running: Promise<void> | null = null;
@@ -271,9 +278,16 @@ export class PgBatchStore implements BatchStore {
       b.tokens.forEach(([p, json, credentialId], i) => {
         if (!bad.tokens[i]) d.want('userTokens', tokenKey(json, credentialId), () => [d.id('principals', b.principals[p]![0]), credentialId, json]);
       });
+      for (let r = 0; r < b.size; r++) {
+        const at = r * RECORD_WIDTH;
+        const atom = b.numbers[at + F.usageAtom]!;
+        const [user, impersonated] = [b.numbers[at + F.user]!, b.numbers[at + F.impersonatedUser]!];
+        if (atom < 0 || user < 0 || bad.principals[user] || (impersonated >= 0 && bad.principals[impersonated])) continue;
+        this.useKeys.want(b.principals[user]![0], impersonated >= 0 ? b.principals[impersonated]![0] : null, b.values[atom]!);
+      }
       b.values.forEach((v, i) => {
         const name = VALUE_DIMENSIONS[b.valueDimensions[i]!]!;
-        // The usage rollups (usage_atoms) are not kept on PostgreSQL yet.
+        // Usage atoms are asked for with their rows' users above.
         if (name === 'usageAtoms' || bad.values[i]) return;
         d.want(name, v, () => (name === 'apiResources' || name === 'objects' ? partsColumns(name, v) : [v]));
       });
@@ -296,6 +310,7 @@ export class PgBatchStore implements BatchStore {
       };
       const num = (i: number): number | null => (Number.isNaN(n[i]!) ? null : n[i]!);
       const rows: (Row | null)[] = [];
+      const uses: (RowUse | null)[] = [];
       const rejected: RejectedInput[] = [];
       for (let r = 0; r < b.size; r++) {
         const at = r * RECORD_WIDTH;
@@ -307,6 +322,7 @@ export class PgBatchStore implements BatchStore {
           (token >= 0 && bad.tokens[token]);
         if (refersToNul) {
           rows.push(null);
+          uses.push(null);
           rejected.push({ position: b.positions[r]!, reason: 'a field holds the character U+0000, which PostgreSQL cannot store as text: this event was not stored', raw: JSON.stringify({ auditID: b.auditIDs[r] }) });
           continue;
         }
@@ -325,8 +341,17 @@ export class PgBatchStore implements BatchStore {
           n[at + F.decision], valueId(at + F.reason), valueId(at + F.annotations), n[at + F.shape], b.residuals[r], n[at + F.sourceVersion], n[at + F.hasBody],
           token < 0 ? null : tokenId(),
         ]);
+        const atom = n[at + F.usageAtom]!;
+        const [actor, impersonated] = [n[at + F.user]!, n[at + F.impersonatedUser]!];
+        if (atom < 0 || actor < 0) uses.push(null);
+        else {
+          const key = b.values[atom]!;
+          const parts = splitParts(key);
+          const p = probeOf(n[at + F.stage]!, parts[0]!, parts[3]!);
+          uses.push(this.useKeys.useOf(b.principals[actor]![0], impersonated >= 0 ? b.principals[impersonated]![0] : null, key, p.probe, p.loneStart));
+        }
       }
-      return { batch: b, rows, rejected };
+      return { batch: b, rows, uses, rejected };
     });
   }
 
@@ -365,8 +390,10 @@ export class PgBatchStore implements BatchStore {
   private async transaction(prepared: Prepared[], dims: DimensionRows, followOffsets: FollowOffset[]): Promise<WriteResult[]> {
     const { results, link } = await inTransaction(this.store.pool, async (client) => {
       const results: WriteResult[] = [];
-      const stored: Stored = { rows: [], findings: [] };
+      const stored: Stored = { rows: [], findings: [], uses: [] };
       for (const p of prepared) results.push(await this.writeBatch(client, p, stored));
+      // After every insert, in key order, like the alerts' locks below.
+      await recordPgUsage(client, stored.uses);
       // After every insert of the transaction: see pgAlerts.ts on locks.
       await recordPgFindings(client, stored.findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
       const link = await this.chain.append(client, stored.rows, COLUMNS, dims);
@@ -393,7 +420,7 @@ export class PgBatchStore implements BatchStore {
   }
 
   /** Stores one batch; adds the events it stored and their findings to `stored`. */
-  private async writeBatch(client: pg.PoolClient, { batch, rows, rejected }: Prepared, stored: Stored): Promise<WriteResult> {
+  private async writeBatch(client: pg.PoolClient, { batch, rows, uses, rejected }: Prepared, stored: Stored): Promise<WriteResult> {
     const result: WriteResult = { accepted: 0, duplicates: 0, quarantined: 0, conflicts: 0 };
     const keyOf = (r: Row) => `${r[C.received_at]}|${r[C.cluster_id]}|${r[C.stage]}|${r[C.audit_id]}`;
     // The first of a key within the batch is sent; a repeat is a duplicate of it.
@@ -430,6 +457,8 @@ export class PgBatchStore implements BatchStore {
       const withBody = r[C.has_body] === 1;
       if (withBody) bodies.push([id, r[C.received_at] as number, batch.requests[i] ?? null, batch.responses[i] ?? null]);
       stored.rows.push({ id, values: r, request: withBody ? batch.requests[i] ?? null : null, response: withBody ? batch.responses[i] ?? null : null });
+      const use = uses[i];
+      if (use) stored.uses.push({ use, clusterId: r[C.cluster_id] as number, receivedAt: r[C.received_at] as number, auditId: r[C.audit_id] as string, decision: r[C.decision] as number, reasonId: r[C.reason_id] as number | null });
 
     });
     if (bodies.length > 0) {

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { splitParts } from '../../partsKey.js';
 
-/** The dimensions an event row refers to, in the order they are interned (a token names its principal). */
-export type PgDimension = 'strings' | 'verbs' | 'apiResources' | 'objects' | 'principals' | 'userTokens';
+/** The dimensions an event row and the usage rollups refer to, in the order they are interned (a token names its principal). */
+export type PgDimension = 'strings' | 'verbs' | 'apiResources' | 'objects' | 'principals' | 'userTokens' | 'rbacSubjects' | 'usageAtoms';
 
 interface Spec {
   table: string;
@@ -19,9 +19,11 @@ const SPECS: Record<PgDimension, Spec> = {
   objects: { table: 'objects', columns: ['api_group', 'resource', 'namespace', 'name', 'uid'], types: ['text', 'text', 'text', 'text', 'text'] },
   principals: { table: 'principals', columns: ['json', 'username'], types: ['text', 'text'] },
   userTokens: { table: 'user_tokens', columns: ['principal_id', 'credential_id', 'json'], types: ['bigint', 'text', 'text'] },
+  rbacSubjects: { table: 'rbac_subjects', columns: ['username', 'groups'], types: ['text', 'text'] },
+  usageAtoms: { table: 'usage_atoms', columns: ['verb', 'api_group', 'resource', 'subresource', 'namespace', 'name', 'path'], types: ['text', 'text', 'text', 'text', 'text', 'text', 'text'] },
 };
 
-const ORDER: PgDimension[] = ['strings', 'verbs', 'apiResources', 'objects', 'principals', 'userTokens'];
+const ORDER: PgDimension[] = ['strings', 'verbs', 'apiResources', 'objects', 'principals', 'userTokens', 'rbacSubjects', 'usageAtoms'];
 
 /** The columns of a value of a dimension keyed by its parts (recordBatch.ts apiResourceKey, objectKey). */
 export function partsColumns(dimension: 'apiResources' | 'objects', key: string): unknown[] {

@@ -116,7 +116,7 @@ export class PgPipelineWatch {
 }
 
 /** Records an opening (with its critical alert) or a closing. Returns the gap's id. */
-async function recordPgGapEvent(pool: pg.Pool, e: GapEvent, windowMs: number): Promise<number | null> {
+export async function recordPgGapEvent(pool: pg.Pool, e: GapEvent, windowMs: number): Promise<number | null> {
   return inTransaction(pool, async (c) => {
     if (e.type === 'open') {
       const alert = await c.query<{ id: string }>(

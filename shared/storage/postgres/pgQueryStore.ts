@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { UserInfo } from '../../audit/types.js';
-import { InputError } from '../../errors.js';
 import { identityOf } from '../../identity/identity.js';
 import { compileIdentityMap, type Attribution, type IdentityRule } from '../../identity/identityMap.js';
 import { DECISIONS } from '../eventRecord.js';
@@ -11,6 +10,8 @@ import { pgAlertBook, pgCheckoutBook } from './pgAlertBook.js';
 import { listPgArchives, pgArchivedDays } from './pgRetention.js';
 import { pgGapReads } from './pgPipelineWatch.js';
 import { pgSnapshotBook } from './pgSnapshotBook.js';
+import { pgReviewBook } from './pgReviewBook.js';
+import { pgUsageReads } from './pgUsage.js';
 import { pgIngestStatus } from './pgStatus.js';
 import { pgIdentityReads, principalsWhere } from './pgIdentities.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
@@ -30,11 +31,6 @@ const SELECT = `SELECT ${EVENT_SELECT_COLUMNS}, bg.id AS checkout_id, bg.person 
 const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
   WHERE b.received_at = e.received_at AND b.cluster_id = e.cluster_id AND b.audit_id = e.audit_id AND b.stage > e.stage)`;
 
-/** What is not on PostgreSQL yet: named, so that a question is refused rather than answered short. */
-function notYet(what: string): never {
-  throw new InputError(`${what} is not available on PostgreSQL yet (storage.url): it runs on the SQLite store (--db PATH)`);
-}
-
 /**
  * The query side of the port (port.ts) on PostgreSQL, so far: who did what (events, history,
  * one action). Actions are read in the order of the primary key (request time, cluster,
@@ -44,7 +40,6 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
   const pool = store.pool;
   const attribute = compileIdentityMap(identityMap);
   const withActor = actorOf(attribute);
-  const unsupported = new Proxy({}, { get: (_t, name) => () => notYet(`this question (${String(name)})`) });
   return {
     events: {
       actions: (filter) => actions(pool, filter, attribute, withActor),
@@ -72,12 +67,8 @@ export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[
     status: { ...pgIngestStatus(pool), ...pgGapReads(pool) },
     selfAudit: { list: (filter) => queryPgSelfAudit(pool, filter) },
     snapshots: pgSnapshotBook(pool),
-    reviews: unsupported as QueryStore['reviews'],
-    usage: {
-      read: () => notYet('the usage rollups (rbac report, recommend, rollups; review)'),
-      daysCovered: async () => notYet('the usage rollups (rbac report, recommend, rollups; review)'),
-      accountHistory: (cluster) => accountHistory(pool, cluster),
-    },
+    reviews: pgReviewBook(pool),
+    usage: pgUsageReads(pool),
   };
 }
 
@@ -200,22 +191,4 @@ function actorOf(attribute: (i: ReturnType<typeof identityOf>) => Attribution): 
       actor: { kind: id.kind, key: id.key, person: checkout?.person ?? a.person ?? null, team: a.team ?? null, checkout: checkout?.id ?? null, credentialKind: id.credential.kind, credentialId: id.credential.id ?? null },
     };
   };
-}
-
-/**
- * Each username's last request in a cluster (the effective user: impersonated, else the actor),
- * and the day the cluster's stored history begins, for idle accounts (rbac stale, PCI DSS 8.2.6).
- * Read from the events: days archived by retention no longer count here, as they still do in
- * SQLite's rollups.
- */
-async function accountHistory(pool: pg.Pool, cluster: string): Promise<{ lastSeen: Map<string, number>; historyFrom: number | null }> {
-  const rows = (
-    await pool.query<{ name: string; last: string }>(
-      `SELECT p.username AS name, max(e.received_at) AS last FROM events e JOIN principals p ON p.id = coalesce(e.impersonated_id, e.user_id)
-       WHERE e.cluster_id = (SELECT id FROM strings WHERE value = $1) GROUP BY p.username`,
-      [cluster],
-    )
-  ).rows;
-  const first = (await pool.query<{ first: string | null }>('SELECT min(received_at) AS first FROM events WHERE cluster_id = (SELECT id FROM strings WHERE value = $1)', [cluster])).rows[0]!.first;
-  return { lastSeen: new Map(rows.map((r) => [r.name, Number(r.last)])), historyFrom: first === null ? null : Math.floor(Number(first) / 86_400_000_000) * 86_400_000_000 };
 }

@@ -134,6 +134,8 @@ export async function archivePgDay(pool: pg.Pool, day: number, dir: string, nowM
       day, part, file, sha256, ids.length, encodeIds(ids), JSON.stringify(links), nowMicros,
     ]);
     await c.query('DELETE FROM bodies WHERE event_id = ANY($1::bigint[])', [ids]);
+    // The day's usage stays in the rollups; which of its requests were counted goes with its events.
+    await c.query(`DELETE FROM usage_claims WHERE ${range}`);
     if (own) await dropPartition(c, day);
     else await c.query(`DELETE FROM events_default WHERE id = ANY($1::bigint[]) AND ${range}`, [ids]);
     return part;

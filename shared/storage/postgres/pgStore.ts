@@ -4,6 +4,10 @@ import pg from 'pg';
 import type { Clock } from '../../clock.js';
 import { ConfigError, StoreUnavailableError, errorMessage } from '../../errors.js';
 import { readMigrations, type Migration } from '../sqlite/migrate.js';
+import { inTransaction } from './pgTransaction.js';
+import { finishPendingPgRollups } from './pgUsage.js';
+
+export { inTransaction };
 
 /** The PostgreSQL migrations: `migrations/postgres/` at the package root, copied beside the build. */
 export const PG_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'migrations', 'postgres');
@@ -45,28 +49,13 @@ export async function openPgStore(url: string, options: { clock: Clock; maxConne
   pool.on('error', () => undefined);
   try {
     await migratePg(pool, readMigrations(PG_MIGRATIONS_DIR), options.clock);
+    await finishPendingPgRollups(pool);
   } catch (err) {
     await pool.end();
     if (err instanceof ConfigError) throw err;
     throw new StoreUnavailableError(`PostgreSQL at ${safeUrl(url)}: ${errorMessage(err)}`);
   }
   return { pool, url, close: () => pool.end() };
-}
-
-/** Runs `work` in one transaction on a connection of the pool: committed when it returns, rolled back when it throws. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** Applies the migrations the database lacks; refuses a database newer than this kubetrail. Returns the versions applied. */

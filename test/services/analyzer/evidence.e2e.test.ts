@@ -4,17 +4,20 @@ import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { recordGapEvent } from '../../../shared/storage/sqlite/tables/pipelineGaps.js';
 import { openStore } from '../../../shared/storage/sqlite/openStore.js';
-import { cliEnv, makeEvent, runCli, tempDir } from '../../helpers.js';
+import { isPostgresUrl, openPgStore } from '../../../shared/storage/postgres/pgStore.js';
+import { recordPgGapEvent } from '../../../shared/storage/postgres/pgPipelineWatch.js';
+import { cliEnv, makeEvent, onEachBackend, runCli, tempDir } from '../../helpers.js';
 
 const DAY = 86_400_000;
 
-describe('kubetrail pci evidence: the folder an assessor reads', () => {
+onEachBackend('kubetrail pci evidence: the folder an assessor reads', (db) => {
   const dir = tempDir();
-  const db = join(dir, 'kubetrail.db');
   const out = join(dir, 'evidence');
-  const env = cliEnv({ KUBETRAIL_DB: db, KUBETRAIL_CONFIG: join(dir, 'kubetrail.yaml') });
+  let env: NodeJS.ProcessEnv;
 
-  before(async () => {
+  before(async function () {
+    if (!db()) this.skip();
+    env = cliEnv({ KUBETRAIL_DB: db(), KUBETRAIL_CONFIG: join(dir, 'kubetrail.yaml') });
     writeFileSync(join(dir, 'kubetrail.yaml'), 'cluster: prod\n');
     const at = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY).toISOString().replace('Z', '000Z');
     const ev = (daysAgo: number, o: Record<string, unknown>) => JSON.stringify(makeEvent({ requestReceivedTimestamp: at(daysAgo), stageTimestamp: at(daysAgo), ...o }));
@@ -27,9 +30,16 @@ describe('kubetrail pci evidence: the folder an assessor reads', () => {
     ].join('\n'));
     const ingest = await runCli(['ingest', join(dir, 'events.jsonl')], env);
     expect(ingest.status, ingest.stderr).to.equal(0);
-    const store = openStore(db, { clock: systemClock });
-    recordGapEvent(store.db, { type: 'open', cluster: 'prod', source: 'webhook', kind: 'silence', startedAt: Date.now() - 2 * DAY, detectedAt: Date.now() - 2 * DAY + 600_000, expectedPerWindow: 900, seen: 0 }, 600_000);
-    store.close();
+    const gap = { type: 'open', cluster: 'prod', source: 'webhook', kind: 'silence', startedAt: Date.now() - 2 * DAY, detectedAt: Date.now() - 2 * DAY + 600_000, expectedPerWindow: 900, seen: 0 } as const;
+    if (isPostgresUrl(db())) {
+      const store = await openPgStore(db(), { clock: systemClock });
+      await recordPgGapEvent(store.pool, gap, 600_000);
+      await store.close();
+    } else {
+      const store = openStore(db(), { clock: systemClock });
+      recordGapEvent(store.db, gap, 600_000);
+      store.close();
+    }
     writeFileSync(join(dir, 'rbac.yaml'), 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: ops}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}]\n');
     for (const args of [['rbac', 'load', join(dir, 'rbac.yaml')], ['review', 'export'], ['review', 'record', '--subject', 'carol', '--decision', 'remove', '--reviewer', 'omar'], ['retention', 'run']]) {
       const r = await runCli(args, env);

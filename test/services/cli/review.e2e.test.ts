@@ -2,9 +2,7 @@ import { systemClock } from '../../../services/cli/clock.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { EventWriter } from '../../../shared/storage/sqlite/write/eventWriter.js';
-import { openStore } from '../../../shared/storage/sqlite/openStore.js';
-import { writeBatches, cliEnv, makeEvent, parsedEvent, runCli, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { cliEnv, makeEvent, onEachBackend, openTestStore, parsedEvent, runCli, tempDir } from '../../helpers.js';
 
 const rbac = (extra = '') => `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -28,17 +26,16 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-read
 subjects: [{kind: User, name: bob, apiGroup: rbac.authorization.k8s.io}]
 `;
 
-describe('kubetrail review: the access-review pack and its decisions (PCI DSS 7.2.4)', () => {
+onEachBackend('kubetrail review: the access-review pack and its decisions (PCI DSS 7.2.4)', (db) => {
   const dir = tempDir();
-  const db = join(dir, 'kubetrail.db');
   const config = join(dir, 'kubetrail.yaml');
-  const env = cliEnv({ KUBETRAIL_DB: db, KUBETRAIL_CONFIG: config });
-  const cli = (...args: string[]) => runCli(args, env);
+  const cli = (...args: string[]) => runCli(args, cliEnv({ KUBETRAIL_DB: db(), KUBETRAIL_CONFIG: config }));
 
-  before(async () => {
+  before(async function () {
+    if (!db()) this.skip();
     writeFileSync(config, 'cluster: prod\nrbac:\n  minWindowDays: 3\n');
     // alice read pods every day of the last ten; she never read a secret.
-    const store = openStore(db, { clock: systemClock });
+    const store = await openTestStore(db(), systemClock);
     const now = Date.now();
     const events = Array.from({ length: 10 }, (_, d) =>
       makeEvent({
@@ -48,8 +45,8 @@ describe('kubetrail review: the access-review pack and its decisions (PCI DSS 7.
         annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "alice-reads" of ClusterRole "pod-reader" to User "alice"' },
       }),
     );
-    writeBatches(new EventWriter(store, 1 << 20, { clock: systemClock, redactionKey: TEST_REDACTION_KEY }), [{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
-    store.close();
+    await store.write([{ cluster: 'prod', source: 'test', events: events.map(parsedEvent), rejected: [] }]);
+    await store.close();
     writeFileSync(join(dir, 'rbac.yaml'), rbac());
     const r = await cli('rbac', 'load', join(dir, 'rbac.yaml'));
     expect(r.status, r.stderr).to.equal(0);

@@ -16,7 +16,7 @@ import { openStore, type Store } from '../../../shared/storage/sqlite/openStore.
 import { saveSnapshot, type SnapshotSummary } from '../../../shared/storage/sqlite/tables/rbacSnapshots.js';
 import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../../shared/analysis/usageWindow.js';
 import { sqliteQueryStore } from '../../../shared/storage/sqlite/queryStore.js';
-import { writeBatches, cliEnv, corpusDir, makeEvent, tempDir, TEST_REDACTION_KEY } from '../../helpers.js';
+import { writeBatches, cliEnv, corpusDir, makeEvent, onEachBackend, openTestStore, parsedEvent, tempDir, TEST_REDACTION_KEY, type TestStore } from '../../helpers.js';
 
 const CLI = join(process.cwd(), 'dist', 'services', 'cli', 'main.js');
 const DAY = 86_400e6;
@@ -133,18 +133,19 @@ function aliceEvents(): AuditEvent[] {
 
 const WINDOW: WindowOptions = { cluster: 'prod', since: START, until: START + 20 * DAY, minDays: 14 };
 
-describe('RBAC usage analysis: report and recommendations', function () {
+onEachBackend('RBAC usage analysis: report and recommendations', (db) => {
   const dir = tempDir();
-  let s: Store;
-  let state: RbacState;
+  let s: TestStore;
   let report: UsageReport;
 
-  before(async () => {
-    state = parseObjects(RBAC, 'rbac.yaml').state;
-    s = store(dir, 'team.db', state, aliceEvents());
-    report = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
+  before(async function () {
+    if (!db()) this.skip();
+    s = await openTestStore(db(), systemClock);
+    await s.write([{ cluster: 'prod', source: 'test', events: aliceEvents().map(parsedEvent), rejected: [] }]);
+    await s.query.snapshots.save({ cluster: 'prod', takenAt: START, source: 'test', state: parseObjects(RBAC, 'rbac.yaml').state, summary: SUMMARY });
+    report = await usageReport(s.query, { kind: 'snapshot' }, WINDOW);
   });
-  after(() => s.close());
+  after(async () => s?.close());
 
   const subject = (name: string) => report.subjects.find((x) => x.name === name)!;
   const binding = (who: string, b: string) => subject(who).bindings.find((x) => x.binding === b)!;
@@ -193,7 +194,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
   });
 
   it('claims nothing unused when the window is shorter than the minimum', async () => {
-    const short = await usageReport(sqliteQueryStore(s.db), { kind: 'snapshot' }, { ...WINDOW, minDays: 30 });
+    const short = await usageReport(s.query, { kind: 'snapshot' }, { ...WINDOW, minDays: 30 });
     expect(short.window).to.include({ sufficient: false, coveredDays: 15 });
     expect(short.window.note).to.match(/15 day\(s\).*minimum of 30/);
     expect(short.subjects.find((x) => x.name === 'alice')).to.include({ judged: false, unused: 0 });
@@ -201,7 +202,7 @@ describe('RBAC usage analysis: report and recommendations', function () {
   });
 
   it('recommends only what the bindings that stay do not already allow, and proves it with the dry run', async () => {
-    const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
+    const p = await prepareRecommendations(s.query, { kind: 'snapshot' }, WINDOW);
     const r = recommendFor(p, { kind: 'User', name: 'alice' }, { expandVerbs: false, expandMultiNamespace: false, expandMultiName: false, includeDenied: false });
     expect(r.removedBindings).to.deep.equal(['ClusterRoleBinding alice-agg', 'RoleBinding team-a/alice-pods', 'RoleBinding team-a/alice-secrets']);
     // Pod reads stay allowed through the group: only the configmap and the unexplained delete need a grant.
@@ -216,14 +217,14 @@ describe('RBAC usage analysis: report and recommendations', function () {
   });
 
   it('takes resource, group and namespace from the objectRef, and the name from the request URI', async () => {
-    const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
+    const p = await prepareRecommendations(s.query, { kind: 'snapshot' }, WINDOW);
     const r = recommendFor(p, { kind: 'User', name: 'alice' }, { expandVerbs: false, expandMultiNamespace: false, expandMultiName: false, includeDenied: true });
     const teamB = r.proposal.roles.find((x) => x.namespace === 'team-b')!;
     expect(teamB.rules).to.deep.equal([{ verbs: ['get'], apiGroups: [''], resources: ['secrets'], resourceNames: ['db'], nonResourceURLs: [] }]);
   });
 
   it('recommends for a group what was allowed through its own bindings', async () => {
-    const p = await prepareRecommendations(sqliteQueryStore(s.db), { kind: 'snapshot' }, WINDOW);
+    const p = await prepareRecommendations(s.query, { kind: 'snapshot' }, WINDOW);
     const r = recommendFor(p, { kind: 'Group', name: 'dev' }, { expandVerbs: false, expandMultiNamespace: false, expandMultiName: false, includeDenied: false });
     // alice-pods still allows the pod reads in team-a: the group needs nothing more.
     expect(r.removedBindings).to.deep.equal(['ClusterRoleBinding devs-read']);
@@ -232,13 +233,13 @@ describe('RBAC usage analysis: report and recommendations', function () {
   });
 
   describe('the CLI', () => {
-    const cli = (args: string[], db = s.path) => spawnSync(process.execPath, [CLI, 'rbac', ...args, '--db', db, '--cluster', 'prod'], { encoding: 'utf8', env: cliEnv() });
+    const cli = (args: string[], cluster = 'prod') => spawnSync(process.execPath, [CLI, 'rbac', ...args, '--db', db(), '--cluster', cluster], { encoding: 'utf8', env: cliEnv() });
     const since = ['--since', at(0).slice(0, 10) + 'T00:00:00Z', '--until', at(20).slice(0, 10) + 'T00:00:00Z'];
 
     it('report exits 2 and names rbac load when there is no snapshot', async () => {
-      const r = cli(['report'], join(dir, 'empty.db'));
+      const r = cli(['report'], 'staging');
       expect(r.status).to.equal(2);
-      expect(r.stderr).to.match(/no RBAC snapshot of cluster 'prod'.*kubetrail rbac load/);
+      expect(r.stderr).to.match(/no RBAC snapshot of cluster 'staging'.*kubetrail rbac load/);
     });
 
     it('report prints table, markdown, json and yaml of the same report', async () => {
@@ -285,7 +286,7 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
     });
 
     it('rollups --rebuild rebuilds what the report reads', async () => {
-      const r = spawnSync(process.execPath, [CLI, 'rbac', 'rollups', '--rebuild', '--db', s.path], { encoding: 'utf8', env: cliEnv() });
+      const r = spawnSync(process.execPath, [CLI, 'rbac', 'rollups', '--rebuild', '--db', db()], { encoding: 'utf8', env: cliEnv() });
       expect(r.status).to.equal(0);
       expect(r.stdout).to.match(/rebuilt the usage rollups: 33 actions in \d+ daily rows/);
       expect(JSON.parse(cli(['report', ...since, '--output', 'json']).stdout).subjects).to.deep.equal(JSON.parse(JSON.stringify(report.subjects)));

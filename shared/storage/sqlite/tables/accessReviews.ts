@@ -16,7 +16,8 @@ export interface StoredReview {
   decisions: PastDecision[];
 }
 
-interface ReviewRow {
+/** A stored review's row, as either backend gives it. */
+export interface ReviewRow {
   id: number;
   created_at: number;
   created_by: string;
@@ -29,19 +30,31 @@ interface ReviewRow {
 
 const iso = (micros: number) => new Date(micros / 1000).toISOString();
 
+/** A stored decision's row, as either backend gives it. */
+export interface DecisionRow {
+  subject: string;
+  decision: Decision;
+  reviewer: string;
+  note: string | null;
+  decided_at: number;
+}
+
+/** The decisions of a review, in the order made. */
+export const DECISIONS_OF_REVIEW = 'SELECT subject, decision, reviewer, note, decided_at FROM access_review_decisions WHERE review_id = ? ORDER BY id';
+
 function decisionsOf(db: Database, reviewId: number): PastDecision[] {
-  return (
-    db.prepare('SELECT subject, decision, reviewer, note, decided_at FROM access_review_decisions WHERE review_id = ? ORDER BY id').all(reviewId) as {
-      subject: string;
-      decision: Decision;
-      reviewer: string;
-      note: string | null;
-      decided_at: number;
-    }[]
-  ).map((d) => ({ subject: d.subject, decision: d.decision, reviewer: d.reviewer, note: d.note, decidedAt: iso(d.decided_at) }));
+  return (db.prepare(DECISIONS_OF_REVIEW).all(reviewId) as DecisionRow[]).map(pastDecision);
+}
+
+export function pastDecision(d: DecisionRow): PastDecision {
+  return { subject: d.subject, decision: d.decision, reviewer: d.reviewer, note: d.note, decidedAt: iso(d.decided_at) };
 }
 
 function toReview(db: Database, r: ReviewRow): StoredReview {
+  return storedReview(r, decisionsOf(db, r.id));
+}
+
+export function storedReview(r: ReviewRow, decisions: PastDecision[]): StoredReview {
   return {
     id: r.id,
     createdAt: iso(r.created_at),
@@ -51,7 +64,7 @@ function toReview(db: Database, r: ReviewRow): StoredReview {
     until: iso(r.window_until),
     rbac: r.rbac,
     subjects: JSON.parse(r.subjects) as ReviewSubject[],
-    decisions: decisionsOf(db, r.id),
+    decisions,
   };
 }
 
@@ -114,15 +127,28 @@ export function lastDecidedReview(db: Database, cluster: string): StoredReview |
   return r ? toReview(db, r) : null;
 }
 
+/** The reviews newest first, with counts; `subjectCount` is the engine's length of the subjects' JSON array. */
+export const LIST_REVIEWS = (subjectCount: string) => `SELECT r.id, r.created_at, r.created_by, r.cluster, ${subjectCount} AS subjects,
+    (SELECT count(*) FROM access_review_decisions d WHERE d.review_id = r.id) AS decisions,
+    (SELECT max(decided_at) FROM access_review_decisions d WHERE d.review_id = r.id) AS last
+  FROM access_reviews r ORDER BY r.id DESC`;
+
+export interface ReviewSummaryRow {
+  id: number;
+  created_at: number;
+  created_by: string;
+  cluster: string;
+  subjects: number;
+  decisions: number;
+  last: number | null;
+}
+
+export function reviewSummary(r: ReviewSummaryRow): ReviewSummary {
+  return { id: r.id, createdAt: iso(r.created_at), createdBy: r.created_by, cluster: r.cluster, subjects: r.subjects, decisions: r.decisions, lastDecision: r.last === null ? null : iso(r.last) };
+}
+
 export function listReviews(db: Database): ReviewSummary[] {
-  return (
-    db
-      .prepare(`SELECT r.id, r.created_at, r.created_by, r.cluster, json_array_length(r.subjects) AS subjects,
-          (SELECT count(*) FROM access_review_decisions d WHERE d.review_id = r.id) AS decisions,
-          (SELECT max(decided_at) FROM access_review_decisions d WHERE d.review_id = r.id) AS last
-        FROM access_reviews r ORDER BY r.id DESC`)
-      .all() as { id: number; created_at: number; created_by: string; cluster: string; subjects: number; decisions: number; last: number | null }[]
-  ).map((r) => ({ id: r.id, createdAt: iso(r.created_at), createdBy: r.created_by, cluster: r.cluster, subjects: r.subjects, decisions: r.decisions, lastDecision: r.last === null ? null : iso(r.last) }));
+  return (db.prepare(LIST_REVIEWS('json_array_length(r.subjects)')).all() as ReviewSummaryRow[]).map(reviewSummary);
 }
 
 export function recordDecision(db: Database, d: NewDecision): void {

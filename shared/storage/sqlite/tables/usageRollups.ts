@@ -1,9 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { UserInfo } from '../../../audit/types.js';
-import { atomParams, attributeKey, type AttributeKey } from '../../../rbac/usageAttributes.js';
+import { atomParams, attributeKey, checkKey, type AttributeKey } from '../../../rbac/usageAttributes.js';
 import { impersonationChecks, rbacUser } from '../../../rbac/specialVerbs.js';
 import { ActivityRollups } from './activityRollups.js';
-import { joinParts } from '../../../partsKey.js';
 import { utcDay } from '../../../calendar.js';
 
 /**
@@ -17,10 +16,6 @@ import { utcDay } from '../../../calendar.js';
 const MEMO_ENTRIES = 50_000;
 /** Events read at a time when rebuilding. */
 const CHUNK_EVENTS = 20_000;
-
-function checkKey(c: { verb: string; apiGroup: string; resource: string; subresource: string; namespace: string; name: string }): AttributeKey {
-  return joinParts([c.verb, c.apiGroup, c.resource, c.subresource, c.namespace, c.name, '']);
-}
 
 interface PrincipalInfo {
   /** rbac_subjects id; 0 when the principal has no username (RBAC never saw it). */
