@@ -93,7 +93,17 @@ async function openPgServeStore(config: Readonly<Config>, log: Logger): Promise<
     const tracked = p.catch((err: unknown) => log.error({ err: errorMessage(err) }, 'a write to PostgreSQL failed (the self-audit, or the pipeline watch at stop)')).finally(() => pending.delete(tracked));
     pending.add(tracked);
   };
-  const query = pgQueryStore(store, config.identityMap);
+  const stored = pgQueryStore(store, config.identityMap);
+  // Read your own writes: a read of the self-audit waits for the entries this process began before it.
+  const query: QueryStore = {
+    ...stored,
+    selfAudit: {
+      async *list(filter) {
+        await Promise.all([...pending]);
+        yield* stored.selfAudit.list(filter);
+      },
+    },
+  };
   return {
     writer,
     query,

@@ -16,6 +16,7 @@ import { PgChainStream, type ChainedRow, type DimensionRows, type DimensionTable
 import { recordPgFindings, type Attribute, type StoredFinding } from './pgAlerts.js';
 import { PgDimensions, partsColumns, type PgDimension } from './pgDimensions.js';
 import { inTransaction, type PgStore } from './pgStore.js';
+import { storableText } from './pgText.js';
 import { PgUseKeys, probeOf, recordPgUsage, type RowUse, type StoredUse } from './pgUsage.js';
 import { splitParts } from '../../partsKey.js';
 
@@ -82,8 +83,6 @@ interface Stored {
 const VALUE_FIELDS = [F.verb, F.sourceIPs, F.userAgent, F.apiResource, F.object, F.path, F.reason, F.annotations];
 
 const hasNul = (v: string | null | undefined): boolean => typeof v === 'string' && v.includes('\u0000');
-/** Text PostgreSQL can hold, for what only names where input came from: U+0000 as U+FFFD. */
-const storableText = (v: string): string => v.replaceAll('\u0000', '\uFFFD');
 
 interface PendingWrite {
   batches: RecordBatch[];

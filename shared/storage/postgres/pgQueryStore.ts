@@ -16,6 +16,7 @@ import { pgIngestStatus } from './pgStatus.js';
 import { pgIdentityReads, principalsWhere } from './pgIdentities.js';
 import { queryPgSelfAudit } from './pgSelfAudit.js';
 import type { PgStore } from './pgStore.js';
+import { nulCheckedPool } from './pgText.js';
 
 /** How many actions one round trip reads while streaming. */
 const PAGE = 500;
@@ -37,7 +38,7 @@ const MOST_COMPLETE_STAGE = `NOT EXISTS (SELECT 1 FROM events b
  * auditID), a page at a time; an action's position is that key.
  */
 export function pgQueryStore(store: PgStore, identityMap: readonly IdentityRule[] = []): QueryStore {
-  const pool = store.pool;
+  const pool = nulCheckedPool(store.pool);
   const attribute = compileIdentityMap(identityMap);
   const withActor = actorOf(attribute);
   return {

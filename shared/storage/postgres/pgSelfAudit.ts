@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { nowMicros, type Clock } from '../../clock.js';
 import type { Rows } from '../port.js';
+import { storableText } from './pgText.js';
 import { RefusalRows, safeQuery, selfAuditRow, type Refusal, type SelfAuditEntry, type SelfAuditFilter, type SelfAuditRow } from '../sqlite/tables/selfAudit.js';
 
 /** Records an entry in kubetrail's own audit trail on PostgreSQL; its id. The query is kept as SQLite keeps it (safeQuery for the API). */
@@ -8,7 +9,8 @@ export async function recordPgSelfAudit(pool: pg.Pool, clock: Clock, e: SelfAudi
   const query = e.query === undefined ? null : JSON.stringify(e.channel === 'api' ? safeQuery(e.query) : e.query);
   const r = await pool.query<{ id: string }>(
     'INSERT INTO self_audit (at, channel, actor, role, source, action, query, rows, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id',
-    [nowMicros(clock), e.channel, e.actor, e.role ?? null, e.source ?? null, e.action, query, e.rows ?? null, e.status ?? null, e.detail ?? null],
+    // A caller's text may hold U+0000 (a crafted path): kept as U+FFFD, never lost from the trail.
+    [nowMicros(clock), e.channel, storableText(e.actor), e.role ?? null, e.source == null ? null : storableText(e.source), storableText(e.action), query, e.rows ?? null, e.status ?? null, e.detail == null ? null : storableText(e.detail)],
   );
   return Number(r.rows[0]!.id);
 }

@@ -10,7 +10,10 @@ import { createLogger } from '../../../shared/log.js';
 import { openStore } from '../../../shared/storage/sqlite/openStore.js';
 import { verifyChain } from '../../../shared/storage/sqlite/chain/verifyChain.js';
 import { serve, type RunningServer } from '../../../services/cli/serve.js';
-import { CLI, apiTokenLines, cliEnv, makeEvent, runCli, startServe, tempDir } from '../../helpers.js';
+import pg from 'pg';
+import { isPostgresUrl, openPgStore } from '../../../shared/storage/postgres/pgStore.js';
+import { verifyPgChain } from '../../../shared/storage/postgres/pgVerify.js';
+import { CLI, apiTokenLines, cliEnv, makeEvent, onEachBackend, runCli, startServe, tempDir } from '../../helpers.js';
 import { checkSchema, parseCsv, responseSchema } from './schemaCheck.js';
 
 const TOKENS = { viewer: 'viewer-token-0123456789', analyst: 'analyst-token-0123456789', admin: 'admin-token-0123456789' } as const;
@@ -50,14 +53,37 @@ function fixtureEvents(): AuditEvent[] {
   return events;
 }
 
-describe('query API (real HTTP)', function () {
+/** Runs SQL on either store (SQLite's ? placeholders become $n on PostgreSQL); the first row. */
+async function sql(db: string, text: string, params: unknown[] = []): Promise<Record<string, unknown> | undefined> {
+  if (isPostgresUrl(db)) {
+    const c = new pg.Client({ connectionString: db });
+    await c.connect();
+    try {
+      let n = 0;
+      return (await c.query(text.replace(/\?/g, () => `$${++n}`), params)).rows[0];
+    } finally {
+      await c.end();
+    }
+  }
+  const store = openStore(db, { clock: systemClock });
+  try {
+    const st = store.db.prepare(text);
+    return st.reader ? (st.get(...params) as Record<string, unknown>) : (st.run(...params), undefined);
+  } finally {
+    store.close();
+  }
+}
+
+onEachBackend('query API (real HTTP)', (backend) => {
   const dir = tempDir();
-  const db = join(dir, 'kubetrail.db');
+  let db: string;
   let server: RunningServer;
   let doc: Record<string, unknown>;
   const events = fixtureEvents();
 
-  before(async () => {
+  before(async function () {
+    if (!backend()) this.skip();
+    db = backend();
     const file = join(dir, 'kubetrail.yaml');
     writeFileSync(file, [
       'listen: 127.0.0.1:0',
@@ -186,10 +212,11 @@ describe('query API (real HTTP)', function () {
       // kept before those were (NULL), within the alert's span.
       const secretReads = await ids('finding=secret-read');
       expect(secretReads).to.deep.equal([events.at(-1)!.auditID]);
-      const store = openStore(db, { clock: systemClock });
-      store.db.prepare('UPDATE alert_events SET received_at = NULL').run();
-      store.close();
-      expect(await ids('finding=secret-read')).to.deep.equal(secretReads);
+      // (A SQLite store's older rows; PostgreSQL's were always kept with their times.)
+      if (!isPostgresUrl(db)) {
+        await sql(db, 'UPDATE alert_events SET received_at = NULL');
+        expect(await ids('finding=secret-read')).to.deep.equal(secretReads);
+      }
       expect(await ids('finding=secret-read&since=2026-07-24T00:00:00Z')).to.deep.equal([]);
     });
 
@@ -239,9 +266,20 @@ describe('query API (real HTTP)', function () {
       const before = await allPages('/events?limit=50');
       const attempts = ["' OR '1'='1", '%', '_', '*', '"; DROP TABLE events; --', 'a\u0000b', '1) OR (1=1', '${jndi:ldap://x}', '../../etc/passwd'];
       const free = ['cluster', 'user', 'actor', 'effectiveUser', 'person', 'credential', 'resource', 'subresource', 'namespace', 'name', 'userAgent', 'finding', 'q', 'apiGroup'];
+      // PostgreSQL holds no text with U+0000 (events with one are quarantined): it says so, with a 400.
+      const nulRefused = async (res: Response, what: string) => {
+        expect(res.status, what).to.equal(400);
+        expect((await res.json()).error, what).to.contain('U+0000');
+      };
+      const pgNul = (a: string) => isPostgresUrl(db) && a.includes('\u0000');
       for (const p of free) {
         for (const a of attempts) {
           const res = await get(`/events?${p}=${encodeURIComponent(a)}`, 'analyst');
+          // (q is matched by kubetrail, not by the store: no refusal needed.)
+          if (pgNul(a) && p !== 'q') {
+            await nulRefused(res, `${p}=${a}`);
+            continue;
+          }
           expect(res.status, `${p}=${a}`).to.equal(200);
           expect((await res.json()).items, `${p}=${a}`).to.deep.equal([]);
         }
@@ -254,6 +292,9 @@ describe('query API (real HTTP)', function () {
         expect(res.status, a).to.equal(404);
       }
       expect((await allPages('/events?limit=50')).length).to.equal(before.length);
+      // Every one of those calls is in the trail, the crafted ones too.
+      const trail = await allPages('/self-audit?limit=50&channel=api&actor=soc-analyst', 'admin');
+      expect(trail.filter((e) => e.action.startsWith('GET /api/v1/identities/')).map((e) => e.status)).to.have.length.at.least(attempts.length);
     });
 
     it('streams CSV that a spreadsheet reads back exactly and cannot run as formulas', async () => {
@@ -302,10 +343,9 @@ describe('query API (real HTTP)', function () {
 
   describe('alerts and break-glass', () => {
     it('acknowledges and resolves an alert, recording who and when; 404 and 409 otherwise', async () => {
-      const store = openStore(db, { clock: systemClock });
-      const id = Number(store.db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, count, message, pci, raised_at)
-        VALUES ('secret-read', 'medium', 'k', 'prod', 1, 2, 'alice', 'alice', 1, 'm', '[]', 3)`).run().lastInsertRowid);
-      store.close();
+      const row = await sql(db, `INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, count, message, pci, raised_at)
+        VALUES ('secret-read', 'medium', 'k', 'prod', 1, 2, 'alice', 'alice', 1, 'm', '[]', 3) RETURNING id`);
+      const id = Number(row!.id);
       const acked = await conform(await post(`/alerts/${id}/ack`, undefined, 'analyst'), '/alerts/{id}/ack', 'post');
       expect(acked).to.include({ status: 'acknowledged', ackedBy: 'soc-analyst' });
       expect((await post(`/alerts/${id}/ack`, undefined, 'analyst')).status).to.equal(409);
@@ -398,6 +438,18 @@ describe('query API (real HTTP)', function () {
       const m = /kubetrail_store_chain_head_info\{seq="(\d+)",hash="([0-9a-f]{64})"\} 1/.exec(text);
       expect(m, text.split('\n').filter((l) => l.includes('chain')).join('\n')).to.not.equal(null);
       expect(text).to.contain(`kubetrail_store_chain_length ${m![1]}`);
+      if (isPostgresUrl(db)) {
+        // One chain stream per writer: this server's is among those verify checks.
+        const store = await openPgStore(db, { clock: systemClock });
+        try {
+          const report = await verifyPgChain(store.pool);
+          expect(report.ok).to.equal(true);
+          expect(report.streams.map((x) => `${x.seq} ${x.hash}`)).to.include(`${m![1]} ${m![2]}`);
+        } finally {
+          await store.close();
+        }
+        return;
+      }
       const store = openStore(db, { readonly: true });
       try {
         const report = verifyChain(store.db);
