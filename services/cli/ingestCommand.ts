@@ -40,6 +40,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
         pipeline,
         writer,
         cluster,
+        clusterGiven: flags.cluster !== undefined,
         batchEvents: config.ingest.batchEvents,
         pollMs: config.ingest.followPollMs,
         log,
@@ -47,7 +48,7 @@ export async function ingestCommand(files: string[], flags: IngestFlags): Promis
         onProgress: progress?.update,
       });
     } else {
-      summary = await ingestFiles(files, { pipeline, writer, cluster, batchEvents: config.ingest.batchEvents, onProgress: progress?.update });
+      summary = await ingestFiles(files, { pipeline, writer, cluster, clusterGiven: flags.cluster !== undefined, batchEvents: config.ingest.batchEvents, onProgress: progress?.update });
     }
   } finally {
     progress?.stop();
@@ -74,7 +75,7 @@ function beforeHotWindow(oldestMicros: number, config: Readonly<Config>): string
 
 function formatSummary(s: IngestSummary): string {
   const lines = [
-    `read ${s.read}, stored ${s.stored}, duplicates ${s.duplicates}, quarantined ${s.quarantined} (${formatBytes(s.bytes)})`,
+    `read ${s.read}, stored ${s.stored}, duplicates ${s.duplicates}, quarantined ${s.quarantined}${s.skipped > 0 ? `, skipped ${s.skipped} provider record(s) that are not audit events` : ''} (${formatBytes(s.bytes)})`,
   ];
   for (const u of s.unreadable) lines.push(`${u.file}: ${u.reason}`);
   if (s.conflicts > 0) {

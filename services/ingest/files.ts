@@ -15,6 +15,8 @@ export interface FileIngestOptions {
   pipeline: IngestPipeline;
   writer: BatchStore;
   cluster: string;
+  /** The cluster was given (--cluster): it holds every event, whatever a provider's record names. */
+  clusterGiven?: boolean;
   /** Events per transaction. */
   batchEvents: number;
   /** Called now and then with the bytes read so far (of the input as stored, e.g. compressed). */
@@ -31,6 +33,8 @@ export interface IngestSummary {
   /** Duplicates with different content; kept in the quarantine table (see WriteResult). */
   conflicts: number;
   quarantined: number;
+  /** Records of a managed provider's log that are not audit input (shared/audit/cloud): not stored, not quarantined. */
+  skipped: number;
   bytes: number;
   firstRejected: { position: string; reason: string }[];
   /** Files that could not be read (to the end); what was read of them is stored. */
@@ -38,7 +42,7 @@ export interface IngestSummary {
 }
 
 export function emptySummary(): IngestSummary {
-  return { read: 0, stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, bytes: 0, firstRejected: [], unreadable: [] };
+  return { read: 0, stored: 0, duplicates: 0, conflicts: 0, quarantined: 0, skipped: 0, bytes: 0, firstRejected: [], unreadable: [] };
 }
 
 const MAX_REASONS_KEPT = 20;
@@ -56,21 +60,25 @@ const COMMITS_IN_FLIGHT = 8;
  * the writer thread while the next batch is read here; memory holds at most COMMITS_IN_FLIGHT + 1 batches.
  */
 export class BatchAccumulator {
-  private builder: RecordBatchBuilder;
+  /**
+   * The pending batch of each cluster: the configured one's, and those a managed provider's
+   * records name (an EKS log group, a GKE cluster_name, an AKS resourceId), unless the cluster
+   * was given (`clusterGiven`), which then holds everything.
+   */
+  private builders = new Map<string, RecordBatchBuilder>();
   /** Commits in flight, oldest first (they settle in order). */
   private inFlight: Promise<void>[] = [];
 
-  constructor(private readonly opts: Pick<FileIngestOptions, 'pipeline' | 'writer' | 'cluster' | 'batchEvents'>, readonly summary: IngestSummary = emptySummary()) {
-    this.builder = this.fresh();
-  }
+  constructor(private readonly opts: Pick<FileIngestOptions, 'pipeline' | 'writer' | 'cluster' | 'batchEvents' | 'clusterGiven'>, readonly summary: IngestSummary = emptySummary()) {}
 
   add(outcome: ParseOutcome): void {
-    for (const e of outcome.events) this.builder.addEvent(e);
+    for (const e of outcome.events) this.builderOf(this.opts.clusterGiven ? this.opts.cluster : e.cluster ?? this.opts.cluster).addEvent(e);
     for (const r of outcome.rejected) {
-      this.builder.addRejected(r);
+      this.builderOf(this.opts.cluster).addRejected(r);
       if (this.summary.firstRejected.length < MAX_REASONS_KEPT) this.summary.firstRejected.push({ position: r.position, reason: r.reason });
     }
     this.summary.read += outcome.events.length + outcome.rejected.length;
+    this.summary.skipped += outcome.skipped ?? 0;
   }
 
   /** True when the pending batch has reached the batch size. */
@@ -79,7 +87,9 @@ export class BatchAccumulator {
   }
 
   get pending(): number {
-    return this.builder.size;
+    let n = 0;
+    for (const b of this.builders.values()) n += b.size;
+    return n;
   }
 
   /**
@@ -89,14 +99,18 @@ export class BatchAccumulator {
    */
   async flush(options: WriteOptions = {}): Promise<void> {
     if (this.pending === 0 && !options.followOffset) return;
-    const rows = this.builder.finish();
-    this.builder = this.fresh();
+    // One transaction for every cluster's batch (with the `--follow` position, if any).
+    const batches = [...this.builders.values()].map((b) => b.finish());
+    if (batches.length === 0) batches.push(this.opts.pipeline.builder(this.opts.cluster, 'file').finish());
+    this.builders = new Map();
     while (this.inFlight.length >= COMMITS_IN_FLIGHT) await this.inFlight.shift();
-    const commit = this.opts.writer.write([rows], options).then(([r]) => {
-      this.summary.stored += r!.accepted;
-      this.summary.duplicates += r!.duplicates;
-      this.summary.quarantined += r!.quarantined;
-      this.summary.conflicts += r!.conflicts;
+    const commit = this.opts.writer.write(batches, options).then((results) => {
+      for (const r of results) {
+        this.summary.stored += r.accepted;
+        this.summary.duplicates += r.duplicates;
+        this.summary.quarantined += r.quarantined;
+        this.summary.conflicts += r.conflicts;
+      }
     });
     // A failed commit surfaces at a later flush or drain; keep it from being unhandled meanwhile.
     commit.catch(() => undefined);
@@ -109,8 +123,10 @@ export class BatchAccumulator {
     while (this.inFlight.length > 0) await this.inFlight.shift();
   }
 
-  private fresh(): RecordBatchBuilder {
-    return this.opts.pipeline.builder(this.opts.cluster, 'file');
+  private builderOf(cluster: string): RecordBatchBuilder {
+    let b = this.builders.get(cluster);
+    if (!b) this.builders.set(cluster, (b = this.opts.pipeline.builder(cluster, 'file')));
+    return b;
   }
 }
 
@@ -167,8 +183,10 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
         if (!first) continue;
         // A pretty-printed document starts with { or [ on a line that is not JSON by itself;
         // anything else (a truncated or garbled first line) is JSON lines with a bad line.
-        const start = first.text.trimStart()[0];
-        mode = isJson(first.text) || (start !== '{' && start !== '[') ? 'lines' : 'document';
+        // (A storage-account export may begin with a UTF-8 byte order mark.)
+        const text = first.text.replace(/^\uFEFF/, '');
+        const start = text.trimStart()[0];
+        mode = isJson(text) || (start !== '{' && start !== '[') ? 'lines' : 'document';
         if (mode === 'document') continue;
         lines = held;
         held = [];
@@ -187,7 +205,7 @@ async function ingestStream(raw: Readable, name: string, acc: BatchAccumulator, 
     if (err instanceof InputError || err instanceof StoreUnavailableError) throw err;
     throw new InputError(`cannot read it (${errorMessage(err)})`);
   }
-  if (mode === 'document') acc.add(parseDocument(Buffer.concat(doc).toString('utf8'), name));
+  if (mode === 'document') acc.add(parseDocument(Buffer.concat(doc).toString('utf8').replace(/^\uFEFF/, ''), name));
   else {
     const last = splitter.rest();
     if (last) acc.add(parseLine(last, name));

@@ -14,6 +14,7 @@ export interface FollowOptions {
   pipeline: IngestPipeline;
   writer: BatchStore;
   cluster: string;
+  clusterGiven?: boolean;
   batchEvents: number;
   pollMs: number;
   log: Logger;
@@ -43,7 +44,7 @@ const CHUNK = 1 << 20;
  */
 export async function followFile(path: string, opts: FollowOptions): Promise<IngestSummary> {
   const abs = resolve(path);
-  const acc = new BatchAccumulator({ pipeline: opts.pipeline, writer: opts.writer, cluster: opts.cluster, batchEvents: Number.MAX_SAFE_INTEGER });
+  const acc = new BatchAccumulator({ pipeline: opts.pipeline, writer: opts.writer, cluster: opts.cluster, clusterGiven: opts.clusterGiven, batchEvents: Number.MAX_SAFE_INTEGER });
   const log = opts.log.child({ follow: abs });
   const flush = (pos: Position) => acc.flush({ followOffset: { ...pos, path: abs, cluster: opts.cluster } });
 

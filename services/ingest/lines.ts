@@ -2,6 +2,7 @@ import { parseEvent } from '../../shared/audit/parseEvent.js';
 import { parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { jsonErrorReason } from '../../shared/audit/jsonError.js';
+import { concatenatedJson, gzippedBase64 } from '../../shared/audit/cloud/delivered.js';
 
 /** One complete line of a file, with its 1-based number and the byte offset just past it. */
 export interface Line {
@@ -54,12 +55,16 @@ export class LineSplitter {
  */
 export function parseLine(line: Line, source: string): ParseOutcome {
   const position = `${source}:${line.number}`;
-  const text = line.text;
+  // A storage-account export may begin with a UTF-8 byte order mark.
+  const text = line.text.charCodeAt(0) === 0xfeff ? line.text.slice(1) : line.text;
   if (text.trim() === '') return { events: [], rejected: [] };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
+    // A CloudWatch Logs subscription payload as Kinesis or Firehose delivers it.
+    const delivered = gzippedBase64(text) ?? concatenatedJson(text);
+    if (delivered) return payloads(delivered, position, text);
     const hint = text.trimStart().startsWith('20') && text.includes('AUDIT:') ? ' (legacy text format is not supported; use --audit-log-format=json)' : '';
     return { events: [], rejected: [{ position, reason: `not JSON: ${jsonErrorReason(err)}${hint}`, raw: text }] };
   }
@@ -67,18 +72,32 @@ export function parseLine(line: Line, source: string): ParseOutcome {
     const r = parseEvent(value, position);
     return 'event' in r ? { events: [r], rejected: [] } : { events: [], rejected: [r] };
   }
-  const outcome = parsePayload(value, position);
-  if ('notAudit' in outcome) return { events: [], rejected: [{ position, reason: outcome.notAudit, raw: text }] };
+  return payloads([value], position, text);
+}
+
+/** Documents read from one line, each judged alone. */
+function payloads(values: unknown[], position: string, text: string): ParseOutcome {
+  const outcome: ParseOutcome = { events: [], rejected: [] };
+  values.forEach((value, i) => {
+    const at = values.length > 1 ? `${position} document ${i}` : position;
+    const one = parsePayload(value, at);
+    if ('notAudit' in one) outcome.rejected.push({ position: at, reason: one.notAudit, raw: values.length > 1 ? JSON.stringify(value) : text });
+    else addOutcome(outcome, one);
+  });
   return outcome;
+}
+
+function addOutcome(into: ParseOutcome, more: ParseOutcome): void {
+  for (const e of more.events) into.events.push(e);
+  for (const r of more.rejected) into.rejected.push(r);
+  if (more.skipped) into.skipped = (into.skipped ?? 0) + more.skipped;
 }
 
 /** Every line of a text held in memory, parsed as in parseLine (JSON lines judged line by line). */
 export function parseLines(text: string, source: string): ParseOutcome {
   const outcome: ParseOutcome = { events: [], rejected: [] };
   text.split('\n').forEach((line, i) => {
-    const one = parseLine({ text: line.endsWith('\r') ? line.slice(0, -1) : line, number: i + 1, end: 0 }, source);
-    for (const e of one.events) outcome.events.push(e);
-    for (const r of one.rejected) outcome.rejected.push(r);
+    addOutcome(outcome, parseLine({ text: line.endsWith('\r') ? line.slice(0, -1) : line, number: i + 1, end: 0 }, source));
   });
   return outcome;
 }

@@ -42,7 +42,7 @@ export function parseEvent(value: unknown, position: string, listVersion?: Audit
     sourceVersion = listVersion;
   } else {
     const cloud = detectCloudFormat(value);
-    if (cloud) return reject(`${cloud}: cloud audit formats are not read yet; ingest the Kubernetes Event it wraps`);
+    if (cloud) return reject(`${cloud} where an Event was expected (an item of an EventList): send the provider's records on their own, as they are delivered`);
     if (value.auditID === undefined || value.stage === undefined || value.verb === undefined) {
       return reject(`not an audit Event: no apiVersion, and ${missingIdentifying(value)} missing (expected an audit.k8s.io Event)`);
     }

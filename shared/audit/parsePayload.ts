@@ -1,4 +1,5 @@
-import { detectCloudFormat } from './cloudFormats.js';
+import { unwrapCloud } from './cloud/unwrap.js';
+import type { Unwrapped } from './cloud/unwrapped.js';
 import { describe, isObject, parseEvent } from './parseEvent.js';
 import { API_VERSIONS, type AuditApiVersion, type ParseOutcome } from './types.js';
 
@@ -11,9 +12,17 @@ import { API_VERSIONS, type AuditApiVersion, type ParseOutcome } from './types.j
 export function parsePayload(value: unknown, position: string): ParseOutcome | { notAudit: string } {
   const at = (i: number) => (position ? `${position} item ${i}` : `item ${i}`);
   if (Array.isArray(value)) {
-    return collect(value.map((item, i) => parseEvent(item, at(i))));
+    // `gcloud logging read --format=json` and Logs Insights exports are arrays of provider records.
+    const outcome: ParseOutcome = { events: [], rejected: [] };
+    value.forEach((item, i) => {
+      const cloud = isObject(item) ? unwrapCloud(item, at(i)) : null;
+      add(outcome, cloud ? fromCloud(cloud) : collect([parseEvent(item, at(i))]));
+    });
+    return outcome;
   }
   if (!isObject(value)) return { notAudit: `expected an audit.k8s.io Event or EventList, got ${describe(value)}` };
+  const cloud = unwrapCloud(value, position);
+  if (cloud) return fromCloud(cloud);
   if (value.kind === 'EventList' || (value.kind === undefined && Array.isArray(value.items))) {
     let listVersion: AuditApiVersion | undefined;
     if (value.apiVersion !== undefined) {
@@ -28,12 +37,27 @@ export function parsePayload(value: unknown, position: string): ParseOutcome | {
   }
   const isEventLike = value.kind === 'Event' || (value.kind === undefined && value.auditID !== undefined);
   if (!isEventLike) {
-    const cloud = detectCloudFormat(value);
-    if (cloud) return { notAudit: `${cloud}: cloud audit formats are not read yet; send the Kubernetes Event it wraps` };
     if (value.kind !== undefined) return { notAudit: `kind: expected "Event" or "EventList", got ${describe(value.kind)}` };
     return { notAudit: 'not an audit.k8s.io Event or EventList (no kind, no auditID, no items)' };
   }
   return collect([parseEvent(value, position || 'item 0')]);
+}
+
+/** The Events a provider's records carried, each judged alone, with the cluster its record names. */
+function fromCloud(u: Unwrapped): ParseOutcome {
+  const outcome: ParseOutcome = { events: [], rejected: [...u.rejected], skipped: u.skipped };
+  for (const c of u.carried) {
+    const r = parseEvent(c.value, c.position);
+    if (!('event' in r)) outcome.rejected.push({ ...r, reason: `${u.format}: ${r.reason}` });
+    else outcome.events.push(c.cluster === undefined ? r : { ...r, cluster: c.cluster });
+  }
+  return outcome;
+}
+
+function add(into: ParseOutcome, more: ParseOutcome): void {
+  into.events.push(...more.events);
+  into.rejected.push(...more.rejected);
+  if (more.skipped) into.skipped = (into.skipped ?? 0) + more.skipped;
 }
 
 function collect(results: ReturnType<typeof parseEvent>[]): ParseOutcome {

@@ -72,6 +72,8 @@ export interface ParsedEvent {
   /** requestReceivedTimestamp and stageTimestamp in microseconds since the epoch. */
   receivedAt: number;
   stageAt: number;
+  /** The cluster a managed provider's record names (shared/audit/cloud), when it names one. */
+  cluster?: string;
 }
 
 /** Input that is not a usable event, kept for the quarantine with its reason. */
@@ -85,4 +87,6 @@ export interface RejectedInput {
 export interface ParseOutcome {
   events: ParsedEvent[];
   rejected: RejectedInput[];
+  /** Records of a provider's log that are not audit input (another log type, a control message): not stored, not quarantined. */
+  skipped?: number;
 }

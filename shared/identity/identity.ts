@@ -77,6 +77,13 @@ const COMPONENTS = new Set([
   'kube-apiserver-kubelet-client',
 ]);
 
+/**
+ * The managed providers' own control-plane users: EKS's `eks:*` (eks:node-manager,
+ * eks:addon-manager, …), GKE's `system:gke-*` (system:gke-master-healthcheck, …) and AKS's
+ * `aksService`. They act for the provider, not for a person of the cluster.
+ */
+const MANAGED_CONTROL_PLANE = /^(eks:|system:gke-)|^aksService$/;
+
 /** `system:serviceaccount:NS:NAME` as the apiserver splits it (SplitUsername), else null. */
 export function parseServiceAccountUsername(username: string): { namespace: string; name: string } | null {
   if (!username.startsWith(SA_PREFIX)) return null;
@@ -123,7 +130,7 @@ export function identityOf(user: UserInfo | undefined, annotations?: Readonly<Re
   }
   // A bootstrap token joins a node to the cluster: a node credential in all but name.
   if (username.startsWith(BOOTSTRAP_PREFIX)) return { ...base, kind: 'node' };
-  if (COMPONENTS.has(username)) return { ...base, kind: 'control-plane' };
+  if (COMPONENTS.has(username) || MANAGED_CONTROL_PLANE.test(username)) return { ...base, kind: 'control-plane' };
   if (cloud?.provider === 'gcp' && cloud.principal.endsWith('.gserviceaccount.com')) return { ...base, kind: 'serviceaccount' };
   return { ...base, kind: 'human' };
 }
