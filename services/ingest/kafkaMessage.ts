@@ -10,7 +10,7 @@ import { jsonErrorReason } from '../../shared/audit/jsonError.js';
  */
 export function parseMessageValue(value: Buffer | null, position: string): ParseOutcome | { unusable: string } {
   if (value === null || value.length === 0) return { unusable: 'empty message value (expected an Event, an EventList or JSON lines)' };
-  const text = value.toString('utf8');
+  const text = value.toString('utf8').replace(/^\uFEFF/, '');
   let doc: unknown;
   try {
     doc = JSON.parse(text);

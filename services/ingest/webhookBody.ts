@@ -11,7 +11,9 @@ import type { WriteBatch } from '../../shared/pipeline/prepareEvent.js';
  * kept as bytes (shared/audit/largeBody.ts). Where events travel on as JSON (the Kafka relay),
  * bodies are decoded whole.
  */
-export function bodyToBatch(body: Buffer, cluster: string, largeBodies = false): { batch: WriteBatch; badBody: string | null } {
+export function bodyToBatch(received: Buffer, cluster: string, largeBodies = false): { batch: WriteBatch; badBody: string | null } {
+  // A UTF-8 byte order mark (which RFC 8259 lets a reader ignore), as a storage export may carry.
+  const body = received[0] === 0xef && received[1] === 0xbb && received[2] === 0xbf ? received.subarray(3) : received;
   let value: unknown;
   try {
     value = largeBodies && body.length > LARGE_BODY_BYTES ? decodeWithLargeBodies(body) : JSON.parse(body.toString('utf8'));

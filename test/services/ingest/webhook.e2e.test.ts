@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
@@ -60,6 +60,14 @@ describe('webhook (real HTTP)', () => {
     expect(await again.json()).to.deep.equal({ accepted: 0, duplicates: 3, quarantined: 0 });
     const rows = stored({ cluster: 'prod-eu' });
     expect(rows.map((r) => r.event.auditID)).to.have.members(items.map((e) => e.auditID));
+  });
+
+  it('reads a managed provider\'s records in the cluster of the path, whatever cluster they name', async () => {
+    const body = readFileSync(join(process.cwd(), 'test', 'fixtures', 'cloud', 'aks-event-hub.json'));
+    const res = await post('/audit/webhook/orders', body);
+    expect(await res.json()).to.deep.equal({ accepted: 2, duplicates: 0, quarantined: 0 });
+    expect(stored({ cluster: 'orders' }).map((r) => r.event.verb).sort()).to.deep.equal(['get', 'patch']);
+    expect(stored({ cluster: 'ORDERS-AKS' })).to.deep.equal([]);
   });
 
   it('takes a single Event, for the configured default cluster without a path segment', async () => {
