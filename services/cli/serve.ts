@@ -155,6 +155,7 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
         allowedClientNames: config.webhook.allowedClientNames,
         clientClusters: config.webhook.clientClusters,
         metrics,
+        clock: systemClock,
         source: relay ? 'relay' : 'webhook',
       }),
     );

@@ -39,6 +39,8 @@ export interface WebhookOptions {
   metrics?: Metrics;
   /** `webhook`, or `relay` when batches go to Kafka. */
   source?: string;
+  /** Milliseconds since the epoch, for the timestamp of Firehose's answers. */
+  clock?: () => number;
 }
 
 /** A cluster name in the path: what a kubeconfig or DNS name would allow. */
@@ -51,42 +53,48 @@ const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 export function createWebhookRouter(options: WebhookOptions): Router {
   const router = express.Router();
   let inFlight = 0;
-  const handler = async (req: Request, res: Response) => {
+  const handlerOf = (protocol: Protocol) => async (req: Request, res: Response) => {
+    const reply = replier(protocol, req, res, options.clock ?? Date.now);
     if (inFlight >= (options.maxConcurrentBodies ?? Infinity)) {
-      res.status(503).set({ 'Retry-After': '2', Connection: 'close' }).json({ error: `${inFlight} webhook bodies are being processed (webhook.maxConcurrentBodies); send again shortly` });
+      reply(503, { error: `${inFlight} webhook bodies are being processed (webhook.maxConcurrentBodies); send again shortly` }, { 'Retry-After': '2', Connection: 'close' });
       res.on('finish', () => req.destroy());
       return;
     }
     inFlight++;
     try {
-      await handle(req, res);
+      await handle(req, res, protocol, reply);
     } finally {
       inFlight--;
     }
   };
-  const handle = async (req: Request, res: Response) => {
+  const handle = async (req: Request, res: Response, protocol: Protocol, reply: Reply) => {
     const param = req.params.cluster;
     const cluster = typeof param === 'string' ? param : options.defaultCluster;
     if (!CLUSTER_NAME.test(cluster)) {
-      res.status(400).json({ error: `cluster name in the path: expected letters, digits, '.', '_' or '-', got '${cluster}'` });
+      reply(400, { error: `cluster name in the path: expected letters, digits, '.', '_' or '-', got '${cluster}'` });
       return;
     }
     if (options.requireClientCert) {
       const socket = req.socket as TLSSocket;
       if (!socket.encrypted || !socket.authorized) {
         const why = socket.encrypted ? (socket.authorizationError ? String(socket.authorizationError) : 'no certificate') : 'not TLS';
-        res.status(401).json({ error: `the audit webhook needs a client certificate signed by tls.clientCaFile (${why})` });
+        reply(401, { error: `the audit webhook needs a client certificate signed by tls.clientCaFile (${why})` });
         return;
       }
       const refusal = clientRefusal(certificateNames(socket.getPeerCertificate()), cluster, options.allowedClientNames ?? [], options.clientClusters ?? {});
       if (refusal) {
         options.log.warn({ cluster, reason: refusal }, 'webhook client certificate refused');
-        res.status(403).json({ error: refusal });
+        reply(403, { error: refusal });
         return;
       }
     }
-    if (options.tokens.length > 0 && !hasValidToken(req, options.tokens)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'missing or wrong bearer token for the audit webhook' });
+    if (options.tokens.length > 0 && protocol === 'webhook' && !hasValidToken(req, options.tokens)) {
+      reply(401, { error: 'missing or wrong bearer token for the audit webhook' }, { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
+    // Firehose sends the access key of its HTTP endpoint destination in a header of its own.
+    if (options.tokens.length > 0 && protocol === 'firehose' && !isOneOf(req.headers['x-amz-firehose-access-key'], options.tokens)) {
+      reply(401, { error: 'missing or wrong X-Amz-Firehose-Access-Key (one of webhook.tokens)' });
       return;
     }
     const log = options.log.child({ cluster });
@@ -96,11 +104,11 @@ export function createWebhookRouter(options: WebhookOptions): Router {
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         log.warn({ limit: options.maxBodyBytes }, 'webhook body over the cap');
-        res.status(413).set('Connection', 'close').json({ error: err.message });
+        reply(413, { error: err.message }, { Connection: 'close' });
         res.on('finish', () => req.destroy());
         return;
       }
-      res.status(400).json({ error: `cannot read the request body: ${errorMessage(err)}` });
+      reply(400, { error: `cannot read the request body: ${errorMessage(err)}` });
       return;
     }
     let submitted: Submitted;
@@ -109,7 +117,7 @@ export function createWebhookRouter(options: WebhookOptions): Router {
     } catch (err) {
       // The body thread failed (a body past its heap): nothing was stored; the apiserver may retry.
       log.error({ err: errorMessage(err) }, 'cannot prepare a webhook body');
-      res.status(503).set('Retry-After', '5').json({ error: `cannot prepare the body: ${errorMessage(err)}` });
+      reply(503, { error: `cannot prepare the body: ${errorMessage(err)}` }, { 'Retry-After': '5' });
       return;
     }
     const { badBody, firstRejected } = submitted;
@@ -118,22 +126,53 @@ export function createWebhookRouter(options: WebhookOptions): Router {
       options.metrics?.ingested(options.source ?? 'webhook', result);
       if (badBody !== null) {
         log.warn({ reason: badBody }, 'webhook body rejected and quarantined');
-        res.status(400).json({ error: badBody, quarantined: result.quarantined });
+        reply(400, { error: badBody, quarantined: result.quarantined });
         return;
       }
       if (result.quarantined > 0) {
         log.warn({ quarantined: result.quarantined, first: firstRejected }, 'events quarantined');
       }
       if (result.conflicts > 0) log.warn({ conflicts: result.conflicts }, 'duplicates with different content kept in quarantine');
-      res.status(200).json({ accepted: result.accepted, duplicates: result.duplicates, quarantined: result.quarantined });
+      reply(200, { accepted: result.accepted, duplicates: result.duplicates, quarantined: result.quarantined });
     } catch (err) {
       const message = err instanceof StoreUnavailableError ? err.message : `cannot store the batch: ${errorMessage(err)}`;
-      res.status(503).set('Retry-After', '5').json({ error: message });
+      reply(503, { error: message }, { 'Retry-After': '5' });
     }
   };
-  router.post('/audit/webhook', handler);
-  router.post('/audit/webhook/:cluster', handler);
+  router.post('/audit/webhook', handlerOf('webhook'));
+  router.post('/audit/webhook/:cluster', handlerOf('webhook'));
+  router.post('/audit/firehose', handlerOf('firehose'));
+  router.post('/audit/firehose/:cluster', handlerOf('firehose'));
   return router;
+}
+
+/** The kube-apiserver's webhook, or an Amazon Data Firehose HTTP endpoint delivery. */
+type Protocol = 'webhook' | 'firehose';
+type Reply = (status: number, body: { error?: string } & Record<string, unknown>, headers?: Record<string, string>) => void;
+
+/**
+ * How an answer is written. Firehose reads only `{requestId, timestamp}` (and `errorMessage`
+ * when the status is not 200), and delivers again what was not answered 200.
+ */
+function replier(protocol: Protocol, req: Request, res: Response, clock: () => number): Reply {
+  return (status, body, headers = {}) => {
+    res.status(status).set(headers);
+    if (protocol === 'webhook') {
+      res.json(body);
+      return;
+    }
+    const requestId = req.headers['x-amz-firehose-request-id'];
+    res.json({ requestId: typeof requestId === 'string' ? requestId : '', timestamp: clock(), ...(status === 200 ? {} : { errorMessage: body.error ?? `status ${status}` }) });
+  };
+}
+
+function isOneOf(presented: string | string[] | undefined, tokens: readonly string[]): boolean {
+  if (typeof presented !== 'string') return false;
+  const given = Buffer.from(presented);
+  return tokens.some((t) => {
+    const b = Buffer.from(t);
+    return b.length === given.length && timingSafeEqual(b, given);
+  });
 }
 
 interface Submitted {
@@ -205,11 +244,5 @@ function tooLarge(max: number): PayloadTooLargeError {
 }
 
 function hasValidToken(req: Request, tokens: readonly string[]): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1]!.trim());
-  return tokens.some((t) => {
-    const want = Buffer.from(t);
-    return want.length === given.length && timingSafeEqual(want, given);
-  });
+  return isOneOf(/^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim(), tokens);
 }

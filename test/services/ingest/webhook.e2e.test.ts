@@ -70,6 +70,28 @@ describe('webhook (real HTTP)', () => {
     expect(stored({ cluster: 'ORDERS-AKS' })).to.deep.equal([]);
   });
 
+  it('takes Firehose HTTP endpoint deliveries of CloudWatch subscription payloads, answering as Firehose expects', async () => {
+    const payload = readFileSync(join(process.cwd(), 'test', 'fixtures', 'cloud', 'eks-subscription.json'));
+    const event = JSON.parse(readFileSync(join(process.cwd(), 'test', 'fixtures', 'cloud', 'eks-native-event.json'), 'utf8')) as { auditID: string };
+    const delivery = {
+      requestId: 'ed4acda5-034f-9f42-bba1-f29aea6d7d8f',
+      timestamp: 1793610961000,
+      // Gzipped, as CloudWatch Logs hands it to Firehose; and as message extraction leaves it (the Event's line).
+      records: [{ data: gzipSync(payload).toString('base64') }, { data: Buffer.from(JSON.stringify({ ...event, auditID: 'firehose-extracted-1' })).toString('base64') }],
+    };
+    const res = await post('/audit/firehose/eks-prod', JSON.stringify(delivery), { 'x-amz-firehose-request-id': delivery.requestId });
+    expect(res.status).to.equal(200);
+    const answer = (await res.json()) as { requestId: string; timestamp: number };
+    expect(Object.keys(answer).sort()).to.deep.equal(['requestId', 'timestamp']);
+    expect(answer.requestId).to.equal(delivery.requestId);
+    expect(stored({ cluster: 'eks-prod' }).map((r) => r.event.auditID).sort()).to.deep.equal([event.auditID, '6b0c1b9e-3c61-4d9a-9f5e-2f1c0a4c7e02', 'firehose-extracted-1'].sort());
+    // The truncated message of the payload is quarantined, the delivery still answered 200 (Firehose would only send it again).
+    expect(quarantined().filter((q) => q.cluster === 'eks-prod').map((q) => q.reason)).to.satisfy((rs: string[]) => rs.some((r) => r.includes('[Truncated...]')));
+    const bad = await post('/audit/firehose/eks-prod', 'not json', { 'x-amz-firehose-request-id': 'r-2' });
+    expect(bad.status).to.equal(400);
+    expect(await bad.json()).to.include({ requestId: 'r-2' }).and.have.property('errorMessage').that.contains('not JSON');
+  });
+
   it('takes a single Event, for the configured default cluster without a path segment', async () => {
     const e = makeEvent();
     const res = await post('/audit/webhook', JSON.stringify(e));
@@ -206,5 +228,16 @@ describe('webhook bearer tokens', () => {
     expect(wrong.status).to.equal(401);
     const right = await fetch(server.url + '/audit/webhook', { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
     expect(right.status).to.equal(200);
+  });
+
+  it('takes a Firehose delivery only with one of the tokens as its access key', async () => {
+    const body = JSON.stringify({ requestId: 'r-1', timestamp: 1, records: [{ data: Buffer.from(JSON.stringify(makeEvent())).toString('base64') }] });
+    const send = (key?: string) => fetch(server.url + '/audit/firehose', { method: 'POST', body, headers: { 'content-type': 'application/json', ...(key ? { 'x-amz-firehose-access-key': key } : {}) } });
+    const none = await send();
+    expect(none.status).to.equal(401);
+    expect(await none.json()).to.have.property('errorMessage').that.contains('X-Amz-Firehose-Access-Key');
+    expect((await send('nope')).status).to.equal(401);
+    // A bearer token is the webhook's way, not Firehose's.
+    expect((await send(token)).status).to.equal(200);
   });
 });
