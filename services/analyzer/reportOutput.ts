@@ -41,6 +41,7 @@ function header(r: UsageReport): string[] {
     `cluster ${r.cluster}, RBAC of ${r.snapshot}`,
     `window ${w.since.slice(0, 10)} to ${w.until.slice(0, 10)}: ${w.days} days, ${w.coveredDays} with stored activity (minimum ${w.minDays})`,
     ...(w.note ? [`NOTE: ${w.note}`] : []),
+    ...(w.blindSpots ?? []).map((b) => `BLIND SPOT: ${b} (kubetrail coverage)`),
     `${t.subjects} subjects (${t.active} active), ${t.bindings} bindings: ${t.unusedBindings} unused, ${t.removableBindings} removable; ${t.unusedDangerous} dangerous grants unused; ${t.drift} model drift`,
   ];
 }

@@ -6,7 +6,7 @@ import { describeTarget, recommendationText } from '../../shared/analysis/recomm
 import type { Target } from '../../shared/rbac/recommend.js';
 import { impersonatedUser, parseServiceAccountName } from '../../shared/rbac/subjects.js';
 import type { RbacState } from '../../shared/rbac/types.js';
-import { observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../shared/analysis/usageWindow.js';
+import { blindSpotsOf, observedTargets, prepareRecommendations, recommendFor, usageReport, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
 import type { QueryStore } from '../../shared/storage/port.js';
 import type { ApiContext, Call, Route } from './apiRouter.js';
@@ -134,9 +134,10 @@ export function rbacRoutes(): Route[] {
           targets = [{ kind: 'ServiceAccount', ...sa }];
         }
         const includeDenied = params.includeDenied === 'true';
+        const blindSpots = await blindSpotsOf(store, window, 'rbac recommend');
         const items = targets.map((t) => {
           const r = recommendFor(prepared, t, { expandVerbs: true, expandMultiNamespace: true, expandMultiName: true, includeDenied });
-          return { target: describeTarget(t), regressions: r.dryRun?.regressionCount ?? 0, yaml: recommendationText(r, window, includeDenied) };
+          return { target: describeTarget(t), regressions: r.dryRun?.regressionCount ?? 0, yaml: recommendationText(r, window, includeDenied, blindSpots) };
         });
         call.rows = items.length;
         return { items, nextCursor: null };

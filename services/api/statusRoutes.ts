@@ -1,4 +1,6 @@
 import { InputError } from '../../shared/errors.js';
+import { evaluateCoverage } from '../../shared/analysis/coverage.js';
+import { formatMicroTime } from '../../shared/audit/time.js';
 import { QUARANTINE_COLUMNS } from '../../shared/storage/sqlite/queries/ingestStatus.js';
 import { SELF_AUDIT_COLUMNS, type SelfAuditChannel } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import type { Route } from './apiRouter.js';
@@ -34,6 +36,21 @@ export function statusRoutes(): Route[] {
         const items = await call.store().status.gaps({ since: readRange(params, ctx.now()).since, cluster: params.cluster, open: params.open === 'true' }, ctx.now() * 1000);
         call.rows = items.length;
         return { items, nextCursor: null };
+      },
+    },
+    {
+      method: 'get',
+      path: '/coverage',
+      role: 'viewer',
+      handle: async (call, ctx) => {
+        const params = readParams(call.req, ['cluster', 'since', 'until']);
+        const now = ctx.now();
+        const range = readRange({ since: params.since ?? '7d', until: params.until }, now);
+        const window = { cluster: params.cluster ?? ctx.config.cluster, since: range.since!, until: range.until ?? now * 1000 };
+        const stats = await call.store().status.coverage(window);
+        const items = evaluateCoverage(stats);
+        call.rows = items.length;
+        return { cluster: window.cluster, since: formatMicroTime(window.since), until: formatMicroTime(window.until), stats, items };
       },
     },
     {

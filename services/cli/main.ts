@@ -26,6 +26,8 @@ import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from '.
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
 import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
 import { evidenceCommand } from './evidenceCommand.js';
+import { coverageCommand } from './coverageCommand.js';
+import { policyCheckCommand } from './policyCommand.js';
 import { verifyCommand } from './verifyCommand.js';
 
 /**
@@ -381,6 +383,24 @@ withCommon(review.command('show'))
   .argument('<id>', 'review number (review list)')
   .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
   .action(audited('review show', (config, flags: Parameters<typeof reviewShowCommand>[2] & CommonFlags, id: string) => reviewShowCommand(config, id, flags)));
+
+withCommon(program.command('coverage'))
+  .description('what kubetrail cannot see in a cluster: each detection and report working, degraded (and why) or blind, from the levels, verbs and bodies its stored events record, with what to change')
+  .option('--cluster <name>', 'cluster (default: config cluster)')
+  .option('--since <time>', `window start (${sinceHelp})`, '7d')
+  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .action(audited('coverage', (config, flags: CommonFlags & { cluster?: string; since: string; output: OutputFormat }) => coverageCommand(config, flags)));
+
+program
+  .command('policy')
+  .description('audit Policy files')
+  .command('check')
+  .description('what kubetrail would be blind to under an audit Policy: each need probed with the requests it reads, the rule that hides it and the rule to add; exit 1 when anything is not recorded')
+  .argument('<file>', 'the Policy (YAML or JSON), as given to --audit-policy-file')
+  .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .action((file: string, flags: { output: 'text' | 'json' }) => {
+    process.exitCode = policyCheckCommand(file, flags);
+  });
 
 const gaps = program.command('gaps').description('audit pipeline gaps (PCI DSS 10.7.2, 10.7.3): clusters and sources that went silent or whose rate collapsed, with cause and remediation');
 withCommon(gaps.command('list'))

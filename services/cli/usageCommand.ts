@@ -10,7 +10,7 @@ import { openStore } from '../../shared/storage/sqlite/openStore.js';
 import { rebuildUsageRollups } from '../../shared/storage/sqlite/tables/usageRollups.js';
 import { openPgStore } from '../../shared/storage/postgres/pgStore.js';
 import { rebuildPgUsageRollups } from '../../shared/storage/postgres/pgUsage.js';
-import { observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/analysis/usageWindow.js';
+import { blindSpotsOf, observedTargets, prepareRecommendations, recommendFor, staleAccounts, usageReport, type StateSource, type WindowOptions } from '../../shared/analysis/usageWindow.js';
 import { reportProblems, snapshotId, type StateFlags } from './rbacCommand.js';
 import { formatReport, type ReportFormat } from '../analyzer/reportOutput.js';
 import { usingStore } from './localStore.js';
@@ -131,6 +131,7 @@ export async function recommendCommand(config: Readonly<Config>, flags: Recommen
     // Without a snapshot (and without -f), recommend from the observed activity alone.
     const wantState = Boolean(flags.file?.length) || flags.snapshot !== undefined || (await store.snapshots.has(window.cluster));
     const prepared = await prepareRecommendations(store, wantState ? sourceFrom(flags) : null, window);
+    const blindSpots = await blindSpotsOf(store, window, 'rbac recommend');
     const options: RecommendOptions & { includeDenied: boolean; proposal?: Proposal } = {
       expandVerbs: flags.expandVerbs,
       expandMultiNamespace: flags.expandMultiNamespace,
@@ -144,7 +145,7 @@ export async function recommendCommand(config: Readonly<Config>, flags: Recommen
     const texts = list.map((t) => {
       const r = recommendFor(prepared, t, options);
       regressions += r.dryRun?.regressionCount ?? 0;
-      return recommendationText(r, window, options.includeDenied);
+      return recommendationText(r, window, options.includeDenied, blindSpots);
     });
     process.stdout.write(texts.join('---\n'));
     return flags.failOnRegression && regressions > 0 ? 1 : 0;

@@ -8,13 +8,14 @@ export function describeTarget(t: Target): string {
 }
 
 /** A recommendation as YAML kubectl applies: objects, and everything else as `#` comments. */
-export function recommendationText(r: Recommendation, window: WindowOptions, showDenied: boolean): string {
+export function recommendationText(r: Recommendation, window: WindowOptions, showDenied: boolean, blindSpots: readonly string[] = []): string {
   const c = (s: string) => `# ${s}`;
   const lines: string[] = [
     c(`kubetrail least-privilege recommendation for ${describeTarget(r.target)}`),
     c(`cluster ${window.cluster}, observed from ${new Date(window.since / 1000).toISOString().slice(0, 10)} to ${new Date(window.until / 1000).toISOString().slice(0, 10)}`),
     c(`covers ${r.covered.length} distinct allowed request(s); ${r.alreadyAllowed} more are allowed by bindings that stay (groups)`),
   ];
+  for (const b of blindSpots) lines.push(c(`blind spot: ${b} (kubetrail coverage)`));
   if (r.note) lines.push(c(r.note));
   for (const b of r.removedBindings) lines.push(c(`remove ${b}: its only subject is ${describeTarget(r.target)}`));
   for (const b of r.editedBindings) lines.push(c(`remove ${describeTarget(r.target)} from the subjects of ${b} (it has other subjects)`));

@@ -11,6 +11,7 @@ import {
   type DryRun, type Proposal, type RecommendOptions, type Replayed, type Target,
 } from '../rbac/recommend.js';
 import { accountActivity, type AccountActivity } from '../rbac/staleAccounts.js';
+import { evaluateCoverage, usageDegradations } from './coverage.js';
 import { collect } from '../rows.js';
 import type { QueryStore } from '../storage/port.js';
 import { ceilToUtcDay, startOfUtcDay } from '../calendar.js';
@@ -67,7 +68,13 @@ export async function analyseWindow(store: QueryStore, source: StateSource, o: W
   const origin = resolved.origin;
   const w = wholeDays(o);
   const analysis = analyseUsage(current, await readWindow(store, o));
-  return { current, origin, analysis, window: { ...w, coveredDays: await store.usage.daysCovered({ cluster: o.cluster, ...w }), minDays: o.minDays } };
+  const blindSpots = await blindSpotsOf(store, o, 'rbac report');
+  return { current, origin, analysis, window: { ...w, coveredDays: await store.usage.daysCovered({ cluster: o.cluster, ...w }), minDays: o.minDays, ...(blindSpots.length ? { blindSpots } : {}) } };
+}
+
+/** What the cluster's stored events of the window do not record that a report needs (analysis/coverage.ts). */
+export async function blindSpotsOf(store: QueryStore, o: WindowOptions, report: 'rbac report' | 'rbac recommend'): Promise<string[]> {
+  return usageDegradations(evaluateCoverage(await store.status.coverage({ cluster: o.cluster, since: o.since, until: o.until })), report);
 }
 
 /** The usage of the window's whole days (the analysis keeps every record; so does this list, no more). */

@@ -20,6 +20,8 @@ export interface ReportWindow {
   coveredDays: number;
   /** The least coverage, in days, for anything to be called unused. */
   minDays: number;
+  /** What the cluster's audit log does not record that this report needs (analysis/coverage.ts). */
+  blindSpots?: string[];
 }
 
 export interface RequestSummary {
@@ -85,7 +87,7 @@ export interface SubjectReport {
 export interface UsageReport {
   cluster: string;
   snapshot: string;
-  window: { since: string; until: string; days: number; coveredDays: number; minDays: number; sufficient: boolean; note?: string };
+  window: { since: string; until: string; days: number; coveredDays: number; minDays: number; sufficient: boolean; note?: string; blindSpots?: string[] };
   totals: { subjects: number; active: number; bindings: number; unusedBindings: number; removableBindings: number; unusedDangerous: number; drift: number };
   subjects: SubjectReport[];
   neverSeen: { kind: string; name: string; bindings: string[] }[];
@@ -303,7 +305,7 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
   return {
     cluster: opts.cluster,
     snapshot: opts.snapshot,
-    window: { since: iso(w.since)!, until: iso(w.until)!, days: calendarDaysBetween(w.since, w.until), coveredDays, minDays: w.minDays, sufficient, ...(windowNote ? { note: windowNote } : {}) },
+    window: { since: iso(w.since)!, until: iso(w.until)!, days: calendarDaysBetween(w.since, w.until), coveredDays, minDays: w.minDays, sufficient, ...(windowNote ? { note: windowNote } : {}), ...(w.blindSpots?.length ? { blindSpots: w.blindSpots } : {}) },
     totals: {
       subjects: subjects.length,
       active: subjects.filter((s) => s.active).length,

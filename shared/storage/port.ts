@@ -7,6 +7,8 @@ import type { EventFilter, StoredEvent } from './sqlite/queries/eventQuery.js';
 import type { IdentityRow, TIMELINE_BUCKETS, TimelineRow } from './sqlite/queries/identityQuery.js';
 import type { ClusterIngest, QuarantineFilter, QuarantineRow } from './sqlite/queries/ingestStatus.js';
 import type { UsageFilter } from './sqlite/queries/usageQuery.js';
+import type { CoverageFilter } from './sqlite/queries/coverageQuery.js';
+import type { CoverageStats } from '../analysis/coverage.js';
 import type { NewDecision, NewReview, ReviewSummary, StoredReview } from './sqlite/tables/accessReviews.js';
 import type { Checkout, NewCheckout } from './sqlite/tables/breakglass.js';
 import type { FollowOffset } from './sqlite/tables/followOffsets.js';
@@ -118,6 +120,8 @@ export interface StatusReads {
   quarantine(filter: QuarantineFilter): Rows<QuarantineRow>;
   gaps(filter: { since?: number; cluster?: string; open?: boolean }, nowMicros: number): Promise<GapRow[]>;
   acknowledgeGap(id: number, a: { cause: string; remediation: string; by: string }, nowMicros: number): Promise<GapRow>;
+  /** Counts over a cluster's events of a window, for the coverage report (analysis/coverage.ts). */
+  coverage(filter: CoverageFilter): Promise<CoverageStats>;
 }
 
 export interface SelfAuditLog {

@@ -2,14 +2,20 @@ import type pg from 'pg';
 import { formatMicroTime } from '../../audit/time.js';
 import type { Rows, StatusReads } from '../port.js';
 import type { ClusterIngest, QuarantineFilter, QuarantineRow } from '../sqlite/queries/ingestStatus.js';
+import { coverageSql, coverageStats } from '../sqlite/queries/coverageQuery.js';
 
 /**
  * Each cluster's ingest and the quarantine on PostgreSQL, as SQLite shows them
  * (sqlite/queries/ingestStatus.ts). The clusters are those of the last day's arrivals (every
  * writer records them: pgBatchStore.ts) and of the quarantine.
  */
-export function pgIngestStatus(pool: pg.Pool): Pick<StatusReads, 'clusters' | 'oldest' | 'quarantine'> {
+export function pgIngestStatus(pool: pg.Pool): Pick<StatusReads, 'clusters' | 'oldest' | 'quarantine' | 'coverage'> {
   return {
+    coverage: async (f) => {
+      const sql = coverageSql((json) => `CASE WHEN jsonb_typeof(${json}::jsonb -> 'groups') = 'array' THEN jsonb_array_length(${json}::jsonb -> 'groups') > 0 ELSE false END`, (i) => `$${i}`);
+      const params = [f.cluster, f.since, f.until];
+      return coverageStats((await pool.query(sql.counts, params)).rows[0] as Record<string, unknown>, (await pool.query(sql.users, params)).rows[0] as Record<string, unknown>);
+    },
     clusters: async (nowMicros, windowSeconds = 300) => {
       const names = (
         await pool.query<{ cluster: string }>('SELECT DISTINCT cluster FROM pipeline_arrivals UNION SELECT DISTINCT cluster FROM quarantine ORDER BY 1')

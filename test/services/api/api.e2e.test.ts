@@ -140,6 +140,7 @@ onEachBackend('query API (real HTTP)', (backend) => {
       ['get', '/identities/alice', 'viewer'],
       ['get', '/identities/alice/timeline?bucket=day', 'viewer'],
       ['get', '/ingest/status', 'viewer'],
+      ['get', '/coverage?cluster=prod&since=2026-07-01T00:00:00Z', 'viewer'],
       ['get', '/alerts', 'analyst'],
       ['get', '/breakglass/checkouts', 'analyst'],
       ['get', '/quarantine', 'analyst'],
@@ -378,6 +379,9 @@ onEachBackend('query API (real HTTP)', (backend) => {
     it('reports ingest status and quarantined input', async () => {
       await post('/audit/webhook/prod', eventList([{ kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'broken' }]), 'none');
       const status = await conform(await get('/ingest/status', 'viewer'), '/ingest/status');
+      const coverage = await conform(await get('/coverage?cluster=prod&since=2026-07-23T00:00:00Z&until=2026-07-24T00:00:00Z', 'viewer'), '/coverage');
+      expect(coverage.stats.events).to.be.greaterThan(events.length);
+      expect(coverage.items.find((i: { name: string }) => i.name === 'secret-read')).to.include({ state: 'working' });
       const prod = status.clusters.find((c: { cluster: string }) => c.cluster === 'prod');
       expect(prod.lastEventTime).to.equal('2026-07-23T11:00:00.000000Z');
       expect(prod.quarantined.webhook).to.be.at.least(1);
@@ -463,7 +467,7 @@ onEachBackend('query API (real HTTP)', (backend) => {
     it('documents every endpoint it answers, with the role each needs', async () => {
       const paths = Object.keys(doc.paths as object).sort();
       expect(paths).to.deep.equal([
-        '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/events', '/events/{cluster}/{auditID}',
+        '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/coverage', '/events', '/events/{cluster}/{auditID}',
         '/gaps', '/gaps/{id}/ack', '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine',
         '/rbac/can', '/rbac/permissions', '/rbac/recommend', '/rbac/report', '/rbac/snapshots', '/rbac/who-can', '/self-audit', '/session',
       ]);

@@ -1,0 +1,51 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { cliEnv, onEachBackend, runCli, tempDir } from '../../helpers.js';
+
+const fixture = (f: string) => join(process.cwd(), 'test', 'fixtures', 'cloud', f);
+const SINCE = ['--since', '2026-11-01T00:00:00Z'];
+
+onEachBackend('kubetrail coverage: what each provider\'s audit log hides', (db) => {
+  const dir = tempDir();
+  const cli = (...args: string[]) => runCli([...args, '--db', db()], cliEnv());
+  const coverage = async (cluster: string) => {
+    const r = await cli('coverage', '--cluster', cluster, ...SINCE, '--output', 'json');
+    expect(r.status, r.stderr).to.equal(0);
+    const items = JSON.parse(r.stdout) as { name: string; state: string; why: string }[];
+    return Object.fromEntries(items.filter((i) => i.state !== 'working').map((i) => [i.name, i.state]));
+  };
+
+  before(async function () {
+    if (!db()) this.skip();
+    // An AKS cluster whose diagnostic setting sends kube-audit-admin only: no get and list.
+    const hub = JSON.parse(readFileSync(fixture('aks-event-hub.json'), 'utf8').replace(/^\uFEFF/, '')) as { records: { category: string; resourceId: string }[] };
+    const adminOnly = hub.records.filter((r) => r.category === 'kube-audit-admin').map((r) => ({ ...r, resourceId: r.resourceId.replace(/ORDERS-AKS$/, 'ADMIN-ONLY') }));
+    writeFileSync(join(dir, 'admin-only.json'), JSON.stringify({ records: adminOnly }));
+    for (const file of [fixture('gke-gcloud-read.json'), fixture('aks-event-hub.json'), join(dir, 'admin-only.json')]) {
+      const r = await cli('ingest', file, '--output', 'json');
+      expect(r.status, r.stderr).to.equal(0);
+    }
+  });
+
+  it('names what each cluster\'s records cannot show: GKE no groups, AKS admin no reads, writes without bodies', async () => {
+    expect(await coverage('shop-eu')).to.deep.equal({ 'system-masters-use': 'blind', 'rbac-escalation': 'blind', 'privileged-workload': 'degraded', 'rbac report': 'degraded' });
+    expect(await coverage('ORDERS-AKS')).to.deep.equal({ 'rbac-escalation': 'degraded', 'privileged-workload': 'blind' });
+    expect(await coverage('ADMIN-ONLY')).to.include({ 'secret-read': 'blind', 'rbac report': 'degraded', 'rbac recommend': 'degraded' });
+    // No events: blind, and saying so.
+    expect(Object.values(await coverage('nowhere'))).to.satisfy((states: string[]) => states.length > 0 && states.every((s) => s === 'blind'));
+  });
+
+  it('prints the blind spots that apply in the usage report and the recommendation', async () => {
+    writeFileSync(join(dir, 'rbac.yaml'), 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: edit}\nrules: [{apiGroups: [apps], resources: [deployments], verbs: [get, list, patch]}]\n');
+    expect((await cli('rbac', 'load', join(dir, 'rbac.yaml'), '--cluster', 'ADMIN-ONLY')).status).to.equal(0);
+    const window = [...SINCE, '--until', '2026-11-03T00:00:00Z', '--cluster', 'ADMIN-ONLY'];
+    const report = await cli('rbac', 'report', ...window);
+    expect(report.status, report.stderr).to.equal(0);
+    expect(report.stdout).to.contain('BLIND SPOT: reads are not recorded for this cluster: unused read permissions cannot be judged');
+    const rec = await cli('rbac', 'recommend', '--user', 'carol@contoso.com', ...window);
+    expect(rec.stdout).to.contain('# blind spot: reads are not recorded for this cluster: a recommendation grants no reads');
+    // Where reads are recorded, no such line.
+    expect((await cli('rbac', 'recommend', '--user', 'carol@contoso.com', ...SINCE, '--until', '2026-11-03T00:00:00Z', '--cluster', 'ORDERS-AKS')).stdout).to.not.contain('blind spot');
+  });
+});
