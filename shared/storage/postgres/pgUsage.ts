@@ -4,10 +4,9 @@ import { utcDay } from '../../calendar.js';
 import { splitParts } from '../../partsKey.js';
 import { atomParams, attributeKey, checkKey, mayHaveStarted, type AttributeKey } from '../../rbac/usageAttributes.js';
 import { impersonationChecks, rbacUser } from '../../rbac/specialVerbs.js';
-import type { ObservedDecision, UsageRecord } from '../../rbac/usageAnalysis.js';
 import type { UserAttributes } from '../../rbac/types.js';
 import type { UsageReads } from '../port.js';
-import type { UsageFilter } from '../sqlite/queries/usageQuery.js';
+import { usageRecord, type UsageFilter, type UsageRow } from '../sqlite/queries/usageQuery.js';
 import { PgDimensions } from './pgDimensions.js';
 import { inTransaction } from './pgTransaction.js';
 
@@ -313,28 +312,6 @@ export async function finishPendingPgRollups(pool: pg.Pool): Promise<void> {
   if (pending.rows.length > 0) await rebuildPgUsageRollups(pool, { onlyIfPending: true });
 }
 
-const DECISIONS: ObservedDecision[] = ['unknown', 'allow', 'forbid'];
-
-interface UsageRow {
-  username: string;
-  groups: string;
-  verb: string;
-  api_group: string;
-  resource: string;
-  subresource: string;
-  namespace: string;
-  name: string;
-  path: string;
-  decision: number;
-  reason: string | null;
-  synthetic: number;
-  count: string;
-  first_at: string;
-  last_at: string;
-  first: string;
-  last: string;
-}
-
 /** A day's first or last request as text that sorts by its time: the time in 20 digits, then the auditID. */
 const timed = (at: string, audit: string) => `lpad(${at}::text, 20, '0') || ${audit}`;
 
@@ -364,19 +341,8 @@ export function pgUsageReads(pool: pg.Pool): UsageReads {
         )
       ).rows;
       const users = new Map<string, UserAttributes>();
-      for (const r of rows) {
-        const key = `${r.username}\u0000${r.groups}`;
-        let user = users.get(key);
-        if (!user) users.set(key, (user = { name: r.username, groups: JSON.parse(r.groups) as string[] }));
-        const attrs = r.resource === '' && r.path !== ''
-          ? { user, verb: r.verb, resourceRequest: false as const, path: r.path }
-          : { user, verb: r.verb, resourceRequest: true as const, apiGroup: r.api_group, resource: r.resource, subresource: r.subresource, namespace: r.namespace, name: r.name };
-        const samples = [r.first.slice(20)];
-        const last = r.last.slice(20);
-        if (last !== samples[0]) samples.push(last);
-        const record: UsageRecord = { attrs, decision: DECISIONS[r.decision] ?? 'unknown', reason: r.reason, synthetic: r.synthetic === 1, count: Number(r.count), firstAt: Number(r.first_at), lastAt: Number(r.last_at), samples };
-        yield { user, record };
-      }
+      // The first and last are the time in 20 digits, then the auditID.
+      for (const r of rows) yield usageRecord(r, users, (timed) => timed.slice(20));
     },
     async daysCovered(f) {
       const cluster = await clusterIdOf(pool, f.cluster);

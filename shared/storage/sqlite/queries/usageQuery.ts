@@ -15,7 +15,8 @@ export interface UsageFilter {
 
 const DECISIONS: ObservedDecision[] = ['unknown', 'allow', 'forbid'];
 
-interface Row {
+/** A row of a window's summed rollups, as either store gives it (PostgreSQL's bigints as text). */
+export interface UsageRow {
   username: string;
   groups: string;
   verb: string;
@@ -28,11 +29,32 @@ interface Row {
   decision: number;
   reason: string | null;
   synthetic: number;
-  count: number;
-  first_at: number;
-  last_at: number;
+  count: number | string;
+  first_at: number | string;
+  last_at: number | string;
   first: string;
   last: string;
+}
+
+/**
+ * A summed row as a record of its subject (one object per distinct username and groups, kept in
+ * `users`), with the window's first and last request as samples: `auditIdOf` reads the auditID
+ * out of the engine's sortable first/last text.
+ */
+export function usageRecord(r: UsageRow, users: Map<string, UserAttributes>, auditIdOf: (timed: string) => string): { user: UserAttributes; record: UsageRecord } {
+  const key = `${r.username}\u0000${r.groups}`;
+  let user = users.get(key);
+  if (!user) users.set(key, (user = { name: r.username, groups: JSON.parse(r.groups) as string[] }));
+  const attrs = r.resource === '' && r.path !== ''
+    ? { user, verb: r.verb, resourceRequest: false as const, path: r.path }
+    : { user, verb: r.verb, resourceRequest: true as const, apiGroup: r.api_group, resource: r.resource, subresource: r.subresource, namespace: r.namespace, name: r.name };
+  const samples = [auditIdOf(r.first)];
+  const last = auditIdOf(r.last);
+  if (last !== samples[0]) samples.push(last);
+  return {
+    user,
+    record: { attrs, decision: DECISIONS[r.decision] ?? 'unknown', reason: r.reason, synthetic: r.synthetic === 1, count: Number(r.count), firstAt: Number(r.first_at), lastAt: Number(r.last_at), samples },
+  };
 }
 
 /**
@@ -70,23 +92,9 @@ export function* readUsage(db: Database, f: UsageFilter): IterableIterator<{ use
       JOIN usage_atoms a ON a.id = u.atom_id
       LEFT JOIN strings r ON r.id = u.reason_id
       ${f.namespace === undefined ? '' : "WHERE a.namespace IN (?, '')"}`)
-    .iterate(dayOf(f.since), dayOf(f.until - 1), cluster, ...(f.namespace === undefined ? [] : [f.namespace])) as IterableIterator<Row>;
+    .iterate(dayOf(f.since), dayOf(f.until - 1), cluster, ...(f.namespace === undefined ? [] : [f.namespace])) as IterableIterator<UsageRow>;
   const users = new Map<string, UserAttributes>();
-  for (const r of rows) {
-    const key = `${r.username}\u0000${r.groups}`;
-    let user = users.get(key);
-    if (!user) users.set(key, (user = { name: r.username, groups: JSON.parse(r.groups) as string[] }));
-    const attrs = r.resource === '' && r.path !== ''
-      ? { user, verb: r.verb, resourceRequest: false as const, path: r.path }
-      : { user, verb: r.verb, resourceRequest: true as const, apiGroup: r.api_group, resource: r.resource, subresource: r.subresource, namespace: r.namespace, name: r.name };
-    const samples = [auditIdOf(r.first)];
-    const last = auditIdOf(r.last);
-    if (last !== samples[0]) samples.push(last);
-    yield {
-      user,
-      record: { attrs, decision: DECISIONS[r.decision] ?? 'unknown', reason: r.reason, synthetic: r.synthetic === 1, count: r.count, firstAt: r.first_at, lastAt: r.last_at, samples },
-    };
-  }
+  for (const r of rows) yield usageRecord(r, users, auditIdOf);
 }
 
 /** How many days of the window hold any stored activity of the cluster. */
