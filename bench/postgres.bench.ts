@@ -17,7 +17,7 @@
  *
  * The server: BENCH_POSTGRES_URL, else KUBETRAIL_TEST_POSTGRES_URL, else one started with
  * test/infra/postgres/pg.sh for the run. Environment: BENCH_EVENTS (default 1,000,000),
- * BENCH_SAMPLES (default 60), BENCH_SEED. Prints a table and, last, `BENCH_JSON {...}`. Targets
+ * BENCH_SAMPLES (default 60), BENCH_SEED, BENCH_KEEP=1 (keep b's store and print its URL). Prints a table and, last, `BENCH_JSON {...}`. Targets
  * (issue 21): b/a ≥ 0.5, c/b ≥ 1.5, ≤ 350 bytes/event, p95 ≤ 50 ms (events, history) and ≤ 1 s
  * (the report), peak RSS ≤ 300 MB.
  */
@@ -239,7 +239,10 @@ async function main(): Promise<void> {
     process.stdout.write(
       `BENCH_JSON ${JSON.stringify({ events: n, revision: gitRevision(), a: { seconds: aSeconds, eventsPerSec: aRate }, b: { seconds: b.seconds, eventsPerSec: bRate, bytesPerEvent: bBytes, peakRssMB: b.peakMB[0], stored }, c: { seconds: c.seconds, eventsPerSec: cRate, peakRssMB: c.peakMB, stored: cStored }, q: { storedEvents: grown, user24h, history, report }, targets: TARGETS })}\n`,
     );
-    for (const name of ['kt_bench_a', 'kt_bench_b', 'kt_bench_c']) await sql(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    // BENCH_KEEP=1 keeps b's store (grown) to look at: its URL is printed.
+    const keep = process.env.BENCH_KEEP === '1';
+    for (const name of ['kt_bench_a', 'kt_bench_b', 'kt_bench_c']) if (!(keep && name === 'kt_bench_b')) await sql(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (keep) process.stdout.write(`kept: ${bUrl}\n`);
   } finally {
     if (started) spawnSync('bash', [PG_SH, 'stop'], { env: { ...process.env, KUBETRAIL_PG_RUN: pgRun } });
     rmSync(dir, { recursive: true, force: true });

@@ -178,6 +178,17 @@ const schema = z.strictObject({
       clientId: z.string().min(1).default(DEFAULTS.kafka.clientId),
       // The consumer keeps two writes of its own in flight: at 2 it would pause itself.
       pauseAtBacklog: z.number().int().min(3).max(1000).default(DEFAULTS.kafka.pauseAtBacklog),
+      /** TLS to the brokers: true (the system's CAs), or a CA file (kafkaSecurity.ts). */
+      ssl: z.union([z.boolean(), z.strictObject({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().default(true) })]).optional(),
+      /** SASL; Event Hubs: mechanism plain, username $ConnectionString, the connection string as the password. */
+      sasl: z
+        .strictObject({
+          mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+          username: z.string().min(1),
+          password: z.string().min(1).optional(),
+          passwordFile: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .default(DEFAULTS.kafka),
   relay: z

@@ -1,3 +1,4 @@
+import type { KafkaSecurity } from '../../shared/kafkaSecurity.js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { identityText, type AlertRow } from '../../shared/storage/sqlite/queries/alertQuery.js';
 
@@ -19,7 +20,7 @@ export interface Sink {
 /** Requests a receiver takes longer than this to answer count as failed (and are retried). */
 const TIMEOUT_MS = 10_000;
 
-export async function createSink(config: SinkConfig, out: NodeJS.WritableStream = process.stdout): Promise<Sink> {
+export async function createSink(config: SinkConfig & { security?: KafkaSecurity }, out: NodeJS.WritableStream = process.stdout): Promise<Sink> {
   switch (config.type) {
     case 'stdout':
       return {
@@ -43,7 +44,7 @@ export async function createSink(config: SinkConfig, out: NodeJS.WritableStream 
     case 'alertmanager':
       return httpSink(config.name, new URL('/api/v2/alerts', config.url).toString(), (alerts) => alerts.map(alertmanagerAlert));
     case 'kafka':
-      return kafkaSink(config.name, config.brokers, config.topic);
+      return kafkaSink(config.name, config.brokers, config.topic, config.security ?? {});
   }
 }
 
@@ -90,8 +91,8 @@ function alertmanagerAlert(a: AlertRow): Record<string, unknown> {
   };
 }
 
-async function kafkaSink(name: string, brokers: string[], topic: string): Promise<Sink> {
-  const client = new Kafka({ clientId: `kubetrail-alerter-${name}`, brokers, logLevel: logLevel.NOTHING });
+async function kafkaSink(name: string, brokers: string[], topic: string, security: KafkaSecurity): Promise<Sink> {
+  const client = new Kafka({ clientId: `kubetrail-alerter-${name}`, brokers, ...security, logLevel: logLevel.NOTHING });
   const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
   let connected: Promise<void> | null = null;
   return {

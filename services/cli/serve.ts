@@ -1,3 +1,4 @@
+import { kafkaSecurity } from '../../shared/kafkaSecurity.js';
 import { systemClock } from './clock.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -225,8 +226,9 @@ async function startServer(config: Readonly<Config>, services: ServiceName[], lo
   if (services.includes('alerter') && config.alerts.sinks.length > 0) {
     try {
       alerter = await Alerter.start(store.openAlertQueue(), {
-        // A Kafka sink without brokers of its own uses the ones kubetrail consumes from.
-        sinks: config.alerts.sinks.map((s) => (s.type === 'kafka' ? { ...s, brokers: [...(s.brokers ?? config.kafka.brokers)] } : s)),
+        // A Kafka sink without brokers of its own uses the ones kubetrail consumes from, and
+        // reaches them as the consumer does (TLS, SASL).
+        sinks: config.alerts.sinks.map((s) => (s.type === 'kafka' ? { ...s, brokers: [...(s.brokers ?? config.kafka.brokers)], ...(s.brokers ? {} : { security: kafkaSecurity(config.kafka) }) } : s)),
         pollMs: config.alerts.pollMs,
         retryBaseMs: config.alerts.retryBaseMs,
         retryMaxMs: config.alerts.retryMaxMs,

@@ -1,3 +1,4 @@
+import { kafkaSecurity } from '../../shared/kafkaSecurity.js';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import type { Config } from '../../shared/config.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -64,6 +65,7 @@ export async function startKafkaConsumer(opts: KafkaConsumerOptions): Promise<Ru
   const kafka = new Kafka({
     clientId: opts.kafka.clientId,
     brokers: [...opts.kafka.brokers],
+    ...kafkaSecurity(opts.kafka),
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const fields = { namespace: entry.namespace, ...entry.log };

@@ -1,3 +1,4 @@
+import { kafkaSecurity } from '../../shared/kafkaSecurity.js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
@@ -19,7 +20,7 @@ export class KafkaRelay {
   private constructor(private readonly producer: Producer, private readonly topic: string, private readonly deadLetterTopic: string, private readonly log: Logger) {}
 
   static async start(kafka: Readonly<Config['kafka']>, topic: string, log: Logger): Promise<KafkaRelay> {
-    const client = new Kafka({ clientId: `${kafka.clientId}-relay`, brokers: [...kafka.brokers], logLevel: logLevel.WARN });
+    const client = new Kafka({ clientId: `${kafka.clientId}-relay`, brokers: [...kafka.brokers], ...kafkaSecurity(kafka), logLevel: logLevel.WARN });
     const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     return new KafkaRelay(producer, topic, kafka.deadLetterTopic, log.child({ service: 'relay' }));

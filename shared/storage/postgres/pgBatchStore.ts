@@ -393,6 +393,7 @@ export class PgBatchStore implements BatchStore {
       for (const p of prepared) results.push(await this.writeBatch(client, p, stored));
       // After every insert, in key order, like the alerts' locks below.
       await recordPgUsage(client, stored.uses);
+      await widenClusterSpans(client, stored.rows);
       // After every insert of the transaction: see pgAlerts.ts on locks.
       await recordPgFindings(client, stored.findings, { throttleMicros: (this.options.alertThrottleSeconds ?? 3600) * 1e6, clock: this.options.clock, attribute: this.attribute });
       const link = await this.chain.append(client, stored.rows, COLUMNS, dims);
@@ -522,6 +523,26 @@ export class PgBatchStore implements BatchStore {
     this.backlogWatchers = this.backlogWatchers.filter((w) => this.waiting > w.atMost);
     for (const w of due) w.resolve();
   }
+}
+
+/** Widens each cluster's span of stored request times (cluster_spans), one row per cluster, in cluster order. */
+async function widenClusterSpans(client: pg.PoolClient, rows: readonly ChainedRow[]): Promise<void> {
+  const spans = new Map<number, [number, number]>();
+  for (const r of rows) {
+    const cluster = r.values[C.cluster_id] as number;
+    const at = r.values[C.received_at] as number;
+    const s = spans.get(cluster);
+    if (!s) spans.set(cluster, [at, at]);
+    else if (at < s[0]) s[0] = at;
+    else if (at > s[1]) s[1] = at;
+  }
+  if (spans.size === 0) return;
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+  await client.query(
+    `INSERT INTO cluster_spans (cluster_id, first_at, last_at) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])
+     ON CONFLICT (cluster_id) DO UPDATE SET first_at = least(cluster_spans.first_at, excluded.first_at), last_at = greatest(cluster_spans.last_at, excluded.last_at)`,
+    [sorted.map(([c]) => c), sorted.map(([, s]) => s[0]), sorted.map(([, s]) => s[1])],
+  );
 }
 
 /** A row value and the stored one (bigints come back as text). */

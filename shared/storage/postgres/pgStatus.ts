@@ -12,18 +12,19 @@ import { coverageSql, coverageStats } from '../sqlite/queries/coverageQuery.js';
 export function pgIngestStatus(pool: pg.Pool): Pick<StatusReads, 'clusters' | 'oldest' | 'quarantine' | 'coverage'> {
   return {
     coverage: async (f) => {
-      const sql = coverageSql((json) => `CASE WHEN jsonb_typeof(${json}::jsonb -> 'groups') = 'array' THEN jsonb_array_length(${json}::jsonb -> 'groups') > 0 ELSE false END`, (i) => `$${i}`);
+      const sql = coverageSql((json) => `CASE WHEN jsonb_typeof(${json}::jsonb -> 'groups') = 'array' THEN jsonb_array_length(${json}::jsonb -> 'groups') > 0 ELSE false END`, (i) => `$${i}`, f.sample);
       const params = [f.cluster, f.since, f.until];
       return coverageStats((await pool.query(sql.counts, params)).rows[0] as Record<string, unknown>, (await pool.query(sql.users, params)).rows[0] as Record<string, unknown>);
     },
     clusters: async (nowMicros, windowSeconds = 300) => {
+      // Every cluster that holds events, however old (cluster_spans, kept by every writer), and those with quarantined input.
       const names = (
-        await pool.query<{ cluster: string }>('SELECT DISTINCT cluster FROM pipeline_arrivals UNION SELECT DISTINCT cluster FROM quarantine ORDER BY 1')
+        await pool.query<{ cluster: string }>('SELECT c.value AS cluster FROM cluster_spans s JOIN strings c ON c.id = s.cluster_id UNION SELECT DISTINCT cluster FROM quarantine ORDER BY 1')
       ).rows.map((r) => r.cluster);
       const out: ClusterIngest[] = [];
       for (const cluster of names) {
         const id = (await pool.query<{ id: string }>('SELECT id FROM strings WHERE value = $1', [cluster])).rows[0]?.id;
-        const last = id === undefined ? undefined : (await pool.query<{ t: string }>('SELECT received_at AS t FROM events WHERE cluster_id = $1 ORDER BY received_at DESC LIMIT 1', [id])).rows[0]?.t;
+        const last = id === undefined ? undefined : (await pool.query<{ t: string }>('SELECT last_at AS t FROM cluster_spans WHERE cluster_id = $1', [id])).rows[0]?.t;
         const n = id === undefined ? 0 : Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE cluster_id = $1 AND received_at >= $2', [id, nowMicros - windowSeconds * 1e6])).rows[0]!.n);
         const q = (await pool.query<{ source: string; n: string }>('SELECT source, count(*) AS n FROM quarantine WHERE cluster = $1 GROUP BY source ORDER BY source', [cluster])).rows;
         out.push({

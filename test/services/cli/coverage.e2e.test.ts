@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { cliEnv, onEachBackend, runCli, tempDir } from '../../helpers.js';
+import { systemClock } from '../../../services/cli/clock.js';
+import { cliEnv, makeEvent, onEachBackend, openTestStore, parsedEvent, runCli, tempDir } from '../../helpers.js';
 
 const fixture = (f: string) => join(process.cwd(), 'test', 'fixtures', 'cloud', f);
 const SINCE = ['--since', '2026-11-01T00:00:00Z'];
@@ -34,6 +35,20 @@ onEachBackend('kubetrail coverage: what each provider\'s audit log hides', (db) 
     expect(await coverage('ADMIN-ONLY')).to.include({ 'secret-read': 'blind', 'rbac report': 'degraded', 'rbac recommend': 'degraded' });
     // No events: blind, and saying so.
     expect(Object.values(await coverage('nowhere'))).to.satisfy((states: string[]) => states.length > 0 && states.every((s) => s === 'blind'));
+  });
+
+  it('lists in the ingest status every cluster that holds events, however old their requests', async () => {
+    const store = await openTestStore(db(), systemClock);
+    try {
+      // A cluster sending today: the old captures' clusters are listed beside it all the same.
+      const now = '2026-12-05T12:00:00.000000Z';
+      await store.write([{ cluster: 'live', source: 'test', events: [parsedEvent(makeEvent({ requestReceivedTimestamp: now, stageTimestamp: now }))], rejected: [] }]);
+      const clusters = await store.query.status.clusters(Date.parse('2026-12-06T00:00:00Z') * 1000);
+      expect(clusters.map((c) => c.cluster)).to.include.members(['live', 'shop-eu', 'ORDERS-AKS', 'ADMIN-ONLY']);
+      expect(clusters.find((c) => c.cluster === 'shop-eu')!.lastEventTime).to.equal('2026-11-02T10:03:00.000000Z');
+    } finally {
+      await store.close();
+    }
   });
 
   it('prints the blind spots that apply in the usage report and the recommendation', async () => {

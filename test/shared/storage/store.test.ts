@@ -111,6 +111,7 @@ describe('store', () => {
       { version: 21, name: '0021_principal_activity.sql' },
       { version: 22, name: '0022_user_tokens.sql' },
       { version: 23, name: '0023_credential_minters.sql' },
+      { version: 24, name: '0024_cluster_spans.sql' },
     ]);
     store.close();
     store = openStore(store.path, { clock: systemClock });

@@ -6,6 +6,8 @@ export interface CoverageFilter {
   cluster: string;
   since: number;
   until: number;
+  /** Events counted at most, the newest (default COVERAGE_SAMPLE). */
+  sample?: number;
 }
 
 const READS = "('get', 'list', 'watch')";
@@ -23,9 +25,9 @@ export const COVERAGE_SAMPLE = 100_000;
  * The counts of one cluster's window the coverage report judges (analysis/coverage.ts), in SQL
  * both stores run: `groups` is the engine's test that a principal's JSON has a non-empty groups list.
  */
-export function coverageSql(groups: (json: string) => string, p: (i: number) => string): { counts: string; users: string } {
+export function coverageSql(groups: (json: string) => string, p: (i: number) => string, sampleSize = COVERAGE_SAMPLE): { counts: string; users: string } {
   const sample = `(SELECT * FROM events e WHERE e.cluster_id = (SELECT id FROM strings WHERE value = ${p(1)}) AND e.received_at >= ${p(2)} AND e.received_at < ${p(3)}
-    ORDER BY e.received_at DESC LIMIT ${COVERAGE_SAMPLE}) e`;
+    ORDER BY e.received_at DESC LIMIT ${Math.max(1, Math.floor(sampleSize))}) e`;
   const write = `v.verb IN ${WRITES} AND coalesce(r.subresource, '') = ''`;
   return {
     counts: `SELECT count(*) AS events,
@@ -65,7 +67,7 @@ export function coverageStats(c: Record<string, unknown>, u: Record<string, unkn
 }
 
 export function coverageOf(db: Database, f: CoverageFilter): CoverageStats {
-  const sql = coverageSql((json) => `coalesce(json_array_length(${json}, '$.groups'), 0) > 0`, () => '?');
+  const sql = coverageSql((json) => `coalesce(json_array_length(${json}, '$.groups'), 0) > 0`, () => '?', f.sample);
   const params = [f.cluster, f.since, f.until];
   return coverageStats(db.prepare(sql.counts).get(...params) as Record<string, unknown>, db.prepare(sql.users).get(...params) as Record<string, unknown>);
 }

@@ -17,23 +17,20 @@ export interface ClusterIngest {
  * per cluster and one range scan.
  */
 export function clusterIngest(db: Database, nowMicros: number, windowSeconds = 300): ClusterIngest[] {
-  // Clusters of the last two days of stored activity (the daily rollups know them without a
-  // scan of the events), and those with quarantined input.
-  const lastDay = (db.prepare('SELECT max(day) FROM usage_daily').pluck().get() as number | null) ?? 0;
-  const active = db
-    .prepare('SELECT s.id, s.value FROM strings s WHERE s.id IN (SELECT DISTINCT cluster_id FROM usage_daily WHERE day >= ?)')
-    .all(lastDay - 1) as { id: number; value: string }[];
-  const byName = new Map(active.map((r) => [r.value, r.id as number | undefined]));
+  // Every cluster that holds events, however old (cluster_spans, kept by the writer), and those
+  // with quarantined input.
+  const spans = db.prepare('SELECT c.value, s.cluster_id AS id, s.last_at FROM cluster_spans s JOIN strings c ON c.id = s.cluster_id').all() as { id: number; value: string; last_at: number }[];
+  const lastOf = new Map(spans.map((r) => [r.id, r.last_at]));
+  const byName = new Map(spans.map((r) => [r.value, r.id as number | undefined]));
   const clusterId = db.prepare('SELECT id FROM strings WHERE value = ?').pluck();
   for (const c of db.prepare('SELECT DISTINCT cluster FROM quarantine').pluck().all() as string[]) {
     if (!byName.has(c)) byName.set(c, clusterId.get(c) as number | undefined);
   }
-  const newest = db.prepare('SELECT received_at FROM events WHERE cluster_id = ? ORDER BY received_at DESC LIMIT 1').pluck();
   const recent = db.prepare('SELECT count(*) FROM events WHERE cluster_id = ? AND received_at >= ?').pluck();
   const quarantine = db.prepare('SELECT source, count(*) AS n FROM quarantine WHERE cluster = ? GROUP BY source ORDER BY source');
   return [...byName.keys()].sort().map((cluster) => {
     const id = byName.get(cluster);
-    const last = id === undefined ? undefined : (newest.get(id) as number | undefined);
+    const last = id === undefined ? undefined : lastOf.get(id);
     const n = id === undefined ? 0 : (recent.get(id, nowMicros - windowSeconds * 1e6) as number);
     return {
       cluster,

@@ -62,6 +62,9 @@ export class EventWriter {
   private readonly chain: ChainAppender | null;
   private readonly clock: Clock;
   private readonly minters: CredentialMinters;
+  private readonly widenSpan: Statement;
+  /** The request times of this transaction's stored events, by cluster id: [first, last]. */
+  private spans = new Map<number, [number, number]>();
 
   constructor(private readonly store: Store, private readonly quarantineMaxBytes: number, options: EventWriterOptions) {
     const db = store.db;
@@ -80,6 +83,8 @@ export class EventWriter {
     redactOldQuarantine(db, this.redact);
     this.readRow = createRowReader(db);
     this.usage = new UsageRollups(db);
+    this.widenSpan = db.prepare(`INSERT INTO cluster_spans (cluster_id, first_at, last_at) VALUES (?, ?, ?)
+      ON CONFLICT DO UPDATE SET first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)`);
     // The other stages of the same request already stored, in one look: whether any (the
     // request is counted), whether one was denied, whether one counts as its use (countsAsUse).
     this.selectOtherStages = db.prepare(
@@ -129,13 +134,16 @@ export class EventWriter {
           return results;
         });
         this.usage.write();
+        for (const [cluster, [first, last]] of this.spans) this.widenSpan.run(cluster, first, last);
         this.chain?.append();
         return results;
       }).immediate();
       this.usage.committed();
+      this.spans.clear();
       return results;
     } catch (err) {
       this.usage.rolledBack();
+      this.spans.clear();
       this.chain?.reset();
       throw err;
     }
@@ -159,6 +167,11 @@ export class EventWriter {
         const response = row[COL.hasBody] === 1 ? toBuffer(batch.responses[i]!) : null;
         if (row[COL.hasBody] === 1) this.insertBody.run(info.lastInsertRowid, request, response);
         this.chain?.add(Number(info.lastInsertRowid), row, request, response);
+        const at = row[COL.receivedAt] as number;
+        const span = this.spans.get(row[COL.cluster] as number);
+        if (!span) this.spans.set(row[COL.cluster] as number, [at, at]);
+        else if (at < span[0]) span[0] = at;
+        else if (at > span[1]) span[1] = at;
         const others = this.selectOtherStages.get(row[COL.receivedAt], row[COL.auditKey], row[COL.cluster], row[COL.stage]) as { n: number; denied: number | null; used: number | null };
         this.usage.addRequest(row[COL.user], row[COL.receivedAt], others.n === 0, row[COL.decision] === 2 && others.denied !== 1);
         const atom = batch.usage(i);
