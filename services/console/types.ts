@@ -42,6 +42,15 @@ export interface IngestStatus {
   kafkaLag: { topic: string; partition: number; lag: number }[];
 }
 
+/** GET /coverage */
+export interface Coverage {
+  cluster: string;
+  since: string;
+  until: string;
+  stats: { events: number; reads: number; writes: number; writesWithBody: number; users: number; usersWithGroups: number };
+  items: { name: string; kind: 'detection' | 'report'; state: 'working' | 'degraded' | 'blind'; why: string[]; fix: string | null }[];
+}
+
 /** GET /rbac/recommend, each item */
 export interface Recommendation {
   target: string;

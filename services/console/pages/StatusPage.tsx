@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
 import { ErrorNote, Field, Loaded, PageTitle, Table, useAsync, usePages } from '../components.js';
 import { count, when } from '../format.js';
-import type { Gap, IngestStatus, Quarantined } from '../types.js';
+import type { Coverage as CoverageAnswer, Gap, IngestStatus, Quarantined } from '../types.js';
 
 /** Is the audit trail flowing: newest event and rate per cluster, counters per source, Kafka lag, and what was quarantined and why. */
 export function StatusPage({ session }: { session: Session }) {
@@ -16,7 +16,12 @@ export function StatusPage({ session }: { session: Session }) {
     <section>
       <PageTitle sub="Refreshed every 15 seconds.">Ingest status</PageTitle>
       <Loaded state={status} what="the status">
-        {(s) => <Status status={s} />}
+        {(s) => (
+          <>
+            <Status status={s} />
+            <Coverage clusters={s.clusters} />
+          </>
+        )}
       </Loaded>
       <Gaps session={session} tick={tick} />
       {can(session, 'GET /quarantine') && <Quarantine />}
@@ -72,6 +77,54 @@ function Status({ status: s }: { status: IngestStatus }) {
           ))}
         </Table>
       )}
+    </>
+  );
+}
+
+const WEEK_MS = 7 * 86_400_000;
+
+/**
+ * What the audit log of a cluster hides from kubetrail (GET /coverage), over the week up to its
+ * newest event: a capture of last year is judged on its own events, not on an empty week.
+ */
+function Coverage({ clusters }: { clusters: IngestStatus['clusters'] }) {
+  const withEvents = clusters.filter((c) => c.lastEventTime !== null);
+  const [cluster, setCluster] = useState(withEvents[0]?.cluster ?? '');
+  const chosen = withEvents.find((c) => c.cluster === cluster);
+  const coverage = useAsync(async () => {
+    if (!chosen?.lastEventTime) return null;
+    const last = Date.parse(chosen.lastEventTime);
+    return api.get<CoverageAnswer>('/coverage', { cluster: chosen.cluster, since: new Date(last - WEEK_MS).toISOString(), until: new Date(last + 1000).toISOString() });
+  }, [cluster, chosen?.lastEventTime]);
+  if (withEvents.length === 0) return null;
+  return (
+    <>
+      <h2>What the audit log hides</h2>
+      <Field label="Cluster">
+        <select value={cluster} onChange={(e) => setCluster((e.target as HTMLSelectElement).value)}>
+          {withEvents.map((c) => (
+            <option key={c.cluster} value={c.cluster}>{c.cluster}</option>
+          ))}
+        </select>
+      </Field>
+      <Loaded state={coverage} what="the coverage">
+        {(c) =>
+          c === null ? null : c.items.every((i) => i.state === 'working') ? (
+            <p class="empty">Every detection and report sees what it needs in {c.cluster}'s events of the week up to {when(c.until)}.</p>
+          ) : (
+            <Table caption={<>{c.cluster}: {count(c.stats.events)} events of the week up to {when(c.until)} (kubetrail coverage)</>} columns={['State', 'Detection or report', 'Why', 'What to change']}>
+              {c.items.filter((i) => i.state !== 'working').map((i) => (
+                <tr key={i.name} class={i.state === 'blind' ? 'denied' : undefined}>
+                  <td>{i.state}</td>
+                  <td>{i.name}</td>
+                  <td>{i.why.join('; ')}</td>
+                  <td>{i.fix}</td>
+                </tr>
+              ))}
+            </Table>
+          )
+        }
+      </Loaded>
     </>
   );
 }
