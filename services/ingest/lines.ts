@@ -1,5 +1,5 @@
 import { parseEvent } from '../../shared/audit/parseEvent.js';
-import { parsePayload } from '../../shared/audit/parsePayload.js';
+import { addOutcome, parsePayload } from '../../shared/audit/parsePayload.js';
 import type { ParseOutcome } from '../../shared/audit/types.js';
 import { jsonErrorReason } from '../../shared/audit/jsonError.js';
 import { concatenatedJson, gzippedBase64 } from '../../shared/audit/cloud/delivered.js';
@@ -85,12 +85,6 @@ function payloads(values: unknown[], position: string, text: string): ParseOutco
     else addOutcome(outcome, one);
   });
   return outcome;
-}
-
-function addOutcome(into: ParseOutcome, more: ParseOutcome): void {
-  for (const e of more.events) into.events.push(e);
-  for (const r of more.rejected) into.rejected.push(r);
-  if (more.skipped) into.skipped = (into.skipped ?? 0) + more.skipped;
 }
 
 /** Every line of a text held in memory, parsed as in parseLine (JSON lines judged line by line). */

@@ -16,7 +16,7 @@ export function parsePayload(value: unknown, position: string): ParseOutcome | {
     const outcome: ParseOutcome = { events: [], rejected: [] };
     value.forEach((item, i) => {
       const cloud = isObject(item) ? unwrapCloud(item, at(i)) : null;
-      add(outcome, cloud ? fromCloud(cloud) : collect([parseEvent(item, at(i))]));
+      addOutcome(outcome, cloud ? fromCloud(cloud) : collect([parseEvent(item, at(i))]));
     });
     return outcome;
   }
@@ -54,7 +54,8 @@ function fromCloud(u: Unwrapped): ParseOutcome {
   return outcome;
 }
 
-function add(into: ParseOutcome, more: ParseOutcome): void {
+/** Adds what another unit of input gave. */
+export function addOutcome(into: ParseOutcome, more: ParseOutcome): void {
   into.events.push(...more.events);
   into.rejected.push(...more.rejected);
   if (more.skipped) into.skipped = (into.skipped ?? 0) + more.skipped;

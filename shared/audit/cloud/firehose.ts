@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { concatenatedJson } from './delivered.js';
-import { emptyUnwrapped, isRecord, mergeUnwrapped, type Carried, type Unwrapped } from './unwrapped.js';
+import { emptyUnwrapped, isRecord, mergeUnwrapped, type Unwrapped } from './unwrapped.js';
 
 /**
  * An Amazon Data Firehose HTTP endpoint delivery (`{requestId, timestamp, records: [{data}]}`):
@@ -54,8 +54,7 @@ export function unwrapFirehose(v: Record<string, unknown>, position: string, inn
       const wrapped = isRecord(value) ? inner(value, where) : null;
       if (!wrapped) {
         // Message extraction: the Event itself.
-        const carried: Carried = { value, position: where };
-        out.carried.push(carried);
+        out.carried.push({ value, position: where });
         return;
       }
       mergeUnwrapped(out, wrapped);
