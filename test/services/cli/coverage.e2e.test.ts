@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { systemClock } from '../../../services/cli/clock.js';
+import type { UsageReport } from '../../../shared/rbac/usageReport.js';
 import { cliEnv, makeEvent, onEachBackend, openTestStore, parsedEvent, runCli, tempDir } from '../../helpers.js';
 
 const fixture = (f: string) => join(process.cwd(), 'test', 'fixtures', 'cloud', f);
@@ -49,6 +50,40 @@ onEachBackend('kubetrail coverage: what each provider\'s audit log hides', (db) 
     } finally {
       await store.close();
     }
+  });
+
+  it('counts a GKE cluster\'s requests in the usage report as used by the Google user and the service account that made them', async () => {
+    writeFileSync(join(dir, 'gke-rbac.yaml'), `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: pod-ops}
+rules: [{apiGroups: [""], resources: [pods/exec], verbs: [create]}, {apiGroups: [""], resources: [pods], verbs: [delete]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: bob-ops, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-ops}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob@example.com}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: read-secrets, namespace: shop}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: checkout-secrets, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-secrets}
+subjects: [{kind: ServiceAccount, name: checkout, namespace: shop}]
+`);
+    expect((await cli('rbac', 'load', join(dir, 'gke-rbac.yaml'), '--cluster', 'shop-eu')).status).to.equal(0);
+    const r = await cli('rbac', 'report', ...SINCE, '--until', '2026-11-03T00:00:00Z', '--cluster', 'shop-eu', '--output', 'json');
+    expect(r.status, r.stderr).to.equal(0);
+    const report = JSON.parse(r.stdout) as UsageReport;
+    const subject = (name: string) => report.subjects.find((s) => s.name === name)!;
+    expect(subject('bob@example.com')).to.deep.include({ kind: 'User', active: true, granted: 2, used: 1 });
+    expect(subject('bob@example.com').requests).to.include({ allowed: 1 });
+    expect(subject('system:serviceaccount:shop:checkout')).to.deep.include({ kind: 'ServiceAccount', active: true, granted: 1, used: 1 });
+    expect(report.window.blindSpots).to.deep.equal(['no groups recorded: grants through group bindings are credited by the reason annotation only']);
   });
 
   it('prints the blind spots that apply in the usage report and the recommendation', async () => {
