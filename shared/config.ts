@@ -8,6 +8,7 @@ import { FINDING_IDS, SEVERITIES } from './detect/types.js';
 import type { StoreWriterOptions } from './storage/sqlite/write/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { ROLES, type Role } from './access.js';
+import { parseCidr } from './cidr.js';
 
 /**
  * kubetrail's configuration: `kubetrail.yaml` plus environment overrides, validated once at
@@ -123,6 +124,13 @@ const hostPort = z.string().superRefine((v, ctx) => {
   if (parseListen(v) === null) ctx.addIssue({ code: 'custom', message: `expected host:port, got '${v}'` });
 });
 
+const cidrText = z.string().superRefine((v, ctx) => {
+  try {
+    parseCidr(v, 'address');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected an IP address or CIDR block such as 203.0.113.0/24, got '${v}'` });
+  }
+});
 const ALERT_DEFAULTS = { throttleSeconds: 3600, pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 300_000 };
 
 const sinkBase = { name: z.string().regex(/^[\w.-]+$/, 'expected a name of letters, digits, . _ -'), minSeverity: z.enum(SEVERITIES).optional() };
@@ -260,8 +268,20 @@ const schema = z.strictObject({
           forbiddenCount: z.number().int().min(2).default(DEFAULT_DETECT_SETTINGS.bursts.forbiddenCount),
           anonymousDeniedCount: z.number().int().min(2).default(DEFAULT_DETECT_SETTINGS.bursts.anonymousDeniedCount),
           windowSeconds: z.number().int().min(1).default(DEFAULT_DETECT_SETTINGS.bursts.windowSeconds),
+          secretReads: z.number().int().min(2).default(DEFAULT_DETECT_SETTINGS.bursts.secretReads),
+          secretReadsWindowSeconds: z.number().int().min(1).default(DEFAULT_DETECT_SETTINGS.bursts.secretReadsWindowSeconds),
+          distinctResources: z.number().int().min(2).default(DEFAULT_DETECT_SETTINGS.bursts.distinctResources),
         })
         .default({ ...DEFAULT_DETECT_SETTINGS.bursts }),
+      dangerousCapabilities: z.array(z.string().regex(/^[A-Z_]+$/, 'expected a capability name such as SYS_ADMIN')).default([...DEFAULT_DETECT_SETTINGS.dangerousCapabilities]),
+      systemNamespaces: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.systemNamespaces]),
+      allowedRegistries: z.array(z.string().min(1)).default([]),
+      genericUserAgents: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.genericUserAgents]),
+      rbacControllers: z.array(z.string().min(1)).default([...DEFAULT_DETECT_SETTINGS.rbacControllers]),
+      denyAddresses: z.array(cidrText).default([]),
+      denyAddressesFile: z.string().min(1).optional(),
+      trustedAddresses: z.array(cidrText).default([]),
+      sequenceSeconds: z.number().int().min(1).max(24 * 3600).default(DEFAULT_DETECT_SETTINGS.sequenceSeconds),
       rules: z
         .partialRecord(
           z.enum(FINDING_IDS),
@@ -274,7 +294,7 @@ const schema = z.strictObject({
         )
         .default({}),
     })
-    .default({ enabled: true, anonymousAllowedPaths: [...DEFAULT_DETECT_SETTINGS.anonymousAllowedPaths], bursts: { ...DEFAULT_DETECT_SETTINGS.bursts }, rules: {} }),
+    .prefault({}),
   alerts: z
     .strictObject({
       throttleSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(ALERT_DEFAULTS.throttleSeconds),
@@ -449,7 +469,8 @@ function readYaml(text: string, file: string): unknown {
 /** The settings of the detections the config describes, run at ingest by every source; null when disabled. */
 export function detectorOptionsFrom(config: Readonly<Config>): DetectorOptions | null {
   if (!config.detections.enabled) return null;
-  return { breakGlass: config.breakGlass, anonymousAllowedPaths: config.detections.anonymousAllowedPaths, bursts: config.detections.bursts, rules: config.detections.rules };
+  const { enabled: _, ...detections } = config.detections;
+  return { breakGlass: config.breakGlass, ...detections };
 }
 
 /**

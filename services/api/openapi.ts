@@ -25,7 +25,7 @@ const list = (item: string): Schema =>
 const actionProperties: Record<(typeof ACTION_COLUMNS)[number], Schema> = {
   auditID: str, time: { type: 'string', format: 'date-time' }, cluster: str, stage: str, verb: str, user: str, groups: strs,
   impersonatedUser: nstr, effectiveUser: str, actorKind: nstr, person: nstr, checkout: nint, credential: nstr, sourceIP: nstr,
-  userAgent: nstr, apiGroup: str, resource: str, subresource: str, namespace: str, name: str, requestURI: str, code: nint,
+  userAgent: nstr, apiGroup: str, resource: str, subresource: str, namespace: str, name: str, requestURI: str, command: nstr, code: nint,
   decision: { type: 'string', enum: ['allow', 'forbid', 'unknown'] },
   decisionSource: { type: ['string', 'null'], enum: ['annotation', 'inferred', null], description: 'annotation: the apiserver recorded it; inferred: from the response, where the event had no decision annotation' },
   reason: nstr,

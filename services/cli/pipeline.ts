@@ -1,5 +1,6 @@
 import { detectorOptionsFrom, type Config } from '../../shared/config.js';
-import { Detector } from '../../shared/detect/engine.js';
+import { createDetector } from '../../shared/detect/addressFile.js';
+import { createLogger } from '../../shared/log.js';
 import { IngestPipeline, splitsTokens } from '../../shared/pipeline/ingestPipeline.js';
 import type { BodyThreadData } from '../ingest/bodyParser.js';
 
@@ -10,7 +11,7 @@ import type { BodyThreadData } from '../ingest/bodyParser.js';
  */
 export function pipelineOf(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): IngestPipeline {
   const options = detectorOptionsFrom(config);
-  return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && new Detector(options), splitTokens: splitsTokens(config.identityMap) });
+  return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && createDetector(options, (m) => createLogger().warn(m)), splitTokens: splitsTokens(config.identityMap) });
 }
 
 export function bodyThreadPipeline(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): Omit<BodyThreadData, 'mode'> {

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { Detector } from '../../shared/detect/engine.js';
+import { createDetector } from '../../shared/detect/addressFile.js';
+import { createLogger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { IngestPipeline } from '../../shared/pipeline/ingestPipeline.js';
 import type { BodyRequest, BodyResponse, BodyThreadData } from './bodyParser.js';
@@ -14,7 +15,7 @@ import { bodyToBatch } from './webhookBody.js';
  */
 const data = workerData as BodyThreadData;
 // The same pipeline as the store's other sources, composed on this thread.
-const pipeline = new IngestPipeline({ redactionKey: data.redactionKey, detector: data.detector ? new Detector(data.detector) : null, splitTokens: data.splitTokens });
+const pipeline = new IngestPipeline({ redactionKey: data.redactionKey, detector: data.detector ? createDetector(data.detector, (m) => createLogger().warn(m)) : null, splitTokens: data.splitTokens });
 const port = parentPort!;
 
 port.on('message', (m: BodyRequest) => {

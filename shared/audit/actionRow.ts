@@ -1,4 +1,5 @@
 import { decisionOf, type AuthorizationDecision, type DecisionSource } from './decision.js';
+import { commandLine, execArgs } from './execCommand.js';
 import { formatMicroTime, parseTime } from './time.js';
 import type { AuditEvent } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ActionRow {
   namespace: string;
   name: string;
   requestURI: string;
+  /** An exec's command line, from the requestURI's `command=` arguments (secrets redacted at ingest). */
+  command: string | null;
   code: number | null;
   decision: 'allow' | 'forbid' | 'unknown';
   /** `annotation`: the apiserver's; `inferred`: from the response (README, Authorization decisions); null when unknown. */
@@ -40,7 +43,7 @@ export interface ActionRow {
 export const ACTION_COLUMNS: (keyof ActionRow)[] = [
   'time', 'cluster', 'auditID', 'stage', 'verb', 'user', 'groups', 'impersonatedUser', 'effectiveUser', 'actorKind', 'person',
   'checkout', 'credential', 'sourceIP', 'userAgent',
-  'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'code', 'decision', 'decisionSource', 'reason',
+  'apiGroup', 'resource', 'subresource', 'namespace', 'name', 'requestURI', 'command', 'code', 'decision', 'decisionSource', 'reason',
 ];
 
 /** What the store knows of the actor (StoredEvent.actor). */
@@ -79,9 +82,15 @@ export function eventToActionRow(e: AuditEvent, cluster: string, actor: ActorFac
     namespace: ref.namespace ?? '',
     name: ref.name ?? '',
     requestURI: e.requestURI,
+    command: ref.subresource === 'exec' ? execCommandLine(e.requestURI) : null,
     code: e.responseStatus?.code ?? null,
     decision: judged.decision,
     decisionSource: judged.source,
     reason: e.annotations?.['authorization.k8s.io/reason'] ?? null,
   };
+}
+
+function execCommandLine(requestURI: string): string | null {
+  const args = execArgs(requestURI);
+  return args && commandLine(args);
 }

@@ -4,7 +4,8 @@ import { asUsedIn } from '../identity/identity.js';
 import { PrincipalCache, type EventPrincipals } from '../identity/principals.js';
 import { wildcard } from '../wildcard.js';
 import { RULES } from './rules.js';
-import type { Action, DetectSettings, Finding, Rule, RuleId, RuleState, Severity } from './types.js';
+import { AddressList } from './addresses.js';
+import type { Action, DetectContext, DetectSettings, Finding, Rule, RuleId, RuleState, Severity } from './types.js';
 
 /** Per-rule settings (config `detections.rules.<id>`). */
 export interface RuleSettings {
@@ -23,8 +24,23 @@ export interface DetectorOptions extends DetectSettings {
 export const DEFAULT_DETECT_SETTINGS: DetectSettings = {
   breakGlass: { accounts: ['kubernetes-admin', 'kubernetes-super-admin', 'kube:admin', 'system:admin'], groups: ['system:masters', 'kubeadm:cluster-admins'] },
   anonymousAllowedPaths: ['/healthz', '/healthz/*', '/livez', '/livez/*', '/readyz', '/readyz/*', '/version', '/version/'],
-  bursts: { forbiddenCount: 20, anonymousDeniedCount: 20, windowSeconds: 60 },
+  bursts: { forbiddenCount: 20, anonymousDeniedCount: 20, windowSeconds: 60, secretReads: 10, secretReadsWindowSeconds: 300, distinctResources: 15 },
+  dangerousCapabilities: ['SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE', 'SYS_MODULE', 'BPF', 'DAC_READ_SEARCH', 'SYS_RAWIO', 'SYS_BOOT', 'PERFMON', 'SYS_CHROOT', 'ALL'],
+  systemNamespaces: ['kube-system', 'kube-public'],
+  allowedRegistries: [],
+  genericUserAgents: ['curl/', 'Wget/', 'python-requests/', 'python-urllib', 'Python-urllib/', 'aiohttp/', 'Go-http-client/', 'PostmanRuntime/', 'okhttp/', 'axios/', 'node-fetch/', 'libwww-perl/', 'HTTPie/', 'Ruby'],
+  rbacControllers: [
+    'system:serviceaccount:kube-system:clusterrole-aggregation-controller',
+    'system:serviceaccount:kube-system:generic-garbage-collector',
+    'system:serviceaccount:kube-system:namespace-controller',
+  ],
+  denyAddresses: [],
+  trustedAddresses: [],
+  sequenceSeconds: 300,
 };
+
+/** Where the rules get the deny file's current list (addressFile.ts); none when no file is configured. */
+export type DenyFileSource = () => AddressList;
 
 interface ActiveRule {
   rule: Rule;
@@ -44,7 +60,21 @@ export class Detector {
   private readonly active: ActiveRule[];
   private readonly principals = new PrincipalCache();
 
-  constructor(private readonly options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} }) {
+  private readonly context: DetectContext;
+
+  constructor(
+    options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} },
+    denyFile?: DenyFileSource,
+  ) {
+    const denied = new AddressList(options.denyAddresses, 'detections.denyAddresses');
+    const trusted = new AddressList(options.trustedAddresses, 'detections.trustedAddresses');
+    const controllers = options.rbacControllers.map(wildcard);
+    this.context = {
+      ...options,
+      deniedBy: (ip) => denied.find(ip) ?? (denyFile ? denyFile().find(ip) : null),
+      trusted: (ip) => trusted.find(ip) !== null,
+      rbacController: (username) => controllers.some((c) => c(username)),
+    };
     this.active = RULES.filter((r) => options.rules[r.id]?.enabled !== false).map((rule) => {
       const s = options.rules[rule.id] ?? {};
       const users = (s.exceptUsers ?? []).map(wildcard);
@@ -73,7 +103,7 @@ export class Detector {
     const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: decisionOf(e).decision };
     const out: Finding[] = [];
     for (const r of this.active) {
-      const hit = r.rule.detect(action, this.options, r.state);
+      const hit = r.rule.detect(action, this.context, r.state);
       if (!hit || r.except(action)) continue;
       out.push({
         rule: r.rule.id,

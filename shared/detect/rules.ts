@@ -1,35 +1,13 @@
 import { LEGACY_TOKEN_ANNOTATION, type Identity } from '../identity/identity.js';
+import { commandLine, execArgs } from '../audit/execCommand.js';
 import { escalationReasons } from './rbacChanges.js';
-import type { Action, DetectSettings, Hit, Rule, RuleState } from './types.js';
+import { READS, WORKLOADS, WRITES, allowed, burst, ref, target, who } from './ruleHelpers.js';
+import { THREAT_RULES } from './threatRules.js';
+import type { DetectSettings, Hit, Rule } from './types.js';
 import { controllerOwner, podSpecsOf, privilegedReasons } from './workloads.js';
 
 const MASTERS = 'system:masters';
 const AGGREGATION_CONTROLLER = 'system:serviceaccount:kube-system:clusterrole-aggregation-controller';
-const READS = new Set(['get', 'list', 'watch']);
-const WRITES = new Set(['create', 'update', 'patch']);
-const WORKLOADS = new Set(['pods', 'deployments', 'statefulsets', 'daemonsets', 'replicasets', 'jobs', 'cronjobs', 'replicationcontrollers']);
-
-const ref = (a: Action) => a.event.objectRef ?? {};
-const who = (i: Identity) => (i.cloud?.provider === 'aws' ? `${i.username} (${i.cloud.principal})` : i.username);
-const target = (a: Action) => {
-  const r = ref(a);
-  if (!r.resource) return a.event.requestURI;
-  const what = `${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
-  return `${what}${r.name ? ` ${r.name}` : ''}${r.namespace ? ` in ${r.namespace}` : ''}`;
-};
-const allowed = (a: Action) => a.decision !== 'forbid' && (a.event.responseStatus?.code ?? 200) < 400;
-
-/** Counts hits of `key` in a sliding window; true when this one makes `count`. */
-function burst(state: RuleState, key: string, at: number, count: number, windowSeconds: number): boolean {
-  const since = at - windowSeconds * 1e6;
-  const times = (state.get(key) ?? []).filter((t) => t > since);
-  times.push(at);
-  state.set(key, times);
-  // Fires once when the count is reached; the next burst starts from an empty window.
-  if (times.length < count) return false;
-  state.delete(key);
-  return true;
-}
 
 function isBreakGlass(i: Identity, s: DetectSettings): boolean {
   return s.breakGlass.accounts.includes(i.username) || i.groups.some((g) => s.breakGlass.groups.includes(g));
@@ -160,7 +138,9 @@ export const RULES: readonly Rule[] = [
         (r.resource === 'pods' && ['exec', 'attach', 'portforward'].includes(r.subresource ?? '')) ||
         (r.resource === 'pods' && r.subresource === 'ephemeralcontainers' && WRITES.has(a.event.verb)) ||
         (r.resource === 'nodes' && r.subresource === 'proxy');
-      return interactive && allowed(a) ? { message: `${who(a.effective)} ${r.subresource} ${target(a)}` } : null;
+      if (!interactive || !allowed(a)) return null;
+      const args = r.subresource === 'exec' ? execArgs(a.event.requestURI) : null;
+      return { message: `${who(a.effective)} ${r.subresource} ${target(a)}${args ? `: ${commandLine(args)}` : ''}` };
     },
   },
   {
@@ -241,12 +221,12 @@ export const RULES: readonly Rule[] = [
     id: 'privileged-workload',
     title: 'Privileged, host-namespace or sensitive hostPath workload',
     severity: 'high',
-    description: 'A pod or pod template with a privileged container, hostNetwork/hostPID/hostIPC, or a hostPath on a sensitive host path (seen when the request body is recorded).',
+    description: 'A pod or pod template with a privileged container, added dangerous Linux capabilities (detections.dangerousCapabilities), hostNetwork/hostPID/hostIPC, or a hostPath on a sensitive host path (seen when the request body is recorded).',
     pci: ['2.2.2', '10.2.1.7', '11.5.2'],
-    detect: (a) => {
+    detect: (a, s) => {
       const r = ref(a);
       if (!WORKLOADS.has(r.resource ?? '') || r.subresource || !WRITES.has(a.event.verb) || !allowed(a)) return null;
-      const reasons = podSpecsOf(a.event.requestObject).flatMap(privilegedReasons);
+      const reasons = podSpecsOf(a.event.requestObject).flatMap((spec) => privilegedReasons(spec, s.dangerousCapabilities));
       if (reasons.length === 0) return null;
       const owner = controllerOwner(a.event.requestObject, r.namespace ?? '');
       return {
@@ -268,4 +248,5 @@ export const RULES: readonly Rule[] = [
       return { message: `${s.bursts.forbiddenCount} requests by ${who(a.effective)} denied within ${s.bursts.windowSeconds} s` };
     },
   },
+  ...THREAT_RULES,
 ];

@@ -23,6 +23,26 @@ export const FINDING_IDS = [
   'admission-webhook-change',
   'privileged-workload',
   'forbidden-burst',
+  'system-namespace-workload',
+  'untrusted-image-registry',
+  'workload-container-patch',
+  'exec-suspicious-command',
+  'exec-kube-system',
+  'secret-list-broad',
+  'secret-read-burst',
+  'secret-read-generic-client',
+  'permission-enumeration',
+  'resource-sweep',
+  'aws-auth-change',
+  'coredns-config-change',
+  'events-deleted',
+  'exposed-service',
+  'kube-system-serviceaccount',
+  'rbac-write-by-serviceaccount',
+  'csr-creation',
+  'rbac-change-then-use',
+  'deny-address',
+  'system-identity-public-address',
 ] as const;
 export type RuleId = (typeof FINDING_IDS)[number];
 
@@ -70,18 +90,55 @@ export interface Rule {
   /** PCI DSS v4.0 requirements it bears on (spec/pci.md). */
   pci: readonly string[];
   /** Pure over the action; `state` is this rule's own, for rules that count within a window. */
-  detect(action: Action, settings: DetectSettings, state: RuleState): Hit | null;
+  detect(action: Action, context: DetectContext, state: RuleState): Hit | null;
 }
 
-/** Per-rule memory across actions (bursts): created by the engine, one per rule. */
-export type RuleState = Map<string, number[]>;
+/** Per-rule memory across actions (bursts, sequences): created by the engine, one per rule; its keys are bounded (ruleHelpers.ts). */
+export type RuleState = Map<string, unknown>;
+
+/** The settings with their lists compiled once, as the rules use them. */
+export interface DetectContext extends DetectSettings {
+  /** The entry of denyAddresses (or the deny file) that holds `ip`, or null. */
+  deniedBy(ip: string): string | null;
+  /** In trustedAddresses: not a public address to the rules, whatever its range. */
+  trusted(ip: string): boolean;
+  /** A known controller that writes RBAC (rbacControllers). */
+  rbacController(username: string): boolean;
+}
 
 /** Detection settings (config `detections` and `breakGlass`), with their defaults filled in. */
 export interface DetectSettings {
   breakGlass: { accounts: readonly string[]; groups: readonly string[] };
   /** Non-resource paths anonymous requests may reach (a trailing * matches any suffix). */
   anonymousAllowedPaths: readonly string[];
-  bursts: { forbiddenCount: number; anonymousDeniedCount: number; windowSeconds: number };
+  bursts: {
+    forbiddenCount: number;
+    anonymousDeniedCount: number;
+    windowSeconds: number;
+    /** Distinct Secrets one identity reads within secretReadsWindowSeconds. */
+    secretReads: number;
+    secretReadsWindowSeconds: number;
+    /** Distinct resource types one identity or address touches within windowSeconds. */
+    distinctResources: number;
+  };
+  /** Linux capabilities whose addition makes a workload privileged. */
+  dangerousCapabilities: readonly string[];
+  /** Namespaces where only the control plane creates workloads. */
+  systemNamespaces: readonly string[];
+  /** Registries (or registry/path prefixes) images may come from; empty: the rule is off. */
+  allowedRegistries: readonly string[];
+  /** User-agent prefixes of generic HTTP clients (case-insensitive). */
+  genericUserAgents: readonly string[];
+  /** Service accounts (`*` wildcards) that write RBAC as their job. */
+  rbacControllers: readonly string[];
+  /** Addresses and CIDR blocks any request from which is an alert. */
+  denyAddresses: readonly string[];
+  /** A file of further addresses, one per line (`#` comments), reloaded when it changes. */
+  denyAddressesFile?: string;
+  /** Addresses and blocks that are not public to the rules (a NAT gateway, a VPN egress). */
+  trustedAddresses: readonly string[];
+  /** How long after a role or binding change the same identity's workload write or Secret read is a sequence. */
+  sequenceSeconds: number;
 }
 
 /** A hit of a rule on an action, ready to store as (part of) an alert. */

@@ -33,14 +33,19 @@ function normalizePath(p: string): string {
 }
 
 /** Why a pod spec is privileged, one reason per problem; empty when it is not. */
-export function privilegedReasons(spec: Obj): string[] {
+export function privilegedReasons(spec: Obj, dangerousCapabilities: readonly string[] = []): string[] {
   const reasons: string[] = [];
   for (const ns of ['hostNetwork', 'hostPID', 'hostIPC'] as const) if (spec[ns] === true) reasons.push(ns);
   for (const list of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
     for (const c of arr(spec[list])) {
       if (!isObj(c)) continue;
       const sc = c.securityContext;
-      if (isObj(sc) && sc.privileged === true) reasons.push(`privileged container ${String(c.name ?? '?')}`);
+      if (!isObj(sc)) continue;
+      if (sc.privileged === true) reasons.push(`privileged container ${String(c.name ?? '?')}`);
+      const added = isObj(sc.capabilities) ? arr(sc.capabilities.add).filter((x): x is string => typeof x === 'string') : [];
+      // Either spelling: SYS_ADMIN or CAP_SYS_ADMIN, in any case.
+      const dangerous = added.filter((cap) => dangerousCapabilities.includes(cap.toUpperCase().replace(/^CAP_/, '')) || cap.toUpperCase() === 'ALL');
+      if (dangerous.length > 0) reasons.push(`container ${String(c.name ?? '?')} adds ${dangerous.join(', ')}`);
     }
   }
   for (const v of arr(spec.volumes)) {
@@ -57,4 +62,9 @@ export function controllerOwner(body: unknown, namespace: string): string | unde
   const owner = body.metadata.ownerReferences.filter(isObj).find((o) => o.controller === true);
   if (!owner || typeof owner.kind !== 'string' || typeof owner.name !== 'string') return undefined;
   return `${owner.kind}/${namespace}/${owner.name}`;
+}
+
+/** Every container of the pod specs in a body, with its list (containers, initContainers, ephemeralContainers). */
+export function containersOf(body: unknown): Obj[] {
+  return podSpecsOf(body).flatMap((spec) => ['initContainers', 'containers', 'ephemeralContainers'].flatMap((list) => arr(spec[list]).filter(isObj)));
 }

@@ -1,3 +1,4 @@
+import { redactExecUri } from '../audit/execCommand.js';
 import type { Redactor } from '../audit/redact.js';
 import type { ParsedEvent, RejectedInput } from '../audit/types.js';
 import type { Finding } from '../detect/types.js';
@@ -51,6 +52,8 @@ export class RecordBatchBuilder {
 
   addEvent(parsed: ParsedEvent): void {
     const e = parsed.event;
+    // Secrets typed into an exec's arguments go before the detections and the store see them.
+    if (e.objectRef?.subresource === 'exec') e.requestURI = redactExecUri(e.requestURI, this.redact);
     const actor = this.principals.of(e.user);
     const impersonated = e.impersonatedUser ? this.principals.of(e.impersonatedUser) : null;
     const users = { user: actor.json, impersonatedUser: impersonated?.json ?? null };

@@ -76,6 +76,8 @@ describe('loadConfig', () => {
     ['broken YAML', 'a: [b', 'config file {f}: not valid YAML'],
     ['a key that is a list (found by fuzzing: the YAML library turned it into text and warned)', 'log:\n  level: info\n? [a, b]\n: 1', 'config file {f}: line 3: a key that is a list or mapping; keys are names'],
     ['two YAML documents', 'log: {}\n---\nlog: {}', 'config file {f}: not valid YAML'],
+    ['a denied address that is not one', 'detections:\n  denyAddresses: [10.0.0.0/8, 10.0.0.300]', "config detections.denyAddresses.1 ({f}): expected an IP address or CIDR block such as 203.0.113.0/24, got '10.0.0.300'"],
+    ['a capability in the wrong form', 'detections:\n  dangerousCapabilities: [cap_sys_admin]', 'config detections.dangerousCapabilities.0 ({f}): expected a capability name such as SYS_ADMIN'],
     ['a pause threshold the consumer alone would reach', 'kafka:\n  pauseAtBacklog: 2', 'config kafka.pauseAtBacklog ({f}): Too small: expected number to be >=3'],
   ];
   for (const [what, text, message] of bad) {

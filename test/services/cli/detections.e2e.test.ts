@@ -1,0 +1,63 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { expect } from 'chai';
+import { cliEnv, makeEvent, onEachBackend, runCli, tempDir } from '../../helpers.js';
+
+const SECRET = 'hunter2-Very-Secret';
+const exec = (namespace: string, command: string[], at: string) =>
+  makeEvent({
+    verb: 'create',
+    stage: 'ResponseStarted',
+    objectRef: { resource: 'pods', subresource: 'exec', namespace, name: 'db-0', apiVersion: 'v1' },
+    requestURI: `/api/v1/namespaces/${namespace}/pods/db-0/exec?${command.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&container=db&stdin=true&tty=true`,
+    responseStatus: { metadata: {}, code: 101 },
+    requestReceivedTimestamp: at,
+    stageTimestamp: at,
+  });
+
+onEachBackend('detections through the CLI: exec forensics, registries and denied addresses from the config', (db) => {
+  const dir = tempDir();
+  const config = join(dir, 'kubetrail.yaml');
+  const cli = (...args: string[]) => runCli(args, cliEnv({ KUBETRAIL_DB: db(), KUBETRAIL_CONFIG: config }));
+  const events = [
+    exec('kube-system', ['sh', '-c', `PGPASSWORD=${SECRET} psql -h db`], '2026-03-01T10:00:00.000000Z'),
+    exec('shop', ['sh', '-c', 'curl -s http://169.254.169.254/latest/meta-data/iam/'], '2026-03-01T10:01:00.000000Z'),
+    makeEvent({
+      verb: 'create', level: 'Request', objectRef: { resource: 'pods', namespace: 'shop', apiVersion: 'v1' },
+      requestObject: { kind: 'Pod', metadata: { name: 'miner' }, spec: { containers: [{ name: 'c', image: 'evil.example.net/miner:1', securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] } },
+      requestReceivedTimestamp: '2026-03-01T10:02:00.000000Z', stageTimestamp: '2026-03-01T10:02:00.000000Z',
+    }),
+    makeEvent({ sourceIPs: ['198.51.100.77'], requestReceivedTimestamp: '2026-03-01T10:03:00.000000Z', stageTimestamp: '2026-03-01T10:03:00.000000Z' }),
+  ];
+
+  before(async function () {
+    if (!db()) this.skip();
+    writeFileSync(config, 'cluster: prod\ndetections:\n  allowedRegistries: [registry.acme.io]\n  denyAddresses: [198.51.100.0/24]\n');
+    writeFileSync(join(dir, 'audit.log'), events.map((e) => JSON.stringify(e)).join('\n'));
+    const r = await cli('ingest', join(dir, 'audit.log'));
+    expect(r.status, r.stderr).to.equal(0);
+  });
+
+  it('raises the new rules with the command line in the alert, and the tuned ones as configured', async () => {
+    const r = await cli('alerts', '--output', 'json');
+    const alerts = JSON.parse(r.stdout) as { rule: string; message: string }[];
+    const rules = alerts.map((a) => a.rule);
+    expect(rules).to.include.members(['exec-kube-system', 'exec-suspicious-command', 'untrusted-image-registry', 'privileged-workload', 'deny-address']);
+    expect(alerts.find((a) => a.rule === 'exec-suspicious-command')!.message).to.contain("[download, cloud-metadata]: sh -c 'curl -s http://169.254.169.254/latest/meta-data/iam/'");
+    expect(alerts.find((a) => a.rule === 'privileged-workload')!.message).to.contain('container c adds SYS_ADMIN');
+    expect(alerts.find((a) => a.rule === 'deny-address')!.message).to.contain('from 198.51.100.77 (denied by 198.51.100.0/24)');
+  });
+
+  it('keeps a secret typed into an exec out of the alerts, the action rows and the store', async () => {
+    const alerts = (await cli('alerts', '--output', 'json')).stdout;
+    expect(alerts).to.contain('PGPASSWORD=kubetrail:redacted:').and.not.contain(SECRET);
+    const rows = JSON.parse((await cli('events', '--since', '2026-03-01T00:00:00Z', '--until', '2026-03-02T00:00:00Z', '--output', 'json')).stdout) as { command: string | null; requestURI: string }[];
+    const withCommand = rows.filter((row) => row.command);
+    expect(withCommand).to.have.length(2);
+    expect(withCommand.map((row) => row.command).join('\n')).to.match(/sh -c 'PGPASSWORD=kubetrail:redacted:[0-9a-f]{64} psql -h db'/);
+    expect(JSON.stringify(rows)).to.not.contain(SECRET);
+    if (!db().startsWith('postgres')) {
+      for (const f of readdirSync(dirname(db()))) if (f.startsWith('store.db')) expect(readFileSync(join(dirname(db()), f)).includes(SECRET), f).to.equal(false);
+    }
+  });
+});
