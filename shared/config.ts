@@ -282,6 +282,8 @@ const schema = z.strictObject({
       denyAddressesFile: z.string().min(1).optional(),
       trustedAddresses: z.array(cidrText).default([]),
       sequenceSeconds: z.number().int().min(1).max(24 * 3600).default(DEFAULT_DETECT_SETTINGS.sequenceSeconds),
+      /** Directories (or files) of SigmaHQ-format rules for the Kubernetes audit log. */
+      sigma: z.array(z.string().min(1)).default([]),
       rules: z
         .partialRecord(
           z.enum(FINDING_IDS),
@@ -466,10 +468,13 @@ function readYaml(text: string, file: string): unknown {
   }
 }
 
-/** The settings of the detections the config describes, run at ingest by every source; null when disabled. */
-export function detectorOptionsFrom(config: Readonly<Config>): DetectorOptions | null {
+/**
+ * The settings of the detections the config describes, run at ingest by every source; null when
+ * disabled. Data only: the composition root loads the Sigma rules that `detections.sigma` names.
+ */
+export function detectorOptionsFrom(config: Readonly<Config>): Omit<DetectorOptions, 'sigma'> | null {
   if (!config.detections.enabled) return null;
-  const { enabled: _, ...detections } = config.detections;
+  const { enabled: _, sigma: __, ...detections } = config.detections;
   return { breakGlass: config.breakGlass, ...detections };
 }
 

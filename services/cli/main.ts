@@ -28,6 +28,7 @@ import { REVIEW_FORMATS } from '../analyzer/reviewOutput.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { coverageCommand } from './coverageCommand.js';
 import { policyCheckCommand } from './policyCommand.js';
+import { rulesCheckCommand } from './rulesCommand.js';
 import { verifyCommand } from './verifyCommand.js';
 
 /**
@@ -400,6 +401,17 @@ program
   .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
   .action((file: string, flags: { output: 'text' | 'json' }) => {
     process.exitCode = policyCheckCommand(file, flags);
+  });
+
+program
+  .command('rules')
+  .description('Sigma rules for detections.sigma')
+  .command('check')
+  .description('reads SigmaHQ-format Kubernetes audit rules and names, rule by rule, what kubetrail cannot evaluate as written; exit 1 when any rule will not run')
+  .argument('<path...>', 'rule files, or directories searched for .yml and .yaml files')
+  .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .action((paths: string[], flags: { output: 'text' | 'json' }) => {
+    process.exitCode = rulesCheckCommand(paths, flags);
   });
 
 const gaps = program.command('gaps').description('audit pipeline gaps (PCI DSS 10.7.2, 10.7.3): clusters and sources that went silent or whose rate collapsed, with cause and remediation');

@@ -1,8 +1,23 @@
 import { detectorOptionsFrom, type Config } from '../../shared/config.js';
 import { createDetector } from '../../shared/detect/addressFile.js';
+import type { DetectorOptions } from '../../shared/detect/engine.js';
+import { loadSigmaRules } from '../../shared/detect/sigma/sigmaFiles.js';
 import { createLogger } from '../../shared/log.js';
 import { IngestPipeline, splitsTokens } from '../../shared/pipeline/ingestPipeline.js';
 import type { BodyThreadData } from '../ingest/bodyParser.js';
+
+const warn = (message: string) => createLogger().warn(message);
+
+/** Per config, its detections with the Sigma rules read once (and their problems reported once). */
+const loaded = new WeakMap<object, DetectorOptions | null>();
+
+function detectorOptionsOf(config: Readonly<Config>): DetectorOptions | null {
+  if (!loaded.has(config)) {
+    const options = detectorOptionsFrom(config);
+    loaded.set(config, options && { ...options, sigma: loadSigmaRules(config.detections.sigma, warn) });
+  }
+  return loaded.get(config)!;
+}
 
 /**
  * The ingest pipeline the config asks for (its detections, its identity map's say on tokens),
@@ -10,10 +25,10 @@ import type { BodyThreadData } from '../ingest/bodyParser.js';
  * webhook's body thread composes its own from.
  */
 export function pipelineOf(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): IngestPipeline {
-  const options = detectorOptionsFrom(config);
-  return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && createDetector(options, (m) => createLogger().warn(m)), splitTokens: splitsTokens(config.identityMap) });
+  const options = detectorOptionsOf(config);
+  return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && createDetector(options, warn), splitTokens: splitsTokens(config.identityMap) });
 }
 
 export function bodyThreadPipeline(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): Omit<BodyThreadData, 'mode'> {
-  return { redactionKey: writer.redactionKey, detector: detectorOptionsFrom(config), splitTokens: splitsTokens(config.identityMap) };
+  return { redactionKey: writer.redactionKey, detector: detectorOptionsOf(config), splitTokens: splitsTokens(config.identityMap) };
 }

@@ -4,7 +4,11 @@ import { asUsedIn } from '../identity/identity.js';
 import { PrincipalCache, type EventPrincipals } from '../identity/principals.js';
 import { wildcard } from '../wildcard.js';
 import { RULES } from './rules.js';
+import type { AuditEvent } from '../audit/types.js';
 import { AddressList } from './addresses.js';
+import { target as actionTarget } from './ruleHelpers.js';
+import { compileDetection } from './sigma/sigmaMatch.js';
+import type { SigmaRule } from './sigma/sigmaRule.js';
 import type { Action, DetectContext, DetectSettings, Finding, Rule, RuleId, RuleState, Severity } from './types.js';
 
 /** Per-rule settings (config `detections.rules.<id>`). */
@@ -19,6 +23,15 @@ export interface RuleSettings {
 
 export interface DetectorOptions extends DetectSettings {
   rules: Readonly<Partial<Record<RuleId, RuleSettings>>>;
+  /** Sigma rules loaded from detections.sigma (sigma/sigmaFiles.ts), evaluated after the built-in ones. */
+  sigma?: readonly SigmaRule[];
+}
+
+interface ActiveSigmaRule {
+  rule: SigmaRule;
+  test: (event: AuditEvent) => boolean;
+  /** ` [attack.t1609, …]`, or nothing. */
+  tags: string;
 }
 
 export const DEFAULT_DETECT_SETTINGS: DetectSettings = {
@@ -61,6 +74,7 @@ export class Detector {
   private readonly principals = new PrincipalCache();
 
   private readonly context: DetectContext;
+  private readonly sigma: ActiveSigmaRule[];
 
   constructor(
     options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} },
@@ -75,6 +89,7 @@ export class Detector {
       trusted: (ip) => trusted.find(ip) !== null,
       rbacController: (username) => controllers.some((c) => c(username)),
     };
+    this.sigma = (options.sigma ?? []).map((rule) => ({ rule, test: compileDetection(rule.detection).test, tags: rule.tags.length > 0 ? ` [${rule.tags.join(', ')}]` : '' }));
     this.active = RULES.filter((r) => options.rules[r.id]?.enabled !== false).map((rule) => {
       const s = options.rules[rule.id] ?? {};
       const users = (s.exceptUsers ?? []).map(wildcard);
@@ -96,7 +111,7 @@ export class Detector {
    */
   detect(parsed: ParsedEvent, cluster: string, principals?: EventPrincipals): Finding[] {
     const e = parsed.event;
-    if (e.stage === 'RequestReceived' || this.active.length === 0) return [];
+    if (e.stage === 'RequestReceived' || (this.active.length === 0 && this.sigma.length === 0)) return [];
     const actor = asUsedIn((principals?.actor ?? this.principals.of(e.user)).identity, e.annotations);
     const impersonated = principals ? principals.impersonated : e.impersonatedUser ? this.principals.of(e.impersonatedUser) : null;
     const effective = impersonated ? impersonated.identity : actor;
@@ -117,6 +132,21 @@ export class Detector {
         effectiveUser: effective.username,
         identity: actor.key,
         ...(hit.owner ? { owner: hit.owner } : {}),
+      });
+    }
+    for (const s of this.sigma) {
+      if (!s.test(e)) continue;
+      out.push({
+        rule: `sigma:${s.rule.id}`,
+        severity: s.rule.severity,
+        key: effective.key,
+        message: `${s.rule.title}: ${effective.username} ${e.verb} ${actionTarget(action)}${s.tags}`,
+        auditID: e.auditID,
+        cluster,
+        receivedAt: parsed.receivedAt,
+        actor: actor.username,
+        effectiveUser: effective.username,
+        identity: actor.key,
       });
     }
     return out;

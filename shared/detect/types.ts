@@ -50,7 +50,15 @@ export type RuleId = (typeof FINDING_IDS)[number];
  * Break-glass use is stored as `attributed-break-glass` or `unattributed-break-glass`,
  * decided against the checkouts in the store when the action is written.
  */
-export type AlertRuleId = Exclude<RuleId, 'break-glass-use'> | 'attributed-break-glass' | 'unattributed-break-glass';
+export type AlertRuleId = Exclude<RuleId, 'break-glass-use'> | 'attributed-break-glass' | 'unattributed-break-glass' | SigmaRuleId;
+
+/** A loaded Sigma rule's alerts: `sigma:` and the rule's id (sigma/sigmaRule.ts). */
+export type SigmaRuleId = `sigma:${string}`;
+
+/** What a finding is raised under: a built-in rule or a Sigma rule. */
+export type FindingRuleId = RuleId | SigmaRuleId;
+
+export const isSigmaRule = (id: string): id is SigmaRuleId => id.startsWith('sigma:');
 
 /** One action as the rules see it: the event and who was behind it. */
 export interface Action {
@@ -143,7 +151,7 @@ export interface DetectSettings {
 
 /** A hit of a rule on an action, ready to store as (part of) an alert. */
 export interface Finding {
-  rule: RuleId;
+  rule: FindingRuleId;
   severity: Severity;
   key: string;
   message: string;

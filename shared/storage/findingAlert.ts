@@ -1,5 +1,5 @@
 import { ruleById } from '../detect/engine.js';
-import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
+import { isSigmaRule, type AlertRuleId, type FindingRuleId, type Severity } from '../detect/types.js';
 
 /**
  * What a detection's finding becomes in the alerts table, whatever the engine: the rule it is
@@ -11,7 +11,7 @@ import type { AlertRuleId, RuleId, Severity } from '../detect/types.js';
 /** A finding as it crosses to the writer, with the index of its event in the batch. */
 export type FindingRow = [
   index: number,
-  rule: RuleId,
+  rule: FindingRuleId,
   severity: Severity,
   key: string,
   message: string,
@@ -28,6 +28,9 @@ const BREAK_GLASS_PCI: Record<'attributed-break-glass' | 'unattributed-break-gla
   'attributed-break-glass': ['8.2.2', '10.2.1.2', '8.2.7', '10.4.1'],
   'unattributed-break-glass': ['8.2.2', '8.2.1', '10.2.2', '8.6.1', '10.4.3'],
 };
+
+/** A community rule's alert serves the automated review of the logs (spec/pci.md, "all alerts"). */
+const SIGMA_PCI = ['10.4.1', '10.4.1.1'];
 
 /** A break-glass checkout covering the request. */
 export interface CoveringCheckout {
@@ -78,6 +81,9 @@ export function alertOfFinding(f: FindingRow, found: { person: string | null; ch
       text = `${message} — checkout #${checkout.id} by ${checkout.person}, approved by ${checkout.approvedBy}, ticket ${checkout.ticket}`;
       sev = 'medium';
     } else text = `${message} — outside any break-glass checkout`;
+  } else if (isSigmaRule(ruleId)) {
+    rule = ruleId;
+    pci = SIGMA_PCI;
   } else {
     rule = ruleId;
     pci = ruleById(ruleId).pci;

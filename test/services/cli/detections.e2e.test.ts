@@ -1,9 +1,27 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { cliEnv, makeEvent, onEachBackend, runCli, tempDir } from '../../helpers.js';
 
 const SECRET = 'hunter2-Very-Secret';
+const SIGMA_RULE = `title: Events deleted (test rule)
+id: 9e2c0b7a-0000-4000-8000-000000000001
+status: test
+logsource:
+  product: kubernetes
+  service: audit
+detection:
+  selection:
+    verb|startswith: delete
+    objectRef.resource: events
+  filter_system:
+    user.username|startswith: 'system:'
+  condition: selection and not 1 of filter_*
+level: high
+tags:
+  - attack.defense-evasion
+  - attack.t1070
+`;
 const exec = (namespace: string, command: string[], at: string) =>
   makeEvent({
     verb: 'create',
@@ -28,14 +46,20 @@ onEachBackend('detections through the CLI: exec forensics, registries and denied
       requestReceivedTimestamp: '2026-03-01T10:02:00.000000Z', stageTimestamp: '2026-03-01T10:02:00.000000Z',
     }),
     makeEvent({ sourceIPs: ['198.51.100.77'], requestReceivedTimestamp: '2026-03-01T10:03:00.000000Z', stageTimestamp: '2026-03-01T10:03:00.000000Z' }),
+    makeEvent({ verb: 'delete', objectRef: { resource: 'events', namespace: 'shop', name: 'web.1', apiVersion: 'v1' }, requestReceivedTimestamp: '2026-03-01T10:04:00.000000Z', stageTimestamp: '2026-03-01T10:04:00.000000Z' }),
   ];
+  let ingestLog = '';
 
   before(async function () {
     if (!db()) this.skip();
-    writeFileSync(config, 'cluster: prod\ndetections:\n  allowedRegistries: [registry.acme.io]\n  denyAddresses: [198.51.100.0/24]\n');
+    mkdirSync(join(dir, 'sigma'));
+    writeFileSync(join(dir, 'sigma', 'events.yml'), SIGMA_RULE);
+    writeFileSync(join(dir, 'sigma', 'keywords.yml'), SIGMA_RULE.replace(/detection:[\s\S]*?level:/, 'detection:\n  words: [evil]\n  condition: words\nlevel:').replace(/^id: .*$/m, 'id: 9e2c0b7a-0000-4000-8000-000000000002'));
+    writeFileSync(config, `cluster: prod\ndetections:\n  allowedRegistries: [registry.acme.io]\n  denyAddresses: [198.51.100.0/24]\n  sigma: [${join(dir, 'sigma')}]\n`);
     writeFileSync(join(dir, 'audit.log'), events.map((e) => JSON.stringify(e)).join('\n'));
     const r = await cli('ingest', join(dir, 'audit.log'));
     expect(r.status, r.stderr).to.equal(0);
+    ingestLog = r.stderr;
   });
 
   it('raises the new rules with the command line in the alert, and the tuned ones as configured', async () => {
@@ -46,6 +70,27 @@ onEachBackend('detections through the CLI: exec forensics, registries and denied
     expect(alerts.find((a) => a.rule === 'exec-suspicious-command')!.message).to.contain("[download, cloud-metadata]: sh -c 'curl -s http://169.254.169.254/latest/meta-data/iam/'");
     expect(alerts.find((a) => a.rule === 'privileged-workload')!.message).to.contain('container c adds SYS_ADMIN');
     expect(alerts.find((a) => a.rule === 'deny-address')!.message).to.contain('from 198.51.100.77 (denied by 198.51.100.0/24)');
+  });
+
+  it('evaluates the Sigma rules of detections.sigma, and names a rule it leaves out and why', async () => {
+    const alerts = JSON.parse((await cli('alerts', '--output', 'json')).stdout) as { rule: string; severity: string; message: string }[];
+    const sigma = alerts.filter((a) => a.rule.startsWith('sigma:'));
+    expect(sigma.map((a) => [a.rule, a.severity, a.message])).to.deep.equal([
+      ['sigma:9e2c0b7a-0000-4000-8000-000000000001', 'high', 'Events deleted (test rule): alice delete events web.1 in shop [attack.defense-evasion, attack.t1070]'],
+    ]);
+    expect(ingestLog).to.contain('keywords.yml is not evaluated').and.contain('full-text search is not supported');
+  });
+
+  it('rules check: exit 0 when every rule runs, 1 naming what does not, 2 for a path it cannot read', async () => {
+    const good = await runCli(['rules', 'check', join(dir, 'sigma', 'events.yml')], cliEnv());
+    expect(good.status, good.stderr).to.equal(0);
+    expect(good.stdout).to.contain('1 rule(s): 1 will run, 0 will not');
+    const mixed = await runCli(['rules', 'check', join(dir, 'sigma'), '--output', 'json'], cliEnv());
+    expect(mixed.status).to.equal(1);
+    expect(JSON.parse(mixed.stdout)).to.deep.include({ rules: 2, ok: 1, unsupported: 1 });
+    const missing = await runCli(['rules', 'check', join(dir, 'nowhere')], cliEnv());
+    expect(missing.status).to.equal(2);
+    expect(missing.stderr).to.contain('rules check: cannot read').and.contain('nowhere');
   });
 
   it('keeps a secret typed into an exec out of the alerts, the action rows and the store', async () => {
