@@ -9,6 +9,7 @@ import type { StoreWriterOptions } from './storage/sqlite/write/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { ROLES, type Role } from './access.js';
 import { parseCidr } from './cidr.js';
+import { SIEM_SCHEMAS } from './siem/siemFields.js';
 
 /**
  * kubetrail's configuration: `kubetrail.yaml` plus environment overrides, validated once at
@@ -135,12 +136,15 @@ const ALERT_DEFAULTS = { throttleSeconds: 3600, pollMs: 1000, retryBaseMs: 1000,
 
 const sinkBase = { name: z.string().regex(/^[\w.-]+$/, 'expected a name of letters, digits, . _ -'), minSeverity: z.enum(SEVERITIES).optional() };
 const httpUrl = z.string().refine((u) => /^https?:\/\/[^\s/]+/.test(u), 'expected an http:// or https:// URL');
+/** What an alert is sent as: kubetrail's own JSON, an OCSF Detection Finding or an ECS alert. */
+const sinkSchema = z.enum(['kubetrail', ...SIEM_SCHEMAS]).default('kubetrail');
 const sink = z.discriminatedUnion('type', [
-  z.strictObject({ ...sinkBase, type: z.literal('stdout') }),
-  z.strictObject({ ...sinkBase, type: z.literal('webhook'), url: httpUrl, headers: z.record(z.string(), z.string()).optional() }),
+  z.strictObject({ ...sinkBase, type: z.literal('stdout'), schema: sinkSchema }),
+  z.strictObject({ ...sinkBase, type: z.literal('webhook'), url: httpUrl, headers: z.record(z.string(), z.string()).optional(), schema: sinkSchema }),
   z.strictObject({ ...sinkBase, type: z.literal('slack'), url: httpUrl }),
   z.strictObject({ ...sinkBase, type: z.literal('alertmanager'), url: httpUrl }),
-  z.strictObject({ ...sinkBase, type: z.literal('kafka'), topic: z.string().min(1), brokers: z.array(hostPort).min(1).optional() }),
+  z.strictObject({ ...sinkBase, type: z.literal('kafka'), topic: z.string().min(1), brokers: z.array(hostPort).min(1).optional(), schema: sinkSchema }),
+  z.strictObject({ ...sinkBase, type: z.literal('file'), path: z.string().min(1), schema: sinkSchema }),
 ]);
 
 const schema = z.strictObject({

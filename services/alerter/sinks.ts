@@ -1,14 +1,26 @@
+import { open } from 'node:fs/promises';
 import type { KafkaSecurity } from '../../shared/kafkaSecurity.js';
+import { ALERT_DOCUMENTS } from '../../shared/siem/siemDocuments.js';
+import type { SiemSchema } from '../../shared/siem/siemFields.js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { identityText, type AlertRow } from '../../shared/storage/sqlite/queries/alertQuery.js';
 
+/** What an alert is sent as (a sink's `schema`): kubetrail's JSON, an OCSF Detection Finding, an ECS alert. */
+export type AlertSchema = 'kubetrail' | SiemSchema;
+
 /** Where alerts go (config `alerts.sinks`). */
 export type SinkConfig =
-  | { name: string; type: 'stdout' }
-  | { name: string; type: 'webhook'; url: string; headers?: Record<string, string> }
+  | { name: string; type: 'stdout'; schema?: AlertSchema }
+  | { name: string; type: 'webhook'; url: string; headers?: Record<string, string>; schema?: AlertSchema }
   | { name: string; type: 'slack'; url: string }
   | { name: string; type: 'alertmanager'; url: string }
-  | { name: string; type: 'kafka'; brokers: string[]; topic: string };
+  | { name: string; type: 'kafka'; brokers: string[]; topic: string; schema?: AlertSchema }
+  | { name: string; type: 'file'; path: string; schema?: AlertSchema };
+
+/** An alert as its sink's schema has it. */
+function documentOf(schema: AlertSchema = 'kubetrail'): (a: AlertRow) => unknown {
+  return schema === 'kubetrail' ? (a) => ({ kind: 'kubetrail.alert', ...a }) : ALERT_DOCUMENTS[schema];
+}
 
 /** A sink: sends alerts, resolving once the receiver has accepted them, rejecting otherwise. */
 export interface Sink {
@@ -22,16 +34,24 @@ const TIMEOUT_MS = 10_000;
 
 export async function createSink(config: SinkConfig & { security?: KafkaSecurity }, out: NodeJS.WritableStream = process.stdout): Promise<Sink> {
   switch (config.type) {
-    case 'stdout':
+    case 'stdout': {
+      const document = documentOf(config.schema);
       return {
         name: config.name,
         send: async (alerts) => {
-          for (const a of alerts) out.write(JSON.stringify({ kind: 'kubetrail.alert', ...a }) + '\n');
+          for (const a of alerts) out.write(JSON.stringify(document(a)) + '\n');
         },
         close: async () => undefined,
       };
-    case 'webhook':
-      return httpSink(config.name, config.url, (alerts) => ({ kind: 'kubetrail.alerts', alerts }), config.headers);
+    }
+    case 'file':
+      return fileSink(config.name, config.path, documentOf(config.schema));
+    case 'webhook': {
+      // kubetrail's own shape is one object; a SIEM's is the list of its documents.
+      const document = documentOf(config.schema);
+      const body = config.schema && config.schema !== 'kubetrail' ? (alerts: AlertRow[]) => alerts.map(document) : (alerts: AlertRow[]) => ({ kind: 'kubetrail.alerts', alerts });
+      return httpSink(config.name, config.url, body, config.headers);
+    }
     case 'slack':
       // One message per alert keeps Slack's formatting and its 40,000-character limit simple.
       return {
@@ -44,7 +64,7 @@ export async function createSink(config: SinkConfig & { security?: KafkaSecurity
     case 'alertmanager':
       return httpSink(config.name, new URL('/api/v2/alerts', config.url).toString(), (alerts) => alerts.map(alertmanagerAlert));
     case 'kafka':
-      return kafkaSink(config.name, config.brokers, config.topic, config.security ?? {});
+      return kafkaSink(config.name, config.brokers, config.topic, config.security ?? {}, config.schema && config.schema !== 'kubetrail' ? ALERT_DOCUMENTS[config.schema] : (a) => a);
   }
 }
 
@@ -91,7 +111,27 @@ function alertmanagerAlert(a: AlertRow): Record<string, unknown> {
   };
 }
 
-async function kafkaSink(name: string, brokers: string[], topic: string, security: KafkaSecurity): Promise<Sink> {
+/**
+ * Appends one JSON line per alert to a file a SIEM's agent tails (Filebeat, Fluent Bit, the
+ * Splunk forwarder), creating it readable by its owner only. Resolves once the lines are on disk.
+ */
+function fileSink(name: string, path: string, document: (a: AlertRow) => unknown): Sink {
+  return {
+    name,
+    send: async (alerts) => {
+      const handle = await open(path, 'a', 0o600);
+      try {
+        await handle.appendFile(alerts.map((a) => JSON.stringify(document(a)) + '\n').join(''));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+async function kafkaSink(name: string, brokers: string[], topic: string, security: KafkaSecurity, document: (a: AlertRow) => unknown): Promise<Sink> {
   const client = new Kafka({ clientId: `kubetrail-alerter-${name}`, brokers, ...security, logLevel: logLevel.NOTHING });
   const producer: Producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
   let connected: Promise<void> | null = null;
@@ -104,7 +144,7 @@ async function kafkaSink(name: string, brokers: string[], topic: string, securit
         throw err;
       });
       await connected;
-      await producer.send({ topic, acks: -1, messages: alerts.map((a) => ({ key: String(a.id), value: JSON.stringify(a) })) });
+      await producer.send({ topic, acks: -1, messages: alerts.map((a) => ({ key: String(a.id), value: JSON.stringify(document(a)) })) });
     },
     close: () => producer.disconnect(),
   };

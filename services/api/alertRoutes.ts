@@ -1,3 +1,4 @@
+import { ALERT_DOCUMENTS } from '../../shared/siem/siemDocuments.js';
 import { after } from '../../shared/calendar.js';
 import { parseTime } from '../../shared/audit/time.js';
 import { SEVERITIES, type Severity } from '../../shared/detect/types.js';
@@ -53,7 +54,7 @@ export function alertRoutes(): Route[] {
         }
         for (const k of ['rule', 'cluster'] as const) if (params[k] !== undefined) filter[k] = params[k];
         const rows = call.store(list).alerts.list(filter);
-        call.rows = await sendRows(call.res, rows, list, ALERT_COLUMNS, (last) => list.cursorAt([parseTime(last.time)!, last.id]));
+        call.rows = await sendRows(call.res, rows, list, ALERT_COLUMNS, (last) => list.cursorAt([parseTime(last.time)!, last.id]), {}, ALERT_DOCUMENTS);
       },
     },
     alertStatusRoute('ack'),

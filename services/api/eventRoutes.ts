@@ -1,3 +1,4 @@
+import { ACTION_DOCUMENTS } from '../../shared/siem/siemDocuments.js';
 import { ACTION_COLUMNS, eventToActionRow, type ActionRow } from '../../shared/audit/actionRow.js';
 import { roleAtLeast } from '../../shared/access.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
@@ -39,7 +40,7 @@ async function listActions(call: Call, params: Record<string, string | undefined
   // Days of the range moved to archives: the answer says so instead of being silently short.
   const archived = await call.store().archives.days(filter.since, filter.until);
   if (archived.length > 0) call.res.set('X-Kubetrail-Archived-Days', archived.slice(0, 100).join(','));
-  call.rows = await sendRows(call.res, rows, list, ACTION_COLUMNS, (last) => list.cursorAt(toCursorPosition(last[POSITION]!)), archived.length > 0 ? { archived } : {});
+  call.rows = await sendRows(call.res, rows, list, ACTION_COLUMNS, (last) => list.cursorAt(toCursorPosition(last[POSITION]!)), archived.length > 0 ? { archived } : {}, ACTION_DOCUMENTS);
 }
 
 export function eventRoutes(): Route[] {

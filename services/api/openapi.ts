@@ -126,7 +126,7 @@ const paging = [
   param('limit', 'rows per page: default 100, at most api.maxPageSize (5,000); with format=csv|ndjson: all rows unless given'),
   param('cursor', 'nextCursor of the previous page'),
   param('order', 'desc (newest first, the default) or asc', { enum: ['asc', 'desc'] }),
-  param('format', 'json pages; csv or ndjson stream every row (analyst and up); or the Accept header text/csv, application/x-ndjson', { enum: ['json', 'csv', 'ndjson'] }),
+  param('format', 'json pages; csv or ndjson stream every row (analyst and up); ocsf or ecs stream actions (events, history) and alerts as OCSF or ECS documents, one per line; or the Accept header text/csv, application/x-ndjson', { enum: ['json', 'csv', 'ndjson', 'ocsf', 'ecs'] }),
 ];
 
 const FILTER_HELP: Record<(typeof ACTION_FILTER_PARAMS)[number], string> = {

@@ -3,6 +3,7 @@ import { InputError } from '../../shared/errors.js';
 import { MAX_PARAM_CHARS } from '../../shared/query/actionFilter.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/query/cursor.js';
 import { parseTimeBound } from '../../shared/query/timeBound.js';
+import { SIEM_SCHEMAS, type SiemSchema } from '../../shared/siem/siemFields.js';
 
 /** Query parameters every list takes, besides its own. */
 export const PAGING_PARAMS = ['limit', 'cursor', 'order', 'format'] as const;
@@ -26,9 +27,11 @@ export interface Paging {
   limit: number;
   order: 'asc' | 'desc';
   cursor: string | undefined;
-  /** json pages; csv and ndjson stream every row (up to `limit` when given). */
-  format: 'json' | 'csv' | 'ndjson';
+  /** json pages; csv and ndjson stream every row (up to `limit` when given); ocsf and ecs stream actions and alerts as a SIEM's documents. */
+  format: 'json' | 'csv' | 'ndjson' | SiemSchema;
 }
+
+const FORMATS: readonly Paging['format'][] = ['json', 'csv', 'ndjson', ...SIEM_SCHEMAS];
 
 const ACCEPT_FORMATS: [RegExp, Paging['format']][] = [
   [/\btext\/csv\b/, 'csv'],
@@ -39,8 +42,8 @@ const ACCEPT_FORMATS: [RegExp, Paging['format']][] = [
 export function readPaging(req: Request, params: Record<string, string | undefined>, maxPageSize: number): Paging {
   let format: Paging['format'] = 'json';
   if (params.format !== undefined) {
-    if (params.format !== 'json' && params.format !== 'csv' && params.format !== 'ndjson') throw new InputError(`format: expected json, csv or ndjson, got '${params.format}'`);
-    format = params.format;
+    if (!FORMATS.includes(params.format as Paging['format'])) throw new InputError(`format: expected ${FORMATS.join(', ')}, got '${params.format}'`);
+    format = params.format as Paging['format'];
   } else {
     const accept = req.get('accept') ?? '';
     format = ACCEPT_FORMATS.find(([re]) => re.test(accept))?.[1] ?? 'json';
@@ -52,7 +55,7 @@ export function readPaging(req: Request, params: Record<string, string | undefin
     if (!/^\d{1,9}$/.test(params.limit)) throw new InputError(`limit: expected a whole number from 1 to ${maxPageSize}, got '${params.limit}'`);
     limit = Number(params.limit);
     if (limit < 1 || (format === 'json' && limit > maxPageSize)) {
-      throw new InputError(`limit: expected 1 to ${maxPageSize}${format === 'json' ? ' for a page (format=csv or ndjson streams any number)' : ''}, got ${limit}`);
+      throw new InputError(`limit: expected 1 to ${maxPageSize}${format === 'json' ? ' for a page (format=csv, ndjson, ocsf or ecs streams any number)' : ''}, got ${limit}`);
     }
   }
   return { limit, order, cursor: params.cursor, format };

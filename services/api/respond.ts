@@ -1,5 +1,7 @@
 import type { Response } from 'express';
 import { csvCell } from '../../shared/csv.js';
+import { InputError } from '../../shared/errors.js';
+import type { SiemSchema } from '../../shared/siem/siemFields.js';
 import type { Paging } from './params.js';
 
 /**
@@ -15,7 +17,12 @@ export async function sendRows<T extends object>(
   cursorOf: ((last: T) => string) | null,
   /** More fields of a JSON page (e.g. the archived days the range spans). */
   extra: Record<string, unknown> = {},
+  /** The SIEM documents of a row, for format=ocsf|ecs (actions and alerts). */
+  documents?: Record<SiemSchema, (row: T) => unknown>,
 ): Promise<number> {
+  const format = paging.format;
+  const document = format === 'ocsf' || format === 'ecs' ? documents?.[format] : undefined;
+  if ((format === 'ocsf' || format === 'ecs') && !document) throw new InputError(`format=${format}: only actions and alerts have ${format.toUpperCase()} documents; use json, csv or ndjson here`);
   if (paging.format === 'json') {
     const items: T[] = [];
     let more = false;
@@ -37,7 +44,7 @@ export async function sendRows<T extends object>(
   let chunk = '';
   for await (const r of rows) {
     if (res.destroyed) break;
-    chunk += paging.format === 'csv' ? columns.map((c) => csvCell(r[c])).join(',') + '\r\n' : JSON.stringify(r) + '\n';
+    chunk += paging.format === 'csv' ? columns.map((c) => csvCell(r[c])).join(',') + '\r\n' : JSON.stringify(document ? document(r) : r) + '\n';
     if (++n % 200 === 0) {
       await write(chunk);
       chunk = '';

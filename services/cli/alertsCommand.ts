@@ -6,7 +6,8 @@ import { ALERT_COLUMNS, type AlertFilter, type AlertRow, type AlertStatus } from
 import { parseLimit } from './eventsCommand.js';
 import { usingStore } from './localStore.js';
 import { type Remote, remoteRows } from './remote.js';
-import { writeRows, type OutputFormat } from './output.js';
+import { ALERT_DOCUMENTS } from '../../shared/siem/siemDocuments.js';
+import { writeRows, type RowOutput } from './output.js';
 
 export interface AlertsFlags {
   since?: string;
@@ -15,7 +16,7 @@ export interface AlertsFlags {
   status?: AlertStatus;
   cluster?: string;
   limit: string;
-  output: OutputFormat;
+  output: RowOutput;
   failOnSeverity?: Severity;
 }
 
@@ -41,9 +42,9 @@ export async function alertsCommand(config: Readonly<Config>, flags: AlertsFlags
   let rows: number;
   if (remote) {
     const params = { since: flags.since, severity: flags.severity, rule: flags.rule, status: flags.status, cluster: flags.cluster, limit: limit ? String(limit) : undefined };
-    rows = await writeRows(process.stdout, seen(remoteRows<AlertRow>(remote, '/alerts', params)), ALERT_COLUMNS, flags.output);
+    rows = await writeRows(process.stdout, seen(remoteRows<AlertRow>(remote, '/alerts', params)), ALERT_COLUMNS, flags.output, ALERT_DOCUMENTS);
   } else {
-    rows = await usingStore(config, 'read', (store) => writeRows(process.stdout, seen(store.alerts.list(filter)), ALERT_COLUMNS, flags.output));
+    rows = await usingStore(config, 'read', (store) => writeRows(process.stdout, seen(store.alerts.list(filter)), ALERT_COLUMNS, flags.output, ALERT_DOCUMENTS));
   }
   return { rows, exitCode: flags.failOnSeverity !== undefined && worst >= SEVERITIES.indexOf(flags.failOnSeverity) ? 1 : 0 };
 }

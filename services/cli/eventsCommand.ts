@@ -6,7 +6,8 @@ import { parseActionFilter, type ActionFilterParam, type ActionFilterParams } fr
 import { mapRows } from '../../shared/rows.js';
 import type { EventFilter } from '../../shared/storage/sqlite/queries/eventQuery.js';
 import { usingStore } from './localStore.js';
-import { writeRows, type OutputFormat } from './output.js';
+import { ACTION_DOCUMENTS } from '../../shared/siem/siemDocuments.js';
+import { writeRows, type RowOutput } from './output.js';
 import { remoteRows, type Remote } from './remote.js';
 
 /** The flags of `kubetrail events`: the API's filters in kebab case, with --resource also as RESOURCE[.GROUP][/SUBRESOURCE]. */
@@ -32,7 +33,7 @@ export interface EventsFlags {
   q?: string;
   cluster?: string;
   limit: string;
-  output: OutputFormat;
+  output: RowOutput;
 }
 
 /** The CLI flag of an API filter: `sourceIP` is `--source-ip`. */
@@ -76,7 +77,7 @@ export async function eventsCommand(config: Readonly<Config>, flags: EventsFlags
 export async function historyCommand(
   config: Readonly<Config>,
   target: string,
-  flags: { namespace?: string; cluster?: string; since?: string; until?: string; limit: string; output: OutputFormat },
+  flags: { namespace?: string; cluster?: string; since?: string; until?: string; limit: string; output: RowOutput },
   remote: Remote | null,
 ): Promise<number> {
   const m = /^([a-z0-9-]+)(?:\.([a-z0-9.-]+))?\/(.+)$/.exec(target);
@@ -89,11 +90,11 @@ export async function historyCommand(
   return actionsCommand(config, remote, '/history', { ...params, ...(limit ? { limit: String(limit) } : {}) }, filter, flags.output);
 }
 
-async function actionsCommand(config: Readonly<Config>, remote: Remote | null, path: string, params: ActionFilterParams, filter: EventFilter, output: OutputFormat): Promise<number> {
-  if (remote) return writeRows(process.stdout, remoteRows<ActionRow>(remote, path, params), ACTION_COLUMNS, output);
+async function actionsCommand(config: Readonly<Config>, remote: Remote | null, path: string, params: ActionFilterParams, filter: EventFilter, output: RowOutput): Promise<number> {
+  if (remote) return writeRows(process.stdout, remoteRows<ActionRow>(remote, path, params), ACTION_COLUMNS, output, ACTION_DOCUMENTS);
   return usingStore(config, 'read', async (store) => {
     const rows = mapRows(store.events.actions(filter), (s): ActionRow => eventToActionRow(s.event, s.cluster, s.actor, s.decision));
-    const n = await writeRows(process.stdout, rows, ACTION_COLUMNS, output);
+    const n = await writeRows(process.stdout, rows, ACTION_COLUMNS, output, ACTION_DOCUMENTS);
     const archived = await store.archives.days(filter.since, filter.until);
     if (archived.length > 0) {
       process.stderr.write(`kubetrail: note: ${archived.length} day(s) of this range are archived and not in this answer (${archived.slice(0, 5).join(', ')}${archived.length > 5 ? ', …' : ''}); kubetrail archive restore DAY brings one back\n`);

@@ -20,7 +20,7 @@ import { reviewExportCommand, reviewListCommand, reviewRecordCommand, reviewShow
 import { auditedQuery } from './selfAudit.js';
 import { identitiesCommand } from './identitiesCommand.js';
 import { ingestCommand } from './ingestCommand.js';
-import { OUTPUT_FORMATS, writeRows, type OutputFormat } from './output.js';
+import { OUTPUT_FORMATS, ROW_OUTPUTS, writeRows, type OutputFormat } from './output.js';
 import { canCommand, diffCommand, loadCommand, permissionsCommand, snapshotsCommand, whoCanCommand } from './rbacCommand.js';
 import { recommendCommand, reportCommand, rollupsCommand, staleCommand } from './usageCommand.js';
 import { REPORT_FORMATS } from '../analyzer/reportOutput.js';
@@ -152,7 +152,7 @@ withRemote(withCommon(program.command('events')))
   .option('--q <text>', 'text in the requestURI')
   .option('--cluster <name>', 'cluster')
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
-  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .addOption(new Option('--output <format>', 'output format').choices([...ROW_OUTPUTS]).default('table'))
   .action(async (flags) => {
     const config = configFrom(flags);
     process.exitCode = await query(config, 'events', flags, (remote) => eventsCommand(config, flags, remote));
@@ -166,7 +166,7 @@ withRemote(withCommon(program.command('history')))
   .option('--since <time>', sinceHelp)
   .option('--until <time>', 'duration back from now or RFC 3339 time')
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
-  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .addOption(new Option('--output <format>', 'output format').choices([...ROW_OUTPUTS]).default('table'))
   .action(async (target: string, flags) => {
     const config = configFrom(flags);
     process.exitCode = await query(config, 'history', flags, (remote) => historyCommand(config, target, flags, remote));
@@ -190,7 +190,7 @@ withRemote(withCommon(program.command('alerts')))
   .addOption(new Option('--status <status>', 'only alerts in this state').choices([...ALERT_STATUSES]))
   .option('--cluster <name>', 'cluster')
   .option('--limit <n>', 'most rows to show; 0 = all', '1000')
-  .addOption(new Option('--output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
+  .addOption(new Option('--output <format>', 'output format').choices([...ROW_OUTPUTS]).default('table'))
   .addOption(new Option('--fail-on-severity <level>', 'exit 1 when an alert shown is at or above this severity').choices([...SEVERITIES]))
   .action(async (flags) => {
     const config = configFrom(flags);

@@ -1,8 +1,14 @@
 import type { Writable } from 'node:stream';
 import { csvCell } from '../../shared/csv.js';
+import { InputError } from '../../shared/errors.js';
+import { SIEM_SCHEMAS, type SiemSchema } from '../../shared/siem/siemFields.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'ndjson', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Actions and alerts also go out as a SIEM's documents, one JSON per line (shared/siem). */
+export const ROW_OUTPUTS = [...OUTPUT_FORMATS, ...SIEM_SCHEMAS] as const;
+export type RowOutput = (typeof ROW_OUTPUTS)[number];
 
 /**
  * Writes rows in one of the output formats. ndjson and csv stream row by row; json writes one
@@ -12,10 +18,20 @@ export async function writeRows<T extends object>(
   out: Writable,
   rows: Iterable<T> | AsyncIterable<T>,
   columns: (keyof T)[],
-  format: OutputFormat,
+  format: RowOutput,
+  documents?: Record<SiemSchema, (row: T) => unknown>,
 ): Promise<number> {
   let n = 0;
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  if (format === 'ocsf' || format === 'ecs') {
+    const document = documents?.[format];
+    if (!document) throw new InputError(`--output ${format}: only actions and alerts have ${format.toUpperCase()} documents`);
+    for await (const row of rows) {
+      await write(JSON.stringify(document(row)) + '\n');
+      n++;
+    }
+    return n;
+  }
   if (format === 'table') {
     const cells: string[][] = [columns.map((c) => String(c).toUpperCase())];
     const widths = cells[0]!.map((c) => c.length);

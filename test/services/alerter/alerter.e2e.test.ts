@@ -1,7 +1,7 @@
 import { systemClock } from '../../../services/cli/clock.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
@@ -21,7 +21,8 @@ import { PgBatchStore } from '../../../shared/storage/postgres/pgBatchStore.js';
 import { pgAlertQueue } from '../../../shared/storage/postgres/pgAlertQueue.js';
 import { pgQueryStore } from '../../../shared/storage/postgres/pgQueryStore.js';
 import { openPgStore } from '../../../shared/storage/postgres/pgStore.js';
-import { testPipeline, freshPgDatabase, kafkaBrokers, makeEvent, postgresUrl, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
+import { EcsSchema, OcsfSchema } from '../../siemSchemas.js';
+import { sharedPath, testPipeline, freshPgDatabase, kafkaBrokers, makeEvent, postgresUrl, startServe, tempDir, TEST_REDACTION_KEY, waitFor } from '../../helpers.js';
 
 /** A real local HTTP receiver that fails its first `failFirst` requests with `failStatus`. */
 async function receiver(failFirst = 0, failStatus = 503) {
@@ -186,6 +187,36 @@ describe('alerter', function () {
     }
   });
 
+  it('sends alerts in a SIEM\'s schema: OCSF Detection Findings to a webhook, ECS alerts to a file, each valid', async function () {
+    const specs = sharedPath(this, 'spec');
+    const db = await storeWithAlerts('siem');
+    const hook = await receiver();
+    const file = join(dir, 'siem', 'alerts.ndjson');
+    mkdirSync(join(dir, 'siem'));
+    const sinks: AlerterSink[] = [
+      { name: 'ocsf', type: 'webhook', url: `${hook.url}/ocsf`, schema: 'ocsf' },
+      { name: 'ecs-file', type: 'file', path: file, schema: 'ecs' },
+    ];
+    const alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks, pollMs: 20, retryBaseMs: 30, retryMaxMs: 60, log, clock: systemClock });
+    try {
+      await waitFor(() => deliveries(db).rows.filter((r) => r.state === 'delivered').length === 6, 'delivered to both', 30_000);
+    } finally {
+      await alerter.stop();
+      await hook.close();
+    }
+    const findings = hook.bodies.flatMap((b) => (b as { body: Record<string, unknown>[] }).body);
+    expect(findings.map((f) => f.class_uid)).to.deep.equal([2004, 2004, 2004]);
+    expect(findings.map((f) => (f.finding_info as { analytic: { uid: string } }).analytic.uid)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    expect(lines.map((l) => [l.event.kind, l.rule.id])).to.have.deep.members([['alert', 'system-masters-use'], ['alert', 'unattributed-break-glass'], ['alert', 'secret-read']]);
+    expect(statSync(file).mode & 0o777).to.equal(0o600);
+    if (!specs) return;
+    const ocsf = new OcsfSchema(join(specs, 'ocsf-schema'));
+    const ecs = new EcsSchema(join(specs, 'ecs', 'ecs_flat.yml'));
+    for (const f of findings) expect(ocsf.validateEvent(f, 'detection_finding')).to.deep.equal([]);
+    for (const l of lines) expect(ecs.validate(l)).to.deep.equal([]);
+  });
+
   it('writes alerts to stdout as JSON lines', async () => {
     const db = await storeWithAlerts('stdout');
     const out = new PassThrough();
@@ -211,18 +242,29 @@ describe('alerter', function () {
     const kafka = new Kafka({ clientId: 'kubetrail-test', brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic }, { topic: `${topic}-ocsf` }], waitForLeaders: true });
     await admin.disconnect();
-    const alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks: [{ name: 'bus', type: 'kafka', brokers, topic }], pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, clock: systemClock });
+    const sinks: AlerterSink[] = [
+      { name: 'bus', type: 'kafka', brokers, topic },
+      { name: 'lake', type: 'kafka', brokers, topic: `${topic}-ocsf`, schema: 'ocsf' },
+    ];
+    const alerter = await Alerter.start(openSqliteAlertQueue(db, systemClock), { sinks, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, log, clock: systemClock });
     const consumer = kafka.consumer({ groupId: `read-${topic}` });
     try {
-      await waitFor(() => deliveries(db).rows.filter((r) => r.state === 'delivered').length === 3, 'published', 30_000);
+      await waitFor(() => deliveries(db).rows.filter((r) => r.state === 'delivered').length === 6, 'published', 30_000);
       await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const got: { key: string; rule: string }[] = [];
-      await consumer.run({ eachMessage: async ({ message }) => void got.push({ key: message.key!.toString(), rule: (JSON.parse(message.value!.toString()) as { rule: string }).rule }) });
-      await waitFor(() => got.length >= 3, '3 alerts on the topic', 30_000);
-      expect(got.map((g) => g.rule)).to.have.members(['system-masters-use', 'unattributed-break-glass', 'secret-read']);
+      await consumer.subscribe({ topics: [topic, `${topic}-ocsf`], fromBeginning: true });
+      const got: { topic: string; rule: string }[] = [];
+      await consumer.run({
+        eachMessage: async ({ topic: t, message }) => {
+          const v = JSON.parse(message.value!.toString()) as { rule?: string; finding_info?: { analytic: { uid: string } } };
+          got.push({ topic: t, rule: v.rule ?? v.finding_info!.analytic.uid });
+        },
+      });
+      await waitFor(() => got.length >= 6, '3 alerts on each topic', 30_000);
+      const rules = ['system-masters-use', 'unattributed-break-glass', 'secret-read'];
+      expect(got.filter((g) => g.topic === topic).map((g) => g.rule)).to.have.members(rules);
+      expect(got.filter((g) => g.topic !== topic).map((g) => g.rule)).to.have.members(rules);
     } finally {
       await consumer.disconnect();
       await alerter.stop();

@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
-import { cliEnv, makeEvent, onEachBackend, runCli, tempDir } from '../../helpers.js';
+import { apiTokenLines, cliEnv, makeEvent, onEachBackend, runCli, sharedPath, startServe, tempDir } from '../../helpers.js';
+import { EcsSchema, OcsfSchema } from '../../siemSchemas.js';
 
 const SECRET = 'hunter2-Very-Secret';
 const SIGMA_RULE = `title: Events deleted (test rule)
@@ -91,6 +92,45 @@ onEachBackend('detections through the CLI: exec forensics, registries and denied
     const missing = await runCli(['rules', 'check', join(dir, 'nowhere')], cliEnv());
     expect(missing.status).to.equal(2);
     expect(missing.stderr).to.contain('rules check: cannot read').and.contain('nowhere');
+  });
+
+  it('writes actions and alerts as OCSF and ECS: the CLI\'s --output and the API\'s format=, each valid against the schema', async function () {
+    const specs = sharedPath(this, 'spec');
+    const window = ['--since', '2026-03-01T00:00:00Z', '--until', '2026-03-02T00:00:00Z'];
+    const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const ocsfActions = lines((await cli('events', ...window, '--output', 'ocsf')).stdout);
+    const ecsActions = lines((await cli('events', ...window, '--output', 'ecs')).stdout);
+    const ocsfAlerts = lines((await cli('alerts', '--output', 'ocsf')).stdout);
+    const ecsAlerts = lines((await cli('alerts', '--output', 'ecs')).stdout);
+    expect(ocsfActions).to.have.length(events.length);
+    expect(ocsfActions.map((d) => d.api.request.uid).sort()).to.deep.equal(events.map((e) => e.auditID).sort());
+    expect(ecsActions.map((d) => d.kubernetes.audit.auditID).sort()).to.deep.equal(events.map((e) => e.auditID).sort());
+    expect(ocsfAlerts.map((d) => d.finding_info.analytic.uid)).to.include.members(['exec-suspicious-command', 'sigma:9e2c0b7a-0000-4000-8000-000000000001']);
+    // The command line, secrets redacted, travels too.
+    expect(JSON.stringify(ocsfActions)).to.contain('PGPASSWORD=kubetrail:redacted:').and.not.contain(SECRET);
+
+    // The same documents from the API, for an analyst; other lists refuse the formats.
+    writeFileSync(config, readFileSync(config, 'utf8') + ['api:', ...apiTokenLines({ analyst: 'analyst-token-0123456789' })].join('\n') + '\n');
+    const server = await startServe([], cliEnv({ KUBETRAIL_DB: db(), KUBETRAIL_CONFIG: config }));
+    try {
+      const get = (path: string) => fetch(`${server.url}/api/v1${path}`, { headers: { authorization: 'Bearer analyst-token-0123456789' } });
+      const fromApi = await get('/events?since=2026-03-01T00:00:00Z&until=2026-03-02T00:00:00Z&format=ocsf');
+      expect(fromApi.status).to.equal(200);
+      expect(fromApi.headers.get('content-type')).to.contain('application/x-ndjson');
+      expect(lines(await fromApi.text())).to.deep.equal(ocsfActions);
+      expect(lines(await (await get('/alerts?format=ecs')).text())).to.deep.equal(ecsAlerts);
+      const refused = await get('/identities?format=ocsf');
+      expect(refused.status).to.equal(400);
+      expect(await refused.text()).to.contain('only actions and alerts have OCSF documents');
+    } finally {
+      server.child.kill();
+    }
+    if (!specs) return;
+    const ocsf = new OcsfSchema(join(specs, 'ocsf-schema'));
+    const ecs = new EcsSchema(join(specs, 'ecs', 'ecs_flat.yml'));
+    for (const d of ocsfActions) expect(ocsf.validateEvent(d, 'api_activity')).to.deep.equal([]);
+    for (const d of ocsfAlerts) expect(ocsf.validateEvent(d, 'detection_finding')).to.deep.equal([]);
+    for (const d of [...ecsActions, ...ecsAlerts]) expect(ecs.validate(d)).to.deep.equal([]);
   });
 
   it('keeps a secret typed into an exec out of the alerts, the action rows and the store', async () => {
