@@ -6,7 +6,8 @@
  *      table — the least any store of these events must do (same pragmas as openStore).
  *   b  `kubetrail ingest FILE --db DB --output json`, a child process (identity attribution and
  *      the detections included, as always).
- *   d  the same with `detections.enabled: false`: what identity and detection cost (b/d).
+ *   d  the same with `detections.enabled: false`: what identity and detection cost (b/d). b runs
+ *      every built-in rule (the registry and address rules given lists) and 50 Sigma rules.
  *   e  b without the store's hash chain (KUBETRAIL_BENCH_NO_HASH_CHAIN=1): what tamper
  *      evidence costs (target ≤ 5 %).
  *   c  `kubetrail serve`, a child process, fed EventList bodies of 400 events, 8 in flight.
@@ -30,6 +31,7 @@ import { CLI, pickRssMethod, startMeasured, type RssMethod } from './child.js';
 import { DEFAULT_SEED, writeEventsFile } from './generateEvents.js';
 import { eventListBodiesFromFile, lineBatches } from './fileLines.js';
 import { freePort, httpCall, waitReady } from './http.js';
+import { writeSigmaRuleSet } from './sigmaRules.js';
 import { envInt, gitRevision, int, median, pad } from './report.js';
 
 const BASELINE_TX_ROWS = 20_000;
@@ -130,7 +132,9 @@ async function runBaseline(input: string, dbPath: string, n: number): Promise<Ph
 
 async function runIngest(method: RssMethod, input: string, dbPath: string, cwd: string, n: number, detections = true, hashChain = true): Promise<PhaseResult> {
   const config = join(cwd, detections ? 'detections-on.yaml' : 'detections-off.yaml');
-  writeFileSync(config, `detections:\n  enabled: ${detections}\n`);
+  // On: every built-in rule (the registry and address rules given lists) and 50 Sigma rules.
+  const on = `  allowedRegistries: [registry.example.com]\n  denyAddresses: [198.51.100.0/24]\n  sigma: [${writeSigmaRuleSet(join(cwd, 'sigma'))}]\n`;
+  writeFileSync(config, `detections:\n  enabled: ${detections}\n${detections ? on : ''}`);
   const started = performance.now();
   const m = startMeasured(method, ['ingest', input, '--db', dbPath, '--config', config, '--output', 'json'], cwd, hashChain ? {} : { KUBETRAIL_BENCH_NO_HASH_CHAIN: '1' });
   const r = await m.done;

@@ -7,7 +7,7 @@ import { RULES } from './rules.js';
 import type { AuditEvent } from '../audit/types.js';
 import { AddressList } from './addresses.js';
 import { target as actionTarget } from './ruleHelpers.js';
-import { compileDetection } from './sigma/sigmaMatch.js';
+import { INDEXED_FIELDS, cachedGetter, compileDetection, type CompiledDetection, type FieldCache } from './sigma/sigmaMatch.js';
 import type { SigmaRule } from './sigma/sigmaRule.js';
 import type { Action, DetectContext, DetectSettings, Finding, Rule, RuleId, RuleState, Severity } from './types.js';
 
@@ -29,9 +29,47 @@ export interface DetectorOptions extends DetectSettings {
 
 interface ActiveSigmaRule {
   rule: SigmaRule;
-  test: (event: AuditEvent) => boolean;
+  test: CompiledDetection['test'];
   /** ` [attack.t1609, …]`, or nothing. */
   tags: string;
+}
+
+/**
+ * The Sigma rules by what they require of an indexed field (objectRef.resource, else verb):
+ * an event is tested against the rules its field values allow, and the rules that require none.
+ */
+class SigmaIndex {
+  private readonly byValue = new Map<string, Map<string, ActiveSigmaRule[]>>();
+  private readonly always: ActiveSigmaRule[] = [];
+  private readonly getters = new Map(INDEXED_FIELDS.map((f) => [f, cachedGetter(f)]));
+  readonly size: number;
+
+  constructor(rules: readonly SigmaRule[]) {
+    for (const rule of rules) {
+      const compiled = compileDetection(rule.detection);
+      const active = { rule, test: compiled.test, tags: rule.tags.length > 0 ? ` [${rule.tags.join(', ')}]` : '' };
+      if (!compiled.required) {
+        this.always.push(active);
+        continue;
+      }
+      const index = this.byValue.get(compiled.required.field) ?? new Map<string, ActiveSigmaRule[]>();
+      this.byValue.set(compiled.required.field, index);
+      for (const v of compiled.required.values) index.set(v, [...(index.get(v) ?? []), active]);
+    }
+    this.size = rules.length;
+  }
+
+  /** The rules that match the event. */
+  matching(e: AuditEvent): ActiveSigmaRule[] {
+    const cache: FieldCache = new Map();
+    const candidates = new Set<ActiveSigmaRule>(this.always);
+    for (const [field, index] of this.byValue) {
+      for (const v of this.getters.get(field as (typeof INDEXED_FIELDS)[number])!(e, cache)) {
+        if (typeof v === 'string') for (const r of index.get(v.toLowerCase()) ?? []) candidates.add(r);
+      }
+    }
+    return [...candidates].filter((r) => r.test(e, cache));
+  }
 }
 
 export const DEFAULT_DETECT_SETTINGS: DetectSettings = {
@@ -74,7 +112,7 @@ export class Detector {
   private readonly principals = new PrincipalCache();
 
   private readonly context: DetectContext;
-  private readonly sigma: ActiveSigmaRule[];
+  private readonly sigma: SigmaIndex;
 
   constructor(
     options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} },
@@ -89,7 +127,7 @@ export class Detector {
       trusted: (ip) => trusted.find(ip) !== null,
       rbacController: (username) => controllers.some((c) => c(username)),
     };
-    this.sigma = (options.sigma ?? []).map((rule) => ({ rule, test: compileDetection(rule.detection).test, tags: rule.tags.length > 0 ? ` [${rule.tags.join(', ')}]` : '' }));
+    this.sigma = new SigmaIndex(options.sigma ?? []);
     this.active = RULES.filter((r) => options.rules[r.id]?.enabled !== false).map((rule) => {
       const s = options.rules[rule.id] ?? {};
       const users = (s.exceptUsers ?? []).map(wildcard);
@@ -111,7 +149,7 @@ export class Detector {
    */
   detect(parsed: ParsedEvent, cluster: string, principals?: EventPrincipals): Finding[] {
     const e = parsed.event;
-    if (e.stage === 'RequestReceived' || (this.active.length === 0 && this.sigma.length === 0)) return [];
+    if (e.stage === 'RequestReceived' || (this.active.length === 0 && this.sigma.size === 0)) return [];
     const actor = asUsedIn((principals?.actor ?? this.principals.of(e.user)).identity, e.annotations);
     const impersonated = principals ? principals.impersonated : e.impersonatedUser ? this.principals.of(e.impersonatedUser) : null;
     const effective = impersonated ? impersonated.identity : actor;
@@ -134,8 +172,7 @@ export class Detector {
         ...(hit.owner ? { owner: hit.owner } : {}),
       });
     }
-    for (const s of this.sigma) {
-      if (!s.test(e)) continue;
+    for (const s of this.sigma.size > 0 ? this.sigma.matching(e) : []) {
       out.push({
         rule: `sigma:${s.rule.id}`,
         severity: s.rule.severity,

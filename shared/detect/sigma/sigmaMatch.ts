@@ -12,7 +12,13 @@ import { ConditionError, evaluate, parseCondition, type Condition } from './sigm
  * Every part that is not supported is named in `problems`, never ignored. Pure.
  */
 
-type Test = (event: AuditEvent) => boolean;
+/**
+ * One event's field values, read once for all the rules that look at them: keyed by field, and
+ * by field + NUL for the values as lower-case text.
+ */
+export type FieldCache = Map<string, unknown[]>;
+
+type Test = (event: AuditEvent, cache: FieldCache) => boolean;
 
 /** Modifiers this engine understands. */
 const MODIFIERS = new Set(['contains', 'startswith', 'endswith', 're', 'all', 'cidr', 'exists', 'cased', 'lt', 'lte', 'gt', 'gte', 'i', 'm', 's']);
@@ -35,7 +41,15 @@ const NUMERIC = new Set(['responseStatus.code']);
 export interface CompiledDetection {
   test: Test;
   problems: string[];
+  /**
+   * A field and the values (lower case) one of which it must hold for the rule to match, when
+   * the condition implies one (`objectRef.resource`, else `verb`): lets the engine skip the rule.
+   */
+  required: { field: string; values: Set<string> } | null;
 }
+
+/** The fields the engine indexes rules by, best first. */
+export const INDEXED_FIELDS = ['objectRef.resource', 'verb'] as const;
 
 /** Whether the audit Event has this field; else why not, with the likely intended one. */
 export function fieldProblem(field: string): string | null {
@@ -43,6 +57,27 @@ export function fieldProblem(field: string): string | null {
   const near = `objectRef.${field}`;
   const hint = FIELDS.has(near) ? ` (did you mean ${near}?)` : field === 'hostPath' || field === 'capabilities' ? ' (it is inside the pod spec: requestObject.spec.…)' : '';
   return `field '${field}' is not in the audit Event${hint}`;
+}
+
+/** A field's values in the event, through the event's cache. */
+export function cachedGetter(field: string): (event: AuditEvent, cache: FieldCache) => unknown[] {
+  const read = getterOf(field);
+  return (event, cache) => {
+    let v = cache.get(field);
+    if (v === undefined) cache.set(field, (v = read(event)));
+    return v;
+  };
+}
+
+/** The values as lower-case text (null for what is not text), through the event's cache. */
+function lowerGetter(field: string): (event: AuditEvent, cache: FieldCache) => (string | null)[] {
+  const values = cachedGetter(field);
+  const key = `${field}\0`;
+  return (event, cache) => {
+    let v = cache.get(key) as (string | null)[] | undefined;
+    if (v === undefined) cache.set(key, (v = values(event, cache).map((x) => text(x)?.toLowerCase() ?? null)));
+    return v;
+  };
 }
 
 /** Reads a field's values from an event: [] when it is absent. */
@@ -89,6 +124,26 @@ function wildcardRegExp(pattern: string, cased: boolean): RegExp {
   return new RegExp(`^${out}$`, cased ? '' : 'i');
 }
 
+/**
+ * A wildcard pattern as the cheapest test of (lower-case unless `cased`) text: equality, prefix,
+ * suffix or substring when its only wildcards are at its ends, else a regular expression.
+ */
+function patternTest(pattern: string, cased: boolean): (x: string) => boolean {
+  const inner = pattern.replace(/^\*/, '').replace(/\*$/, '');
+  if (/[*?\\]/.test(inner)) {
+    const re = wildcardRegExp(pattern, cased);
+    return (x) => re.test(x);
+  }
+  const v = cased ? inner : inner.toLowerCase();
+  const lead = pattern.startsWith('*');
+  const trail = pattern.length > 1 && pattern.endsWith('*');
+  if (pattern === '*') return () => true;
+  if (lead && trail) return (x) => x.includes(v);
+  if (lead) return (x) => x.endsWith(v);
+  if (trail) return (x) => x.startsWith(v);
+  return (x) => x === v;
+}
+
 const text = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null);
 
 /** One `field|modifiers: value(s)` entry as a test. */
@@ -102,10 +157,10 @@ function compileField(key: string, raw: unknown, problems: string[]): Test {
   const cased = mods.includes('cased');
   if (values.some((v) => v !== null && typeof v === 'object')) problems.push(`'${key}' has a value that is a list or mapping`);
 
-  const valuesAt = getterOf(field);
+  const valuesAt = cachedGetter(field);
   if (mods.includes('exists')) {
     const want = values[0] === true || values[0] === 'true';
-    return (e) => (valuesAt(e).length > 0) === want;
+    return (e, cache) => (valuesAt(e, cache).length > 0) === want;
   }
   let tests: ((v: unknown) => boolean)[];
   if (mods.includes('re')) {
@@ -145,14 +200,28 @@ function compileField(key: string, raw: unknown, problems: string[]): Test {
       const s = String(v);
       if (NUMERIC.has(field) && !/^[\d*?]+$/.test(s)) problems.push(`'${key}': '${s}' can never match: ${field} is a number`);
       const pattern = mods.includes('contains') ? `*${s}*` : mods.includes('startswith') ? `${s}*` : mods.includes('endswith') ? `*${s}` : s;
-      const re = wildcardRegExp(pattern, cased);
-      return (x: unknown) => text(x) !== null && re.test(text(x)!);
+      const test = patternTest(pattern, cased);
+      // Lower-case text when not cased (lowerGetter), else the raw value as text.
+      return cased ? (x: unknown) => text(x) !== null && test(text(x)!) : (x: unknown) => x !== null && test(x as string);
     });
+    // Case-insensitive text tests read the lower-cased values once per event.
+    if (!cased) return matchValues(lowerGetter(field), valuesAt, tests, values, all);
   }
+  return matchValues(valuesAt, valuesAt, tests, values, all);
+}
+
+/** The field's values against the value tests: any value for each test; every test with `all`, else any; null matches an absent field. */
+function matchValues(
+  valuesAt: (e: AuditEvent, cache: FieldCache) => unknown[],
+  raw: (e: AuditEvent, cache: FieldCache) => unknown[],
+  tests: ((v: unknown) => boolean)[],
+  values: unknown[],
+  all: boolean,
+): Test {
   const wantsNull = values.map((v) => v === null);
-  return (e) => {
-    const found = valuesAt(e);
-    const one = (t: (v: unknown) => boolean, i: number) => (wantsNull[i] ? found.every((x) => x === null) : found.some(t));
+  return (e, cache) => {
+    const found = valuesAt(e, cache);
+    const one = (t: (v: unknown) => boolean, i: number) => (wantsNull[i] ? raw(e, cache).every((x) => x === null) : found.some(t));
     return all ? tests.every(one) : tests.some(one);
   };
 }
@@ -161,11 +230,11 @@ function compileField(key: string, raw: unknown, problems: string[]): Test {
 function compileSearch(name: string, value: unknown, problems: string[]): Test {
   if (isObj(value)) {
     const tests = Object.entries(value).map(([k, v]) => compileField(k, v, problems));
-    return (e) => tests.every((t) => t(e));
+    return (e, cache) => tests.every((t) => t(e, cache));
   }
   if (Array.isArray(value) && value.length > 0 && value.every(isObj)) {
     const alternatives = value.map((m) => compileSearch(name, m, problems));
-    return (e) => alternatives.some((t) => t(e));
+    return (e, cache) => alternatives.some((t) => t(e, cache));
   }
   problems.push(`search '${name}' is a list of keywords: full-text search is not supported; name the fields`);
   return () => false;
@@ -174,7 +243,7 @@ function compileSearch(name: string, value: unknown, problems: string[]): Test {
 /** Compiles a rule's `detection` block; the problems say what will not work as written. */
 export function compileDetection(detection: unknown): CompiledDetection {
   const problems: string[] = [];
-  if (!isObj(detection)) return { test: () => false, problems: ['detection is missing or not a mapping'] };
+  if (!isObj(detection)) return { test: () => false, problems: ['detection is missing or not a mapping'], required: null };
   const { condition, timeframe, ...searches } = detection;
   if (timeframe !== undefined) problems.push('timeframe (correlation over time) is not supported');
   const tests = new Map(Object.entries(searches).map(([name, v]) => [name, compileSearch(name, v, problems)]));
@@ -192,18 +261,65 @@ export function compileDetection(detection: unknown): CompiledDetection {
       problems.push(`condition '${c}': ${err.message}`);
     }
   }
-  if (parsed.length === 0) return { test: () => false, problems };
+  if (parsed.length === 0) return { test: () => false, problems, required: null };
   return {
     problems,
-    test: (e) => {
+    required: requiredOf(parsed, searches),
+    test: (e, cache) => {
       const memo = new Map<string, boolean>();
       const value = (name: string) => {
         let v = memo.get(name);
-        if (v === undefined) memo.set(name, (v = tests.get(name)!(e)));
+        if (v === undefined) memo.set(name, (v = tests.get(name)!(e, cache)));
         return v;
       };
       // A list of conditions: any of them.
       return parsed.some((c) => evaluate(c, value));
     },
   };
+}
+
+type Required = Map<string, Set<string>>;
+
+/** What a search identifier requires: the fields of a mapping given plain values (no modifier, no wildcard). */
+function searchRequires(value: unknown): Required {
+  const out: Required = new Map();
+  if (!isObj(value)) return out;
+  for (const [key, raw] of Object.entries(value)) {
+    if (key.includes('|') || !(INDEXED_FIELDS as readonly string[]).includes(key)) continue;
+    const list = Array.isArray(raw) ? raw : [raw];
+    if (list.length === 0 || !list.every((v) => typeof v === 'string' && !/[*?\\]/.test(v))) continue;
+    out.set(key, new Set(list.map((v) => (v as string).toLowerCase())));
+  }
+  return out;
+}
+
+/** Conjunctions: each part's requirements hold; a field two parts require must hold a value both allow. */
+function both(a: Required, b: Required): Required {
+  const out = new Map(a);
+  for (const [f, vs] of b) out.set(f, out.has(f) ? new Set([...out.get(f)!].filter((v) => vs.has(v))) : vs);
+  return out;
+}
+
+function conditionRequires(c: Condition, searches: Record<string, unknown>): Required {
+  switch (c.kind) {
+    case 'id':
+      return searchRequires(searches[c.name]);
+    case 'and':
+      return c.of.map((x) => conditionRequires(x, searches)).reduce(both, new Map());
+    case 'quantified':
+      return c.all ? c.names.map((n) => searchRequires(searches[n])).reduce(both, new Map()) : new Map();
+    default:
+      // or, not, 1 of: no value is required of any one field.
+      return new Map();
+  }
+}
+
+/** The index entry of a rule: the best indexed field its every condition requires. */
+function requiredOf(conditions: Condition[], searches: Record<string, unknown>): CompiledDetection['required'] {
+  const each = conditions.map((c) => conditionRequires(c, searches));
+  for (const field of INDEXED_FIELDS) {
+    // Several conditions (any of them): each must require the field; the values add up.
+    if (each.every((r) => r.has(field))) return { field, values: new Set(each.flatMap((r) => [...r.get(field)!])) };
+  }
+  return null;
 }
