@@ -24,7 +24,7 @@ export type FindingRow = [
 /** The auditIDs kept per alert; the count goes on beyond them. */
 export const MAX_ALERT_EVENTS = 1000;
 
-const BREAK_GLASS_PCI: Record<'attributed-break-glass' | 'unattributed-break-glass', string[]> = {
+export const BREAK_GLASS_PCI: Record<'attributed-break-glass' | 'unattributed-break-glass', string[]> = {
   'attributed-break-glass': ['8.2.2', '10.2.1.2', '8.2.7', '10.4.1'],
   'unattributed-break-glass': ['8.2.2', '8.2.1', '10.2.2', '8.6.1', '10.4.3'],
 };

@@ -6,6 +6,7 @@ import type { AuditEvent, ParsedEvent } from '../../../shared/audit/types.js';
 import { DEFAULT_DETECT_SETTINGS, Detector, type DetectorOptions } from '../../../shared/detect/engine.js';
 import { RULES } from '../../../shared/detect/rules.js';
 import { FINDING_IDS, type RuleId } from '../../../shared/detect/types.js';
+import { BREAK_GLASS_PCI } from '../../../shared/storage/findingAlert.js';
 import { corpusDir, makeEvent } from '../../helpers.js';
 
 const AUTH = 'system:authenticated';
@@ -409,5 +410,26 @@ describe('detections on the Falco corpus (EXPECTED.md)', function () {
     if (!dir) return this.skip();
     const raw: unknown = JSON.parse(readFileSync(join(dir, 'audit', 'falco', 'fal_01_003.json'), 'utf8'));
     expect(parseEvent(raw, 'fal_01_003.json')).to.have.property('reason');
+  });
+});
+
+describe('the README\'s detection table', () => {
+  it('lists every rule with its severity and PCI DSS requirements, as the code has them', () => {
+    const rows = new Map(
+      readFileSync(join(process.cwd(), 'README.md'), 'utf8')
+        .split('\n')
+        .filter((l) => /^\| `[a-z-]+`/.test(l))
+        .map((l) => l.split(' | ').map((c) => c.replace(/^\| /, '')))
+        .filter((cells) => cells.length === 4)
+        // The severity first, before any note on when it is raised: `medium (high for …)`.
+        .map(([id, severity, pci]) => [id!.split(' / ')[0]!.replace(/`/g, ''), { severity: severity!.replace(/ \(.*\)$/, ''), pci }]),
+    );
+    for (const r of RULES.filter((x) => x.id !== 'break-glass-use')) {
+      expect(rows.get(r.id), r.id).to.deep.equal({ severity: r.severity, pci: r.pci.join(', ') });
+    }
+    expect(rows.get('unattributed-break-glass')).to.deep.equal({
+      severity: 'critical / medium',
+      pci: `${BREAK_GLASS_PCI['unattributed-break-glass'].join(', ')} / ${BREAK_GLASS_PCI['attributed-break-glass'].join(', ')}`,
+    });
   });
 });
