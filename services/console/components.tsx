@@ -141,7 +141,10 @@ export function ActionTable({ rows, caption, more }: { rows: Action[]; caption: 
               {a.person && a.person !== a.user && <div class="muted">person: {a.person}</div>}
             </td>
             <td>{a.verb}</td>
-            <td class="break">{a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}</td>
+            <td class="break">
+              {a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}
+              {a.command && <code class="command">{a.command}</code>}
+            </td>
             <td>{a.namespace || '—'}</td>
             <td>
               <span class={`badge ${a.decision}`} title={a.decisionSource === 'inferred' ? 'no decision annotation: inferred from the response' : undefined}>

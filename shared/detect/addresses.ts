@@ -12,38 +12,56 @@ export function plainAddress(ip: string): string {
   return m ? m[1]! : ip;
 }
 
+/**
+ * Answers by address, remembered: the same few addresses make most requests, and Node's
+ * BlockList builds an object per check. Forgets everything when full.
+ */
+function remembered<T>(answer: (address: string) => T, size = 4096): (address: string) => T {
+  const known = new Map<string, T>();
+  return (address) => {
+    let v = known.get(address);
+    if (v === undefined && !known.has(address)) {
+      if (known.size >= size) known.clear();
+      known.set(address, (v = answer(address)));
+    }
+    return v as T;
+  };
+}
+
 /** Whether `ip` is a valid address outside the private and special ranges. */
-export function isPublicAddress(address: string): boolean {
+export const isPublicAddress = remembered((address: string): boolean => {
   const ip = plainAddress(address);
   const family = isIP(ip);
   return family !== 0 && !NOT_PUBLIC.check(ip, family === 6 ? 'ipv6' : 'ipv4');
-}
+});
 
 /** A list of addresses and CIDR blocks; `find` names the entry that holds an address. */
 export class AddressList {
-  private readonly entries: Cidr[];
+  private constructor(private readonly entries: readonly Cidr[]) {}
 
-  constructor(texts: readonly string[], where: string) {
-    this.entries = texts.map((t, i) => parseCidr(t, `${where}[${i}]`));
+  /** Parses a list from the config; an entry that is not an address names `where[i]`. */
+  static of(texts: readonly string[], where: string): AddressList {
+    return new AddressList(texts.map((t, i) => parseCidr(t, `${where}[${i}]`)));
   }
 
   /** Parses a file of addresses: one per line, `#` starts a comment. */
   static ofText(text: string, file: string): AddressList {
-    const lines = text.split(/\r?\n/);
-    const list = new AddressList([], file);
-    lines.forEach((line, i) => {
+    const entries: Cidr[] = [];
+    text.split(/\r?\n/).forEach((line, i) => {
       const entry = line.replace(/#.*/, '').trim();
-      if (entry) list.entries.push(parseCidr(entry, `${file}:${i + 1}`));
+      if (entry) entries.push(parseCidr(entry, `${file}:${i + 1}`));
     });
-    return list;
+    return new AddressList(entries);
   }
 
   get size(): number {
     return this.entries.length;
   }
 
-  find(address: string): string | null {
+  /** The entry that holds `address`, or null. */
+  readonly find = remembered((address: string): string | null => {
+    if (this.entries.length === 0) return null;
     const ip = plainAddress(address);
     return this.entries.find((c) => c.contains(ip))?.text ?? null;
-  }
+  });
 }

@@ -32,6 +32,8 @@ interface ActiveSigmaRule {
   test: CompiledDetection['test'];
   /** ` [attack.t1609, …]`, or nothing. */
   tags: string;
+  /** The last event it was tested on (SigmaIndex.matching). */
+  stamp: number;
 }
 
 /**
@@ -42,12 +44,13 @@ class SigmaIndex {
   private readonly byValue = new Map<string, Map<string, ActiveSigmaRule[]>>();
   private readonly always: ActiveSigmaRule[] = [];
   private readonly getters = new Map(INDEXED_FIELDS.map((f) => [f, cachedGetter(f)]));
+  private stamp = 0;
   readonly size: number;
 
   constructor(rules: readonly SigmaRule[]) {
     for (const rule of rules) {
       const compiled = compileDetection(rule.detection);
-      const active = { rule, test: compiled.test, tags: rule.tags.length > 0 ? ` [${rule.tags.join(', ')}]` : '' };
+      const active: ActiveSigmaRule = { rule, test: compiled.test, tags: rule.tags.length > 0 ? ` [${rule.tags.join(', ')}]` : '', stamp: 0 };
       if (!compiled.required) {
         this.always.push(active);
         continue;
@@ -62,13 +65,22 @@ class SigmaIndex {
   /** The rules that match the event. */
   matching(e: AuditEvent): ActiveSigmaRule[] {
     const cache: FieldCache = new Map();
-    const candidates = new Set<ActiveSigmaRule>(this.always);
+    const out: ActiveSigmaRule[] = [];
+    // A rule listed under several of the event's values is tested once.
+    const stamp = ++this.stamp;
+    const consider = (r: ActiveSigmaRule) => {
+      if (r.stamp === stamp) return;
+      r.stamp = stamp;
+      if (r.test(e, cache)) out.push(r);
+    };
+    for (const r of this.always) consider(r);
     for (const [field, index] of this.byValue) {
       for (const v of this.getters.get(field as (typeof INDEXED_FIELDS)[number])!(e, cache)) {
-        if (typeof v === 'string') for (const r of index.get(v.toLowerCase()) ?? []) candidates.add(r);
+        const rules = typeof v === 'string' ? index.get(v.toLowerCase()) : undefined;
+        if (rules) for (const r of rules) consider(r);
       }
     }
-    return [...candidates].filter((r) => r.test(e, cache));
+    return out;
   }
 }
 
@@ -109,6 +121,9 @@ interface ActiveRule {
  */
 export class Detector {
   private readonly active: ActiveRule[];
+  /** The active rules to run on a request for each resource some rule is limited to; others run `general`. */
+  private readonly byResource = new Map<string, ActiveRule[]>();
+  private readonly general: ActiveRule[];
   private readonly principals = new PrincipalCache();
 
   private readonly context: DetectContext;
@@ -118,8 +133,8 @@ export class Detector {
     options: DetectorOptions = { ...DEFAULT_DETECT_SETTINGS, rules: {} },
     denyFile?: DenyFileSource,
   ) {
-    const denied = new AddressList(options.denyAddresses, 'detections.denyAddresses');
-    const trusted = new AddressList(options.trustedAddresses, 'detections.trustedAddresses');
+    const denied = AddressList.of(options.denyAddresses, 'detections.denyAddresses');
+    const trusted = AddressList.of(options.trustedAddresses, 'detections.trustedAddresses');
     const controllers = options.rbacControllers.map(wildcard);
     this.context = {
       ...options,
@@ -141,6 +156,10 @@ export class Detector {
           (a.event.objectRef?.namespace !== undefined && namespaces.has(a.event.objectRef.namespace)),
       };
     });
+    this.general = this.active.filter((r) => !r.rule.resources);
+    for (const resource of new Set(this.active.flatMap((r) => r.rule.resources ?? []))) {
+      this.byResource.set(resource, this.active.filter((r) => !r.rule.resources || r.rule.resources.includes(resource)));
+    }
   }
 
   /**
@@ -155,7 +174,7 @@ export class Detector {
     const effective = impersonated ? impersonated.identity : actor;
     const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: decisionOf(e).decision };
     const out: Finding[] = [];
-    for (const r of this.active) {
+    for (const r of this.byResource.get(e.objectRef?.resource ?? '') ?? this.general) {
       const hit = r.rule.detect(action, this.context, r.state);
       if (!hit || r.except(action)) continue;
       out.push({

@@ -4,6 +4,7 @@ import type { Action, RuleState } from './types.js';
 export const READS = new Set(['get', 'list', 'watch']);
 export const WRITES = new Set(['create', 'update', 'patch']);
 export const CHANGES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+export const RBAC_RESOURCES = ['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'];
 export const WORKLOADS = new Set(['pods', 'deployments', 'statefulsets', 'daemonsets', 'replicasets', 'jobs', 'cronjobs', 'replicationcontrollers']);
 
 export const ref = (a: Action) => a.event.objectRef ?? {};
@@ -49,18 +50,17 @@ export function burst(state: RuleState, key: string, at: number, count: number, 
 
 /**
  * Counts the distinct `item`s of `key` seen within a sliding window; the items when this one
- * makes `count` (then starts again), else null.
+ * makes `count` (then starts again), else null. Expired items are dropped only when the count
+ * might be reached, so the common case is one Map write.
  */
 export function distinctBurst(state: RuleState, key: string, item: string, at: number, count: number, windowSeconds: number): string[] | null {
-  const since = at - windowSeconds * 1e6;
-  const seen = (state.get(key) as Map<string, number> | undefined) ?? new Map<string, number>();
-  for (const [k, t] of seen) if (t <= since) seen.delete(k);
-  seen.delete(item);
+  let seen = state.get(key) as Map<string, number> | undefined;
+  if (!seen) remember(state, key, (seen = new Map<string, number>()));
   seen.set(item, at);
-  if (seen.size < count) {
-    remember(state, key, seen);
-    return null;
-  }
+  if (seen.size < count) return null;
+  const since = at - windowSeconds * 1e6;
+  for (const [k, t] of seen) if (t <= since) seen.delete(k);
+  if (seen.size < count) return null;
   state.delete(key);
   return [...seen.keys()];
 }

@@ -1,7 +1,7 @@
 import { LEGACY_TOKEN_ANNOTATION, type Identity } from '../identity/identity.js';
 import { commandLine, execArgs } from '../audit/execCommand.js';
 import { escalationReasons } from './rbacChanges.js';
-import { READS, WORKLOADS, WRITES, allowed, burst, ref, target, who } from './ruleHelpers.js';
+import { RBAC_RESOURCES, READS, WORKLOADS, WRITES, allowed, burst, ref, target, who } from './ruleHelpers.js';
 import { THREAT_RULES } from './threatRules.js';
 import type { DetectSettings, Hit, Rule } from './types.js';
 import { controllerOwner, podSpecsOf, privilegedReasons } from './workloads.js';
@@ -132,6 +132,7 @@ export const RULES: readonly Rule[] = [
     severity: 'high',
     description: 'Interactive access into a workload or node: pods/exec, pods/attach, pods/portforward, pods/ephemeralcontainers, nodes/proxy.',
     pci: ['10.2.1.2', '10.2.1.1', '7.2.6', '8.6.1'],
+    resources: ['pods', 'nodes'],
     detect: (a) => {
       const r = ref(a);
       const interactive =
@@ -149,6 +150,7 @@ export const RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'get, list or watch of Secrets by a human, or by a service account in another namespace (or across all).',
     pci: ['10.2.1.1', '8.6.3', '7.2.5'],
+    resources: ['secrets'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'secrets' || r.subresource || !READS.has(a.event.verb) || !allowed(a)) return null;
@@ -166,6 +168,7 @@ export const RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A binding to cluster-admin or admin, a grant to anonymous, an admin role for a default service account, a role with wildcards, escalate/bind/impersonate or remote-shell rights, or a change to a system role.',
     pci: ['10.2.1.5', '7.2.3', '8.2.4', '10.2.1.7', '11.5.2'],
+    resources: RBAC_RESOURCES,
     detect: (a) => {
       const r = ref(a);
       if (r.apiGroup !== 'rbac.authorization.k8s.io' || !allowed(a)) return null;
@@ -184,6 +187,7 @@ export const RULES: readonly Rule[] = [
     severity: 'low',
     description: 'A TokenRequest (create serviceaccounts/token) by an identity other than a node or the control plane: a new credential for that account.',
     pci: ['10.2.1.5', '8.2.4', '8.6.1'],
+    resources: ['serviceaccounts'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'serviceaccounts' || r.subresource !== 'token' || a.event.verb !== 'create' || !allowed(a)) return null;
@@ -197,6 +201,7 @@ export const RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'Approval of a CertificateSigningRequest: a new client certificate, which cannot be revoked, may follow.',
     pci: ['10.2.1.5', '8.2.4', '8.3.11'],
+    resources: ['certificatesigningrequests'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'certificatesigningrequests' || r.subresource !== 'approval' || !WRITES.has(a.event.verb) || !allowed(a)) return null;
@@ -210,6 +215,7 @@ export const RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A mutating or validating webhook configuration created, changed or deleted: it sees, and may change, every matching request.',
     pci: ['10.2.1.7', '11.5.2', '2.2.2'],
+    resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
     detect: (a) => {
       const r = ref(a);
       const hooks = r.resource === 'mutatingwebhookconfigurations' || r.resource === 'validatingwebhookconfigurations';
@@ -223,6 +229,7 @@ export const RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A pod or pod template with a privileged container, added dangerous Linux capabilities (detections.dangerousCapabilities), hostNetwork/hostPID/hostIPC, or a hostPath on a sensitive host path (seen when the request body is recorded).',
     pci: ['2.2.2', '10.2.1.7', '11.5.2'],
+    resources: [...WORKLOADS],
     detect: (a, s) => {
       const r = ref(a);
       if (!WORKLOADS.has(r.resource ?? '') || r.subresource || !WRITES.has(a.event.verb) || !allowed(a)) return null;

@@ -3,13 +3,13 @@ import { classifyCommand, commandLine, execArgs } from '../audit/execCommand.js'
 import { isPublicAddress } from './addresses.js';
 import { imageAllowed } from './images.js';
 import {
-  CHANGES, READS, WORKLOADS, WRITES, allowed, distinctBurst, isControlPlane, peer, ref, remember, target, who,
+  CHANGES, RBAC_RESOURCES, READS, WORKLOADS, WRITES, allowed, distinctBurst, isControlPlane, peer, ref, remember, target, who,
 } from './ruleHelpers.js';
 import type { Action, Rule } from './types.js';
 import { containersOf, controllerOwner } from './workloads.js';
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
-const SEQUENCE_TRIGGERS = new Set(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']);
+const SEQUENCE_TRIGGERS = new Set(RBAC_RESOURCES);
 const SYSTEM_NAMESPACE_KINDS = new Set(['pods', 'daemonsets', 'cronjobs']);
 
 const isCore = (a: Action) => !ref(a).apiGroup;
@@ -50,6 +50,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A pod, DaemonSet or CronJob created in kube-system or kube-public (detections.systemNamespaces) by an identity that is not the apiserver, a node or a kube-system controller: a common way to hide a foothold among the cluster\'s own pods.',
     pci: ['2.2.2', '10.2.1.7', '11.5.2'],
+    resources: [...SYSTEM_NAMESPACE_KINDS],
     detect: (a, s) => {
       const r = ref(a);
       if (a.event.verb !== 'create' || r.subresource || !SYSTEM_NAMESPACE_KINDS.has(r.resource ?? '') || !s.systemNamespaces.includes(r.namespace ?? '') || !allowed(a)) return null;
@@ -64,6 +65,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A pod or workload written with an image whose registry is not in detections.allowedRegistries (off while that list is empty). Seen when the request body is recorded.',
     pci: ['2.2.2', '11.5.2', '10.2.1.7'],
+    resources: [...WORKLOADS],
     detect: (a, s) => {
       const r = ref(a);
       if (s.allowedRegistries.length === 0 || !WORKLOADS.has(r.resource ?? '') || r.subresource || !WRITES.has(a.event.verb) || !allowed(a)) return null;
@@ -79,6 +81,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'A human patched or updated the containers of an existing pod or workload (sidecar injection, image swap) rather than deploying through the usual pipeline.',
     pci: ['10.2.1.7', '11.5.2', '10.2.1.2'],
+    resources: [...WORKLOADS],
     detect: (a) => {
       const r = ref(a);
       if ((a.event.verb !== 'patch' && a.event.verb !== 'update') || !WORKLOADS.has(r.resource ?? '') || (r.subresource && r.subresource !== 'ephemeralcontainers') || !allowed(a)) return null;
@@ -94,6 +97,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'critical',
     description: 'An exec whose command downloads (curl, wget), opens a reverse shell (/dev/tcp, nc -e, socat exec:), reads service-account tokens (/var/run/secrets), the node\'s Kubernetes config (/etc/kubernetes, /var/lib/kubelet) or a cloud metadata address (169.254.169.254). The command line is shown with secrets redacted.',
     pci: ['10.2.1.2', '10.2.1.1', '8.6.1', '8.6.3'],
+    resources: ['pods'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'pods' || r.subresource !== 'exec' || !allowed(a)) return null;
@@ -109,6 +113,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'Interactive access into a pod of kube-system (or another system namespace), whose pods hold the cluster\'s own credentials.',
     pci: ['10.2.1.2', '7.2.6', '8.6.1'],
+    resources: ['pods'],
     detect: (a, s) => {
       const r = ref(a);
       if (r.resource !== 'pods' || !['exec', 'attach'].includes(r.subresource ?? '') || !s.systemNamespaces.includes(r.namespace ?? '') || !allowed(a)) return null;
@@ -124,6 +129,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A list or watch of Secrets in all namespaces, or in kube-system or default, by a person or by a service account outside its own namespace: every value at once.',
     pci: ['10.2.1.1', '8.6.3', '7.2.5'],
+    resources: ['secrets'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'secrets' || !isCore(a) || r.subresource || (a.event.verb !== 'list' && a.event.verb !== 'watch') || !allowed(a)) return null;
@@ -141,12 +147,13 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'One identity (not the control plane) read bursts.secretReads distinct Secrets within bursts.secretReadsWindowSeconds: harvesting credentials one by one.',
     pci: ['10.2.1.1', '8.6.3', '10.4.1'],
+    resources: ['secrets'],
     detect: (a, s, state) => {
       const r = ref(a);
       if (r.resource !== 'secrets' || !isCore(a) || r.subresource || a.event.verb !== 'get' || !r.name || !allowed(a) || isControlPlane(a.effective)) return null;
       const seen = distinctBurst(state, a.effective.key, `${r.namespace ?? ''}/${r.name}`, a.receivedAt, s.bursts.secretReads, s.bursts.secretReadsWindowSeconds);
       if (!seen) return null;
-      return { message: `${who(a.effective)} read ${seen.length} distinct Secrets within ${s.bursts.secretReadsWindowSeconds} s, ${seen.slice(-5).join(', ')} the last` };
+      return { message: `${who(a.effective)} read ${seen.length} distinct Secrets within ${s.bursts.secretReadsWindowSeconds} s: ${seen.slice(0, 5).join(', ')}${seen.length > 5 ? ', …' : ''}` };
     },
   },
   {
@@ -155,6 +162,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'A Secret read with the user agent of a generic client (curl, python-requests, Go-http-client, … in detections.genericUserAgents) from outside the control plane: a stolen token replayed by hand or by a script.',
     pci: ['10.2.1.1', '8.6.3', '8.6.1'],
+    resources: ['secrets'],
     detect: (a, s) => {
       const r = ref(a);
       if (r.resource !== 'secrets' || !isCore(a) || r.subresource || !READS.has(a.event.verb) || !allowed(a) || isControlPlane(a.actor)) return null;
@@ -171,6 +179,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'A SelfSubjectAccessReview or SelfSubjectRulesReview by a service account or a node: what an attacker with a stolen token runs first (kubectl auth can-i --list).',
     pci: ['10.2.1.4', '10.4.1', '8.6.1'],
+    resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
     detect: (a) => {
       const r = ref(a);
       if (r.apiGroup !== 'authorization.k8s.io' || (r.resource !== 'selfsubjectaccessreviews' && r.resource !== 'selfsubjectrulesreviews') || a.event.verb !== 'create') return null;
@@ -208,6 +217,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'The kube-system/aws-auth ConfigMap, which maps IAM roles and users to Kubernetes groups (system:masters among them), was created, changed or deleted.',
     pci: ['10.2.1.5', '8.2.4', '7.2.3', '11.5.2'],
+    resources: ['configmaps'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'configmaps' || !isCore(a) || r.namespace !== 'kube-system' || r.name !== 'aws-auth' || !CHANGES.has(a.event.verb) || !allowed(a)) return null;
@@ -220,6 +230,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'The CoreDNS (or kube-dns) ConfigMap in kube-system was changed or deleted by someone other than the control plane: DNS of every workload can be redirected.',
     pci: ['10.2.1.7', '11.5.2', '2.2.2'],
+    resources: ['configmaps'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'configmaps' || !isCore(a) || r.namespace !== 'kube-system' || !['coredns', 'coredns-custom', 'kube-dns'].includes(r.name ?? '')) return null;
@@ -233,6 +244,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'Events deleted through the API by someone other than the control plane (the apiserver ages them out without a request): covering tracks.',
     pci: ['10.3.2', '10.2.1.7', '10.4.1'],
+    resources: ['events'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'events' || (r.apiGroup && r.apiGroup !== 'events.k8s.io') || (a.event.verb !== 'delete' && a.event.verb !== 'deletecollection') || !allowed(a) || isControlPlane(a.actor)) return null;
@@ -245,6 +257,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'A human created or changed a Service of type NodePort or LoadBalancer: reachable from outside the cluster. Seen when the request body is recorded.',
     pci: ['10.2.1.7', '11.5.2', '2.2.2'],
+    resources: ['services'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'services' || !isCore(a) || r.subresource || !WRITES.has(a.event.verb) || !allowed(a) || !human(a)) return null;
@@ -260,6 +273,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'A ServiceAccount created in kube-system by someone other than the control plane: an account that hides among the controllers\' own.',
     pci: ['10.2.1.5', '8.2.4', '2.2.2'],
+    resources: ['serviceaccounts'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'serviceaccounts' || !isCore(a) || r.subresource || r.namespace !== 'kube-system' || a.event.verb !== 'create' || !allowed(a) || isControlPlane(a.actor)) return null;
@@ -272,6 +286,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'high',
     description: 'A role or binding created, changed or deleted by a service account outside detections.rbacControllers (the aggregation, garbage-collector and namespace controllers by default): a workload\'s token granting itself or others access.',
     pci: ['10.2.1.5', '7.2.3', '8.2.4', '7.2.5'],
+    resources: RBAC_RESOURCES,
     detect: (a, s) => {
       const r = ref(a);
       if (r.apiGroup !== RBAC_GROUP || !CHANGES.has(a.event.verb) || !allowed(a) || a.actor.kind !== 'serviceaccount') return null;
@@ -285,6 +300,7 @@ export const THREAT_RULES: readonly Rule[] = [
     severity: 'medium',
     description: 'A CertificateSigningRequest created by an identity outside system: (nodes and bootstrap tokens create theirs): the first step to a client certificate that cannot be revoked.',
     pci: ['10.2.1.5', '8.2.4', '8.3.11'],
+    resources: ['certificatesigningrequests'],
     detect: (a) => {
       const r = ref(a);
       if (r.resource !== 'certificatesigningrequests' || r.subresource || a.event.verb !== 'create' || !allowed(a)) return null;

@@ -97,6 +97,8 @@ export interface Rule {
   description: string;
   /** PCI DSS v4.0 requirements it bears on (spec/pci.md). */
   pci: readonly string[];
+  /** The resources (objectRef.resource) it can fire on, when it is about some only: the engine skips it for others. */
+  resources?: readonly string[];
   /** Pure over the action; `state` is this rule's own, for rules that count within a window. */
   detect(action: Action, context: DetectContext, state: RuleState): Hit | null;
 }

@@ -235,6 +235,10 @@ describe('web console in a real browser (Chromium)', function () {
     expect(chips).to.deep.equal(['User: minikube-user', 'Verb: create']);
     const shown = await page.locator('table.actions tbody tr td:nth-child(3)').allInnerTexts();
     expect(new Set(shown)).to.deep.equal(new Set(['create']));
+    // An exec shows its command line under the object.
+    const execs = expected.items.filter((a: { subresource: string }) => a.subresource === 'exec').map((a: { command: string }) => a.command);
+    expect(execs).to.include('bash');
+    expect(await page.locator('table.actions code.command').allInnerTexts()).to.deep.equal(execs);
 
     // The raw event of the first row, with its bodies (analyst).
     const first = expected.items[0];

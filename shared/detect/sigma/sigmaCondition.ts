@@ -87,19 +87,3 @@ export function parseCondition(text: string, identifiers: readonly string[]): Co
   if (i < tokens.length) throw new ConditionError(`unexpected '${tokens[i]}'`);
   return result;
 }
-
-/** The condition's value, given each search identifier's. */
-export function evaluate(c: Condition, value: (name: string) => boolean): boolean {
-  switch (c.kind) {
-    case 'id':
-      return value(c.name);
-    case 'not':
-      return !evaluate(c.of, value);
-    case 'and':
-      return c.of.every((x) => evaluate(x, value));
-    case 'or':
-      return c.of.some((x) => evaluate(x, value));
-    case 'quantified':
-      return c.all ? c.names.every(value) : c.names.some(value);
-  }
-}

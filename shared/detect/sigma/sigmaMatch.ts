@@ -2,7 +2,7 @@ import { parseCidr } from '../../cidr.js';
 import { LargeBody } from '../../audit/largeBody.js';
 import type { AuditEvent } from '../../audit/types.js';
 import { isObj } from '../json.js';
-import { ConditionError, evaluate, parseCondition, type Condition } from './sigmaCondition.js';
+import { ConditionError, parseCondition, type Condition } from './sigmaCondition.js';
 
 /**
  * Sigma detections compiled to tests of an audit Event. Field names are the Event's, dotted
@@ -93,7 +93,8 @@ function getterOf(field: string): (event: AuditEvent) => unknown[] {
     };
   }
   const parts = field.split('.');
-  return (event) => {
+  // Every value at the path, through the lists on the way (`spec.containers.image`).
+  const all = (event: AuditEvent): unknown[] => {
     let current: unknown[] = [event];
     for (const part of parts) {
       const next: unknown[] = [];
@@ -104,6 +105,16 @@ function getterOf(field: string): (event: AuditEvent) => unknown[] {
       current = next;
     }
     return current.flatMap(flat);
+  };
+  // Most paths cross no list: walk them without building any.
+  return (event) => {
+    let v: unknown = event;
+    for (const part of parts) {
+      if (Array.isArray(v) || v instanceof LargeBody) return all(event);
+      if (!isObj(v) || !Object.hasOwn(v, part)) return [];
+      v = v[part];
+    }
+    return flat(v);
   };
 }
 
@@ -221,8 +232,11 @@ function matchValues(
   const wantsNull = values.map((v) => v === null);
   return (e, cache) => {
     const found = valuesAt(e, cache);
-    const one = (t: (v: unknown) => boolean, i: number) => (wantsNull[i] ? raw(e, cache).every((x) => x === null) : found.some(t));
-    return all ? tests.every(one) : tests.some(one);
+    for (let i = 0; i < tests.length; i++) {
+      const ok = wantsNull[i] ? raw(e, cache).every((x) => x === null) : found.some(tests[i]!);
+      if (ok !== all) return ok; // any: the first match decides; all: the first miss does
+    }
+    return all;
   };
 }
 
@@ -262,20 +276,34 @@ export function compileDetection(detection: unknown): CompiledDetection {
     }
   }
   if (parsed.length === 0) return { test: () => false, problems, required: null };
+  // A list of conditions: any of them.
+  const compiled = parsed.map((c) => conditionTest(c, tests));
   return {
     problems,
     required: requiredOf(parsed, searches),
-    test: (e, cache) => {
-      const memo = new Map<string, boolean>();
-      const value = (name: string) => {
-        let v = memo.get(name);
-        if (v === undefined) memo.set(name, (v = tests.get(name)!(e, cache)));
-        return v;
-      };
-      // A list of conditions: any of them.
-      return parsed.some((c) => evaluate(c, value));
-    },
+    test: compiled.length === 1 ? compiled[0]! : (e, cache) => compiled.some((t) => t(e, cache)),
   };
+}
+
+/** A condition as one test of the event (the field values it reads are cached, so a search named twice costs little). */
+function conditionTest(c: Condition, tests: Map<string, Test>): Test {
+  switch (c.kind) {
+    case 'id':
+      return tests.get(c.name)!;
+    case 'not': {
+      const of = conditionTest(c.of, tests);
+      return (e, cache) => !of(e, cache);
+    }
+    case 'and':
+    case 'or': {
+      const of = c.of.map((x) => conditionTest(x, tests));
+      return c.kind === 'and' ? (e, cache) => of.every((t) => t(e, cache)) : (e, cache) => of.some((t) => t(e, cache));
+    }
+    case 'quantified': {
+      const of = c.names.map((n) => tests.get(n)!);
+      return c.all ? (e, cache) => of.every((t) => t(e, cache)) : (e, cache) => of.some((t) => t(e, cache));
+    }
+  }
 }
 
 type Required = Map<string, Set<string>>;
