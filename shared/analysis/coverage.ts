@@ -48,7 +48,13 @@ const READS_FIX = 'record get, list and watch: AKS: the kube-audit category, not
 const METADATA_DETECTIONS = [
   'non-rbac-allow', 'break-glass-use', 'anonymous-allowed', 'anonymous-scanning', 'default-serviceaccount-use', 'non-revocable-credential', 'legacy-sa-token',
   'impersonation', 'pod-exec-attach-portforward', 'token-request', 'csr-approval', 'admission-webhook-change', 'forbidden-burst',
+  'system-namespace-workload', 'exec-suspicious-command', 'exec-kube-system', 'permission-enumeration', 'aws-auth-change', 'coredns-config-change',
+  'events-deleted', 'kube-system-serviceaccount', 'rbac-write-by-serviceaccount', 'csr-creation', 'deny-address', 'system-identity-public-address',
 ];
+/** Detections of reads: blind where reads are not recorded. */
+const READ_DETECTIONS = ['secret-read', 'secret-list-broad', 'secret-read-burst', 'secret-read-generic-client', 'resource-sweep', 'rbac-change-then-use'];
+/** Detections that read pod specs in request bodies. */
+const WORKLOAD_BODY_DETECTIONS = ['privileged-workload', 'untrusted-image-registry', 'workload-container-patch'];
 
 /** Each detection and report of the window, judged from its counts. */
 export function evaluateCoverage(s: CoverageStats): CoverageItem[] {
@@ -56,7 +62,7 @@ export function evaluateCoverage(s: CoverageStats): CoverageItem[] {
   const add = (name: string, kind: CoverageItem['kind'], why: string[], blind: boolean, fix: string | null) =>
     items.push({ name, kind, state: why.length === 0 ? 'working' : blind ? 'blind' : 'degraded', why, fix: why.length === 0 ? null : fix });
   if (s.events === 0) {
-    for (const name of ['system-masters-use', ...METADATA_DETECTIONS, 'secret-read', 'rbac-escalation', 'privileged-workload']) add(name, 'detection', ['no events stored in the window'], true, 'send events: see kubetrail status and the pipeline gaps');
+    for (const name of ['system-masters-use', ...METADATA_DETECTIONS, ...READ_DETECTIONS, 'rbac-escalation', ...WORKLOAD_BODY_DETECTIONS, 'exposed-service']) add(name, 'detection', ['no events stored in the window'], true, 'send events: see kubetrail status and the pipeline gaps');
     for (const name of ['rbac report', 'rbac recommend', 'rbac stale']) add(name, 'report', ['no events stored in the window'], true, 'send events: see kubetrail status and the pipeline gaps');
     return items;
   }
@@ -64,13 +70,15 @@ export function evaluateCoverage(s: CoverageStats): CoverageItem[] {
   add('system-masters-use', 'detection', noGroups ? ['no user in the window carries groups (GKE records none): membership of system:masters cannot be seen'] : [], true, 'GKE: none (its audit log has no groups); elsewhere the apiserver records them');
   for (const name of METADATA_DETECTIONS) add(name, 'detection', [], false, null);
   const noReads = s.reads === 0 && s.writes > 0;
-  add('secret-read', 'detection', noReads ? ['reads are not recorded for this cluster (no get, list or watch in the window)'] : [], true, READS_FIX);
+  // The sequence rule also sees workload writes: degraded, not blind, without reads.
+  for (const name of READ_DETECTIONS) add(name, 'detection', noReads ? ['reads are not recorded for this cluster (no get, list or watch in the window)'] : [], name !== 'rbac-change-then-use', READS_FIX);
   const bodies = (what: string, writes: number, withBody: number): string[] =>
-    writes === 0 ? [`no ${what} writes in the window: cannot tell whether their bodies are recorded`] : withBody === 0 ? [`${what} writes are recorded without their request bodies (level Metadata)`] : withBody < writes ? [`${writes - withBody} of ${writes} ${what} writes without their request bodies`] : [];
-  const rbac = bodies('RBAC', s.rbacWrites, s.rbacWritesWithBody);
+    writes === 0 ? [`no ${what} in the window: cannot tell whether their bodies are recorded`] : withBody === 0 ? [`${what} are recorded without their request bodies (level Metadata)`] : withBody < writes ? [`${writes - withBody} of ${writes} ${what} without their request bodies`] : [];
+  const rbac = bodies('RBAC writes', s.rbacWrites, s.rbacWritesWithBody);
   add('rbac-escalation', 'detection', rbac, s.rbacWrites > 0 && s.rbacWritesWithBody === 0, BODIES_FIX);
-  const workloads = bodies('pod and workload', s.workloadWrites, s.workloadWritesWithBody);
-  add('privileged-workload', 'detection', workloads, s.workloadWrites > 0 && s.workloadWritesWithBody === 0, BODIES_FIX);
+  const workloads = bodies('pod and workload writes', s.workloadWrites, s.workloadWritesWithBody);
+  for (const name of WORKLOAD_BODY_DETECTIONS) add(name, 'detection', workloads, s.workloadWrites > 0 && s.workloadWritesWithBody === 0, BODIES_FIX);
+  add('exposed-service', 'detection', bodies('writes', s.writes, s.writesWithBody), s.writes > 0 && s.writesWithBody === 0, BODIES_FIX);
   const usage: string[] = [];
   if (noReads) usage.push('reads are not recorded for this cluster: unused read permissions cannot be judged');
   if (s.withReason === 0) usage.push('no authorization reasons recorded: use is credited to bindings by kubetrail\'s own evaluation of the snapshot');

@@ -5,7 +5,7 @@ import { imageAllowed } from './images.js';
 import {
   CHANGES, RBAC_RESOURCES, READS, WORKLOADS, WRITES, allowed, distinctBurst, isControlPlane, peer, ref, remember, target, who,
 } from './ruleHelpers.js';
-import type { Action, Rule } from './types.js';
+import type { Action, Rule, RuleState } from './types.js';
 import { containersOf, controllerOwner } from './workloads.js';
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
@@ -14,6 +14,13 @@ const SYSTEM_NAMESPACE_KINDS = new Set(['pods', 'daemonsets', 'cronjobs']);
 
 const isCore = (a: Action) => !ref(a).apiGroup;
 const body = (a: Action) => a.event.requestObject;
+/** A rule's state of one kind (identities, addresses): a state of its own inside the rule's. */
+function stateOf(state: RuleState, kind: string): RuleState {
+  let inner = state.get(kind) as RuleState | undefined;
+  if (!inner) state.set(kind, (inner = new Map()));
+  return inner;
+}
+
 /** The object's name: in objectRef, else (a create) in the body's metadata. */
 function nameOf(a: Action): string {
   const b = body(a);
@@ -197,13 +204,14 @@ export const THREAT_RULES: readonly Rule[] = [
     detect: (a, s, state) => {
       const r = ref(a);
       if (!r.resource || isControlPlane(a.actor)) return null;
-      const kind = `${r.apiGroup ?? ''}/${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
+      const kind = r.apiGroup ? `${r.resource}.${r.apiGroup}` : r.resource;
       const ip = peer(a);
-      for (const key of [`identity ${a.effective.key}`, `address ${ip}`]) {
-        const seen = distinctBurst(state, key, kind, a.receivedAt, s.bursts.distinctResources, s.bursts.windowSeconds);
+      // Identities and addresses counted apart (a username may look like an address).
+      for (const [by, key] of [['identity', a.effective.key], ['address', ip]] as const) {
+        const seen = distinctBurst(stateOf(state, by), key, r.subresource ? `${kind}/${r.subresource}` : kind, a.receivedAt, s.bursts.distinctResources, s.bursts.windowSeconds);
         if (seen) {
-          const by = key.startsWith('identity') ? who(a.effective) : `address ${ip}`;
-          return { message: `${by} touched ${seen.length} kinds of resources within ${s.bursts.windowSeconds} s (${seen.slice(0, 8).map((k) => k.replace(/^\//, '')).join(', ')}, …)`, key };
+          const who_ = by === 'identity' ? who(a.effective) : `address ${ip}`;
+          return { message: `${who_} touched ${seen.length} kinds of resources within ${s.bursts.windowSeconds} s (${seen.slice(0, 8).join(', ')}, …)`, key: `${by} ${key}` };
         }
       }
       return null;

@@ -189,7 +189,17 @@ function compileField(key: string, raw: unknown, problems: string[]): Test {
     tests = values.map((v) => {
       try {
         const block = parseCidr(String(v), key);
-        return (x: unknown) => typeof x === 'string' && block.contains(x);
+        // The same few addresses make most requests; Node's BlockList builds an object per check.
+        const known = new Map<string, boolean>();
+        return (x: unknown) => {
+          if (typeof x !== 'string') return false;
+          let hit = known.get(x);
+          if (hit === undefined) {
+            if (known.size >= 4096) known.clear();
+            known.set(x, (hit = block.contains(x)));
+          }
+          return hit;
+        };
       } catch (err) {
         problems.push((err as Error).message);
         return () => false;

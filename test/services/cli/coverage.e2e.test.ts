@@ -31,8 +31,11 @@ onEachBackend('kubetrail coverage: what each provider\'s audit log hides', (db) 
   });
 
   it('names what each cluster\'s records cannot show: GKE no groups, AKS admin no reads, writes without bodies', async () => {
-    expect(await coverage('shop-eu')).to.deep.equal({ 'system-masters-use': 'blind', 'rbac-escalation': 'blind', 'privileged-workload': 'degraded', 'rbac report': 'degraded' });
-    expect(await coverage('ORDERS-AKS')).to.deep.equal({ 'rbac-escalation': 'degraded', 'privileged-workload': 'blind' });
+    expect(await coverage('shop-eu')).to.deep.equal({
+      'system-masters-use': 'blind', 'rbac-escalation': 'blind', 'privileged-workload': 'degraded', 'untrusted-image-registry': 'degraded', 'workload-container-patch': 'degraded',
+      'exposed-service': 'blind', 'rbac report': 'degraded',
+    });
+    expect(await coverage('ORDERS-AKS')).to.deep.equal({ 'rbac-escalation': 'degraded', 'privileged-workload': 'blind', 'untrusted-image-registry': 'blind', 'workload-container-patch': 'blind', 'exposed-service': 'blind' });
     expect(await coverage('ADMIN-ONLY')).to.include({ 'secret-read': 'blind', 'rbac report': 'degraded', 'rbac recommend': 'degraded' });
     // No events: blind, and saying so.
     expect(Object.values(await coverage('nowhere'))).to.satisfy((states: string[]) => states.length > 0 && states.every((s) => s === 'blind'));

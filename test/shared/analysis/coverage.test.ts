@@ -22,13 +22,18 @@ describe('coverage: what the audit log lets kubetrail see', () => {
 
   it('AKS kube-audit-admin (no reads): secret-read blind, unused reads not judged, stale accounts suspect', () => {
     const admin = { ...FULL, reads: 0 };
-    expect(state(admin)).to.deep.equal({ 'secret-read': 'blind', 'rbac report': 'degraded', 'rbac recommend': 'degraded', 'rbac stale': 'degraded' });
+    expect(state(admin)).to.deep.equal({
+      'secret-read': 'blind', 'secret-list-broad': 'blind', 'secret-read-burst': 'blind', 'secret-read-generic-client': 'blind', 'resource-sweep': 'blind',
+      'rbac-change-then-use': 'degraded', 'rbac report': 'degraded', 'rbac recommend': 'degraded', 'rbac stale': 'degraded',
+    });
     expect(usageDegradations(evaluateCoverage(admin), 'rbac report')[0]).to.equal('reads are not recorded for this cluster: unused read permissions cannot be judged');
     expect(evaluateCoverage(admin).find((i) => i.name === 'secret-read')!.fix).to.match(/kube-audit category/);
   });
 
   it('a Metadata-only policy hides pod specs and RBAC rules: privileged-workload and rbac-escalation blind; some bodies missing is degraded', () => {
-    expect(state({ ...FULL, levels: [0, 1000, 0, 0], writesWithBody: 0, workloadWritesWithBody: 0, rbacWritesWithBody: 0 })).to.deep.equal({ 'rbac-escalation': 'blind', 'privileged-workload': 'blind' });
+    expect(state({ ...FULL, levels: [0, 1000, 0, 0], writesWithBody: 0, workloadWritesWithBody: 0, rbacWritesWithBody: 0 })).to.deep.equal({
+      'rbac-escalation': 'blind', 'privileged-workload': 'blind', 'untrusted-image-registry': 'blind', 'workload-container-patch': 'blind', 'exposed-service': 'blind',
+    });
     const some = evaluateCoverage({ ...FULL, workloadWritesWithBody: 30 }).find((i) => i.name === 'privileged-workload')!;
     expect(some).to.deep.include({ state: 'degraded', why: ['10 of 40 pod and workload writes without their request bodies'] });
   });

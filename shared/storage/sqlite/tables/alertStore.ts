@@ -25,9 +25,16 @@ export class AlertStore {
   private readonly personOf: Statement;
   private readonly checkoutAt: Statement;
   private readonly causes: WorkloadCauses;
+  /**
+   * Within one transaction (nothing else writes the alerts meanwhile): the open alerts findings
+   * joined, by rule, key and cluster, and the person of each principal. A flood of findings of one
+   * alert then costs one insert each. Cleared by `beginTransaction`.
+   */
+  private readonly joined = new Map<string, OpenAlert & { first_at: number; last_at: number }>();
+  private readonly persons = new Map<number, string | null>();
 
   constructor(db: Database, private readonly throttleMicros: number, private readonly clock: Clock) {
-    this.findOpen = db.prepare(`SELECT id, count, actor, effective_user, person, identity_values FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
+    this.findOpen = db.prepare(`SELECT id, count, actor, effective_user, person, identity_values, first_at, last_at FROM alerts WHERE status = 'open' AND rule = ? AND dedupe_key = ? AND cluster = ?
       AND last_at >= ? AND first_at <= ? ORDER BY last_at DESC LIMIT 1`);
     this.insert = db.prepare(`INSERT INTO alerts (rule, severity, dedupe_key, cluster, first_at, last_at, actor, effective_user, person,
       count, message, pci, checkout_id, raised_at, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`);
@@ -39,25 +46,45 @@ export class AlertStore {
       WHERE account = ? AND from_at <= ? AND ? < min(until_at, coalesce(closed_at, until_at)) ORDER BY from_at DESC LIMIT 1`);
   }
 
+  /** Forgets what the last transaction joined: call at the start of each. */
+  beginTransaction(): void {
+    this.joined.clear();
+    this.persons.clear();
+  }
+
+  private person(userId: number): string | null {
+    let p = this.persons.get(userId);
+    if (p === undefined) this.persons.set(userId, (p = (this.personOf.get(userId) as string | null | undefined) ?? null));
+    return p;
+  }
+
   /** Records one finding of a stored event (`userId`: its principal). */
   record(f: FindingRow, e: { cluster: string; receivedAt: number; auditID: string; userId: number }): void {
     const [, ruleId, , key, , actor, effectiveUser, identity, owner] = f;
     const c = ruleId === 'break-glass-use' ? (this.checkoutAt.get(key, e.receivedAt, e.receivedAt) as CheckoutRow | undefined) : undefined;
     const a = alertOfFinding(f, {
-      person: (this.personOf.get(e.userId) as string | null | undefined) ?? null,
+      person: this.person(e.userId),
       checkout: c ? { id: c.id, person: c.person, approvedBy: c.approved_by, ticket: c.ticket } : null,
       cause: owner ? this.causes.find(owner, e.cluster, e.receivedAt) : null,
     });
-    const open = this.findOpen.get(a.rule, a.dedupeKey, e.cluster, e.receivedAt - this.throttleMicros, e.receivedAt + this.throttleMicros) as OpenAlert | undefined;
+    const lo = e.receivedAt - this.throttleMicros;
+    const hi = e.receivedAt + this.throttleMicros;
+    const cacheKey = `${a.rule}\0${a.dedupeKey}\0${e.cluster}`;
+    const cached = this.joined.get(cacheKey);
+    // The alert joined last, if the finding falls within its window; else the store's answer.
+    const open = cached && cached.last_at >= lo && cached.first_at <= hi ? cached : (this.findOpen.get(a.rule, a.dedupeKey, e.cluster, lo, hi) as (OpenAlert & { first_at: number; last_at: number }) | undefined);
     if (!open) {
       const info = this.insert.run(a.rule, a.severity, a.dedupeKey, e.cluster, e.receivedAt, e.receivedAt, actor, effectiveUser, a.person, a.message, JSON.stringify(a.pci), a.checkoutId, nowMicros(this.clock), identity);
       this.addEvent.run(info.lastInsertRowid, e.auditID, e.receivedAt, a.rule);
+      this.joined.set(cacheKey, { id: Number(info.lastInsertRowid), count: 1, actor, effective_user: effectiveUser, person: a.person, identity_values: null, first_at: e.receivedAt, last_at: e.receivedAt });
       return;
     }
     // Below the cap every counted request has its auditID kept, so another stage of one
     // already counted adds nothing.
     if (open.count < MAX_ALERT_EVENTS && this.addEvent.run(open.id, e.auditID, e.receivedAt, a.rule).changes === 0) return;
-    this.extend.run(e.receivedAt, e.receivedAt, withIdentity(open, { actor, effectiveUser, person: a.person }), open.id);
+    const identityValues = withIdentity(open, { actor, effectiveUser, person: a.person });
+    this.extend.run(e.receivedAt, e.receivedAt, identityValues, open.id);
+    this.joined.set(cacheKey, { ...open, count: open.count + 1, identity_values: identityValues, first_at: Math.min(open.first_at, e.receivedAt), last_at: Math.max(open.last_at, e.receivedAt) });
   }
 }
 

@@ -125,6 +125,7 @@ export class EventWriter {
         // SQLite gives a new row the highest stored id + 1: once retention has archived the newest
         // ids, it would give them out again, and the chain and the archives would name two rows
         // by one id. Ids continue after the highest the chain has covered instead.
+        this.alerts.beginTransaction();
         const ids = this.idsGivenOut.get() as { stored: number; chained: number };
         this.reissueFrom = ids.chained > ids.stored ? ids.chained + 1 : 0;
         let next = 0;
