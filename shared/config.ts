@@ -7,7 +7,7 @@ import { DEFAULT_DETECT_SETTINGS, type DetectorOptions } from './detect/engine.j
 import { FINDING_IDS, SEVERITIES } from './detect/types.js';
 import type { StoreWriterOptions } from './storage/sqlite/write/storeWriter.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { ROLES, type Role } from './access.js';
+import { ROLES, hashToken, type Role } from './access.js';
 import { parseCidr } from './cidr.js';
 import { SIEM_SCHEMAS } from './siem/siemFields.js';
 
@@ -354,6 +354,41 @@ export interface ConfigSources {
 /** Reads, merges and validates the configuration. Throws ConfigError naming the key. */
 const isStoreUrl = (v: string) => /^postgres(ql)?:\/\//i.test(v);
 
+/** A secret from `NAME`, else from the file `NAME_FILE` names (Docker and Kubernetes secrets), trimmed; undefined when neither is set. */
+function secretFromEnv(env: Record<string, string | undefined>, name: string): string | undefined {
+  if (env[name]) return env[name]!.trim();
+  const file = env[`${name}_FILE`];
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`${name}_FILE: cannot read ${file} (${errorMessage(err)})`);
+  }
+}
+
+/**
+ * Tokens given in the environment, for containers that take their secrets there: the query
+ * API's (`KUBETRAIL_API_TOKEN`, a token named `env` with `KUBETRAIL_API_TOKEN_ROLE`, admin by
+ * default; only its SHA-256 is kept) and the webhook's (`KUBETRAIL_WEBHOOK_TOKEN`). Each also as
+ * `…_FILE`. They add to the file's tokens.
+ */
+function addEnvTokens(raw: Record<string, unknown>, env: Record<string, string | undefined>): void {
+  const api = secretFromEnv(env, 'KUBETRAIL_API_TOKEN');
+  if (api !== undefined) {
+    if (api.length < 16) throw new ConfigError('KUBETRAIL_API_TOKEN: at least 16 characters (kubetrail token create makes one)');
+    const role = env.KUBETRAIL_API_TOKEN_ROLE ?? 'admin';
+    if (!(ROLES as readonly string[]).includes(role)) throw new ConfigError(`KUBETRAIL_API_TOKEN_ROLE: expected one of ${ROLES.join(', ')}, got '${role}'`);
+    const tokens = ((raw.api as Record<string, unknown> | undefined)?.tokens as unknown[] | undefined) ?? [];
+    setPath(raw, ['api', 'tokens'], [...tokens, { name: 'env', role, sha256: hashToken(api) }]);
+  }
+  const webhook = secretFromEnv(env, 'KUBETRAIL_WEBHOOK_TOKEN');
+  if (webhook !== undefined) {
+    if (webhook.length < 16) throw new ConfigError('KUBETRAIL_WEBHOOK_TOKEN: at least 16 characters (the token the apiserver\'s webhook kubeconfig presents)');
+    const tokens = ((raw.webhook as Record<string, unknown> | undefined)?.tokens as unknown[] | undefined) ?? [];
+    setPath(raw, ['webhook', 'tokens'], [...tokens, webhook]);
+  }
+}
+
 export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.KUBETRAIL_CONFIG ?? (existsSync('kubetrail.yaml') ? 'kubetrail.yaml' : undefined);
@@ -386,6 +421,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (brokers) setPath(raw, ['kafka', 'brokers'], brokers.split(',').map((b) => b.trim()).filter(Boolean));
   if (env.KUBETRAIL_KAFKA_TOPIC) setPath(raw, ['kafka', 'topics'], env.KUBETRAIL_KAFKA_TOPIC.split(',').map((t) => t.trim()).filter(Boolean));
   if (env.KUBETRAIL_KAFKA_GROUP) setPath(raw, ['kafka', 'group'], env.KUBETRAIL_KAFKA_GROUP);
+  addEnvTokens(raw, env);
   if (sources.overrides?.listen) setPath(raw, ['listen'], sources.overrides.listen);
   // --db takes a SQLite path or a PostgreSQL URL, and wins over either in the file or the environment.
   const db = sources.overrides?.databasePath;

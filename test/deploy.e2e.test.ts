@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { newToken } from '../shared/access.js';
 import { CLI, TEST_REDACTION_KEY, cliEnv, freshPgDatabase, kafkaBrokers, makeEvent, postgresUrl, runCli, tempDir, waitFor } from './helpers.js';
 
@@ -56,7 +56,9 @@ describe('container deployment files (their commands run with their environment)
     const server = postgresUrl(this);
     if (!brokers || !server) return;
     const file = parseYaml(readFileSync('docker-compose.yml', 'utf8')) as unknown;
-    const compose = interpolate(file, { POSTGRES_PASSWORD: 'pw', KUBETRAIL_REDACTION_KEY: TEST_REDACTION_KEY.toString('hex') }) as {
+    const { token } = newToken();
+    const webhookToken = newToken().token;
+    const compose = interpolate(file, { POSTGRES_PASSWORD: 'pw', KUBETRAIL_REDACTION_KEY: TEST_REDACTION_KEY.toString('hex'), KUBETRAIL_API_TOKEN: token, KUBETRAIL_WEBHOOK_TOKEN: webhookToken }) as {
       services: Record<string, ComposeService>;
       volumes: Record<string, unknown>;
     };
@@ -64,17 +66,14 @@ describe('container deployment files (their commands run with their environment)
     expect(compose.services.kafka!.image).to.match(/^apache\/kafka:4\./);
     expect(compose.services.postgres!.image).to.match(/^postgres:1[5-9]/);
     const consumers = ['kubetrail', 'kubetrail-2'].map((name) => compose.services[name]!);
-    // Without the variables the file says what to set.
+    // Without the variables the file says what to set, the tokens included.
     expect(() => interpolate(file, {})).to.throw('POSTGRES_PASSWORD');
+    expect(() => interpolate(file, { POSTGRES_PASSWORD: 'pw', KUBETRAIL_REDACTION_KEY: 'k' })).to.throw('KUBETRAIL_API_TOKEN');
 
     const db = await freshPgDatabase(server);
     const dir = tempDir();
-    const { token, sha256 } = newToken();
-    // The mounted configuration, with the token the file tells the operator to add.
-    const config = parseYaml(readFileSync('deploy/compose/kubetrail.yaml', 'utf8')) as { api: { tokens: unknown[] } };
-    config.api.tokens = [{ name: 'ops', role: 'admin', sha256 }];
-    const configFile = join(dir, 'kubetrail.yaml');
-    writeFileSync(configFile, toYaml(config));
+    // The mounted configuration as shipped: the tokens come from the environment.
+    const configFile = resolve('deploy/compose/kubetrail.yaml');
     const kafka = new Kafka({ clientId: 'kubetrail-test', brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -101,7 +100,13 @@ describe('container deployment files (their commands run with their environment)
         child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
         await waitFor(() => /"url":"(http:\/\/[^"]+)"/.test(log) || child.exitCode !== null, 'kubetrail serving', 60_000);
         expect(child.exitCode, log).to.equal(null);
-        urls.push(/"url":"(http:\/\/[^"]+)"/.exec(log)![1]!);
+        const url = /"url":"(http:\/\/[^"]+)"/.exec(log)![1]!;
+        expect((await fetch(`${url}/readyz`)).status).to.equal(200);
+        // The webhook takes the apiserver's token, and nothing without it.
+        const body = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [] });
+        expect((await fetch(`${url}/audit/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status).to.equal(401);
+        expect((await fetch(`${url}/audit/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${webhookToken}` } })).status).to.equal(200);
+        urls.push(url);
       }
       const producer = kafka.producer();
       await producer.connect();
@@ -154,7 +159,38 @@ describe('container deployment files (their commands run with their environment)
     r.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const code = await new Promise((done) => r.once('exit', done));
     expect(code).to.equal(2);
-    expect(err).to.include('the query API has no tokens (api.tokens)');
+    expect(err).to.include('the query API has no tokens (api.tokens)').and.include('KUBETRAIL_API_TOKEN');
+  });
+
+  it('Dockerfile: its CMD, with the image\'s environment and an API token from the environment (or a file), starts and answers /readyz', async () => {
+    const img = image();
+    expect(img.env).to.deep.include({ KUBETRAIL_LISTEN: '0.0.0.0:8080', KUBETRAIL_DB: '/data/kubetrail.db' });
+    const dir = tempDir();
+    const { token } = newToken();
+    writeFileSync(join(dir, 'api-token'), `${token}\n`);
+    for (const secret of [{ KUBETRAIL_API_TOKEN: token }, { KUBETRAIL_API_TOKEN_FILE: join(dir, 'api-token') }]) {
+      // The image's paths and address, here: /data is the volume.
+      const env = { ...img.env, KUBETRAIL_LISTEN: '127.0.0.1:0', KUBETRAIL_DB: join(dir, 'data', 'kubetrail.db'), KUBETRAIL_REDACTION_KEY: TEST_REDACTION_KEY.toString('hex'), ...secret };
+      const [command, ...args] = [...img.entrypoint, ...img.cmd];
+      expect(command).to.equal('node');
+      const child = spawn(process.execPath, [CLI, ...args.slice(1)], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+      try {
+        await waitFor(() => /"url":"(http:\/\/[^"]+)"/.test(log) || child.exitCode !== null, 'kubetrail serving', 60_000);
+        expect(child.exitCode, log).to.equal(null);
+        const url = /"url":"(http:\/\/[^"]+)"/.exec(log)![1]!;
+        expect((await fetch(`${url}/readyz`)).status).to.equal(200);
+        expect((await fetch(`${url}/api/v1/events?limit=1`)).status).to.equal(401);
+        expect((await fetch(`${url}/api/v1/events?limit=1`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(200);
+        // Only its hash is kept: the token is in no log line.
+        expect(log).to.not.contain(token);
+      } finally {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
   });
 
   it('Dockerfile: node:20-slim, production dependencies only, a non-root user', () => {

@@ -58,7 +58,7 @@ export async function serve(config: Readonly<Config>, services: ServiceName[], l
   if (noAuth && !isLoopback(listen.host)) {
     if (!options.insecureNoAuth) {
       throw new ConfigError(
-        `the query API has no tokens (api.tokens) and would answer anyone who reaches ${config.listen}: add tokens (kubetrail token create), listen on a loopback address, leave out the api service, or pass --insecure-no-auth`,
+        `the query API has no tokens (api.tokens) and would answer anyone who reaches ${config.listen}: add tokens (kubetrail token create; in a container, KUBETRAIL_API_TOKEN or KUBETRAIL_API_TOKEN_FILE), listen on a loopback address, leave out the api service, or pass --insecure-no-auth`,
       );
     }
     log.warn({ listen: config.listen }, 'the query API answers WITHOUT authentication on a non-loopback address (--insecure-no-auth): anyone who reaches it reads the audit store');

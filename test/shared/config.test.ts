@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { DEFAULTS, loadConfig } from '../../shared/config.js';
+import { hashToken } from '../../shared/access.js';
 import { tempDir } from '../helpers.js';
 
 describe('loadConfig', () => {
@@ -93,6 +94,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ file: file('k3.yaml', ''), env: { KUBETRAIL_KAFKA_BROKERS: 'x:1', KAFKA_BROKERS: 'y:2' } }).kafka.brokers).to.deep.equal(['x:1']);
     expect(error(() => loadConfig({ file: file('k4.yaml', 'relay:\n  toKafka: true\n'), env: {} }))).to.contain('relay.toKafka');
     expect(error(() => loadConfig({ file: file('k5.yaml', 'kafka:\n  brokers: [nohost]\n'), env: {} }))).to.contain("config kafka.brokers.0");
+  });
+
+  it('takes the API and webhook tokens from the environment or a file, keeping only the API token\'s hash', () => {
+    const token = 'api-token-0123456789abcdef';
+    const c = loadConfig({ file: file('t1.yaml', 'api:\n  tokens: [{name: soc, role: viewer, sha256: ' + 'a'.repeat(64) + '}]\n'), env: { KUBETRAIL_API_TOKEN: token, KUBETRAIL_WEBHOOK_TOKEN: 'webhook-token-0123456789' } });
+    expect(c.api.tokens.map((t) => [t.name, t.role])).to.deep.equal([['soc', 'viewer'], ['env', 'admin']]);
+    expect(c.api.tokens[1]!.sha256).to.equal(hashToken(token));
+    expect(JSON.stringify(c.api)).to.not.contain(token);
+    expect(c.webhook.tokens).to.deep.equal(['webhook-token-0123456789']);
+    writeFileSync(join(dir, 'secret'), `${token}\n`);
+    expect(loadConfig({ file: file('t2.yaml', ''), env: { KUBETRAIL_API_TOKEN_FILE: join(dir, 'secret'), KUBETRAIL_API_TOKEN_ROLE: 'viewer' } }).api.tokens).to.deep.equal([{ name: 'env', role: 'viewer', sha256: hashToken(token) }]);
+    expect(error(() => loadConfig({ file: file('t3.yaml', ''), env: { KUBETRAIL_API_TOKEN: 'short' } }))).to.contain('KUBETRAIL_API_TOKEN: at least 16 characters');
+    expect(error(() => loadConfig({ file: file('t4.yaml', ''), env: { KUBETRAIL_API_TOKEN: token, KUBETRAIL_API_TOKEN_ROLE: 'root' } }))).to.contain("KUBETRAIL_API_TOKEN_ROLE: expected one of viewer, analyst, admin, got 'root'");
+    expect(error(() => loadConfig({ file: file('t5.yaml', ''), env: { KUBETRAIL_WEBHOOK_TOKEN_FILE: join(dir, 'missing') } }))).to.match(/KUBETRAIL_WEBHOOK_TOKEN_FILE: cannot read .*missing/);
+    expect(error(() => loadConfig({ file: file('t6.yaml', ''), env: { KUBETRAIL_WEBHOOK_TOKEN: 'short' } }))).to.contain('KUBETRAIL_WEBHOOK_TOKEN: at least 16 characters');
   });
 
   it('names a config file it cannot read', () => {
