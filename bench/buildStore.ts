@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { CLI } from './child.js';
-import { eventLines } from './generateEvents.js';
+import { eventLines } from '../shared/demo/generateEvents.js';
 import { int } from './report.js';
 
 /** The cluster's default RBAC, stored as the snapshot the usage report evaluates. */

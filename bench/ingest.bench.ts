@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { CLI, pickRssMethod, startMeasured, type RssMethod } from './child.js';
-import { DEFAULT_SEED, writeEventsFile } from './generateEvents.js';
+import { DEFAULT_SEED, writeEventsFile } from '../shared/demo/generateEvents.js';
 import { eventListBodiesFromFile, lineBatches } from './fileLines.js';
 import { freePort, httpCall, waitReady } from './http.js';
 import { writeSigmaRuleSet } from './sigmaRules.js';

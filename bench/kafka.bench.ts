@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { CLI, pickRssMethod, sleep, startMeasured, type RssMethod } from './child.js';
-import { DEFAULT_SEED, writeEventsFile } from './generateEvents.js';
+import { DEFAULT_SEED, writeEventsFile } from '../shared/demo/generateEvents.js';
 import { eventListBodiesFromFile, lineBatches } from './fileLines.js';
 import { freePort, httpCall, waitReady } from './http.js';
 import { envInt, gitRevision, int, median, pad } from './report.js';

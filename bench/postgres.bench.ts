@@ -40,7 +40,7 @@ import { EVENT_ROW_COLUMNS } from '../shared/storage/postgres/pgBatchStore.js';
 import { pgQueryStore } from '../shared/storage/postgres/pgQueryStore.js';
 import { openPgStore } from '../shared/storage/postgres/pgStore.js';
 import { pickRssMethod, startMeasured } from './child.js';
-import { DEFAULT_SEED, Rng, writeEventsFile } from './generateEvents.js';
+import { DEFAULT_SEED, Rng, writeEventsFile } from '../shared/demo/generateEvents.js';
 import { envInt, gitRevision, int, pad } from './report.js';
 
 const PG_SH = fileURLToPath(new URL('../../test/infra/postgres/pg.sh', import.meta.url));

@@ -39,7 +39,7 @@ import { hashToken } from '../shared/access.js';
 import { formatMicroTime } from '../shared/audit/time.js';
 import { CLI } from './child.js';
 import { buildStore } from './buildStore.js';
-import { DEFAULT_SEED, Rng } from './generateEvents.js';
+import { DEFAULT_SEED, Rng } from '../shared/demo/generateEvents.js';
 import { envInt, gitRevision, int, pad } from './report.js';
 
 const TARGET_P95_MS = 100;

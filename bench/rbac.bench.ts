@@ -18,7 +18,7 @@ import { Authorizer, appliesTo } from '../shared/rbac/authorizer.js';
 import { loadFiles } from '../shared/rbac/loadFiles.js';
 import { ruleAllows } from '../shared/rbac/ruleAllows.js';
 import { emptyState, MASTERS, type PolicyRule, type RbacState, type RequestAttributes, type RoleRef, type Subject } from '../shared/rbac/types.js';
-import { Rng } from './generateEvents.js';
+import { Rng } from '../shared/demo/generateEvents.js';
 import { envInt, gitRevision, int, median, pad } from './report.js';
 
 const TARGET = 500_000;

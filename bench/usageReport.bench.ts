@@ -29,7 +29,7 @@ import { openStore } from '../shared/storage/sqlite/openStore.js';
 import { saveSnapshot } from '../shared/storage/sqlite/tables/rbacSnapshots.js';
 import { dayOf } from '../shared/storage/sqlite/tables/usageRollups.js';
 import { pickRssMethod, startMeasured } from './child.js';
-import { Rng } from './generateEvents.js';
+import { Rng } from '../shared/demo/generateEvents.js';
 import { envInt, gitRevision, int, median, pad } from './report.js';
 
 const TARGET_SECONDS = 10;

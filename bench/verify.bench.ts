@@ -20,7 +20,7 @@ import Database from 'better-sqlite3';
 
 import { buildStore } from './buildStore.js';
 import { CLI } from './child.js';
-import { DEFAULT_SEED } from './generateEvents.js';
+import { DEFAULT_SEED } from '../shared/demo/generateEvents.js';
 import { envInt, gitRevision, int, median, pad } from './report.js';
 
 const TARGET_SECONDS = 60;

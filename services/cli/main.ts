@@ -109,6 +109,30 @@ withCommon(program.command('serve'))
     process.on('SIGINT', () => stop('SIGINT'));
   });
 
+program
+  .command('demo')
+  .description('writes a realistic day of one cluster\'s audit log with an incident woven in, stores it with an RBAC snapshot in a store of its own, and serves the console on it')
+  .option('--db <path>', 'the demo\'s store (must not exist)', 'kubetrail-demo/kubetrail.db')
+  .option('--hours <n>', 'hours of audit log, ending now', '24')
+  .option('--rate <n>', 'requests per second of the generated cluster', '2')
+  .option('--listen <host:port>', 'address to serve the console on', '127.0.0.1:8080')
+  .option('--no-serve', 'store the demo and print how to serve it, without serving')
+  .action(async (flags: { db: string; hours: string; rate: string; listen: string; serve: boolean }) => {
+    const { demoCommand, demoGuide } = await import('./demoCommand.js');
+    const { config, configFile } = await demoCommand(flags, systemClock);
+    if (!flags.serve) {
+      process.stdout.write(demoGuide(null, configFile));
+      return;
+    }
+    const { serve } = await import('./serve.js');
+    const log = createLogger('warn');
+    const running = await serve(config, ['ingest', 'api', 'alerter'], log);
+    process.stdout.write(demoGuide(running.url, configFile));
+    const stop = () => void running.stop().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
 withCommon(program.command('ingest'))
   .description('store audit events from log files (JSON lines, EventList JSON, .gz) or - for stdin')
   .argument('<files...>', 'files to read; - reads standard input')

@@ -7,7 +7,7 @@ import { parseCondition } from '../../../shared/detect/sigma/sigmaCondition.js';
 import { checkSigmaPaths } from '../../../shared/detect/sigma/sigmaFiles.js';
 import { compileDetection } from '../../../shared/detect/sigma/sigmaMatch.js';
 import { readSigmaRule } from '../../../shared/detect/sigma/sigmaRule.js';
-import { eventLines } from '../../../bench/generateEvents.js';
+import { eventLines } from '../../../shared/demo/generateEvents.js';
 import { writeSigmaRuleSet } from '../../../bench/sigmaRules.js';
 import { corpusDir, makeEvent, tempDir } from '../../helpers.js';
 

@@ -5,7 +5,7 @@
  * humans, anonymous health checks and failed authentications. The same seed gives the same
  * bytes, so runs of a benchmark compare like with like.
  *
- * Run as a script: `node dist/bench/generateEvents.js N FILE [SEED]` writes N events to FILE.
+ * Run as a script: `node dist/shared/demo/generateEvents.js N FILE [SEED]` writes N events to FILE.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
