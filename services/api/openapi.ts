@@ -80,6 +80,10 @@ const schemas: Record<string, Schema> = {
     stats: { type: 'object', description: 'counts over the window\'s stored events: levels, reads, writes with and without bodies, reasons, users with groups', additionalProperties: true },
     items: { type: 'array', items: obj({ name: str, kind: { type: 'string', enum: ['detection', 'report'] }, state: { type: 'string', enum: ['working', 'degraded', 'blind'] }, why: strs, fix: nstr }) },
   }),
+  Activity: obj({
+    since: str, until: str, bucketSeconds: int,
+    clusters: { type: 'array', items: obj({ cluster: str, buckets: { type: 'array', items: obj({ start: str, events: int, denied: int, serverErrors: int }) } }) },
+  }),
   Quarantined: obj({ id: int, time: str, source: str, cluster: str, position: str, reason: str, rawSize: int, rawSha256: { ...nstr, description: 'SHA-256 of the input as received' }, raw: { ...str, description: 'the input redacted (JSON), or a masked excerpt: never its secrets' } }),
   QuarantineList: list('Quarantined'),
   SelfAuditEntry: obj({
@@ -236,6 +240,7 @@ export function openApiDocument(): Schema {
           '200': { description: 'the gap', ...json('Gap') }, '404': { description: 'no such gap', ...json('Error') }, '409': { description: 'already acknowledged', ...json('Error') },
         }, { requestBody: { required: true, ...json('GapAck') } }),
       },
+      '/activity': { get: op('Stored events, denials and 5xx answers per bucket of a range, per cluster: the console overview\'s charts. Buckets are whole minutes, at most 360 of them', 'viewer', [param('cluster', 'only this cluster'), param('since', 'range start (default 24h)'), param('until', 'range end (default now)')], { '200': { description: 'the activity', ...json('Activity') } }) },
       '/coverage': { get: op('What kubetrail cannot see in a cluster: each detection and report working, degraded (and why) or blind, from what its stored events record', 'viewer', [param('cluster', 'cluster (default: the configured one)'), param('since', 'window start (default 7d)'), param('until', 'window end (default now)')], { '200': { description: 'the coverage', ...json('Coverage') } }) },
       '/quarantine': { get: op('Quarantined input with the reason, newest first', 'analyst', [param('since', 'quarantined at or after'), param('source', 'webhook, file or kafka'), param('cluster', 'cluster name'), ...paging], { '200': { description: 'a page, or a stream', ...streams('QuarantineList') } }) },
       '/self-audit': { get: op("kubetrail's own audit trail: API calls, CLI queries, start, stop, configuration changes", 'admin', [...timeParams, param('actor', 'token name or OS user'), param('channel', 'api, cli or service', { enum: ['api', 'cli', 'service'] }), ...paging], { '200': { description: 'a page, or a stream', ...streams('SelfAuditList') } }) },

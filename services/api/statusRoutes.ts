@@ -2,6 +2,7 @@ import { InputError } from '../../shared/errors.js';
 import { evaluateCoverage } from '../../shared/analysis/coverage.js';
 import { formatMicroTime } from '../../shared/audit/time.js';
 import { QUARANTINE_COLUMNS } from '../../shared/storage/sqlite/queries/ingestStatus.js';
+import { activityBucketMicros } from '../../shared/storage/sqlite/queries/activityQuery.js';
 import { SELF_AUDIT_COLUMNS, type SelfAuditChannel } from '../../shared/storage/sqlite/tables/selfAudit.js';
 import type { Route } from './apiRouter.js';
 import { PAGING_PARAMS, bodyField, readBody, readId, readParams, readRange } from './params.js';
@@ -36,6 +37,28 @@ export function statusRoutes(): Route[] {
         const items = await call.store().status.gaps({ since: readRange(params, ctx.now()).since, cluster: params.cluster, open: params.open === 'true' }, ctx.now() * 1000);
         call.rows = items.length;
         return { items, nextCursor: null };
+      },
+    },
+    {
+      method: 'get',
+      path: '/activity',
+      role: 'viewer',
+      handle: async (call, ctx) => {
+        const params = readParams(call.req, ['cluster', 'since', 'until']);
+        const now = ctx.now();
+        const range = readRange({ since: params.since ?? '24h', until: params.until }, now);
+        const since = range.since!;
+        const until = range.until ?? now * 1000;
+        if (until <= since) throw new InputError('until: expected a time after since');
+        const bucketMicros = activityBucketMicros(since, until);
+        const clusters = await call.store().status.activity({ since, until, bucketMicros, ...(params.cluster !== undefined ? { cluster: params.cluster } : {}) });
+        call.rows = clusters.length;
+        return {
+          since: formatMicroTime(since),
+          until: formatMicroTime(until),
+          bucketSeconds: bucketMicros / 1e6,
+          clusters: clusters.map((c) => ({ cluster: c.cluster, buckets: c.buckets.map((b) => ({ ...b, start: formatMicroTime(b.start) })) })),
+        };
       },
     },
     {

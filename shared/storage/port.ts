@@ -8,6 +8,7 @@ import type { IdentityRow, TIMELINE_BUCKETS, TimelineRow } from './sqlite/querie
 import type { ClusterIngest, QuarantineFilter, QuarantineRow } from './sqlite/queries/ingestStatus.js';
 import type { UsageFilter } from './sqlite/queries/usageQuery.js';
 import type { CoverageFilter } from './sqlite/queries/coverageQuery.js';
+import type { ActivityFilter, ClusterActivity } from './sqlite/queries/activityQuery.js';
 import type { CoverageStats } from '../analysis/coverage.js';
 import type { NewDecision, NewReview, ReviewSummary, StoredReview } from './sqlite/tables/accessReviews.js';
 import type { Checkout, NewCheckout } from './sqlite/tables/breakglass.js';
@@ -122,6 +123,8 @@ export interface StatusReads {
   acknowledgeGap(id: number, a: { cause: string; remediation: string; by: string }, nowMicros: number): Promise<GapRow>;
   /** Counts over a cluster's events of a window, for the coverage report (analysis/coverage.ts). */
   coverage(filter: CoverageFilter): Promise<CoverageStats>;
+  /** Stored events, denials and 5xx answers per bucket of a range, per cluster (the console's overview). */
+  activity(filter: ActivityFilter): Promise<ClusterActivity[]>;
 }
 
 export interface SelfAuditLog {

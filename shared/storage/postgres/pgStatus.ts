@@ -3,14 +3,19 @@ import { formatMicroTime } from '../../audit/time.js';
 import type { Rows, StatusReads } from '../port.js';
 import type { ClusterIngest, QuarantineFilter, QuarantineRow } from '../sqlite/queries/ingestStatus.js';
 import { coverageSql, coverageStats } from '../sqlite/queries/coverageQuery.js';
+import { activityOf, activitySql } from '../sqlite/queries/activityQuery.js';
 
 /**
  * Each cluster's ingest and the quarantine on PostgreSQL, as SQLite shows them
  * (sqlite/queries/ingestStatus.ts). The clusters are those of the last day's arrivals (every
  * writer records them: pgBatchStore.ts) and of the quarantine.
  */
-export function pgIngestStatus(pool: pg.Pool): Pick<StatusReads, 'clusters' | 'oldest' | 'quarantine' | 'coverage'> {
+export function pgIngestStatus(pool: pg.Pool): Pick<StatusReads, 'clusters' | 'oldest' | 'quarantine' | 'coverage' | 'activity'> {
   return {
+    activity: async (f) => {
+      const params = [f.since, f.until, f.bucketMicros, ...(f.cluster !== undefined ? [f.cluster] : [])];
+      return activityOf((await pool.query(activitySql((i) => (i === 4 ? '$4' : `$${i}::bigint`), f.cluster !== undefined), params)).rows as Record<string, unknown>[], f);
+    },
     coverage: async (f) => {
       const sql = coverageSql((json) => `CASE WHEN jsonb_typeof(${json}::jsonb -> 'groups') = 'array' THEN jsonb_array_length(${json}::jsonb -> 'groups') > 0 ELSE false END`, (i) => `$${i}`, f.sample);
       const params = [f.cluster, f.since, f.until];

@@ -12,6 +12,7 @@ import { queryActions, readAction } from './queries/eventQuery.js';
 import { identityTimeline, queryIdentities } from './queries/identityQuery.js';
 import { clusterIngest, oldestEvents, queryQuarantine } from './queries/ingestStatus.js';
 import { coverageOf } from './queries/coverageQuery.js';
+import { queryActivity } from './queries/activityQuery.js';
 import { accountHistory, readUsage, usageDaysCovered } from './queries/usageQuery.js';
 import { archivedDays, listArchives } from './archive/retention.js';
 
@@ -43,6 +44,7 @@ export function sqliteQueryStore(db: Database): QueryStore {
       clusters: async (nowMicros) => clusterIngest(db, nowMicros),
       oldest: async () => oldestEvents(db),
       coverage: async (f) => coverageOf(db, f),
+      activity: async (f) => queryActivity(db, f),
       quarantine: (filter) => rows(queryQuarantine(db, filter)),
       gaps: async (filter, nowMicros) => queryGaps(db, filter, nowMicros),
       acknowledgeGap: async (id, a, nowMicros) => acknowledgeGap(db, id, a, nowMicros),

@@ -141,6 +141,7 @@ onEachBackend('query API (real HTTP)', (backend) => {
       ['get', '/identities/alice/timeline?bucket=day', 'viewer'],
       ['get', '/ingest/status', 'viewer'],
       ['get', '/coverage?cluster=prod&since=2026-07-01T00:00:00Z', 'viewer'],
+      ['get', '/activity?since=2026-07-23T10:00:00Z&until=2026-07-23T10:06:00Z', 'viewer'],
       ['get', '/alerts', 'analyst'],
       ['get', '/breakglass/checkouts', 'analyst'],
       ['get', '/quarantine', 'analyst'],
@@ -467,13 +468,29 @@ onEachBackend('query API (real HTTP)', (backend) => {
     it('documents every endpoint it answers, with the role each needs', async () => {
       const paths = Object.keys(doc.paths as object).sort();
       expect(paths).to.deep.equal([
-        '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/coverage', '/events', '/events/{cluster}/{auditID}',
+        '/activity', '/alerts', '/alerts/{id}/ack', '/alerts/{id}/resolve', '/breakglass/checkouts', '/breakglass/checkouts/{id}/close', '/coverage', '/events', '/events/{cluster}/{auditID}',
         '/gaps', '/gaps/{id}/ack', '/history', '/identities', '/identities/{id}', '/identities/{id}/timeline', '/ingest/status', '/openapi.json', '/quarantine',
         '/rbac/can', '/rbac/permissions', '/rbac/recommend', '/rbac/report', '/rbac/snapshots', '/rbac/who-can', '/self-audit', '/session',
       ]);
       const res = await get('/no/such/thing', 'viewer');
       expect(res.status).to.equal(404);
       expect((await res.json()).error).to.contain('openapi.json');
+    });
+
+    it('counts stored events, denials and 5xx per bucket of a range and cluster, every bucket present (the overview)', async () => {
+      const a = await conform(await get('/activity?since=2026-07-23T10:00:00Z&until=2026-07-23T10:06:00Z', 'viewer'), '/activity');
+      expect(a).to.include({ since: '2026-07-23T10:00:00.000000Z', until: '2026-07-23T10:06:00.000000Z', bucketSeconds: 60 });
+      const prod = a.clusters.find((c: { cluster: string }) => c.cluster === 'prod');
+      expect(prod.buckets.map((b: { start: string }) => b.start)).to.deep.equal([0, 1, 2, 3, 4, 5].map((m) => `2026-07-23T10:0${m}:00.000000Z`));
+      const first = await sql(db, "SELECT count(*) AS n, sum(CASE WHEN decision = 2 THEN 1 ELSE 0 END) AS denied FROM events WHERE received_at >= ? AND received_at < ? AND cluster_id = (SELECT id FROM strings WHERE value = 'prod')", [Date.parse('2026-07-23T10:00:00Z') * 1000, Date.parse('2026-07-23T10:01:00Z') * 1000]);
+      expect(prod.buckets[0]).to.deep.include({ events: Number(first!.n), denied: Number(first!.denied) });
+      expect(prod.buckets[0].events).to.be.greaterThan(40);
+      expect(prod.buckets[0].denied).to.be.at.least(6);
+      // A long range: whole-minute buckets, at most 360.
+      const year = await (await get('/activity?since=2025-07-23T00:00:00Z&until=2026-07-23T00:00:00Z', 'viewer')).json();
+      expect(year.bucketSeconds % 60).to.equal(0);
+      expect(Math.ceil((365 * 86_400) / year.bucketSeconds)).to.be.at.most(360);
+      expect((await get('/activity?since=2026-07-23T10:00:00Z&until=2026-07-23T09:00:00Z', 'viewer')).status).to.equal(400);
     });
 
     it('records every call — who, what, how many rows, the result — and admins alone read it', async () => {
