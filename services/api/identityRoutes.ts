@@ -1,3 +1,4 @@
+import { formatMicroTime } from '../../shared/audit/time.js';
 import { collect } from '../../shared/rows.js';
 import { InputError, NotFoundError } from '../../shared/errors.js';
 import { IDENTITY_COLUMNS, TIMELINE_BUCKETS, type IdentityRow } from '../../shared/storage/sqlite/queries/identityQuery.js';
@@ -51,9 +52,11 @@ export function identityRoutes(): Route[] {
         const bucket = params.bucket ?? 'hour';
         if (!(bucket in TIMELINE_BUCKETS)) throw new InputError(`bucket: expected hour or day, got '${bucket}'`);
         const id = call.req.params.id as string;
-        const items = await ctx.store.identities.timeline(id, bucket as keyof typeof TIMELINE_BUCKETS, readRange(params, ctx.now()));
+        const range = readRange(params, ctx.now());
+        const items = await ctx.store.identities.timeline(id, bucket as keyof typeof TIMELINE_BUCKETS, range);
         call.rows = items.length;
-        return { identity: id, bucket, items };
+        // The range asked for, so that a chart's axis is the range and not the data's (one bucket is not a year).
+        return { identity: id, bucket, since: range.since === undefined ? null : formatMicroTime(range.since), until: formatMicroTime(range.until ?? ctx.now() * 1000), items };
       },
     },
   ];

@@ -3,7 +3,7 @@ import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { ApiError, api } from './api.js';
 import { count, objectName, when } from './format.js';
-import { href } from './route.js';
+import { go, href } from './route.js';
 import type { Action, ActionDetail } from './types.js';
 
 export interface Async<T> {
@@ -128,25 +128,25 @@ export function ActionTable({ rows, caption, more }: { rows: Action[]; caption: 
   const [open, setOpen] = useState<string | null>(null);
   if (rows.length === 0) return <p class="empty">No actions match.</p>;
   return (
-    <Table class="actions" caption={caption} columns={['Time (UTC)', 'Who', 'Verb', 'Object', 'Namespace', 'Result', <span class="visually-hidden">Raw event</span>]} more={more}>
+    <Table class="actions stack" caption={caption} columns={['Time (UTC)', 'Who', 'Verb', 'Object', 'Namespace', 'Result', <span class="visually-hidden">Raw event</span>]} more={more}>
       {rows.map((a) => {
         const key = `${a.cluster}/${a.auditID}`;
         const id = `raw-${a.auditID}`;
         return [
           <tr key={key} class={a.decision === 'forbid' ? 'denied' : undefined}>
-            <td class="nowrap">{when(a.time)}</td>
-            <td>
+            <td class="nowrap" data-label="Time">{when(a.time)}</td>
+            <td data-label="Who">
               <a href={identityHref(a.user)}>{a.user}</a>
               {a.impersonatedUser && <div class="muted">as {a.impersonatedUser}</div>}
               {a.person && a.person !== a.user && <div class="muted">person: {a.person}</div>}
             </td>
-            <td>{a.verb}</td>
-            <td class="break">
+            <td data-label="Verb">{a.verb}</td>
+            <td class="break" data-label="Object">
               {a.resource && a.name ? <a href={historyHref(a)}>{objectName(a)}</a> : objectName(a) || a.requestURI}
               {a.command && <code class="command">{a.command}</code>}
             </td>
-            <td>{a.namespace || '—'}</td>
-            <td>
+            <td data-label="Namespace">{a.namespace || '—'}</td>
+            <td data-label="Result">
               <span class={`badge ${a.decision}`} title={a.decisionSource === 'inferred' ? 'no decision annotation: inferred from the response' : undefined}>
                 {a.code ?? '—'} {decisionLabel[a.decision]}
                 {a.decisionSource === 'inferred' && <span class="muted"> (inferred)</span>}
@@ -225,13 +225,18 @@ export function usePages<T>(path: string, params: Record<string, string | undefi
   return { ...pages, more };
 }
 
+/** The start of a timeline's axis: the range asked for, else its first bucket (ISO; on the chart for tests and tools). */
+const xFrom = (range: { since: string | null }, buckets: { start: number }[]) => new Date(range.since ? Date.parse(range.since) : Math.min(...buckets.map((b) => b.start))).toISOString();
+const xTo = (range: { until: string }, buckets: { start: number }[]) => new Date(Math.max(Date.parse(range.until), ...buckets.map((b) => b.start))).toISOString();
+
 /** Actions per bucket: all of them, and the denied ones in front. A table of the same numbers follows for screen readers. */
-export function TimelineChart({ buckets, label }: { buckets: { start: number; actions: number; denied: number }[]; label: string }) {
+export function TimelineChart({ buckets, label, range }: { buckets: { start: number; actions: number; denied: number }[]; label: string; range: { since: string | null; until: string } }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
     if (!el || buckets.length === 0) return;
     const data: uPlot.AlignedData = [buckets.map((b) => b.start / 1000), buckets.map((b) => b.actions), buckets.map((b) => b.denied)];
+    const xRange: [number, number] = [Date.parse(xFrom(range, buckets)) / 1000, Date.parse(xTo(range, buckets)) / 1000];
     const bars = uPlot.paths.bars!({ size: [0.7, 40] });
     const chart = new uPlot(
       {
@@ -239,7 +244,8 @@ export function TimelineChart({ buckets, label }: { buckets: { start: number; ac
         height: 220,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        // The axis is the range asked for; without a start, the data's first bucket. One point stays a point in its range.
+        scales: { x: { time: true, range: () => xRange }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         axes: [{ stroke: '#333' }, { stroke: '#333', label: 'actions' }],
         series: [
           { label: 'time' },
@@ -256,12 +262,12 @@ export function TimelineChart({ buckets, label }: { buckets: { start: number; ac
       resize.disconnect();
       chart.destroy();
     };
-  }, [buckets]);
+  }, [buckets, range.since, range.until]);
   const total = buckets.reduce((n, b) => n + b.actions, 0);
   const denied = buckets.reduce((n, b) => n + b.denied, 0);
   return (
     <figure class="chart">
-      <div ref={box} role="img" aria-label={`${label}: ${count(total)} actions, ${count(denied)} denied, over ${buckets.length} periods`} />
+      <div ref={box} role="img" aria-label={`${label}: ${count(total)} actions, ${count(denied)} denied, over ${buckets.length} periods`} data-x-from={xFrom(range, buckets)} data-x-to={xTo(range, buckets)} />
       <details>
         <summary>The numbers</summary>
         <table>
@@ -300,6 +306,47 @@ export function UsageBar({ used, total, label }: { used: number; total: number; 
       <span class="nowrap">
         {count(used)} of {count(total)} used ({pct} %)
       </span>
+    </div>
+  );
+}
+
+/**
+ * A time range in the URL: `since` and `until` as the API takes them, a duration back from now
+ * (`24h`) or an absolute time (`2025-11-02T10:00:00Z`), so that an investigation of last year's
+ * capture is as easy to open, bookmark and share as the last day. Presets are links.
+ */
+export function RangeControl({ page, rest = [], params = {}, since, until, presets }: {
+  page: string;
+  rest?: string[];
+  params?: Record<string, string | undefined>;
+  since: string;
+  until: string;
+  presets: string[];
+}) {
+  const [from, setFrom] = useState(since);
+  const [to, setTo] = useState(until);
+  useEffect(() => {
+    setFrom(since);
+    setTo(until);
+  }, [since, until]);
+  return (
+    <div class="range">
+      <div class="toolbar" role="group" aria-label="Time range">
+        {presets.map((p) => (
+          <a key={p} class="button" href={href(page, rest, { ...params, since: p })} aria-current={p === since && !until ? 'true' : undefined}>
+            Last {p}
+          </a>
+        ))}
+      </div>
+      <form class="filter-form" aria-label="Absolute range" onSubmit={(e) => (e.preventDefault(), go(page, rest, { ...params, since: from.trim(), until: to.trim() || undefined }))}>
+        <Field label="From" hint="24h, 30d, or a time: 2025-11-02T10:00:00Z">
+          <input name="since" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+        </Field>
+        <Field label="To" hint="empty: now">
+          <input name="until" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        </Field>
+        <button type="submit">Show</button>
+      </form>
     </div>
   );
 }

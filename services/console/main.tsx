@@ -8,6 +8,7 @@ import { AlertsPage } from './pages/AlertsPage.js';
 import { BreakglassPage } from './pages/BreakglassPage.js';
 import { HistoryPage } from './pages/HistoryPage.js';
 import { IdentitiesPage, IdentityPage } from './pages/IdentityPage.js';
+import { OverviewPage } from './pages/OverviewPage.js';
 import { RbacPage } from './pages/RbacPage.js';
 import { SearchPage } from './pages/SearchPage.js';
 import { StatusPage } from './pages/StatusPage.js';
@@ -22,6 +23,7 @@ interface PageDef {
 }
 
 const PAGES: PageDef[] = [
+  { id: 'overview', label: 'Overview', needs: 'GET /activity', view: OverviewPage },
   { id: 'search', label: 'Search', needs: 'GET /events', view: SearchPage },
   { id: 'identities', label: 'Identities', needs: 'GET /identities', view: IdentitiesPage },
   { id: 'identity', label: '', needs: 'GET /identities/:id', view: IdentityPage },
@@ -147,7 +149,7 @@ function App() {
               {PAGES.some((p) => p.id === route.page)
                 ? `This page needs a role above ${session.role}; ask an admin for a token with more access.`
                 : `There is no page '${route.page}'.`}{' '}
-              <a href={href('search')}>Go to Search</a>
+              <a href={href('overview')}>Go to the overview</a>
             </p>
           </section>
         )}

@@ -11,7 +11,7 @@ export function parseRoute(hash: string): Route {
   const text = hash.replace(/^#\/?/, '');
   const [path = '', search = ''] = text.split('?', 2);
   const [page = '', ...rest] = path.split('/').filter(Boolean).map(decodeURIComponent);
-  return { page: page || 'search', rest, params: Object.fromEntries(new URLSearchParams(search)) };
+  return { page: page || 'overview', rest, params: Object.fromEntries(new URLSearchParams(search)) };
 }
 
 export function href(page: string, rest: string[] = [], params: Record<string, string | undefined> = {}): string {

@@ -31,6 +31,9 @@ export interface IdentityDetail {
 export interface Timeline {
   identity: string;
   bucket: 'hour' | 'day';
+  /** The range asked for (since null: from the first activity). */
+  since: string | null;
+  until: string;
   items: TimelineRow[];
 }
 

@@ -151,51 +151,7 @@ describe('web console in a real browser (Chromium)', function () {
     expect(await heading()).to.equal(text);
   }
 
-  /** What a page must pass at each width: axe-core, the Tab walk, a screenshot. */
-  async function checkPage(name: string, ready: () => Promise<unknown>) {
-    for (const width of WIDTHS) {
-      await page.setViewportSize({ width, height: 900 });
-      await ready();
-      await page.waitForLoadState('networkidle');
-      await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
-      // Wide tables scroll in their own box; the page itself never scrolls sideways.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} at ${width}px: page width`).to.be.at.most(width);
-      const violations = await axeViolations();
-      expect(violations, `${name} at ${width}px: axe-core`).to.deep.equal([]);
-      const unreached = await tabWalk();
-      expect(unreached, `${name} at ${width}px: controls the Tab key never reaches`).to.deep.equal([]);
-    }
-  }
-
-  async function axeViolations(): Promise<string[]> {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-    const result = (await page.evaluate(() => (window as any).axe.run(document, { resultTypes: ['violations'] }))) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] };
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
-  }
-
-  /** Presses Tab through the page; returns the visible controls it never focused. */
-  async function tabWalk(): Promise<string[]> {
-    const total = await page.evaluate(() => {
-      const controls = [...document.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input, select, textarea, summary, [tabindex]:not([tabindex="-1"])')].filter((e) => e.getClientRects().length > 0);
-      controls.forEach((e, i) => e.setAttribute('data-kt-control', String(i)));
-      (document.activeElement as HTMLElement | null)?.blur();
-      window.scrollTo(0, 0);
-      return controls.length;
-    });
-    const seen = new Set<string>();
-    for (let i = 0; i < total + 3; i++) {
-      await page.keyboard.press('Tab');
-      const id = await page.evaluate(() => document.activeElement?.getAttribute('data-kt-control') ?? null);
-      if (id !== null) seen.add(id);
-    }
-    return page.evaluate((reached) => {
-      const missed = [...document.querySelectorAll<HTMLElement>('[data-kt-control]')].filter((e) => !reached.includes(e.getAttribute('data-kt-control')!));
-      document.querySelectorAll('[data-kt-control]').forEach((e) => e.removeAttribute('data-kt-control'));
-      return missed.map((e) => `${e.tagName.toLowerCase()} "${(e.textContent ?? '').trim().slice(0, 40)}"`);
-    }, [...seen]);
-  }
+  const checkPage = (name: string, ready: () => Promise<unknown>) => checkConsolePage(page, ARTIFACTS, name, ready);
 
   it('refuses an unknown token and shows a viewer only what a viewer may see', async () => {
     await signIn('wrong');
@@ -203,7 +159,7 @@ describe('web console in a real browser (Chromium)', function () {
     await checkPage('sign-in', () => page.getByLabel('API token').waitFor());
 
     await signIn('viewer');
-    expect(await navLabels()).to.deep.equal(['Search', 'Identities', 'Resource history', 'Ingest status']);
+    expect(await navLabels()).to.deep.equal(['Overview', 'Search', 'Identities', 'Resource history', 'Ingest status']);
     await page.goto(`${server.url}/#/alerts`);
     await expectHeading('Not available');
     expect(await page.locator('main').innerText()).to.contain('needs a role above viewer');
@@ -219,7 +175,7 @@ describe('web console in a real browser (Chromium)', function () {
 
   it('searches with filter chips, opens the raw event and exports the result (analyst)', async () => {
     await signIn('analyst');
-    expect(await navLabels()).to.deep.equal(['Search', 'Identities', 'Resource history', 'Alerts', 'Break-glass', 'Ingest status']);
+    expect(await navLabels()).to.deep.equal(['Overview', 'Search', 'Identities', 'Resource history', 'Alerts', 'Break-glass', 'Ingest status']);
     const expected = await api('/events?user=minikube-user&verb=create&limit=200', TOKENS.analyst);
     expect(expected.items.length).to.be.greaterThan(5);
 
@@ -393,5 +349,185 @@ describe('web console in a real browser (Chromium)', function () {
     await page.getByRole('status').filter({ hasText: 'Copied to the clipboard.' }).waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(expected.yaml);
     await checkPage('recommendation', () => page.locator('pre.yaml').waitFor());
+  });
+});
+
+/** What a page must pass at each width: axe-core, the Tab walk, a screenshot; the page never scrolls sideways, nor do the main tables (actions, alerts). */
+async function checkConsolePage(page: Page, artifacts: string, name: string, ready: () => Promise<unknown>) {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    await ready();
+    await page.waitForLoadState('networkidle');
+    await page.screenshot({ path: join(artifacts, `${name}-${width}.png`), fullPage: true });
+    // Wide tables scroll in their own box; the page itself never scrolls sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} at ${width}px: page width`).to.be.at.most(width);
+    const overflowing = await page.evaluate(() => [...document.querySelectorAll('table.stack')].filter((t) => t.parentElement!.scrollWidth > t.parentElement!.clientWidth + 1).map((t) => t.className));
+    expect(overflowing, `${name} at ${width}px: main tables scrolling sideways`).to.deep.equal([]);
+    const violations = await axeViolations(page);
+    expect(violations, `${name} at ${width}px: axe-core`).to.deep.equal([]);
+    const unreached = await tabWalk(page);
+    expect(unreached, `${name} at ${width}px: controls the Tab key never reaches`).to.deep.equal([]);
+  }
+}
+
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
+  const result = (await page.evaluate(() => (window as any).axe.run(document, { resultTypes: ['violations'] }))) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+}
+
+/** Presses Tab through the page; returns the visible controls it never focused. */
+async function tabWalk(page: Page): Promise<string[]> {
+  const total = await page.evaluate(() => {
+    const controls = [...document.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input, select, textarea, summary, [tabindex]:not([tabindex="-1"])')].filter((e) => e.getClientRects().length > 0);
+    controls.forEach((e, i) => e.setAttribute('data-kt-control', String(i)));
+    (document.activeElement as HTMLElement | null)?.blur();
+    window.scrollTo(0, 0);
+    return controls.length;
+  });
+  const seen = new Set<string>();
+  for (let i = 0; i < total + 3; i++) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(() => document.activeElement?.getAttribute('data-kt-control') ?? null);
+    if (id !== null) seen.add(id);
+  }
+  return page.evaluate((reached) => {
+    const missed = [...document.querySelectorAll<HTMLElement>('[data-kt-control]')].filter((e) => !reached.includes(e.getAttribute('data-kt-control')!));
+    document.querySelectorAll('[data-kt-control]').forEach((e) => e.removeAttribute('data-kt-control'));
+    return missed.map((e) => `${e.tagName.toLowerCase()} "${(e.textContent ?? '').trim().slice(0, 40)}"`);
+  }, [...seen]);
+}
+
+/**
+ * The console on the demo's store (kubetrail demo): the landing overview shows the incident,
+ * ranges are absolute in the URL, charts keep to their range, the RBAC page picks its cluster,
+ * and every page passes axe-core and the width checks at 1280 and 768 px, photographed under
+ * test/artifacts/demo/. A server without tokens on loopback signs the browser in as admin.
+ */
+describe('web console on the demo store, in a real browser (Chromium)', function () {
+  this.timeout(240_000);
+  const dir = tempDir('kubetrail-console-demo-');
+  const artifacts = resolve('test', 'artifacts', 'demo');
+  const db = join(dir, 'demo', 'kubetrail.db');
+  const demoConfig = join(dir, 'demo', 'kubetrail-demo.yaml');
+  let server: RunningServer;
+  let context: BrowserContext;
+  let page: Page;
+  const problems: string[] = [];
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI === 'true') throw new Error(`CI=true but ${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`);
+      this.skip();
+    }
+    const r = await runCli(['demo', '--db', db, '--hours', '6', '--rate', '1', '--no-serve'], cliEnv());
+    expect(r.status, r.stderr).to.equal(0);
+    server = await serve(loadConfig({ file: demoConfig, env: {}, overrides: { listen: '127.0.0.1:0' } }), ['ingest', 'api'], createLogger('silent'));
+    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('response', (res) => {
+      if (res.status() >= 400) problems.push(`${res.status()} from ${res.request().method()} ${res.url()}`);
+    });
+    mkdirSync(artifacts, { recursive: true });
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.stop();
+  });
+
+  afterEach(() => {
+    expect(problems, 'errors in the browser').to.deep.equal([]);
+  });
+
+  const open = async (hash: string, heading: string) => {
+    await page.goto(`${server.url}/${hash}`);
+    await page.locator('#page-heading').filter({ hasText: heading }).waitFor();
+  };
+
+  it('lands on an overview that shows the incident, each number a link to what explains it', async () => {
+    await open('', 'Overview');
+    await page.locator('figure.chart').nth(1).waitFor();
+    const charts = await page.locator('figure.chart [role=img]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-x-from'), e.getAttribute('data-x-to')]));
+    expect(charts).to.have.length(2);
+    // The default range is the last 24 hours: the axis spans it.
+    const [from, to] = charts[0]!.map((t) => Date.parse(t!));
+    expect((to! - from!) / 3600e3).to.be.closeTo(24, 0.1);
+    const critical = page.getByRole('link', { name: /^critical \d+/ });
+    expect(Number((await critical.innerText()).replace(/\D+/g, ''))).to.be.greaterThan(0);
+    expect(await page.getByRole('link', { name: 'unattributed-break-glass' }).count()).to.equal(1);
+    expect(await page.locator('.panel', { hasText: 'Most active identities' }).locator('tbody tr').count()).to.be.greaterThan(3);
+    expect(await page.locator('.panel', { has: page.getByRole('heading', { name: 'Break-glass' }) }).innerText()).to.match(/outside a checkout [1-9]/);
+    await checkConsolePage(page, artifacts, 'overview', () => page.locator('figure.chart').nth(1).waitFor());
+    await critical.click();
+    await page.locator('#page-heading').filter({ hasText: 'Alerts' }).waitFor();
+    expect(page.url()).to.contain('severity=critical');
+  });
+
+  it('takes an absolute range from the URL, and keeps a timeline of one point within its range', async () => {
+    // The shop default account acted twice, seconds apart: one bucket.
+    const id = 'system:serviceaccount:shop:default';
+    await open(`#/identity/${encodeURIComponent(id)}?since=30d`, id);
+    const axis = page.locator('figure.chart [role=img]').first();
+    await axis.waitFor();
+    const from = Date.parse((await axis.getAttribute('data-x-from'))!);
+    const to = Date.parse((await axis.getAttribute('data-x-to'))!);
+    expect((to - from) / 86_400_000).to.be.closeTo(30, 0.1);
+    expect(to).to.be.at.most(Date.now() + 3600e3);
+    // An absolute range, as an investigation of an old capture needs it.
+    const since = new Date(Date.now() - 8 * 3600e3).toISOString();
+    const until = new Date(Date.now() - 1800e3).toISOString();
+    await open(`#/identity/${encodeURIComponent(id)}?since=${since}&until=${until}`, id);
+    await axis.waitFor();
+    expect(await axis.getAttribute('data-x-from')).to.equal(since);
+    expect(await axis.getAttribute('data-x-to')).to.equal(until);
+    expect(await page.getByLabel('From').inputValue()).to.equal(since);
+    await checkConsolePage(page, artifacts, 'identity', () => axis.waitFor());
+  });
+
+  it('picks the cluster with the newest RBAC snapshot, and switches cluster from its picker', async () => {
+    writeFileSync(join(dir, 'staging.yaml'), 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: ops}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: olga@example.com}]\n');
+    const r = await runCli(['rbac', 'load', join(dir, 'staging.yaml'), '--cluster', 'staging', '--config', demoConfig], cliEnv());
+    expect(r.status, r.stderr).to.equal(0);
+    await open('#/rbac', 'RBAC usage');
+    const cluster = page.getByLabel('Cluster', { exact: true });
+    await page.locator('.report-head, table').first().waitFor();
+    expect(await cluster.inputValue()).to.equal('staging');
+    await cluster.selectOption('demo');
+    await page.waitForURL(/cluster=demo/);
+    await page.getByRole('link', { name: 'erin@example.com' }).first().waitFor();
+    await checkConsolePage(page, artifacts, 'rbac', () => page.getByRole('link', { name: 'erin@example.com' }).first().waitFor());
+  });
+
+  it('passes axe-core and the width checks on every page at 1280 and 768 px', async () => {
+    const pages: [string, string, string][] = [
+      ['search', '#/search?since=6h', 'Search'],
+      ['identities', '#/identities?since=24h', 'Identities'],
+      ['history', '#/history?resource=secrets&namespace=payments&name=payments-db-credentials', 'Resource history'],
+      ['alerts', '#/alerts', 'Alerts'],
+      ['breakglass', '#/breakglass', 'Break-glass'],
+      ['status', '#/status', 'Ingest status'],
+    ];
+    for (const [name, hash, heading] of pages) {
+      await open(hash, heading);
+      await checkConsolePage(page, artifacts, name, () => page.locator('table, .empty').first().waitFor());
+    }
+  });
+
+  it('on an empty store, says how to send events and offers the demo', async () => {
+    writeFileSync(join(dir, 'none.yaml'), '');
+    const empty = await serve(loadConfig({ file: join(dir, 'none.yaml'), env: {}, overrides: { databasePath: join(dir, 'empty', 'kubetrail.db'), listen: '127.0.0.1:0' } }), ['ingest', 'api'], createLogger('silent'));
+    try {
+      await page.goto(`${empty.url}/`);
+      await page.getByRole('heading', { name: 'No events stored yet' }).waitFor();
+      const text = await page.locator('.empty-store').innerText();
+      expect(text).to.contain('/audit/webhook').and.contain('kubetrail ingest').and.contain('kafka.brokers').and.contain('kubetrail demo');
+      await checkConsolePage(page, artifacts, 'empty', () => page.locator('.empty-store').waitFor());
+    } finally {
+      await empty.stop();
+    }
   });
 });

@@ -66,34 +66,34 @@ export function AlertsPage({ route, session }: { route: Route; session: Session 
       ) : list.items.length === 0 ? (
         <p class="empty">No {filter.status === 'all' ? '' : filter.status} alerts match.</p>
       ) : (
-        <Table caption={<>{list.items.length} alerts</>} columns={['Severity', 'Rule', 'When (UTC)', 'Actor', 'What', 'PCI DSS', 'Status', 'Handle']} more={list}>
+        <Table class="alerts stack" caption={<>{list.items.length} alerts</>} columns={['Severity', 'Rule', 'When (UTC)', 'Actor', 'What', 'PCI DSS', 'Status', 'Handle']} more={list}>
           {list.items.map((a) => (
             <tr key={a.id} class={`sev-${a.severity}`}>
-              <td>
+              <td data-label="Severity">
                 <span class={`badge sev ${a.severity}`}>{a.severity}</span>
               </td>
-              <td>{a.rule}</td>
-              <td class="nowrap">
+              <td class="break" data-label="Rule">{a.rule}</td>
+              <td class="nowrap" data-label="When">
                 {when(a.time)}
                 {a.lastTime !== a.time && <div class="muted">to {when(a.lastTime)}</div>}
               </td>
-              <td class="break">
+              <td class="break" data-label="Actor">
                 <Identities values={a.actor} />
                 {a.person && <div class="muted">person: {identityText(a.person)}</div>}
               </td>
-              <td class="break">
+              <td class="break" data-label="What">
                 {a.message}{' '}
                 <a href={href('search', [], { finding: a.rule, actor: typeof a.actor === 'string' ? a.actor : undefined, cluster: a.cluster })}>
                   {count(a.count)} request{a.count === 1 ? '' : 's'}
                 </a>
               </td>
-              <td>{a.pci.join(', ')}</td>
-              <td>
+              <td class="pci" data-label="PCI DSS">{a.pci.join(', ')}</td>
+              <td data-label="Status">
                 {a.status}
                 {a.ackedBy && <div class="muted">ack {a.ackedBy} {when(a.ackedAt)}</div>}
                 {a.resolvedBy && <div class="muted">resolved {a.resolvedBy} {when(a.resolvedAt)}</div>}
               </td>
-              <td class="nowrap">
+              <td class="handle">
                 {a.status === 'open' && can(session, 'POST /alerts/:id/ack') && (
                   <button type="button" onClick={() => act(a, 'ack')}>
                     Acknowledge<span class="visually-hidden"> alert {a.id}</span>

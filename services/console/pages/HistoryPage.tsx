@@ -34,7 +34,8 @@ export function HistoryPage({ route }: { route: Route }) {
         {input('namespace', 'Namespace', 'empty for cluster-scoped')}
         {input('apiGroup', 'API group', "'core' (default), apps…")}
         {input('cluster', 'Cluster')}
-        {input('since', 'Since', '30d, or a time')}
+        {input('since', 'Since', '30d, or a time: 2025-11-02T10:00:00Z')}
+        {input('until', 'Until', 'empty: now; or a time')}
         <button type="submit">Show history</button>
       </form>
       {!ready ? (

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
-import { ActionTable, ErrorNote, Field, Loaded, PageTitle, Table, TimelineChart, UsageBar, identityHref, useAsync, usePages } from '../components.js';
+import { ActionTable, ErrorNote, Field, Loaded, PageTitle, RangeControl, Table, TimelineChart, UsageBar, identityHref, useAsync, usePages } from '../components.js';
 import { count, when } from '../format.js';
 import { href, type Route } from '../route.js';
 import type { Action, Checkout, Identity, IdentityDetail, Timeline, UsageReport } from '../types.js';
@@ -8,7 +8,8 @@ import type { Action, Checkout, Identity, IdentityDetail, Timeline, UsageReport 
 /** Every identity that acted, most active first. */
 export function IdentitiesPage({ route }: { route: Route }) {
   const since = route.params.since ?? '';
-  const list = usePages<Identity>('/identities', { since: since || undefined, limit: '200', order: 'asc' }, [since]);
+  const until = route.params.until ?? '';
+  const list = usePages<Identity>('/identities', { since: since || undefined, until: until || undefined, limit: '200', order: 'asc' }, [since, until]);
   const [lookup, setLookup] = useState('');
   const rows = [...list.items].sort((a, b) => b.actions - a.actions);
   return (
@@ -27,6 +28,7 @@ export function IdentitiesPage({ route }: { route: Route }) {
         </Field>
         <button type="submit">Open</button>
       </form>
+      <RangeControl page="identities" since={since} until={until} presets={['24h', '7d', '30d']} />
       {list.error && <ErrorNote error={list.error} />}
       {list.loading && rows.length === 0 ? (
         <p role="status">Loading…</p>
@@ -35,7 +37,7 @@ export function IdentitiesPage({ route }: { route: Route }) {
           {rows.map((r) => (
             <tr key={`${r.identity}/${r.person ?? ''}`}>
               <td class="break">
-                <a href={identityHref(r.identity)}>{r.identity}</a>
+                {r.identity ? <a href={identityHref(r.identity)}>{r.identity}</a> : <span class="muted">no username (failed authentication)</span>}
               </td>
               <td>{r.kind}</td>
               <td>{r.person ?? '—'}</td>
@@ -51,19 +53,28 @@ export function IdentitiesPage({ route }: { route: Route }) {
   );
 }
 
-const RANGES = [
-  { id: '24h', label: 'Last 24 hours', bucket: 'hour' },
-  { id: '7d', label: 'Last 7 days', bucket: 'hour' },
-  { id: '30d', label: 'Last 30 days', bucket: 'day' },
-  { id: '365d', label: 'Last year', bucket: 'day' },
-] as const;
+/** Hours from `since` to `until` as the API takes them (a duration back from now, or a time); null when it cannot tell. */
+function spanHours(since: string, until: string): number | null {
+  const back = (t: string) => {
+    const m = /^(\d+)([smhdw])$/.exec(t);
+    if (m) return Date.now() - Number(m[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[m[2] as 's']!;
+    const at = Date.parse(t);
+    return Number.isNaN(at) ? null : at;
+  };
+  const from = back(since);
+  const to = until ? back(until) : Date.now();
+  return from === null || to === null ? null : (to - from) / 36e5;
+}
 
 /** One identity: what it did over time, its credentials and findings, its checkouts, and what it was granted against what it used. */
 export function IdentityPage({ route, session }: { route: Route; session: Session }) {
   const id = route.rest[0] ?? '';
-  const range = RANGES.find((r) => r.id === route.params.range) ?? RANGES[2];
+  const since = route.params.since ?? '30d';
+  const until = route.params.until ?? '';
+  // Hourly up to a week, else daily.
+  const bucket = (spanHours(since, until) ?? Infinity) <= 7 * 24 ? 'hour' : 'day';
   const detail = useAsync(() => api.get<IdentityDetail>(`/identities/${encodeURIComponent(id)}`), [id]);
-  const timeline = useAsync(() => api.get<Timeline>(`/identities/${encodeURIComponent(id)}/timeline`, { bucket: range.bucket, since: range.id }), [id, range.id]);
+  const timeline = useAsync(() => api.get<Timeline>(`/identities/${encodeURIComponent(id)}/timeline`, { bucket, since, until: until || undefined }), [id, since, until]);
   const recent = usePages<Action>('/events', { actor: id, limit: '20' }, [id]);
 
   return (
@@ -74,15 +85,9 @@ export function IdentityPage({ route, session }: { route: Route; session: Sessio
       </Loaded>
 
       <h2>Activity</h2>
-      <div class="toolbar" role="group" aria-label="Time range">
-        {RANGES.map((r) => (
-          <a key={r.id} class="button" href={href('identity', [id], { range: r.id })} aria-current={r.id === range.id ? 'true' : undefined}>
-            {r.label}
-          </a>
-        ))}
-      </div>
+      <RangeControl page="identity" rest={[id]} since={since} until={until} presets={['24h', '7d', '30d', '365d']} />
       <Loaded state={timeline} what="the timeline">
-        {(t) => (t.items.length === 0 ? <p class="empty">No activity in this range.</p> : <TimelineChart buckets={bucketsOf(t)} label={`Actions of ${id} per ${t.bucket}`} />)}
+        {(t) => (t.items.length === 0 ? <p class="empty">No activity in this range.</p> : <TimelineChart buckets={bucketsOf(t)} label={`Actions of ${id} per ${t.bucket}`} range={t} />)}
       </Loaded>
 
       {detail.data && can(session, 'GET /breakglass/checkouts') && <Checkouts detail={detail.data} />}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, saveFile } from '../api.js';
-import { Field, Loaded, PageTitle, Table, UsageBar, identityHref, useAsync } from '../components.js';
+import { Field, Loaded, PageTitle, RangeControl, Table, UsageBar, identityHref, useAsync } from '../components.js';
 import { count } from '../format.js';
 import { go, href, type Route } from '../route.js';
 import type { Recommendation, SubjectReport, UsageReport } from '../types.js';
@@ -10,32 +10,90 @@ export function RbacPage({ route }: { route: Route }) {
   return route.rest[0] === 'recommend' ? <RecommendView route={route} /> : <ReportView route={route} />;
 }
 
-const recommendHref = (s: { kind: string; name: string }, since: string) => href('rbac', ['recommend'], { subject: s.name, kind: s.kind, since });
+/** The report's scope in the URL: window, cluster and snapshot. */
+interface Scope {
+  since: string;
+  until?: string;
+  cluster?: string;
+  snapshot?: string;
+}
+
+const recommendHref = (s: { kind: string; name: string }, scope: Scope) => href('rbac', ['recommend'], { subject: s.name, kind: s.kind, ...scope });
+
+/** GET /rbac/snapshots, each item */
+interface SnapshotItem {
+  id: number;
+  cluster: string;
+  takenAt: string;
+}
 
 function ReportView({ route }: { route: Route }) {
   const since = route.params.since ?? '30d';
-  const [draft, setDraft] = useState(since);
-  const report = useAsync(() => api.get<UsageReport>('/rbac/report', { since }), [since]);
+  const until = route.params.until ?? '';
+  const snapshots = useAsync(() => api.get<{ items: SnapshotItem[] }>('/rbac/snapshots'), []);
   return (
     <section>
       <PageTitle sub="What each subject was granted, what it used, and what can go.">RBAC usage</PageTitle>
-      <form class="filter-form" aria-label="Window" onSubmit={(e) => (e.preventDefault(), go('rbac', [], { since: draft.trim() }))}>
-        <Field label="Window since" hint="30d, 90d, or a time">
-          <input name="since" value={draft} onInput={(e) => setDraft(e.currentTarget.value)} />
-        </Field>
-        <button type="submit">Report</button>
-      </form>
-      <Loaded state={report} what="the report">
-        {(r) => <Report report={r} since={since} />}
+      <Loaded state={snapshots} what="the RBAC snapshots">
+        {(s) =>
+          s.items.length === 0 ? (
+            <p class="empty">No RBAC snapshot is stored: load one with <code>kubetrail rbac load --from-cluster</code> (or files of roles and bindings).</p>
+          ) : (
+            <Scoped route={route} snapshots={s.items} since={since} until={until} />
+          )
+        }
       </Loaded>
     </section>
+  );
+}
+
+/**
+ * The report of one cluster and snapshot: the cluster of the newest snapshot unless one is
+ * chosen, and its newest snapshot unless one is chosen.
+ */
+function Scoped({ route, snapshots, since, until }: { route: Route; snapshots: SnapshotItem[]; since: string; until: string }) {
+  const newest = [...snapshots].sort((a, b) => b.takenAt.localeCompare(a.takenAt));
+  const clusters = [...new Set(newest.map((s) => s.cluster))];
+  const cluster = route.params.cluster && clusters.includes(route.params.cluster) ? route.params.cluster : newest[0]!.cluster;
+  const ofCluster = newest.filter((s) => s.cluster === cluster);
+  const snapshot = route.params.snapshot && ofCluster.some((s) => String(s.id) === route.params.snapshot) ? route.params.snapshot : String(ofCluster[0]!.id);
+  const scope: Scope = { since, ...(until ? { until } : {}), cluster, snapshot };
+  const report = useAsync(() => api.get<UsageReport>('/rbac/report', { since, until: until || undefined, cluster, snapshot }), [since, until, cluster, snapshot]);
+  const to = (change: Partial<Scope>) => go('rbac', [], { ...scope, ...change });
+  return (
+    <>
+      <form class="filter-form" aria-label="Cluster and snapshot" onSubmit={(e) => e.preventDefault()}>
+        <Field label="Cluster">
+          <select name="cluster" value={cluster} onChange={(e) => to({ cluster: e.currentTarget.value, snapshot: undefined })}>
+            {clusters.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Snapshot">
+          <select name="snapshot" value={snapshot} onChange={(e) => to({ snapshot: e.currentTarget.value })}>
+            {ofCluster.map((s) => (
+              <option key={s.id} value={String(s.id)}>
+                #{s.id} of {s.takenAt.slice(0, 16).replace('T', ' ')} UTC
+              </option>
+            ))}
+          </select>
+        </Field>
+      </form>
+      <RangeControl page="rbac" params={{ cluster, snapshot }} since={since} until={until} presets={['7d', '30d', '90d']} />
+      <Loaded state={report} what="the report">
+        {(r) => <Report report={r} scope={scope} />}
+      </Loaded>
+    </>
   );
 }
 
 /** Subjects with dangerous unused grants first, then by how much is unused. */
 const rank = (a: SubjectReport, b: SubjectReport) => b.unusedDangerous.length - a.unusedDangerous.length || b.unused - a.unused || a.name.localeCompare(b.name);
 
-function Report({ report: r, since }: { report: UsageReport; since: string }) {
+function Report({ report: r, scope }: { report: UsageReport; scope: Scope }) {
   const subjects = [...r.subjects].sort(rank);
   const dangerous = subjects.flatMap((s) => s.unusedDangerous.map((d) => ({ subject: s, ...d })));
   // Subjects that made no request are listed once, below, with the bindings that name them.
@@ -62,7 +120,7 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
             {dangerous.slice(0, 100).map((d, i) => (
               <tr key={i} class="danger-row">
                 <td class="break">
-                  <a href={recommendHref(d.subject, since)}>{d.subject.name}</a>
+                  <a href={recommendHref(d.subject, scope)}>{d.subject.name}</a>
                 </td>
                 <td class="break">
                   <code>{d.rule}</code>
@@ -99,7 +157,7 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
               {s.bindings.some((b) => b.removable) && <div class="muted">{s.bindings.filter((b) => b.removable).length} removable</div>}
             </td>
             <td>
-              <a href={recommendHref(s, since)}>
+              <a href={recommendHref(s, scope)}>
                 Recommend<span class="visually-hidden"> for {s.name}</span>
               </a>
             </td>
@@ -139,11 +197,12 @@ function Report({ report: r, since }: { report: UsageReport; since: string }) {
 }
 
 function RecommendView({ route }: { route: Route }) {
-  const { subject = '', kind = 'User', since = '30d' } = route.params;
-  const rec = useAsync(() => api.get<{ items: Recommendation[] }>('/rbac/recommend', { [kind === 'Group' ? 'group' : 'user']: subject, since }), [subject, kind, since]);
+  const { subject = '', kind = 'User', since = '30d', until, cluster, snapshot } = route.params;
+  const scope = { since, until, cluster, snapshot };
+  const rec = useAsync(() => api.get<{ items: Recommendation[] }>('/rbac/recommend', { [kind === 'Group' ? 'group' : 'user']: subject, ...scope }), [subject, kind, since, until, cluster, snapshot]);
   return (
     <section>
-      <PageTitle sub={<a href={href('rbac', [], { since })}>Back to the RBAC report</a>}>Least privilege for {subject}</PageTitle>
+      <PageTitle sub={<a href={href('rbac', [], scope)}>Back to the RBAC report</a>}>Least privilege for {subject}</PageTitle>
       <Loaded state={rec} what="the recommendation">
         {(r) => (
           <>
