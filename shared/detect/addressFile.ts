@@ -1,4 +1,4 @@
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, errorMessage } from '../errors.js';
 import { AddressList } from './addresses.js';
 import { Detector, type DetectorOptions } from './engine.js';
@@ -22,16 +22,29 @@ function load(file: string): AddressList {
  * `warn`, so a typo never drops the list.
  */
 export function watchAddressFile(file: string, warn: (message: string) => void): { current: () => AddressList; close: () => void } {
+  // What the list was read from: a later change of size, time or inode (a file replaced) is a reload.
+  const version = () => {
+    try {
+      const st = statSync(file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  let seen = version();
   let list = load(file);
-  const reload = () => {
+  const poll = setInterval(() => {
+    const now = version();
+    if (now === seen) return;
+    seen = now;
     try {
       list = load(file);
     } catch (err) {
       warn(`${errorMessage(err)}; keeping the ${list.size} address(es) loaded before`);
     }
-  };
-  watchFile(file, { interval: POLL_MS, persistent: false }, reload);
-  return { current: () => list, close: () => unwatchFile(file, reload) };
+  }, POLL_MS);
+  poll.unref();
+  return { current: () => list, close: () => clearInterval(poll) };
 }
 
 /** The detector the options describe, with its deny file watched (composition roots). */

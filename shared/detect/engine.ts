@@ -174,36 +174,15 @@ export class Detector {
     const effective = impersonated ? impersonated.identity : actor;
     const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: decisionOf(e).decision };
     const out: Finding[] = [];
+    const add = (f: Pick<Finding, 'rule' | 'severity' | 'key' | 'message' | 'owner'>) =>
+      out.push({ ...f, auditID: e.auditID, cluster, receivedAt: parsed.receivedAt, actor: actor.username, effectiveUser: effective.username, identity: actor.key });
     for (const r of this.byResource.get(e.objectRef?.resource ?? '') ?? this.general) {
       const hit = r.rule.detect(action, this.context, r.state);
       if (!hit || r.except(action)) continue;
-      out.push({
-        rule: r.rule.id,
-        severity: r.severity ?? hit.severity ?? r.rule.severity,
-        key: hit.key ?? effective.key,
-        message: hit.message,
-        auditID: e.auditID,
-        cluster,
-        receivedAt: parsed.receivedAt,
-        actor: actor.username,
-        effectiveUser: effective.username,
-        identity: actor.key,
-        ...(hit.owner ? { owner: hit.owner } : {}),
-      });
+      add({ rule: r.rule.id, severity: r.severity ?? hit.severity ?? r.rule.severity, key: hit.key ?? effective.key, message: hit.message, ...(hit.owner ? { owner: hit.owner } : {}) });
     }
     for (const s of this.sigma.size > 0 ? this.sigma.matching(e) : []) {
-      out.push({
-        rule: `sigma:${s.rule.id}`,
-        severity: s.rule.severity,
-        key: effective.key,
-        message: `${s.rule.title}: ${effective.username} ${e.verb} ${actionTarget(action)}${s.tags}`,
-        auditID: e.auditID,
-        cluster,
-        receivedAt: parsed.receivedAt,
-        actor: actor.username,
-        effectiveUser: effective.username,
-        identity: actor.key,
-      });
+      add({ rule: `sigma:${s.rule.id}`, severity: s.rule.severity, key: effective.key, message: `${s.rule.title}: ${effective.username} ${e.verb} ${actionTarget(action)}${s.tags}` });
     }
     return out;
   }

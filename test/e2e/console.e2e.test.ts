@@ -93,23 +93,8 @@ describe('web console in a real browser (Chromium)', function () {
     recordGapEvent(store.db, { type: 'open', cluster: 'minikube', source: 'webhook', kind: 'silence', startedAt: Date.now() - 7_200_000, detectedAt: Date.now() - 6_600_000, expectedPerWindow: 1200, seen: 0 }, 600_000);
     store.close();
     server = await serve(loadConfig({ file: config, env: {}, overrides: { databasePath: db } }), ['ingest', 'api'], createLogger('silent'));
-    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      // A failed load is logged without its address: the response handler below names it.
-      if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
-    page.on('response', (res) => {
-      // 401 is asked for on purpose (a wrong token at sign-in).
-      if (res.status() >= 400 && res.status() !== 401) problems.push(`${res.status()} from ${res.request().method()} ${res.url()}`);
-    });
+    // 401 is asked for on purpose (a wrong token at sign-in).
+    ({ context, page } = await openBrowser(dir, problems, [401]));
     mkdirSync(ARTIFACTS, { recursive: true });
   });
 
@@ -425,12 +410,7 @@ describe('web console on the demo store, in a real browser (Chromium)', function
     const r = await runCli(['demo', '--db', db, '--hours', '6', '--rate', '1', '--no-serve'], cliEnv());
     expect(r.status, r.stderr).to.equal(0);
     server = await serve(loadConfig({ file: demoConfig, env: {}, overrides: { listen: '127.0.0.1:0' } }), ['ingest', 'api'], createLogger('silent'));
-    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('response', (res) => {
-      if (res.status() >= 400) problems.push(`${res.status()} from ${res.request().method()} ${res.url()}`);
-    });
+    ({ context, page } = await openBrowser(dir, problems));
     mkdirSync(artifacts, { recursive: true });
   });
 
@@ -531,3 +511,18 @@ describe('web console on the demo store, in a real browser (Chromium)', function
     }
   });
 });
+
+/** Chromium on a profile of its own; page errors, console errors and failed responses (but the `expected` statuses) go to `problems`. */
+async function openBrowser(dir: string, problems: string[], expected: number[] = []): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    // A failed load is logged without its address: the response handler below names it.
+    if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 400 && !expected.includes(res.status())) problems.push(`${res.status()} from ${res.request().method()} ${res.url()}`);
+  });
+  return { context, page };
+}
