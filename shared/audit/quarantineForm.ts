@@ -71,7 +71,8 @@ function maskOnce(excerpt: string): string {
     // The closing quote of a value may open the next key in mangled input ("a"value":"b").
     SECRET_KEY.lastIndex = excerpt[end - 1] === '"' ? end - 1 : end;
   }
-  return out + excerpt.slice(from);
+  // An exec's arguments may hold typed secrets: an excerpt keeps none of them.
+  return (out + excerpt.slice(from)).replace(/([?&]command=)[^&"\s]*/g, `$1${REDACTED_PREFIX}masked`);
 }
 
 /** Where the JSON value starting at `i` ends: after its closing quote or bracket, at the next separator, or at the end of the text. */

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from './jsonDepth.js';
+import { redactExecUri } from './execCommand.js';
 import { LargeBody } from './largeBody.js';
 import { setOwn } from './ownProperty.js';
 import type { AuditEvent } from './types.js';
@@ -240,6 +241,8 @@ export function redactUntrusted(value: unknown, redact: Redactor): unknown {
     if (value[field] !== undefined) out[field] = walk(redactValue(value[field], redact, isSecretRequest), redact, true);
   }
   if (Array.isArray(value.items)) out.items = value.items.map((v) => redactUntrusted(v, redact));
+  // Secrets typed into an exec's arguments, as in a stored event (execCommand.ts).
+  if (typeof value.requestURI === 'string' && value.requestURI.includes('command=')) out.requestURI = redactExecUri(value.requestURI, redact);
   return out;
 }
 

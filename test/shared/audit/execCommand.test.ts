@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { classifyCommand, commandLine, execArgs, redactArgs, redactExecUri } from '../../../shared/audit/execCommand.js';
+import { quarantineForm } from '../../../shared/audit/quarantineForm.js';
+import { createRedactor } from '../../../shared/audit/redact.js';
 
 const uri = (args: string[], rest = '&container=web&stdin=true&tty=true') => `/api/v1/namespaces/shop/pods/web-1/exec?${args.map((a) => `command=${encodeURIComponent(a)}`).join('&')}${rest}`;
 const mask = (s: string) => `<${s.length}>`;
@@ -47,5 +49,18 @@ describe('exec command lines', () => {
     expect(out).to.not.contain('hunter2');
     expect(out).to.match(/&container=db&stdout=true$/);
     expect(execArgs(out)).to.deep.equal(['sh', '-c', 'PGPASSWORD=<7> psql']);
+  });
+});
+
+describe('exec arguments in quarantined input', () => {
+  const redact = createRedactor(Buffer.alloc(32, 7));
+  it('keeps no secret typed into an exec, whether the input decodes as JSON or is kept as an excerpt', () => {
+    const event = { kind: 'Event', verb: 'create', requestURI: uri(['sh', '-c', 'PGPASSWORD=hunter2 psql']), objectRef: { resource: 'pods', subresource: 'exec' } };
+    const json = quarantineForm(JSON.stringify(event), redact, 1 << 20).kept.toString('utf8');
+    expect(json).to.not.contain('hunter2');
+    expect(json).to.contain('PGPASSWORD%3Dkubetrail%3Aredacted%3A');
+    const cut = quarantineForm(JSON.stringify(event).slice(0, -10), redact, 1 << 20).kept.toString('utf8');
+    expect(cut).to.not.contain('hunter2');
+    expect(cut).to.contain('command=kubetrail:redacted:masked');
   });
 });
