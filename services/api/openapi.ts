@@ -49,6 +49,8 @@ const schemas: Record<string, Schema> = {
   Timeline: obj({
     identity: str,
     bucket: { type: 'string', enum: ['hour', 'day'] },
+    since: { ...nstr, description: 'the range asked for (null: from the first activity), so that a chart\'s axis is the range' },
+    until: str,
     items: { type: 'array', items: obj({ start: str, verb: str, decision: { type: 'string', enum: ['allow', 'forbid', 'unknown'] }, actions: int }) },
   }),
   Alert: obj({
