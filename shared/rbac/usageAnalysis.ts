@@ -78,6 +78,8 @@ export interface Drift {
   requests: number;
   count: number;
   samples: string[];
+  /** The usernames and groups of its requests: a report of some subjects shows only their drift. */
+  subjects: Set<string>;
 }
 
 export interface SubjectActivity {
@@ -149,11 +151,13 @@ export function analyseUsage(current: Authorizer, usage: Iterable<{ user: UserAt
   const noteDrift = (r: UsageRecord, recorded: string, evaluated: string) => {
     const key = `${recorded}\u0000${evaluated}`;
     const d = drift.get(key);
+    const who = [r.attrs.user.name, ...r.attrs.user.groups];
     if (d) {
       d.requests++;
       d.count += r.count;
       addSamples(d.samples, r.samples);
-    } else drift.set(key, { recorded, evaluated, example: r.attrs, requests: 1, count: r.count, samples: r.samples.slice(0, SAMPLES) });
+      for (const w of who) d.subjects.add(w);
+    } else drift.set(key, { recorded, evaluated, example: r.attrs, requests: 1, count: r.count, samples: r.samples.slice(0, SAMPLES), subjects: new Set(who) });
   };
 
   const credit = (b: BindingUsage, ruleIndex: number, r: UsageRecord) => {

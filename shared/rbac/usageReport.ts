@@ -302,6 +302,8 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
   }
 
   const removable = bindings.filter((b) => sufficient && b.neededBy === 0);
+  // A report of some subjects: their drift only.
+  const drift = analysis.drift.filter((d) => !wanted || [...d.subjects].some((name) => wanted.has(name)));
   return {
     cluster: opts.cluster,
     snapshot: opts.snapshot,
@@ -313,12 +315,12 @@ export function buildUsageReport(current: Authorizer, analysis: UsageAnalysis, o
       unusedBindings: bindings.filter((b) => b.uses.size === 0).length,
       removableBindings: removable.length,
       unusedDangerous: subjects.reduce((n, s) => n + s.unusedDangerous.length, 0),
-      drift: analysis.drift.length,
+      drift: drift.length,
     },
     subjects,
     neverSeen: neverSeen.sort((a, b) => (a.name < b.name ? -1 : 1)),
     idleServiceAccounts,
-    drift: analysis.drift.map((d) => ({ recorded: d.recorded, evaluated: d.evaluated, example: `${d.example.user.name}: ${requestKey(d.example)}`, requests: d.requests, count: d.count, samples: d.samples })),
+    drift: drift.map((d) => ({ recorded: d.recorded, evaluated: d.evaluated, example: `${d.example.user.name}: ${requestKey(d.example)}`, requests: d.requests, count: d.count, samples: d.samples })),
     outsideRbac: [...outside.values()].sort((a, b) => b.count - a.count),
   };
 }

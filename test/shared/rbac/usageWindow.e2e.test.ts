@@ -191,6 +191,11 @@ onEachBackend('RBAC usage analysis: report and recommendations', (db) => {
     ]);
     // The list without annotations answered 200: an allow inferred from the response.
     expect(subject('alice').requests).to.deep.equal({ total: 33, allowed: 32, denied: 1, unknown: 0 });
+    // A report of other subjects does not list alice's drift.
+    const bob = await usageReport(s.query, { kind: 'snapshot' }, { ...WINDOW, subjects: ['bob'] });
+    expect(bob.drift).to.deep.equal([]);
+    expect(bob.totals.drift).to.equal(0);
+    expect((await usageReport(s.query, { kind: 'snapshot' }, { ...WINDOW, subjects: ['alice'] })).drift).to.have.length(1);
   });
 
   it('claims nothing unused when the window is shorter than the minimum', async () => {
