@@ -25,6 +25,12 @@ async function sourceCounters(metrics: { registry: { getSingleMetric(name: strin
   return { sources, kafkaLag };
 }
 
+/** A window with both ends (microseconds): since defaulting to `defaultSince` back from now, until to now. */
+function closedRange(params: { since?: string; until?: string }, defaultSince: string, nowMs: number): { since: number; until: number } {
+  const range = readRange({ since: params.since ?? defaultSince, until: params.until }, nowMs);
+  return { since: range.since!, until: range.until ?? nowMs * 1000 };
+}
+
 export function statusRoutes(): Route[] {
   return [
     {
@@ -45,10 +51,7 @@ export function statusRoutes(): Route[] {
       role: 'viewer',
       handle: async (call, ctx) => {
         const params = readParams(call.req, ['cluster', 'since', 'until']);
-        const now = ctx.now();
-        const range = readRange({ since: params.since ?? '24h', until: params.until }, now);
-        const since = range.since!;
-        const until = range.until ?? now * 1000;
+        const { since, until } = closedRange(params, '24h', ctx.now());
         if (until <= since) throw new InputError('until: expected a time after since');
         const bucketMicros = activityBucketMicros(since, until);
         const clusters = await call.store().status.activity({ since, until, bucketMicros, ...(params.cluster !== undefined ? { cluster: params.cluster } : {}) });
@@ -67,9 +70,7 @@ export function statusRoutes(): Route[] {
       role: 'viewer',
       handle: async (call, ctx) => {
         const params = readParams(call.req, ['cluster', 'since', 'until']);
-        const now = ctx.now();
-        const range = readRange({ since: params.since ?? '7d', until: params.until }, now);
-        const window = { cluster: params.cluster ?? ctx.config.cluster, since: range.since!, until: range.until ?? now * 1000 };
+        const window = { cluster: params.cluster ?? ctx.config.cluster, ...closedRange(params, '7d', ctx.now()) };
         const stats = await call.store().status.coverage(window);
         const items = evaluateCoverage(stats);
         call.rows = items.length;

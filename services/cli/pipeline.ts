@@ -6,7 +6,11 @@ import { createLogger } from '../../shared/log.js';
 import { IngestPipeline, splitsTokens } from '../../shared/pipeline/ingestPipeline.js';
 import type { BodyThreadData } from '../ingest/bodyParser.js';
 
-const warn = (message: string) => createLogger().warn(message);
+/** Warnings of the detections' files (Sigma rules left out, a bad edit of the deny file), at the configured log level. */
+function warnerOf(config: Readonly<Config>): (message: string) => void {
+  const log = createLogger(config.log.level);
+  return (message) => log.warn(message);
+}
 
 /** Per config, its detections with the Sigma rules read once (and their problems reported once). */
 const loaded = new WeakMap<object, DetectorOptions | null>();
@@ -14,7 +18,7 @@ const loaded = new WeakMap<object, DetectorOptions | null>();
 function detectorOptionsOf(config: Readonly<Config>): DetectorOptions | null {
   if (!loaded.has(config)) {
     const options = detectorOptionsFrom(config);
-    loaded.set(config, options && { ...options, sigma: loadSigmaRules(config.detections.sigma, warn) });
+    loaded.set(config, options && { ...options, sigma: loadSigmaRules(config.detections.sigma, warnerOf(config)) });
   }
   return loaded.get(config)!;
 }
@@ -26,7 +30,7 @@ function detectorOptionsOf(config: Readonly<Config>): DetectorOptions | null {
  */
 export function pipelineOf(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): IngestPipeline {
   const options = detectorOptionsOf(config);
-  return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && createDetector(options, warn), splitTokens: splitsTokens(config.identityMap) });
+  return new IngestPipeline({ redactionKey: writer.redactionKey, detector: options && createDetector(options, warnerOf(config)), splitTokens: splitsTokens(config.identityMap) });
 }
 
 export function bodyThreadPipeline(config: Readonly<Config>, writer: { redactionKey: Uint8Array }): Omit<BodyThreadData, 'mode'> {

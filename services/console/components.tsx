@@ -230,39 +230,63 @@ const xFrom = (range: { since: string | null }, buckets: { start: number }[]) =>
 const xTo = (range: { until: string }, buckets: { start: number }[]) => new Date(Math.max(Date.parse(range.until), ...buckets.map((b) => b.start))).toISOString();
 
 /** Actions per bucket: all of them, and the denied ones in front. A table of the same numbers follows for screen readers. */
-export function TimelineChart({ buckets, label, range }: { buckets: { start: number; actions: number; denied: number }[]; label: string; range: { since: string | null; until: string } }) {
-  const box = useRef<HTMLDivElement>(null);
+/**
+ * A uPlot chart in `box` over the time range `x` (seconds), the y axis from 0: drawn when `deps`
+ * change, resized with its box, destroyed with it. The axis is the range, whatever the data:
+ * one point stays a point in its range.
+ */
+export function useTimeChart(
+  box: { current: HTMLDivElement | null },
+  chart: () => { height: number; x: [number, number]; yLabel: string; series: uPlot.Series[]; data: uPlot.AlignedData } | null,
+  deps: unknown[],
+): void {
   useEffect(() => {
     const el = box.current;
-    if (!el || buckets.length === 0) return;
-    const data: uPlot.AlignedData = [buckets.map((b) => b.start / 1000), buckets.map((b) => b.actions), buckets.map((b) => b.denied)];
-    const xRange: [number, number] = [Date.parse(xFrom(range, buckets)) / 1000, Date.parse(xTo(range, buckets)) / 1000];
-    const bars = uPlot.paths.bars!({ size: [0.7, 40] });
-    const chart = new uPlot(
+    const c = chart();
+    if (!el || !c) return;
+    const size = () => ({ width: Math.max(280, el.clientWidth), height: c.height });
+    const plot = new uPlot(
       {
-        width: Math.max(280, el.clientWidth),
-        height: 220,
+        ...size(),
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        // The axis is the range asked for; without a start, the data's first bucket. One point stays a point in its range.
-        scales: { x: { time: true, range: () => xRange }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [{ stroke: '#333' }, { stroke: '#333', label: 'actions' }],
-        series: [
-          { label: 'time' },
-          { label: 'actions', stroke: '#1f5fa8', fill: 'rgba(31,95,168,0.45)', paths: bars, points: { show: false } },
-          { label: 'denied', stroke: '#b3261e', fill: 'rgba(179,38,30,0.8)', paths: bars, points: { show: false } },
-        ],
+        scales: { x: { time: true, range: () => c.x }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        axes: [{ stroke: '#333' }, { stroke: '#333', label: c.yLabel }],
+        series: [{ label: 'time' }, ...c.series],
       },
-      data,
+      c.data,
       el,
     );
-    const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(280, el.clientWidth), height: 220 }));
+    const resize = new ResizeObserver(() => plot.setSize(size()));
     resize.observe(el);
     return () => {
       resize.disconnect();
-      chart.destroy();
+      plot.destroy();
     };
-  }, [buckets, range.since, range.until]);
+  }, deps);
+}
+
+export function TimelineChart({ buckets, label, range }: { buckets: { start: number; actions: number; denied: number }[]; label: string; range: { since: string | null; until: string } }) {
+  const box = useRef<HTMLDivElement>(null);
+  useTimeChart(
+    box,
+    () => {
+      if (buckets.length === 0) return null;
+      const bars = uPlot.paths.bars!({ size: [0.7, 40] });
+      return {
+        height: 220,
+        // Without a start, the data's first bucket.
+        x: [Date.parse(xFrom(range, buckets)) / 1000, Date.parse(xTo(range, buckets)) / 1000],
+        yLabel: 'actions',
+        series: [
+          { label: 'actions', stroke: '#1f5fa8', fill: 'rgba(31,95,168,0.45)', paths: bars, points: { show: false } },
+          { label: 'denied', stroke: '#b3261e', fill: 'rgba(179,38,30,0.8)', paths: bars, points: { show: false } },
+        ],
+        data: [buckets.map((b) => b.start / 1000), buckets.map((b) => b.actions), buckets.map((b) => b.denied)],
+      };
+    },
+    [buckets, range.since, range.until],
+  );
   const total = buckets.reduce((n, b) => n + b.actions, 0);
   const denied = buckets.reduce((n, b) => n + b.denied, 0);
   return (

@@ -14,8 +14,9 @@ import { bodyToBatch } from './webhookBody.js';
  * that answers /healthz and the query API.
  */
 const data = workerData as BodyThreadData;
+const log = createLogger();
 // The same pipeline as the store's other sources, composed on this thread.
-const pipeline = new IngestPipeline({ redactionKey: data.redactionKey, detector: data.detector ? createDetector(data.detector, (m) => createLogger().warn(m)) : null, splitTokens: data.splitTokens });
+const pipeline = new IngestPipeline({ redactionKey: data.redactionKey, detector: data.detector ? createDetector(data.detector, (m) => log.warn(m)) : null, splitTokens: data.splitTokens });
 const port = parentPort!;
 
 port.on('message', (m: BodyRequest) => {

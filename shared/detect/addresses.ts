@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { parseCidr, type Cidr } from '../cidr.js';
+import { remembered } from './remembered.js';
 
 /** Private, loopback, link-local, shared (CGNAT) and unique-local ranges: not public. */
 const NOT_PUBLIC = new BlockList();
@@ -10,22 +11,6 @@ for (const [net, prefix] of [['::1', 128], ['fc00::', 7], ['fe80::', 10], ['::',
 export function plainAddress(ip: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return m ? m[1]! : ip;
-}
-
-/**
- * Answers by address, remembered: the same few addresses make most requests, and Node's
- * BlockList builds an object per check. Forgets everything when full.
- */
-function remembered<T>(answer: (address: string) => T, size = 4096): (address: string) => T {
-  const known = new Map<string, T>();
-  return (address) => {
-    let v = known.get(address);
-    if (v === undefined && !known.has(address)) {
-      if (known.size >= size) known.clear();
-      known.set(address, (v = answer(address)));
-    }
-    return v as T;
-  };
 }
 
 /** Whether `ip` is a valid address outside the private and special ranges. */

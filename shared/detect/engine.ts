@@ -1,10 +1,9 @@
 import { decisionOf } from '../audit/decision.js';
-import type { ParsedEvent } from '../audit/types.js';
+import type { AuditEvent, ParsedEvent } from '../audit/types.js';
 import { asUsedIn } from '../identity/identity.js';
 import { PrincipalCache, type EventPrincipals } from '../identity/principals.js';
 import { wildcard } from '../wildcard.js';
 import { RULES } from './rules.js';
-import type { AuditEvent } from '../audit/types.js';
 import { AddressList } from './addresses.js';
 import { target as actionTarget } from './ruleHelpers.js';
 import { INDEXED_FIELDS, cachedGetter, compileDetection, type CompiledDetection, type FieldCache } from './sigma/sigmaMatch.js';
@@ -62,22 +61,24 @@ class SigmaIndex {
     this.size = rules.length;
   }
 
+  /** Tests a rule once per event (`stamp`), however many of the event's values list it. */
+  private consider(r: ActiveSigmaRule, stamp: number, e: AuditEvent, cache: FieldCache, out: ActiveSigmaRule[]): void {
+    if (r.stamp === stamp) return;
+    r.stamp = stamp;
+    if (r.test(e, cache)) out.push(r);
+  }
+
   /** The rules that match the event. */
   matching(e: AuditEvent): ActiveSigmaRule[] {
     const cache: FieldCache = new Map();
     const out: ActiveSigmaRule[] = [];
     // A rule listed under several of the event's values is tested once.
     const stamp = ++this.stamp;
-    const consider = (r: ActiveSigmaRule) => {
-      if (r.stamp === stamp) return;
-      r.stamp = stamp;
-      if (r.test(e, cache)) out.push(r);
-    };
-    for (const r of this.always) consider(r);
+    for (const r of this.always) this.consider(r, stamp, e, cache, out);
     for (const [field, index] of this.byValue) {
       for (const v of this.getters.get(field as (typeof INDEXED_FIELDS)[number])!(e, cache)) {
         const rules = typeof v === 'string' ? index.get(v.toLowerCase()) : undefined;
-        if (rules) for (const r of rules) consider(r);
+        if (rules) for (const r of rules) this.consider(r, stamp, e, cache, out);
       }
     }
     return out;
@@ -174,18 +175,23 @@ export class Detector {
     const effective = impersonated ? impersonated.identity : actor;
     const action: Action = { event: e, cluster, receivedAt: parsed.receivedAt, actor, effective, decision: decisionOf(e).decision };
     const out: Finding[] = [];
-    const add = (f: Pick<Finding, 'rule' | 'severity' | 'key' | 'message' | 'owner'>) =>
-      out.push({ ...f, auditID: e.auditID, cluster, receivedAt: parsed.receivedAt, actor: actor.username, effectiveUser: effective.username, identity: actor.key });
     for (const r of this.byResource.get(e.objectRef?.resource ?? '') ?? this.general) {
       const hit = r.rule.detect(action, this.context, r.state);
       if (!hit || r.except(action)) continue;
-      add({ rule: r.rule.id, severity: r.severity ?? hit.severity ?? r.rule.severity, key: hit.key ?? effective.key, message: hit.message, ...(hit.owner ? { owner: hit.owner } : {}) });
+      out.push(findingOf(action, r.rule.id, r.severity ?? hit.severity ?? r.rule.severity, hit.key ?? effective.key, hit.message, hit.owner));
     }
     for (const s of this.sigma.size > 0 ? this.sigma.matching(e) : []) {
-      add({ rule: `sigma:${s.rule.id}`, severity: s.rule.severity, key: effective.key, message: `${s.rule.title}: ${effective.username} ${e.verb} ${actionTarget(action)}${s.tags}` });
+      out.push(findingOf(action, `sigma:${s.rule.id}`, s.rule.severity, effective.key, `${s.rule.title}: ${effective.username} ${e.verb} ${actionTarget(action)}${s.tags}`));
     }
     return out;
   }
+}
+
+/** A hit on an action as the finding the store records. */
+function findingOf(a: Action, rule: Finding['rule'], severity: Severity, key: string, message: string, owner?: string): Finding {
+  const f: Finding = { rule, severity, key, message, auditID: a.event.auditID, cluster: a.cluster, receivedAt: a.receivedAt, actor: a.actor.username, effectiveUser: a.effective.username, identity: a.actor.key };
+  if (owner) f.owner = owner;
+  return f;
 }
 
 /** A rule of the catalogue by id. */

@@ -1,7 +1,6 @@
-import { useEffect, useRef } from 'preact/hooks';
-import uPlot from 'uplot';
+import { useRef } from 'preact/hooks';
 import { api, can, type Page, type Session } from '../api.js';
-import { Loaded, PageTitle, RangeControl, Table, useAsync } from '../components.js';
+import { Loaded, PageTitle, RangeControl, Table, useAsync, useTimeChart } from '../components.js';
 import { count, when } from '../format.js';
 import { href, type Route } from '../route.js';
 import type { Alert, Checkout, Coverage, Gap, Identity, IngestStatus } from '../types.js';
@@ -154,29 +153,11 @@ function ActivityCharts({ activity: a }: { activity: Activity }) {
 /** Lines over the range (the axis is the range, whatever the data: one point stays in its place). */
 function Chart({ label, range, x, series, yLabel }: { label: string; range: [number, number]; x: number[]; series: { label: string; values: number[]; color: string }[]; yLabel: string }) {
   const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const el = box.current;
-    if (!el) return;
-    const chart = new uPlot(
-      {
-        width: Math.max(280, el.clientWidth),
-        height: 200,
-        legend: { show: true },
-        cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true, range: () => range }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [{ stroke: '#333' }, { stroke: '#333', label: yLabel }],
-        series: [{ label: 'time' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: x.length < 3 } }))],
-      },
-      [x, ...series.map((s) => s.values)],
-      el,
-    );
-    const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(280, el.clientWidth), height: 200 }));
-    resize.observe(el);
-    return () => {
-      resize.disconnect();
-      chart.destroy();
-    };
-  }, [range[0], range[1], x, series]);
+  useTimeChart(
+    box,
+    () => ({ height: 200, x: range, yLabel, series: series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: x.length < 3 } })), data: [x, ...series.map((s) => s.values)] }),
+    [range[0], range[1], x, series],
+  );
   return (
     <figure class="chart">
       <div
@@ -194,8 +175,12 @@ function Chart({ label, range, x, series, yLabel }: { label: string; range: [num
 function OpenAlerts({ alerts }: { alerts: Alert[] }) {
   const bySeverity = SEVERITIES.map((s) => [s, alerts.filter((a) => a.severity === s).length] as const);
   // Rules by their worst open alert's severity, then by how many alerts they have open.
-  const worst = (rule: string) => Math.min(...alerts.filter((a) => a.rule === rule).map((a) => SEVERITIES.indexOf(a.severity as (typeof SEVERITIES)[number])));
-  const byRule = [...alerts.reduce((m, a) => m.set(a.rule, (m.get(a.rule) ?? 0) + 1), new Map<string, number>())].sort((a, b) => worst(a[0]) - worst(b[0]) || b[1] - a[1]).slice(0, TOP);
+  const rules = new Map<string, { open: number; worst: number }>();
+  for (const a of alerts) {
+    const r = rules.get(a.rule) ?? { open: 0, worst: SEVERITIES.length };
+    rules.set(a.rule, { open: r.open + 1, worst: Math.min(r.worst, SEVERITIES.indexOf(a.severity as (typeof SEVERITIES)[number])) });
+  }
+  const byRule = [...rules].sort(([, a], [, b]) => a.worst - b.worst || b.open - a.open).slice(0, TOP).map(([rule, r]) => [rule, r.open] as const);
   return (
     <div class="panel">
       <h2>Open alerts</h2>

@@ -1,4 +1,5 @@
 import { parseCidr } from '../../cidr.js';
+import { remembered } from '../remembered.js';
 import { LargeBody } from '../../audit/largeBody.js';
 import type { AuditEvent } from '../../audit/types.js';
 import { isObj } from '../json.js';
@@ -189,17 +190,8 @@ function compileField(key: string, raw: unknown, problems: string[]): Test {
     tests = values.map((v) => {
       try {
         const block = parseCidr(String(v), key);
-        // The same few addresses make most requests; Node's BlockList builds an object per check.
-        const known = new Map<string, boolean>();
-        return (x: unknown) => {
-          if (typeof x !== 'string') return false;
-          let hit = known.get(x);
-          if (hit === undefined) {
-            if (known.size >= 4096) known.clear();
-            known.set(x, (hit = block.contains(x)));
-          }
-          return hit;
-        };
+        const contains = remembered((ip) => block.contains(ip));
+        return (x: unknown) => typeof x === 'string' && contains(x);
       } catch (err) {
         problems.push((err as Error).message);
         return () => false;
